@@ -1,0 +1,127 @@
+/**
+ * The errors Kiln throws for conditions a caller may want to handle.
+ *
+ * Every error is a {@linkcode KilnError} with a stable {@linkcode KilnErrorCode}
+ * that can be used in a `switch`, a `name` taken from its class, and the
+ * underlying `cause` kept. Plain programming mistakes (a bad argument) throw
+ * `TypeError` or `RangeError` instead.
+ *
+ * @example Switching on an error code
+ * ```ts
+ * import { KilnError } from "@kiln/core/errors";
+ *
+ * try {
+ *   throw new KilnError("REDIS_UNAVAILABLE", "Redis did not answer");
+ * } catch (error) {
+ *   if (error instanceof KilnError && error.code === "REDIS_UNAVAILABLE") {
+ *     console.log("retry later");
+ *   }
+ * }
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * Stable codes carried by every {@linkcode KilnError}. New codes are only ever
+ * added, never renamed, so callers can rely on them across versions.
+ *
+ * Each module keeps its codes in its own block below.
+ */
+export type KilnErrorCode =
+  // Redis layer
+  | "REDIS_UNAVAILABLE"
+  | "REDIS_COMMAND_FAILED"
+  | "REDIS_SCRIPT_FAILED"
+  | "REDIS_UNEXPECTED_REPLY";
+// Queue (codes added by the queue module)
+// Scheduler (codes added by the scheduler module)
+// Realtime (codes added by the realtime module)
+// Upload (codes added by the upload module)
+
+/** Options accepted by {@linkcode KilnError} and its subclasses. */
+export interface KilnErrorOptions {
+  /** The error that caused this one, kept for debugging. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error Kiln throws on purpose.
+ *
+ * @example Creating and inspecting an error
+ * ```ts
+ * import { KilnError } from "@kiln/core/errors";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new KilnError("REDIS_COMMAND_FAILED", "WRONGTYPE", { cause: new Error("x") });
+ * assert.equal(error.name, "KilnError");
+ * assert.equal(error.code, "REDIS_COMMAND_FAILED");
+ * assert.ok(error.cause instanceof Error);
+ * ```
+ */
+export class KilnError extends Error {
+  /** A stable, machine-readable code for this condition. */
+  readonly code: KilnErrorCode;
+
+  /**
+   * Creates an error with a stable code.
+   *
+   * @param code The machine-readable code.
+   * @param message A sentence-case message without a trailing period.
+   * @param options The cause, if any.
+   */
+  constructor(code: KilnErrorCode, message: string, options: KilnErrorOptions = {}) {
+    super(message, "cause" in options ? { cause: options.cause } : undefined);
+    this.code = code;
+    // `new.target` names the subclass actually constructed, so subclasses need no boilerplate.
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * Redis could not be reached, or answered with an error to a command Kiln sent.
+ *
+ * @example Telling an outage from a command error
+ * ```ts
+ * import { RedisError } from "@kiln/core/errors";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new RedisError("REDIS_UNAVAILABLE", "Gateway answered 503");
+ * assert.equal(error.name, "RedisError");
+ * assert.equal(error.code, "REDIS_UNAVAILABLE");
+ * ```
+ */
+export class RedisError extends KilnError {}
+
+/**
+ * A Kiln Lua script returned one of its negative status codes.
+ *
+ * @example Reading the script's status
+ * ```ts
+ * import { ScriptError } from "@kiln/core/errors";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ScriptError("extendLease", -2, "The lease token does not match");
+ * assert.equal(error.script, "extendLease");
+ * assert.equal(error.status, -2);
+ * ```
+ */
+export class ScriptError extends KilnError {
+  /** The script's name, as registered. */
+  readonly script: string;
+  /** The negative status the script returned. */
+  readonly status: number;
+
+  /**
+   * Creates an error for a script status.
+   *
+   * @param script The script's registered name.
+   * @param status The negative status code it returned.
+   * @param message What the status means.
+   */
+  constructor(script: string, status: number, message: string) {
+    super("REDIS_SCRIPT_FAILED", message);
+    this.script = script;
+    this.status = status;
+  }
+}

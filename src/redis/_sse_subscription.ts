@@ -1,0 +1,100 @@
+/**
+ * One Redis subscription carried by a Server-Sent Events response, in the
+ * format of the Upstash REST protocol: `data: subscribe,<channel>,<count>`
+ * once, then `data: message,<channel>,<payload>` per message.
+ *
+ * @module
+ */
+import { RedisError } from "../errors.ts";
+import type { RedisSubscription, SubscribeHandlers } from "./redis_like.ts";
+
+/** What {@linkcode openSubscription} needs to open the stream. */
+export interface SubscriptionRequest {
+  url: string;
+  authorization: string;
+  fetch: typeof fetch;
+  channel: string;
+  handlers: SubscribeHandlers;
+}
+
+/**
+ * Opens the event stream and resolves once the server has answered with
+ * headers; messages then flow to `handlers.onMessage` until `close()`.
+ */
+export async function openSubscription(request: SubscriptionRequest): Promise<RedisSubscription> {
+  const controller = new AbortController();
+  let response: Response;
+  try {
+    response = await request.fetch(request.url, {
+      method: "POST",
+      headers: { authorization: request.authorization, accept: "text/event-stream" },
+      signal: controller.signal,
+    });
+  } catch (error) {
+    throw new RedisError("REDIS_UNAVAILABLE", "Redis REST endpoint is unreachable", {
+      cause: error,
+    });
+  }
+  if (!response.ok || response.body === null) {
+    const text = await response.text().catch(() => "");
+    throw new RedisError(
+      response.status >= 500 ? "REDIS_UNAVAILABLE" : "REDIS_COMMAND_FAILED",
+      `Subscribing to ${request.channel} failed with HTTP ${response.status}: ${
+        text.slice(0, 200)
+      }`,
+    );
+  }
+  const closed = pump(response.body, request, controller.signal);
+  return {
+    closed,
+    async close() {
+      controller.abort();
+      await closed;
+    },
+  };
+}
+
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  { channel, handlers }: SubscriptionRequest,
+  signal: AbortSignal,
+): Promise<void> {
+  const messagePrefix = `message,${channel},`;
+  const subscribePrefix = `subscribe,${channel},`;
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const handleLine = (line: string): void => {
+    if (!line.startsWith("data:")) return;
+    const data = line.slice(line.startsWith("data: ") ? 6 : 5);
+    if (data.startsWith(messagePrefix)) {
+      handlers.onMessage(data.slice(messagePrefix.length), channel);
+    } else if (data.startsWith(subscribePrefix)) {
+      handlers.onReady?.();
+    }
+  };
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      const lines = buffer.split(/\r?\n/);
+      buffer = lines.pop() ?? "";
+      for (const line of lines) handleLine(line);
+    }
+    // The server ended the stream without being asked to: the subscription is lost.
+    if (!signal.aborted) {
+      handlers.onError?.(new RedisError("REDIS_UNAVAILABLE", `Subscription to ${channel} ended`));
+    }
+  } catch (error) {
+    if (!signal.aborted) {
+      handlers.onError?.(
+        new RedisError("REDIS_UNAVAILABLE", `Subscription to ${channel} was lost`, {
+          cause: error,
+        }),
+      );
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}

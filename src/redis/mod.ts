@@ -1,0 +1,36 @@
+/**
+ * Kiln's Redis layer: the {@linkcode RedisLike} port with its adapter for
+ * Redis over HTTP ({@linkcode UpstashRedis}), the key builder, the Lua script
+ * runner and token-held locks.
+ *
+ * @example Connecting to Upstash or to Kiln's gateway
+ * ```ts ignore
+ * import { Redis } from "@upstash/redis";
+ * import { UpstashRedis } from "@kiln/core/redis";
+ *
+ * const redis = UpstashRedis.fromClient(new Redis({ url: "http://127.0.0.1:8079", token: "dev" }));
+ * await redis.set("hello", "world", { px: 60_000 });
+ * ```
+ *
+ * @module
+ */
+export type {
+  PipelineResult,
+  RedisArg,
+  RedisCommand,
+  RedisLike,
+  RedisReply,
+  RedisSubscription,
+  SetOptions,
+  SubscribeHandlers,
+} from "./redis_like.ts";
+export { UpstashRedis, type UpstashRedisOptions } from "./upstash_redis.ts";
+export { Keyspace } from "./keys.ts";
+export {
+  defineScript,
+  type Script,
+  ScriptRunner,
+  type ScriptRunnerOptions,
+  type ScriptSource,
+} from "./script.ts";
+export { acquireLock, extendLock, releaseLock } from "./lock.ts";

@@ -1,0 +1,160 @@
+/**
+ * Runs Kiln's Lua scripts: EVALSHA first, EVAL when Redis answers `NOSCRIPT`,
+ * and negative status codes turned into typed errors.
+ *
+ * @module
+ */
+import { RedisError, ScriptError } from "../errors.ts";
+import type { RedisArg, RedisLike, RedisReply } from "./redis_like.ts";
+
+/**
+ * A Lua script as generated into a `_scripts.ts` file from its `.lua` source.
+ * The source starts with a comment naming the script and Kiln's version, so
+ * two versions of one script never share a SHA-1 on one Redis.
+ */
+export interface ScriptSource {
+  /** The script's name, from its file name (`releaseLock-1.lua` → `releaseLock`). */
+  readonly name: string;
+  /** How many KEYS the script takes, from its file name. */
+  readonly numberOfKeys: number;
+  /** The Lua text. */
+  readonly source: string;
+}
+
+/** A script with the meaning of its negative replies. */
+export interface Script extends ScriptSource {
+  /** Negative replies and what they mean; any of them is thrown as a {@linkcode ScriptError}. */
+  readonly statuses: Readonly<Record<number, string>>;
+}
+
+/**
+ * Attaches the meaning of a script's negative status codes to its source.
+ *
+ * @param source The generated script source.
+ * @param statuses Each negative code the script may return, with its meaning.
+ * @returns The script, ready for {@linkcode ScriptRunner.run}.
+ * @throws {RangeError} When a status code is not a negative integer.
+ *
+ * @example Defining a script with statuses
+ * ```ts
+ * import { defineScript } from "@kiln/core/redis";
+ * import assert from "node:assert/strict";
+ *
+ * const script = defineScript(
+ *   { name: "echo", numberOfKeys: 0, source: "return ARGV[1]" },
+ *   { [-1]: "Nothing to echo" },
+ * );
+ * assert.equal(script.statuses[-1], "Nothing to echo");
+ * ```
+ */
+export function defineScript(
+  source: ScriptSource,
+  statuses: Record<number, string> = {},
+): Script {
+  for (const code of Object.keys(statuses)) {
+    if (!Number.isInteger(Number(code)) || Number(code) >= 0) {
+      throw new RangeError(`Script ${source.name}: status codes must be negative, got ${code}`);
+    }
+  }
+  return { ...source, statuses: { ...statuses } };
+}
+
+/** Options for {@linkcode ScriptRunner}. */
+export interface ScriptRunnerOptions {
+  /**
+   * Prefix scripts with Upstash's `#!lua flags=allow-key-locking` shebang, so
+   * Upstash locks only the keys a script names instead of the whole database.
+   * A plain `redis-server` rejects the flag, so leave this off there.
+   * @default false
+   */
+  allowKeyLocking?: boolean;
+}
+
+/**
+ * Runs scripts on one Redis, caching each script's SHA-1.
+ *
+ * @example Running a script
+ * ```ts ignore
+ * import { defineScript, ScriptRunner, UpstashRedis } from "@kiln/core/redis";
+ *
+ * const runner = new ScriptRunner(new UpstashRedis({ url: "http://127.0.0.1:8079", token: "t" }));
+ * const echo = defineScript({ name: "echo", numberOfKeys: 0, source: "return ARGV[1]" });
+ * console.log(await runner.run(echo, [], ["hello"]));
+ * ```
+ */
+export class ScriptRunner {
+  /** The Redis the scripts run on. */
+  readonly redis: RedisLike;
+  #allowKeyLocking: boolean;
+  #loaded = new Map<string, { text: string; sha1: Promise<string> }>();
+
+  /**
+   * Creates a runner for one Redis.
+   *
+   * @param redis The Redis to run on.
+   * @param options Upstash key-locking.
+   */
+  constructor(redis: RedisLike, options: ScriptRunnerOptions = {}) {
+    this.redis = redis;
+    this.#allowKeyLocking = options.allowKeyLocking ?? false;
+  }
+
+  /**
+   * Runs a script, sending only its SHA-1 when Redis already has it.
+   *
+   * @param script The script.
+   * @param keys Exactly `script.numberOfKeys` keys; every key the script touches.
+   * @param args The script's ARGV.
+   * @returns The script's reply.
+   * @throws {RangeError} When the number of keys is wrong.
+   * @throws {ScriptError} When the script returns one of its negative statuses.
+   * @throws {RedisError} When Redis is unreachable or the script fails.
+   */
+  async run(
+    script: Script,
+    keys: readonly string[],
+    args: readonly RedisArg[],
+  ): Promise<RedisReply> {
+    if (keys.length !== script.numberOfKeys) {
+      throw new RangeError(
+        `Script ${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`,
+      );
+    }
+    const { text, sha1 } = this.#prepare(script);
+    let reply: RedisReply;
+    try {
+      reply = await this.redis.evalsha(await sha1, keys, args);
+    } catch (error) {
+      if (!(error instanceof RedisError) || !error.message.startsWith("NOSCRIPT")) throw error;
+      // A restarted or flushed Redis forgot the script: send the text, which caches it again.
+      reply = await this.redis.eval(text, keys, args);
+    }
+    return checkStatus(script, reply);
+  }
+
+  #prepare(script: Script): { text: string; sha1: Promise<string> } {
+    const id = `${script.name}\n${script.source}`;
+    let entry = this.#loaded.get(id);
+    if (!entry) {
+      const text = this.#allowKeyLocking
+        ? `#!lua flags=allow-key-locking\n${script.source}`
+        : script.source;
+      entry = { text, sha1: sha1Hex(text) };
+      this.#loaded.set(id, entry);
+    }
+    return entry;
+  }
+}
+
+function checkStatus(script: Script, reply: RedisReply): RedisReply {
+  if (typeof reply === "number" && reply < 0) {
+    const meaning = script.statuses[reply];
+    if (meaning !== undefined) throw new ScriptError(script.name, reply, meaning);
+  }
+  return reply;
+}
+
+async function sha1Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}

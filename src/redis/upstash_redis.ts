@@ -1,0 +1,235 @@
+/**
+ * The {@linkcode RedisLike} adapter for Redis over HTTP (the Upstash REST protocol).
+ *
+ * It reads the endpoint and token from the `@upstash/redis` `Redis` instance the
+ * user already has, then speaks the protocol itself. Going below the SDK's
+ * command methods is deliberate: the SDK may JSON-decode replies
+ * (`automaticDeserialization`), which would turn a stored `"1.0"` into `1`,
+ * and it hides the HTTP status that tells an outage from a command error.
+ *
+ * @module
+ */
+import { RedisError } from "../errors.ts";
+import type {
+  PipelineResult,
+  RedisArg,
+  RedisCommand,
+  RedisLike,
+  RedisReply,
+  RedisSubscription,
+  SetOptions,
+  SubscribeHandlers,
+} from "./redis_like.ts";
+import { openSubscription } from "./_sse_subscription.ts";
+
+/** The parts of an `@upstash/redis` `Redis` instance the adapter reads. */
+interface UpstashInstance {
+  client?: { baseUrl?: unknown; headers?: Record<string, unknown> };
+}
+
+/** Where and how to reach a Redis REST endpoint. */
+export interface UpstashRedisOptions {
+  /** The REST endpoint, such as `https://eu1-xyz.upstash.io` or a local gateway. */
+  url: string;
+  /** The bearer token for the endpoint. */
+  token: string;
+  /**
+   * How many times a request that failed at the network level is retried.
+   * Kiln's scripts are idempotent under replay, so retrying is safe.
+   * @default 2
+   */
+  retries?: number;
+  /** The `fetch` to use (for tests or custom agents). @default globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Talks to Redis over HTTP with the Upstash REST protocol: Upstash itself, or
+ * Kiln's gateway (`deno task redis:http`) in front of any `redis-server`.
+ *
+ * @example Wrapping an `@upstash/redis` client
+ * ```ts ignore
+ * import { Redis } from "@upstash/redis";
+ * import { UpstashRedis } from "@kiln/core/redis";
+ *
+ * const redis = UpstashRedis.fromClient(Redis.fromEnv());
+ * await redis.set("greeting", "hello");
+ * console.log(await redis.get("greeting"));
+ * ```
+ */
+export class UpstashRedis implements RedisLike {
+  #url: string;
+  #authorization: string;
+  #retries: number;
+  #fetch: typeof fetch;
+
+  /**
+   * Creates an adapter for a REST endpoint.
+   *
+   * @param options The endpoint, its token and retry settings.
+   * @throws {TypeError} When the URL or token is missing or malformed.
+   */
+  constructor(options: UpstashRedisOptions) {
+    if (typeof options?.url !== "string" || !/^https?:\/\/[^\s]+$/.test(options.url)) {
+      throw new TypeError(`Redis REST url must be an http(s) URL, got ${String(options?.url)}`);
+    }
+    if (typeof options.token !== "string" || options.token.length === 0) {
+      throw new TypeError("Redis REST token must be a non-empty string");
+    }
+    const retries = options.retries ?? 2;
+    if (!Number.isInteger(retries) || retries < 0) {
+      throw new RangeError(`retries must be a non-negative integer, got ${retries}`);
+    }
+    this.#url = options.url.replace(/\/+$/, "");
+    this.#authorization = `Bearer ${options.token}`;
+    this.#retries = retries;
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /**
+   * Creates an adapter from an `@upstash/redis` `Redis` instance, reusing its
+   * endpoint and token.
+   *
+   * @param client An `@upstash/redis` `Redis` (any platform entry).
+   * @param options Retry and fetch settings.
+   * @returns The adapter.
+   * @throws {TypeError} When `client` is not an `@upstash/redis` instance.
+   */
+  static fromClient(
+    client: object,
+    options: Omit<UpstashRedisOptions, "url" | "token"> = {},
+  ): UpstashRedis {
+    const http = (client as UpstashInstance).client;
+    const url = http?.baseUrl;
+    const authorization = http?.headers?.authorization;
+    if (typeof url !== "string" || typeof authorization !== "string") {
+      throw new TypeError("Expected an @upstash/redis Redis instance with a url and token");
+    }
+    return new UpstashRedis({ ...options, url, token: authorization.replace(/^Bearer\s+/i, "") });
+  }
+
+  /** {@inheritDoc RedisLike.eval} */
+  eval(script: string, keys: readonly string[], args: readonly RedisArg[]): Promise<RedisReply> {
+    return this.#command(["EVAL", script, keys.length, ...keys, ...args]);
+  }
+
+  /** {@inheritDoc RedisLike.evalsha} */
+  evalsha(sha1: string, keys: readonly string[], args: readonly RedisArg[]): Promise<RedisReply> {
+    return this.#command(["EVALSHA", sha1, keys.length, ...keys, ...args]);
+  }
+
+  /** {@inheritDoc RedisLike.get} */
+  async get(key: string): Promise<string | null> {
+    const reply = await this.#command(["GET", key]);
+    if (reply !== null && typeof reply !== "string") throw unexpected("GET", reply);
+    return reply;
+  }
+
+  /** {@inheritDoc RedisLike.set} */
+  async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
+    const command: [string, ...RedisArg[]] = ["SET", key, value];
+    if (options.px !== undefined) command.push("PX", options.px);
+    if (options.nx) command.push("NX");
+    return (await this.#command(command)) === "OK";
+  }
+
+  /** {@inheritDoc RedisLike.del} */
+  async del(...keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const reply = await this.#command(["DEL", ...keys]);
+    if (typeof reply !== "number") throw unexpected("DEL", reply);
+    return reply;
+  }
+
+  /** {@inheritDoc RedisLike.publish} */
+  async publish(channel: string, message: string): Promise<number> {
+    const reply = await this.#command(["PUBLISH", channel, message]);
+    if (typeof reply !== "number") throw unexpected("PUBLISH", reply);
+    return reply;
+  }
+
+  /** {@inheritDoc RedisLike.subscribe} */
+  subscribe(channel: string, handlers: SubscribeHandlers): Promise<RedisSubscription> {
+    return openSubscription({
+      url: `${this.#url}/subscribe/${encodeURIComponent(channel)}`,
+      authorization: this.#authorization,
+      fetch: this.#fetch,
+      channel,
+      handlers,
+    });
+  }
+
+  /** {@inheritDoc RedisLike.pipeline} */
+  async pipeline(commands: readonly RedisCommand[]): Promise<PipelineResult[]> {
+    if (commands.length === 0) return [];
+    const body = await this.#post("/pipeline", commands);
+    if (!Array.isArray(body) || body.length !== commands.length) {
+      throw unexpected("pipeline", body as RedisReply);
+    }
+    return body.map((entry: { result?: RedisReply; error?: string }) =>
+      typeof entry?.error === "string"
+        ? { ok: false, error: entry.error }
+        : { ok: true, reply: entry?.result ?? null }
+    );
+  }
+
+  async #command(command: RedisCommand): Promise<RedisReply> {
+    const body = await this.#post("", command) as { result?: RedisReply; error?: string };
+    if (typeof body?.error === "string") {
+      throw new RedisError("REDIS_COMMAND_FAILED", body.error);
+    }
+    return body?.result ?? null;
+  }
+
+  /** POSTs JSON, retrying only failures where no reply arrived at all. */
+  async #post(path: string, payload: unknown): Promise<unknown> {
+    const init: RequestInit = {
+      method: "POST",
+      headers: { authorization: this.#authorization, "content-type": "application/json" },
+      body: JSON.stringify(payload),
+    };
+    for (let attempt = 0;; attempt++) {
+      let response: Response;
+      try {
+        response = await this.#fetch(this.#url + path, init);
+      } catch (error) {
+        if (attempt < this.#retries) {
+          await delay(50 * 3 ** attempt);
+          continue;
+        }
+        throw new RedisError("REDIS_UNAVAILABLE", `Redis REST endpoint is unreachable`, {
+          cause: error,
+        });
+      }
+      const text = await response.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (error) {
+        throw new RedisError(
+          response.status >= 500 ? "REDIS_UNAVAILABLE" : "REDIS_UNEXPECTED_REPLY",
+          `Redis REST endpoint answered ${response.status} with a body that is not JSON`,
+          { cause: error },
+        );
+      }
+      if (response.ok) return body;
+      const message = (body as { error?: unknown })?.error;
+      const detail = typeof message === "string" ? message : `HTTP ${response.status}`;
+      if (response.status >= 500 || response.status === 429) {
+        throw new RedisError("REDIS_UNAVAILABLE", detail);
+      }
+      throw new RedisError("REDIS_COMMAND_FAILED", detail);
+    }
+  }
+}
+
+function unexpected(command: string, reply: RedisReply): RedisError {
+  return new RedisError(
+    "REDIS_UNEXPECTED_REPLY",
+    `Unexpected reply to ${command}: ${JSON.stringify(reply)?.slice(0, 200)}`,
+  );
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
