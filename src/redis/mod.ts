@@ -25,6 +25,7 @@ export type {
   SubscribeHandlers,
 } from "./redis_like.ts";
 export { UpstashRedis, type UpstashRedisOptions } from "./upstash_redis.ts";
+export { type RedisInput, toRedisLike } from "./connect.ts";
 export { Keyspace } from "./keys.ts";
 export {
   defineScript,
