@@ -26,18 +26,34 @@
  * Stable codes carried by every {@linkcode KilnError}. New codes are only ever
  * added, never renamed, so callers can rely on them across versions.
  *
- * Each module keeps its codes in its own block below.
+ * Each module keeps its codes in its own union below.
  */
 export type KilnErrorCode =
-  // Redis layer
+  | RedisErrorCode
+  | QueueErrorCode
+  | SchedulerErrorCode
+  | RealtimeErrorCode
+  | UploadErrorCode;
+
+/** Codes of the Redis layer. */
+export type RedisErrorCode =
   | "REDIS_UNAVAILABLE"
+  | "REDIS_UNAUTHORIZED"
   | "REDIS_COMMAND_FAILED"
   | "REDIS_SCRIPT_FAILED"
   | "REDIS_UNEXPECTED_REPLY";
-// Queue (codes added by the queue module)
-// Scheduler (codes added by the scheduler module)
-// Realtime (codes added by the realtime module)
-// Upload (codes added by the upload module)
+
+/** Codes of the queue module. */
+export type QueueErrorCode = never;
+
+/** Codes of the scheduler module. */
+export type SchedulerErrorCode = never;
+
+/** Codes of the realtime module. */
+export type RealtimeErrorCode = never;
+
+/** Codes of the upload module. */
+export type UploadErrorCode = never;
 
 /** Options accepted by {@linkcode KilnError} and its subclasses. */
 export interface KilnErrorOptions {

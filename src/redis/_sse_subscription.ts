@@ -38,7 +38,11 @@ export async function openSubscription(request: SubscriptionRequest): Promise<Re
   if (!response.ok || response.body === null) {
     const text = await response.text().catch(() => "");
     throw new RedisError(
-      response.status >= 500 ? "REDIS_UNAVAILABLE" : "REDIS_COMMAND_FAILED",
+      response.status >= 500
+        ? "REDIS_UNAVAILABLE"
+        : response.status === 401 || response.status === 403
+        ? "REDIS_UNAUTHORIZED"
+        : "REDIS_COMMAND_FAILED",
       `Subscribing to ${request.channel} failed with HTTP ${response.status}: ${
         text.slice(0, 200)
       }`,

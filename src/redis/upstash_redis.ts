@@ -218,6 +218,12 @@ export class UpstashRedis implements RedisLike {
       if (response.status >= 500 || response.status === 429) {
         throw new RedisError("REDIS_UNAVAILABLE", detail);
       }
+      if (response.status === 401 || response.status === 403) {
+        throw new RedisError(
+          "REDIS_UNAUTHORIZED",
+          `Redis REST endpoint refused the token: ${detail}`,
+        );
+      }
       throw new RedisError("REDIS_COMMAND_FAILED", detail);
     }
   }
