@@ -1,0 +1,39 @@
+/**
+ * The conformance suites every runtime runs: Node and Bun through their test
+ * runners (`../conformance.test.mjs`), workerd through a bundled worker
+ * (`../workerd/worker.mjs`). Add a module's cases by writing `cases/<module>.mjs`
+ * (see README.md) and listing it below; nothing else changes.
+ *
+ * @module
+ */
+import * as errors from "./errors.mjs";
+import * as redis from "./redis.mjs";
+
+/**
+ * What each case receives.
+ *
+ * @typedef {object} CaseContext
+ * @property {"node" | "bun" | "workerd"} runtime The runtime running the case.
+ * @property {string} redisUrl The Upstash-REST gateway URL (`KILN_REDIS_URL`).
+ * @property {string} redisToken Its bearer token (`KILN_REDIS_TOKEN`).
+ * @property {string} namespace A namespace unique to this run and runtime: build keys
+ *   with `new Keyspace(ctx.namespace)` so runs never see each other's data.
+ * @property {new (config: { url: string; token: string }) => object} Redis The
+ *   `@upstash/redis` `Redis` class of the runtime's own entry point.
+ */
+
+/**
+ * One behaviour, checked the same way in every runtime. `run` throws (or rejects)
+ * to fail; use the assertions in `./_assert.mjs`.
+ *
+ * @typedef {object} Case
+ * @property {string} name A sentence about the behaviour.
+ * @property {(ctx: CaseContext) => void | Promise<void>} run
+ */
+
+/**
+ * Every suite, in the order they run.
+ *
+ * @type {{ name: string; cases: Case[] }[]}
+ */
+export const suites = [errors, redis];

@@ -1,0 +1,45 @@
+/**
+ * Runs every conformance case under `node --test` and `bun test`, importing the
+ * built package by its name from this directory's node_modules (installed by
+ * `run.ts`). Run it through `deno task test:runtime`, which also starts Redis
+ * and the HTTP gateway and passes `KILN_REDIS_URL` and `KILN_REDIS_TOKEN`.
+ *
+ * @module
+ */
+import { describe, test } from "node:test";
+import { Redis } from "@upstash/redis";
+import { suites } from "./cases/mod.mjs";
+import { plan, record } from "./_results.mjs";
+
+const runtime = typeof globalThis.Bun === "undefined" ? "node" : "bun";
+const { KILN_REDIS_URL, KILN_REDIS_TOKEN } = process.env;
+if (!KILN_REDIS_URL || !KILN_REDIS_TOKEN) {
+  // Failing beats skipping: a green run without Redis would prove nothing.
+  throw new Error("KILN_REDIS_URL and KILN_REDIS_TOKEN must be set; run `deno task test:runtime`");
+}
+
+/** @type {import("./cases/mod.mjs").CaseContext} */
+const ctx = {
+  runtime,
+  redisUrl: KILN_REDIS_URL,
+  redisToken: KILN_REDIS_TOKEN,
+  namespace: `runtime-${runtime}-${Date.now().toString(36)}`,
+  Redis,
+};
+
+plan(suites.reduce((total, suite) => total + suite.cases.length, 0));
+for (const suite of suites) {
+  describe(suite.name, () => {
+    for (const { name, run } of suite.cases) {
+      test(name, async () => {
+        try {
+          await run(ctx);
+        } catch (error) {
+          record(suite.name, name, error);
+          throw error;
+        }
+        record(suite.name, name);
+      });
+    }
+  });
+}
