@@ -78,6 +78,8 @@ let stale = 0;
 for (const luaDir of await findLuaFolders("src")) {
   const target = `${luaDir.replace(/\/lua$/, "")}/_scripts.ts`;
   const text = await render(luaDir);
+  // A lua/ folder a module has created but not filled yet gets no generated file.
+  if (!text.includes("export const")) continue;
   const current = await Deno.readTextFile(target).catch(() => null);
   if (current === text) continue;
   if (check) {

@@ -8,6 +8,7 @@
  */
 import * as errors from "./errors.mjs";
 import * as redis from "./redis.mjs";
+import * as upload from "./upload.mjs";
 
 /**
  * What each case receives.
@@ -36,4 +37,4 @@ import * as redis from "./redis.mjs";
  *
  * @type {{ name: string; cases: Case[] }[]}
  */
-export const suites = [errors, redis];
+export const suites = [errors, redis, upload];

@@ -1,0 +1,55 @@
+/** Parsing of tus request headers; each returns a value or an error message for a 400. */
+
+const DIGITS = /^\d{1,16}$/;
+
+/** Parses a non-negative integer header such as `Upload-Offset`. */
+export function parseInteger(name: string, value: string | null): number | string | null {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  if (!DIGITS.test(trimmed) || !Number.isSafeInteger(Number(trimmed))) {
+    return `${name} must be a non-negative integer`;
+  }
+  return Number(trimmed);
+}
+
+/** A parsed `Upload-Checksum` header. */
+export interface Checksum {
+  algorithm: string;
+  expected: Uint8Array;
+}
+
+/** Parses `Upload-Checksum: <algorithm> <base64 digest>`. */
+export function parseChecksum(value: string | null): Checksum | string | null {
+  if (value === null) return null;
+  const parts = value.trim().split(" ");
+  if (parts.length !== 2 || parts[0] === "") {
+    return "Upload-Checksum must be an algorithm and a base64 digest";
+  }
+  try {
+    return {
+      algorithm: parts[0],
+      expected: Uint8Array.from(atob(parts[1]), (c) => c.charCodeAt(0)),
+    };
+  } catch {
+    return "Upload-Checksum digest is not base64";
+  }
+}
+
+/** Encodes bytes as base64 without building one huge string argument list. */
+export function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let at = 0; at < bytes.byteLength; at += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** Decodes base64 produced by {@linkcode toBase64}. */
+export function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+/** Compares two digests; timing does not matter here, the client knows both. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+}

@@ -1,0 +1,39 @@
+/**
+ * Resumable uploads: a tus 1.0.0 server as a Hono router ({@linkcode uploads}),
+ * stores for the bytes ({@linkcode MemoryStore} here, `FileStore` from
+ * `@kiln/core/upload/file-store`), upload state in memory or Redis so a
+ * resume can land on any instance, and a small client ({@linkcode upload}).
+ *
+ * @example Mounting the server
+ * ```ts
+ * import { Hono } from "hono";
+ * import { MemoryStore, uploads } from "@kiln/core/upload";
+ *
+ * const app = new Hono();
+ * app.route("/files", uploads({ store: new MemoryStore(), maxSize: 100 * 1024 * 1024 }));
+ * ```
+ *
+ * @module
+ */
+export type { ChunkedUpload, ProgressCallback, StoredFile, UploadStore } from "./store.ts";
+export { MemoryStore } from "./memory_store.ts";
+export { UploadError, UploadRejectedError } from "./errors.ts";
+export {
+  MemoryUploadState,
+  type UploadLock,
+  type UploadRecord,
+  type UploadState,
+} from "./state.ts";
+export { RedisUploadState, type RedisUploadStateOptions } from "./redis_state.ts";
+export {
+  type CleanupResult,
+  TUS_CORS_HEADERS,
+  type UploadInfo,
+  type UploadProgress,
+  type UploadRefusal,
+  uploads,
+  type UploadsApp,
+  type UploadsOptions,
+} from "./server.ts";
+export { upload, type UploadClientOptions, type UploadResult } from "./client.ts";
+export { LocalStorageUrlStore, MemoryUrlStore, type UrlStore } from "./url_store.ts";
