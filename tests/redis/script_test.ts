@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { RedisError, ScriptError } from "../../src/errors.ts";
+import type { RedisArg, RedisLike, RedisReply } from "../../src/redis/redis_like.ts";
+import { defineScript, ScriptRunner } from "../../src/redis/script.ts";
+import { UpstashRedis } from "../../src/redis/upstash_redis.ts";
+import { startRedisStack } from "../support/redis_stack.ts";
+
+const counter = defineScript(
+  {
+    name: "testCounter",
+    numberOfKeys: 1,
+    source:
+      "if ARGV[1] == 'refuse' then return -2 end\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])",
+  },
+  { [-2]: "The counter refused the increment" },
+);
+
+/** Records which of eval/evalsha the runner used, passing everything through. */
+function recording(redis: RedisLike, calls: string[]): RedisLike {
+  return {
+    ...redis,
+    get: (key) => redis.get(key),
+    set: (key, value, options) => redis.set(key, value, options),
+    del: (...keys) => redis.del(...keys),
+    publish: (channel, message) => redis.publish(channel, message),
+    subscribe: (channel, handlers) => redis.subscribe(channel, handlers),
+    pipeline: (commands) => redis.pipeline(commands),
+    eval(script: string, keys: readonly string[], args: readonly RedisArg[]): Promise<RedisReply> {
+      calls.push("eval");
+      return redis.eval(script, keys, args);
+    },
+    evalsha(sha: string, keys: readonly string[], args: readonly RedisArg[]): Promise<RedisReply> {
+      calls.push("evalsha");
+      return redis.evalsha(sha, keys, args);
+    },
+  };
+}
+
+Deno.test("ScriptRunner sends the text once, then only the SHA-1, and again after a flush", async () => {
+  await using stack = await startRedisStack();
+  const calls: string[] = [];
+  const runner = new ScriptRunner(recording(UpstashRedis.fromClient(stack.redis), calls));
+  assert.equal(await runner.run(counter, ["c"], [2]), 2);
+  assert.deepEqual(calls, ["evalsha", "eval"]);
+  calls.length = 0;
+  assert.equal(await runner.run(counter, ["c"], [3]), 5);
+  assert.deepEqual(calls, ["evalsha"]);
+  // A restarted Redis has forgotten every script: the runner must recover by itself.
+  await stack.redis.scriptFlush();
+  calls.length = 0;
+  assert.equal(await runner.run(counter, ["c"], [1]), 6);
+  assert.deepEqual(calls, ["evalsha", "eval"]);
+});
+
+Deno.test("ScriptRunner throws a ScriptError for a declared negative status", async () => {
+  await using stack = await startRedisStack();
+  const runner = new ScriptRunner(UpstashRedis.fromClient(stack.redis));
+  await assert.rejects(runner.run(counter, ["c"], ["refuse"]), (error: unknown) => {
+    assert.ok(error instanceof ScriptError);
+    assert.equal(error.script, "testCounter");
+    assert.equal(error.status, -2);
+    assert.equal(error.message, "The counter refused the increment");
+    return true;
+  });
+  // Undeclared negative replies are data, not errors.
+  assert.equal(await runner.run(counter, ["c"], [-5]), -5);
+});
+
+Deno.test("ScriptRunner refuses the wrong number of keys before calling Redis", async () => {
+  let called = false;
+  const redis = { evalsha: () => (called = true) } as unknown as RedisLike;
+  await assert.rejects(new ScriptRunner(redis).run(counter, [], [1]), RangeError);
+  assert.equal(called, false);
+});
+
+Deno.test("allowKeyLocking adds Upstash's shebang, which a plain redis-server rejects", async () => {
+  await using stack = await startRedisStack();
+  const runner = new ScriptRunner(UpstashRedis.fromClient(stack.redis), { allowKeyLocking: true });
+  // This is why the flag is off by default: redis-server does not know it.
+  await assert.rejects(
+    runner.run(counter, ["c"], [1]),
+    (error: unknown) => error instanceof RedisError && /allow-key-locking/.test(error.message),
+  );
+});
+
+Deno.test("defineScript() only accepts negative status codes", () => {
+  assert.throws(
+    () => defineScript({ name: "x", numberOfKeys: 0, source: "return 1" }, { 1: "one" }),
+    RangeError,
+  );
+});
