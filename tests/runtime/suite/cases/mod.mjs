@@ -7,7 +7,9 @@
  * @module
  */
 import * as errors from "./errors.mjs";
+import * as queue from "./queue.mjs";
 import * as redis from "./redis.mjs";
+import * as scheduler from "./scheduler.mjs";
 import * as upload from "./upload.mjs";
 
 /**
@@ -37,4 +39,4 @@ import * as upload from "./upload.mjs";
  *
  * @type {{ name: string; cases: Case[] }[]}
  */
-export const suites = [errors, redis, upload];
+export const suites = [errors, redis, queue, scheduler, upload];

@@ -1,0 +1,237 @@
+/**
+ * Built-in job middleware: logging, metrics, rate limits and overlap
+ * guards, in the spirit of Laravel's job middleware.
+ *
+ * @module
+ */
+import type { Middleware, MiddlewareContext } from "./middleware.ts";
+import type { Logger } from "./logger.ts";
+
+/** Options for {@linkcode logging}. */
+export interface LoggingOptions {
+  /** Where to log. @default each job's `ctx.logger` */
+  logger?: Logger;
+}
+
+/**
+ * Logs the start, completion (with its duration) and failure of every job.
+ *
+ * @param options Where to log.
+ * @returns The middleware.
+ *
+ * @example Logging every job
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineJob, logging, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+ *
+ * const noop = defineJob({ name: "noop", schema: v.unknown(), handle() {} });
+ * const worker = new Worker(new Queue({ backend: new MemoryBackend() }), { jobs: [noop] });
+ * worker.use(logging());
+ * ```
+ */
+export function logging(options: LoggingOptions = {}): Middleware {
+  return async function loggingMiddleware(ctx, next) {
+    const logger = options.logger ?? ctx.logger;
+    const fields = { jobId: ctx.jobId, job: ctx.name, queue: ctx.queue, attempt: ctx.attempt };
+    const started = performance.now();
+    logger.info("Job started", fields);
+    try {
+      const result = await next();
+      logger.info("Job completed", {
+        ...fields,
+        durationMs: Math.round(performance.now() - started),
+      });
+      return result;
+    } catch (error) {
+      logger.warn("Job failed", {
+        ...fields,
+        durationMs: Math.round(performance.now() - started),
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
+  };
+}
+
+/** Counts and durations of one job name. */
+export interface JobMetrics {
+  /** Attempts that completed. */
+  completed: number;
+  /** Attempts that threw. */
+  failed: number;
+  /** Total handler time, in milliseconds. */
+  totalMs: number;
+  /** The longest attempt, in milliseconds. */
+  maxMs: number;
+}
+
+/** The {@linkcode metrics} middleware, with a way to read what it counted. */
+export interface MetricsMiddleware extends Middleware {
+  /** A copy of the counts and durations so far, by job name. */
+  snapshot(): Record<string, JobMetrics>;
+  /** Starts counting again from zero. */
+  reset(): void;
+}
+
+/**
+ * Counts completed and failed attempts and their durations per job name.
+ *
+ * @returns The middleware, with `snapshot()` and `reset()`.
+ *
+ * @example Reading metrics
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineJob, MemoryBackend, metrics, Queue, Worker } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const noop = defineJob({ name: "noop", schema: v.unknown(), handle() {} });
+ * const queue = new Queue({ backend: new MemoryBackend() });
+ * const worker = new Worker(queue, { jobs: [noop] });
+ * const stats = metrics();
+ * worker.use(stats);
+ * await queue.dispatch(noop, null);
+ * await worker.drain();
+ * assert.equal(stats.snapshot().noop.completed, 1);
+ * ```
+ */
+export function metrics(): MetricsMiddleware {
+  let byName: Record<string, JobMetrics> = {};
+  const middleware = async function metricsMiddleware(
+    ctx: MiddlewareContext,
+    next: () => Promise<unknown>,
+  ) {
+    const entry = byName[ctx.name] ??= { completed: 0, failed: 0, totalMs: 0, maxMs: 0 };
+    const started = performance.now();
+    const record = () => {
+      const elapsed = performance.now() - started;
+      entry.totalMs += elapsed;
+      entry.maxMs = Math.max(entry.maxMs, elapsed);
+    };
+    try {
+      const result = await next();
+      entry.completed++;
+      return result;
+    } catch (error) {
+      entry.failed++;
+      throw error;
+    } finally {
+      record();
+    }
+  } as MetricsMiddleware;
+  middleware.snapshot = () => structuredClone(byName);
+  middleware.reset = () => {
+    byName = {};
+  };
+  return middleware;
+}
+
+/** Options for {@linkcode rateLimited}. */
+export interface RateLimitOptions {
+  /** The limit's name, shared by every worker on the backend; or a function of the job. */
+  key: string | ((ctx: MiddlewareContext) => string);
+  /** At most this many jobs start per window. */
+  max: number;
+  /** The window, in milliseconds (sliding). */
+  per: number;
+}
+
+/**
+ * Lets at most `max` jobs start per `per` milliseconds across every worker
+ * sharing the backend; a job over the limit is released (no failure counted)
+ * to run when a slot frees up.
+ *
+ * @param options The limit's key, size and window.
+ * @returns The middleware.
+ * @throws {TypeError} When `key` is missing.
+ * @throws {RangeError} When `max` or `per` is not a positive integer.
+ *
+ * @example Ten calls a second to a partner API
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineJob, MemoryBackend, Queue, rateLimited, Worker } from "@kiln/core/queue";
+ *
+ * const call = defineJob({ name: "call-partner", schema: v.unknown(), handle() {} });
+ * const worker = new Worker(new Queue({ backend: new MemoryBackend() }), { jobs: [call] });
+ * worker.use(rateLimited({ key: "partner-api", max: 10, per: 1_000 }));
+ * ```
+ */
+export function rateLimited(options: RateLimitOptions): Middleware {
+  if (typeof options?.key !== "string" && typeof options?.key !== "function") {
+    throw new TypeError("rateLimited needs a key");
+  }
+  if (!Number.isInteger(options.max) || options.max <= 0) {
+    throw new RangeError(`rateLimited max must be a positive integer, got ${options.max}`);
+  }
+  if (!Number.isInteger(options.per) || options.per <= 0) {
+    throw new RangeError(
+      `rateLimited per must be a positive integer of milliseconds, got ${options.per}`,
+    );
+  }
+  return async function rateLimitedMiddleware(ctx, next) {
+    const key = typeof options.key === "function" ? options.key(ctx) : options.key;
+    const hit = await ctx.limiter.hit(
+      key,
+      crypto.randomUUID(),
+      options.max,
+      options.per,
+      ctx.now(),
+    );
+    if (!hit.allowed) {
+      ctx.release(hit.retryAfterMs);
+      return undefined;
+    }
+    return await next();
+  };
+}
+
+/** Options for {@linkcode withoutOverlapping}. */
+export interface WithoutOverlappingOptions {
+  /** How long a job that found the lock taken waits before running again. @default 1000 */
+  releaseAfter?: number;
+  /** The lock's time to live, in case its holder dies. @default 300000 */
+  expiresAfter?: number;
+}
+
+/**
+ * Runs at most one job with the same key at a time across every worker
+ * sharing the backend; a job that finds the key taken is released (no
+ * failure counted) and tried again after `releaseAfter`.
+ *
+ * @param key The lock's name, or a function of the job (such as one lock per user).
+ * @param options Release delay and lock lifetime.
+ * @returns The middleware.
+ * @throws {TypeError} When `key` is missing.
+ *
+ * @example One sync per account at a time
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineJob, MemoryBackend, Queue, withoutOverlapping, Worker } from "@kiln/core/queue";
+ *
+ * const sync = defineJob({ name: "sync", schema: v.object({ account: v.string() }), handle() {} });
+ * const worker = new Worker(new Queue({ backend: new MemoryBackend() }), { jobs: [sync] });
+ * worker.use(withoutOverlapping((ctx) => `sync:${(ctx.job.payload as { account: string }).account}`));
+ * ```
+ */
+export function withoutOverlapping(
+  key: string | ((ctx: MiddlewareContext) => string),
+  options: WithoutOverlappingOptions = {},
+): Middleware {
+  if (typeof key !== "string" && typeof key !== "function") {
+    throw new TypeError("withoutOverlapping needs a key");
+  }
+  const releaseAfter = options.releaseAfter ?? 1_000;
+  const expiresAfter = options.expiresAfter ?? 300_000;
+  return async function withoutOverlappingMiddleware(ctx, next) {
+    const name = typeof key === "function" ? key(ctx) : key;
+    const token = crypto.randomUUID();
+    if (!await ctx.limiter.lock(name, token, expiresAfter, ctx.now())) {
+      ctx.release(releaseAfter);
+      return undefined;
+    }
+    try {
+      return await next();
+    } finally {
+      await ctx.limiter.unlock(name, token);
+    }
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * The errors the queue module throws or records for conditions a caller may handle.
+ *
+ * @module
+ */
+import { KilnError } from "../errors.ts";
+
+/** One reason a payload was refused: where in the payload, and why. */
+export interface PayloadIssue {
+  /** A dot path into the payload (`"user.email"`, `"items.2"`), or `""` for the payload itself. */
+  readonly path: string;
+  /** What is wrong there. */
+  readonly message: string;
+}
+
+/**
+ * A payload did not match its job's schema, or is not plain JSON. Nothing was enqueued.
+ *
+ * @example Listing the failing paths
+ * ```ts
+ * import { JobValidationError } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new JobValidationError("send-email", [{ path: "to", message: "Invalid email" }]);
+ * assert.equal(error.code, "QUEUE_INVALID_PAYLOAD");
+ * assert.deepEqual(error.issues.map((issue) => issue.path), ["to"]);
+ * ```
+ */
+export class JobValidationError extends KilnError {
+  /** The job's name. */
+  readonly job: string;
+  /** Every failing path with its message. */
+  readonly issues: readonly PayloadIssue[];
+
+  /**
+   * Creates the error from the issues found.
+   *
+   * @param job The job's name.
+   * @param issues Every failing path with its message.
+   */
+  constructor(job: string, issues: readonly PayloadIssue[]) {
+    const listed = issues.map((issue) => `${issue.path || "(payload)"}: ${issue.message}`);
+    super("QUEUE_INVALID_PAYLOAD", `Invalid payload for job ${job}: ${listed.join("; ")}`);
+    this.job = job;
+    this.issues = issues;
+  }
+}
+
+/**
+ * A handler ran longer than its job's `timeout`; its `ctx.signal` was aborted with this error.
+ *
+ * @example Recognising a timeout in a handler
+ * ```ts
+ * import { JobTimeoutError } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new JobTimeoutError("resize-image", 30_000);
+ * assert.equal(error.code, "QUEUE_JOB_TIMEOUT");
+ * assert.equal(error.timeoutMs, 30_000);
+ * ```
+ */
+export class JobTimeoutError extends KilnError {
+  /** The limit that was exceeded, in milliseconds. */
+  readonly timeoutMs: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param job The job's name.
+   * @param timeoutMs The limit that was exceeded, in milliseconds.
+   */
+  constructor(job: string, timeoutMs: number) {
+    super("QUEUE_JOB_TIMEOUT", `Job ${job} timed out after ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * The worker lost a job's lease (it expired, or the job was reclaimed by
+ * another worker); `ctx.signal` is aborted with this error and the worker's
+ * result for the job is discarded.
+ *
+ * @example Recognising a lost lease
+ * ```ts
+ * import { LeaseLostError } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new LeaseLostError("job-1").code, "QUEUE_LEASE_LOST");
+ * ```
+ */
+export class LeaseLostError extends KilnError {
+  /**
+   * Creates the error.
+   *
+   * @param jobId The job whose lease was lost.
+   */
+  constructor(jobId: string) {
+    super("QUEUE_LEASE_LOST", `The lease on job ${jobId} was lost`);
+  }
+}
+
+/**
+ * A reserved job named a job no worker definition knows; it was moved to the failed store.
+ *
+ * @example Reading the unknown name
+ * ```ts
+ * import { UnknownJobError } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new UnknownJobError("old-job");
+ * assert.equal(error.code, "QUEUE_UNKNOWN_JOB");
+ * assert.equal(error.job, "old-job");
+ * ```
+ */
+export class UnknownJobError extends KilnError {
+  /** The job name that no definition matched. */
+  readonly job: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param job The job name that no definition matched.
+   */
+  constructor(job: string) {
+    super("QUEUE_UNKNOWN_JOB", `No worker definition for job ${job}`);
+    this.job = job;
+  }
+}

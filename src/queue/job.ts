@@ -1,0 +1,177 @@
+/**
+ * Job definitions: a name, a payload schema and the handler that runs it.
+ *
+ * @module
+ */
+import { Keyspace } from "../redis/keys.ts";
+import { assertBackoff, type Backoff } from "./backoff.ts";
+import type { Logger } from "./logger.ts";
+
+/** A job's priority band: workers always take `high` before `normal` before `low`. */
+export type Priority = "high" | "normal" | "low";
+
+/** The priority bands, best first. */
+export const PRIORITIES: readonly Priority[] = ["high", "normal", "low"];
+
+/**
+ * A valibot schema, synchronous or asynchronous (`v.object(…)`, `v.pipe(…)`, …).
+ * Described structurally so the public types do not depend on valibot's internals.
+ */
+export interface PayloadSchema {
+  /** valibot's kind marker. */
+  readonly kind: "schema";
+  /** Whether the schema validates asynchronously. */
+  readonly async: boolean;
+  /** valibot's phantom type slot carrying the input and output types. */
+  readonly "~types"?: { readonly input: unknown; readonly output: unknown } | undefined;
+}
+
+/** The payload type a schema accepts: what `dispatch()` takes. */
+export type PayloadInput<S extends PayloadSchema> = NonNullable<S["~types"]>["input"];
+
+/** The payload type a schema produces: what the handler receives. */
+export type PayloadOutput<S extends PayloadSchema> = NonNullable<S["~types"]>["output"];
+
+/** What a handler receives besides its payload. */
+export interface JobContext {
+  /** The job's id. */
+  readonly jobId: string;
+  /** The job's name. */
+  readonly name: string;
+  /** The queue the job came from. */
+  readonly queue: string;
+  /** Which attempt this is: 1 for the first run. */
+  readonly attempt: number;
+  /** Aborted when the job times out, its lease is lost, or the worker stops past its grace period. */
+  readonly signal: AbortSignal;
+  /** A logger whose lines carry the job's id and name. */
+  readonly logger: Logger;
+  /**
+   * Reports progress (any number, such as a percentage). Kept in memory and
+   * passed to `progress` listeners; it is not written to the backend.
+   */
+  progress(value: number): void;
+  /**
+   * Puts the job back without counting a failure, to run again after
+   * `delayMs`. Used by middleware such as `rateLimited`; the handler does not run.
+   */
+  release(delayMs?: number): void;
+}
+
+/** What {@linkcode defineJob} takes. */
+export interface JobOptions<S extends PayloadSchema, R> {
+  /** A name unique among your jobs; workers look handlers up by it. */
+  name: string;
+  /** The valibot schema of the payload, checked at dispatch and again before the handler runs. */
+  schema: S;
+  /** Runs the job. Throwing (or rejecting) fails the attempt. */
+  handle(payload: PayloadOutput<S>, ctx: JobContext): Promise<R> | R;
+  /** The queue it goes to. @default "default" */
+  queue?: string;
+  /** How many times a failed attempt is retried before the job is dead-lettered. @default 3 */
+  maxRetries?: number;
+  /** Milliseconds before `ctx.signal` aborts and the attempt fails with a timeout. @default undefined (no limit) */
+  timeout?: number;
+  /** The wait before each retry. @default { type: "exponential", delay: 1000, max: 60000, jitter: true } */
+  backoff?: Backoff;
+  /** The default priority of dispatched jobs. @default "normal" */
+  priority?: Priority;
+}
+
+/** A defined job, ready to dispatch and to give to workers. */
+export interface JobDefinition<S extends PayloadSchema = PayloadSchema, R = unknown> {
+  /** The job's name. */
+  readonly name: string;
+  /** The payload schema. */
+  readonly schema: S;
+  /** The queue it goes to. */
+  readonly queue: string;
+  /** Retries before dead-lettering. */
+  readonly maxRetries: number;
+  /** The attempt time limit in milliseconds, if any. */
+  readonly timeout: number | undefined;
+  /** The wait before each retry. */
+  readonly backoff: Backoff;
+  /** The default priority. */
+  readonly priority: Priority;
+  /** The handler. */
+  handle(payload: PayloadOutput<S>, ctx: JobContext): Promise<R> | R;
+}
+
+/** Any job definition, whatever its payload. */
+// deno-lint-ignore no-explicit-any
+export type AnyJob = JobDefinition<any, any>;
+
+const DEFAULT_BACKOFF: Backoff = { type: "exponential", delay: 1_000, max: 60_000, jitter: true };
+
+/**
+ * Defines a job. The options are checked once, here.
+ *
+ * @param options The name, schema, handler and retry policy.
+ * @returns The definition, to pass to `queue.dispatch()` and `new Worker()`.
+ * @throws {TypeError} When the name, queue, schema, handler, priority or backoff is malformed.
+ * @throws {RangeError} When `maxRetries` or `timeout` is out of range.
+ *
+ * @example Defining a job
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineJob } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const sendEmail = defineJob({
+ *   name: "send-email",
+ *   schema: v.object({ to: v.pipe(v.string(), v.email()), subject: v.string() }),
+ *   queue: "mail",
+ *   maxRetries: 3,
+ *   backoff: { type: "exponential", delay: 1_000, max: 60_000, jitter: true },
+ *   async handle(payload, ctx) {
+ *     ctx.logger.info(`sending to ${payload.to}`);
+ *   },
+ * });
+ * assert.equal(sendEmail.queue, "mail");
+ * ```
+ */
+export function defineJob<S extends PayloadSchema, R = unknown>(
+  options: JobOptions<S, R>,
+): JobDefinition<S, R> {
+  const name = options?.name;
+  if (typeof name !== "string" || name.length === 0 || name.length > 200) {
+    throw new TypeError("Job name must be a non-empty string of at most 200 characters");
+  }
+  if (
+    typeof options.schema !== "object" || options.schema === null || !("~run" in options.schema)
+  ) {
+    throw new TypeError(`Job ${name}: schema must be a valibot schema`);
+  }
+  if (typeof options.handle !== "function") {
+    throw new TypeError(`Job ${name}: handle must be a function`);
+  }
+  const queue = options.queue ?? "default";
+  new Keyspace(queue); // throws the same TypeError a Redis key would
+  const maxRetries = options.maxRetries ?? 3;
+  if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+    throw new RangeError(
+      `Job ${name}: maxRetries must be a non-negative integer, got ${maxRetries}`,
+    );
+  }
+  const timeout = options.timeout;
+  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0)) {
+    throw new RangeError(`Job ${name}: timeout must be a positive integer of milliseconds`);
+  }
+  const priority = options.priority ?? "normal";
+  if (!PRIORITIES.includes(priority)) {
+    throw new TypeError(`Job ${name}: priority must be "high", "normal" or "low", got ${priority}`);
+  }
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  assertBackoff(backoff, name);
+  return {
+    name,
+    schema: options.schema,
+    queue,
+    maxRetries,
+    timeout,
+    backoff,
+    priority,
+    handle: options.handle,
+  };
+}

@@ -1,0 +1,83 @@
+--[[
+  Ends an attempt that did not complete: retries the job (ready now or
+  delayed until run-at), moves it to the failed store, or releases it (back
+  to the front of its band, no failure counted). Only the token holding the
+  lease may do this; once done the lease is gone, so a replay changes nothing.
+
+  KEYS[1]   jobs      HASH  id -> record JSON
+  KEYS[2]   attempts  HASH  id -> reservations so far
+  KEYS[3]   errors    HASH  id -> JSON array of attempt errors
+  KEYS[4]   ready     ZSET
+  KEYS[5]   delayed   ZSET
+  KEYS[6]   active    ZSET
+  KEYS[7]   leases    HASH  id -> token
+  KEYS[8]   failed    ZSET
+  KEYS[9]   unique    HASH
+  KEYS[10]  stats     HASH
+
+  ARGV[1]  now (epoch ms)
+  ARGV[2]  job id
+  ARGV[3]  lease token
+  ARGV[4]  outcome: "retry", "dead" or "release"
+  ARGV[5]  run-at for retry and release (epoch ms)
+  ARGV[6]  the attempt's error as JSON ("" for none)
+  ARGV[7]  "1" to undo the reservation's attempt count (a job handed back unstarted)
+  ARGV[8]  the job's unique key ("" for none)
+  ARGV[9]  failed-store retention limit
+
+  Output:
+    0  the token does not hold the lease (lost, or a replay)
+    1  retried
+    2  moved to the failed store
+    3  released
+]]
+local now, id, token, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local runAt, errorJson, undo, uk = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
+local failedLimit = tonumber(ARGV[9])
+
+if redis.call("HGET", KEYS[7], id) ~= token then return 0 end
+redis.call("HDEL", KEYS[7], id)
+redis.call("ZREM", KEYS[6], id)
+local record = redis.call("HGET", KEYS[1], id)
+if not record then return 0 end
+
+if errorJson ~= "" then
+  local list = redis.call("HGET", KEYS[3], id)
+  if list then
+    list = string.sub(list, 1, -2) .. "," .. errorJson .. "]"
+  else
+    list = "[" .. errorJson .. "]"
+  end
+  redis.call("HSET", KEYS[3], id, list)
+end
+
+if outcome == "dead" then
+  redis.call("ZADD", KEYS[8], now, id)
+  if uk ~= "" and redis.call("HGET", KEYS[9], uk) == id then redis.call("HDEL", KEYS[9], uk) end
+  redis.call("HINCRBY", KEYS[10], "failed", 1)
+  local over = redis.call("ZCARD", KEYS[8]) - failedLimit
+  if over > 0 then
+    local oldest = redis.call("ZRANGE", KEYS[8], 0, over - 1)
+    redis.call("ZREM", KEYS[8], unpack(oldest))
+    redis.call("HDEL", KEYS[1], unpack(oldest))
+    redis.call("HDEL", KEYS[2], unpack(oldest))
+    redis.call("HDEL", KEYS[3], unpack(oldest))
+  end
+  return 2
+end
+
+if undo == "1" then
+  local left = redis.call("HINCRBY", KEYS[2], id, -1)
+  if left <= 0 then redis.call("HDEL", KEYS[2], id) end
+end
+if runAt > now then
+  redis.call("ZADD", KEYS[5], runAt, id)
+else
+  local band = tonumber(string.match(record, '^{"b":(%d)'))
+  -- A released job goes to the front of its band; a retry queues behind the others.
+  local seq = 0
+  if outcome ~= "release" then seq = redis.call("HINCRBY", KEYS[10], "seq", 1) end
+  redis.call("ZADD", KEYS[4], band * 1e13 + seq, id)
+end
+if outcome == "release" then return 3 end
+return 1

@@ -1,0 +1,212 @@
+--[[
+  One worker round trip on one queue: completes a batch of jobs, then
+  reserves up to N due jobs, first reclaiming expired leases (the job goes
+  back to ready with a "lease expired" error, or to the failed store once it
+  has no retries left) and promoting due delayed jobs.
+
+  A completion counts only when the job's lease is still held by the token
+  that reserved it, so a worker that lost its lease can never complete the job.
+  The reservation token is the caller's and unique per call: the outcome is
+  remembered under it for the lease's duration, and a replay returns the
+  same jobs and completions instead of taking more.
+
+  KEYS[1]   jobs         HASH  id -> record JSON ({"b":band,"m":maxRetries,...})
+  KEYS[2]   attempts     HASH  id -> reservations so far
+  KEYS[3]   errors       HASH  id -> JSON array of attempt errors
+  KEYS[4]   ready        ZSET  id by band * 1e13 + sequence
+  KEYS[5]   delayed      ZSET  id by run-at
+  KEYS[6]   active       ZSET  id by lease deadline
+  KEYS[7]   leases       HASH  id -> token
+  KEYS[8]   failed       ZSET  id by failed-at
+  KEYS[9]   unique       HASH  unique key -> id
+  KEYS[10]  stats        HASH  seq, completed, failed
+  KEYS[11]  reservation  STRING  this call's remembered outcome
+
+  ARGV[1]  now (epoch ms)
+  ARGV[2]  how many jobs to reserve (0: only complete)
+  ARGV[3]  lease duration (ms)
+  ARGV[4]  reservation token
+  ARGV[5]  failed-store retention limit
+  ARGV[6]  number of completions, n
+  ARGV[7 + 3i .. 9 + 3i]  per completion: id, token, unique key ("" for none)
+
+  Output:
+    { lost ids, stalled ids, jobs, next due }
+    jobs is flat: id, record, attempts, errors JSON ("" for none), per job
+    next due is the earliest delayed run-at or lease deadline, -1 for none
+]]
+local now = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local leaseMs = tonumber(ARGV[3])
+local token = ARGV[4]
+local failedLimit = tonumber(ARGV[5])
+local n = tonumber(ARGV[6])
+
+local function jobsOf(ids)
+  local out = {}
+  if #ids == 0 then return out end
+  local records = redis.call("HMGET", KEYS[1], unpack(ids))
+  local attempts = redis.call("HMGET", KEYS[2], unpack(ids))
+  local errors = redis.call("HMGET", KEYS[3], unpack(ids))
+  for i, id in ipairs(ids) do
+    if records[i] then
+      out[#out + 1] = id
+      out[#out + 1] = records[i]
+      out[#out + 1] = tonumber(attempts[i]) or 0
+      out[#out + 1] = errors[i] or ""
+    end
+  end
+  return out
+end
+
+local function nextDue()
+  local due = -1
+  local d = redis.call("ZRANGE", KEYS[5], 0, 0, "WITHSCORES")
+  if d[2] then due = tonumber(d[2]) end
+  local a = redis.call("ZRANGE", KEYS[6], 0, 0, "WITHSCORES")
+  if a[2] and (due < 0 or tonumber(a[2]) < due) then due = tonumber(a[2]) end
+  return due
+end
+
+-- A replay: answer what the first run answered.
+local memo = redis.call("GET", KEYS[11])
+if memo then
+  local saved = cjson.decode(memo)
+  local held = {}
+  for _, id in ipairs(saved.ids) do
+    if redis.call("HGET", KEYS[7], id) == token then held[#held + 1] = id end
+  end
+  return { saved.lost, {}, jobsOf(held), want > 0 and nextDue() or -1 }
+end
+
+-- Complete.
+local lost = {}
+if n > 0 then
+  local ids = {}
+  for i = 0, n - 1 do ids[i + 1] = ARGV[7 + i * 3] end
+  local holders = redis.call("HMGET", KEYS[7], unpack(ids))
+  local done = {}
+  for i = 0, n - 1 do
+    local id, tok, uk = ARGV[7 + i * 3], ARGV[8 + i * 3], ARGV[9 + i * 3]
+    if holders[i + 1] == tok then
+      done[#done + 1] = id
+      if uk ~= "" and redis.call("HGET", KEYS[9], uk) == id then redis.call("HDEL", KEYS[9], uk) end
+    else
+      lost[#lost + 1] = id
+    end
+  end
+  if #done > 0 then
+    redis.call("HDEL", KEYS[1], unpack(done))
+    redis.call("HDEL", KEYS[2], unpack(done))
+    redis.call("HDEL", KEYS[3], unpack(done))
+    redis.call("HDEL", KEYS[7], unpack(done))
+    redis.call("ZREM", KEYS[6], unpack(done))
+    redis.call("HINCRBY", KEYS[10], "completed", #done)
+  end
+end
+
+if want <= 0 then
+  if n > 0 then
+    redis.call("SET", KEYS[11], cjson.encode({ lost = lost, ids = {} }), "PX", leaseMs)
+  end
+  return { lost, {}, {}, -1 }
+end
+
+local function appendError(id, errorJson)
+  local list = redis.call("HGET", KEYS[3], id)
+  if list then
+    list = string.sub(list, 1, -2) .. "," .. errorJson .. "]"
+  else
+    list = "[" .. errorJson .. "]"
+  end
+  redis.call("HSET", KEYS[3], id, list)
+  return list
+end
+
+local function deadLetter(id, record)
+  redis.call("ZADD", KEYS[8], now, id)
+  local ok, decoded = pcall(cjson.decode, record)
+  if ok and type(decoded.u) == "string" and redis.call("HGET", KEYS[9], decoded.u) == id then
+    redis.call("HDEL", KEYS[9], decoded.u)
+  end
+  redis.call("HINCRBY", KEYS[10], "failed", 1)
+  local over = redis.call("ZCARD", KEYS[8]) - failedLimit
+  if over > 0 then
+    local oldest = redis.call("ZRANGE", KEYS[8], 0, over - 1)
+    redis.call("ZREM", KEYS[8], unpack(oldest))
+    redis.call("HDEL", KEYS[1], unpack(oldest))
+    redis.call("HDEL", KEYS[2], unpack(oldest))
+    redis.call("HDEL", KEYS[3], unpack(oldest))
+  end
+end
+
+-- Reclaim expired leases.
+local stalled = {}
+local expired = redis.call("ZRANGEBYSCORE", KEYS[6], "-inf", now, "LIMIT", 0, 1000)
+for _, id in ipairs(expired) do
+  redis.call("ZREM", KEYS[6], id)
+  redis.call("HDEL", KEYS[7], id)
+  local record = redis.call("HGET", KEYS[1], id)
+  if record then
+    stalled[#stalled + 1] = id
+    local band, maxRetries = string.match(record, '^{"b":(%d),"m":(%d+)')
+    local attempt = tonumber(redis.call("HGET", KEYS[2], id)) or 0
+    local list = appendError(id, cjson.encode({
+      attempt = attempt,
+      name = "LeaseExpired",
+      message = "The lease expired before the job finished (worker crashed or stalled)",
+      at = now,
+    }))
+    local count = #cjson.decode(list)
+    if count > tonumber(maxRetries) then
+      deadLetter(id, record)
+    else
+      local seq = redis.call("HINCRBY", KEYS[10], "seq", 1)
+      redis.call("ZADD", KEYS[4], tonumber(band) * 1e13 + seq, id)
+    end
+  end
+end
+
+-- Promote due delayed jobs.
+local due = redis.call("ZRANGEBYSCORE", KEYS[5], "-inf", now, "LIMIT", 0, 1000)
+if #due > 0 then
+  redis.call("ZREM", KEYS[5], unpack(due))
+  local records = redis.call("HMGET", KEYS[1], unpack(due))
+  local last = redis.call("HINCRBY", KEYS[10], "seq", #due)
+  local seq = last - #due
+  local ready = {}
+  for i, id in ipairs(due) do
+    if records[i] then
+      seq = seq + 1
+      local band = string.match(records[i], '^{"b":(%d)')
+      ready[#ready + 1] = tonumber(band) * 1e13 + seq
+      ready[#ready + 1] = id
+    end
+  end
+  if #ready > 0 then redis.call("ZADD", KEYS[4], unpack(ready)) end
+end
+
+-- Reserve.
+local reserved = {}
+local popped = redis.call("ZPOPMIN", KEYS[4], want)
+for i = 1, #popped, 2 do reserved[#reserved + 1] = popped[i] end
+local jobs = {}
+if #reserved > 0 then
+  local deadline = now + leaseMs
+  local leases, active = {}, {}
+  for _, id in ipairs(reserved) do
+    redis.call("HINCRBY", KEYS[2], id, 1)
+    leases[#leases + 1] = id
+    leases[#leases + 1] = token
+    active[#active + 1] = deadline
+    active[#active + 1] = id
+  end
+  redis.call("HSET", KEYS[7], unpack(leases))
+  redis.call("ZADD", KEYS[6], unpack(active))
+  jobs = jobsOf(reserved)
+end
+
+if #reserved > 0 or n > 0 then
+  redis.call("SET", KEYS[11], cjson.encode({ lost = lost, ids = reserved }), "PX", leaseMs)
+end
+return { lost, stalled, jobs, nextDue() }

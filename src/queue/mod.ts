@@ -1,0 +1,126 @@
+/**
+ * Background jobs for Deno, Bun, Node and Cloudflare Workers, on Redis over
+ * HTTP or in memory: define jobs with a valibot schema, dispatch them, and
+ * run them with workers that lease, retry, time out and dead-letter.
+ *
+ * @example Defining, dispatching and draining a job
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const sent: string[] = [];
+ * const sendEmail = defineJob({
+ *   name: "send-email",
+ *   schema: v.object({ to: v.pipe(v.string(), v.email()), subject: v.string() }),
+ *   queue: "mail",
+ *   async handle(payload) {
+ *     sent.push(payload.to);
+ *   },
+ * });
+ * const queue = new Queue({ backend: new MemoryBackend() });
+ * await queue.dispatch(sendEmail, { to: "ada@example.com", subject: "Hello" });
+ * const worker = new Worker(queue, { jobs: [sendEmail], concurrency: 5 });
+ * const summary = await worker.drain({ maxJobs: 100 });
+ * assert.equal(summary.completed, 1);
+ * assert.deepEqual(sent, ["ada@example.com"]);
+ * ```
+ *
+ * @module
+ */
+export {
+  type AnyJob,
+  defineJob,
+  type JobContext,
+  type JobDefinition,
+  type JobOptions,
+  type PayloadInput,
+  type PayloadOutput,
+  type PayloadSchema,
+  type Priority,
+} from "./job.ts";
+export {
+  type Backoff,
+  backoffDelay,
+  type BackoffFunction,
+  type ExponentialBackoff,
+  type FixedBackoff,
+} from "./backoff.ts";
+export {
+  DISPATCH_BATCH_SIZE,
+  type DispatchManyOptions,
+  type DispatchOptions,
+  FailedJobs,
+  type ListFailedOptions,
+  Queue,
+  type QueueOptions,
+} from "./queue.ts";
+export {
+  type DrainOptions,
+  type DrainSummary,
+  type StopOptions,
+  Worker,
+  type WorkerEvents,
+  type WorkerOptions,
+} from "./worker.ts";
+export type {
+  AttemptError,
+  Completion,
+  DispatchResult,
+  FailedJob,
+  FailOutcome,
+  FailRequest,
+  FailResult,
+  Lease,
+  Limiter,
+  NewJob,
+  QueueBackend,
+  QueueCounts,
+  StoredJob,
+  TakeRequest,
+  TakeResult,
+} from "./backend.ts";
+export { MemoryBackend, type MemoryBackendOptions } from "./memory_backend.ts";
+export { RedisBackend, type RedisBackendOptions } from "./redis_backend.ts";
+export type { Middleware, MiddlewareContext } from "./middleware.ts";
+export {
+  type JobMetrics,
+  logging,
+  type LoggingOptions,
+  metrics,
+  type MetricsMiddleware,
+  rateLimited,
+  type RateLimitOptions,
+  withoutOverlapping,
+  type WithoutOverlappingOptions,
+} from "./builtin_middleware.ts";
+export { consoleLogger, type LogFields, type Logger, silentLogger } from "./logger.ts";
+export {
+  JobTimeoutError,
+  JobValidationError,
+  LeaseLostError,
+  type PayloadIssue,
+  UnknownJobError,
+} from "./errors.ts";
+// Re-exported so this entry point documents the types its signatures use.
+export {
+  KilnError,
+  type KilnErrorCode,
+  type KilnErrorOptions,
+  type QueueErrorCode,
+  type RealtimeErrorCode,
+  type RedisErrorCode,
+  type SchedulerErrorCode,
+  type UploadErrorCode,
+} from "../errors.ts";
+export type {
+  PipelineResult,
+  RedisArg,
+  RedisCommand,
+  RedisInput,
+  RedisLike,
+  RedisReply,
+  RedisSubscription,
+  SetOptions,
+  SubscribeHandlers,
+} from "../redis/mod.ts";

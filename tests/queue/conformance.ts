@@ -1,0 +1,680 @@
+/**
+ * The behaviour every queue backend must have, written once and run against
+ * MemoryBackend and RedisBackend (through the real HTTP gateway).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import {
+  defineJob,
+  JobTimeoutError,
+  JobValidationError,
+  Queue,
+  type QueueBackend,
+  rateLimited,
+  withoutOverlapping,
+} from "../../src/queue/mod.ts";
+import { FakeClock, quietWorker, sleep } from "./_helpers.ts";
+
+/** Creates a fresh, empty backend for one case. */
+export type BackendFactory = () => QueueBackend | Promise<QueueBackend>;
+
+interface Setup {
+  backend: QueueBackend;
+  clock: FakeClock;
+  queue: Queue;
+}
+
+type Case = [name: string, fn: (setup: Setup, make: BackendFactory) => Promise<void>];
+
+const payloadSchema = v.object({ n: v.number() });
+
+function recorder(name = "record", extra: { maxRetries?: number } = {}) {
+  const seen: number[] = [];
+  const job = defineJob({
+    name,
+    schema: payloadSchema,
+    handle: (payload) => void seen.push(payload.n),
+    ...extra,
+  });
+  return { job, seen };
+}
+
+const cases: Case[] = [
+  [
+    "dispatch() refuses a payload failing the schema, listing every failing path, and enqueues nothing",
+    async ({ queue }) => {
+      const job = defineJob({
+        name: "signup",
+        schema: v.object({
+          email: v.pipe(v.string(), v.email()),
+          age: v.number(),
+          tags: v.array(v.string()),
+        }),
+        handle() {},
+      });
+      const error = await queue.dispatch(job, { email: "nope", age: "x", tags: ["ok", 3] } as never)
+        .then(() => null, (e) => e);
+      assert.ok(error instanceof JobValidationError);
+      assert.equal(error.code, "QUEUE_INVALID_PAYLOAD");
+      assert.deepEqual(error.issues.map((issue) => issue.path).sort(), ["age", "email", "tags.1"]);
+      assert.deepEqual(await queue.counts("default"), {
+        ready: 0,
+        delayed: 0,
+        active: 0,
+        failed: 0,
+        completed: 0,
+      });
+    },
+  ],
+  [
+    "dispatch() refuses payloads JSON cannot carry: dates, functions, bigints, NaN, cycles",
+    async ({ queue }) => {
+      const job = defineJob({ name: "any", schema: v.any(), handle() {} });
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      const hostile: [unknown, string][] = [
+        [{ when: new Date() }, "when"],
+        [{ fn: () => 1 }, "fn"],
+        [{ big: 10n }, "big"],
+        [{ list: [1, NaN] }, "list.1"],
+        [cyclic, "self"],
+        [new Map(), ""],
+        [undefined, ""],
+      ];
+      for (const [payload, path] of hostile) {
+        const error = await queue.dispatch(job, payload).then(() => null, (e) => e);
+        assert.ok(error instanceof JobValidationError, `accepted ${String(payload)}`);
+        assert.equal(error.issues[0].path, path);
+      }
+      assert.equal((await queue.counts()).ready, 0);
+    },
+  ],
+  [
+    "a worker takes higher priority bands first and keeps FIFO order within a band",
+    async ({ queue }) => {
+      const { job, seen } = recorder();
+      await queue.dispatch(job, { n: 1 }, { priority: "low" });
+      await queue.dispatch(job, { n: 2 });
+      await queue.dispatch(job, { n: 3 }, { priority: "high" });
+      await queue.dispatch(job, { n: 4 });
+      await queue.dispatch(job, { n: 5 }, { priority: "high" });
+      await quietWorker(queue, { jobs: [job], concurrency: 1 }).drain();
+      assert.deepEqual(seen, [3, 5, 2, 4, 1]);
+    },
+  ],
+  [
+    "dispatch() with a delay or a time keeps the job out of ready until it is due",
+    async ({ queue, clock }) => {
+      const { job, seen } = recorder();
+      await queue.dispatch(job, { n: 1 }, { delay: 60_000 });
+      await queue.dispatch(job, { n: 2 }, { at: new Date(clock.time + 30_000) });
+      assert.deepEqual(await queue.counts(), {
+        ready: 0,
+        delayed: 2,
+        active: 0,
+        failed: 0,
+        completed: 0,
+      });
+      const worker = quietWorker(queue, { jobs: [job] });
+      assert.equal((await worker.drain()).processed, 0);
+      clock.advance(30_000);
+      assert.equal((await worker.drain()).completed, 1);
+      clock.advance(30_000);
+      assert.equal((await worker.drain()).completed, 1);
+      assert.deepEqual(seen, [2, 1]);
+    },
+  ],
+  ["a replayed dispatch with the same jobId enqueues nothing new", async ({ queue }) => {
+    const { job, seen } = recorder();
+    const first = await queue.dispatch(job, { n: 1 }, { jobId: "order-7" });
+    const again = await queue.dispatch(job, { n: 1 }, { jobId: "order-7" });
+    assert.deepEqual(first, { id: "order-7", created: true });
+    assert.deepEqual(again, { id: "order-7", created: false });
+    assert.equal((await queue.counts()).ready, 1);
+    await quietWorker(queue, { jobs: [job] }).drain();
+    assert.deepEqual(seen, [1]);
+  }],
+  [
+    "uniqueKey returns the pending job's id instead of enqueueing, and frees up on completion",
+    async ({ queue }) => {
+      const { job, seen } = recorder();
+      const first = await queue.dispatch(job, { n: 1 }, { uniqueKey: "user-9" });
+      const second = await queue.dispatch(job, { n: 2 }, { uniqueKey: "user-9", delay: 5 });
+      assert.equal(second.id, first.id);
+      assert.equal(second.created, false);
+      await quietWorker(queue, { jobs: [job] }).drain();
+      const third = await queue.dispatch(job, { n: 3 }, { uniqueKey: "user-9" });
+      assert.equal(third.created, true);
+      assert.notEqual(third.id, first.id);
+      await quietWorker(queue, { jobs: [job] }).drain();
+      assert.deepEqual(seen, [1, 3]);
+    },
+  ],
+  [
+    "dispatchMany() enqueues thousands in order across batches, and nothing if one payload is invalid",
+    async ({ queue }) => {
+      const { job, seen } = recorder();
+      const payloads = Array.from({ length: 2_500 }, (_, n) => ({ n }));
+      const bad = [
+        ...payloads.slice(0, 1_500),
+        { n: "x" as unknown as number },
+        ...payloads.slice(1_500),
+      ];
+      const error = await queue.dispatchMany(job, bad).then(() => null, (e) => e);
+      assert.ok(error instanceof JobValidationError);
+      assert.deepEqual(error.issues.map((issue) => issue.path), ["1500.n"]);
+      assert.equal((await queue.counts()).ready, 0);
+      const results = await queue.dispatchMany(job, payloads, { jobId: (p) => `bulk-${p.n}` });
+      assert.equal(results.length, 2_500);
+      assert.deepEqual(results[2_499], { id: "bulk-2499", created: true });
+      const replay = await queue.dispatchMany(job, payloads.slice(0, 10), {
+        jobId: (p) => `bulk-${p.n}`,
+      });
+      assert.ok(replay.every((result) => !result.created));
+      assert.equal((await queue.counts()).ready, 2_500);
+      await quietWorker(queue, { jobs: [job], concurrency: 50 }).drain();
+      assert.equal(seen.length, 2_500);
+      assert.deepEqual(seen.slice(0, 5), [0, 1, 2, 3, 4]);
+      assert.equal((await queue.counts()).completed, 2_500);
+    },
+  ],
+  [
+    "a failing job is retried after its backoff, with the attempt number in ctx",
+    async ({ queue, clock }) => {
+      const attempts: number[] = [];
+      const job = defineJob({
+        name: "flaky",
+        schema: v.null(),
+        maxRetries: 3,
+        backoff: { type: "exponential", delay: 1_000 },
+        handle(_payload, ctx) {
+          attempts.push(ctx.attempt);
+          if (ctx.attempt < 3) throw new Error(`boom ${ctx.attempt}`);
+        },
+      });
+      await queue.dispatch(job, null);
+      const worker = quietWorker(queue, { jobs: [job] });
+      const retryAts: number[] = [];
+      worker.on("retrying", (event) => retryAts.push(event.retryAt - clock.time));
+      assert.equal((await worker.drain()).retried, 1);
+      assert.equal((await queue.counts()).delayed, 1);
+      clock.advance(999);
+      assert.equal((await worker.drain()).processed, 0);
+      clock.advance(1);
+      assert.equal((await worker.drain()).retried, 1);
+      clock.advance(2_000);
+      assert.equal((await worker.drain()).completed, 1);
+      assert.deepEqual(attempts, [1, 2, 3]);
+      assert.deepEqual(retryAts, [1_000, 2_000]);
+    },
+  ],
+  [
+    "after maxRetries a job is dead-lettered with every attempt's error and stack",
+    async ({ queue }) => {
+      const job = defineJob({
+        name: "doomed",
+        schema: v.object({ n: v.number() }),
+        maxRetries: 2,
+        backoff: { type: "fixed", delay: 0 },
+        handle(_payload, ctx) {
+          throw new TypeError(`attempt ${ctx.attempt} failed`);
+        },
+      });
+      const { id } = await queue.dispatch(job, { n: 1 });
+      const worker = quietWorker(queue, { jobs: [job] });
+      const failed: string[] = [];
+      worker.on("failed", (event) => failed.push(event.job.id));
+      const summary = await worker.drain();
+      assert.equal(summary.retried, 2);
+      assert.equal(summary.failed, 1);
+      assert.deepEqual(failed, [id]);
+      const [dead] = await queue.failed.list();
+      assert.equal(dead.id, id);
+      assert.deepEqual(dead.payload, { n: 1 });
+      assert.equal(dead.attempts, 3);
+      assert.deepEqual(dead.errors.map((e) => e.message), [
+        "attempt 1 failed",
+        "attempt 2 failed",
+        "attempt 3 failed",
+      ]);
+      assert.ok(dead.errors.every((e) => e.name === "TypeError" && e.stack?.includes("attempt")));
+      assert.deepEqual(await queue.counts(), {
+        ready: 0,
+        delayed: 0,
+        active: 0,
+        failed: 1,
+        completed: 0,
+      });
+    },
+  ],
+  [
+    "unknown job names and payloads that no longer validate go to the failed store; the worker carries on",
+    async ({ queue }) => {
+      const oldShape = defineJob({
+        name: "resize",
+        schema: v.object({ url: v.string() }),
+        handle() {},
+      });
+      const newShape = defineJob({
+        name: "resize",
+        schema: v.object({ src: v.string() }),
+        handle() {},
+      });
+      const retired = defineJob({ name: "retired", schema: v.null(), handle() {} });
+      const { job: ok, seen } = recorder();
+      await queue.dispatch(oldShape, { url: "a.png" });
+      await queue.dispatch(retired, null);
+      await queue.dispatch(ok, { n: 1 });
+      const summary = await quietWorker(queue, { jobs: [newShape, ok] }).drain();
+      assert.equal(summary.completed, 1);
+      assert.equal(summary.failed, 2);
+      assert.deepEqual(seen, [1]);
+      const reasons = (await queue.failed.list()).map((job) => `${job.name}: ${job.errors[0].name}`)
+        .sort();
+      assert.deepEqual(reasons, ["resize: JobValidationError", "retired: UnknownJobError"]);
+    },
+  ],
+  ["a timeout aborts ctx.signal and fails the attempt with a timeout error", async ({ queue }) => {
+    let aborted: unknown;
+    const job = defineJob({
+      name: "slow",
+      schema: v.null(),
+      timeout: 30,
+      maxRetries: 0,
+      async handle(_payload, ctx) {
+        await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
+        aborted = ctx.signal.reason;
+      },
+    });
+    await queue.dispatch(job, null);
+    const summary = await quietWorker(queue, { jobs: [job] }).drain();
+    assert.equal(summary.failed, 1);
+    assert.ok(aborted instanceof JobTimeoutError);
+    const [dead] = await queue.failed.list();
+    assert.equal(dead.errors[0].name, "JobTimeoutError");
+    assert.match(dead.errors[0].message, /timed out after 30 ms/);
+  }],
+  [
+    "failed.retry() and retryAll() requeue with a fresh budget; forget() and flush() delete",
+    async ({ queue }) => {
+      let fail = true;
+      const job = defineJob({
+        name: "sometimes",
+        schema: v.number(),
+        maxRetries: 0,
+        handle() {
+          if (fail) throw new Error("no");
+        },
+      });
+      const ids = [];
+      for (let n = 0; n < 5; n++) ids.push((await queue.dispatch(job, n)).id);
+      const worker = quietWorker(queue, { jobs: [job] });
+      await worker.drain();
+      assert.equal((await queue.failed.list()).length, 5);
+      assert.deepEqual((await queue.failed.list({ limit: 2, offset: 1 })).length, 2);
+      fail = false;
+      assert.equal(await queue.failed.retry(ids[0]), true);
+      assert.equal(await queue.failed.retry(ids[0]), false);
+      assert.equal(await queue.failed.forget(ids[1]), true);
+      assert.equal(await queue.failed.forget(ids[1]), false);
+      assert.equal(await queue.failed.retryAll("default"), 3);
+      assert.equal((await worker.drain()).completed, 4);
+      fail = true;
+      await queue.dispatch(job, 9);
+      await worker.drain();
+      assert.equal(await queue.failed.flush(), 1);
+      assert.deepEqual(await queue.counts(), {
+        ready: 0,
+        delayed: 0,
+        active: 0,
+        failed: 0,
+        completed: 4,
+      });
+    },
+  ],
+  [
+    "concurrent retry() and forget() of one failed job: exactly one of them wins",
+    async ({ queue }) => {
+      const job = defineJob({
+        name: "bad",
+        schema: v.number(),
+        maxRetries: 0,
+        handle() {
+          throw new Error("no");
+        },
+      });
+      const ids = [];
+      for (let n = 0; n < 10; n++) ids.push((await queue.dispatch(job, n)).id);
+      await quietWorker(queue, { jobs: [job] }).drain();
+      const outcomes = await Promise.all(
+        ids.map((id) =>
+          Promise.all([queue.failed.retry(id, "default"), queue.failed.forget(id, "default")])
+        ),
+      );
+      const retried = outcomes.filter(([r]) => r).length;
+      for (const [r, f] of outcomes) assert.equal(r !== f, true);
+      const counts = await queue.counts();
+      assert.equal(counts.failed, 0);
+      assert.equal(counts.ready, retried);
+    },
+  ],
+  ["a worker never runs more than its concurrency at once", async ({ queue }) => {
+    let running = 0;
+    let peak = 0;
+    const job = defineJob({
+      name: "busy",
+      schema: v.number(),
+      async handle() {
+        peak = Math.max(peak, ++running);
+        await sleep(5);
+        running--;
+      },
+    });
+    await queue.dispatchMany(job, Array.from({ length: 20 }, (_, n) => n));
+    const summary = await quietWorker(queue, { jobs: [job], concurrency: 3 }).drain();
+    assert.equal(summary.completed, 20);
+    assert.equal(peak, 3);
+  }],
+  ["a worker takes its queues in the listed order", async ({ queue }) => {
+    const order: string[] = [];
+    const mail = defineJob({
+      name: "mail",
+      queue: "mail",
+      schema: v.string(),
+      handle: (p) => void order.push(p),
+    });
+    const other = defineJob({
+      name: "other",
+      schema: v.string(),
+      handle: (p) => void order.push(p),
+    });
+    await queue.dispatch(other, "d1");
+    await queue.dispatch(mail, "m1");
+    await queue.dispatch(other, "d2");
+    await queue.dispatch(mail, "m2");
+    await quietWorker(queue, { jobs: [mail, other], queues: ["mail", "default"] }).drain();
+    assert.deepEqual(order, ["m1", "m2", "d1", "d2"]);
+  }],
+  [
+    "an expired lease brings the job back with a LeaseExpired error, and the stale token can do nothing",
+    async ({ backend, queue, clock }) => {
+      const { job, seen } = recorder("record", { maxRetries: 1 });
+      const { id } = await queue.dispatch(job, { n: 1 });
+      const stale = await backend.take({
+        queue: "default",
+        now: clock.time,
+        complete: [],
+        reserve: 1,
+        leaseMs: 1_000,
+        token: "t-stale",
+      });
+      assert.deepEqual(stale.jobs.map((j) => j.id), [id]);
+      assert.equal((await queue.counts()).active, 1);
+      clock.advance(999);
+      assert.equal((await quietWorker(queue, { jobs: [job] }).drain()).processed, 0);
+      clock.advance(1);
+      const worker = quietWorker(queue, { jobs: [job] });
+      const stalled: string[] = [];
+      worker.on("stalled", (event) => stalled.push(event.jobId));
+      assert.equal((await worker.drain()).completed, 1);
+      assert.deepEqual(stalled, [id]);
+      assert.deepEqual(seen, [1]);
+      const late = await backend.take({
+        queue: "default",
+        now: clock.time,
+        complete: [{ id, token: "t-stale" }],
+        reserve: 0,
+        leaseMs: 1_000,
+        token: "t-late",
+      });
+      assert.deepEqual(late.lost, [id]);
+      assert.equal(
+        await backend.fail({
+          queue: "default",
+          id,
+          token: "t-stale",
+          now: clock.time,
+          outcome: "dead",
+          runAt: 0,
+        }),
+        "lost",
+      );
+      assert.deepEqual(await queue.counts(), {
+        ready: 0,
+        delayed: 0,
+        active: 0,
+        failed: 0,
+        completed: 1,
+      });
+    },
+  ],
+  [
+    "a job whose leases keep expiring is dead-lettered once its retries are used up",
+    async ({ backend, queue, clock }) => {
+      const { job } = recorder("record", { maxRetries: 1 });
+      const { id } = await queue.dispatch(job, { n: 1 });
+      for (const token of ["a", "b"]) {
+        const taken = await backend.take({
+          queue: "default",
+          now: clock.time,
+          complete: [],
+          reserve: 1,
+          leaseMs: 10,
+          token,
+        });
+        assert.equal(taken.jobs.length, 1);
+        clock.advance(10);
+      }
+      const last = await backend.take({
+        queue: "default",
+        now: clock.time,
+        complete: [],
+        reserve: 1,
+        leaseMs: 10,
+        token: "c",
+      });
+      assert.deepEqual(last.stalled, [id]);
+      assert.equal(last.jobs.length, 0);
+      const [dead] = await queue.failed.list();
+      assert.deepEqual(dead.errors.map((e) => e.name), ["LeaseExpired", "LeaseExpired"]);
+    },
+  ],
+  ["a long job renews its lease, so no other worker takes it meanwhile", async ({ backend }) => {
+    const queue = new Queue({ backend }); // real clock: leases must really expire without renewal
+    let runs = 0;
+    const job = defineJob({
+      name: "long",
+      schema: v.null(),
+      async handle() {
+        runs++;
+        await sleep(250);
+      },
+    });
+    await queue.dispatch(job, null);
+    const worker = quietWorker(queue, { jobs: [job], leaseMs: 90 });
+    const draining = worker.drain();
+    await sleep(150);
+    const thief = await backend.take({
+      queue: "default",
+      now: Date.now(),
+      complete: [],
+      reserve: 1,
+      leaseMs: 90,
+      token: "thief",
+    });
+    assert.equal(thief.jobs.length, 0);
+    assert.equal((await draining).completed, 1);
+    assert.equal(runs, 1);
+  }],
+  [
+    "stop() waits for running jobs within the grace period, then aborts and hands the rest back",
+    async ({ queue }) => {
+      const finished: number[] = [];
+      let abortedReason: unknown;
+      const job = defineJob({
+        name: "work",
+        schema: v.number(),
+        maxRetries: 0,
+        async handle(ms, ctx) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, ms);
+            ctx.signal.addEventListener("abort", () => {
+              abortedReason = ctx.signal.reason;
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+          if (!ctx.signal.aborted) finished.push(ms);
+        },
+      });
+      await queue.dispatch(job, 10);
+      await queue.dispatch(job, 5_000);
+      const worker = quietWorker(queue, { jobs: [job], concurrency: 2, gracePeriod: 100 });
+      await worker.start();
+      await sleep(50);
+      await worker.stop();
+      assert.deepEqual(finished, [10]);
+      assert.ok(abortedReason instanceof Error);
+      const counts = await queue.counts();
+      assert.deepEqual(counts, { ready: 1, delayed: 0, active: 0, failed: 0, completed: 1 });
+    },
+  ],
+  [
+    "a started worker picks up jobs dispatched later and reports completions as events",
+    async ({ queue }) => {
+      const { job } = recorder();
+      const worker = quietWorker(queue, { jobs: [job], concurrency: 4, maxPollInterval: 50 });
+      const done: number[] = [];
+      const all = new Promise<void>((resolve) => {
+        worker.on("completed", (event) => {
+          done.push((event.job.payload as { n: number }).n);
+          if (done.length === 3) resolve();
+        });
+      });
+      await worker.start();
+      await sleep(20);
+      await queue.dispatchMany(job, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+      await all;
+      await worker.stop();
+      assert.deepEqual(done.sort(), [1, 2, 3]);
+    },
+  ],
+  ["drain() stops at maxJobs and reports a summary", async ({ queue }) => {
+    const { job } = recorder();
+    await queue.dispatchMany(job, Array.from({ length: 10 }, (_, n) => ({ n })));
+    const worker = quietWorker(queue, { jobs: [job], concurrency: 3 });
+    const first = await worker.drain({ maxJobs: 4 });
+    assert.equal(first.processed, 4);
+    assert.equal(first.completed, 4);
+    assert.equal(first.stoppedBy, "maxJobs");
+    const rest = await worker.drain({ maxJobs: 100 });
+    assert.equal(rest.completed, 6);
+    assert.equal(rest.stoppedBy, "empty");
+    const none = await worker.drain({ maxTime: 0 });
+    assert.equal(none.stoppedBy, "maxTime");
+  }],
+  [
+    "middleware wraps handlers in order, and ctx.release() puts a job back without a failure",
+    async ({ queue, clock }) => {
+      const trace: string[] = [];
+      let released = false;
+      const job = defineJob({
+        name: "m",
+        schema: v.null(),
+        maxRetries: 0,
+        handle: () => void trace.push("handler"),
+      });
+      await queue.dispatch(job, null);
+      const worker = quietWorker(queue, { jobs: [job] });
+      worker.use(async (_ctx, next) => {
+        trace.push("outer in");
+        await next();
+        trace.push("outer out");
+      });
+      worker.use(async (ctx, next) => {
+        if (!released) {
+          released = true;
+          ctx.release(5_000);
+          return;
+        }
+        trace.push("inner");
+        await next();
+      });
+      const first = await worker.drain();
+      assert.equal(first.released, 1);
+      assert.deepEqual(await queue.counts(), {
+        ready: 0,
+        delayed: 1,
+        active: 0,
+        failed: 0,
+        completed: 0,
+      });
+      clock.advance(5_000);
+      assert.equal((await worker.drain()).completed, 1);
+      assert.deepEqual(trace, [
+        "outer in",
+        "outer out",
+        "outer in",
+        "inner",
+        "handler",
+        "outer out",
+      ]);
+    },
+  ],
+  [
+    "rateLimited() releases jobs over the limit until the window slides",
+    async ({ queue, clock }) => {
+      const { job, seen } = recorder("limited", { maxRetries: 0 });
+      await queue.dispatchMany(job, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+      const worker = quietWorker(queue, { jobs: [job] });
+      worker.use(rateLimited({ key: "partner", max: 2, per: 1_000 }));
+      const first = await worker.drain();
+      assert.equal(first.completed, 2);
+      assert.equal(first.released, 1);
+      clock.advance(1_000);
+      assert.equal((await worker.drain()).completed, 1);
+      assert.deepEqual(seen.sort(), [1, 2, 3]);
+    },
+  ],
+  ["withoutOverlapping() never runs two jobs with one key at once", async ({ queue, clock }) => {
+    let running = 0;
+    let peak = 0;
+    const job = defineJob({
+      name: "sync",
+      schema: v.number(),
+      async handle() {
+        peak = Math.max(peak, ++running);
+        await sleep(10);
+        running--;
+      },
+    });
+    await queue.dispatchMany(job, [1, 2, 3]);
+    const worker = quietWorker(queue, { jobs: [job], concurrency: 3 });
+    worker.use(withoutOverlapping("account-1", { releaseAfter: 100 }));
+    let completed = 0;
+    for (let round = 0; round < 5 && completed < 3; round++) {
+      completed += (await worker.drain()).completed;
+      clock.advance(100);
+    }
+    assert.equal(completed, 3);
+    assert.equal(peak, 1);
+  }],
+];
+
+/**
+ * Runs every conformance case as a step of `t`, each on a fresh backend.
+ *
+ * @param t The test context.
+ * @param make Creates an empty backend.
+ */
+export async function runConformance(t: Deno.TestContext, make: BackendFactory): Promise<void> {
+  for (const [name, fn] of cases) {
+    await t.step(name, async () => {
+      const backend = await make();
+      const clock = new FakeClock();
+      await fn({ backend, clock, queue: new Queue({ backend, now: clock.now }) }, make);
+    });
+  }
+}

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import {
+  backoffDelay,
+  defineJob,
+  MemoryBackend,
+  Queue,
+  RedisBackend,
+  Worker,
+} from "../../src/queue/mod.ts";
+
+const schema = v.null();
+
+Deno.test("backoffDelay() doubles exponential waits up to the cap and keeps fixed waits flat", () => {
+  const exponential = { type: "exponential", delay: 100, max: 1_000 } as const;
+  assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoffDelay(exponential, n, null)), [
+    100,
+    200,
+    400,
+    800,
+    1_000,
+  ]);
+  assert.deepEqual([1, 5].map((n) => backoffDelay({ type: "fixed", delay: 250 }, n, null)), [
+    250,
+    250,
+  ]);
+});
+
+Deno.test("backoffDelay() with jitter stays between half and all of the wait", () => {
+  const jittery = { type: "fixed", delay: 1_000, jitter: true } as const;
+  assert.equal(backoffDelay(jittery, 1, null, () => 0), 500);
+  assert.equal(backoffDelay(jittery, 1, null, () => 0.999), 1_000);
+});
+
+Deno.test("backoffDelay() calls a backoff function with the retry number and error, and rejects non-numbers", () => {
+  const error = new Error("x");
+  assert.equal(backoffDelay((retry, e) => (e === error ? retry * 7 : -1), 3, error), 21);
+  assert.equal(backoffDelay(() => -50, 1, null), 0);
+  assert.throws(() => backoffDelay(() => NaN, 1, null), RangeError);
+});
+
+Deno.test("defineJob() refuses malformed options with clear errors", () => {
+  const handle = () => {};
+  assert.throws(() => defineJob({ name: "", schema, handle }), /Job name must be/);
+  assert.throws(() => defineJob({ name: "j", schema: {} as never, handle }), /valibot schema/);
+  assert.throws(
+    () => defineJob({ name: "j", schema, handle: 1 as never }),
+    /handle must be a function/,
+  );
+  assert.throws(() => defineJob({ name: "j", schema, handle, queue: "a{b}" }), TypeError);
+  assert.throws(() => defineJob({ name: "j", schema, handle, maxRetries: -1 }), RangeError);
+  assert.throws(() => defineJob({ name: "j", schema, handle, timeout: 0 }), RangeError);
+  assert.throws(
+    () => defineJob({ name: "j", schema, handle, priority: "urgent" as never }),
+    /priority/,
+  );
+  assert.throws(
+    () => defineJob({ name: "j", schema, handle, backoff: { type: "linear" } as never }),
+    /backoff/,
+  );
+  assert.throws(
+    () => defineJob({ name: "j", schema, handle, backoff: { type: "fixed", delay: -1 } }),
+    RangeError,
+  );
+});
+
+Deno.test("dispatch() refuses malformed delays, times, priorities and ids", async () => {
+  const queue = new Queue({ backend: new MemoryBackend() });
+  const job = defineJob({ name: "j", schema, handle() {} });
+  await assert.rejects(queue.dispatch(job, null, { delay: -1 }), RangeError);
+  await assert.rejects(queue.dispatch(job, null, { at: new Date("nope") }), RangeError);
+  await assert.rejects(queue.dispatch(job, null, { priority: "urgent" as never }), TypeError);
+  await assert.rejects(queue.dispatch(job, null, { jobId: "" }), TypeError);
+  await assert.rejects(queue.dispatch(job, null, { uniqueKey: "x".repeat(513) }), TypeError);
+  assert.equal((await queue.counts()).ready, 0);
+});
+
+Deno.test("Worker, Queue and backends refuse malformed options", () => {
+  const queue = new Queue({ backend: new MemoryBackend() });
+  const job = defineJob({ name: "j", schema, handle() {} });
+  assert.throws(() => new Queue({} as never), TypeError);
+  assert.throws(() => new Worker(queue, { jobs: [] }), /at least one job/);
+  assert.throws(() => new Worker(queue, { jobs: [job, job] }), /Two job definitions/);
+  assert.throws(() => new Worker(queue, { jobs: [job], concurrency: 0 }), RangeError);
+  assert.throws(() => new Worker(queue, { jobs: [job], queues: [] }), TypeError);
+  assert.throws(() => new MemoryBackend({ failedLimit: 0 }), RangeError);
+  assert.throws(() => new RedisBackend({ redis: {} }), TypeError);
+});
+
+Deno.test("the failed store keeps at most failedLimit jobs, dropping the oldest", async () => {
+  const queue = new Queue({ backend: new MemoryBackend({ failedLimit: 3 }) });
+  const job = defineJob({
+    name: "j",
+    schema: v.number(),
+    maxRetries: 0,
+    handle() {
+      throw new Error("no");
+    },
+  });
+  await queue.dispatchMany(job, [1, 2, 3, 4, 5]);
+  await new Worker(queue, { jobs: [job], logger: { debug() {}, info() {}, warn() {}, error() {} } })
+    .drain();
+  assert.deepEqual((await queue.failed.list()).map((failed) => failed.payload), [5, 4, 3]);
+});

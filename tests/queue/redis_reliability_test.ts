@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { UpstashRedis } from "../../src/redis/mod.ts";
+import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { startRedisStack } from "../support/redis_stack.ts";
+import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
+
+Deno.test("an idle worker polls with back-off: at most one request per maxPollInterval", async () => {
+  await using stack = await startRedisStack();
+  let requests = 0;
+  const counting: typeof fetch = (input, init) => {
+    requests++;
+    return fetch(input, init);
+  };
+  const redis = new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: counting });
+  const queue = new Queue({ backend: new RedisBackend({ redis, prefix: "idle" }) });
+  const job = defineJob({ name: "noop", schema: v.null(), handle() {} });
+  const worker = quietWorker(queue, { jobs: [job], maxPollInterval: 250, minPollInterval: 10 });
+  await worker.start();
+  await sleep(700); // back-off ramps 10, 20, 40, … up to 250 ms
+  const before = requests;
+  await sleep(1_000);
+  const idle = requests - before;
+  await worker.stop();
+  // 1 000 ms at one poll per 250 ms: 4, plus one for the window's edges.
+  assert.ok(idle <= 5, `idle worker sent ${idle} requests in 1 s`);
+  assert.ok(idle >= 3, `idle worker stopped polling (${idle} requests)`);
+});
+
+Deno.test("every request delivered twice (a retried HTTP call) still runs each job exactly once", async () => {
+  await using stack = await startRedisStack();
+  // Send each request, then send it again and answer with the replay's response,
+  // as when a client retries after the first response was lost.
+  const twice: typeof fetch = async (input, init) => {
+    const first = await fetch(input, init);
+    await first.body?.cancel();
+    return await fetch(input, init);
+  };
+  const redis = new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: twice });
+  const queue = new Queue({ backend: new RedisBackend({ redis, prefix: "replay" }) });
+  const runs = new Map<number, number>();
+  let failures = 0;
+  const job = defineJob({
+    name: "count",
+    schema: v.number(),
+    maxRetries: 1,
+    backoff: { type: "fixed", delay: 0 },
+    handle(n, ctx) {
+      runs.set(n, (runs.get(n) ?? 0) + 1);
+      if (n % 10 === 0 && ctx.attempt === 1) {
+        failures++;
+        throw new Error("first attempt fails");
+      }
+    },
+  });
+  await queue.dispatchMany(job, Array.from({ length: 200 }, (_, n) => n));
+  await quietWorker(queue, { jobs: [job], concurrency: 20 }).drain();
+  assert.equal(runs.size, 200);
+  for (const [n, count] of runs) {
+    assert.equal(count, n % 10 === 0 ? 2 : 1, `job ${n} ran ${count} times`);
+  }
+  assert.equal(failures, 20);
+  assert.deepEqual(await queue.counts(), {
+    ready: 0,
+    delayed: 0,
+    active: 0,
+    failed: 0,
+    completed: 200,
+  });
+});
+
+Deno.test("a replayed reserve with the same token returns the same jobs instead of taking more", async () => {
+  await using stack = await startRedisStack();
+  const backend = new RedisBackend({ redis: stack.redis, prefix: "memo" });
+  const clock = new FakeClock();
+  const queue = new Queue({ backend, now: clock.now });
+  const job = defineJob({ name: "n", schema: v.number(), handle() {} });
+  await queue.dispatchMany(job, [1, 2, 3, 4]);
+  const request = {
+    queue: "default",
+    now: clock.time,
+    complete: [],
+    reserve: 2,
+    leaseMs: 5_000,
+    token: "tok",
+  };
+  const first = await backend.take(request);
+  const replay = await backend.take(request);
+  assert.deepEqual(replay.jobs.map((j) => j.id), first.jobs.map((j) => j.id));
+  assert.deepEqual(await queue.counts(), {
+    ready: 2,
+    delayed: 0,
+    active: 2,
+    failed: 0,
+    completed: 0,
+  });
+});
+
+Deno.test("a worker rides out a Redis restart: it backs off, then resumes without running a job twice", async () => {
+  await using stack = await startRedisStack();
+  const queue = new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "restart" }) });
+  const runs = new Map<number, number>();
+  const job = defineJob({
+    name: "n",
+    schema: v.number(),
+    handle: (n) => void runs.set(n, (runs.get(n) ?? 0) + 1),
+  });
+  const worker = quietWorker(queue, {
+    jobs: [job],
+    concurrency: 5,
+    maxPollInterval: 100,
+    minPollInterval: 10,
+  });
+  let errors = 0;
+  worker.on("error", () => errors++);
+  await worker.start();
+  try {
+    await queue.dispatchMany(job, [1, 2, 3]);
+    await waitFor(() => runs.size === 3);
+    await stack.stopRedis();
+    await waitFor(() => errors >= 2);
+    await stack.startRedis(); // empty: no persistence
+    await queue.dispatchMany(job, [4, 5, 6, 7], { jobId: (n) => `after-${n}` });
+    await waitFor(async () => (await queue.counts()).completed === 4);
+  } finally {
+    await worker.stop();
+  }
+  assert.deepEqual(
+    [...runs.entries()].sort((a, b) => a[0] - b[0]),
+    [1, 2, 3, 4, 5, 6, 7].map((n) => [n, 1]),
+  );
+});
+
+Deno.test("poison payloads and hostile errors round-trip through Redis intact", async () => {
+  await using stack = await startRedisStack();
+  const queue = new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "poison" }) });
+  const poison = [
+    { text: '{"b":0,"m":99}' },
+    { text: '"]},{"x":' },
+    { text: "%d+ %s* ^$ [[ ]] -- Lua patterns and comments" },
+    { text: "\u0000\u2028\ud83d\ude00 é \\ / \n\r\t" },
+    { text: "x".repeat(200_000) },
+    JSON.parse('{"__proto__":{"polluted":true},"text":"proto"}'),
+    { text: "deep", nested: JSON.parse("[".repeat(200) + "]".repeat(200)) },
+  ];
+  const seen: unknown[] = [];
+  const job = defineJob({
+    name: "poison",
+    schema: v.looseObject({ text: v.string() }),
+    maxRetries: 0,
+    handle(payload) {
+      seen.push(payload);
+      if (payload.text.startsWith('"]')) {
+        throw new Error('message with "quotes", ]] and \n newlines');
+      }
+      if (payload.text.startsWith("%d")) throw "a thrown string";
+    },
+  });
+  for (const payload of poison) await queue.dispatch(job, payload);
+  const summary = await quietWorker(queue, { jobs: [job] }).drain();
+  assert.equal(summary.completed, 5);
+  assert.equal(summary.failed, 2);
+  assert.equal(seen.length, poison.length);
+  // The schema's output drops the "__proto__" key rather than setting a prototype.
+  const expected = poison.map((p) => JSON.parse(JSON.stringify(p)));
+  delete expected[5]["__proto__"];
+  assert.deepEqual(seen.map((p) => JSON.parse(JSON.stringify(p))), expected);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  const failed = await queue.failed.list();
+  const messages = failed.map((job) => job.errors[0].message).sort();
+  assert.deepEqual(messages, ["a thrown string", 'message with "quotes", ]] and \n newlines']);
+});

@@ -1,0 +1,122 @@
+/**
+ * Queue cases: jobs defined, dispatched and drained on the memory backend and
+ * on Redis over the HTTP gateway. In workerd, `drain()` runs inside the module
+ * worker's request, as a Cloudflare `scheduled()` handler would run it.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import {
+  defineJob,
+  JobValidationError,
+  MemoryBackend,
+  Queue,
+  RedisBackend,
+  silentLogger,
+  Worker,
+} from "@kiln/core/queue";
+import * as assert from "./_assert.mjs";
+
+export const name = "queue";
+
+function recorder(seen, extra = {}) {
+  return defineJob({
+    name: "record",
+    schema: v.object({ n: v.number() }),
+    handle: (payload) => void seen.push(payload.n),
+    ...extra,
+  });
+}
+
+function redisBackend(ctx, suffix) {
+  const redis = new ctx.Redis({ url: ctx.redisUrl, token: ctx.redisToken });
+  return new RedisBackend({ redis, prefix: `${ctx.namespace}-${suffix}` });
+}
+
+/** @type {import("./mod.mjs").Case[]} */
+export const cases = [
+  {
+    name: "memory: drain() runs dispatched jobs in priority order with validated payloads",
+    async run() {
+      const seen = [];
+      const queue = new Queue({ backend: new MemoryBackend() });
+      const job = recorder(seen);
+      await queue.dispatch(job, { n: 1 }, { priority: "low" });
+      await queue.dispatch(job, { n: 2 }, { priority: "high" });
+      await assert.rejects(queue.dispatch(job, { n: "x" }), JobValidationError);
+      const summary = await new Worker(queue, { jobs: [job], logger: silentLogger }).drain();
+      assert.equal(summary.completed, 2);
+      assert.deepEqual(seen, [2, 1]);
+    },
+  },
+  {
+    name: "memory: a failing job is retried, then dead-lettered with every attempt's error",
+    async run() {
+      const queue = new Queue({ backend: new MemoryBackend() });
+      const job = defineJob({
+        name: "doomed",
+        schema: v.null(),
+        maxRetries: 1,
+        backoff: { type: "fixed", delay: 0 },
+        handle(_payload, ctx) {
+          throw new Error(`attempt ${ctx.attempt}`);
+        },
+      });
+      await queue.dispatch(job, null);
+      const summary = await new Worker(queue, { jobs: [job], logger: silentLogger }).drain();
+      assert.equal(summary.retried, 1);
+      assert.equal(summary.failed, 1);
+      const [dead] = await queue.failed.list();
+      assert.deepEqual(dead.errors.map((e) => e.message), ["attempt 1", "attempt 2"]);
+    },
+  },
+  {
+    name: "redis over the gateway: drain() completes dispatched jobs and counts them",
+    async run(ctx) {
+      const seen = [];
+      const queue = new Queue({ backend: redisBackend(ctx, "drain") });
+      const job = recorder(seen);
+      await queue.dispatchMany(job, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+      const again = await queue.dispatch(job, { n: 9 }, { jobId: "fixed" });
+      const replay = await queue.dispatch(job, { n: 9 }, { jobId: "fixed" });
+      assert.equal(again.created, true);
+      assert.equal(replay.created, false);
+      const summary = await new Worker(queue, { jobs: [job], concurrency: 4, logger: silentLogger })
+        .drain({ maxTime: 10_000 });
+      assert.equal(summary.completed, 4);
+      assert.deepEqual(seen.sort(), [1, 2, 3, 9]);
+      assert.deepEqual(await queue.counts(), {
+        ready: 0,
+        delayed: 0,
+        active: 0,
+        failed: 0,
+        completed: 4,
+      });
+    },
+  },
+  {
+    name: "redis over the gateway: a dead-lettered job is listed, retried and then completes",
+    async run(ctx) {
+      let fail = true;
+      const queue = new Queue({ backend: redisBackend(ctx, "failed") });
+      const job = defineJob({
+        name: "sometimes",
+        schema: v.number(),
+        maxRetries: 0,
+        handle() {
+          if (fail) throw new Error("not yet");
+        },
+      });
+      const { id } = await queue.dispatch(job, 7);
+      const worker = new Worker(queue, { jobs: [job], logger: silentLogger });
+      assert.equal((await worker.drain()).failed, 1);
+      const [dead] = await queue.failed.list({ queue: "default" });
+      assert.equal(dead.id, id);
+      assert.equal(dead.errors[0].message, "not yet");
+      fail = false;
+      assert.equal(await queue.failed.retry(id, "default"), true);
+      assert.equal((await worker.drain()).completed, 1);
+      assert.equal((await queue.counts()).failed, 0);
+    },
+  },
+];
