@@ -1,0 +1,40 @@
+/**
+ * Errors the scheduler records for a run, so `onFailure` hooks and history
+ * readers can tell a timed-out run from one whose handler threw.
+ *
+ * @module
+ */
+import { KilnError } from "../errors.ts";
+
+/**
+ * A run took longer than the task's {@linkcode import("./task.ts").ScheduledTask.timeout}.
+ * The handler's `signal` is aborted with this error; the run is recorded as failed.
+ *
+ * @example Recognising a timed-out run in a failure hook
+ * ```ts
+ * import { TaskTimeoutError } from "@kiln/core/scheduler";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new TaskTimeoutError("backup", 5_000);
+ * assert.equal(error.code, "SCHEDULER_TASK_TIMEOUT");
+ * assert.equal(error.task, "backup");
+ * ```
+ */
+export class TaskTimeoutError extends KilnError {
+  /** The task whose run timed out. */
+  readonly task: string;
+  /** The timeout that was exceeded, in milliseconds. */
+  readonly timeoutMs: number;
+
+  /**
+   * Creates the error for one timed-out run.
+   *
+   * @param task The task's name.
+   * @param timeoutMs The timeout that was exceeded, in milliseconds.
+   */
+  constructor(task: string, timeoutMs: number) {
+    super("SCHEDULER_TASK_TIMEOUT", `Task "${task}" timed out after ${timeoutMs} ms`);
+    this.task = task;
+    this.timeoutMs = timeoutMs;
+  }
+}

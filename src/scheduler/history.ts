@@ -1,0 +1,128 @@
+/**
+ * Run history: the last runs of every task, in memory or in Redis
+ * ({@linkcode import("./redis_history.ts").RedisHistory}).
+ *
+ * @module
+ */
+
+/** One finished run of a task, as history keeps it. Times are epoch milliseconds. */
+export interface TaskRunRecord {
+  /** The task's name. */
+  task: string;
+  /** The occurrence that ran. */
+  scheduledAt: number;
+  /** When the run started. */
+  startedAt: number;
+  /** When it finished. */
+  finishedAt: number;
+  /** `finishedAt - startedAt`. */
+  durationMs: number;
+  /** `skipped` only for a run kept out by `withoutOverlapping()`. */
+  status: "succeeded" | "failed" | "skipped";
+  /** How many attempts were made (0 when skipped). */
+  attempts: number;
+  /** The last attempt's error message when failed, the skip reason when skipped. */
+  error?: string;
+  /** The scheduler instance that ran it. */
+  instance: string;
+}
+
+/** Where a scheduler keeps its run history. */
+export interface SchedulerHistory {
+  /** Records a finished run, dropping the task's oldest runs beyond the limit. */
+  record(run: TaskRunRecord): Promise<void>;
+  /** The task's recent runs, newest occurrence first. */
+  list(task: string, limit?: number): Promise<TaskRunRecord[]>;
+  /** The newest run of each task, in the order asked (`undefined` for a task that never ran). */
+  latest(tasks: readonly string[]): Promise<(TaskRunRecord | undefined)[]>;
+}
+
+/** Options for {@linkcode MemoryHistory}. */
+export interface MemoryHistoryOptions {
+  /**
+   * How many runs to keep per task.
+   * @default 20
+   */
+  limit?: number;
+}
+
+/**
+ * Keeps the last runs of each task in this process's memory.
+ *
+ * @example Recording and reading a run
+ * ```ts
+ * import { MemoryHistory } from "@kiln/core/scheduler";
+ * import assert from "node:assert/strict";
+ *
+ * const history = new MemoryHistory({ limit: 2 });
+ * for (const at of [1, 2, 3]) {
+ *   await history.record({
+ *     task: "t", scheduledAt: at, startedAt: at, finishedAt: at, durationMs: 0,
+ *     status: "succeeded", attempts: 1, instance: "a",
+ *   });
+ * }
+ * assert.deepEqual((await history.list("t")).map((run) => run.scheduledAt), [3, 2]);
+ * ```
+ */
+export class MemoryHistory implements SchedulerHistory {
+  #limit: number;
+  #runs = new Map<string, TaskRunRecord[]>();
+
+  /**
+   * Creates an empty history.
+   *
+   * @param options How many runs to keep per task.
+   * @throws {RangeError} When `limit` is not a positive integer.
+   */
+  constructor(options: MemoryHistoryOptions = {}) {
+    this.#limit = assertLimit(options.limit ?? 20);
+  }
+
+  /**
+   * Records a finished run.
+   *
+   * @param run The run.
+   */
+  record(run: TaskRunRecord): Promise<void> {
+    let runs = this.#runs.get(run.task);
+    if (!runs) this.#runs.set(run.task, runs = []);
+    // Newest occurrence first, as RedisHistory orders them, whatever order runs finish in.
+    let index = 0;
+    while (index < runs.length && runs[index].scheduledAt > run.scheduledAt) index++;
+    runs.splice(index, 0, { ...run });
+    if (runs.length > this.#limit) runs.length = this.#limit;
+    return Promise.resolve();
+  }
+
+  /**
+   * Lists a task's recent runs, newest first.
+   *
+   * @param task The task's name.
+   * @param limit At most this many.
+   * @returns Copies of the records.
+   */
+  list(task: string, limit: number = this.#limit): Promise<TaskRunRecord[]> {
+    return Promise.resolve((this.#runs.get(task) ?? []).slice(0, limit).map((run) => ({ ...run })));
+  }
+
+  /**
+   * The newest run of each task.
+   *
+   * @param tasks The tasks' names.
+   * @returns One record or `undefined` per task, in order.
+   */
+  latest(tasks: readonly string[]): Promise<(TaskRunRecord | undefined)[]> {
+    return Promise.resolve(tasks.map((task) => {
+      const run = this.#runs.get(task)?.[0];
+      return run && { ...run };
+    }));
+  }
+}
+
+/** Checks a per-task history limit. */
+export function assertLimit(limit: unknown): number {
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`History limit must be a positive integer, got ${String(limit)}`);
+  }
+  return limit;
+}

@@ -1,0 +1,70 @@
+/**
+ * Kiln's scheduler: cron and fluent schedules with time zones, overlap
+ * prevention, one-server runs, retries, timeouts and run history, run by one
+ * timer in a long-running process or by a platform tick (Cloudflare cron
+ * triggers, `Deno.cron`).
+ *
+ * @example Scheduling tasks in a long-running process
+ * ```ts
+ * import { Scheduler } from "@kiln/core/scheduler";
+ *
+ * const scheduler = new Scheduler({ timezone: "Europe/Berlin" });
+ * scheduler.call("cleanup-logs", () => {}).cron("0 0 * * *");
+ * scheduler.call("sync", () => {}).everyFiveMinutes().withoutOverlapping();
+ * scheduler.call("backup", () => {}).dailyAt("02:00").onOneServer().retry(2);
+ * await scheduler.start();
+ * await scheduler.stop();
+ * ```
+ *
+ * @module
+ */
+export {
+  type JobDispatcher,
+  type JobTaskOptions,
+  type SchedulableJob,
+  type ScheduledTaskInfo,
+  Scheduler,
+  type SchedulerOptions,
+  type SchedulerStartOptions,
+  type SchedulerStopOptions,
+  type TaskListOptions,
+} from "./scheduler.ts";
+export { type RetryBackoff, ScheduledTask, type Weekday } from "./task.ts";
+export type {
+  SchedulerErrorHandler,
+  TaskCondition,
+  TaskContext,
+  TaskHandler,
+  TaskRunInfo,
+  TaskRunOutcome,
+  TaskSkipReason,
+} from "./types.ts";
+export { type SchedulerClock, systemClock } from "./clock.ts";
+export { MemoryMutex, type MemoryMutexOptions, type SchedulerMutex } from "./mutex.ts";
+export {
+  MemoryHistory,
+  type MemoryHistoryOptions,
+  type SchedulerHistory,
+  type TaskRunRecord,
+} from "./history.ts";
+export { TaskTimeoutError } from "./errors.ts";
+// Re-exported so this entry point documents the error base class its errors extend.
+export {
+  KilnError,
+  type KilnErrorCode,
+  type KilnErrorOptions,
+  type QueueErrorCode,
+  type RealtimeErrorCode,
+  type RedisErrorCode,
+  type SchedulerErrorCode,
+  type UploadErrorCode,
+} from "../errors.ts";
+export { RedisMutex, type RedisMutexOptions } from "./redis_mutex.ts";
+export { RedisHistory, type RedisHistoryOptions } from "./redis_history.ts";
+export {
+  cloudflareScheduled,
+  type ExecutionContextLike,
+  type ScheduledControllerLike,
+  type SchedulerSource,
+} from "./cloudflare.ts";
+export { denoCron, type DenoCronFunction, type DenoCronOptions } from "./deno_cron.ts";

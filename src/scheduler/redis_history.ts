@@ -1,0 +1,138 @@
+/**
+ * Run history in Redis: the last runs of every task, shared by every
+ * scheduler instance and readable from any of them.
+ *
+ * @module
+ */
+import { RedisError } from "../errors.ts";
+import { toRedisLike } from "../redis/connect.ts";
+import { Keyspace } from "../redis/keys.ts";
+import type { RedisLike } from "../redis/redis_like.ts";
+import { defineScript, ScriptRunner } from "../redis/script.ts";
+import { recordRun } from "./_scripts.ts";
+import { assertLimit, type SchedulerHistory, type TaskRunRecord } from "./history.ts";
+
+const recordRunScript = defineScript(recordRun);
+
+/** Options for {@linkcode RedisHistory}. */
+export interface RedisHistoryOptions {
+  /** An `@upstash/redis` `Redis` instance, or any `RedisLike` (see `@kiln/core/redis`). */
+  redis: object;
+  /**
+   * Prefix scripts with Upstash's `#!lua flags=allow-key-locking` shebang (Upstash only;
+   * a plain `redis-server` rejects it).
+   * @default false
+   */
+  allowKeyLocking?: boolean;
+  /**
+   * The namespace of the history keys (`kiln:{<namespace>}:history:<task>`).
+   * @default "scheduler"
+   */
+  namespace?: string;
+  /**
+   * How many runs to keep per task.
+   * @default 20
+   */
+  limit?: number;
+  /**
+   * How long a task's history lives after its last run, so a removed task's
+   * history does not stay in Redis for good.
+   * @default 2_592_000_000 (30 days)
+   */
+  retentionMs?: number;
+}
+
+/**
+ * Keeps the last runs of each task in Redis, one sorted set per task scored
+ * by scheduled time.
+ *
+ * @example Sharing history between instances
+ * ```ts ignore
+ * import { Redis } from "@upstash/redis";
+ * import { RedisHistory, RedisMutex, Scheduler } from "@kiln/core/scheduler";
+ *
+ * const redis = Redis.fromEnv();
+ * const scheduler = new Scheduler({
+ *   mutex: new RedisMutex({ redis }),
+ *   history: new RedisHistory({ redis, limit: 50 }),
+ * });
+ * console.log(await scheduler.history("backup"));
+ * ```
+ */
+export class RedisHistory implements SchedulerHistory {
+  #redis: RedisLike;
+  #runner: ScriptRunner;
+  #keys: Keyspace;
+  #limit: number;
+  #retentionMs: number;
+
+  /**
+   * Creates a history on a Redis.
+   *
+   * @param options The Redis, namespace, limit and retention.
+   * @throws {TypeError} When `redis` is not a Redis handle or the namespace is invalid.
+   * @throws {RangeError} When `limit` or `retentionMs` is not a positive integer.
+   */
+  constructor(options: RedisHistoryOptions) {
+    this.#redis = toRedisLike(options?.redis);
+    this.#runner = new ScriptRunner(this.#redis, options);
+    this.#keys = new Keyspace(options.namespace ?? "scheduler");
+    this.#limit = assertLimit(options.limit ?? 20);
+    this.#retentionMs = options.retentionMs ?? 2_592_000_000;
+    if (!Number.isInteger(this.#retentionMs) || this.#retentionMs <= 0) {
+      throw new RangeError(
+        `History retentionMs must be a positive integer, got ${options.retentionMs}`,
+      );
+    }
+  }
+
+  /**
+   * Records a finished run.
+   *
+   * @param run The run.
+   * @throws {RedisError} When Redis is unreachable.
+   */
+  async record(run: TaskRunRecord): Promise<void> {
+    await this.#runner.run(
+      recordRunScript,
+      [this.#keys.key("history", run.task)],
+      [run.scheduledAt, JSON.stringify(run), this.#limit, this.#retentionMs],
+    );
+  }
+
+  /**
+   * Lists a task's recent runs, newest occurrence first.
+   *
+   * @param task The task's name.
+   * @param limit At most this many.
+   * @returns The records.
+   * @throws {RedisError} When Redis is unreachable.
+   */
+  async list(task: string, limit: number = this.#limit): Promise<TaskRunRecord[]> {
+    const [runs] = await this.#read([task], limit);
+    return runs;
+  }
+
+  /**
+   * The newest run of each task, in one round trip.
+   *
+   * @param tasks The tasks' names.
+   * @returns One record or `undefined` per task, in order.
+   * @throws {RedisError} When Redis is unreachable.
+   */
+  async latest(tasks: readonly string[]): Promise<(TaskRunRecord | undefined)[]> {
+    return (await this.#read(tasks, 1)).map((runs) => runs[0]);
+  }
+
+  async #read(tasks: readonly string[], limit: number): Promise<TaskRunRecord[][]> {
+    if (tasks.length === 0 || limit <= 0) return tasks.map(() => []);
+    const results = await this.#redis.pipeline(
+      tasks.map((task) => ["ZREVRANGE", this.#keys.key("history", task), 0, limit - 1] as const),
+    );
+    return results.map((result) => {
+      if (!result.ok) throw new RedisError("REDIS_COMMAND_FAILED", result.error);
+      const members = Array.isArray(result.reply) ? result.reply : [];
+      return members.map((member) => JSON.parse(String(member)) as TaskRunRecord);
+    });
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The scheduler's locks in Redis, so several scheduler instances share
+ * `onOneServer()` claims and `withoutOverlapping()` locks.
+ *
+ * @module
+ */
+import { toRedisLike } from "../redis/connect.ts";
+import { Keyspace } from "../redis/keys.ts";
+import { acquireLock, releaseLock } from "../redis/lock.ts";
+import { ScriptRunner } from "../redis/script.ts";
+import type { SchedulerMutex } from "./mutex.ts";
+
+/** Options for {@linkcode RedisMutex}. */
+export interface RedisMutexOptions {
+  /** An `@upstash/redis` `Redis` instance, or any `RedisLike` (see `@kiln/core/redis`). */
+  redis: object;
+  /**
+   * Prefix scripts with Upstash's `#!lua flags=allow-key-locking` shebang (Upstash only;
+   * a plain `redis-server` rejects it).
+   * @default false
+   */
+  allowKeyLocking?: boolean;
+  /**
+   * The namespace of the lock keys (`kiln:{<namespace>}:lock:…`): schedulers
+   * that should coordinate share it.
+   * @default "scheduler"
+   */
+  namespace?: string;
+}
+
+/**
+ * Locks with a time to live in Redis, held by a token. Instances sharing one
+ * Redis and namespace run each `onOneServer()` occurrence once between them.
+ *
+ * @example Three processes, one backup per night
+ * ```ts ignore
+ * import { Redis } from "@upstash/redis";
+ * import { RedisMutex, Scheduler } from "@kiln/core/scheduler";
+ *
+ * const redis = Redis.fromEnv();
+ * const scheduler = new Scheduler({ mutex: new RedisMutex({ redis }) });
+ * scheduler.call("backup", () => {}).dailyAt("02:00").onOneServer();
+ * await scheduler.start({ keepAlive: true });
+ * ```
+ */
+export class RedisMutex implements SchedulerMutex {
+  #runner: ScriptRunner;
+  #keys: Keyspace;
+
+  /**
+   * Creates a mutex on a Redis.
+   *
+   * @param options The Redis and namespace.
+   * @throws {TypeError} When `redis` is not a Redis handle or the namespace is invalid.
+   */
+  constructor(options: RedisMutexOptions) {
+    this.#runner = new ScriptRunner(toRedisLike(options?.redis), options);
+    this.#keys = new Keyspace(options.namespace ?? "scheduler");
+  }
+
+  /**
+   * Takes or renews a lock.
+   *
+   * @param key The lock's name, such as `overlap:<task>`.
+   * @param token The would-be holder.
+   * @param ttlMs How long the lock lives, in milliseconds.
+   * @returns `true` when `token` holds the lock.
+   * @throws {RangeError} When `ttlMs` is not a positive integer.
+   * @throws {import("../errors.ts").RedisError} When Redis is unreachable.
+   */
+  acquire(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return acquireLock(this.#runner, this.#keys.key("lock", key), token, ttlMs);
+  }
+
+  /**
+   * Releases a lock held by `token`.
+   *
+   * @param key The lock's name.
+   * @param token The holder.
+   * @throws {import("../errors.ts").RedisError} When Redis is unreachable.
+   */
+  async release(key: string, token: string): Promise<void> {
+    await releaseLock(this.#runner, this.#keys.key("lock", key), token);
+  }
+}

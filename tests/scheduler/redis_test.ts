@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { UpstashRedis } from "../../src/redis/mod.ts";
+import {
+  RedisHistory,
+  RedisMutex,
+  Scheduler,
+  type TaskRunRecord,
+} from "../../src/scheduler/mod.ts";
+import { startRedisStack } from "../support/redis_stack.ts";
+
+const T0 = Date.parse("2025-06-02T12:00:00Z");
+
+function record(task: string, scheduledAt: number, status: TaskRunRecord["status"] = "succeeded") {
+  return {
+    task,
+    scheduledAt,
+    startedAt: scheduledAt,
+    finishedAt: scheduledAt + 5,
+    durationMs: 5,
+    status,
+    attempts: 1,
+    instance: "test",
+  } satisfies TaskRunRecord;
+}
+
+Deno.test("the scheduler on a real Redis through the HTTP gateway", async (t) => {
+  await using stack = await startRedisStack();
+
+  await t.step("three schedulers with onOneServer() run each due time exactly once", async () => {
+    const ranOn: { instance: string; scheduledAt: number }[] = [];
+    const schedulers = ["a", "b", "c"].map((instance) => {
+      // Each instance has its own client, as separate processes would.
+      const redis = stack.newRedis();
+      const scheduler = new Scheduler({
+        instance,
+        mutex: new RedisMutex({ redis, namespace: "one-server" }),
+        history: new RedisHistory({ redis, namespace: "one-server" }),
+      });
+      scheduler.call("backup", ({ scheduledAt }) => {
+        ranOn.push({ instance, scheduledAt: scheduledAt.getTime() });
+      }).everyMinute().onOneServer();
+      return scheduler;
+    });
+    const dueTimes = [0, 1, 2, 3, 4, 5].map((minute) => T0 + minute * 60_000);
+    for (const due of dueTimes) {
+      // Every instance ticks at once, and one of them gets the tick twice.
+      await Promise.all([
+        ...schedulers.map((scheduler) => scheduler.runDue(new Date(due))),
+        schedulers[1].runDue(new Date(due)),
+      ]);
+    }
+    assert.deepEqual(ranOn.map((run) => run.scheduledAt).sort(), dueTimes);
+    const history = await schedulers[2].history("backup");
+    assert.deepEqual(history.map((run) => run.scheduledAt), [...dueTimes].reverse());
+    assert.deepEqual(
+      history.map((run) => run.instance).sort(),
+      ranOn.map((run) => run.instance).sort(),
+    );
+  });
+
+  await t.step(
+    "history in Redis keeps the newest runs per task and is readable by another instance",
+    async () => {
+      const history = new RedisHistory({ redis: stack.redis, namespace: "history", limit: 3 });
+      for (let i = 0; i < 5; i++) await history.record(record("report", T0 + i * 1_000));
+      // A retried request replays the same record: nothing changes.
+      await history.record(record("report", T0 + 4_000));
+      await history.record(record("other", T0, "failed"));
+      const runs = await history.list("report");
+      assert.deepEqual(runs.map((run) => run.scheduledAt), [T0 + 4_000, T0 + 3_000, T0 + 2_000]);
+      assert.deepEqual(runs[0], record("report", T0 + 4_000));
+      assert.deepEqual((await history.list("report", 1)).length, 1);
+
+      const reader = new Scheduler({
+        history: new RedisHistory({ redis: stack.newRedis(), namespace: "history" }),
+      });
+      reader.call("report", () => {}).everySecond();
+      reader.call("other", () => {}).hourly();
+      reader.call("never-ran", () => {}).daily();
+      const [report, other, neverRan] = await reader.list({ count: 0 });
+      assert.equal(report.lastRun?.scheduledAt, T0 + 4_000);
+      assert.equal(other.lastRun?.status, "failed");
+      assert.equal(neverRan.lastRun, undefined);
+
+      const key = "kiln:{history}:history:report";
+      const ttl = await stack.redis.pttl(key);
+      assert.ok(ttl > 0 && ttl <= 2_592_000_000, `history key has a retention TTL, got ${ttl}`);
+    },
+  );
+
+  await t.step("a crashed holder's overlap lock in Redis expires after its TTL", async () => {
+    const mutex = new RedisMutex({ redis: stack.redis, namespace: "crash" });
+    assert.equal(await mutex.acquire("overlap:sync", "crashed-process", 300), true);
+    let runs = 0;
+    const scheduler = new Scheduler({
+      mutex: new RedisMutex({ redis: stack.newRedis(), namespace: "crash" }),
+    });
+    scheduler.call("sync", () => runs++).everySecond().withoutOverlapping(300);
+    const [blocked] = await scheduler.runDue(new Date(T0));
+    assert.equal(blocked.status === "skipped" && blocked.reason, "overlapping");
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const [freed] = await scheduler.runDue(new Date(T0 + 1_000));
+    assert.equal(freed.status, "succeeded");
+    assert.equal(runs, 1);
+    // Released at the end of the run: the next occurrence does not wait for the TTL.
+    const [next] = await scheduler.runDue(new Date(T0 + 2_000));
+    assert.equal(next.status, "succeeded");
+  });
+
+  await t.step(
+    "the mutex accepts a RedisLike port as well as an @upstash/redis client",
+    async () => {
+      const port = UpstashRedis.fromClient(stack.redis);
+      const mutex = new RedisMutex({ redis: port, namespace: "port" });
+      assert.equal(await mutex.acquire("k", "one", 10_000), true);
+      assert.equal(await mutex.acquire("k", "two", 10_000), false);
+      await mutex.release("k", "two"); // not the holder: no effect
+      assert.equal(await mutex.acquire("k", "two", 10_000), false);
+      await mutex.release("k", "one");
+      assert.equal(await mutex.acquire("k", "two", 10_000), true);
+      assert.throws(() => new RedisMutex({ redis: {} }), TypeError);
+      assert.throws(() => new RedisMutex({ redis: port, namespace: "bad{ns}" }), TypeError);
+    },
+  );
+
+  await t.step(
+    "with Redis down, onOneServer tasks fail without running and other tasks still run",
+    async () => {
+      const errors: string[] = [];
+      const scheduler = new Scheduler({
+        mutex: new RedisMutex({ redis: stack.newRedis(), namespace: "down" }),
+        history: new RedisHistory({ redis: stack.newRedis(), namespace: "down" }),
+        onError: (_error, info) => errors.push(`${info.task}: ${info.phase}`),
+      });
+      let shared = 0;
+      let local = 0;
+      scheduler.call("shared", () => shared++).everyMinute().onOneServer();
+      scheduler.call("local", () => local++).everyMinute();
+      await stack.stopRedis();
+      try {
+        const outcomes = await scheduler.runDue(new Date(T0));
+        const byTask = Object.fromEntries(outcomes.map((o) => [o.task, o]));
+        assert.equal(byTask.shared.status, "failed");
+        assert.equal(byTask.local.status, "succeeded");
+        assert.equal(shared, 0);
+        assert.equal(local, 1);
+        assert.deepEqual(errors.sort(), ["local: recording history", "shared: recording history"]);
+      } finally {
+        await stack.startRedis();
+      }
+    },
+  );
+});
