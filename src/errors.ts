@@ -44,16 +44,27 @@ export type RedisErrorCode =
   | "REDIS_UNEXPECTED_REPLY";
 
 /** Codes of the queue module. */
-export type QueueErrorCode = never;
+export type QueueErrorCode =
+  | "QUEUE_INVALID_PAYLOAD"
+  | "QUEUE_JOB_TIMEOUT"
+  | "QUEUE_LEASE_LOST"
+  | "QUEUE_UNKNOWN_JOB"
+  | "QUEUE_JOB_FAILED";
 
 /** Codes of the scheduler module. */
-export type SchedulerErrorCode = never;
+export type SchedulerErrorCode = "SCHEDULER_TASK_TIMEOUT";
 
 /** Codes of the realtime module. */
-export type RealtimeErrorCode = never;
+export type RealtimeErrorCode =
+  | "REALTIME_AUTH_FAILED"
+  | "REALTIME_HUB_CLOSED";
 
 /** Codes of the upload module. */
-export type UploadErrorCode = never;
+export type UploadErrorCode =
+  | "UPLOAD_NOT_FOUND"
+  | "UPLOAD_EXISTS"
+  | "UPLOAD_CLOSED"
+  | "UPLOAD_REJECTED";
 
 /** Options accepted by {@linkcode KilnError} and its subclasses. */
 export interface KilnErrorOptions {

@@ -5,22 +5,19 @@ import type { ScriptSource } from "../redis/script.ts";
 export const createUpload: ScriptSource = {
   name: "createUpload",
   numberOfKeys: 2,
-  source:
-    '-- @kiln/core 0.1.0 createUpload\n--[[\n  Records a new upload unless its id is taken. A replay of the same request\n  (the HTTP client retries) finds its own record and succeeds again.\n\n  KEYS[1]  the upload\'s record key\n  KEYS[2]  the sweep ZSET (id scored by when cleanupExpired deals with it)\n  ARGV[1]  the upload id\n  ARGV[2]  the record, as JSON\n  ARGV[3]  the sweep time in milliseconds, or "" for never\n\n  Output:\n    1  created\n    0  the id is taken by another upload\n]]\nlocal current = redis.call("GET", KEYS[1])\nif current and current ~= ARGV[2] then\n  return 0\nend\nredis.call("SET", KEYS[1], ARGV[2])\nif ARGV[3] ~= "" then\n  redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])\nend\nreturn 1\n',
+  source: "-- @kiln/core 0.1.0 createUpload\n--[[\n  Records a new upload unless its id is taken. A replay of the same request\n  (the HTTP client retries) finds its own record and succeeds again.\n\n  KEYS[1]  the upload's record key\n  KEYS[2]  the sweep ZSET (id scored by when cleanupExpired deals with it)\n  ARGV[1]  the upload id\n  ARGV[2]  the record, as JSON\n  ARGV[3]  the sweep time in milliseconds, or \"\" for never\n\n  Output:\n    1  created\n    0  the id is taken by another upload\n]]\nlocal current = redis.call(\"GET\", KEYS[1])\nif current and current ~= ARGV[2] then\n  return 0\nend\nredis.call(\"SET\", KEYS[1], ARGV[2])\nif ARGV[3] ~= \"\" then\n  redis.call(\"ZADD\", KEYS[2], ARGV[3], ARGV[1])\nend\nreturn 1\n",
 };
 
 /** Generated from `deleteUpload-2.lua`. */
 export const deleteUpload: ScriptSource = {
   name: "deleteUpload",
   numberOfKeys: 2,
-  source:
-    '-- @kiln/core 0.1.0 deleteUpload\n--[[\n  Removes an upload\'s record and its place in the sweep ZSET.\n\n  KEYS[1]  the upload\'s record key\n  KEYS[2]  the sweep ZSET\n  ARGV[1]  the upload id\n\n  Output:\n    1  removed\n    0  there was no record\n]]\nredis.call("ZREM", KEYS[2], ARGV[1])\nreturn redis.call("DEL", KEYS[1])\n',
+  source: "-- @kiln/core 0.1.0 deleteUpload\n--[[\n  Removes an upload's record and its place in the sweep ZSET.\n\n  KEYS[1]  the upload's record key\n  KEYS[2]  the sweep ZSET\n  ARGV[1]  the upload id\n\n  Output:\n    1  removed\n    0  there was no record\n]]\nredis.call(\"ZREM\", KEYS[2], ARGV[1])\nreturn redis.call(\"DEL\", KEYS[1])\n",
 };
 
 /** Generated from `saveUpload-2.lua`. */
 export const saveUpload: ScriptSource = {
   name: "saveUpload",
   numberOfKeys: 2,
-  source:
-    '-- @kiln/core 0.1.0 saveUpload\n--[[\n  Saves an existing upload\'s record; never brings back a removed upload.\n\n  KEYS[1]  the upload\'s record key\n  KEYS[2]  the sweep ZSET\n  ARGV[1]  the upload id\n  ARGV[2]  the record, as JSON\n  ARGV[3]  the sweep time in milliseconds, or "" for never\n\n  Output:\n    1  saved\n    0  the upload no longer exists\n]]\nif redis.call("EXISTS", KEYS[1]) == 0 then\n  return 0\nend\nredis.call("SET", KEYS[1], ARGV[2])\nif ARGV[3] == "" then\n  redis.call("ZREM", KEYS[2], ARGV[1])\nelse\n  redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])\nend\nreturn 1\n',
+  source: "-- @kiln/core 0.1.0 saveUpload\n--[[\n  Saves an existing upload's record; never brings back a removed upload.\n\n  KEYS[1]  the upload's record key\n  KEYS[2]  the sweep ZSET\n  ARGV[1]  the upload id\n  ARGV[2]  the record, as JSON\n  ARGV[3]  the sweep time in milliseconds, or \"\" for never\n\n  Output:\n    1  saved\n    0  the upload no longer exists\n]]\nif redis.call(\"EXISTS\", KEYS[1]) == 0 then\n  return 0\nend\nredis.call(\"SET\", KEYS[1], ARGV[2])\nif ARGV[3] == \"\" then\n  redis.call(\"ZREM\", KEYS[2], ARGV[1])\nelse\n  redis.call(\"ZADD\", KEYS[2], ARGV[3], ARGV[1])\nend\nreturn 1\n",
 };
