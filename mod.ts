@@ -17,3 +17,7 @@
  */
 export * from "./src/errors.ts";
 export * from "./src/redis/mod.ts";
+export * from "./src/queue/mod.ts";
+export * from "./src/scheduler/mod.ts";
+export * from "./src/realtime/mod.ts";
+export * from "./src/upload/mod.ts";

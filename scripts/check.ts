@@ -23,6 +23,58 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Runs `deno doc --lint` on every export path together. `deno doc` cannot see
+ * into npm packages, so it reports every dependency type in a public signature
+ * (Hono's `MiddlewareHandler`, jose's `JWK`, …) as a `private-type-ref`, and
+ * re-exporting them only moves the complaint into the dependency's own types.
+ * Those are reported but tolerated; every other finding, including a reference
+ * to one of Kiln's own unexported types, fails the check.
+ */
+async function docLint(paths: string[]): Promise<boolean> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--lint", ...paths],
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(output.stderr) + new TextDecoder().decode(output.stdout);
+  if (output.success) return true;
+  const ownNames = await declaredNames("src");
+  const blocks = text.split(/\n(?=error\[)/).filter((block) => block.startsWith("error["));
+  const fatal = blocks.filter((block) => {
+    const match = /^error\[private-type-ref\]: .* references private type '([^']+)'/.exec(block);
+    return !match || ownNames.has(match[1]);
+  });
+  const tolerated = blocks.length - fatal.length;
+  if (tolerated > 0) {
+    console.log(`${tolerated} reference(s) to npm dependency types tolerated`);
+  }
+  for (const block of fatal) console.error(block.trimEnd());
+  if (blocks.length === 0) console.error(text);
+  return fatal.length === 0 && blocks.length > 0;
+}
+
+/** Every type, interface, class, function and const name declared in a folder. */
+async function declaredNames(dir: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  const declaration = /\b(?:type|interface|class|function|const|enum)\s+([A-Za-z_$][\w$]*)/g;
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) {
+      for (const name of await declaredNames(path)) names.add(name);
+    } else if (entry.name.endsWith(".ts")) {
+      // Imports and re-exports (`import { type JWK } from "jose"`) declare nothing of Kiln's own.
+      const source = (await Deno.readTextFile(path)).replace(
+        /^(?:import|export)\b[^;]*?\bfrom\s*["'][^"']+["'];?/gms,
+        "",
+      );
+      for (const match of source.matchAll(declaration)) {
+        names.add(match[1]);
+      }
+    }
+  }
+  return names;
+}
+
 const roots: string[] = [];
 for (const root of CHECKED_ROOTS) if (await exists(root)) roots.push(root);
 const exportPaths = Object.values(denoJson.exports as Record<string, string>);
@@ -31,7 +83,6 @@ const steps: Step[] = [
   { name: "fmt", args: ["fmt", "--check"] },
   { name: "lint", args: ["lint"] },
   { name: "type-check", args: ["check", ...roots] },
-  { name: "doc lint", args: ["doc", "--lint", ...exportPaths] },
   { name: "generated scripts", args: ["run", "-A", "scripts/gen_scripts.ts", "--check"] },
 ];
 
@@ -41,6 +92,8 @@ for (const step of steps) {
   const { code } = await new Deno.Command(Deno.execPath(), { args: step.args }).spawn().status;
   if (code !== 0) failed.push(step.name);
 }
+console.log(`\n== doc lint: deno doc --lint ${exportPaths.join(" ")}`);
+if (!await docLint(exportPaths)) failed.push("doc lint");
 if (failed.length > 0) {
   console.error(`\ncheck failed: ${failed.join(", ")}`);
   Deno.exit(1);

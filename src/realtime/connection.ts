@@ -1,0 +1,150 @@
+/**
+ * What connection middleware and `authorize` see of a connection, and the
+ * hooks they plug in with.
+ *
+ * @module
+ */
+import type { RealtimeUser, WebSocketAuth } from "./auth.ts";
+import type { ChannelInfo, ClientMessage, ServerMessage } from "./protocol.ts";
+
+/** One authenticated WebSocket connection. */
+export interface Connection<Data extends Record<string, unknown> = Record<string, unknown>> {
+  /** A random id, sent to the client in `welcome`; pass it as `except` to skip the sender. */
+  readonly id: string;
+  /** The authenticated user. */
+  readonly user: RealtimeUser;
+  /** Application data, attached by connection middleware (starts empty). */
+  data: Partial<Data>;
+  /** When the token expires, in milliseconds since the epoch, or `null`. */
+  readonly expiresAt: number | null;
+  /** The channels this connection is subscribed to. */
+  readonly channels: ReadonlySet<string>;
+  /** Sends a message to this connection only. */
+  send(message: ServerMessage): void;
+  /**
+   * Closes the connection.
+   *
+   * @param code A {@linkcode import("./close_codes.ts").CloseCode}.
+   * @param reason A short reason for the client.
+   */
+  close(code?: number, reason?: string): void;
+}
+
+/** How a connection's close is reported to `onClose` hooks. */
+export interface CloseInfo {
+  /** The close code. */
+  code: number;
+  /** The close reason. */
+  reason: string;
+}
+
+/**
+ * Hooks run for every connection, in the order registered with `hub.use()`.
+ *
+ * @example Counting messages and refusing banned users
+ * ```ts
+ * import { type ConnectionMiddleware } from "@kiln/core/realtime";
+ *
+ * const banned = new Set(["user-13"]);
+ * const middleware: ConnectionMiddleware<{ messages: number }> = {
+ *   onConnect: (connection) => {
+ *     if (banned.has(connection.user.id)) return false;
+ *     connection.data.messages = 0;
+ *   },
+ *   onMessage: (connection, message) => {
+ *     connection.data.messages = (connection.data.messages ?? 0) + 1;
+ *     return message;
+ *   },
+ * };
+ * console.log(typeof middleware.onConnect);
+ * ```
+ */
+export interface ConnectionMiddleware<
+  Data extends Record<string, unknown> = Record<string, unknown>,
+> {
+  /**
+   * Runs when the connection opens, before `welcome`. Return `false` (or
+   * throw) to refuse it: it closes with `CloseCode.Refused`. Attach data to
+   * `connection.data` here.
+   */
+  onConnect?(connection: Connection<Data>): void | boolean | Promise<void | boolean>;
+  /**
+   * Runs for each valid incoming message before the hub handles it. Return
+   * nothing to pass it on unchanged, another message to replace it, or `null`
+   * to drop it (answer with `connection.send()` if you like). A throw answers
+   * the client with an `internal_error` and drops the message.
+   */
+  onMessage?(
+    connection: Connection<Data>,
+    message: ClientMessage,
+  ): ClientMessage | null | void | Promise<ClientMessage | null | void>;
+  /** Runs once after the connection closed and left its channels. */
+  onClose?(connection: Connection<Data>, info: CloseInfo): void | Promise<void>;
+}
+
+/**
+ * What `authorize` returns: `false` (or nothing) refuses, `true` allows, and
+ * an object allows and becomes the member's `info` on a presence channel.
+ */
+export type AuthorizeResult = boolean | Record<string, unknown> | null | undefined;
+
+/**
+ * Decides private and presence subscriptions. Public channels need no authorization.
+ *
+ * @param user The connection's user (from the token; never from the client).
+ * @param channel The channel's name and kind.
+ * @param context The connection and the `data` the client sent with `subscribe`.
+ * @returns Whether to allow it, and for presence channels the member info.
+ */
+export type Authorize = (
+  user: RealtimeUser,
+  channel: ChannelInfo,
+  context: { connection: Connection; data: unknown },
+) => AuthorizeResult | Promise<AuthorizeResult>;
+
+/**
+ * Decides whether a client event may be published.
+ *
+ * @param user The sender.
+ * @param channel The channel.
+ * @param event The event name (always starts with `client-`).
+ * @returns Whether to allow it.
+ */
+export type ClientEventFilter = (
+  user: RealtimeUser,
+  channel: ChannelInfo,
+  event: string,
+) => boolean;
+
+/**
+ * The rules one connection runs under, as {@linkcode realtime} resolves them
+ * from its options (every field filled in).
+ */
+export interface ConnectionPolicy {
+  /** Verifies in-band refresh tokens. */
+  auth: WebSocketAuth;
+  /** Decides private and presence subscriptions. */
+  authorize: Authorize;
+  /** Whether client events are allowed. */
+  clientEvents: boolean | ClientEventFilter;
+  /** The token bucket, or `null` for no limit. */
+  rateLimit: { messagesPerSecond: number; burst: number; maxViolations: number } | null;
+  /** Largest message accepted, in bytes. */
+  maxMessageBytes: number;
+  /** Most channels per connection. */
+  maxSubscriptions: number;
+  /** Idle timeout, in milliseconds. */
+  idleTimeoutMs: number;
+  /** How long before expiry `token_expiring` is sent, in milliseconds. */
+  expiryWarningMs: number;
+  /** Outgoing buffer limit, in bytes. */
+  maxBufferedBytes: number;
+}
+
+/** A connection as its transport drives it: frames in, the close reported. */
+export interface TransportConnection extends Connection {
+  /** Hands one incoming frame to the connection. */
+  receive(data: unknown): void;
+  /** Reports that the socket closed. */
+  closedByPeer(code: number, reason: string): void;
+}

@@ -1,0 +1,129 @@
+/**
+ * The seam between one hub and its other instances: message fan-out and the
+ * presence store. {@linkcode LocalFanout} serves a single process;
+ * `RedisFanout` joins several.
+ *
+ * @module
+ */
+import type { PresenceMember } from "./protocol.ts";
+
+/** A message on its way to a channel's subscribers, serialized once. */
+export interface FanoutEnvelope {
+  /** The channel. */
+  readonly channel: string;
+  /** The server message, already JSON. */
+  readonly payload: string;
+  /** A connection id that must not receive it (the sender). */
+  readonly except?: string;
+}
+
+/** The result of {@linkcode PresenceStore.join}. */
+export interface PresenceJoin {
+  /** `true` when the user was not a member on any instance before. */
+  added: boolean;
+  /** The channel's members, the new one included. */
+  members: PresenceMember[];
+}
+
+/**
+ * Where presence members live. The hub calls `join` when a user's first
+ * connection on this instance enters a channel and `leave` when the last
+ * one leaves, so a store counts instances, not tabs.
+ */
+export interface PresenceStore {
+  /** Records `member` as present on this instance. */
+  join(channel: string, member: PresenceMember): Promise<PresenceJoin>;
+  /** Records that `userId` left on this instance; resolves the member when nobody else has them. */
+  leave(channel: string, userId: string): Promise<PresenceMember | null>;
+  /** The channel's members. */
+  members(channel: string): Promise<PresenceMember[]>;
+}
+
+/** What a fan-out calls back into its hub. */
+export interface FanoutHandlers {
+  /** Delivers a message published by another instance to this instance's subscribers. */
+  deliver(envelope: FanoutEnvelope): void;
+  /** A member vanished without leaving (its instance stopped heartbeating). */
+  memberGone(channel: string, member: PresenceMember): void;
+  /** A member this instance holds had to be recorded again (the store lost it). */
+  memberBack(channel: string, member: PresenceMember): void;
+}
+
+/**
+ * Carries broadcasts between hub instances and stores presence.
+ * The hub delivers to its own subscribers itself; `publish` reaches the others.
+ */
+export interface Fanout {
+  /** The presence store shared by all instances. */
+  readonly presence: PresenceStore;
+  /** Starts receiving from other instances; the hub calls it once, lazily. */
+  start(handlers: FanoutHandlers): Promise<void>;
+  /** Sends a message to every other instance. */
+  publish(envelope: FanoutEnvelope): Promise<void>;
+  /** Stops receiving and releases resources. */
+  close(): Promise<void>;
+}
+
+/**
+ * The in-process default: no other instances, presence in memory.
+ *
+ * @example A hub on one process
+ * ```ts
+ * import { Hub, LocalFanout } from "@kiln/core/realtime";
+ *
+ * const hub = new Hub({ fanout: new LocalFanout() });
+ * await hub.broadcast("news", "headline", { title: "Hello" });
+ * await hub.close();
+ * ```
+ */
+export class LocalFanout implements Fanout {
+  /** Presence kept in this process's memory. */
+  readonly presence: PresenceStore = new MemoryPresence();
+
+  /**
+   * Nothing to start.
+   *
+   * @param _handlers Unused: no other instance ever calls back.
+   */
+  start(_handlers: FanoutHandlers): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * There are no other instances to reach.
+   *
+   * @param _envelope Unused.
+   */
+  publish(_envelope: FanoutEnvelope): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Nothing to release. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class MemoryPresence implements PresenceStore {
+  #channels = new Map<string, Map<string, PresenceMember>>();
+
+  join(channel: string, member: PresenceMember): Promise<PresenceJoin> {
+    let members = this.#channels.get(channel);
+    if (!members) this.#channels.set(channel, members = new Map());
+    const added = !members.has(member.id);
+    members.set(member.id, member);
+    return Promise.resolve({ added, members: [...members.values()] });
+  }
+
+  leave(channel: string, userId: string): Promise<PresenceMember | null> {
+    const members = this.#channels.get(channel);
+    const member = members?.get(userId) ?? null;
+    members?.delete(userId);
+    if (members?.size === 0) this.#channels.delete(channel);
+    return Promise.resolve(member);
+  }
+
+  members(channel: string): Promise<PresenceMember[]> {
+    return Promise.resolve([...(this.#channels.get(channel)?.values() ?? [])]);
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * The hub: every connection of one server instance, their channels, and the
+ * broadcasts that reach them.
+ *
+ * @module
+ */
+import type { WSContext } from "hono/ws";
+import { KilnError } from "../errors.ts";
+import type { AuthSession } from "./auth.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { CloseCode } from "./close_codes.ts";
+import type { ConnectionMiddleware, ConnectionPolicy, TransportConnection } from "./connection.ts";
+import { type Fanout, type FanoutEnvelope, LocalFanout } from "./fanout.ts";
+import {
+  CHANNEL_NAME_PATTERN,
+  type ChannelInfo,
+  type PresenceMember,
+  type ServerMessage,
+} from "./protocol.ts";
+import { Session, type SessionHost } from "./_session.ts";
+
+/** Options for {@linkcode Hub}. */
+export interface HubOptions {
+  /**
+   * How broadcasts reach other server instances and where presence lives.
+   * @default new LocalFanout()
+   */
+  fanout?: Fanout;
+  /** Time and timers (token expiry, idle timeouts, rate limits). @default systemClock */
+  clock?: Clock;
+  /**
+   * Called with errors the hub recovers from (a throwing hook, a failed presence update).
+   * @default console.error
+   */
+  onError?: (error: unknown, context: string) => void;
+}
+
+/** Options for {@linkcode Hub.broadcast}. */
+export interface BroadcastOptions {
+  /** A connection id that must not receive the message (usually the sender's). */
+  except?: string;
+}
+
+interface PresenceEntry {
+  sessions: Set<Session>;
+  member: PresenceMember;
+}
+
+/**
+ * The channels and connections of a realtime server. Connections arrive
+ * through the {@linkcode realtime} middleware; {@linkcode Hub.broadcast} can
+ * be called from anywhere (an HTTP handler, a queue job).
+ *
+ * @example Broadcasting from an HTTP handler
+ * ```ts
+ * import { Hub } from "@kiln/core/realtime";
+ *
+ * const hub = new Hub();
+ * await hub.broadcast("private-user.123", "invoice.paid", { id: 7 });
+ * console.log(hub.size); // 0 connections, so nobody received it
+ * await hub.close();
+ * ```
+ */
+export class Hub<Data extends Record<string, unknown> = Record<string, unknown>> {
+  #fanout: Fanout;
+  #clock: Clock;
+  #onError: (error: unknown, context: string) => void;
+  #middlewares: ConnectionMiddleware[] = [];
+  #sessions = new Set<Session>();
+  #channels = new Map<string, Set<Session>>();
+  #presence = new Map<string, Map<string, PresenceEntry>>();
+  #presenceChains = new Map<string, Promise<unknown>>();
+  #started: Promise<void> | null = null;
+  #closed = false;
+  #host: SessionHost;
+
+  /**
+   * Creates a hub.
+   *
+   * @param options The fan-out, the clock and the error reporter.
+   */
+  constructor(options: HubOptions = {}) {
+    this.#fanout = options.fanout ?? new LocalFanout();
+    this.#clock = options.clock ?? systemClock;
+    this.#onError = options.onError ?? ((error, context) => {
+      console.error(`[kiln realtime] ${context}:`, error);
+    });
+    this.#host = this.#makeHost();
+  }
+
+  /** How many connections this instance holds. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Adds connection middleware; hooks run in the order added.
+   *
+   * @param middleware The hooks.
+   * @returns The hub, for chaining.
+   *
+   * @example Logging connections
+   * ```ts
+   * import { Hub } from "@kiln/core/realtime";
+   *
+   * const hub = new Hub().use({
+   *   onConnect: (connection) => console.log("hello", connection.user.id),
+   *   onClose: (connection, { code }) => console.log("bye", connection.user.id, code),
+   * });
+   * await hub.close();
+   * ```
+   */
+  use(middleware: ConnectionMiddleware<Data>): this {
+    this.#middlewares.push(middleware as unknown as ConnectionMiddleware);
+    return this;
+  }
+
+  /**
+   * Takes over an upgraded socket. {@linkcode realtime} calls this; call it
+   * yourself only for a transport of your own.
+   *
+   * @param socket The socket, in Hono's shape.
+   * @param auth Who the connection belongs to.
+   * @param policy The limits and rules, as {@linkcode realtime} resolves them.
+   * @returns The connection, with `receive(data)` and `closedByPeer(code, reason)` for the transport.
+   * @throws {KilnError} `REALTIME_HUB_CLOSED` after {@linkcode Hub.close}.
+   */
+  connect(socket: WSContext, auth: AuthSession, policy: ConnectionPolicy): TransportConnection {
+    if (this.#closed) throw new KilnError("REALTIME_HUB_CLOSED", "The hub is closed");
+    const session = new Session(socket, auth, policy, this.#host);
+    this.#sessions.add(session);
+    this.#start().catch((error) => this.#onError(error, "fanout"));
+    session.start();
+    return session;
+  }
+
+  /**
+   * Sends an event to every subscriber of a channel, on every instance.
+   *
+   * @param channel The channel name.
+   * @param event The event name.
+   * @param data Any JSON value.
+   * @param options A connection to skip.
+   * @returns Settles once delivered here and handed to the fan-out.
+   * @throws {TypeError} When the channel name is invalid.
+   * @throws {KilnError} `REALTIME_HUB_CLOSED` after {@linkcode Hub.close}.
+   * @throws {import("../errors.ts").RedisError} When the fan-out could not publish.
+   *
+   * @example Notifying one user
+   * ```ts
+   * import { Hub } from "@kiln/core/realtime";
+   *
+   * const hub = new Hub();
+   * await hub.broadcast("private-user.42", "order.shipped", { orderId: 9 });
+   * await hub.close();
+   * ```
+   */
+  async broadcast(
+    channel: string,
+    event: string,
+    data: unknown,
+    options: BroadcastOptions = {},
+  ): Promise<void> {
+    if (typeof channel !== "string" || !CHANNEL_NAME_PATTERN.test(channel)) {
+      throw new TypeError(`Invalid channel name ${JSON.stringify(channel)}`);
+    }
+    if (typeof event !== "string" || event.length === 0) {
+      throw new TypeError("The event name must be a non-empty string");
+    }
+    if (this.#closed) throw new KilnError("REALTIME_HUB_CLOSED", "The hub is closed");
+    await this.#start();
+    await this.#emit(
+      channel,
+      { type: "message", channel, event, data: data ?? null },
+      options.except,
+    );
+  }
+
+  /**
+   * Lists the members of a presence channel, across instances.
+   *
+   * @param channel The presence channel.
+   * @returns The members.
+   *
+   * @example Who is in the room
+   * ```ts
+   * import { Hub } from "@kiln/core/realtime";
+   *
+   * const hub = new Hub();
+   * console.log(await hub.members("presence-room.1")); // []
+   * await hub.close();
+   * ```
+   */
+  members(channel: string): Promise<PresenceMember[]> {
+    return this.#fanout.presence.members(channel);
+  }
+
+  /**
+   * Closes every connection with `CloseCode.GoingAway`, waits for their
+   * presence to be cleared, and stops the fan-out.
+   *
+   * @returns Settles when everything is released.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const sessions = [...this.#sessions];
+    for (const session of sessions) session.close(CloseCode.GoingAway, "server shutting down");
+    await Promise.all(sessions.map((session) => session.drained()));
+    await Promise.allSettled([...this.#presenceChains.values()]);
+    if (this.#started) await this.#started.catch(() => {});
+    await this.#fanout.close();
+  }
+
+  #start(): Promise<void> {
+    this.#started ??= this.#fanout.start({
+      deliver: (envelope) => this.#deliver(envelope),
+      memberGone: (channel, member) => {
+        this.#emit(channel, { type: "member_removed", channel, member }).catch((error) =>
+          this.#onError(error, "presence")
+        );
+      },
+      memberBack: (channel, member) => {
+        this.#emit(channel, { type: "member_added", channel, member }).catch((error) =>
+          this.#onError(error, "presence")
+        );
+      },
+    }).catch((error) => {
+      this.#started = null; // let the next caller try again
+      throw error;
+    });
+    return this.#started;
+  }
+
+  #deliver(envelope: FanoutEnvelope): void {
+    const subscribers = this.#channels.get(envelope.channel);
+    if (!subscribers) return;
+    for (const session of subscribers) {
+      if (session.id !== envelope.except) session.sendRaw(envelope.payload);
+    }
+  }
+
+  async #emit(channel: string, message: ServerMessage, except?: string): Promise<void> {
+    // Serialized once, whatever the number of subscribers.
+    const envelope: FanoutEnvelope = { channel, payload: JSON.stringify(message), except };
+    this.#deliver(envelope);
+    await this.#fanout.publish(envelope);
+  }
+
+  /** Runs presence changes of one (channel, user) in order, so join and leave never cross. */
+  #serial<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#presenceChains.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(task);
+    this.#presenceChains.set(key, next);
+    const cleanup = () => {
+      if (this.#presenceChains.get(key) === next) this.#presenceChains.delete(key);
+    };
+    next.then(cleanup, cleanup);
+    return next;
+  }
+
+  #makeHost(): SessionHost {
+    const clock = () => this.#clock;
+    const middlewares = () => this.#middlewares;
+    return {
+      get clock() {
+        return clock();
+      },
+      get middlewares() {
+        return middlewares();
+      },
+      subscribe: (session, channel, member) => this.#subscribe(session, channel, member),
+      unsubscribe: (session, channel) => this.#unsubscribe(session, channel),
+      members: (channel) => this.#fanout.presence.members(channel),
+      emit: (channel, message, except) => this.#emit(channel, message, except),
+      detach: (session) => {
+        this.#sessions.delete(session);
+        for (const channel of session.channels) this.#unsubscribe(session, channel);
+      },
+      reportError: (error, context) => this.#onError(error, context),
+    };
+  }
+
+  async #subscribe(
+    session: Session,
+    channel: ChannelInfo,
+    member: PresenceMember,
+  ): Promise<PresenceMember[] | undefined> {
+    await this.#start();
+    // Closed while the fan-out started: detach already ran, so do not index it now.
+    if (session.closed) return undefined;
+    let subscribers = this.#channels.get(channel.name);
+    if (!subscribers) this.#channels.set(channel.name, subscribers = new Set());
+    subscribers.add(session);
+    if (channel.kind !== "presence") return undefined;
+    let users = this.#presence.get(channel.name);
+    if (!users) this.#presence.set(channel.name, users = new Map());
+    let entry = users.get(member.id);
+    const first = !entry;
+    if (!entry) users.set(member.id, entry = { sessions: new Set(), member });
+    entry.sessions.add(session);
+    const store = this.#fanout.presence;
+    return await this.#serial(`${channel.name}\n${member.id}`, async () => {
+      if (!first) return await store.members(channel.name);
+      const joined = await store.join(channel.name, member);
+      if (joined.added) {
+        await this.#emit(
+          channel.name,
+          { type: "member_added", channel: channel.name, member },
+          session.id,
+        );
+      }
+      return joined.members;
+    });
+  }
+
+  #unsubscribe(session: Session, channel: string): void {
+    const subscribers = this.#channels.get(channel);
+    subscribers?.delete(session);
+    if (subscribers?.size === 0) this.#channels.delete(channel);
+    const users = this.#presence.get(channel);
+    const entry = users?.get(session.user.id);
+    if (!users || !entry || !entry.sessions.delete(session) || entry.sessions.size > 0) return;
+    users.delete(session.user.id);
+    if (users.size === 0) this.#presence.delete(channel);
+    // The user's last tab here left: tell the store, and everyone if nobody else holds them.
+    this.#serial(`${channel}\n${session.user.id}`, async () => {
+      const member = await this.#fanout.presence.leave(channel, session.user.id);
+      if (member) await this.#emit(channel, { type: "member_removed", channel, member });
+    }).catch((error) => this.#onError(error, "presence"));
+  }
+}

@@ -1,0 +1,44 @@
+--[[
+  Records a presence member as held by one server instance, after pruning
+  instances whose heartbeat lapsed. A member counts once however many
+  instances (and tabs) hold them.
+
+  KEYS[1]  ZSET  "<instance>|<user>" -> heartbeat deadline (ms)
+  KEYS[2]  HASH  user -> number of instances holding them
+  KEYS[3]  HASH  user -> member JSON
+  ARGV[1]  now (ms)
+  ARGV[2]  this instance's new deadline (ms)
+  ARGV[3]  instance id (no "|")
+  ARGV[4]  user id
+  ARGV[5]  member JSON
+  ARGV[6]  time to live of the three keys (ms)
+
+  Output: { added, members, stale }
+    added    1 when no instance held the user before, else 0
+    members  every member JSON, the new one included
+    stale    member JSONs pruned because their instances stopped heartbeating
+]]
+local conns, counts, members = KEYS[1], KEYS[2], KEYS[3]
+local now, deadline, instance, user, member, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+
+local stale = {}
+for _, pair in ipairs(redis.call("ZRANGEBYSCORE", conns, "-inf", now)) do
+  if string.sub(pair, 1, #instance + 1) ~= instance .. "|" then
+    redis.call("ZREM", conns, pair)
+    local gone = string.sub(pair, string.find(pair, "|", 1, true) + 1)
+    if redis.call("HINCRBY", counts, gone, -1) <= 0 then
+      redis.call("HDEL", counts, gone)
+      local json = redis.call("HGET", members, gone)
+      redis.call("HDEL", members, gone)
+      if json then table.insert(stale, json) end
+    end
+  end
+end
+
+local added = 0
+if redis.call("ZADD", conns, deadline, instance .. "|" .. user) == 1 then
+  if redis.call("HINCRBY", counts, user, 1) == 1 then added = 1 end
+end
+redis.call("HSET", members, user, member)
+for _, key in ipairs(KEYS) do redis.call("PEXPIRE", key, ttl) end
+return { added, redis.call("HVALS", members), stale }

@@ -1,0 +1,45 @@
+--[[
+  One instance's heartbeat for one channel: pushes its deadline forward for
+  every member it holds, records again any the store lost (a Redis restart,
+  or a deadline missed), and prunes instances whose heartbeat lapsed.
+
+  KEYS[1]  ZSET  "<instance>|<user>" -> heartbeat deadline (ms)
+  KEYS[2]  HASH  user -> number of instances holding them
+  KEYS[3]  HASH  user -> member JSON
+  ARGV[1]  now (ms)
+  ARGV[2]  the new deadline (ms)
+  ARGV[3]  instance id
+  ARGV[4]  time to live of the three keys (ms)
+  ARGV[5…] pairs of user id, member JSON
+
+  Output: { readded, stale }
+    readded  member JSONs that no instance held and that this instance recorded again
+    stale    member JSONs pruned because their instances stopped heartbeating
+]]
+local conns, counts, members = KEYS[1], KEYS[2], KEYS[3]
+local now, deadline, instance, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+
+local stale = {}
+for _, pair in ipairs(redis.call("ZRANGEBYSCORE", conns, "-inf", now)) do
+  if string.sub(pair, 1, #instance + 1) ~= instance .. "|" then
+    redis.call("ZREM", conns, pair)
+    local gone = string.sub(pair, string.find(pair, "|", 1, true) + 1)
+    if redis.call("HINCRBY", counts, gone, -1) <= 0 then
+      redis.call("HDEL", counts, gone)
+      local json = redis.call("HGET", members, gone)
+      redis.call("HDEL", members, gone)
+      if json then table.insert(stale, json) end
+    end
+  end
+end
+
+local readded = {}
+for i = 5, #ARGV, 2 do
+  local user, member = ARGV[i], ARGV[i + 1]
+  if redis.call("ZADD", conns, deadline, instance .. "|" .. user) == 1 then
+    if redis.call("HINCRBY", counts, user, 1) == 1 then table.insert(readded, member) end
+  end
+  redis.call("HSET", members, user, member)
+end
+for _, key in ipairs(KEYS) do redis.call("PEXPIRE", key, ttl) end
+return { readded, stale }

@@ -1,0 +1,70 @@
+/**
+ * Authenticated realtime channels over WebSocket, as Hono middleware: JWT
+ * authentication before the upgrade, public, private and presence channels,
+ * connection middleware, limits, token expiry with in-band refresh, and
+ * fan-out across server instances through Redis.
+ *
+ * @example A hub with JWT-authenticated channels
+ * ```ts ignore
+ * import { Hono } from "hono";
+ * import { upgradeWebSocket } from "hono/deno";
+ * import { Hub, jwtAuth, realtime } from "@kiln/core/realtime";
+ *
+ * const hub = new Hub();
+ * const app = new Hono();
+ * app.get("/ws", realtime(hub, {
+ *   upgradeWebSocket,
+ *   auth: jwtAuth({ secret: Deno.env.get("JWT_SECRET")!, algorithms: ["HS256"] }),
+ *   authorize: (user, channel) => channel.name === `private-user.${user.id}`,
+ * }));
+ * app.post("/paid/:user", async (c) => {
+ *   await hub.broadcast(`private-user.${c.req.param("user")}`, "invoice.paid", { id: 7 });
+ *   return c.body(null, 204);
+ * });
+ * Deno.serve(app.fetch);
+ * ```
+ *
+ * @module
+ */
+export type { AuthSession, RealtimeUser, WebSocketAuth } from "./auth.ts";
+export type { Clock } from "./clock.ts";
+export { CloseCode } from "./close_codes.ts";
+export type {
+  Authorize,
+  AuthorizeResult,
+  ClientEventFilter,
+  CloseInfo,
+  Connection,
+  ConnectionMiddleware,
+  ConnectionPolicy,
+  TransportConnection,
+} from "./connection.ts";
+export { AuthError, type AuthFailure } from "./errors.ts";
+export {
+  type Fanout,
+  type FanoutEnvelope,
+  type FanoutHandlers,
+  LocalFanout,
+  type PresenceJoin,
+  type PresenceStore,
+} from "./fanout.ts";
+export { type BroadcastOptions, Hub, type HubOptions } from "./hub.ts";
+export { type JwtAlgorithm, jwtAuth, type JwtAuthOptions } from "./jwt_auth.ts";
+export {
+  BEARER_PREFIX,
+  CHANNEL_NAME_PATTERN,
+  type ChannelInfo,
+  channelInfo,
+  type ChannelKind,
+  type ClientMessage,
+  ClientMessageSchema,
+  ErrorCode,
+  parseClientMessage,
+  type ParseResult,
+  type PresenceMember,
+  PROTOCOL,
+  type ServerMessage,
+} from "./protocol.ts";
+export { realtime, type RealtimeOptions, type RealtimeRateLimit } from "./realtime.ts";
+export { RedisFanout, type RedisFanoutOptions } from "./redis_fanout.ts";
+export { type MessageOf, RealtimeClient, type RealtimeClientOptions } from "./client.ts";

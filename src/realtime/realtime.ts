@@ -1,0 +1,259 @@
+/**
+ * The Hono middleware that authenticates a WebSocket upgrade and hands the
+ * socket to a {@linkcode Hub}.
+ *
+ * @module
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
+import type { AuthSession, WebSocketAuth } from "./auth.ts";
+import { CloseCode } from "./close_codes.ts";
+import type {
+  Authorize,
+  ClientEventFilter,
+  ConnectionPolicy as SessionPolicy,
+  TransportConnection,
+} from "./connection.ts";
+import { AuthError } from "./errors.ts";
+import type { Hub } from "./hub.ts";
+import { PROTOCOL } from "./protocol.ts";
+import { extractToken } from "./_token.ts";
+
+/** The per-connection rate limit: a token bucket. */
+export interface RealtimeRateLimit {
+  /** Sustained messages per second. */
+  messagesPerSecond: number;
+  /**
+   * Messages allowed at once before the rate applies.
+   * @default messagesPerSecond * 2
+   */
+  burst?: number;
+  /**
+   * Dropped messages (each answered with a `rate_limited` error) tolerated
+   * before the connection closes with `CloseCode.RateLimited`; a second
+   * without a drop forgives them.
+   * @default 10
+   */
+  maxViolations?: number;
+}
+
+/** Options for {@linkcode realtime}. */
+export interface RealtimeOptions {
+  /**
+   * The runtime's Hono WebSocket helper: `upgradeWebSocket` from `hono/deno`,
+   * `hono/bun`, `hono/cloudflare-workers`, or `createNodeWebSocket()` of `@hono/node-ws`.
+   */
+  // deno-lint-ignore no-explicit-any
+  upgradeWebSocket: UpgradeWebSocket<any, any, any>;
+  /** How tokens are verified, usually {@linkcode jwtAuth}. */
+  auth: WebSocketAuth;
+  /**
+   * Decides `private-…` and `presence-…` subscriptions; for presence channels an
+   * object return value is the member's info.
+   * @default refuses every private and presence channel
+   */
+  authorize?: Authorize;
+  /**
+   * Origins allowed to open a connection (exact `scheme://host[:port]`), or `"*"`.
+   * A request without `Origin` (not a browser) is allowed; its token still has to be valid.
+   * @default the request's own host only
+   */
+  origins?: readonly string[] | "*";
+  /** Name of a cookie that may carry the token. @default undefined (cookies not read) */
+  cookie?: string;
+  /**
+   * Accept the token in the query string, under this parameter name (or `token`
+   * for `true`). Off by default: URLs end up in logs.
+   * @default false
+   */
+  queryToken?: boolean | string;
+  /** The rate limit, or `false` for none. @default { messagesPerSecond: 20, burst: 40 } */
+  rateLimit?: RealtimeRateLimit | false;
+  /** Largest message accepted, in bytes; larger ones close the connection. @default 16_384 */
+  maxMessageBytes?: number;
+  /** Most channels one connection may be subscribed to. @default 100 */
+  maxSubscriptions?: number;
+  /**
+   * Allow client events (`publish` of `client-…` events) on private and presence
+   * channels, for all of them or as decided by a function.
+   * @default false
+   */
+  clientEvents?: boolean | ClientEventFilter;
+  /** Close connections that sent nothing (not even a ping) for this long. @default 60_000 */
+  idleTimeoutMs?: number;
+  /** Send `token_expiring` this long before the token expires. @default 60_000 */
+  expiryWarningMs?: number;
+  /** Close a consumer whose outgoing buffer passes this many bytes. @default 1_048_576 */
+  maxBufferedBytes?: number;
+  /** The realm named in `WWW-Authenticate`. @default "kiln" */
+  realm?: string;
+}
+
+/**
+ * Creates the Hono middleware that upgrades authenticated WebSocket requests
+ * and attaches them to `hub`. It decides before upgrading: an `Origin`
+ * outside `origins` gets 403, a missing or invalid token 401 with
+ * `WWW-Authenticate`, a request that is not an upgrade 426.
+ *
+ * @param hub The hub the connections join.
+ * @param options The helper, the authentication and the limits.
+ * @returns The middleware.
+ * @throws {TypeError} When `upgradeWebSocket` or `auth` is missing.
+ * @throws {RangeError} When a limit is not a positive number.
+ *
+ * @example Serving channels on Deno
+ * ```ts ignore
+ * import { Hono } from "hono";
+ * import { upgradeWebSocket } from "hono/deno";
+ * import { Hub, jwtAuth, realtime } from "@kiln/core/realtime";
+ *
+ * const hub = new Hub();
+ * const app = new Hono();
+ * app.get("/ws", realtime(hub, {
+ *   upgradeWebSocket,
+ *   auth: jwtAuth({ secret: Deno.env.get("JWT_SECRET")!, algorithms: ["HS256"] }),
+ *   authorize: (user, channel) => channel.name === `private-user.${user.id}`,
+ *   origins: ["https://app.example.com"],
+ * }));
+ * Deno.serve(app.fetch);
+ * ```
+ */
+export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler {
+  if (typeof options?.upgradeWebSocket !== "function") {
+    throw new TypeError("realtime needs the runtime's upgradeWebSocket");
+  }
+  if (typeof options.auth?.authenticate !== "function") {
+    throw new TypeError("realtime needs an auth scheme, such as jwtAuth()");
+  }
+  const policy = resolvePolicy(options);
+  const origins = options.origins ?? null;
+  const allowed = Array.isArray(origins) ? new Set(origins) : null;
+  const sources = {
+    cookie: options.cookie ?? null,
+    query: options.queryToken === true
+      ? "token"
+      : typeof options.queryToken === "string"
+      ? options.queryToken
+      : null,
+  };
+  const realm = options.realm ?? "kiln";
+  const upgradeWebSocket = options.upgradeWebSocket;
+
+  return async function realtimeMiddleware(c, next) {
+    const origin = c.req.header("origin");
+    if (origin !== undefined && origins !== "*" && !originAllowed(origin, allowed, c)) {
+      // Cross-site WebSocket hijacking: a page elsewhere riding the user's cookie.
+      return c.text("Origin not allowed", 403);
+    }
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return c.text("Expected a WebSocket upgrade", 426, { Upgrade: "websocket" });
+    }
+    const extracted = extractToken(c.req.raw, sources);
+    if (extracted.token === null) {
+      if (extracted.badProtocol) return c.text(extracted.badProtocol, 400);
+      return unauthorized(c, realm, null);
+    }
+    let session: AuthSession;
+    try {
+      session = await options.auth.authenticate(extracted.token);
+    } catch (error) {
+      return unauthorized(c, realm, error);
+    }
+    let connection: TransportConnection | null = null;
+    const attach = (ws: WSContext): TransportConnection | null => {
+      if (connection) return connection;
+      try {
+        connection = hub.connect(ws, session, policy);
+      } catch {
+        ws.close(CloseCode.GoingAway, "server shutting down");
+      }
+      return connection;
+    };
+    // Workers' adapter never calls onOpen, so the first event of any kind attaches.
+    const events: WSEvents = {
+      onOpen: (_event, ws) => void attach(ws),
+      onMessage: (event, ws) => attach(ws)?.receive(event.data),
+      onClose: (event) => connection?.closedByPeer(event.code, event.reason),
+    };
+    // Read before upgrading: Deno refuses access to a request once it was upgraded.
+    const offered = c.req.header("sec-websocket-protocol");
+    const response = await upgradeWebSocket(() => events)(c, next);
+    return response instanceof Response ? withProtocol(response, offered) : response;
+  };
+}
+
+function resolvePolicy(options: RealtimeOptions): SessionPolicy {
+  const positive = (name: string, value: number | undefined, fallback: number): number => {
+    const result = value ?? fallback;
+    if (!(Number.isFinite(result) && result > 0)) {
+      throw new RangeError(`${name} must be a positive number, got ${value}`);
+    }
+    return result;
+  };
+  const limit = options.rateLimit === undefined
+    ? { messagesPerSecond: 20, burst: 40 }
+    : options.rateLimit;
+  let rateLimit: SessionPolicy["rateLimit"] = null;
+  if (limit) {
+    const messagesPerSecond = positive(
+      "rateLimit.messagesPerSecond",
+      limit.messagesPerSecond,
+      NaN,
+    );
+    rateLimit = {
+      messagesPerSecond,
+      burst: positive("rateLimit.burst", limit.burst, messagesPerSecond * 2),
+      maxViolations: positive("rateLimit.maxViolations", limit.maxViolations, 10),
+    };
+  }
+  return {
+    auth: options.auth,
+    authorize: options.authorize ?? (() => false),
+    clientEvents: options.clientEvents ?? false,
+    rateLimit,
+    maxMessageBytes: positive("maxMessageBytes", options.maxMessageBytes, 16_384),
+    maxSubscriptions: positive("maxSubscriptions", options.maxSubscriptions, 100),
+    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs, 60_000),
+    expiryWarningMs: positive("expiryWarningMs", options.expiryWarningMs, 60_000),
+    maxBufferedBytes: positive("maxBufferedBytes", options.maxBufferedBytes, 1_048_576),
+  };
+}
+
+function originAllowed(origin: string, allowed: Set<string> | null, c: Context): boolean {
+  if (allowed) return allowed.has(origin);
+  try {
+    const host = c.req.header("host") ?? new URL(c.req.url).host;
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+function unauthorized(c: Context, realm: string, error: unknown): Response {
+  // RFC 6750: no error attribute when no credentials were sent at all.
+  let challenge = `Bearer realm="${realm}"`;
+  if (error !== null) {
+    const description = error instanceof AuthError ? error.message : "The token is not valid";
+    challenge += `, error="invalid_token", error_description="${description}"`;
+  }
+  return c.text("Unauthorized", 401, { "WWW-Authenticate": challenge });
+}
+
+/** Workers' adapter leaves the subprotocol out of the 101; browsers then drop the connection. */
+function withProtocol(response: Response, offered: string | undefined): Response {
+  if (response.status !== 101 || response.headers.has("sec-websocket-protocol")) return response;
+  if (!offered || offered.split(",")[0].trim() !== PROTOCOL) return response;
+  try {
+    response.headers.set("Sec-WebSocket-Protocol", PROTOCOL);
+    return response;
+  } catch {
+    // Immutable headers: rebuild the response around the same socket.
+    const headers = new Headers(response.headers);
+    headers.set("Sec-WebSocket-Protocol", PROTOCOL);
+    return new Response(null, {
+      status: 101,
+      headers,
+      webSocket: (response as { webSocket?: unknown }).webSocket,
+    } as ResponseInit);
+  }
+}

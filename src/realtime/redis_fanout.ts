@@ -1,0 +1,292 @@
+/**
+ * Fan-out and presence through Redis, so several server instances act as one hub.
+ *
+ * @module
+ */
+import { type RedisInput, toRedisLike } from "../redis/connect.ts";
+import { Keyspace } from "../redis/keys.ts";
+import type { RedisLike, RedisReply, RedisSubscription } from "../redis/redis_like.ts";
+import { defineScript, ScriptRunner } from "../redis/script.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import type {
+  Fanout,
+  FanoutEnvelope,
+  FanoutHandlers,
+  PresenceJoin,
+  PresenceStore,
+} from "./fanout.ts";
+import type { PresenceMember } from "./protocol.ts";
+import { presenceJoin, presenceLeave, presenceMembers, presenceTouch } from "./_scripts.ts";
+
+const joinScript = defineScript(presenceJoin);
+const leaveScript = defineScript(presenceLeave);
+const touchScript = defineScript(presenceTouch);
+const membersScript = defineScript(presenceMembers);
+
+/** Options for {@linkcode RedisFanout}. */
+export interface RedisFanoutOptions {
+  /** An `@upstash/redis` `Redis` instance, or any `RedisLike`. */
+  redis: RedisInput;
+  /**
+   * The hub's name: instances with the same name (and Redis) form one hub.
+   * @default "default"
+   */
+  name?: string;
+  /** The key prefix, for sharing one Redis between apps. @default "kiln" */
+  prefix?: string;
+  /**
+   * How long an instance's presence members outlive its last heartbeat, in
+   * milliseconds: a crashed instance's members disappear after this.
+   * @default 30_000
+   */
+  presenceTtlMs?: number;
+  /** How often an instance renews its presence members. @default presenceTtlMs / 3 */
+  heartbeatMs?: number;
+  /** Time and the heartbeat timer. @default systemClock */
+  clock?: Clock;
+  /**
+   * Back-off between attempts to subscribe again after the connection to
+   * Redis was lost, in milliseconds (doubling, with jitter).
+   * @default { min: 100, max: 5_000 }
+   */
+  resubscribeDelayMs?: { min: number; max: number };
+  /** Called with errors the fan-out recovers from. @default console.error */
+  onError?: (error: unknown, context: string) => void;
+}
+
+/**
+ * Makes several hub instances one hub through Redis: a broadcast on one
+ * instance reaches subscribers on all of them (Redis publish, received over
+ * an SSE subscription through the REST endpoint), and presence members live
+ * in Redis with heartbeats, so a crashed instance's members disappear.
+ * A lost subscription is re-established with back-off.
+ *
+ * @example Two servers, one hub
+ * ```ts ignore
+ * import { Redis } from "@upstash/redis";
+ * import { Hub, RedisFanout } from "@kiln/core/realtime";
+ *
+ * const hub = new Hub({ fanout: new RedisFanout({ redis: Redis.fromEnv(), name: "app" }) });
+ * await hub.broadcast("news", "headline", { title: "Seen on every instance" });
+ * await hub.close();
+ * ```
+ */
+export class RedisFanout implements Fanout {
+  /** Presence members in Redis, shared by every instance of the hub. */
+  readonly presence: PresenceStore;
+  /** This instance's id. */
+  readonly instanceId: string = crypto.randomUUID();
+  #redis: RedisLike;
+  #runner: ScriptRunner;
+  #name: string;
+  #prefix: string;
+  #topic: string;
+  #clock: Clock;
+  #ttl: number;
+  #heartbeatMs: number;
+  #delays: { min: number; max: number };
+  #onError: (error: unknown, context: string) => void;
+  #handlers: FanoutHandlers | null = null;
+  #subscription: RedisSubscription | null = null;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #attempt = 0;
+  #heartbeatTimer: unknown;
+  #closed = false;
+  #held = new Map<string, Map<string, string>>();
+
+  /**
+   * Creates the fan-out; nothing connects until the hub starts it.
+   *
+   * @param options The Redis, the hub's name and the presence timings.
+   * @throws {TypeError} When `redis` is not a Redis client, or `name`/`prefix` are not valid key parts.
+   * @throws {RangeError} When a timing is not a positive number.
+   */
+  constructor(options: RedisFanoutOptions) {
+    this.#redis = toRedisLike(options.redis);
+    this.#runner = new ScriptRunner(this.#redis);
+    this.#name = options.name ?? "default";
+    this.#prefix = options.prefix ?? "kiln";
+    new Keyspace(`realtime.${this.#name}`, this.#prefix); // validates both
+    this.#topic = `${this.#prefix}:realtime:${this.#name}`;
+    this.#clock = options.clock ?? systemClock;
+    this.#ttl = options.presenceTtlMs ?? 30_000;
+    this.#heartbeatMs = options.heartbeatMs ?? Math.floor(this.#ttl / 3);
+    if (!(this.#ttl > 0) || !(this.#heartbeatMs > 0) || this.#heartbeatMs >= this.#ttl) {
+      throw new RangeError("presenceTtlMs and heartbeatMs must be positive, heartbeat below ttl");
+    }
+    this.#delays = options.resubscribeDelayMs ?? { min: 100, max: 5_000 };
+    this.#onError = options.onError ?? ((error, context) => {
+      console.error(`[kiln realtime] ${context}:`, error);
+    });
+    this.presence = this.#makePresence();
+  }
+
+  /**
+   * Subscribes to the hub's Redis channel and starts the presence heartbeat.
+   * When Redis cannot be reached it keeps retrying in the background.
+   *
+   * @param handlers The hub's callbacks.
+   */
+  async start(handlers: FanoutHandlers): Promise<void> {
+    this.#handlers = handlers;
+    this.#armHeartbeat();
+    await this.#subscribe();
+  }
+
+  /**
+   * Publishes a message for the other instances.
+   *
+   * @param envelope The serialized message.
+   * @throws {import("../errors.ts").RedisError} When Redis cannot be reached.
+   */
+  async publish(envelope: FanoutEnvelope): Promise<void> {
+    const message = JSON.stringify({
+      i: this.instanceId,
+      c: envelope.channel,
+      p: envelope.payload,
+      ...(envelope.except ? { x: envelope.except } : {}),
+    });
+    await this.#redis.publish(this.#topic, message);
+  }
+
+  /** Stops the subscription, the heartbeat and any pending retry. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#clock.clearTimeout(this.#heartbeatTimer);
+    const subscription = this.#subscription;
+    this.#subscription = null;
+    await subscription?.close();
+  }
+
+  async #subscribe(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const subscription = await this.#redis.subscribe(this.#topic, {
+        onMessage: (message) => this.#receive(message),
+        onReady: () => {
+          this.#attempt = 0;
+        },
+        onError: (error) => {
+          if (this.#closed) return;
+          this.#onError(error, "fanout subscription");
+          this.#subscription = null;
+          this.#retryLater();
+        },
+      });
+      if (this.#closed) return void await subscription.close();
+      this.#subscription = subscription;
+    } catch (error) {
+      this.#onError(error, "fanout subscription");
+      this.#retryLater();
+    }
+  }
+
+  #retryLater(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    const { min, max } = this.#delays;
+    const ceiling = Math.min(max, min * 2 ** this.#attempt++);
+    // Full jitter: instances that lost Redis together do not come back together.
+    const delay = min / 2 + Math.random() * (ceiling - min / 2);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#subscribe();
+    }, delay);
+  }
+
+  #receive(text: string): void {
+    let message: { i?: unknown; c?: unknown; p?: unknown; x?: unknown };
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (message.i === this.instanceId) return; // delivered locally already
+    if (typeof message.c !== "string" || typeof message.p !== "string") return;
+    this.#handlers?.deliver({
+      channel: message.c,
+      payload: message.p,
+      except: typeof message.x === "string" ? message.x : undefined,
+    });
+  }
+
+  #keys(channel: string): string[] {
+    const keys = new Keyspace(`realtime.${this.#name}.${channel}`, this.#prefix);
+    return [keys.key("conns"), keys.key("counts"), keys.key("members")];
+  }
+
+  #stale(channel: string, reply: RedisReply): void {
+    if (!Array.isArray(reply)) return;
+    for (const json of reply) {
+      if (typeof json === "string") this.#handlers?.memberGone(channel, JSON.parse(json));
+    }
+  }
+
+  #armHeartbeat(): void {
+    if (this.#closed) return;
+    this.#heartbeatTimer = this.#clock.setTimeout(async () => {
+      await this.#beat();
+      this.#armHeartbeat();
+    }, this.#heartbeatMs);
+  }
+
+  async #beat(): Promise<void> {
+    const now = this.#clock.now();
+    await Promise.all([...this.#held].map(async ([channel, users]) => {
+      const args: (string | number)[] = [now, now + this.#ttl, this.instanceId, this.#ttl * 2];
+      for (const [user, json] of users) args.push(user, json);
+      try {
+        const reply = await this.#runner.run(touchScript, this.#keys(channel), args);
+        const [readded, stale] = reply as [RedisReply[], RedisReply];
+        for (const json of readded) {
+          if (typeof json === "string") this.#handlers?.memberBack(channel, JSON.parse(json));
+        }
+        this.#stale(channel, stale);
+      } catch (error) {
+        this.#onError(error, "presence heartbeat");
+      }
+    }));
+  }
+
+  #makePresence(): PresenceStore {
+    return {
+      join: async (channel: string, member: PresenceMember): Promise<PresenceJoin> => {
+        const json = JSON.stringify(member);
+        let users = this.#held.get(channel);
+        if (!users) this.#held.set(channel, users = new Map());
+        users.set(member.id, json);
+        const now = this.#clock.now();
+        const reply = await this.#runner.run(joinScript, this.#keys(channel), [
+          now,
+          now + this.#ttl,
+          this.instanceId,
+          member.id,
+          json,
+          this.#ttl * 2,
+        ]) as [number, string[], RedisReply];
+        this.#stale(channel, reply[2]);
+        return { added: reply[0] === 1, members: reply[1].map((item) => JSON.parse(item)) };
+      },
+      leave: async (channel: string, userId: string): Promise<PresenceMember | null> => {
+        const users = this.#held.get(channel);
+        users?.delete(userId);
+        if (users?.size === 0) this.#held.delete(channel);
+        const reply = await this.#runner.run(leaveScript, this.#keys(channel), [
+          this.#clock.now(),
+          this.instanceId,
+          userId,
+        ]) as [string, RedisReply];
+        this.#stale(channel, reply[1]);
+        return reply[0] ? JSON.parse(reply[0]) : null;
+      },
+      members: async (channel: string): Promise<PresenceMember[]> => {
+        const reply = await this.#runner.run(membersScript, this.#keys(channel), [
+          this.#clock.now(),
+          this.instanceId,
+        ]) as [string[], RedisReply];
+        this.#stale(channel, reply[1]);
+        return reply[0].map((item) => JSON.parse(item));
+      },
+    };
+  }
+}

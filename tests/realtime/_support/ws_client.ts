@@ -1,0 +1,155 @@
+import type { ServerMessage } from "../../../src/realtime/protocol.ts";
+
+/** A real WebSocket client that records what it receives, for assertions. */
+export class TestClient implements AsyncDisposable {
+  readonly socket: WebSocket;
+  readonly received: ServerMessage[] = [];
+  readonly closed: Promise<CloseEvent>;
+  readonly opened: Promise<void>;
+  #waiters: Array<() => void> = [];
+
+  constructor(url: string, token: string | null, init: { headers?: HeadersInit } = {}) {
+    const protocols = token === null ? ["kiln.v1"] : ["kiln.v1", `bearer.${token}`];
+    // Deno's WebSocket takes extra handshake headers (Origin, Cookie) beside the protocols.
+    this.socket = new WebSocket(url, { protocols, headers: init.headers } as never);
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.onopen = () => resolve();
+      this.socket.onerror = () => reject(new Error("WebSocket failed to open"));
+    });
+    this.opened.catch(() => {});
+    this.closed = new Promise((resolve) => {
+      this.socket.onclose = (event) => {
+        resolve(event);
+        this.#wake();
+      };
+    });
+    this.socket.onmessage = (event) => {
+      this.received.push(JSON.parse(event.data));
+      this.#wake();
+    };
+  }
+
+  /** Opens a client and waits for its `welcome`. */
+  static async connect(
+    url: string,
+    token: string,
+    init: { headers?: HeadersInit } = {},
+  ): Promise<TestClient> {
+    const client = new TestClient(url, token, {
+      headers: { origin: "https://app.test", ...init.headers },
+    });
+    await client.next("welcome");
+    return client;
+  }
+
+  send(message: unknown): void {
+    this.socket.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
+  /**
+   * Resolves the first not-yet-taken message of `type` (matching `where`), waiting for it.
+   * Messages taken are removed, so successive calls see successive messages.
+   */
+  async next<T extends ServerMessage["type"]>(
+    type: T,
+    where: (message: Extract<ServerMessage, { type: T }>) => boolean = () => true,
+    timeoutMs = 3000,
+  ): Promise<Extract<ServerMessage, { type: T }>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.received.findIndex((message) =>
+        message.type === type && where(message as Extract<ServerMessage, { type: T }>)
+      );
+      if (index >= 0) {
+        return this.received.splice(index, 1)[0] as Extract<ServerMessage, { type: T }>;
+      }
+      if (this.socket.readyState === WebSocket.CLOSED) {
+        throw new Error(
+          `Socket closed while waiting for ${type}: ${JSON.stringify(this.received)}`,
+        );
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`Timed out waiting for ${type}; got ${JSON.stringify(this.received)}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends a ping and waits for its pong: everything sent before has been handled. */
+  async roundTrip(): Promise<void> {
+    this.send({ type: "ping" });
+    await this.next("pong");
+  }
+
+  async subscribe(channel: string, data?: unknown) {
+    this.send({ type: "subscribe", channel, ...(data !== undefined ? { data } : {}) });
+    return await this.next("subscribed", (message) => message.channel === channel);
+  }
+
+  has(type: ServerMessage["type"]): boolean {
+    return this.received.some((message) => message.type === type);
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState < WebSocket.CLOSING) this.socket.close(1000);
+    await this.opened.catch(() => {});
+    await this.closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** Sends a WebSocket upgrade request over a raw TCP socket and returns the status and headers. */
+export async function rawUpgrade(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Headers; body: string }> {
+  const target = new URL(url);
+  const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
+  try {
+    const lines = [
+      `GET ${target.pathname}${target.search} HTTP/1.1`,
+      `Host: ${target.host}`,
+      "Connection: Upgrade",
+      "Upgrade: websocket",
+      "Sec-WebSocket-Version: 13",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+      "",
+      "",
+    ];
+    await conn.write(new TextEncoder().encode(lines.join("\r\n")));
+    let text = "";
+    const buffer = new Uint8Array(4096);
+    while (!text.includes("\r\n\r\n")) {
+      const read = await conn.read(buffer);
+      if (read === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, read));
+    }
+    const [head, body = ""] = text.split("\r\n\r\n");
+    const [statusLine, ...headerLines] = head.split("\r\n");
+    const result = new Headers();
+    for (const line of headerLines) {
+      const index = line.indexOf(":");
+      result.append(line.slice(0, index).trim(), line.slice(index + 1).trim());
+    }
+    return { status: Number(statusLine.split(" ")[1]), headers: result, body };
+  } finally {
+    conn.close();
+  }
+}

@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import { CloseCode } from "../../src/realtime/close_codes.ts";
+import { ManualClock } from "./_support/manual_clock.ts";
+import { TestClient } from "./_support/ws_client.ts";
+import { sign, startServer } from "./_support/server.ts";
+
+Deno.test("a message larger than maxMessageBytes closes the connection with MessageTooLarge", async () => {
+  await using server = startServer({ realtime: { maxMessageBytes: 1024 } });
+  const client = await TestClient.connect(server.url, await sign("alice"));
+  client.send({ type: "subscribe", channel: "news", data: "é".repeat(400) }); // 800 bytes: fine
+  await client.next("subscribed");
+  client.send({ type: "subscribe", channel: "news", data: "é".repeat(600) }); // 1200 bytes
+  assert.equal((await client.closed).code, CloseCode.MessageTooLarge);
+});
+
+Deno.test("messages past the burst get rate_limited errors, then a RateLimited close", async () => {
+  const clock = new ManualClock();
+  await using server = startServer({
+    clock,
+    realtime: { rateLimit: { messagesPerSecond: 5, burst: 5, maxViolations: 3 } },
+  });
+  const client = await TestClient.connect(
+    server.url,
+    await sign("alice", { now: clock.now() }),
+  );
+  // 5 fit the burst, 3 are dropped with an error each, the 9th closes the connection.
+  for (let i = 0; i < 9; i++) client.send({ type: "ping" });
+  assert.equal((await client.closed).code, CloseCode.RateLimited);
+  assert.deepEqual(client.received.map((m) => m.type === "error" ? m.code : m.type), [
+    "pong",
+    "pong",
+    "pong",
+    "pong",
+    "pong",
+    "rate_limited",
+    "rate_limited",
+    "rate_limited",
+  ]);
+});
+
+Deno.test("a flood of thousands of messages is cut off with RateLimited without queueing them", async () => {
+  const clock = new ManualClock();
+  const closes: number[] = [];
+  let handled = 0;
+  await using server = startServer({
+    clock,
+    realtime: { rateLimit: { messagesPerSecond: 20, burst: 40, maxViolations: 10 } },
+    setup: (hub) =>
+      hub.use({
+        onMessage: () => void handled++,
+        onClose: (_connection, { code }) => void closes.push(code),
+      }),
+  });
+  const client = await TestClient.connect(server.url, await sign("alice", { now: clock.now() }));
+  for (let i = 0; i < 5000; i++) client.send({ type: "ping" });
+  await client.closed; // the client may see an abrupt close: it was still sending
+  for (let i = 0; i < 100 && closes.length === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.deepEqual(closes, [CloseCode.RateLimited]);
+  assert.equal(handled, 40, "only the burst reached the message hooks");
+});
+
+Deno.test("the rate limit refills over time, so a polite client is never limited", async () => {
+  const clock = new ManualClock();
+  await using server = startServer({
+    clock,
+    realtime: { rateLimit: { messagesPerSecond: 2, burst: 2, maxViolations: 1 } },
+  });
+  await using client = await TestClient.connect(
+    server.url,
+    await sign("alice", { now: clock.now() }),
+  );
+  for (let i = 0; i < 10; i++) {
+    await client.roundTrip();
+    clock.advance(500);
+  }
+  assert.equal(client.has("error"), false);
+});
+
+Deno.test("a connection that sends nothing for idleTimeoutMs closes with IdleTimeout", async () => {
+  const clock = new ManualClock();
+  await using server = startServer({ clock, realtime: { idleTimeoutMs: 30_000 } });
+  const client = await TestClient.connect(
+    server.url,
+    await sign("alice", { now: clock.now() }),
+  );
+  clock.advance(20_000);
+  await client.roundTrip(); // a heartbeat resets the idle clock
+  clock.advance(20_000);
+  await client.roundTrip();
+  clock.advance(29_000);
+  await client.roundTrip();
+  assert.equal(client.socket.readyState, WebSocket.OPEN);
+  clock.advance(30_001);
+  assert.equal((await client.closed).code, CloseCode.IdleTimeout);
+});
+
+Deno.test("token_expiring arrives ahead of expiry and the connection closes with TokenExpired", async () => {
+  const clock = new ManualClock();
+  await using server = startServer({
+    clock,
+    realtime: { expiryWarningMs: 60_000, idleTimeoutMs: 10_000_000 },
+  });
+  const client = await TestClient.connect(
+    server.url,
+    await sign("alice", { now: clock.now(), expiresIn: 120 }),
+  );
+  clock.advance(59_000);
+  await client.roundTrip();
+  assert.equal(client.has("token_expiring"), false);
+  clock.advance(2_000);
+  const warning = await client.next("token_expiring");
+  assert.equal(warning.expiresAt, clock.now() - 61_000 + 120_000);
+  clock.advance(58_000);
+  await client.roundTrip();
+  clock.advance(1_000);
+  assert.equal((await client.closed).code, CloseCode.TokenExpired);
+});
+
+Deno.test("an in-band refresh with a valid token for the same user extends the connection", async () => {
+  const clock = new ManualClock();
+  await using server = startServer({ clock, realtime: { idleTimeoutMs: 10_000_000 } });
+  const start = clock.now();
+  const client = await TestClient.connect(
+    server.url,
+    await sign("alice", { now: start, expiresIn: 120 }),
+  );
+  await client.subscribe("news");
+  clock.advance(90_000);
+  await client.next("token_expiring");
+
+  client.send({
+    type: "refresh",
+    token: await sign("mallory", { now: clock.now(), expiresIn: 600 }),
+  });
+  assert.equal((await client.next("error")).code, "refresh_rejected");
+  client.send({ type: "refresh", token: "garbage" });
+  assert.equal((await client.next("error")).code, "refresh_rejected");
+  client.send({ type: "refresh", token: await sign("alice", { now: start - 7200_000 }) });
+  assert.equal((await client.next("error")).code, "refresh_rejected", "an expired token");
+
+  const fresh = await sign("alice", { now: clock.now(), expiresIn: 600 });
+  client.send({ type: "refresh", token: fresh });
+  const welcome = await client.next("welcome");
+  assert.equal(welcome.expiresAt, (Math.floor(clock.now() / 1000) + 600) * 1000);
+
+  clock.advance(60_000); // past the first token's expiry
+  await server.hub.broadcast("news", "still", "here");
+  assert.equal((await client.next("message")).data, "here");
+  clock.advance(600_000);
+  assert.equal((await client.closed).code, CloseCode.TokenExpired);
+});
+
+Deno.test("a consumer that stops reading is closed with SlowConsumer instead of buffering without bound", async () => {
+  const codes: number[] = [];
+  await using server = startServer({
+    realtime: { maxBufferedBytes: 256 * 1024 },
+    setup: (hub) => hub.use({ onClose: (_connection, { code }) => void codes.push(code) }),
+  });
+  const token = await sign("alice");
+  const target = new URL(server.url);
+  const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
+  try {
+    await conn.write(new TextEncoder().encode(
+      [
+        `GET /ws HTTP/1.1`,
+        `Host: ${target.host}`,
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Origin: https://app.test",
+        `Sec-WebSocket-Protocol: kiln.v1, bearer.${token}`,
+        "",
+        "",
+      ].join("\r\n"),
+    ));
+    await conn.read(new Uint8Array(4096)); // the 101 and perhaps the welcome
+    await conn.write(maskedTextFrame(JSON.stringify({ type: "subscribe", channel: "firehose" })));
+    // Flood the channel (the first broadcasts may precede the subscription); the client never reads again.
+    const chunk = "x".repeat(64 * 1024);
+    for (let i = 0; i < 1000 && codes.length === 0; i++) {
+      await server.hub.broadcast("firehose", "chunk", chunk);
+      if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assert.deepEqual(codes, [CloseCode.SlowConsumer]);
+    assert.equal(server.hub.size, 0);
+  } finally {
+    conn.close();
+  }
+});
+
+function maskedTextFrame(text: string): Uint8Array {
+  const payload = new TextEncoder().encode(text);
+  if (payload.length > 125) throw new RangeError("Only short frames");
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  const frame = new Uint8Array(2 + 4 + payload.length);
+  frame[0] = 0x81;
+  frame[1] = 0x80 | payload.length;
+  frame.set(mask, 2);
+  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i % 4];
+  return frame;
+}
