@@ -1,0 +1,148 @@
+/**
+ * Validates request bodies into commands and refuses the commands that would wedge or
+ * corrupt a connection the gateway shares between clients: blocking reads, subscriber
+ * mode, MONITOR, transactions outside `/multi-exec`, and anything that changes the
+ * connection's database, user or protocol.
+ *
+ * @module
+ */
+
+import type { CommandArgs } from "./resp_encoder.ts";
+
+/** A request the gateway refuses, with the HTTP status to answer it with. */
+export class HttpError extends Error {
+  /** The HTTP status code. */
+  readonly status: number;
+  /**
+   * @param status the HTTP status code
+   * @param message the text for `{"error": …}`
+   */
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "HttpError";
+    this.status = status;
+  }
+}
+
+const CONNECTION_COMMANDS = new Set([
+  "BLPOP",
+  "BRPOP",
+  "BRPOPLPUSH",
+  "BLMOVE",
+  "BLMPOP",
+  "BZPOPMIN",
+  "BZPOPMAX",
+  "BZMPOP",
+  "WAIT",
+  "WAITAOF",
+  "SUBSCRIBE",
+  "PSUBSCRIBE",
+  "SSUBSCRIBE",
+  "UNSUBSCRIBE",
+  "PUNSUBSCRIBE",
+  "SUNSUBSCRIBE",
+  "MONITOR",
+  "SYNC",
+  "PSYNC",
+  "REPLCONF",
+  "MULTI",
+  "EXEC",
+  "DISCARD",
+  "WATCH",
+  "UNWATCH",
+  "SELECT",
+  "AUTH",
+  "HELLO",
+  "RESET",
+  "QUIT",
+]);
+
+const CONNECTION_CLIENT_SUBCOMMANDS = new Set(["REPLY", "TRACKING", "CACHING", "KILL"]);
+
+/** @returns why `command` may not run on a shared connection, or `undefined` if it may */
+function refusalReason(command: CommandArgs): string | undefined {
+  const name = String(command[0]).toUpperCase();
+  if (CONNECTION_COMMANDS.has(name)) {
+    return `Command ${name} is not allowed over HTTP: it blocks or changes connection state`;
+  }
+  if (name === "CLIENT" && command.length > 1) {
+    const sub = String(command[1]).toUpperCase();
+    if (CONNECTION_CLIENT_SUBCOMMANDS.has(sub)) {
+      return `Command CLIENT ${sub} is not allowed over HTTP`;
+    }
+  }
+  if (name === "XREAD" || name === "XREADGROUP") {
+    for (let i = 1; i < command.length; i++) {
+      const arg = String(command[i]).toUpperCase();
+      if (arg === "STREAMS") break;
+      if (arg === "BLOCK") return `Command ${name} with BLOCK is not allowed over HTTP`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks that `value` is a non-empty array of strings and numbers that may run over HTTP.
+ *
+ * @param value a parsed JSON value
+ * @returns the command
+ * @throws {HttpError} 400 when the command is malformed or refused
+ */
+export function toCommand(value: unknown): CommandArgs {
+  if (!Array.isArray(value)) {
+    throw new HttpError(400, "Request body must be a JSON array holding one command");
+  }
+  if (value.length === 0) throw new HttpError(400, "Command is empty");
+  for (let i = 0; i < value.length; i++) {
+    const arg = value[i];
+    const kind = typeof arg;
+    if (kind !== "string" && (kind !== "number" || !Number.isFinite(arg))) {
+      throw new HttpError(
+        400,
+        `Command argument ${i} must be a string or a finite number, got ${
+          arg === null ? "null" : Array.isArray(arg) ? "array" : kind
+        }`,
+      );
+    }
+  }
+  const refused = refusalReason(value);
+  if (refused !== undefined) throw new HttpError(400, refused);
+  return value;
+}
+
+/**
+ * Checks that `value` is a non-empty array of commands.
+ *
+ * @param value a parsed JSON value
+ * @returns the commands
+ * @throws {HttpError} 400 when any command is malformed or refused
+ */
+export function toCommandList(value: unknown): CommandArgs[] {
+  if (!Array.isArray(value)) {
+    throw new HttpError(400, "Request body must be a JSON array of command arrays");
+  }
+  if (value.length === 0) throw new HttpError(400, "Pipeline is empty");
+  const commands: CommandArgs[] = new Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    try {
+      commands[i] = toCommand(value[i]);
+    } catch (error) {
+      if (error instanceof HttpError) throw new HttpError(400, `Command ${i}: ${error.message}`);
+      throw error;
+    }
+  }
+  return commands;
+}
+
+/**
+ * Parses a request body as JSON.
+ *
+ * @throws {HttpError} 400 when the body is not valid JSON
+ */
+export function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "Request body is not valid JSON");
+  }
+}

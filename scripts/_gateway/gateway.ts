@@ -1,0 +1,272 @@
+/**
+ * The gateway's HTTP side: routes Upstash REST requests (`/`, `/pipeline`, `/multi-exec`,
+ * `/subscribe/…`, `/psubscribe/…`) onto the Redis connections held by a
+ * {@linkcode RedisPool}. Hot paths write JSON as strings and encode each request's
+ * commands in one buffer; every failure becomes a JSON `{"error": …}` with a 4xx/5xx
+ * status, never a crash.
+ *
+ * @module
+ */
+
+import { isAuthorized } from "./bearer_auth.ts";
+import { HttpError, parseJsonBody, toCommand, toCommandList } from "./command_rules.ts";
+import { RedisConnection, RedisUnavailableError } from "./redis_connection.ts";
+import { RedisPool } from "./redis_pool.ts";
+import { parseRedisUrl } from "./redis_url.ts";
+import { errorJson, replyToEnvelope, replyToJson } from "./reply_json.ts";
+import { appendCommand, encodeCommands } from "./resp_encoder.ts";
+import { RedisErrorReply } from "./resp_parser.ts";
+import { openSubscriptionStream, type SubscriptionKind } from "./subscription_stream.ts";
+import { readBodyText } from "./request_body.ts";
+
+/** Options for {@linkcode startGateway}. */
+export interface GatewayOptions {
+  /** The TCP Redis to front, e.g. `redis://127.0.0.1:6379`. */
+  redisUrl: string;
+  /** The bearer token clients must send. */
+  token: string;
+  /**
+   * Port to listen on; `0` picks a free one.
+   * @default {8079}
+   */
+  port?: number;
+  /**
+   * Address to listen on.
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * Largest request body accepted; larger bodies get 413.
+   * @default {10485760}
+   */
+  maxBodyBytes?: number;
+  /**
+   * Interval of SSE keep-alive comments, which also reveal disconnected subscribers.
+   * @default {15000}
+   */
+  sseHeartbeatMs?: number;
+  /**
+   * Number of multiplexed Redis connections shared by plain commands and pipelines.
+   * @default {1}
+   */
+  sharedConnections?: number;
+}
+
+/** A running gateway. */
+export interface Gateway extends AsyncDisposable {
+  /** Base URL to give `@upstash/redis`, e.g. `http://127.0.0.1:8079`. */
+  readonly url: string;
+  /** The port actually bound. */
+  readonly port: number;
+  /** Ends subscriptions, stops the server and closes every Redis connection. */
+  close(): Promise<void>;
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+const UNAUTHORIZED_HEADERS = { ...JSON_HEADERS, "www-authenticate": 'Bearer realm="redis"' };
+const KNOWN_PATHS = new Set(["/", "/pipeline", "/multi-exec"]);
+const encoder = new TextEncoder();
+
+function jsonResponse(body: string, status: number): Response {
+  return new Response(body, { status, headers: JSON_HEADERS });
+}
+
+function errorResponse(error: unknown): Response {
+  if (error instanceof HttpError) return jsonResponse(errorJson(error.message), error.status);
+  if (error instanceof RedisUnavailableError) return jsonResponse(errorJson(error.message), 503);
+  console.error("redis_http: unexpected error", error);
+  return jsonResponse(errorJson("Internal gateway error"), 500);
+}
+
+/** @returns the path of an absolute request URL, without query string or trailing slash */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  let end = url.indexOf("?", start);
+  if (end < 0) end = url.length;
+  if (end - start > 1 && url.charCodeAt(end - 1) === 47) end--;
+  return url.slice(start, end);
+}
+
+/** Validates options the way the CLI and tests pass them. */
+function validateOptions(options: GatewayOptions): void {
+  if (typeof options.token !== "string" || options.token.length === 0) {
+    throw new TypeError("A non-empty token is required");
+  }
+  const max = options.maxBodyBytes;
+  if (max !== undefined && (!Number.isInteger(max) || max <= 0)) {
+    throw new RangeError(`maxBodyBytes must be a positive integer, got ${max}`);
+  }
+  const port = options.port;
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
+  }
+}
+
+/**
+ * Starts an Upstash-REST-compatible gateway in front of a TCP Redis.
+ *
+ * @param options where to listen and which Redis to front
+ * @returns the running gateway
+ * @throws {TypeError} when the token or Redis URL is invalid
+ *
+ * @example Run a gateway in-process
+ * ```ts ignore
+ * const gateway = await startGateway({ port: 0, redisUrl: "redis://127.0.0.1:6379", token: "t" });
+ * const res = await fetch(gateway.url, {
+ *   method: "POST",
+ *   headers: { authorization: "Bearer t" },
+ *   body: JSON.stringify(["PING"]),
+ * });
+ * console.log(await res.json()); // { result: "PONG" }
+ * await gateway.close();
+ * ```
+ */
+export function startGateway(options: GatewayOptions): Promise<Gateway> {
+  validateOptions(options);
+  const endpoint = parseRedisUrl(options.redisUrl);
+  const expectedAuthorization = `Bearer ${options.token}`;
+  const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
+  const pool = new RedisPool(endpoint, options.sharedConnections ?? 1);
+  const streams = new Set<() => void>();
+
+  async function runSingle(request: Request, base64: boolean): Promise<Response> {
+    const command = toCommand(parseJsonBody(await readBodyText(request, maxBodyBytes)));
+    const payload = encoder.encode(appendCommand("", command));
+    const shared = pool.shared();
+    const connection = shared instanceof RedisConnection ? shared : await shared;
+    const reply = (await connection.send(payload, 1))[0];
+    if (reply instanceof RedisErrorReply) return jsonResponse(errorJson(reply.message), 400);
+    return jsonResponse('{"result":' + replyToJson(reply, base64) + "}", 200);
+  }
+
+  async function runPipeline(request: Request, base64: boolean): Promise<Response> {
+    const commands = toCommandList(parseJsonBody(await readBodyText(request, maxBodyBytes)));
+    const payload = encodeCommands(commands);
+    const shared = pool.shared();
+    const connection = shared instanceof RedisConnection ? shared : await shared;
+    const replies = await connection.send(payload, commands.length);
+    let out = "[";
+    for (let i = 0; i < replies.length; i++) {
+      if (i > 0) out += ",";
+      out += replyToEnvelope(replies[i], base64);
+    }
+    return jsonResponse(out + "]", 200);
+  }
+
+  async function runTransaction(request: Request, base64: boolean): Promise<Response> {
+    const commands = toCommandList(parseJsonBody(await readBodyText(request, maxBodyBytes)));
+    const connection = await pool.acquire();
+    try {
+      const replies = await connection.commands([["MULTI"], ...commands, ["EXEC"]]);
+      const exec = replies[replies.length - 1];
+      if (exec instanceof RedisErrorReply) {
+        // EXECABORT: a command was refused while queueing, so nothing ran. Say which.
+        const queued = replies.find((r, i) => i > 0 && r instanceof RedisErrorReply);
+        const detail = queued instanceof RedisErrorReply && queued !== exec
+          ? `${exec.message.replace(/\.$/, "")}: ${queued.message}`
+          : exec.message;
+        return jsonResponse(errorJson(detail), 400);
+      }
+      if (!Array.isArray(exec)) {
+        return jsonResponse(errorJson("Transaction was aborted"), 409);
+      }
+      let out = "[";
+      for (let i = 0; i < exec.length; i++) {
+        if (i > 0) out += ",";
+        out += replyToEnvelope(exec[i], base64);
+      }
+      return jsonResponse(out + "]", 200);
+    } finally {
+      pool.release(connection);
+    }
+  }
+
+  async function runSubscription(
+    request: Request,
+    kind: SubscriptionKind,
+    rawTarget: string,
+    completed: Promise<void>,
+  ): Promise<Response> {
+    let target: string;
+    try {
+      target = decodeURIComponent(rawTarget);
+    } catch {
+      throw new HttpError(400, "Channel name is not valid percent-encoding");
+    }
+    if (target.length === 0) throw new HttpError(400, "Channel name is empty");
+    await request.body?.cancel().catch(() => {});
+    const connection = await pool.dedicated();
+    return await openSubscriptionStream(
+      connection,
+      kind,
+      target,
+      completed,
+      heartbeatMs,
+      streams,
+    );
+  }
+
+  async function handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    try {
+      if (!isAuthorized(request.headers.get("authorization"), expectedAuthorization)) {
+        return new Response(errorJson("Unauthorized: missing or invalid bearer token"), {
+          status: 401,
+          headers: UNAUTHORIZED_HEADERS,
+        });
+      }
+      const path = pathOf(request.url);
+      const isSubscription = path.startsWith("/subscribe") || path.startsWith("/psubscribe");
+      if (!KNOWN_PATHS.has(path) && !isSubscription) {
+        return jsonResponse(errorJson(`Not found: ${path}`), 404);
+      }
+      if (request.method !== "POST") {
+        return jsonResponse(errorJson(`Method ${request.method} not allowed; use POST`), 405);
+      }
+      const base64 = request.headers.get("upstash-encoding")?.toLowerCase() === "base64";
+      switch (path) {
+        case "/":
+          return await runSingle(request, base64);
+        case "/pipeline":
+          return await runPipeline(request, base64);
+        case "/multi-exec":
+          return await runTransaction(request, base64);
+      }
+      const kind = path.startsWith("/subscribe") ? "subscribe" : "psubscribe";
+      if (path.length > kind.length + 1 && path[kind.length + 1] !== "/") {
+        return jsonResponse(errorJson(`Not found: ${path}`), 404);
+      }
+      return await runSubscription(request, kind, path.slice(kind.length + 2), info.completed);
+    } catch (error) {
+      return errorResponse(error);
+    }
+  }
+
+  return new Promise((resolve, reject) => {
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = Deno.serve({
+        port: options.port ?? 8079,
+        hostname: options.hostname ?? "127.0.0.1",
+        onListen() {},
+        onError: errorResponse,
+      }, handle);
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    const { hostname, port } = server.addr;
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        for (const end of [...streams]) end();
+        await server.shutdown();
+        await pool.close();
+      })();
+      return closing;
+    };
+    resolve({ url: `http://${host}:${port}`, port, close, [Symbol.asyncDispose]: close });
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Owns every connection the gateway holds to Redis. Plain commands and pipelines share a
+ * few long-lived pipelined connections (Redis runs one connection's commands in order,
+ * so multiplexing costs nothing and saves sockets). Transactions borrow a dedicated
+ * connection; subscriptions get their own, closed when the subscriber leaves. A broken
+ * connection is dropped and the next request dials again, so the gateway recovers by
+ * itself when Redis comes back.
+ *
+ * @module
+ */
+
+import { openRedisConnection, type RedisConnection } from "./redis_connection.ts";
+import type { RedisEndpoint } from "./redis_url.ts";
+
+const MAX_IDLE_DEDICATED = 4;
+
+/** Hands out connections to one Redis endpoint and closes them all on {@linkcode close}. */
+export class RedisPool {
+  readonly #endpoint: RedisEndpoint;
+  readonly #shared: Array<RedisConnection | undefined>;
+  readonly #connecting: Array<Promise<RedisConnection> | undefined>;
+  #next = 0;
+  #idle: RedisConnection[] = [];
+  #all = new Set<RedisConnection>();
+  #closed = false;
+
+  /**
+   * @param endpoint where Redis listens
+   * @param sharedConnections how many multiplexed connections carry plain commands
+   */
+  constructor(endpoint: RedisEndpoint, sharedConnections = 1) {
+    this.#endpoint = endpoint;
+    this.#shared = new Array(sharedConnections);
+    this.#connecting = new Array(sharedConnections);
+  }
+
+  /**
+   * Returns an open shared connection, dialing if needed.
+   *
+   * @throws {RedisUnavailableError} when Redis cannot be reached
+   */
+  shared(): RedisConnection | Promise<RedisConnection> {
+    const slot = this.#next;
+    this.#next = (slot + 1) % this.#shared.length;
+    const current = this.#shared[slot];
+    if (current !== undefined && !current.closed) return current;
+    let connecting = this.#connecting[slot];
+    if (connecting === undefined) {
+      connecting = this.#dial().then(
+        (connection) => {
+          this.#connecting[slot] = undefined;
+          this.#shared[slot] = connection;
+          return connection;
+        },
+        (error) => {
+          this.#connecting[slot] = undefined;
+          throw error;
+        },
+      );
+      this.#connecting[slot] = connecting;
+    }
+    return connecting;
+  }
+
+  /**
+   * Borrows a connection nobody else writes to, for MULTI/EXEC.
+   * Give it back with {@linkcode release}.
+   *
+   * @throws {RedisUnavailableError} when Redis cannot be reached
+   */
+  async acquire(): Promise<RedisConnection> {
+    while (this.#idle.length > 0) {
+      const connection = this.#idle.pop()!;
+      if (!connection.closed) return connection;
+    }
+    return await this.#dial();
+  }
+
+  /** Returns a borrowed connection; it is kept for reuse only if it is clean. */
+  release(connection: RedisConnection): void {
+    if (
+      this.#closed || connection.closed || connection.inFlight > 0 ||
+      this.#idle.length >= MAX_IDLE_DEDICATED
+    ) {
+      connection.close();
+    } else {
+      this.#idle.push(connection);
+    }
+  }
+
+  /**
+   * Opens a fresh connection owned by the caller (subscriptions); the pool still closes
+   * it on shutdown.
+   *
+   * @throws {RedisUnavailableError} when Redis cannot be reached
+   */
+  async dedicated(): Promise<RedisConnection> {
+    return await this.#dial();
+  }
+
+  /** Closes every connection and waits for their read loops to end. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled(this.#connecting.filter((c) => c !== undefined));
+    const all = [...this.#all];
+    for (const connection of all) connection.close();
+    await Promise.all(all.map((c) => c.done));
+  }
+
+  async #dial(): Promise<RedisConnection> {
+    const connection = await openRedisConnection(this.#endpoint);
+    if (this.#closed) {
+      connection.close();
+      await connection.done;
+      throw new Error("The gateway is shutting down");
+    }
+    this.#all.add(connection);
+    connection.onClose(() => this.#all.delete(connection));
+    return connection;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * An incremental RESP2 parser. The gateway parses Redis's wire format itself so that
+ * replies reach JSON exactly as Redis sent them: flat arrays stay flat (HGETALL is never
+ * turned into an object), bulk strings stay raw bytes until the response encoding
+ * (plain UTF-8 or base64) is chosen, and nested arrays keep their shape.
+ *
+ * @module
+ */
+
+/** An error reply (`-ERR ...`) from Redis, kept as a value so pipelines can carry it. */
+export class RedisErrorReply {
+  /** The message exactly as Redis sent it, e.g. `ERR unknown command 'FOO'`. */
+  readonly message: string;
+  /** @param message the error line without its leading `-` */
+  constructor(message: string) {
+    this.message = message;
+  }
+}
+
+/**
+ * One RESP2 reply: a simple string is a `string`, a bulk string is a `Uint8Array`,
+ * an integer is a `number` (a `bigint` beyond 2^53), nil is `null`.
+ */
+export type RespValue =
+  | string
+  | Uint8Array
+  | number
+  | bigint
+  | null
+  | RedisErrorReply
+  | RespValue[];
+
+const CR = 13;
+const INITIAL_CAPACITY = 64 * 1024;
+const INCOMPLETE: unique symbol = Symbol("incomplete");
+type Parsed = RespValue | typeof INCOMPLETE;
+
+const latin1 = new TextDecoder("latin1");
+const utf8 = new TextDecoder();
+
+/** Buffers bytes read from a socket and yields each complete reply in order. */
+export class RespParser {
+  #buf = new Uint8Array(INITIAL_CAPACITY);
+  #start = 0;
+  #end = 0;
+  #pos = 0;
+  /** Absolute offset the last incomplete bulk string needs; lets reads grow the buffer. */
+  #needed = 0;
+
+  /**
+   * Returns the free tail of the buffer for the next socket read, compacting or
+   * growing it first so that it has room.
+   */
+  writable(): Uint8Array {
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+    }
+    const wanted = Math.max(this.#needed - this.#start, this.#end - this.#start + 16 * 1024);
+    if (wanted > this.#buf.length) {
+      let capacity = this.#buf.length * 2;
+      while (capacity < wanted) capacity *= 2;
+      const next = new Uint8Array(capacity);
+      next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#needed = Math.max(0, this.#needed - this.#start);
+      this.#start = 0;
+      this.#buf = next;
+    } else if (this.#buf.length - this.#end < 16 * 1024 || this.#needed > this.#buf.length) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#needed = Math.max(0, this.#needed - this.#start);
+      this.#start = 0;
+    }
+    return this.#buf.subarray(this.#end);
+  }
+
+  /** Records that `n` bytes were read into the region returned by {@linkcode writable}. */
+  commit(n: number): void {
+    this.#end += n;
+  }
+
+  /**
+   * Parses the next complete reply.
+   *
+   * @returns the reply, or `undefined` when more bytes are needed
+   * @throws {SyntaxError} when the stream is not RESP2
+   */
+  next(): RespValue | undefined {
+    if (this.#start === this.#end) return undefined;
+    if (this.#needed > this.#end) return undefined;
+    this.#pos = this.#start;
+    const value = this.#parse();
+    if (value === INCOMPLETE) return undefined;
+    this.#needed = 0;
+    this.#start = this.#pos;
+    return value;
+  }
+
+  #lineEnd(from: number): number {
+    const buf = this.#buf;
+    const end = this.#end - 1;
+    for (let i = from; i < end; i++) {
+      if (buf[i] === CR) return i;
+    }
+    return -1;
+  }
+
+  #integer(from: number, to: number): number {
+    const buf = this.#buf;
+    let i = from;
+    let negative = false;
+    if (buf[i] === 45) {
+      negative = true;
+      i++;
+    }
+    let n = 0;
+    for (; i < to; i++) n = n * 10 + (buf[i] - 48);
+    return negative ? -n : n;
+  }
+
+  #parse(): Parsed {
+    const buf = this.#buf;
+    const pos = this.#pos;
+    if (pos >= this.#end) return INCOMPLETE;
+    const lineEnd = this.#lineEnd(pos + 1);
+    if (lineEnd < 0) return INCOMPLETE;
+    const type = buf[pos];
+    switch (type) {
+      case 36: { // '$' bulk string
+        const length = this.#integer(pos + 1, lineEnd);
+        if (length < 0) {
+          this.#pos = lineEnd + 2;
+          return null;
+        }
+        const from = lineEnd + 2;
+        const to = from + length;
+        if (to + 2 > this.#end) {
+          this.#needed = to + 2;
+          return INCOMPLETE;
+        }
+        this.#pos = to + 2;
+        return buf.slice(from, to);
+      }
+      case 43: { // '+' simple string
+        this.#pos = lineEnd + 2;
+        if (lineEnd - pos === 3 && buf[pos + 1] === 79 && buf[pos + 2] === 75) return "OK";
+        return utf8.decode(buf.subarray(pos + 1, lineEnd));
+      }
+      case 58: { // ':' integer
+        this.#pos = lineEnd + 2;
+        if (lineEnd - pos < 16) return this.#integer(pos + 1, lineEnd);
+        const text = latin1.decode(buf.subarray(pos + 1, lineEnd));
+        const n = Number(text);
+        return Number.isSafeInteger(n) ? n : BigInt(text);
+      }
+      case 42: { // '*' array
+        const length = this.#integer(pos + 1, lineEnd);
+        this.#pos = lineEnd + 2;
+        if (length < 0) return null;
+        const items: RespValue[] = new Array(length);
+        for (let i = 0; i < length; i++) {
+          const item = this.#parse();
+          if (item === INCOMPLETE) return INCOMPLETE;
+          items[i] = item;
+        }
+        return items;
+      }
+      case 45: { // '-' error
+        this.#pos = lineEnd + 2;
+        return new RedisErrorReply(utf8.decode(buf.subarray(pos + 1, lineEnd)));
+      }
+      default:
+        throw new SyntaxError(`Unexpected RESP type byte ${type}`);
+    }
+  }
+}

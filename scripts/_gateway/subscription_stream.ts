@@ -1,0 +1,110 @@
+/**
+ * Serves `POST /subscribe/<channel>` and `POST /psubscribe/<pattern>` as Server-Sent
+ * Events in the format `@upstash/redis`'s Subscriber parses: one `data: ` line per Redis
+ * push, its parts joined by commas (`subscribe,<channel>,1`, `message,<channel>,<msg>`,
+ * `pmessage,<pattern>,<channel>,<msg>`). Each stream owns a dedicated Redis connection,
+ * closed as soon as the HTTP client goes away, which is what releases the subscription
+ * in Redis.
+ *
+ * @module
+ */
+
+import { HttpError } from "./command_rules.ts";
+import type { RedisConnection } from "./redis_connection.ts";
+import { RedisUnavailableError } from "./redis_connection.ts";
+import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
+
+/** Which subscription a stream holds. */
+export type SubscriptionKind = "subscribe" | "psubscribe";
+
+const encoder = new TextEncoder();
+const utf8 = new TextDecoder();
+const HEARTBEAT = encoder.encode(": keep-alive\n\n");
+
+const SSE_HEADERS = {
+  "content-type": "text/event-stream",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
+function pushToEvent(reply: RespValue): Uint8Array | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  let line = "data: ";
+  for (let i = 0; i < reply.length; i++) {
+    const part = reply[i];
+    if (i > 0) line += ",";
+    line += part instanceof Uint8Array ? utf8.decode(part) : String(part);
+  }
+  return encoder.encode(line + "\n\n");
+}
+
+/**
+ * Subscribes on `connection` and returns the streaming response; from then on the
+ * stream owns the connection.
+ *
+ * @param connection a fresh connection nobody else uses
+ * @param kind SUBSCRIBE or PSUBSCRIBE
+ * @param target the channel or pattern
+ * @param completed settles when the response ends or the client disconnects
+ * @param heartbeatMs how often an SSE comment is sent, so dead clients are noticed
+ * @param streams the gateway's set of open streams, used to end them on shutdown
+ * @throws {HttpError} 400 when Redis refuses the subscription
+ * @throws {RedisUnavailableError} when Redis goes away before confirming it
+ */
+export async function openSubscriptionStream(
+  connection: RedisConnection,
+  kind: SubscriptionKind,
+  target: string,
+  completed: Promise<void>,
+  heartbeatMs: number,
+  streams: Set<() => void>,
+): Promise<Response> {
+  const confirmation = await new Promise<RespValue>((resolve, reject) => {
+    connection.onClose(() => reject(new RedisUnavailableError("Redis closed the subscription")));
+    connection.setPushHandler(resolve);
+    connection.sendWithoutReply([[kind.toUpperCase(), target]]);
+  }).catch((error) => {
+    connection.close();
+    throw error;
+  });
+  if (confirmation instanceof RedisErrorReply) {
+    connection.close();
+    throw new HttpError(400, confirmation.message);
+  }
+
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let finished = false;
+  let end = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      end = () => {
+        if (finished) return;
+        finished = true;
+        clearInterval(timer);
+        streams.delete(end);
+        connection.close();
+        try {
+          controller.close();
+        } catch {
+          // the client already cancelled the stream
+        }
+      };
+      streams.add(end);
+      completed.then(end, end);
+      connection.onClose(end);
+      const first = pushToEvent(confirmation);
+      if (first) controller.enqueue(first);
+      connection.setPushHandler((reply) => {
+        const event = pushToEvent(reply);
+        if (event && !finished) controller.enqueue(event);
+      });
+      timer = setInterval(() => {
+        if (!finished) controller.enqueue(HEARTBEAT);
+      }, heartbeatMs);
+    },
+    cancel() {
+      end();
+    },
+  });
+  return new Response(body, { status: 200, headers: SSE_HEADERS });
+}

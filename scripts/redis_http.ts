@@ -1,0 +1,83 @@
+/**
+ * CLI for the Upstash-REST-compatible HTTP gateway in front of a TCP `redis-server`, so
+ * Kiln's tests, its demo and self-hosting users can point `@upstash/redis` at a plain
+ * Redis. On start it prints one JSON line, `{"listening":"http://127.0.0.1:PORT"}`, for
+ * a parent process to read; SIGINT/SIGTERM close everything and exit 0.
+ *
+ * ```sh
+ * deno task redis:http --port 8079 --redis redis://127.0.0.1:6379 --token <t>
+ * ```
+ *
+ * Flags: `--port` (default 8079, 0 picks a free port), `--hostname` (default 127.0.0.1),
+ * `--redis` (default redis://127.0.0.1:6379), `--token` (required, or env
+ * `REDIS_HTTP_TOKEN`), `--max-body-bytes` (default 10485760), `--sse-heartbeat-ms`
+ * (default 15000), `--connections` (shared Redis connections, default 1).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type Gateway, type GatewayOptions, startGateway } from "./_gateway/gateway.ts";
+
+export { type Gateway, type GatewayOptions, startGateway };
+
+function toInteger(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new TypeError(`--${flag} must be an integer, got ${value}`);
+  return n;
+}
+
+/**
+ * Parses command-line flags into gateway options.
+ *
+ * @param args the arguments after the script name
+ * @returns the options for {@linkcode startGateway}
+ * @throws {TypeError} on an unknown flag, a bad number or a missing token
+ */
+export function parseGatewayArgs(args: string[]): GatewayOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: "string" },
+      hostname: { type: "string" },
+      redis: { type: "string" },
+      token: { type: "string" },
+      "max-body-bytes": { type: "string" },
+      "sse-heartbeat-ms": { type: "string" },
+      connections: { type: "string" },
+    },
+    strict: true,
+  });
+  const token = values.token ?? Deno.env.get("REDIS_HTTP_TOKEN");
+  if (!token) throw new TypeError("--token is required (or set REDIS_HTTP_TOKEN)");
+  return {
+    port: toInteger("port", values.port) ?? 8079,
+    hostname: values.hostname ?? "127.0.0.1",
+    redisUrl: values.redis ?? "redis://127.0.0.1:6379",
+    token,
+    maxBodyBytes: toInteger("max-body-bytes", values["max-body-bytes"]),
+    sseHeartbeatMs: toInteger("sse-heartbeat-ms", values["sse-heartbeat-ms"]),
+    sharedConnections: toInteger("connections", values.connections),
+  };
+}
+
+async function main(): Promise<void> {
+  let options: GatewayOptions;
+  try {
+    options = parseGatewayArgs(Deno.args);
+  } catch (error) {
+    console.error(`redis_http: ${error instanceof Error ? error.message : error}`);
+    Deno.exit(2);
+  }
+  const gateway = await startGateway(options);
+  const shutdown = async () => {
+    await gateway.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", shutdown);
+  Deno.addSignalListener("SIGTERM", shutdown);
+  console.log(JSON.stringify({ listening: gateway.url }));
+}
+
+if (import.meta.main) await main();
