@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { fileTypeFromBuffer } from "file-type/core";
 import { CHECKSUM_ALGORITHMS, createHasher, type Hasher } from "./_sha.ts";
 import { parseMetadata } from "./_metadata.ts";
+import { BufferPool, readBody } from "./_body.ts";
 import {
   type Checksum,
   fromBase64,
@@ -296,6 +297,7 @@ type Received = { ok: true; record: UploadRecord } | { ok: false; reply: Reply }
 
 class TusHandler {
   #config: Config;
+  #buffers = new BufferPool();
 
   constructor(config: Config) {
     this.#config = config;
@@ -616,12 +618,13 @@ class TusHandler {
       let offset = start;
       let tooLong = false;
       let lastProgress = config.now();
-      const reader = body?.getReader();
+      const reader = body ? readBody(body, this.#buffers) : null;
       if (reader) {
         try {
           for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
+            // A view into a reused buffer, valid until the next read (stores copy what they keep).
+            const value = await reader.read();
+            if (value === null) break;
             if (offset + value.byteLength > limit) {
               tooLong = true;
               await reader.cancel().catch(() => {});
@@ -666,7 +669,7 @@ class TusHandler {
           closed = true;
           throw error;
         } finally {
-          reader.releaseLock();
+          reader.release();
         }
       }
       if (tooLong) {
