@@ -49,7 +49,7 @@ export type QueueErrorCode =
   | "QUEUE_JOB_TIMEOUT"
   | "QUEUE_LEASE_LOST"
   | "QUEUE_UNKNOWN_JOB"
-  | "QUEUE_JOB_FAILED";
+  | "QUEUE_JOB_STALLED";
 
 /** Codes of the scheduler module. */
 export type SchedulerErrorCode = "SCHEDULER_TASK_TIMEOUT";

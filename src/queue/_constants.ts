@@ -7,12 +7,22 @@
 /** How many failed jobs a queue keeps before the oldest are trimmed. */
 export const DEFAULT_FAILED_LIMIT = 10_000;
 
-/** The error name recorded when a lease expires without an answer from its worker. */
-export const STALL_ERROR_NAME = "LeaseExpired";
+/** How many stalls a job survives unless it or its worker says otherwise. */
+export const DEFAULT_MAX_STALLS = 1;
 
-/** The error message recorded when a lease expires without an answer from its worker. */
-export const STALL_ERROR_MESSAGE =
-  "The lease expired before the job finished (worker crashed or stalled)";
+/** How long a `fail` outcome is remembered, so a replayed request answers the same. */
+export const REPLAY_MEMO_MS = 60_000;
+
+/** The error name recorded when a job stalled more than its max stalls. */
+export const STALL_ERROR_NAME = "JobStalledError";
+
+/**
+ * The error message recorded when a job stalled more than its max stalls
+ * (take-13.lua builds the same text).
+ */
+export function stallErrorMessage(stalls: number, maxStalls: number): string {
+  return `The job stalled too many times: its lease expired ${stalls} times before it finished (maxStalls ${maxStalls})`;
+}
 
 /** The index of each priority band, best first. */
 export const BANDS = { high: 0, normal: 1, low: 2 } as const;

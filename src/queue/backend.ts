@@ -23,14 +23,23 @@ export interface NewJob {
   readonly payload: string;
   /** The priority band. */
   readonly priority: Priority;
-  /** Retries before dead-lettering (used when a lease expires without an answer). */
+  /** Handler failures retried before dead-lettering. */
   readonly maxRetries: number;
+  /** Lease expiries tolerated before dead-lettering; `undefined` leaves it to the worker's `maxStalls`. */
+  readonly maxStalls?: number;
   /** When it was dispatched, in epoch milliseconds. */
   readonly createdAt: number;
   /** When it becomes due, in epoch milliseconds. */
   readonly runAt: number;
   /** While a job with this key is pending or running, no other is enqueued. */
   readonly uniqueKey?: string;
+  /**
+   * Unique per dispatch call and shared by its jobs: enqueueing a job that
+   * exists with the same token is a replay of that call, answered `created`
+   * as the first time, while a job that exists under another token (or none)
+   * is a genuine duplicate, answered not created.
+   */
+  readonly dispatchToken?: string;
 }
 
 /** The error of one failed attempt, kept with the job. */
@@ -65,10 +74,23 @@ export interface StoredJob {
   readonly createdAt: number;
   /** How many times it has been reserved, this reservation included. */
   readonly attempts: number;
-  /** Every failed attempt's error, oldest first. */
+  /** How many times its lease expired before a worker answered (a stall costs no retry). */
+  readonly stalls: number;
+  /** Every failed attempt's error, oldest first (and the stall error, if it stalled out). */
   readonly errors: readonly AttemptError[];
   /** Its unique key, if dispatched with one. */
   readonly uniqueKey?: string;
+}
+
+/** Where a job is: waiting, delayed, leased to a worker, or in the failed store. */
+export type JobState = "ready" | "delayed" | "active" | "failed";
+
+/** A job as {@linkcode QueueBackend.getJob} returns it: its record, state and progress. */
+export interface JobInfo extends StoredJob {
+  /** Where the job is now. */
+  readonly state: JobState;
+  /** The latest value a handler passed to `ctx.progress()`, or `null` if none. */
+  readonly progress: number | null;
 }
 
 /** A dead-lettered job. */
@@ -81,7 +103,11 @@ export interface FailedJob extends StoredJob {
 export interface DispatchResult {
   /** The job's id: the new one, or the existing job's for a replay or a taken unique key. */
   readonly id: string;
-  /** `false` when nothing new was enqueued (same `jobId`, or `uniqueKey` taken). */
+  /**
+   * `false` when nothing new was enqueued: another dispatch already used the
+   * `jobId`, or the `uniqueKey` is taken. A replay of the same dispatch call
+   * (the HTTP client retrying after a lost response) answers as the first did.
+   */
   readonly created: boolean;
 }
 
@@ -113,6 +139,8 @@ export interface TakeRequest {
   readonly leaseMs: number;
   /** The token of the new reservation: unique per call, so a replayed call returns the same jobs. */
   readonly token: string;
+  /** Stalls tolerated for jobs dispatched without their own `maxStalls`. @default 1 */
+  readonly maxStalls?: number;
 }
 
 /** What {@linkcode QueueBackend.take} did. */
@@ -123,6 +151,8 @@ export interface TakeResult {
   readonly jobs: readonly StoredJob[];
   /** Jobs whose lease had expired, reclaimed (back to ready, or dead-lettered) during this call. */
   readonly stalled: readonly string[];
+  /** Those of `stalled` that had stalled more than their max stalls and went to the failed store. */
+  readonly stalledOut: readonly string[];
   /** When the earliest delayed job or lease comes due, if any (to sleep until then). */
   readonly nextDueAt: number | null;
 }
@@ -148,7 +178,10 @@ export interface FailRequest extends Lease {
   readonly uniqueKey?: string;
 }
 
-/** What {@linkcode QueueBackend.fail} did; `lost` when the token no longer held the lease. */
+/**
+ * What {@linkcode QueueBackend.fail} did; `lost` when the token no longer held
+ * the lease. A replay of a call that succeeded answers as that call did.
+ */
 export type FailResult = "retried" | "failed" | "released" | "lost";
 
 /** The size of each part of a queue. */
@@ -201,6 +234,10 @@ export interface QueueBackend extends Limiter {
   take(request: TakeRequest): Promise<TakeResult>;
   /** Retries, dead-letters or releases a leased job. */
   fail(request: FailRequest): Promise<FailResult>;
+  /** Stores a running job's latest progress; `false` when the token no longer holds the lease. */
+  progress(queue: string, lease: Lease, value: number): Promise<boolean>;
+  /** One job with its state and progress; `null` once completed, forgotten or never dispatched. */
+  getJob(queue: string, id: string): Promise<JobInfo | null>;
   /** Extends leases; returns the ids whose lease was lost. */
   extend(queue: string, leases: readonly Lease[], leaseMs: number, now: number): Promise<string[]>;
   /** The size of each part of a queue. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { KilnError } from "../errors.ts";
+import { stallErrorMessage } from "./_constants.ts";
 
 /** One reason a payload was refused: where in the payload, and why. */
 export interface PayloadIssue {
@@ -124,5 +125,38 @@ export class UnknownJobError extends KilnError {
   constructor(job: string) {
     super("QUEUE_UNKNOWN_JOB", `No worker definition for job ${job}`);
     this.job = job;
+  }
+}
+
+/**
+ * A job's lease expired more than its `maxStalls` times (its worker crashed,
+ * or blocked its event loop past the lease, each time); it was moved to the
+ * failed store with this error's name and message. A stall below the limit
+ * is not a failure: the job is simply served again, costing no retry.
+ *
+ * @example Recognising a stalled-out job in the failed store
+ * ```ts
+ * import { JobStalledError } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new JobStalledError(2, 1);
+ * assert.equal(error.code, "QUEUE_JOB_STALLED");
+ * assert.equal(error.name, "JobStalledError");
+ * assert.match(error.message, /stalled too many times/);
+ * ```
+ */
+export class JobStalledError extends KilnError {
+  /** How many times the lease expired. */
+  readonly stalls: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param stalls How many times the lease expired.
+   * @param maxStalls How many stalls the job was allowed.
+   */
+  constructor(stalls: number, maxStalls: number) {
+    super("QUEUE_JOB_STALLED", stallErrorMessage(stalls, maxStalls));
+    this.stalls = stalls;
   }
 }

@@ -47,8 +47,13 @@ export interface JobContext {
   /** A logger whose lines carry the job's id and name. */
   readonly logger: Logger;
   /**
-   * Reports progress (any number, such as a percentage). Kept in memory and
-   * passed to `progress` listeners; it is not written to the backend.
+   * Reports progress (any finite number, such as a percentage). `progress`
+   * listeners hear it at once, and the latest value is stored on the job in
+   * the background (while this run holds the lease), where `queue.job(id)`
+   * reads it. A value reported while an earlier one is still being written
+   * replaces it, so a tight loop costs at most one write in flight.
+   *
+   * @throws {TypeError} When `value` is not a finite number.
    */
   progress(value: number): void;
   /**
@@ -70,7 +75,21 @@ export interface JobOptions<S extends PayloadSchema, R> {
   queue?: string;
   /** How many times a failed attempt is retried before the job is dead-lettered. @default 3 */
   maxRetries?: number;
-  /** Milliseconds before `ctx.signal` aborts and the attempt fails with a timeout. @default undefined (no limit) */
+  /**
+   * How many times the job's lease may expire (its worker crashed or blocked
+   * past the lease) before it is dead-lettered with a `JobStalledError`. A
+   * stall is not a failed attempt: the job is served again and no retry is used.
+   * @default the worker's `maxStalls` (1)
+   */
+  maxStalls?: number;
+  /**
+   * Milliseconds before `ctx.signal` aborts and the attempt fails with a
+   * `JobTimeoutError`. The attempt is failed (retried or dead-lettered) at
+   * the timeout, but JavaScript cannot stop a running function: a handler
+   * that ignores `ctx.signal` keeps running, and keeps its concurrency slot,
+   * until it returns; whatever it returns then is ignored.
+   * @default undefined (no limit)
+   */
   timeout?: number;
   /** The wait before each retry. @default { type: "exponential", delay: 1000, max: 60000, jitter: true } */
   backoff?: Backoff;
@@ -88,6 +107,8 @@ export interface JobDefinition<S extends PayloadSchema = PayloadSchema, R = unkn
   readonly queue: string;
   /** Retries before dead-lettering. */
   readonly maxRetries: number;
+  /** Stalls tolerated before dead-lettering; `undefined` leaves it to the worker. */
+  readonly maxStalls: number | undefined;
   /** The attempt time limit in milliseconds, if any. */
   readonly timeout: number | undefined;
   /** The wait before each retry. */
@@ -110,7 +131,7 @@ const DEFAULT_BACKOFF: Backoff = { type: "exponential", delay: 1_000, max: 60_00
  * @param options The name, schema, handler and retry policy.
  * @returns The definition, to pass to `queue.dispatch()` and `new Worker()`.
  * @throws {TypeError} When the name, queue, schema, handler, priority or backoff is malformed.
- * @throws {RangeError} When `maxRetries` or `timeout` is out of range.
+ * @throws {RangeError} When `maxRetries`, `maxStalls` or `timeout` is out of range.
  *
  * @example Defining a job
  * ```ts
@@ -154,6 +175,10 @@ export function defineJob<S extends PayloadSchema, R = unknown>(
       `Job ${name}: maxRetries must be a non-negative integer, got ${maxRetries}`,
     );
   }
+  const maxStalls = options.maxStalls;
+  if (maxStalls !== undefined && (!Number.isInteger(maxStalls) || maxStalls < 0)) {
+    throw new RangeError(`Job ${name}: maxStalls must be a non-negative integer, got ${maxStalls}`);
+  }
   const timeout = options.timeout;
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0)) {
     throw new RangeError(`Job ${name}: timeout must be a positive integer of milliseconds`);
@@ -169,6 +194,7 @@ export function defineJob<S extends PayloadSchema, R = unknown>(
     schema: options.schema,
     queue,
     maxRetries,
+    maxStalls,
     timeout,
     backoff,
     priority,

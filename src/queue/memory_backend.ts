@@ -10,6 +10,7 @@ import type {
   FailedJob,
   FailRequest,
   FailResult,
+  JobInfo,
   Lease,
   NewJob,
   QueueBackend,
@@ -24,8 +25,9 @@ import {
   assertFailedLimit,
   BANDS,
   DEFAULT_FAILED_LIMIT,
-  STALL_ERROR_MESSAGE,
+  DEFAULT_MAX_STALLS,
   STALL_ERROR_NAME,
+  stallErrorMessage,
 } from "./_constants.ts";
 
 /** Options for {@linkcode MemoryBackend}. */
@@ -43,9 +45,15 @@ interface Entry {
   readonly payload: string;
   readonly priority: Priority;
   readonly maxRetries: number;
+  readonly maxStalls: number | undefined;
   readonly createdAt: number;
   readonly uniqueKey?: string;
+  readonly dispatchToken: string | undefined;
   attempts: number;
+  stalls: number;
+  progress: number | null;
+  /** The last outcome reported by `fail`, so a replay of that call answers the same. */
+  lastOutcome: { token: string; result: FailResult } | undefined;
   errors: AttemptError[];
   state: State;
   runAt: number;
@@ -151,11 +159,18 @@ export class MemoryBackend implements QueueBackend {
   enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<DispatchResult[]> {
     const state = this.#state(queue);
     const results: DispatchResult[] = [];
+    const seen = new Set<string>();
     for (const job of jobs) {
-      if (state.jobs.has(job.id)) {
-        results.push({ id: job.id, created: false });
+      const existing = state.jobs.get(job.id);
+      if (existing !== undefined) {
+        // The same dispatch call again (a replay) answers as it did the first time.
+        const replay = !seen.has(job.id) && job.dispatchToken !== undefined &&
+          existing.dispatchToken === job.dispatchToken;
+        seen.add(job.id);
+        results.push({ id: job.id, created: replay });
         continue;
       }
+      seen.add(job.id);
       if (job.uniqueKey !== undefined) {
         const holder = state.unique.get(job.uniqueKey);
         if (holder !== undefined && state.jobs.has(holder)) {
@@ -171,9 +186,14 @@ export class MemoryBackend implements QueueBackend {
         payload: job.payload,
         priority: job.priority,
         maxRetries: job.maxRetries,
+        maxStalls: job.maxStalls,
         createdAt: job.createdAt,
         uniqueKey: job.uniqueKey,
+        dispatchToken: job.dispatchToken,
         attempts: 0,
+        stalls: 0,
+        progress: null,
+        lastOutcome: undefined,
         errors: [],
         state: "ready",
         runAt: job.runAt,
@@ -209,9 +229,12 @@ export class MemoryBackend implements QueueBackend {
       state.completed++;
     }
     const stalled: string[] = [];
+    const stalledOut: string[] = [];
     const jobs: StoredJob[] = [];
     if (request.reserve > 0) {
-      if (now >= state.minDeadline) this.#reclaim(state, now, stalled);
+      if (now >= state.minDeadline) {
+        this.#reclaim(state, now, request.maxStalls ?? DEFAULT_MAX_STALLS, stalled, stalledOut);
+      }
       state.cleanDelayed();
       while (state.delayed.size > 0 && state.delayed.peekKey()! <= now) {
         const entry = state.delayed.pop()!;
@@ -239,11 +262,18 @@ export class MemoryBackend implements QueueBackend {
       lost,
       jobs,
       stalled,
+      stalledOut,
       nextDueAt: Number.isFinite(next) ? next : null,
     });
   }
 
-  #reclaim(state: QueueState, now: number, stalled: string[]): void {
+  #reclaim(
+    state: QueueState,
+    now: number,
+    defaultMaxStalls: number,
+    stalled: string[],
+    stalledOut: string[],
+  ): void {
     let min = Infinity;
     for (const entry of state.active.values()) {
       if (entry.deadline > now) {
@@ -252,14 +282,21 @@ export class MemoryBackend implements QueueBackend {
       }
       state.active.delete(entry.id);
       stalled.push(entry.id);
-      entry.errors.push({
-        attempt: entry.attempts,
-        name: STALL_ERROR_NAME,
-        message: STALL_ERROR_MESSAGE,
-        at: now,
-      });
-      if (entry.errors.length > entry.maxRetries) this.#deadLetter(state, entry, now);
-      else state.ready(entry);
+      // A stall is not a failed attempt: it costs no retry, only a stall.
+      entry.stalls++;
+      const limit = entry.maxStalls ?? defaultMaxStalls;
+      if (entry.stalls > limit) {
+        entry.errors.push({
+          attempt: entry.attempts,
+          name: STALL_ERROR_NAME,
+          message: stallErrorMessage(entry.stalls, limit),
+          at: now,
+        });
+        this.#deadLetter(state, entry, now);
+        stalledOut.push(entry.id);
+      } else {
+        state.ready(entry);
+      }
     }
     state.minDeadline = min;
   }
@@ -280,19 +317,42 @@ export class MemoryBackend implements QueueBackend {
   fail(request: FailRequest): Promise<FailResult> {
     const state = this.#state(request.queue);
     const entry = state.jobs.get(request.id);
-    if (entry === undefined || entry.state !== "active" || entry.token !== request.token) {
-      return Promise.resolve("lost");
+    if (entry === undefined) return Promise.resolve("lost");
+    if (entry.state !== "active" || entry.token !== request.token) {
+      const last = entry.lastOutcome;
+      return Promise.resolve(last?.token === request.token ? last.result : "lost");
     }
     state.active.delete(entry.id);
     if (request.error) entry.errors.push(request.error);
+    let result: FailResult;
     if (request.outcome === "dead") {
       this.#deadLetter(state, entry, request.now);
-      return Promise.resolve("failed");
+      result = "failed";
+    } else {
+      if (request.undoAttempt) entry.attempts = Math.max(0, entry.attempts - 1);
+      if (request.runAt > request.now) state.delay(entry, request.runAt);
+      else state.ready(entry, request.outcome === "release");
+      result = request.outcome === "release" ? "released" : "retried";
     }
-    if (request.undoAttempt) entry.attempts = Math.max(0, entry.attempts - 1);
-    if (request.runAt > request.now) state.delay(entry, request.runAt);
-    else state.ready(entry, request.outcome === "release");
-    return Promise.resolve(request.outcome === "release" ? "released" : "retried");
+    entry.lastOutcome = { token: request.token, result };
+    return Promise.resolve(result);
+  }
+
+  /** {@inheritDoc QueueBackend.progress} */
+  progress(queue: string, lease: Lease, value: number): Promise<boolean> {
+    const entry = this.#state(queue).jobs.get(lease.id);
+    if (entry === undefined || entry.state !== "active" || entry.token !== lease.token) {
+      return Promise.resolve(false);
+    }
+    entry.progress = value;
+    return Promise.resolve(true);
+  }
+
+  /** {@inheritDoc QueueBackend.getJob} */
+  getJob(queue: string, id: string): Promise<JobInfo | null> {
+    const entry = this.#queues.get(queue)?.jobs.get(id);
+    if (entry === undefined) return Promise.resolve(null);
+    return Promise.resolve({ ...toStored(entry), state: entry.state, progress: entry.progress });
   }
 
   /** {@inheritDoc QueueBackend.extend} */
@@ -353,6 +413,8 @@ export class MemoryBackend implements QueueBackend {
       state.failed.delete(id);
       entry.errors = [];
       entry.attempts = 0;
+      entry.stalls = 0;
+      entry.progress = null;
       if (entry.uniqueKey !== undefined && !state.unique.has(entry.uniqueKey)) {
         state.unique.set(entry.uniqueKey, entry.id);
       }
@@ -429,6 +491,7 @@ function toStored(entry: Entry): StoredJob {
     maxRetries: entry.maxRetries,
     createdAt: entry.createdAt,
     attempts: entry.attempts,
+    stalls: entry.stalls,
     errors: entry.errors.slice(),
     ...(entry.uniqueKey !== undefined ? { uniqueKey: entry.uniqueKey } : {}),
   };

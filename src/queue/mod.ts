@@ -71,6 +71,8 @@ export type {
   FailOutcome,
   FailRequest,
   FailResult,
+  JobInfo,
+  JobState,
   Lease,
   Limiter,
   NewJob,
@@ -96,6 +98,7 @@ export {
 } from "./builtin_middleware.ts";
 export { consoleLogger, type LogFields, type Logger, silentLogger } from "./logger.ts";
 export {
+  JobStalledError,
   JobTimeoutError,
   JobValidationError,
   LeaseLostError,

@@ -3,7 +3,14 @@
  *
  * @module
  */
-import type { DispatchResult, FailedJob, NewJob, QueueBackend, QueueCounts } from "./backend.ts";
+import type {
+  DispatchResult,
+  FailedJob,
+  JobInfo,
+  NewJob,
+  QueueBackend,
+  QueueCounts,
+} from "./backend.ts";
 import {
   type AnyJob,
   type JobDefinition,
@@ -286,6 +293,7 @@ export class Queue {
       priority,
       id: options.jobId,
       uniqueKey: options.uniqueKey,
+      dispatchToken: crypto.randomUUID(),
     });
     const [result] = await this.backend.enqueue(job.queue, [newJob], now);
     return result;
@@ -329,6 +337,7 @@ export class Queue {
     const priority = priorityOf(job, options.priority);
     const prepared: NewJob[] = [];
     const issues = [];
+    const dispatchToken = crypto.randomUUID();
     for (const [index, payload] of payloads.entries()) {
       try {
         prepared.push(
@@ -338,6 +347,7 @@ export class Queue {
             priority,
             id: options.jobId?.(payload, index),
             uniqueKey: options.uniqueKey?.(payload, index),
+            dispatchToken,
           }),
         );
       } catch (error) {
@@ -378,10 +388,49 @@ export class Queue {
     return this.backend.counts(queue);
   }
 
+  /**
+   * Reads one job: its payload, state, attempts, stalls, errors and latest
+   * progress. Completed jobs are deleted at once, so a job that completed (or
+   * was forgotten, or never dispatched) reads as `null`.
+   *
+   * @param id The job's id.
+   * @param queue Its queue, when known (saves looking through every queue).
+   * @returns The job, or `null`.
+   *
+   * @example Watching a job's progress
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const report = defineJob({ name: "report", schema: v.null(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const { id } = await queue.dispatch(report, null, { delay: 1_000 });
+   * const job = await queue.job(id, "default");
+   * assert.equal(job?.state, "delayed");
+   * assert.equal(job?.progress, null);
+   * assert.equal(await queue.job("no-such-job"), null);
+   * ```
+   */
+  async job(id: string, queue?: string): Promise<JobInfo | null> {
+    for (const name of queue === undefined ? await this.backend.queues() : [queue]) {
+      const found = await this.backend.getJob(name, id);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+
   async #prepare(
     job: AnyJob,
     payload: unknown,
-    meta: { now: number; runAt: number; priority: Priority; id?: string; uniqueKey?: string },
+    meta: {
+      now: number;
+      runAt: number;
+      priority: Priority;
+      id?: string;
+      uniqueKey?: string;
+      dispatchToken: string;
+    },
   ): Promise<NewJob> {
     const notJson = jsonIssues(payload);
     if (notJson.length > 0) throw new JobValidationError(job.name, notJson);
@@ -396,9 +445,11 @@ export class Queue {
       payload: JSON.stringify(payload),
       priority: meta.priority,
       maxRetries: job.maxRetries,
+      ...(job.maxStalls !== undefined ? { maxStalls: job.maxStalls } : {}),
       createdAt: meta.now,
       runAt: meta.runAt,
       ...(meta.uniqueKey !== undefined ? { uniqueKey: meta.uniqueKey } : {}),
+      dispatchToken: meta.dispatchToken,
     };
   }
 }

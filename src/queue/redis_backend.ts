@@ -16,6 +16,8 @@ import type {
   FailedJob,
   FailRequest,
   FailResult,
+  JobInfo,
+  JobState,
   Lease,
   NewJob,
   QueueBackend,
@@ -26,7 +28,13 @@ import type {
 } from "./backend.ts";
 import type { Priority } from "./job.ts";
 import * as scripts from "./_scripts.ts";
-import { assertFailedLimit, BANDS, DEFAULT_FAILED_LIMIT } from "./_constants.ts";
+import {
+  assertFailedLimit,
+  BANDS,
+  DEFAULT_FAILED_LIMIT,
+  DEFAULT_MAX_STALLS,
+  REPLAY_MEMO_MS,
+} from "./_constants.ts";
 
 const enqueueScript = defineScript(scripts.enqueue);
 const takeScript = defineScript(scripts.take);
@@ -36,6 +44,8 @@ const retryFailedScript = defineScript(scripts.retryFailed);
 const forgetFailedScript = defineScript(scripts.forgetFailed);
 const listFailedScript = defineScript(scripts.listFailed);
 const rateHitScript = defineScript(scripts.rateHit);
+const progressScript = defineScript(scripts.progress);
+const getJobScript = defineScript(scripts.getJob);
 
 /** How many failed jobs one `retryAll`/`flush` script call handles. */
 const FAILED_CHUNK = 500;
@@ -68,6 +78,8 @@ interface QueueKeys {
   failed: string;
   unique: string;
   stats: string;
+  stalls: string;
+  progress: string;
   space: Keyspace;
 }
 
@@ -75,8 +87,9 @@ interface QueueKeys {
  * Keeps queues in Redis. Per queue, one hash tag holds: `jobs` (HASH id →
  * record), `ready` (ZSET, priority band then FIFO), `delayed` (ZSET by
  * run-at), `active` (ZSET by lease deadline) with `leases` (HASH id →
- * token), `failed` (ZSET, the dead letters), `unique` keys and `stats`
- * counters. Completed jobs are deleted at once.
+ * token), `failed` (ZSET, the dead letters), `unique` keys, `stats`
+ * counters, and per job `attempts`, `errors`, `stalls` and `progress`.
+ * Completed jobs are deleted at once.
  *
  * @example Queues on Redis over HTTP
  * ```ts ignore
@@ -135,6 +148,8 @@ export class RedisBackend implements QueueBackend {
         failed: space.key("failed"),
         unique: space.key("unique"),
         stats: space.key("stats"),
+        stalls: space.key("stalls"),
+        progress: space.key("progress"),
       };
       this.#keys.set(queue, keys);
     }
@@ -187,6 +202,7 @@ export class RedisBackend implements QueueBackend {
       request.leaseMs,
       request.token,
       this.#failedLimit,
+      request.maxStalls ?? DEFAULT_MAX_STALLS,
       request.complete.length,
     ];
     for (const completion of request.complete) {
@@ -204,23 +220,29 @@ export class RedisBackend implements QueueBackend {
         k.failed,
         k.unique,
         k.stats,
+        k.stalls,
+        k.progress,
         k.space.key("reservation", request.token),
       ], args),
       "take",
     );
-    const [lost, stalled, flat, nextDue] = reply as [
+    const [lost, stalled, flat, nextDue, stalledOut] = reply as [
       RedisReply[],
       RedisReply[],
       RedisReply[],
       number,
+      RedisReply[],
     ];
     const jobs: StoredJob[] = [];
-    for (let i = 0; i < flat.length; i += 4) {
-      jobs.push(decodeJob(request.queue, flat[i], flat[i + 1], flat[i + 2], flat[i + 3]));
+    for (let i = 0; i < flat.length; i += 5) {
+      jobs.push(
+        decodeJob(request.queue, flat[i], flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4]),
+      );
     }
     return {
       lost: lost.map(String),
       stalled: stalled.map(String),
+      stalledOut: stalledOut.map(String),
       jobs,
       nextDueAt: Number(nextDue) >= 0 ? Number(nextDue) : null,
     };
@@ -240,6 +262,9 @@ export class RedisBackend implements QueueBackend {
       k.failed,
       k.unique,
       k.stats,
+      k.stalls,
+      k.progress,
+      k.space.key("outcomes", request.token),
     ], [
       request.now,
       request.id,
@@ -250,8 +275,46 @@ export class RedisBackend implements QueueBackend {
       request.undoAttempt ? "1" : "0",
       request.uniqueKey ?? "",
       this.#failedLimit,
+      REPLAY_MEMO_MS,
     ]);
     return (["lost", "retried", "failed", "released"] as const)[Number(reply)] ?? "lost";
+  }
+
+  /** {@inheritDoc QueueBackend.progress} */
+  async progress(queue: string, lease: Lease, value: number): Promise<boolean> {
+    const k = this.#k(queue);
+    const reply = await this.#runner.run(progressScript, [k.leases, k.progress], [
+      lease.id,
+      lease.token,
+      JSON.stringify(value),
+    ]);
+    return Number(reply) === 1;
+  }
+
+  /** {@inheritDoc QueueBackend.getJob} */
+  async getJob(queue: string, id: string): Promise<JobInfo | null> {
+    const k = this.#k(queue);
+    const reply = asArray(
+      await this.#runner.run(getJobScript, [
+        k.jobs,
+        k.attempts,
+        k.errors,
+        k.stalls,
+        k.progress,
+        k.ready,
+        k.delayed,
+        k.active,
+        k.failed,
+      ], [id]),
+      "getJob",
+    );
+    if (reply.length === 0) return null;
+    const [record, attempts, errors, stalls, progress, state] = reply;
+    return {
+      ...decodeJob(queue, id, record, attempts, errors, stalls),
+      state: String(state) as JobState,
+      progress: progress === "" || progress === null ? null : Number(progress),
+    };
   }
 
   /** {@inheritDoc QueueBackend.extend} */
@@ -298,16 +361,17 @@ export class RedisBackend implements QueueBackend {
   async listFailed(queue: string, offset: number, limit: number): Promise<FailedJob[]> {
     const k = this.#k(queue);
     const flat = asArray(
-      await this.#runner.run(listFailedScript, [k.jobs, k.attempts, k.errors, k.failed], [
-        offset,
-        limit,
-      ]),
+      await this.#runner.run(
+        listFailedScript,
+        [k.jobs, k.attempts, k.errors, k.failed, k.stalls, k.progress],
+        [offset, limit],
+      ),
       "listFailed",
     );
     const jobs: FailedJob[] = [];
-    for (let i = 0; i < flat.length; i += 5) {
+    for (let i = 0; i < flat.length; i += 7) {
       jobs.push({
-        ...decodeJob(queue, flat[i], flat[i + 1], flat[i + 2], flat[i + 3]),
+        ...decodeJob(queue, flat[i], flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 5]),
         failedAt: Number(flat[i + 4]),
       });
     }
@@ -317,18 +381,26 @@ export class RedisBackend implements QueueBackend {
   /** {@inheritDoc QueueBackend.retryFailed} */
   async retryFailed(queue: string, ids: readonly string[] | "all", _now: number): Promise<number> {
     const k = this.#k(queue);
-    const keys = [k.jobs, k.attempts, k.errors, k.ready, k.failed, k.unique, k.stats];
+    const keys = [
+      k.jobs,
+      k.attempts,
+      k.errors,
+      k.ready,
+      k.failed,
+      k.unique,
+      k.stats,
+      k.stalls,
+      k.progress,
+    ];
     let moved = 0;
     if (ids === "all") {
       for (;;) {
-        const count = Number(
-          await this.#runner.run(retryFailedScript, keys, ["all", FAILED_CHUNK]),
-        );
+        const count = await this.#failedScript(retryFailedScript, k, keys, ["all", FAILED_CHUNK]);
         moved += count;
         if (count < FAILED_CHUNK) break;
       }
     } else if (ids.length > 0) {
-      moved = Number(await this.#runner.run(retryFailedScript, keys, ["ids", 0, ...ids]));
+      moved = await this.#failedScript(retryFailedScript, k, keys, ["ids", 0], ids);
     }
     if (moved > 0) { for (const listener of this.#listeners) listener(queue); }
     return moved;
@@ -337,18 +409,32 @@ export class RedisBackend implements QueueBackend {
   /** {@inheritDoc QueueBackend.forgetFailed} */
   async forgetFailed(queue: string, ids: readonly string[] | "all"): Promise<number> {
     const k = this.#k(queue);
-    const keys = [k.jobs, k.attempts, k.errors, k.failed];
+    const keys = [k.jobs, k.attempts, k.errors, k.failed, k.stalls, k.progress];
     if (ids !== "all") {
       return ids.length === 0
         ? 0
-        : Number(await this.#runner.run(forgetFailedScript, keys, ["ids", 0, ...ids]));
+        : await this.#failedScript(forgetFailedScript, k, keys, ["ids", 0], ids);
     }
     let deleted = 0;
     for (;;) {
-      const count = Number(await this.#runner.run(forgetFailedScript, keys, ["all", FAILED_CHUNK]));
+      const count = await this.#failedScript(forgetFailedScript, k, keys, ["all", FAILED_CHUNK]);
       deleted += count;
       if (count < FAILED_CHUNK) return deleted;
     }
+  }
+
+  /** Runs a failed-store script with a fresh token, under which its answer is remembered for a replay. */
+  async #failedScript(
+    script: typeof retryFailedScript,
+    k: QueueKeys,
+    keys: string[],
+    head: (string | number)[],
+    ids: readonly string[] = [],
+  ): Promise<number> {
+    const memo = k.space.key("admin", crypto.randomUUID());
+    return Number(
+      await this.#runner.run(script, [...keys, memo], [...head, REPLAY_MEMO_MS, ...ids]),
+    );
   }
 
   /** {@inheritDoc QueueBackend.onEnqueue} */
@@ -393,8 +479,9 @@ export class RedisBackend implements QueueBackend {
 }
 
 /**
- * The stored record: band and max retries first, in a fixed form the Lua
- * scripts read with a pattern instead of decoding the whole payload.
+ * The stored record: band, max retries, max stalls (-1: the worker's) and
+ * dispatch token first, in a fixed form the Lua scripts read with a pattern
+ * instead of decoding the whole payload.
  */
 function encodeRecord(job: NewJob): string {
   const meta = JSON.stringify({
@@ -404,9 +491,10 @@ function encodeRecord(job: NewJob): string {
     createdAt: job.createdAt,
     ...(job.uniqueKey !== undefined ? { u: job.uniqueKey } : {}),
   });
-  return `{"b":${BANDS[job.priority]},"m":${job.maxRetries},${
-    meta.slice(1, -1)
-  },"payload":${job.payload}}`;
+  const token = JSON.stringify(job.dispatchToken ?? "");
+  return `{"b":${BANDS[job.priority]},"m":${job.maxRetries},"s":${
+    job.maxStalls ?? -1
+  },"d":${token},${meta.slice(1, -1)},"payload":${job.payload}}`;
 }
 
 function decodeJob(
@@ -415,6 +503,7 @@ function decodeJob(
   record: RedisReply,
   attempts: RedisReply,
   errors: RedisReply,
+  stalls: RedisReply,
 ): StoredJob {
   const parsed = JSON.parse(String(record)) as {
     m: number;
@@ -433,6 +522,7 @@ function decodeJob(
     maxRetries: parsed.m,
     createdAt: parsed.createdAt,
     attempts: Number(attempts),
+    stalls: Number(stalls ?? 0),
     errors: errors ? JSON.parse(String(errors)) as AttemptError[] : [],
     ...(parsed.u !== undefined ? { uniqueKey: parsed.u } : {}),
   };

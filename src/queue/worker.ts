@@ -12,6 +12,7 @@ import { consoleLogger, type Logger, withFields } from "./logger.ts";
 import { JobTimeoutError, LeaseLostError, UnknownJobError } from "./errors.ts";
 import { backoffDelay } from "./backoff.ts";
 import { parsePayload } from "./_payload.ts";
+import { DEFAULT_MAX_STALLS } from "./_constants.ts";
 
 /** Options for {@linkcode Worker}. */
 export interface WorkerOptions {
@@ -23,6 +24,14 @@ export interface WorkerOptions {
   queues?: readonly string[];
   /** How long a reserved job's lease lasts; running jobs renew it every third of this. @default 30000 */
   leaseMs?: number;
+  /**
+   * How many times a job's lease may expire before the job is dead-lettered
+   * with a `JobStalledError`, for jobs that set no `maxStalls` of their own
+   * (like BullMQ's `maxStalledCount`). A stall is not a failed attempt: the
+   * job is served again and costs no retry.
+   * @default 1
+   */
+  maxStalls?: number;
   /** The longest wait between polls once idle: an idle worker costs at most one request per interval. @default 5000 */
   maxPollInterval?: number;
   /** The first wait after a poll found nothing; it doubles up to `maxPollInterval`. @default 50 */
@@ -75,8 +84,13 @@ export interface WorkerEvents {
   retrying: { job: StoredJob; error: unknown; retryAt: number };
   /** A job went to the failed store. */
   failed: { job: StoredJob; error: unknown };
-  /** A lease expired or was lost: the job will be served again (or dead-lettered). */
-  stalled: { jobId: string; queue: string };
+  /**
+   * A lease expired or was lost: the job will be served again, or, when
+   * `failed` is true, it stalled more than its max stalls and went to the
+   * failed store. `failed` is known only to the worker that reclaimed the job;
+   * a worker that finds its own lease lost reports `false`.
+   */
+  stalled: { jobId: string; queue: string; failed: boolean };
   /** A handler reported progress. */
   progress: { job: StoredJob; value: number };
   /** The backend failed; the worker backs off and carries on. */
@@ -89,6 +103,9 @@ interface Running {
   readonly controller: AbortController;
   lost: boolean;
   done: Promise<void>;
+  /** The progress write in flight, if any, and the value waiting to follow it. */
+  progressWrite: Promise<void> | undefined;
+  progressNext: number | undefined;
   /** Marks the job's outcome as known (it no longer holds back a completion batch). */
   decided: () => void;
 }
@@ -137,6 +154,7 @@ export class Worker {
   #queues: readonly string[];
   #concurrency: number;
   #leaseMs: number;
+  #maxStalls: number;
   #maxPoll: number;
   #minPoll: number;
   #grace: number;
@@ -161,6 +179,8 @@ export class Worker {
   #abandon = false;
   /** Started jobs whose outcome is not known yet. */
   #busy = 0;
+  /** How many started jobs have finished and reported, ever. */
+  #settled = 0;
   #onAllSettled: (() => void) | undefined;
   #summary: Omit<DrainSummary, "stoppedBy" | "durationMs"> = newSummary();
 
@@ -188,6 +208,10 @@ export class Worker {
     if (this.#queues.length === 0) throw new TypeError("queues must name at least one queue");
     this.#concurrency = positiveInteger("concurrency", options.concurrency ?? 1);
     this.#leaseMs = positiveInteger("leaseMs", options.leaseMs ?? 30_000);
+    this.#maxStalls = options.maxStalls ?? DEFAULT_MAX_STALLS;
+    if (!Number.isInteger(this.#maxStalls) || this.#maxStalls < 0) {
+      throw new RangeError(`maxStalls must be a non-negative integer, got ${this.#maxStalls}`);
+    }
     this.#maxPoll = positiveInteger("maxPollInterval", options.maxPollInterval ?? 5_000);
     this.#minPoll = Math.min(
       positiveInteger("minPollInterval", options.minPollInterval ?? 50),
@@ -354,8 +378,12 @@ export class Worker {
           await this.#sleep(deadline - Date.now());
           continue;
         }
+        const settledBefore = this.#settled;
         const got = await this.#reserve(free);
         if (got > 0) continue;
+        // A job that ended while the reserve was on its way may have been retried at
+        // once, after the reserve looked: look again before calling the queue empty.
+        if (this.#settled !== settledBefore) continue;
         if (this.#running.size === 0 && !this.#flushBusy()) break;
         await this.#sleep(deadline - Date.now());
       }
@@ -507,6 +535,7 @@ export class Worker {
         reserve: wanted,
         leaseMs: this.#leaseMs,
         token,
+        maxStalls: this.#maxStalls,
       });
     } finally {
       this.#claimed -= wanted;
@@ -528,7 +557,10 @@ export class Worker {
         durationMs: completion.durationMs,
       });
     }
-    for (const jobId of result.stalled) this.#emit("stalled", { jobId, queue });
+    const stalledOut = new Set(result.stalledOut);
+    for (const jobId of result.stalled) {
+      this.#emit("stalled", { jobId, queue, failed: stalledOut.has(jobId) });
+    }
     for (const job of result.jobs) {
       if (this.#mode === "stopping" || this.#budget <= 0) {
         // Reserved but never started: hand it back as if it had not been taken.
@@ -552,6 +584,8 @@ export class Worker {
       lost: false,
       done: Promise.resolve(),
       decided: () => {},
+      progressWrite: undefined,
+      progressNext: undefined,
     };
     this.#running.set(key, run);
     this.#busy++;
@@ -568,6 +602,7 @@ export class Worker {
       });
     }).finally(() => {
       run.decided();
+      this.#settled++;
       this.#running.delete(key);
       this.#wake();
     });
@@ -578,6 +613,7 @@ export class Worker {
     const definition = this.#jobs.get(job.name);
     if (definition === undefined) {
       run.decided();
+      run.lost = true; // the outcome is decided: stop renewing
       return await this.#failed(run, new UnknownJobError(job.name), "dead");
     }
     let payload: unknown;
@@ -586,6 +622,7 @@ export class Worker {
     } catch (error) {
       // A payload that no longer validates will not validate on a retry either.
       run.decided();
+      run.lost = true;
       return await this.#failed(run, error, "dead");
     }
     let releasedAfter: number | undefined;
@@ -596,7 +633,13 @@ export class Worker {
       attempt: job.attempts,
       signal: run.controller.signal,
       logger: withFields(this.#logger, { jobId: job.id, job: job.name, attempt: job.attempts }),
-      progress: (value: number) => this.#emit("progress", { job, value }),
+      progress: (value: number) => {
+        if (typeof value !== "number" || !Number.isFinite(value)) {
+          throw new TypeError(`progress must be a finite number, got ${String(value)}`);
+        }
+        this.#emit("progress", { job, value });
+        this.#storeProgress(run, value);
+      },
       release: (delayMs = 0) => {
         releasedAfter = Math.max(0, delayMs);
       },
@@ -627,13 +670,18 @@ export class Worker {
       clearTimeout(timer);
     }
     run.decided();
-    if (!run.lost) {
+    const held = !run.lost;
+    // From here on the outcome owns the lease: stop renewing it and storing progress
+    // (a handler that ignored a timeout may run on, holding its slot, but not the job).
+    run.lost = true;
+    // Progress already on its way lands before the outcome ends the lease.
+    await run.progressWrite;
+    if (held) {
       if (!outcome.ok) {
         await this.#failed(run, outcome.error, "retry");
       } else if (releasedAfter !== undefined) {
         await this.#report(job, "release", this.#queue.now() + releasedAfter, undefined, run.token);
       } else {
-        run.lost = true; // from here on the completion owns the lease
         this.#complete({
           id: job.id,
           token: run.token,
@@ -647,6 +695,30 @@ export class Worker {
     // The slot stays taken until the handler really returns, even after a timeout,
     // so a handler that ignores its signal never pushes the worker past its concurrency.
     await handled;
+    await run.progressWrite;
+  }
+
+  /** Writes the latest progress in the background, one write in flight per job. */
+  #storeProgress(run: Running, value: number): void {
+    if (run.lost) return;
+    if (run.progressWrite !== undefined) {
+      run.progressNext = value;
+      return;
+    }
+    const write = async (next: number): Promise<void> => {
+      try {
+        await this.#backend.progress(run.job.queue, { id: run.job.id, token: run.token }, next);
+      } catch (error) {
+        this.#logger.warn("Could not store a job's progress", {
+          jobId: run.job.id,
+          error: describe(error),
+        });
+      }
+      const following = run.progressNext;
+      run.progressNext = undefined;
+      if (following !== undefined && !run.lost) return await write(following);
+    };
+    run.progressWrite = write(value).finally(() => (run.progressWrite = undefined));
   }
 
   async #failed(run: Running, error: unknown, outcome: "retry" | "dead"): Promise<void> {
@@ -801,7 +873,7 @@ export class Worker {
           if (!lost.has(run.job.id) || run.lost) continue;
           run.lost = true;
           run.controller.abort(new LeaseLostError(run.job.id));
-          this.#emit("stalled", { jobId: run.job.id, queue });
+          this.#emit("stalled", { jobId: run.job.id, queue, failed: false });
         }
       }
     } catch (error) {

@@ -37,7 +37,7 @@ function countRun(field: string): Promise<void> {
 const job = defineJob({
   name: "count",
   schema: v.number(),
-  maxRetries: 5,
+  maxRetries: 0,
   async handle(n) {
     await countRun(String(n));
     if (mode === "hang") await new Promise(() => {});

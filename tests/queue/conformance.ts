@@ -15,10 +15,16 @@ import {
   rateLimited,
   withoutOverlapping,
 } from "../../src/queue/mod.ts";
-import { FakeClock, quietWorker, sleep } from "./_helpers.ts";
+import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
+
+/** Options every backend takes. */
+export interface BackendOptions {
+  /** How many failed jobs each queue keeps. */
+  failedLimit?: number;
+}
 
 /** Creates a fresh, empty backend for one case. */
-export type BackendFactory = () => QueueBackend | Promise<QueueBackend>;
+export type BackendFactory = (options?: BackendOptions) => QueueBackend | Promise<QueueBackend>;
 
 interface Setup {
   backend: QueueBackend;
@@ -30,7 +36,7 @@ type Case = [name: string, fn: (setup: Setup, make: BackendFactory) => Promise<v
 
 const payloadSchema = v.object({ n: v.number() });
 
-function recorder(name = "record", extra: { maxRetries?: number } = {}) {
+function recorder(name = "record", extra: { maxRetries?: number; maxStalls?: number } = {}) {
   const seen: number[] = [];
   const job = defineJob({
     name,
@@ -398,9 +404,9 @@ const cases: Case[] = [
     assert.deepEqual(order, ["m1", "m2", "d1", "d2"]);
   }],
   [
-    "an expired lease brings the job back with a LeaseExpired error, and the stale token can do nothing",
+    "an expired lease serves the job again as a stall, costing no retry, and the stale token can do nothing",
     async ({ backend, queue, clock }) => {
-      const { job, seen } = recorder("record", { maxRetries: 1 });
+      const { job, seen } = recorder("record", { maxRetries: 0 });
       const { id } = await queue.dispatch(job, { n: 1 });
       const stale = await backend.take({
         queue: "default",
@@ -416,10 +422,17 @@ const cases: Case[] = [
       assert.equal((await quietWorker(queue, { jobs: [job] }).drain()).processed, 0);
       clock.advance(1);
       const worker = quietWorker(queue, { jobs: [job] });
-      const stalled: string[] = [];
-      worker.on("stalled", (event) => stalled.push(event.jobId));
-      assert.equal((await worker.drain()).completed, 1);
-      assert.deepEqual(stalled, [id]);
+      const stalled: unknown[] = [];
+      worker.on("stalled", (event) => stalled.push(event));
+      const ran: { attempts: number; stalls: number; errors: number }[] = [];
+      worker.on("completed", ({ job }) => {
+        ran.push({ attempts: job.attempts, stalls: job.stalls, errors: job.errors.length });
+      });
+      const summary = await worker.drain();
+      assert.equal(summary.completed, 1);
+      assert.equal(summary.failed, 0);
+      assert.deepEqual(stalled, [{ jobId: id, queue: "default", failed: false }]);
+      assert.deepEqual(ran, [{ attempts: 2, stalls: 1, errors: 0 }]);
       assert.deepEqual(seen, [1]);
       const late = await backend.take({
         queue: "default",
@@ -451,12 +464,13 @@ const cases: Case[] = [
     },
   ],
   [
-    "a job whose leases keep expiring is dead-lettered once its retries are used up",
+    "a job that stalls more than maxStalls times goes to the failed store as stalled too many times",
     async ({ backend, queue, clock }) => {
-      const { job } = recorder("record", { maxRetries: 1 });
+      // Plenty of retries: stalls must not spend them, and only stalls count here.
+      const { job } = recorder("record", { maxRetries: 5 });
       const { id } = await queue.dispatch(job, { n: 1 });
-      for (const token of ["a", "b"]) {
-        const taken = await backend.take({
+      const take = (token: string) =>
+        backend.take({
           queue: "default",
           now: clock.time,
           complete: [],
@@ -464,21 +478,224 @@ const cases: Case[] = [
           leaseMs: 10,
           token,
         });
-        assert.equal(taken.jobs.length, 1);
+      assert.equal((await take("a")).jobs.length, 1);
+      clock.advance(10);
+      const second = await take("b"); // stall 1 of the default 1 allowed: served again
+      assert.deepEqual(second.stalled, [id]);
+      assert.deepEqual(second.stalledOut, []);
+      assert.equal(second.jobs[0]?.stalls, 1);
+      assert.deepEqual(second.jobs[0]?.errors, []);
+      clock.advance(10);
+      const last = await take("c"); // stall 2: more than 1
+      assert.deepEqual(last.stalled, [id]);
+      assert.deepEqual(last.stalledOut, [id]);
+      assert.equal(last.jobs.length, 0);
+      const [dead] = await queue.failed.list();
+      assert.equal(dead.id, id);
+      assert.equal(dead.stalls, 2);
+      assert.deepEqual(dead.errors.map((e) => e.name), ["JobStalledError"]);
+      assert.equal(
+        dead.errors[0].message,
+        "The job stalled too many times: its lease expired 2 times before it finished (maxStalls 1)",
+      );
+      assert.equal((await queue.counts()).failed, 1);
+    },
+  ],
+  [
+    "maxStalls comes from the job when it sets one, else from the worker",
+    async ({ backend, queue, clock }) => {
+      const strict = defineJob({ name: "strict", schema: v.number(), maxStalls: 0, handle() {} });
+      const lenient = defineJob({ name: "lenient", schema: v.number(), handle() {} });
+      const a = await queue.dispatch(strict, 1);
+      const b = await queue.dispatch(lenient, 2);
+      const stalledOut: string[] = [];
+      for (let round = 0; round < 4; round++) {
+        const taken = await backend.take({
+          queue: "default",
+          now: clock.time,
+          complete: [],
+          reserve: 2,
+          leaseMs: 10,
+          token: `r${round}`,
+          maxStalls: 2, // the worker's setting
+        });
+        stalledOut.push(...taken.stalledOut);
         clock.advance(10);
       }
-      const last = await backend.take({
+      // strict went at its first stall; lenient survived two and went at its third.
+      assert.deepEqual(stalledOut, [a.id, b.id]);
+      const dead = await queue.failed.list();
+      assert.deepEqual(
+        dead.map((job) => [job.name, job.stalls]).sort(),
+        [["lenient", 3], ["strict", 1]],
+      );
+    },
+  ],
+  [
+    "a replayed enqueue or fail answers what the first call answered; another caller's duplicate does not",
+    async ({ backend, clock }) => {
+      const newJob = (id: string, dispatchToken: string) => ({
+        id,
+        name: "record",
+        queue: "default",
+        payload: '{"n":1}',
+        priority: "normal" as const,
+        maxRetries: 3,
+        createdAt: clock.time,
+        runAt: clock.time,
+        uniqueKey: `key-${id}`,
+        dispatchToken,
+      });
+      const batch = [newJob("a", "call-1"), newJob("b", "call-1"), newJob("a", "call-1")];
+      const first = await backend.enqueue("default", batch, clock.time);
+      const replay = await backend.enqueue("default", batch, clock.time);
+      const other = await backend.enqueue("default", [newJob("a", "call-2")], clock.time);
+      const expected = [{ id: "a", created: true }, { id: "b", created: true }, {
+        id: "a",
+        created: false,
+      }];
+      assert.deepEqual(first, expected);
+      assert.deepEqual(replay, expected);
+      assert.deepEqual(other, [{ id: "a", created: false }]);
+      assert.equal((await backend.counts("default")).ready, 2);
+
+      const taken = await backend.take({
         queue: "default",
         now: clock.time,
         complete: [],
-        reserve: 1,
-        leaseMs: 10,
-        token: "c",
+        reserve: 2,
+        leaseMs: 60_000,
+        token: "lease",
       });
-      assert.deepEqual(last.stalled, [id]);
-      assert.equal(last.jobs.length, 0);
+      assert.equal(taken.jobs.length, 2);
+      const fail = (id: string, outcome: "retry" | "dead", token = "lease") =>
+        backend.fail({ queue: "default", id, token, now: clock.time, outcome, runAt: clock.time });
+      assert.equal(await fail("a", "retry"), "retried");
+      assert.equal(await fail("a", "retry"), "retried");
+      assert.equal(await fail("b", "dead"), "failed");
+      assert.equal(await fail("b", "dead"), "failed");
+      assert.equal(await fail("a", "retry", "someone-else"), "lost");
+      assert.deepEqual(await backend.counts("default"), {
+        ready: 1,
+        delayed: 0,
+        active: 0,
+        failed: 1,
+        completed: 0,
+      });
+    },
+  ],
+  [
+    "ctx.progress() is stored on the job, and queue.job() reads state, attempts and progress",
+    async ({ backend, queue }) => {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const job = defineJob({
+        name: "report",
+        schema: v.object({ n: v.number() }),
+        async handle(_payload, ctx) {
+          ctx.progress(10);
+          ctx.progress(40); // replaces 10 if that write is still in flight
+          await gate;
+        },
+      });
+      const { id } = await queue.dispatch(job, { n: 7 });
+      const ready = await queue.job(id);
+      assert.equal(ready?.state, "ready");
+      assert.equal(ready?.progress, null);
+      assert.deepEqual(ready?.payload, { n: 7 });
+      const worker = quietWorker(queue, { jobs: [job] });
+      const heard: number[] = [];
+      worker.on("progress", (event) => heard.push(event.value));
+      const draining = worker.drain();
+      await waitFor(async () => (await queue.job(id, "default"))?.progress === 40);
+      const running = await queue.job(id, "default");
+      assert.equal(running?.state, "active");
+      assert.equal(running?.attempts, 1);
+      assert.equal(running?.stalls, 0);
+      assert.equal(
+        await backend.progress("default", { id, token: "not-the-lease" }, 99),
+        false,
+      );
+      assert.equal((await queue.job(id))?.progress, 40);
+      open();
+      assert.equal((await draining).completed, 1);
+      assert.deepEqual(heard, [10, 40]);
+      assert.equal(await queue.job(id), null); // completed jobs are not kept
+    },
+  ],
+  [
+    "a handler that ignores its timeout is failed at the timeout, while it keeps its slot until it returns",
+    async ({ queue }) => {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const started: number[] = [];
+      let hungRunning = false;
+      const job = defineJob({
+        name: "stubborn",
+        schema: v.number(),
+        timeout: 20,
+        maxRetries: 0,
+        async handle(n) {
+          started.push(n);
+          if (n !== 1) return;
+          hungRunning = true;
+          await gate; // ignores ctx.signal
+          hungRunning = false;
+        },
+      });
+      await queue.dispatch(job, 1);
+      await queue.dispatch(job, 2);
+      // Short leases: a worker still renewing the timed-out job's lease would report it stalled.
+      const worker = quietWorker(queue, { jobs: [job], concurrency: 1, leaseMs: 30 });
+      const atFailure: unknown[] = [];
+      const stalled: string[] = [];
+      worker.on("stalled", (event) => stalled.push(event.jobId));
+      worker.on("failed", async ({ job: failed }) => {
+        atFailure.push({
+          job: failed.payload,
+          hungRunning,
+          started: [...started],
+          counts: await queue.counts(),
+        });
+        await sleep(60);
+        open();
+      });
+      const summary = await worker.drain();
+      assert.deepEqual(atFailure, [{
+        job: 1,
+        hungRunning: true,
+        started: [1], // job 2 waits for the slot
+        counts: { ready: 1, delayed: 0, active: 0, failed: 1, completed: 0 },
+      }]);
+      assert.equal(summary.failed, 1);
+      assert.equal(summary.completed, 1);
+      assert.deepEqual(started, [1, 2]);
+      assert.deepEqual(stalled, []);
       const [dead] = await queue.failed.list();
-      assert.deepEqual(dead.errors.map((e) => e.name), ["LeaseExpired", "LeaseExpired"]);
+      assert.equal(dead.errors[0].name, "JobTimeoutError");
+    },
+  ],
+  [
+    "the failed store keeps at most failedLimit jobs, dropping the oldest with all their data",
+    async (_setup, make) => {
+      const backend = await make({ failedLimit: 3 });
+      const queue = new Queue({ backend });
+      const job = defineJob({
+        name: "j",
+        schema: v.number(),
+        maxRetries: 0,
+        handle() {
+          throw new Error("no");
+        },
+      });
+      const results = await queue.dispatchMany(job, [1, 2, 3, 4, 5]);
+      assert.equal((await quietWorker(queue, { jobs: [job] }).drain()).failed, 5);
+      assert.deepEqual((await queue.failed.list()).map((failed) => failed.payload), [5, 4, 3]);
+      assert.equal((await queue.counts()).failed, 3);
+      assert.equal(await queue.job(results[0].id), null);
+      assert.equal(await queue.job(results[1].id), null);
+      assert.equal((await queue.job(results[2].id))?.state, "failed");
+      assert.equal(await queue.failed.retry(results[0].id), false);
     },
   ],
   ["a long job renews its lease, so no other worker takes it meanwhile", async ({ backend }) => {

@@ -50,6 +50,8 @@ Deno.test("defineJob() refuses malformed options with clear errors", () => {
   assert.throws(() => defineJob({ name: "j", schema, handle, queue: "a{b}" }), TypeError);
   assert.throws(() => defineJob({ name: "j", schema, handle, maxRetries: -1 }), RangeError);
   assert.throws(() => defineJob({ name: "j", schema, handle, timeout: 0 }), RangeError);
+  assert.throws(() => defineJob({ name: "j", schema, handle, maxStalls: -1 }), /maxStalls/);
+  assert.throws(() => defineJob({ name: "j", schema, handle, maxStalls: 1.5 }), /maxStalls/);
   assert.throws(
     () => defineJob({ name: "j", schema, handle, priority: "urgent" as never }),
     /priority/,
@@ -82,23 +84,8 @@ Deno.test("Worker, Queue and backends refuse malformed options", () => {
   assert.throws(() => new Worker(queue, { jobs: [] }), /at least one job/);
   assert.throws(() => new Worker(queue, { jobs: [job, job] }), /Two job definitions/);
   assert.throws(() => new Worker(queue, { jobs: [job], concurrency: 0 }), RangeError);
+  assert.throws(() => new Worker(queue, { jobs: [job], maxStalls: -1 }), /maxStalls/);
   assert.throws(() => new Worker(queue, { jobs: [job], queues: [] }), TypeError);
   assert.throws(() => new MemoryBackend({ failedLimit: 0 }), RangeError);
   assert.throws(() => new RedisBackend({ redis: {} }), TypeError);
-});
-
-Deno.test("the failed store keeps at most failedLimit jobs, dropping the oldest", async () => {
-  const queue = new Queue({ backend: new MemoryBackend({ failedLimit: 3 }) });
-  const job = defineJob({
-    name: "j",
-    schema: v.number(),
-    maxRetries: 0,
-    handle() {
-      throw new Error("no");
-    },
-  });
-  await queue.dispatchMany(job, [1, 2, 3, 4, 5]);
-  await new Worker(queue, { jobs: [job], logger: { debug() {}, info() {}, warn() {}, error() {} } })
-    .drain();
-  assert.deepEqual((await queue.failed.list()).map((failed) => failed.payload), [5, 4, 3]);
 });

@@ -6,5 +6,8 @@ Deno.test("RedisBackend over the HTTP gateway passes the queue conformance suite
   await using stack = await startRedisStack();
   let n = 0;
   // Each case gets its own key prefix on the one redis-server: a fresh, empty backend.
-  await runConformance(t, () => new RedisBackend({ redis: stack.redis, prefix: `c${n++}` }));
+  await runConformance(
+    t,
+    (options) => new RedisBackend({ redis: stack.redis, prefix: `c${n++}`, ...options }),
+  );
 });

@@ -27,7 +27,7 @@ Deno.test("an idle worker polls with back-off: at most one request per maxPollIn
   assert.ok(idle >= 3, `idle worker stopped polling (${idle} requests)`);
 });
 
-Deno.test("every request delivered twice (a retried HTTP call) still runs each job exactly once", async () => {
+Deno.test("every request delivered twice (a retried HTTP call) runs each job once and answers as the first call did", async () => {
   await using stack = await startRedisStack();
   // Send each request, then send it again and answer with the replay's response,
   // as when a client retries after the first response was lost.
@@ -40,6 +40,7 @@ Deno.test("every request delivered twice (a retried HTTP call) still runs each j
   const queue = new Queue({ backend: new RedisBackend({ redis, prefix: "replay" }) });
   const runs = new Map<number, number>();
   let failures = 0;
+  let released = false;
   const job = defineJob({
     name: "count",
     schema: v.number(),
@@ -47,26 +48,63 @@ Deno.test("every request delivered twice (a retried HTTP call) still runs each j
     backoff: { type: "fixed", delay: 0 },
     handle(n, ctx) {
       runs.set(n, (runs.get(n) ?? 0) + 1);
+      if (n === 7 && !released) {
+        released = true;
+        ctx.release();
+        return;
+      }
       if (n % 10 === 0 && ctx.attempt === 1) {
         failures++;
         throw new Error("first attempt fails");
       }
+      if (n === 199) throw new Error("always fails");
     },
   });
-  await queue.dispatchMany(job, Array.from({ length: 200 }, (_, n) => n));
-  await quietWorker(queue, { jobs: [job], concurrency: 20 }).drain();
-  assert.equal(runs.size, 200);
+  const single = await queue.dispatch(job, 1_001, { jobId: "single" });
+  assert.deepEqual(single, { id: "single", created: true });
+  const unique = await queue.dispatch(job, 1_003, { uniqueKey: "only-one" });
+  assert.equal(unique.created, true);
+  const bulk = await queue.dispatchMany(job, Array.from({ length: 200 }, (_, n) => n));
+  assert.ok(bulk.every((result) => result.created));
+  // Another caller dispatching the same id is still told nothing was created.
+  assert.deepEqual(await queue.dispatch(job, 1_001, { jobId: "single" }), {
+    id: "single",
+    created: false,
+  });
+  const worker = quietWorker(queue, { jobs: [job], concurrency: 20 });
+  let retrying = 0;
+  const failed: unknown[] = [];
+  worker.on("retrying", () => retrying++);
+  worker.on("failed", (event) => failed.push(event.job.payload));
+  const summary = await worker.drain();
+  assert.equal(runs.size, 202);
   for (const [n, count] of runs) {
-    assert.equal(count, n % 10 === 0 ? 2 : 1, `job ${n} ran ${count} times`);
+    const expected = n === 7 || n === 199 || n % 10 === 0 ? 2 : 1;
+    assert.equal(count, expected, `job ${n} ran ${count} times`);
   }
   assert.equal(failures, 20);
+  // Each replayed fail/release answered "retried", "failed" or "released" again, not "lost".
+  assert.equal(summary.retried, 21);
+  assert.equal(retrying, 21);
+  assert.equal(summary.released, 1);
+  assert.equal(summary.failed, 1);
+  assert.deepEqual(failed, [199]);
+  assert.equal(summary.completed, 201);
   assert.deepEqual(await queue.counts(), {
     ready: 0,
     delayed: 0,
     active: 0,
-    failed: 0,
-    completed: 200,
+    failed: 1,
+    completed: 201,
   });
+  // The failed store's answers survive replay too: each call reports what it did.
+  const doomed = bulk[199].id;
+  assert.equal(await queue.failed.retry(doomed, "default"), true);
+  assert.equal((await worker.drain()).failed, 1);
+  assert.equal(await queue.failed.retryAll("default"), 1);
+  assert.equal((await worker.drain()).failed, 1);
+  assert.equal(await queue.failed.forget(doomed, "default"), true);
+  assert.equal((await queue.counts()).failed, 0);
 });
 
 Deno.test("a replayed reserve with the same token returns the same jobs instead of taking more", async () => {

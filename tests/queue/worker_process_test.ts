@@ -22,7 +22,7 @@ async function runCounts(
   return new Map(Object.entries(all).map(([field, value]) => [Number(field), Number(value)]));
 }
 
-Deno.test("a worker process killed with SIGKILL mid-job loses nothing: its jobs run again after the lease", async () => {
+Deno.test("a worker process killed with SIGKILL mid-job loses nothing: its jobs are served again after the lease, even with maxRetries 0", async () => {
   await using stack = await startRedisStack();
   const prefix = "crash";
   const backend = new RedisBackend({ redis: stack.redis, prefix });
@@ -30,7 +30,8 @@ Deno.test("a worker process killed with SIGKILL mid-job loses nothing: its jobs 
   const count = defineJob({
     name: "count",
     schema: v.number(),
-    maxRetries: 5,
+    // A crash is a stall, not a failed attempt: it must not need a retry.
+    maxRetries: 0,
     async handle(n) {
       await stack.redis.hincrby(`${prefix}:runs`, String(n), 1);
     },
@@ -45,12 +46,15 @@ Deno.test("a worker process killed with SIGKILL mid-job loses nothing: its jobs 
   assert.equal((await queue.counts()).active, 3);
 
   const worker = quietWorker(queue, { jobs: [count], concurrency: 3, maxPollInterval: 100 });
+  const stalled: boolean[] = [];
+  worker.on("stalled", (event) => stalled.push(event.failed));
   await worker.start();
   try {
     await waitFor(async () => (await queue.counts()).completed === 6, 10_000);
   } finally {
     await worker.stop();
   }
+  assert.deepEqual(stalled, [false, false, false], "three stalls, none dead-lettered");
   const runs = await runCounts(stack.redis, `${prefix}:runs`);
   const twice = [...runs.values()].filter((n) => n === 2).length;
   assert.equal(runs.size, 6);

@@ -4,6 +4,12 @@
   is held by an existing job, is skipped and reported with the existing id,
   which also makes a replayed request (the HTTP client retries) enqueue nothing.
 
+  Each record starts {"b":band,"m":maxRetries,"s":maxStalls,"d":"dispatch token",
+  and the token is unique per dispatch call. A job that exists with the same
+  token as the one being enqueued was created by this very call, replayed:
+  it is reported as created again, so the replay answers what the first call
+  answered, while another caller dispatching the same id is told "skipped".
+
   KEYS[1]  jobs      HASH  id -> record JSON
   KEYS[2]  ready     ZSET  id by band * 1e13 + sequence
   KEYS[3]  delayed   ZSET  id by run-at
@@ -24,6 +30,11 @@ local ids = {}
 for i = 0, n - 1 do ids[i + 1] = ARGV[3 + i * 5] end
 local existing = n > 0 and redis.call("HMGET", KEYS[1], unpack(ids)) or {}
 
+-- The record prefix up to and including the dispatch token, when it has one.
+local function tokenOf(record)
+  return string.match(record, '^{"b":%d,"m":%d+,"s":%-?%d+,"d":"[^"]+"')
+end
+
 local seen = {}
 local heldBy = {}
 local records, ready, delayed, uniques = {}, {}, {}, {}
@@ -34,8 +45,18 @@ for i = 0, n - 1 do
   local id, record, band, runAt, uk =
     ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), ARGV[base + 4]
   local holder = nil
-  if existing[i + 1] or seen[id] then
+  local mine = false
+  if seen[id] then
     holder = id
+  elseif existing[i + 1] then
+    holder = id
+    local token = tokenOf(existing[i + 1])
+    -- The same call, replayed: answer "created" again and hold the key as the first run did.
+    if token and token == tokenOf(record) then
+      mine = true
+      seen[id] = true
+      if uk ~= "" then heldBy[uk] = id end
+    end
   elseif uk ~= "" then
     holder = heldBy[uk]
     if not holder then
@@ -46,7 +67,7 @@ for i = 0, n - 1 do
   end
   if holder then
     out[#out + 1] = holder
-    out[#out + 1] = 0
+    out[#out + 1] = mine and 1 or 0
   else
     seen[id] = true
     records[#records + 1] = id

@@ -2,7 +2,10 @@
   Ends an attempt that did not complete: retries the job (ready now or
   delayed until run-at), moves it to the failed store, or releases it (back
   to the front of its band, no failure counted). Only the token holding the
-  lease may do this; once done the lease is gone, so a replay changes nothing.
+  lease may do this. Once done the lease is gone, so a replay changes
+  nothing; the outcome is remembered under the token for a while, so a replay
+  (the HTTP client retrying) answers what the first call answered instead of
+  "lost".
 
   KEYS[1]   jobs      HASH  id -> record JSON
   KEYS[2]   attempts  HASH  id -> reservations so far
@@ -14,6 +17,9 @@
   KEYS[8]   failed    ZSET
   KEYS[9]   unique    HASH
   KEYS[10]  stats     HASH
+  KEYS[11]  stalls    HASH  id -> times its lease expired
+  KEYS[12]  progress  HASH  id -> latest progress
+  KEYS[13]  outcomes  HASH  id -> outcome, for the token's calls (the replay memo)
 
   ARGV[1]  now (epoch ms)
   ARGV[2]  job id
@@ -24,9 +30,10 @@
   ARGV[7]  "1" to undo the reservation's attempt count (a job handed back unstarted)
   ARGV[8]  the job's unique key ("" for none)
   ARGV[9]  failed-store retention limit
+  ARGV[10] how long the replay memo is kept (ms)
 
   Output:
-    0  the token does not hold the lease (lost, or a replay)
+    0  the token does not hold the lease (lost)
     1  retried
     2  moved to the failed store
     3  released
@@ -35,11 +42,18 @@ local now, id, token, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local runAt, errorJson, undo, uk = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local failedLimit = tonumber(ARGV[9])
 
+local replayed = redis.call("HGET", KEYS[13], id)
+if replayed then return tonumber(replayed) end
 if redis.call("HGET", KEYS[7], id) ~= token then return 0 end
 redis.call("HDEL", KEYS[7], id)
 redis.call("ZREM", KEYS[6], id)
 local record = redis.call("HGET", KEYS[1], id)
 if not record then return 0 end
+
+local function remember(result)
+  redis.call("HSET", KEYS[13], id, result)
+  redis.call("PEXPIRE", KEYS[13], tonumber(ARGV[10]))
+end
 
 if errorJson ~= "" then
   local list = redis.call("HGET", KEYS[3], id)
@@ -62,7 +76,10 @@ if outcome == "dead" then
     redis.call("HDEL", KEYS[1], unpack(oldest))
     redis.call("HDEL", KEYS[2], unpack(oldest))
     redis.call("HDEL", KEYS[3], unpack(oldest))
+    redis.call("HDEL", KEYS[11], unpack(oldest))
+    redis.call("HDEL", KEYS[12], unpack(oldest))
   end
+  remember(2)
   return 2
 end
 
@@ -79,5 +96,6 @@ else
   if outcome ~= "release" then seq = redis.call("HINCRBY", KEYS[10], "seq", 1) end
   redis.call("ZADD", KEYS[4], band * 1e13 + seq, id)
 end
-if outcome == "release" then return 3 end
-return 1
+local result = outcome == "release" and 3 or 1
+remember(result)
+return result

@@ -1,8 +1,10 @@
 --[[
   One worker round trip on one queue: completes a batch of jobs, then
-  reserves up to N due jobs, first reclaiming expired leases (the job goes
-  back to ready with a "lease expired" error, or to the failed store once it
-  has no retries left) and promoting due delayed jobs.
+  reserves up to N due jobs, first reclaiming expired leases and promoting
+  due delayed jobs. A reclaimed job "stalled": its stall count goes up and it
+  goes back to ready (a stall is not a failed attempt, so it costs no retry),
+  unless it has now stalled more than its max stalls, when it goes to the
+  failed store with a JobStalledError.
 
   A completion counts only when the job's lease is still held by the token
   that reserved it, so a worker that lost its lease can never complete the job.
@@ -10,7 +12,7 @@
   remembered under it for the lease's duration, and a replay returns the
   same jobs and completions instead of taking more.
 
-  KEYS[1]   jobs         HASH  id -> record JSON ({"b":band,"m":maxRetries,...})
+  KEYS[1]   jobs         HASH  id -> record JSON ({"b":band,"m":maxRetries,"s":maxStalls,...})
   KEYS[2]   attempts     HASH  id -> reservations so far
   KEYS[3]   errors       HASH  id -> JSON array of attempt errors
   KEYS[4]   ready        ZSET  id by band * 1e13 + sequence
@@ -20,19 +22,22 @@
   KEYS[8]   failed       ZSET  id by failed-at
   KEYS[9]   unique       HASH  unique key -> id
   KEYS[10]  stats        HASH  seq, completed, failed
-  KEYS[11]  reservation  STRING  this call's remembered outcome
+  KEYS[11]  stalls       HASH  id -> times its lease expired
+  KEYS[12]  progress     HASH  id -> latest progress reported
+  KEYS[13]  reservation  STRING  this call's remembered outcome
 
   ARGV[1]  now (epoch ms)
   ARGV[2]  how many jobs to reserve (0: only complete)
   ARGV[3]  lease duration (ms)
   ARGV[4]  reservation token
   ARGV[5]  failed-store retention limit
-  ARGV[6]  number of completions, n
-  ARGV[7 + 3i .. 9 + 3i]  per completion: id, token, unique key ("" for none)
+  ARGV[6]  max stalls for jobs whose record sets none ("s":-1)
+  ARGV[7]  number of completions, n
+  ARGV[8 + 3i .. 10 + 3i]  per completion: id, token, unique key ("" for none)
 
   Output:
-    { lost ids, stalled ids, jobs, next due }
-    jobs is flat: id, record, attempts, errors JSON ("" for none), per job
+    { lost ids, stalled ids, jobs, next due, ids of stalled jobs moved to the failed store }
+    jobs is flat: id, record, attempts, errors JSON ("" for none), stalls, per job
     next due is the earliest delayed run-at or lease deadline, -1 for none
 ]]
 local now = tonumber(ARGV[1])
@@ -40,7 +45,8 @@ local want = tonumber(ARGV[2])
 local leaseMs = tonumber(ARGV[3])
 local token = ARGV[4]
 local failedLimit = tonumber(ARGV[5])
-local n = tonumber(ARGV[6])
+local defaultMaxStalls = tonumber(ARGV[6])
+local n = tonumber(ARGV[7])
 
 local function jobsOf(ids)
   local out = {}
@@ -48,12 +54,14 @@ local function jobsOf(ids)
   local records = redis.call("HMGET", KEYS[1], unpack(ids))
   local attempts = redis.call("HMGET", KEYS[2], unpack(ids))
   local errors = redis.call("HMGET", KEYS[3], unpack(ids))
+  local stalls = redis.call("HMGET", KEYS[11], unpack(ids))
   for i, id in ipairs(ids) do
     if records[i] then
       out[#out + 1] = id
       out[#out + 1] = records[i]
       out[#out + 1] = tonumber(attempts[i]) or 0
       out[#out + 1] = errors[i] or ""
+      out[#out + 1] = tonumber(stalls[i]) or 0
     end
   end
   return out
@@ -69,25 +77,25 @@ local function nextDue()
 end
 
 -- A replay: answer what the first run answered.
-local memo = redis.call("GET", KEYS[11])
+local memo = redis.call("GET", KEYS[13])
 if memo then
   local saved = cjson.decode(memo)
   local held = {}
   for _, id in ipairs(saved.ids) do
     if redis.call("HGET", KEYS[7], id) == token then held[#held + 1] = id end
   end
-  return { saved.lost, {}, jobsOf(held), want > 0 and nextDue() or -1 }
+  return { saved.lost, {}, jobsOf(held), want > 0 and nextDue() or -1, {} }
 end
 
 -- Complete.
 local lost = {}
 if n > 0 then
   local ids = {}
-  for i = 0, n - 1 do ids[i + 1] = ARGV[7 + i * 3] end
+  for i = 0, n - 1 do ids[i + 1] = ARGV[8 + i * 3] end
   local holders = redis.call("HMGET", KEYS[7], unpack(ids))
   local done = {}
   for i = 0, n - 1 do
-    local id, tok, uk = ARGV[7 + i * 3], ARGV[8 + i * 3], ARGV[9 + i * 3]
+    local id, tok, uk = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
     if holders[i + 1] == tok then
       done[#done + 1] = id
       if uk ~= "" and redis.call("HGET", KEYS[9], uk) == id then redis.call("HDEL", KEYS[9], uk) end
@@ -99,6 +107,8 @@ if n > 0 then
     redis.call("HDEL", KEYS[1], unpack(done))
     redis.call("HDEL", KEYS[2], unpack(done))
     redis.call("HDEL", KEYS[3], unpack(done))
+    redis.call("HDEL", KEYS[11], unpack(done))
+    redis.call("HDEL", KEYS[12], unpack(done))
     redis.call("HDEL", KEYS[7], unpack(done))
     redis.call("ZREM", KEYS[6], unpack(done))
     redis.call("HINCRBY", KEYS[10], "completed", #done)
@@ -107,9 +117,9 @@ end
 
 if want <= 0 then
   if n > 0 then
-    redis.call("SET", KEYS[11], cjson.encode({ lost = lost, ids = {} }), "PX", leaseMs)
+    redis.call("SET", KEYS[13], cjson.encode({ lost = lost, ids = {} }), "PX", leaseMs)
   end
-  return { lost, {}, {}, -1 }
+  return { lost, {}, {}, -1, {} }
 end
 
 local function appendError(id, errorJson)
@@ -137,11 +147,13 @@ local function deadLetter(id, record)
     redis.call("HDEL", KEYS[1], unpack(oldest))
     redis.call("HDEL", KEYS[2], unpack(oldest))
     redis.call("HDEL", KEYS[3], unpack(oldest))
+    redis.call("HDEL", KEYS[11], unpack(oldest))
+    redis.call("HDEL", KEYS[12], unpack(oldest))
   end
 end
 
--- Reclaim expired leases.
-local stalled = {}
+-- Reclaim expired leases: a stall, not a failed attempt.
+local stalled, stalledOut = {}, {}
 local expired = redis.call("ZRANGEBYSCORE", KEYS[6], "-inf", now, "LIMIT", 0, 1000)
 for _, id in ipairs(expired) do
   redis.call("ZREM", KEYS[6], id)
@@ -149,18 +161,22 @@ for _, id in ipairs(expired) do
   local record = redis.call("HGET", KEYS[1], id)
   if record then
     stalled[#stalled + 1] = id
-    local band, maxRetries = string.match(record, '^{"b":(%d),"m":(%d+)')
-    local attempt = tonumber(redis.call("HGET", KEYS[2], id)) or 0
-    local list = appendError(id, cjson.encode({
-      attempt = attempt,
-      name = "LeaseExpired",
-      message = "The lease expired before the job finished (worker crashed or stalled)",
-      at = now,
-    }))
-    local count = #cjson.decode(list)
-    if count > tonumber(maxRetries) then
+    local count = redis.call("HINCRBY", KEYS[11], id, 1)
+    -- "s":-1 (or a record without "s") takes the worker's default.
+    local limit = tonumber(string.match(record, '^{"b":%d,"m":%d+,"s":(%d+)')) or defaultMaxStalls
+    if count > limit then
+      appendError(id, cjson.encode({
+        attempt = tonumber(redis.call("HGET", KEYS[2], id)) or 0,
+        name = "JobStalledError",
+        message = string.format(
+          "The job stalled too many times: its lease expired %d times before it finished (maxStalls %d)",
+          count, limit),
+        at = now,
+      }))
       deadLetter(id, record)
+      stalledOut[#stalledOut + 1] = id
     else
+      local band = string.match(record, '^{"b":(%d)')
       local seq = redis.call("HINCRBY", KEYS[10], "seq", 1)
       redis.call("ZADD", KEYS[4], tonumber(band) * 1e13 + seq, id)
     end
@@ -207,6 +223,6 @@ if #reserved > 0 then
 end
 
 if #reserved > 0 or n > 0 then
-  redis.call("SET", KEYS[11], cjson.encode({ lost = lost, ids = reserved }), "PX", leaseMs)
+  redis.call("SET", KEYS[13], cjson.encode({ lost = lost, ids = reserved }), "PX", leaseMs)
 end
-return { lost, stalled, jobs, nextDue() }
+return { lost, stalled, jobs, nextDue(), stalledOut }

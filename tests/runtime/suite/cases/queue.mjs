@@ -119,4 +119,61 @@ export const cases = [
       assert.equal((await queue.counts()).failed, 0);
     },
   },
+  {
+    name: "memory: a crashed worker's job is served again with maxRetries 0, as a stall",
+    async run() {
+      let time = 1_700_000_000_000;
+      const backend = new MemoryBackend();
+      const queue = new Queue({ backend, now: () => time });
+      const seen = [];
+      const job = recorder(seen, { maxRetries: 0 });
+      const { id } = await queue.dispatch(job, { n: 1 });
+      // A worker reserves the job, then dies without answering.
+      await backend.take({
+        queue: "default",
+        now: time,
+        complete: [],
+        reserve: 1,
+        leaseMs: 1_000,
+        token: "crashed",
+      });
+      assert.equal((await queue.job(id))?.state, "active");
+      time += 1_000;
+      const worker = new Worker(queue, { jobs: [job], logger: silentLogger });
+      const stalled = [];
+      worker.on("stalled", (event) => stalled.push(event));
+      const summary = await worker.drain();
+      assert.equal(summary.completed, 1);
+      assert.deepEqual(stalled, [{ jobId: id, queue: "default", failed: false }]);
+      assert.deepEqual(seen, [1]);
+      assert.equal(await queue.job(id), null);
+    },
+  },
+  {
+    name: "redis over the gateway: ctx.progress() is stored on the job and read with queue.job()",
+    async run(ctx) {
+      const queue = new Queue({ backend: redisBackend(ctx, "progress") });
+      let read;
+      const job = defineJob({
+        name: "report",
+        schema: v.null(),
+        async handle(_payload, jobCtx) {
+          jobCtx.progress(60);
+          for (let i = 0; i < 200; i++) {
+            read = await queue.job(jobCtx.jobId, "default");
+            if (read?.progress === 60) return;
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+        },
+      });
+      const { id } = await queue.dispatch(job, null);
+      assert.equal((await queue.job(id, "default"))?.state, "ready");
+      const summary = await new Worker(queue, { jobs: [job], logger: silentLogger })
+        .drain({ maxTime: 10_000 });
+      assert.equal(summary.completed, 1);
+      assert.equal(read?.state, "active");
+      assert.equal(read?.progress, 60);
+      assert.equal(await queue.job(id, "default"), null);
+    },
+  },
 ];
