@@ -12,7 +12,7 @@
  * | code | name | meaning | should the client reconnect? |
  * | --- | --- | --- | --- |
  * | 1000 | `Normal` | closed on purpose (the client left, or the server closed the connection) | no |
- * | 1001 | `GoingAway` | the server is shutting down (`hub.close()`) | yes, with back-off |
+ * | 1001 | `GoingAway` | the server is shutting down (`hub.close()`), or a send to the socket failed | yes, with back-off |
  * | 4000 | `Refused` | a connection middleware refused the connection | no |
  * | 4001 | `TokenExpired` | the token expired without an in-band refresh | yes, with a new token |
  * | 4002 | `IdleTimeout` | nothing arrived from the client within the idle timeout | yes |
@@ -35,7 +35,7 @@
 export const CloseCode = {
   /** Closed on purpose. */
   Normal: 1000,
-  /** The server is shutting down. */
+  /** The server is shutting down, or a send to the socket failed. */
   GoingAway: 1001,
   /** A connection middleware refused the connection. */
   Refused: 4000,

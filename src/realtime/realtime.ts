@@ -173,7 +173,10 @@ export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler 
     const events: WSEvents = {
       onOpen: (_event, ws) => void attach(ws),
       onMessage: (event, ws) => attach(ws)?.receive(event.data),
-      onClose: (event) => connection?.closedByPeer(event.code, event.reason),
+      onClose: (event, ws) => {
+        connection?.closedByPeer(event.code, event.reason);
+        answerClose(ws, event.code);
+      },
     };
     // Read before upgrading: Deno refuses access to a request once it was upgraded.
     const offered = c.req.header("sec-websocket-protocol");
@@ -237,6 +240,22 @@ function unauthorized(c: Context, realm: string, error: unknown): Response {
     challenge += `, error="invalid_token", error_description="${description}"`;
   }
   return c.text("Unauthorized", 401, { "WWW-Authenticate": challenge });
+}
+
+/**
+ * Completes the closing handshake. Workers do not answer a client's close frame
+ * by themselves, so without this the client waits for a close that never comes;
+ * elsewhere the socket is already closed and this does nothing.
+ */
+function answerClose(ws: WSContext, code: number): void {
+  if (ws.readyState === 3) return;
+  // 1005 and 1006 describe a close without a frame and cannot be sent back.
+  const sendable = code === 1000 || (code >= 3000 && code <= 4999);
+  try {
+    ws.close(sendable ? code : 1000);
+  } catch {
+    // Closed in the meantime.
+  }
 }
 
 /** Workers' adapter leaves the subprotocol out of the 101; browsers then drop the connection. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CloseCode } from "../../src/realtime/close_codes.ts";
 import { ManualClock } from "./_support/manual_clock.ts";
-import { TestClient } from "./_support/ws_client.ts";
+import { maskedTextFrame, TestClient } from "./_support/ws_client.ts";
 import { sign, startServer } from "./_support/server.ts";
 
 Deno.test("a message larger than maxMessageBytes closes the connection with MessageTooLarge", async () => {
@@ -190,15 +190,3 @@ Deno.test("a consumer that stops reading is closed with SlowConsumer instead of 
     conn.close();
   }
 });
-
-function maskedTextFrame(text: string): Uint8Array {
-  const payload = new TextEncoder().encode(text);
-  if (payload.length > 125) throw new RangeError("Only short frames");
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  const frame = new Uint8Array(2 + 4 + payload.length);
-  frame[0] = 0x81;
-  frame[1] = 0x80 | payload.length;
-  frame.set(mask, 2);
-  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i % 4];
-  return frame;
-}

@@ -153,3 +153,16 @@ export async function rawUpgrade(
     conn.close();
   }
 }
+
+/** A client-to-server (masked) text frame, for raw-socket tests. */
+export function maskedTextFrame(text: string): Uint8Array {
+  const payload = new TextEncoder().encode(text);
+  if (payload.length > 125) throw new RangeError("Only short frames");
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  const frame = new Uint8Array(2 + 4 + payload.length);
+  frame[0] = 0x81;
+  frame[1] = 0x80 | payload.length;
+  frame.set(mask, 2);
+  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i % 4];
+  return frame;
+}

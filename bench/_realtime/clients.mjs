@@ -1,0 +1,184 @@
+/**
+ * The clients of bench/realtime.ts, in their own Node process so their work
+ * does not count against the server's CPU: opens the connections (each with
+ * its own HS256 token), measures fan-out and burst throughput against one
+ * server (`node clients.mjs <kind> <port> <controlPort> <json options>`), and
+ * prints the figures as JSON. Every time is taken on this process's clock, from
+ * sending the command on the control socket to the last client's receipt.
+ */
+import { SignJWT } from "jose";
+
+// npm-only packages are imported dynamically: `deno task check` walks bench/ and
+// resolves only what deno.json maps; these resolve from the bench's own workspace.
+const { io } = await import("socket.io-client");
+const { WebSocket } = await import("ws");
+
+const [kind, port, controlPort, rawOptions] = process.argv.slice(2);
+const { sizes, repeats, warmup, concurrency, burstClients, burstMessages } = JSON.parse(rawOptions);
+const SECRET = new TextEncoder().encode("bench-secret-bench-secret-bench-42");
+
+/** What the current phase does with each delivered message. */
+let onData = (_data) => {};
+
+function sign(sub) {
+  return new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime(
+    "1h",
+  ).sign(SECRET);
+}
+
+/** Opens one client and waits until the server has accepted it (welcome or connect). */
+function open(token) {
+  return new Promise((resolve, reject) => {
+    if (kind === "socketio") {
+      const socket = io(`http://127.0.0.1:${port}`, {
+        transports: ["websocket"],
+        forceNew: true,
+        reconnection: false,
+        auth: { token },
+      });
+      socket.on("invoice.paid", (data) => onData(data));
+      socket.once("connect", () =>
+        resolve({
+          subscribe: (channel) => socket.emitWithAck("subscribe", channel),
+          close: () => socket.disconnect(),
+        }));
+      socket.once("connect_error", reject);
+      return;
+    }
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, ["kiln.v1", `bearer.${token}`]);
+    let subscribed = null;
+    socket.on("message", (raw) => {
+      const message = JSON.parse(raw.toString());
+      if (message.type === "message") onData(message.data);
+      else if (message.type === "welcome") {
+        resolve({
+          subscribe: (channel) =>
+            new Promise((done) => {
+              subscribed = done;
+              socket.send(JSON.stringify({ type: "subscribe", channel }));
+            }),
+          close: () => socket.close(),
+        });
+      } else if (message.type === "subscribed") subscribed?.();
+      else if (message.type === "error") console.error("server error", message);
+    });
+    socket.once("error", reject);
+    socket.once("close", (code) => {
+      if (code !== 1000 && code !== 1005) console.error(`a ${kind} client closed with ${code}`);
+    });
+  });
+}
+
+/** Opens `tokens.length` clients, `concurrency` at a time; returns them and the seconds taken. */
+async function openAll(tokens) {
+  const clients = new Array(tokens.length);
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < tokens.length) {
+      const index = next++;
+      clients[index] = await open(tokens[index]);
+    }
+  }));
+  return { clients, seconds: (performance.now() - started) / 1000 };
+}
+
+const control = new WebSocket(`ws://127.0.0.1:${controlPort}`);
+await new Promise((resolve, reject) => {
+  control.once("open", resolve);
+  control.once("error", reject);
+});
+/** Sends a command; resolves the server's own report (its send loop time). */
+function command(text) {
+  return new Promise((resolve) => {
+    control.once("message", (raw) => resolve(JSON.parse(raw.toString())));
+    control.send(text);
+  });
+}
+
+const quantile = (sorted, q) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+const round = (value) => Math.round(value * 100) / 100;
+
+const largest = Math.max(...sizes);
+const tokens = await Promise.all(Array.from({ length: largest }, (_, i) => sign(`user-${i}`)));
+const result = { upgrades: null, fanout: {}, throughput: null };
+const clients = [];
+let upgradeSeconds = 0;
+let seq = 0;
+
+for (const size of [...sizes].sort((a, b) => a - b)) {
+  const opened = await openAll(tokens.slice(clients.length, size));
+  upgradeSeconds += opened.seconds;
+  const fresh = opened.clients;
+  clients.push(...fresh);
+  const channel = `fan-${size}`;
+  await Promise.all(clients.map((client) => client.subscribe(channel)));
+  const times = [];
+  const serverTimes = [];
+  for (let repeat = 0; repeat < warmup + repeats; repeat++) {
+    const id = ++seq;
+    let count = 0;
+    const started = performance.now();
+    const delivered = new Promise((resolve) => {
+      onData = (data) => {
+        if (data.seq === id && ++count === size) resolve(performance.now() - started);
+      };
+    });
+    const [report, elapsed] = await Promise.all([command(`fanout ${channel} ${id}`), delivered]);
+    if (repeat >= warmup) {
+      times.push(elapsed);
+      serverTimes.push(report.serverMs);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  times.sort((a, b) => a - b);
+  serverTimes.sort((a, b) => a - b);
+  result.fanout[size] = {
+    clients: size,
+    repeats,
+    p50Ms: round(quantile(times, 0.5)),
+    p99Ms: round(quantile(times, 0.99)),
+    minMs: round(times[0]),
+    serverSendP50Ms: round(quantile(serverTimes, 0.5)),
+  };
+}
+result.upgrades = {
+  connections: clients.length,
+  concurrency,
+  seconds: round(upgradeSeconds),
+  perSecond: Math.round(clients.length / upgradeSeconds),
+};
+
+{
+  const channel = "burst";
+  const subscribers = clients.slice(0, burstClients);
+  await Promise.all(subscribers.map((client) => client.subscribe(channel)));
+  const expected = burstClients * burstMessages;
+  let count = 0;
+  const started = performance.now();
+  const delivered = new Promise((resolve) => {
+    onData = () => {
+      if (++count === expected) resolve(performance.now() - started);
+    };
+  });
+  const [report, elapsed] = await Promise.all([
+    command(`burst ${channel} ${burstMessages}`),
+    delivered,
+  ]);
+  result.throughput = {
+    clients: burstClients,
+    broadcasts: burstMessages,
+    deliveries: expected,
+    seconds: round(elapsed / 1000),
+    broadcastsPerSecond: Math.round(burstMessages / (elapsed / 1000)),
+    deliveriesPerSecond: Math.round(expected / (elapsed / 1000)),
+    serverSendMs: round(report.serverMs),
+  };
+}
+
+for (const client of clients) client.close();
+control.close();
+console.log(JSON.stringify(result));
+// socket.io-client keeps timers alive for a while after disconnect.
+setTimeout(() => process.exit(0), 200).unref();

@@ -1,0 +1,213 @@
+/**
+ * Benchmarks Kiln's realtime hub on Node (the npm build: `Hub` + `realtime()`
+ * on `@hono/node-server` and `@hono/node-ws`) beside a bare `ws` server sending
+ * the same bytes (the ceiling) and Socket.IO rooms, and prints one JSON document.
+ *
+ * Measured for each server, in one run: fan-out of one broadcast to 1,000 and
+ * 5,000 clients (time until the last client has it, p50/p99 over repeats),
+ * burst throughput (broadcasts back to back to 100 subscribers), and
+ * upgrades per second with HS256 JWT verification (jose in all three).
+ *
+ * Deno orchestrates: it installs a small npm workspace under `.tmp/bench-realtime/`
+ * (the bench's own dependencies, plus npm/ as `@kiln/core`; none of them become
+ * the package's), then runs each server (`_realtime/server.mjs`) and its clients
+ * (`_realtime/clients.mjs`) as two Node processes, one server at a time.
+ *
+ * ```sh
+ * deno task build:npm   # or pass --build
+ * deno run -A bench/realtime.ts [--repeats 30] [--build]
+ * ```
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    repeats: { type: "string", default: "30" },
+    build: { type: "boolean", default: false },
+  },
+});
+
+const ROOT = join(import.meta.dirname!, "..");
+const WORKSPACE = join(ROOT, ".tmp", "bench-realtime");
+const SCRIPTS = join(import.meta.dirname!, "_realtime");
+const KINDS = ["ws", "kiln", "socketio"] as const;
+type Kind = typeof KINDS[number];
+
+const OPTIONS = {
+  sizes: [1000, 5000],
+  repeats: Number(values.repeats),
+  warmup: 3,
+  concurrency: 50,
+  burstClients: 100,
+  burstMessages: 2000,
+};
+
+/** What `_realtime/clients.mjs` prints. */
+interface ClientReport {
+  upgrades: { connections: number; seconds: number; perSecond: number };
+  fanout: Record<string, { p50Ms: number; p99Ms: number; minMs: number }>;
+  throughput: { broadcastsPerSecond: number; deliveriesPerSecond: number };
+}
+
+async function run(command: string, args: string[], cwd: string): Promise<void> {
+  const { success, stderr } = await new Deno.Command(command, {
+    args,
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!success) {
+    throw new Error(`${command} ${args.join(" ")} failed:\n${new TextDecoder().decode(stderr)}`);
+  }
+}
+
+/** The bench's own npm project: its dependencies stay out of the package's. */
+async function prepareWorkspace(): Promise<void> {
+  if (values.build) await run(Deno.execPath(), ["task", "build:npm"], ROOT);
+  try {
+    await Deno.stat(join(ROOT, "npm", "package.json"));
+  } catch {
+    throw new Error("npm/ is missing: run `deno task build:npm` first, or pass --build");
+  }
+  await Deno.mkdir(WORKSPACE, { recursive: true });
+  await Deno.writeTextFile(
+    join(WORKSPACE, "package.json"),
+    JSON.stringify(
+      {
+        name: "kiln-bench-realtime",
+        private: true,
+        type: "module",
+        dependencies: {
+          "@hono/node-server": "^1.19.11",
+          "@hono/node-ws": "^1.3.1",
+          jose: "^6.2.18",
+          "socket.io": "^4.8.1",
+          "socket.io-client": "^4.8.1",
+          ws: "^8.18.3",
+        },
+      },
+      null,
+      2,
+    ),
+  );
+  // npm keeps a folder dependency of the same version: drop it so the fresh build is copied.
+  await Deno.remove(join(WORKSPACE, "node_modules", "@kiln", "core"), { recursive: true })
+    .catch(() => {});
+  await run("npm", [
+    "install",
+    "--no-save",
+    "--install-links",
+    "--no-audit",
+    "--no-fund",
+    "--loglevel=error",
+    join(ROOT, "npm"),
+  ], WORKSPACE);
+  for (const name of ["server.mjs", "clients.mjs"]) {
+    await Deno.copyFile(join(SCRIPTS, name), join(WORKSPACE, name));
+  }
+}
+
+/** Reads lines from a stream until one matches. */
+async function readLine(stream: ReadableStream<Uint8Array>, prefix: string): Promise<string> {
+  const reader = stream.pipeThrough(
+    new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>,
+  ).getReader();
+  let buffered = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the server exited before printing "${prefix}"`);
+    buffered += value;
+    const line = buffered.split("\n").find((item) => item.startsWith(prefix));
+    if (line) {
+      reader.releaseLock();
+      return line;
+    }
+  }
+}
+
+async function measure(kind: Kind): Promise<ClientReport> {
+  const server = new Deno.Command("node", {
+    args: ["server.mjs", kind],
+    cwd: WORKSPACE,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const [, port, controlPort] = (await readLine(server.stdout, "ready ")).split(" ");
+    const clients = await new Deno.Command("node", {
+      args: ["clients.mjs", kind, port, controlPort, JSON.stringify(OPTIONS)],
+      cwd: WORKSPACE,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (!clients.success) throw new Error(`the ${kind} clients failed`);
+    return JSON.parse(new TextDecoder().decode(clients.stdout).trim().split("\n").at(-1)!);
+  } finally {
+    server.kill("SIGTERM");
+    await server.status;
+    await server.stdout.cancel().catch(() => {});
+  }
+}
+
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+
+async function main(): Promise<void> {
+  await prepareWorkspace();
+  const results = {} as Record<Kind, ClientReport>;
+  for (const kind of KINDS) {
+    console.error(`bench/realtime: ${kind}`);
+    results[kind] = await measure(kind);
+  }
+  const { kiln, ws, socketio } = results;
+  const comparisons: Record<string, number> = {};
+  for (const size of OPTIONS.sizes) {
+    comparisons[`fanout${size}P50VsWs`] = ratio(kiln.fanout[size].p50Ms, ws.fanout[size].p50Ms);
+    comparisons[`fanout${size}P50VsSocketIO`] = ratio(
+      kiln.fanout[size].p50Ms,
+      socketio.fanout[size].p50Ms,
+    );
+  }
+  comparisons.throughputVsSocketIO = ratio(
+    kiln.throughput.broadcastsPerSecond,
+    socketio.throughput.broadcastsPerSecond,
+  );
+  comparisons.upgradesVsSocketIO = ratio(kiln.upgrades.perSecond, socketio.upgrades.perSecond);
+  const targets = {
+    fanoutWithin125xOfWs: OPTIONS.sizes.every((size) =>
+      comparisons[`fanout${size}P50VsWs`] <= 1.25
+    ),
+    fanoutBelowSocketIO: OPTIONS.sizes.every((size) =>
+      comparisons[`fanout${size}P50VsSocketIO`] < 1
+    ),
+    throughputAtLeastSocketIO: comparisons.throughputVsSocketIO >= 1,
+  };
+  const node = new TextDecoder().decode(
+    (await new Deno.Command("node", { args: ["--version"], stdout: "piped" }).output()).stdout,
+  ).trim();
+  console.log(JSON.stringify(
+    {
+      benchmark: "realtime",
+      runtime: `node ${node}`,
+      cpus: navigator.hardwareConcurrency,
+      options: OPTIONS,
+      results,
+      comparisons,
+      targets,
+    },
+    null,
+    2,
+  ));
+}
+
+if (import.meta.main) {
+  // Keep the workspace out of the repository's own node_modules resolution.
+  await Deno.mkdir(dirname(WORKSPACE), { recursive: true });
+  await main();
+}
