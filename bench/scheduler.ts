@@ -6,10 +6,16 @@
  *   task over `--runs` runs (default 60), Kiln and croner running at once;
  * - idle: CPU of one core over an idle window, heap per task, and the time to
  *   compute the next due run, with 1,000 and 10,000 tasks sharing 100
- *   expressions (and 10,000 all-distinct for Kiln), each in its own subprocess,
- *   against croner with the same number of separate `Cron` instances.
+ *   expressions (and 10,000 all-distinct for Kiln), against croner with the
+ *   same number of separate `Cron` instances.
  *
- * Usage: deno run -A bench/scheduler.ts [--runs 60] [--idle-ms 35000]
+ * Each idle measurement runs in its own subprocess, one after another (side by
+ * side they would share two cores and each other's start-up work). After
+ * setup it forces a full GC (`--expose-gc`), waits `--settle-ms` so V8's one-off
+ * follow-up GCs run first (see `idle()`), then reads the
+ * CPU time of the whole process (all threads) over exactly `--idle-ms`.
+ *
+ * Usage: deno run -A bench/scheduler.ts [--runs 60] [--idle-ms 35000] [--settle-ms 32000]
  */
 import process from "node:process";
 import { Cron } from "croner";
@@ -34,14 +40,28 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))];
 }
 
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: (options?: { type: string; flavor: string }) => void }).gc;
+  if (!gc) throw new Error("Run the idle measurement with --v8-flags=--expose-gc");
+  // V8's "last resort" collection: repeated full GCs that also shrink the heap,
+  // the work V8's memory reducer would otherwise do later, inside the idle window.
+  gc({ type: "major", flavor: "last-resort" });
+}
+
 function heapUsed(): number {
-  (globalThis as { gc?: () => void }).gc?.();
-  (globalThis as { gc?: () => void }).gc?.();
+  collectGarbage();
   return Deno.memoryUsage().heapUsed;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Runs in a subprocess: registers `count` tasks, then measures heap, next-due time and idle CPU. */
-async function idle(variant: Variant, count: number, idleMs: number): Promise<void> {
+async function idle(
+  variant: Variant,
+  count: number,
+  idleMs: number,
+  settleMs: number,
+): Promise<void> {
   const distinct = variant === "kiln-distinct" ? count : 100;
   const before = heapUsed();
   let nextDueMs: number;
@@ -67,10 +87,16 @@ async function idle(variant: Variant, count: number, idleMs: number): Promise<vo
     stop = () => scheduler.stop();
   }
   const heapPerTaskBytes = Math.round((heapUsed() - before) / count);
-  await new Promise((resolve) => setTimeout(resolve, 1_000)); // let start-up work settle
+  // Let start-up work finish before the window opens. About 30 s after the last
+  // full GC, V8's memory reducer runs one or two shrinking GCs (seen with
+  // --trace-gc: "Incremental Mark-Compact (reduce)" at 30.2 s, whatever the
+  // scheduler's own timer does), costing 25 to 35 ms with 10,000 tasks. It happens
+  // once per process, not per tick, so it is start-up cost: the window opens only
+  // after it, `settleMs` after the GC that follows setup.
+  await sleep(settleMs);
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, idleMs));
+  await sleep(idleMs);
   const cpu = process.cpuUsage(cpuBefore);
   const wall = performance.now() - wallBefore;
   await stop();
@@ -78,13 +104,20 @@ async function idle(variant: Variant, count: number, idleMs: number): Promise<vo
     variant,
     tasks: count,
     distinctExpressions: distinct,
+    idleWindowMs: Math.round(wall),
+    idleCpuMs: Number(((cpu.user + cpu.system) / 1_000).toFixed(2)),
     idleCpuPercentOfOneCore: Number(((cpu.user + cpu.system) / 1_000 / wall * 100).toFixed(4)),
     heapPerTaskBytes,
     nextDueMs: Number(nextDueMs.toFixed(2)),
   }));
 }
 
-async function spawnIdle(variant: Variant, count: number, idleMs: number): Promise<unknown> {
+async function spawnIdle(
+  variant: Variant,
+  count: number,
+  idleMs: number,
+  settleMs: number,
+): Promise<unknown> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -95,6 +128,7 @@ async function spawnIdle(variant: Variant, count: number, idleMs: number): Promi
       variant,
       String(count),
       String(idleMs),
+      String(settleMs),
     ],
     stdout: "piped",
     stderr: "inherit",
@@ -136,22 +170,32 @@ async function precision(runs: number): Promise<Record<string, unknown>> {
 }
 
 if (Deno.args[0] === "--idle") {
-  await idle(Deno.args[1] as Variant, Number(Deno.args[2]), Number(Deno.args[3]));
+  const [variant, count, idleMs, settleMs] = Deno.args.slice(1);
+  await idle(variant as Variant, Number(count), Number(idleMs), Number(settleMs));
 } else {
   const runs = arg("runs", 60);
   const idleMs = arg("idle-ms", 35_000); // longer than croner's 30 s re-arm, so it is counted
-  // The idle processes run side by side (they are idle); precision runs after them, alone.
-  const idleResults = await Promise.all([
-    spawnIdle("kiln-shared", 1_000, idleMs),
-    spawnIdle("kiln-shared", 10_000, idleMs),
-    spawnIdle("kiln-distinct", 10_000, idleMs),
-    spawnIdle("croner", 1_000, idleMs),
-    spawnIdle("croner", 10_000, idleMs),
-  ]);
+  const settleMs = arg("settle-ms", 32_000);
+  // One at a time: each process alone on the machine, precision after them all.
+  const idleResults: unknown[] = [];
+  for (
+    const [variant, count] of [
+      ["kiln-shared", 1_000],
+      ["kiln-shared", 10_000],
+      ["kiln-distinct", 10_000],
+      ["croner", 1_000],
+      ["croner", 10_000],
+    ] as const
+  ) {
+    idleResults.push(await spawnIdle(variant, count, idleMs, settleMs));
+  }
   console.log(JSON.stringify(
     {
       benchmark: "scheduler",
       runtime: `deno ${Deno.version.deno}`,
+      idleMethod: `each variant alone in its own process; forced GC after setup, then ` +
+        `${settleMs} ms to settle (past V8's one-off memory-reducer GCs), then ` +
+        `process CPU time (all threads) over ${idleMs} ms`,
       precisionEverySecond: await precision(runs),
       idle: idleResults,
     },

@@ -21,7 +21,6 @@
 export {
   type JobDispatcher,
   type JobTaskOptions,
-  type SchedulableJob,
   type ScheduledTaskInfo,
   Scheduler,
   type SchedulerOptions,
@@ -59,6 +58,23 @@ export {
   type SchedulerErrorCode,
   type UploadErrorCode,
 } from "../errors.ts";
+// Re-exported (types only: nothing of the queue loads) so this entry point documents job()'s signature.
+export type {
+  Backoff,
+  BackoffFunction,
+  DispatchOptions,
+  DispatchResult,
+  ExponentialBackoff,
+  FixedBackoff,
+  JobContext,
+  JobDefinition,
+  LogFields,
+  Logger,
+  PayloadInput,
+  PayloadOutput,
+  PayloadSchema,
+  Priority,
+} from "../queue/mod.ts";
 export { RedisMutex, type RedisMutexOptions } from "./redis_mutex.ts";
 export { RedisHistory, type RedisHistoryOptions } from "./redis_history.ts";
 export {

@@ -4,6 +4,15 @@
  *
  * @module
  */
+// Types only: the scheduler dispatches through the queue it is given, so it never
+// loads the queue module (or valibot) at run time.
+import type {
+  DispatchOptions,
+  DispatchResult,
+  JobDefinition,
+  PayloadInput,
+  PayloadSchema,
+} from "../queue/mod.ts";
 import type { RetryBackoff, TaskDefinition, TimeWindow } from "./_definition.ts";
 import { MinHeap } from "./_min_heap.ts";
 import { type CompiledPattern, isTimezone, localSecondsOfDay, PatternCache } from "./_patterns.ts";
@@ -138,27 +147,35 @@ export interface ScheduledTaskInfo {
   onOneServer: boolean;
 }
 
-/** A job definition as the queue module defines it; only its name is read here. */
-export interface SchedulableJob {
-  /** The job's name. */
-  readonly name: string;
-}
-
-/** Anything that can dispatch a job, such as the queue module's `Queue`. */
-export interface JobDispatcher<J, P, O> {
-  /** Puts one job on the queue. */
-  dispatch(job: J, payload: P, options?: O): unknown;
+/**
+ * What {@linkcode Scheduler.job} dispatches on: the queue module's `Queue`,
+ * or anything with the same `dispatch()`.
+ */
+export interface JobDispatcher {
+  /**
+   * Validates the payload and enqueues one job.
+   *
+   * @param job The job definition.
+   * @param payload The payload.
+   * @param options Delay, priority, id and unique key.
+   * @returns The job's id, and whether a new job was enqueued.
+   */
+  dispatch<S extends PayloadSchema>(
+    job: JobDefinition<S>,
+    payload: PayloadInput<S>,
+    options?: DispatchOptions,
+  ): Promise<DispatchResult>;
 }
 
 /** Options for {@linkcode Scheduler.job}. */
-export interface JobTaskOptions<O> {
+export interface JobTaskOptions {
   /**
    * The task's name.
    * @default `job:<job name>`
    */
   name?: string;
-  /** Passed to `dispatch()` as its options. */
-  dispatch?: O;
+  /** Passed to `dispatch()` as its options (delay, priority, …). */
+  dispatch?: DispatchOptions;
 }
 
 /** A group of tasks sharing one compiled pattern, filed in the heap by its next run. */
@@ -298,37 +315,63 @@ export class Scheduler {
   }
 
   /**
-   * Registers a task that dispatches a queue job on schedule.
+   * Registers a task that dispatches a queue job on schedule: each occurrence
+   * calls `queue.dispatch(job, payload, options.dispatch)`, and the task
+   * succeeds once the job is enqueued (a worker runs it later).
+   *
+   * The payload is checked against the job's schema here, so a payload that
+   * could never be dispatched fails at registration rather than at every
+   * occurrence. An asynchronous schema cannot be checked synchronously: then
+   * the queue's own check at dispatch fails the run with its
+   * `JobValidationError` (code `QUEUE_INVALID_PAYLOAD`), which the run's
+   * outcome, `onFailure` hooks and history carry.
    *
    * @param job The job definition (`defineJob(...)`).
    * @param payload The payload dispatched each time.
-   * @param queue The queue to dispatch on: anything with `dispatch(job, payload, options?)`.
+   * @param queue The queue to dispatch on (a `Queue`).
    * @param options The task's name and the dispatch options.
    * @returns The task, for chaining its schedule.
-   * @throws {TypeError} When the job has no name, the queue cannot dispatch, or the name is taken.
+   * @throws {TypeError} When the job is not a job definition, the queue cannot dispatch,
+   *   the name is taken, or the payload fails the job's schema (naming the task and each issue).
    *
    * @example Dispatching a report job every hour
    * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
    * import { Scheduler } from "@kiln/core/scheduler";
+   * import assert from "node:assert/strict";
    *
-   * const sent: unknown[] = [];
-   * const queue = { dispatch: (_job: { name: string }, payload: unknown) => sent.push(payload) };
+   * const report = defineJob({
+   *   name: "report",
+   *   schema: v.object({ kind: v.picklist(["hourly", "daily"]) }),
+   *   handle() {},
+   * });
+   * const queue = new Queue({ backend: new MemoryBackend() });
    * const scheduler = new Scheduler();
-   * scheduler.job({ name: "report" }, { kind: "hourly" }, queue).hourly();
+   * scheduler.job(report, { kind: "hourly" }, queue).hourly();
+   *
+   * await scheduler.runDue(new Date("2025-01-01T10:00:00Z"));
+   * assert.equal((await queue.counts("default")).ready, 1);
    * ```
    */
-  job<J extends SchedulableJob, P, O = unknown>(
-    job: J,
-    payload: P,
-    queue: JobDispatcher<J, P, O>,
-    options: JobTaskOptions<O> = {},
+  job<S extends PayloadSchema>(
+    job: JobDefinition<S>,
+    payload: PayloadInput<S>,
+    queue: JobDispatcher,
+    options: JobTaskOptions = {},
   ): ScheduledTask {
-    if (typeof job?.name !== "string" || job.name.length === 0) {
-      throw new TypeError("Scheduler job(): expected a job definition with a name");
+    if (typeof job?.name !== "string" || job.name.length === 0 || typeof job.schema !== "object") {
+      throw new TypeError("Scheduler job(): expected a job definition from defineJob()");
     }
     const name = options.name ?? `job:${job.name}`;
     if (typeof queue?.dispatch !== "function") {
       throw new TypeError(`Task "${name}": job() expects a queue with a dispatch() method`);
+    }
+    const issues = schemaIssues(job.schema, payload);
+    if (issues !== undefined) {
+      throw new TypeError(
+        `Task "${name}": invalid payload for job ${job.name}: ${issues.join("; ")}`,
+      );
     }
     const dispatchOptions = options.dispatch;
     return this.#register(
@@ -439,7 +482,9 @@ export class Scheduler {
   }
 
   /**
-   * Lists every task with its schedule, next runs and last run.
+   * Lists every task with its schedule, next runs and last run. Asynchronous
+   * because the last runs come from the history store, which may be Redis
+   * (`RedisHistory`: one pipelined round trip for all tasks).
    *
    * @param options Where to start and how many next runs to show.
    * @returns One entry per task, in registration order.
@@ -887,6 +932,44 @@ export class Scheduler {
       // An error handler that throws must not take a run down with it.
     }
   }
+}
+
+/** The subset of the Standard Schema interface (which valibot implements) used here. */
+interface StandardSchemaLike {
+  readonly "~standard"?: {
+    validate(value: unknown): StandardResult | PromiseLike<StandardResult>;
+  };
+}
+
+type StandardResult = {
+  readonly issues?: readonly {
+    readonly message: string;
+    readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[];
+  }[];
+};
+
+/**
+ * Checks a payload against a schema synchronously through the Standard Schema
+ * interface, without loading valibot. `undefined` when the payload passes or
+ * the schema can only answer asynchronously (the queue checks again at dispatch).
+ */
+function schemaIssues(schema: PayloadSchema, payload: unknown): string[] | undefined {
+  const standard = (schema as StandardSchemaLike)["~standard"];
+  if (typeof standard?.validate !== "function") return undefined;
+  const result = standard.validate(payload);
+  if (typeof (result as PromiseLike<unknown>).then === "function") {
+    // An asynchronous schema: a rejection here is not ours to report.
+    Promise.resolve(result).catch(() => {});
+    return undefined;
+  }
+  const { issues } = result as StandardResult;
+  if (!issues || issues.length === 0) return undefined;
+  return issues.map((issue) => {
+    const path = (issue.path ?? [])
+      .map((segment) => String(typeof segment === "object" ? segment.key : segment))
+      .join(".");
+    return `${path || "(payload)"}: ${issue.message}`;
+  });
 }
 
 function hasControlCharacter(text: string): boolean {

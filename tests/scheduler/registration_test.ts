@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
+import * as v from "valibot";
+import { defineJob, MemoryBackend, Queue } from "../../src/queue/mod.ts";
 import { Scheduler } from "../../src/scheduler/mod.ts";
 
 function noop(): void {}
+
+const mailJob = defineJob({ name: "mail", schema: v.object({}), handle: noop });
+const digestJob = defineJob({ name: "digest", schema: v.object({ to: v.string() }), handle: noop });
+const queue = () => new Queue({ backend: new MemoryBackend() });
 
 Deno.test("an invalid cron expression throws at registration, naming the task", () => {
   const scheduler = new Scheduler();
@@ -39,7 +45,7 @@ Deno.test("a duplicate task name throws", () => {
   const scheduler = new Scheduler();
   scheduler.call("sync", noop);
   assert.throws(() => scheduler.call("sync", noop), /Task "sync" is already registered/);
-  assert.throws(() => scheduler.job({ name: "mail" }, {}, { dispatch: noop }, { name: "sync" }), {
+  assert.throws(() => scheduler.job(mailJob, {}, queue(), { name: "sync" }), {
     message: 'Task "sync" is already registered',
   });
 });
@@ -49,7 +55,7 @@ Deno.test("a missing handler or a bad name throws, naming the task", () => {
   assert.throws(() => scheduler.call("cleanup", undefined as never), /Task "cleanup": the handler/);
   assert.throws(() => scheduler.call("", noop), TypeError);
   assert.throws(() => scheduler.call("a\nb", noop), TypeError);
-  assert.throws(() => scheduler.job({ name: "mail" }, {}, {} as never), /Task "job:mail": job\(\)/);
+  assert.throws(() => scheduler.job(mailJob, {}, {} as never), /Task "job:mail": job\(\)/);
 });
 
 Deno.test("hostile hook, condition, ping and retry arguments are rejected", () => {
@@ -82,7 +88,7 @@ Deno.test("then() naming an unknown task or chaining back to itself is reported 
 Deno.test("list() shows every task with its expression, zone, flags and last run", async () => {
   const scheduler = new Scheduler({ timezone: "Europe/Berlin" });
   scheduler.call("backup", noop).dailyAt("02:00").onOneServer().description("Nightly backup");
-  scheduler.job({ name: "digest" }, { to: "all" }, { dispatch: noop }).hourly()
+  scheduler.job(digestJob, { to: "all" }, queue()).hourly()
     .withoutOverlapping();
   await scheduler.runDue(new Date("2025-01-01T01:00:00Z")); // 02:00 in Berlin
   const [backup, digest] = await scheduler.list({

@@ -317,27 +317,3 @@ Deno.test("errors in hooks after the run are reported to onError and do not chan
   assert.equal(outcome.status, "succeeded");
   assert.deepEqual(errors.map((e) => e.phase), ["onSuccess hook", "after hook"]);
 });
-
-Deno.test("job() dispatches the job and payload to the queue on schedule", async () => {
-  const dispatched: unknown[][] = [];
-  const queue = {
-    dispatch(job: { name: string }, payload: { to: string }, options?: { priority: string }) {
-      dispatched.push([job.name, payload, options]);
-      return Promise.resolve("job-1");
-    },
-  };
-  const scheduler = new Scheduler();
-  const digest = { name: "send-digest" };
-  scheduler.job(digest, { to: "team@example.com" }, queue).hourly();
-  scheduler.job(digest, { to: "ops@example.com" }, queue, {
-    name: "ops-digest",
-    dispatch: { priority: "high" },
-  }).hourly();
-  await scheduler.runDue(at(30 * 60_000)); // no occurrence in the window
-  assert.equal(dispatched.length, 0);
-  await scheduler.runDue(at(60 * 60_000));
-  assert.deepEqual(dispatched, [
-    ["send-digest", { to: "team@example.com" }, undefined],
-    ["send-digest", { to: "ops@example.com" }, { priority: "high" }],
-  ]);
-});

@@ -12,6 +12,8 @@ import { suites } from "./cases/mod.mjs";
 import { plan, record } from "./_results.mjs";
 
 const runtime = typeof globalThis.Bun === "undefined" ? "node" : "bun";
+// Each runtime's own way to listen with Hono's WebSocket helper (see websockets/).
+const webSockets = await import(`./websockets/${runtime}.mjs`);
 const { KILN_REDIS_URL, KILN_REDIS_TOKEN } = process.env;
 if (!KILN_REDIS_URL || !KILN_REDIS_TOKEN) {
   // Failing beats skipping: a green run without Redis would prove nothing.
@@ -25,6 +27,9 @@ const ctx = {
   redisToken: KILN_REDIS_TOKEN,
   namespace: `runtime-${runtime}-${Date.now().toString(36)}`,
   Redis,
+  serveWebSockets: webSockets.serveWebSockets,
+  WebSocket: webSockets.WebSocket,
+  handshake: webSockets.handshake,
 };
 
 plan(suites.reduce((total, suite) => total + suite.cases.length, 0));

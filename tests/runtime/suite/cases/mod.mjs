@@ -8,6 +8,7 @@
  */
 import * as errors from "./errors.mjs";
 import * as queue from "./queue.mjs";
+import * as realtime from "./realtime.mjs";
 import * as redis from "./redis.mjs";
 import * as scheduler from "./scheduler.mjs";
 import * as upload from "./upload.mjs";
@@ -23,6 +24,31 @@ import * as upload from "./upload.mjs";
  *   with `new Keyspace(ctx.namespace)` so runs never see each other's data.
  * @property {new (config: { url: string; token: string }) => object} Redis The
  *   `@upstash/redis` `Redis` class of the runtime's own entry point.
+ * @property {(setup: WebSocketSetup) => Promise<WebSocketServer>} serveWebSockets Starts a
+ *   real server with the runtime's Hono WebSocket helper (`@hono/node-ws`, `hono/bun`,
+ *   `hono/cloudflare-workers` inside a Durable Object), calls `setup` to add routes, and
+ *   listens on a free port; see `../websockets/`.
+ * @property {typeof WebSocket} WebSocket A WebSocket client (`ws` on Node 20, else the global).
+ * @property {(url: string, headers: Record<string, string>) => Promise<{ status: number; headers: Headers }>} handshake
+ *   Sends a raw WebSocket upgrade request and returns the response head: what a refused
+ *   upgrade answered, which no WebSocket client shows.
+ */
+
+/**
+ * Adds a case's routes to the server's Hono `app`, using `upgradeWebSocket`; what it
+ * returns runs when the server closes (in workerd, inside the Durable Object).
+ *
+ * @callback WebSocketSetup
+ * @param {{ app: import("hono").Hono; upgradeWebSocket: import("hono/ws").UpgradeWebSocket }} server
+ * @returns {void | (() => unknown) | Promise<void | (() => unknown)>}
+ */
+
+/**
+ * A running server.
+ *
+ * @typedef {object} WebSocketServer
+ * @property {string} url Its base `http://` URL.
+ * @property {() => Promise<void>} close Runs the setup's release, then stops listening.
  */
 
 /**
@@ -39,4 +65,4 @@ import * as upload from "./upload.mjs";
  *
  * @type {{ name: string; cases: Case[] }[]}
  */
-export const suites = [errors, redis, queue, scheduler, upload];
+export const suites = [errors, redis, queue, scheduler, upload, realtime];

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { plan, record } from "../_results.mjs";
@@ -18,7 +19,9 @@ const { Miniflare } = await import("miniflare");
 
 const { KILN_REDIS_URL, KILN_REDIS_TOKEN } = process.env;
 if (!KILN_REDIS_URL || !KILN_REDIS_TOKEN) {
-  throw new Error("KILN_REDIS_URL and KILN_REDIS_TOKEN must be set; run `deno task test:runtime`");
+  throw new Error(
+    "KILN_REDIS_URL and KILN_REDIS_TOKEN must be set; run `deno task test:runtime`",
+  );
 }
 
 // Bundle the way wrangler does: ESM, browser platform, the `workerd` and `worker`
@@ -34,23 +37,35 @@ const bundle = await build({
   logLevel: "error",
 });
 
-const miniflare = new Miniflare({
+const options = {
   modules: true,
   script: bundle.outputFiles[0].text,
   compatibilityDate: "2025-07-18",
-  bindings: { KILN_REDIS_URL, KILN_REDIS_TOKEN },
-});
+  bindings: {
+    KILN_REDIS_URL,
+    KILN_REDIS_TOKEN,
+    KILN_SCHEDULED_NAMESPACE: `runtime-workerd-scheduled-${Date.now().toString(36)}`,
+  },
+  // Hosts the realtime cases' WebSocket servers (see ../websockets/workerd.mjs).
+  durableObjects: { KILN_WS: "KilnWebSockets" },
+};
+const miniflare = new Miniflare(options);
 after(() => miniflare.dispose());
 
-const response = await miniflare.dispatchFetch("http://kiln.test/");
+const response = await miniflare.dispatchFetch("http://kiln.test/", {
+  headers: { "x-kiln-origin": (await miniflare.ready).origin },
+});
 if (!response.ok) {
-  throw new Error(`The worker answered ${response.status}: ${await response.text()}`);
+  throw new Error(
+    `The worker answered ${response.status}: ${await response.text()}`,
+  );
 }
 /** @type {{ runtime: string; results: { suite: string; name: string; ok: boolean; error?: string; stack?: string }[] }} */
 const { runtime, results } = await response.json();
 console.log(`# ${runtime}`);
 
-plan(results.length);
+// The worker's cases, plus the scheduled-event case below.
+plan(results.length + 1);
 // Grouped by hand: Map.groupBy needs Node 21.
 const bySuite = new Map();
 for (const result of results) {
@@ -70,4 +85,74 @@ for (const [suite, outcomes] of bySuite) {
       });
     }
   });
+}
+
+const SCHEDULED_CASE = "a scheduled event delivered by Miniflare runs the due task once per " +
+  "scheduled time, and a repeated delivery, even to a fresh isolate, runs nothing";
+
+describe("scheduler (scheduled event)", () => {
+  test(SCHEDULED_CASE, async () => {
+    let failure;
+    try {
+      await scheduledEvents();
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      record("scheduler", SCHEDULED_CASE, failure);
+    }
+  });
+});
+
+/**
+ * Delivers cron triggers through workerd's own scheduled-event path
+ * (Miniflare 3's `getWorker().scheduled()`, the call wrangler's
+ * `/__scheduled` route makes), to the `scheduled` export Kiln's Cloudflare
+ * adapter built, then reads back what the task did.
+ */
+async function scheduledEvents() {
+  const deliver = async (iso) => {
+    const worker = await miniflare.getWorker();
+    const result = await worker.scheduled({
+      scheduledTime: new Date(iso),
+      cron: "* * * * *",
+    });
+    assert.equal(result.outcome, "ok", `the scheduled event at ${iso}`);
+  };
+  const isolate = async () =>
+    await (await miniflare.dispatchFetch("http://kiln.test/isolate")).text();
+
+  const firstIsolate = await isolate();
+  await deliver("2025-06-02T12:00:00Z"); // due: every five minutes
+  await deliver("2025-06-02T12:00:00Z"); // delivered again: a duplicate
+  await deliver("2025-06-02T12:02:00Z"); // no occurrence in the minute before it
+  await deliver("2025-06-02T12:05:00Z"); // due
+  // Reloading the worker starts a fresh isolate, with none of the scheduler's memory:
+  // only the onOneServer() claim in Redis stops the repeat.
+  await miniflare.setOptions(options);
+  assert.notEqual(
+    await isolate(),
+    firstIsolate,
+    "setOptions() should start a fresh isolate",
+  );
+  await deliver("2025-06-02T12:05:00Z");
+
+  const response = await miniflare.dispatchFetch(
+    "http://kiln.test/scheduled-runs",
+  );
+  assert.equal(response.status, 200);
+  const { runs, history } = await response.json();
+  assert.deepEqual(runs, [
+    "2025-06-02T12:00:00.000Z",
+    "2025-06-02T12:05:00.000Z",
+  ]);
+  assert.deepEqual(
+    history.map((
+      run,
+    ) => [new Date(run.scheduledAt).toISOString(), run.status, run.attempts]),
+    [
+      ["2025-06-02T12:05:00.000Z", "succeeded", 1],
+      ["2025-06-02T12:00:00.000Z", "succeeded", 1],
+    ],
+  );
 }
