@@ -317,7 +317,10 @@ export class Scheduler {
   /**
    * Registers a task that dispatches a queue job on schedule: each occurrence
    * calls `queue.dispatch(job, payload, options.dispatch)`, and the task
-   * succeeds once the job is enqueued (a worker runs it later).
+   * succeeds once the job is enqueued (a worker runs it later). Unless
+   * `options.dispatch.jobId` says otherwise, the job id is the task's name and
+   * the occurrence's scheduled time, so a retried or repeated dispatch of one
+   * occurrence enqueues the job once.
    *
    * The payload is checked against the job's schema here, so a payload that
    * could never be dispatched fails at registration rather than at every
@@ -376,10 +379,13 @@ export class Scheduler {
     const dispatchOptions = options.dispatch;
     return this.#register(
       name,
-      () =>
-        dispatchOptions === undefined
-          ? queue.dispatch(job, payload)
-          : queue.dispatch(job, payload, dispatchOptions),
+      ({ scheduledAt }) =>
+        queue.dispatch(job, payload, {
+          // One job id per (task, scheduled time): a retried dispatch, or a second
+          // instance ticking the same occurrence, enqueues nothing new.
+          jobId: `${name}@${scheduledAt.toISOString()}`,
+          ...dispatchOptions,
+        }),
       "job",
     );
   }

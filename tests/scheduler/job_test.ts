@@ -132,3 +132,20 @@ Deno.test("job() rejects something that is not a job definition or not a queue, 
     /Task "job:send-digest": job\(\) expects a queue with a dispatch\(\) method/,
   );
 });
+
+Deno.test("job() dispatches each occurrence once even when two schedulers tick it", async () => {
+  const digest = digestJob();
+  const queue = new Queue({ backend: new MemoryBackend() });
+  // Two instances without a shared mutex: the job id (task and scheduled time) still dedupes.
+  const first = new Scheduler();
+  const second = new Scheduler();
+  for (const scheduler of [first, second]) {
+    scheduler.job(digest, { to: "team@example.com", period: "hour" }, queue).hourly();
+  }
+  await Promise.all([first.runDue(at()), second.runDue(at())]);
+  assert.equal((await queue.counts("mail")).ready, 1);
+  const job = await queue.job("job:send-digest@2025-06-02T12:00:00.000Z", "mail");
+  assert.equal(job?.state, "ready");
+  await first.runDue(at(60 * 60_000));
+  assert.equal((await queue.counts("mail")).ready, 2);
+});
