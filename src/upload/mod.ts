@@ -28,6 +28,7 @@ export { RedisUploadState, type RedisUploadStateOptions } from "./redis_state.ts
 export {
   type CleanupResult,
   TUS_CORS_HEADERS,
+  type UploadErrorSource,
   type UploadInfo,
   type UploadProgress,
   type UploadRefusal,
@@ -35,5 +36,6 @@ export {
   type UploadsApp,
   type UploadsOptions,
 } from "./server.ts";
+export type { BroadcastProgressOptions, ProgressHub } from "./progress_broadcast.ts";
 export { upload, type UploadClientOptions, type UploadResult } from "./client.ts";
 export { LocalStorageUrlStore, MemoryUrlStore, type UrlStore } from "./url_store.ts";

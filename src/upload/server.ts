@@ -18,6 +18,8 @@ import {
 } from "./_headers.ts";
 import { MemoryUploadState, type UploadRecord, type UploadState } from "./state.ts";
 import type { ChunkedUpload, UploadStore } from "./store.ts";
+import type { BroadcastProgressOptions } from "./progress_broadcast.ts";
+import { ProgressSender } from "./_progress_sender.ts";
 
 const TUS_VERSION = "1.0.0";
 const EXTENSIONS =
@@ -144,13 +146,28 @@ export interface UploadsOptions {
   /** Called while bytes arrive, at most every `progressInterval`, and after each request. */
   onProgress?(progress: UploadProgress): void;
   /**
+   * Also publishes progress to a realtime channel (for example a `Hub` of
+   * `@kiln/core/realtime`): `{ id, offset, length }` as `event`, on the same
+   * schedule as `onProgress`, then `completeEvent` once after the last byte.
+   * Broadcasts never hold up or fail an upload; their failures go to `onError`.
+   * Unset broadcasts nothing.
+   */
+  broadcastProgress?: BroadcastProgressOptions;
+  /**
    * Called once, after the last byte is stored (for example to dispatch a queue
    * job). If it throws, the upload stays complete and `onError` is told.
    */
   onComplete?(upload: UploadInfo): void | Promise<void>;
-  /** Told about failures of `onComplete`. @default logs with console.error */
-  onError?(error: unknown, upload: UploadInfo): void;
+  /**
+   * Told about failures of `onComplete` and of progress broadcasts (which
+   * `source` names); the upload itself carries on.
+   * @default logs with console.error
+   */
+  onError?(error: unknown, upload: UploadInfo, source: UploadErrorSource): void;
 }
+
+/** What failed, as told to `onError`. */
+export type UploadErrorSource = "onComplete" | "broadcastProgress";
 
 /** What {@linkcode UploadsApp.cleanupExpired} did. */
 export interface CleanupResult {
@@ -223,7 +240,13 @@ interface Config {
   onCreate: UploadsOptions["onCreate"];
   onProgress: UploadsOptions["onProgress"];
   onComplete: UploadsOptions["onComplete"];
-  onError: (error: unknown, upload: UploadInfo) => void;
+  broadcast: {
+    sender: ProgressSender;
+    channel: BroadcastProgressOptions["channel"];
+    event: string;
+    completeEvent: string;
+  } | null;
+  onError: (error: unknown, upload: UploadInfo, source: UploadErrorSource) => void;
 }
 
 function validate(options: UploadsOptions): Config {
@@ -263,6 +286,7 @@ function validate(options: UploadsOptions): Config {
       }
     }
   }
+  const broadcast = validateBroadcast(options.broadcastProgress);
   const origin = options.cors?.origin;
   const origins = origin === undefined ? null : typeof origin === "string" ? [origin] : origin;
   return {
@@ -280,8 +304,39 @@ function validate(options: UploadsOptions): Config {
     onCreate: options.onCreate,
     onProgress: options.onProgress,
     onComplete: options.onComplete,
+    broadcast,
     onError: options.onError ??
-      ((error, upload) => console.error(`Upload ${upload.id}: onComplete failed`, error)),
+      ((error, upload, source) => console.error(`Upload ${upload.id}: ${source} failed`, error)),
+  };
+}
+
+function validateBroadcast(options: BroadcastProgressOptions | undefined): Config["broadcast"] {
+  if (options === undefined) return null;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("broadcastProgress must be an object with hub and channel");
+  }
+  if (typeof options.hub?.broadcast !== "function") {
+    throw new TypeError(
+      "broadcastProgress.hub must have a broadcast(channel, event, data) method, such as a realtime Hub",
+    );
+  }
+  if (typeof options.channel !== "function") {
+    throw new TypeError(
+      "broadcastProgress.channel must be a function returning a channel name or undefined",
+    );
+  }
+  const event = options.event ?? "upload.progress";
+  const completeEvent = options.completeEvent ?? "upload.complete";
+  for (const [name, value] of [["event", event], ["completeEvent", completeEvent]]) {
+    if (typeof value !== "string" || value.length === 0) {
+      throw new TypeError(`broadcastProgress.${name} must be a non-empty string`);
+    }
+  }
+  return {
+    sender: new ProgressSender(options.hub),
+    channel: options.channel,
+    event,
+    completeEvent,
   };
 }
 
@@ -424,6 +479,7 @@ class TusHandler {
       type: null,
       head: null,
       sweepAt: expiresAt,
+      channel: null,
     };
     const refusal = await config.onCreate?.(info(record), request);
     if (refusal) {
@@ -433,6 +489,7 @@ class TusHandler {
           : 403;
       return { status, message: refusal.message ?? "Upload refused" };
     }
+    record.channel = this.#chooseChannel(record, request);
     await (await config.store.startChunkedUpload(id)).release();
     if (!(await config.state.create(record))) {
       throw new Error(`Upload id ${id} is already taken`);
@@ -618,6 +675,7 @@ class TusHandler {
       let offset = start;
       let tooLong = false;
       let lastProgress = config.now();
+      const reporting = config.onProgress !== undefined || this.#channelOf(record) !== null;
       const reader = body ? readBody(body, this.#buffers) : null;
       if (reader) {
         try {
@@ -652,9 +710,9 @@ class TusHandler {
             await upload.append(value);
             offset += value.byteLength;
             const now = config.now();
-            if (config.onProgress && now - lastProgress >= config.progressInterval) {
+            if (reporting && now - lastProgress >= config.progressInterval) {
               lastProgress = now;
-              config.onProgress({ id: record.id, offset, length: record.length });
+              this.#progress(record, offset);
             }
           }
         } catch (error) {
@@ -703,17 +761,65 @@ class TusHandler {
       closed = true;
       const saved = await this.#store(record, upload);
       if (!saved) return { ok: false, reply: { status: 404, message: "Upload not found" } };
-      config.onProgress?.({ id: record.id, offset, length: record.length });
+      this.#progress(record, offset);
       if (record.completedAt !== null) {
+        this.#broadcast(record, "complete");
         try {
           await config.onComplete?.(info(record));
         } catch (error) {
-          config.onError(error, info(record));
+          config.onError(error, info(record), "onComplete");
         }
       }
       return { ok: true, record };
     } finally {
       if (!closed) await upload.release();
+    }
+  }
+
+  /** Tells `onProgress` and the realtime channel where an upload stands. */
+  #progress(record: UploadRecord, offset: number): void {
+    this.#config.onProgress?.({ id: record.id, offset, length: record.length });
+    this.#broadcast(record, "progress", offset);
+  }
+
+  /** Queues a broadcast for the upload's channel, if it has one; never waits for it. */
+  #broadcast(record: UploadRecord, kind: "progress" | "complete", offset = record.offset): void {
+    const broadcast = this.#config.broadcast;
+    const channel = this.#channelOf(record);
+    if (broadcast === null || channel === null) return;
+    const data: UploadProgress = { id: record.id, offset, length: record.length };
+    const upload = { ...info(record), offset };
+    broadcast.sender.send(record.id, {
+      channel,
+      event: kind === "progress" ? broadcast.event : broadcast.completeEvent,
+      data,
+      coalesce: kind === "progress",
+      onError: (error) => this.#config.onError(error, upload, "broadcastProgress"),
+    });
+  }
+
+  #channelOf(record: UploadRecord): string | null {
+    return this.#config.broadcast === null ? null : record.channel ?? null;
+  }
+
+  /** Asks `broadcastProgress.channel` once, at creation; a failure only means no broadcasts. */
+  #chooseChannel(record: UploadRecord, request: Request): string | null {
+    const broadcast = this.#config.broadcast;
+    if (broadcast === null) return null;
+    try {
+      const channel = broadcast.channel(info(record), request);
+      if (channel === undefined) return null;
+      if (typeof channel !== "string" || channel.length === 0) {
+        throw new TypeError(
+          `broadcastProgress.channel must return a channel name or undefined, got ${
+            JSON.stringify(channel)
+          }`,
+        );
+      }
+      return channel;
+    } catch (error) {
+      this.#config.onError(error, info(record), "broadcastProgress");
+      return null;
     }
   }
 

@@ -33,6 +33,12 @@ export interface UploadRecord {
    * or forgets the record of a finished one (its file stays). `null` for never.
    */
   sweepAt: number | null;
+  /**
+   * The realtime channel progress is broadcast to, chosen once at creation by
+   * the `broadcastProgress` option; `null` (or absent, in records written
+   * before the option existed) for none.
+   */
+  channel?: string | null;
 }
 
 /** A held per-upload lock. */

@@ -88,6 +88,37 @@ export const cases = [
     },
   },
   {
+    name: "broadcastProgress publishes progress and completion to the channel chosen at creation",
+    async run() {
+      const calls = [];
+      const hub = {
+        broadcast: (channel, event, data) => void calls.push([channel, event, data]),
+      };
+      const { call } = server({
+        broadcastProgress: {
+          hub,
+          channel: (_upload, request) => `private-user.${request.headers.get("X-User")}`,
+        },
+      });
+      const created = await call("/", {
+        method: "POST",
+        headers: tus({ "Upload-Length": "4", "X-User": "7" }),
+      });
+      const id = created.headers.get("Location").split("/").pop();
+      await call(`/${id}`, { method: "PATCH", headers: patch(0), body: "ab" });
+      await call(`/${id}`, { method: "PATCH", headers: patch(2), body: "cd" });
+      // Broadcasts leave the byte path; give them a turn of the event loop.
+      for (let i = 0; i < 20 && calls.length < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      assert.deepEqual(calls, [
+        ["private-user.7", "upload.progress", { id, offset: 2, length: 4 }],
+        ["private-user.7", "upload.progress", { id, offset: 4, length: 4 }],
+        ["private-user.7", "upload.complete", { id, offset: 4, length: 4 }],
+      ]);
+    },
+  },
+  {
     name: "upload() sends a Blob in chunks to the server through a given fetch",
     async run() {
       const { store, files } = server();
