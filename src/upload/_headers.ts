@@ -1,4 +1,5 @@
 /** Parsing of tus request headers; each returns a value or an error message for a 400. */
+import { CHECKSUM_ALGORITHMS } from "./_sha.ts";
 
 const DIGITS = /^\d{1,16}$/;
 
@@ -18,21 +19,29 @@ export interface Checksum {
   expected: Uint8Array;
 }
 
-/** Parses `Upload-Checksum: <algorithm> <base64 digest>`. */
+/**
+ * Parses `Upload-Checksum: <algorithm> <base64 digest>`, refusing an
+ * algorithm the server cannot compute.
+ */
 export function parseChecksum(value: string | null): Checksum | string | null {
   if (value === null) return null;
   const parts = value.trim().split(" ");
   if (parts.length !== 2 || parts[0] === "") {
     return "Upload-Checksum must be an algorithm and a base64 digest";
   }
+  let checksum: Checksum;
   try {
-    return {
+    checksum = {
       algorithm: parts[0],
       expected: Uint8Array.from(atob(parts[1]), (c) => c.charCodeAt(0)),
     };
   } catch {
     return "Upload-Checksum digest is not base64";
   }
+  if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(checksum.algorithm)) {
+    return `Checksum algorithm ${checksum.algorithm} is not supported`;
+  }
+  return checksum;
 }
 
 /** Encodes bytes as base64 without building one huge string argument list. */

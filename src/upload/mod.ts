@@ -25,17 +25,15 @@ export {
   type UploadState,
 } from "./state.ts";
 export { RedisUploadState, type RedisUploadStateOptions } from "./redis_state.ts";
-export {
-  type CleanupResult,
-  TUS_CORS_HEADERS,
-  type UploadErrorSource,
-  type UploadInfo,
-  type UploadProgress,
-  type UploadRefusal,
-  uploads,
-  type UploadsApp,
-  type UploadsOptions,
-} from "./server.ts";
+export { type CleanupResult, uploads, type UploadsApp } from "./server.ts";
+export type {
+  UploadErrorSource,
+  UploadInfo,
+  UploadProgress,
+  UploadRefusal,
+  UploadsOptions,
+} from "./server_options.ts";
+export { TUS_CORS_HEADERS } from "./cors_headers.ts";
 export type { BroadcastProgressOptions, ProgressHub } from "./progress_broadcast.ts";
 export { upload, type UploadClientOptions, type UploadResult } from "./client.ts";
 export { LocalStorageUrlStore, MemoryUrlStore, type UrlStore } from "./url_store.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { UploadInfo } from "./server.ts";
+import type { UploadInfo } from "./server_options.ts";
 
 /**
  * Anything that can broadcast an event to a channel, such as the `Hub` of

@@ -1,0 +1,109 @@
+/**
+ * The options of the tus server, and what its hooks are given.
+ *
+ * @module
+ */
+import type { UploadState } from "./state.ts";
+import type { UploadStore } from "./store.ts";
+import type { BroadcastProgressOptions } from "./progress_broadcast.ts";
+
+/** What hooks are told about an upload. */
+export interface UploadInfo {
+  /** The upload's id; also its path in the store. */
+  readonly id: string;
+  /** The declared length, or `null` while deferred. */
+  readonly length: number | null;
+  /** Bytes received so far. */
+  readonly offset: number;
+  /** The decoded `Upload-Metadata` values (never use them as paths unchecked). */
+  readonly metadata: Readonly<Record<string, string | null>>;
+  /** The MIME type found from the first bytes, when `allowedTypes` is set. */
+  readonly type: string | null;
+}
+
+/** Progress of one upload, as given to `onProgress`. */
+export interface UploadProgress {
+  /** The upload's id. */
+  readonly id: string;
+  /** Bytes received so far. */
+  readonly offset: number;
+  /** The declared length, or `null` while deferred. */
+  readonly length: number | null;
+}
+
+/** Returned by `onCreate` to refuse an upload. */
+export interface UploadRefusal {
+  /** The HTTP status to answer with, 400 to 599. */
+  status: number;
+  /** A message for the client. */
+  message?: string;
+}
+
+/** Options for {@linkcode uploads}. */
+export interface UploadsOptions {
+  /** Where bytes go. */
+  store: UploadStore;
+  /** Where upload records and locks live. @default new MemoryUploadState() */
+  state?: UploadState;
+  /** The largest upload accepted, in bytes (sent as `Tus-Max-Size`). */
+  maxSize: number;
+  /**
+   * MIME types accepted, found from the file's first bytes (never from the
+   * client's claims); `type/*` matches a whole family. Unset accepts anything.
+   */
+  allowedTypes?: readonly string[];
+  /**
+   * Milliseconds an unfinished upload lives after its last PATCH; unset never expires.
+   */
+  expiresIn?: number;
+  /**
+   * Milliseconds the record of a finished upload is kept (so clients can still
+   * HEAD it) before `cleanupExpired()` forgets it; the file itself stays.
+   * @default 86_400_000
+   */
+  keepCompletedFor?: number;
+  /** The largest `Upload-Metadata` header accepted, in bytes. @default 4096 */
+  maxMetadataSize?: number;
+  /** Minimum milliseconds between two `onProgress` calls for one request. @default 500 */
+  progressInterval?: number;
+  /** Browsers allowed to upload (CORS); unset sends no CORS headers. */
+  cors?: { origin: string | readonly string[] };
+  /** The clock, for tests. @default Date.now */
+  now?: () => number;
+  /** Makes upload ids; must match `[A-Za-z0-9_-]{1,128}`. @default a random UUID without dashes */
+  generateId?: () => string;
+  /**
+   * Called before an upload is created; return an {@linkcode UploadRefusal} to refuse it.
+   *
+   * @param upload The upload about to be created.
+   * @param request The creating request, for authentication.
+   */
+  onCreate?(
+    upload: UploadInfo,
+    request: Request,
+  ): void | UploadRefusal | Promise<void | UploadRefusal>;
+  /** Called while bytes arrive, at most every `progressInterval`, and after each request. */
+  onProgress?(progress: UploadProgress): void;
+  /**
+   * Also publishes progress to a realtime channel (for example a `Hub` of
+   * `@kiln/core/realtime`): `{ id, offset, length }` as `event`, on the same
+   * schedule as `onProgress`, then `completeEvent` once after the last byte.
+   * Broadcasts never hold up or fail an upload; their failures go to `onError`.
+   * Unset broadcasts nothing.
+   */
+  broadcastProgress?: BroadcastProgressOptions;
+  /**
+   * Called once, after the last byte is stored (for example to dispatch a queue
+   * job). If it throws, the upload stays complete and `onError` is told.
+   */
+  onComplete?(upload: UploadInfo): void | Promise<void>;
+  /**
+   * Told about failures of `onComplete` and of progress broadcasts (which
+   * `source` names); the upload itself carries on.
+   * @default logs with console.error
+   */
+  onError?(error: unknown, upload: UploadInfo, source: UploadErrorSource): void;
+}
+
+/** What failed, as told to `onError`. */
+export type UploadErrorSource = "onComplete" | "broadcastProgress";
