@@ -15,11 +15,6 @@ export interface HeapEntry {
 export class MinHeap<T extends HeapEntry> {
   #items: T[] = [];
 
-  /** How many entries the heap holds. */
-  get size(): number {
-    return this.#items.length;
-  }
-
   /** The entry with the smallest `at`, without removing it. */
   peek(): T | undefined {
     return this.#items[0];

@@ -18,16 +18,16 @@
  *
  * @module
  */
-export {
-  type JobDispatcher,
-  type JobTaskOptions,
-  type ScheduledTaskInfo,
-  Scheduler,
-  type SchedulerOptions,
-  type SchedulerStartOptions,
-  type SchedulerStopOptions,
-  type TaskListOptions,
-} from "./scheduler.ts";
+export { Scheduler } from "./scheduler.ts";
+export type {
+  JobDispatcher,
+  JobTaskOptions,
+  ScheduledTaskInfo,
+  SchedulerOptions,
+  SchedulerStartOptions,
+  SchedulerStopOptions,
+  TaskListOptions,
+} from "./scheduler_options.ts";
 export { type RetryBackoff, ScheduledTask, type Weekday } from "./task.ts";
 export type {
   SchedulerErrorHandler,

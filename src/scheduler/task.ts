@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { cronFields, DAY, HOUR, MINUTE, MONTH, SECOND, WEEKDAY } from "./_cron_fields.ts";
 import type { RetryBackoff, TaskDefinition } from "./_definition.ts";
 import { isTimezone, type PatternCache } from "./_patterns.ts";
 import {
@@ -18,29 +19,11 @@ import type { TaskCondition, TaskRunInfo } from "./types.ts";
 export type { Weekday } from "./_time_of_day.ts";
 export type { RetryBackoff } from "./_definition.ts";
 
-const SECOND = 0;
-const MINUTE = 1;
-const HOUR = 2;
-const DAY = 3;
-const MONTH = 4;
-const WEEKDAY = 5;
-
-/** Nicknames croner accepts, spelled out so filters such as `weekdays()` can refine them. */
-const NICKNAMES: Record<string, string> = {
-  "@yearly": "0 0 1 1 *",
-  "@annually": "0 0 1 1 *",
-  "@monthly": "0 0 1 * *",
-  "@weekly": "0 0 * * 0",
-  "@daily": "0 0 * * *",
-  "@midnight": "0 0 * * *",
-  "@hourly": "0 * * * *",
-};
-
 /** What the builder needs from its scheduler. */
 export interface TaskHost {
   readonly patterns: PatternCache;
   /** Called after every change, so a running scheduler re-plans. */
-  changed(definition: TaskDefinition): void;
+  changed(): void;
 }
 
 /**
@@ -93,10 +76,7 @@ export class ScheduledTask {
    * @throws {TypeError} When the expression is invalid.
    */
   cron(expression: string): this {
-    const text = typeof expression === "string" ? expression.trim() : "";
-    const spelled = NICKNAMES[text.toLowerCase()] ?? text;
-    const fields = spelled.split(/\s+/);
-    if (fields.length === 5) fields.unshift("0");
+    const fields = cronFields(expression);
     const problem = fields.length < 6 || fields.length > 7
       ? "expected 5, 6 or 7 fields"
       : this.#host.patterns.check(fields.join(" "));
@@ -597,7 +577,7 @@ export class ScheduledTask {
 
   #changed(): this {
     this.#definition.pattern = undefined;
-    this.#host.changed(this.#definition);
+    this.#host.changed();
     return this;
   }
 }
