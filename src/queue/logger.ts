@@ -65,3 +65,8 @@ export function withFields(logger: Logger, fields: LogFields): Logger {
     error: (message, extra) => logger.error(message, { ...fields, ...extra }),
   };
 }
+
+/** Describes an error in one line for a log field: `Name: message`, or the value as text. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

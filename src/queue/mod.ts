@@ -55,14 +55,9 @@ export {
   Queue,
   type QueueOptions,
 } from "./queue.ts";
-export {
-  type DrainOptions,
-  type DrainSummary,
-  type StopOptions,
-  Worker,
-  type WorkerEvents,
-  type WorkerOptions,
-} from "./worker.ts";
+export { Worker } from "./worker.ts";
+export type { DrainOptions, DrainSummary, StopOptions, WorkerOptions } from "./worker_options.ts";
+export type { WorkerEvents } from "./worker_events.ts";
 export type {
   AttemptError,
   Completion,

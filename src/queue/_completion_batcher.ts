@@ -1,0 +1,134 @@
+/**
+ * Completions are reported in batches, one round trip per queue, so a busy
+ * worker does not pay a request per job.
+ *
+ * @module
+ */
+import type { Completion, StoredJob } from "./backend.ts";
+import type { WorkerEventEmitter } from "./worker_events.ts";
+import { describeError, type Logger } from "./logger.ts";
+import { pause, RetryDelay } from "./_retry_delay.ts";
+
+/** The most completions sent in one round trip. */
+const MAX_BATCH = 1_000;
+
+/** A completed job waiting to be reported, with what its `completed` event carries. */
+export interface PendingCompletion extends Completion {
+  readonly job: StoredJob;
+  readonly result: unknown;
+  readonly durationMs: number;
+}
+
+/** What a {@linkcode CompletionBatcher} works with. */
+export interface CompletionBatcherOptions {
+  /** Reports one batch of one queue's completions (and may reserve more jobs on the way). */
+  readonly send: (queue: string, batch: readonly PendingCompletion[]) => Promise<unknown>;
+  readonly events: WorkerEventEmitter;
+  readonly logger: Logger;
+  /** The cap on the wait between attempts. */
+  readonly maxDelay: number;
+  /** Whether the worker has given up on reports (at the end of a stop's grace period). */
+  readonly gaveUp: () => boolean;
+  /** Called after every flush, when the worker may have room to reserve again. */
+  readonly flushed: () => void;
+}
+
+/** Collects completions by queue and flushes each queue's batch in the background. */
+export class CompletionBatcher {
+  #options: CompletionBatcherOptions;
+  #pending = new Map<string, PendingCompletion[]>();
+  #flushing = new Map<string, Promise<void>>();
+  /** Running jobs whose outcome is not known yet. */
+  #undecided = 0;
+  #onAllDecided: (() => void) | undefined;
+
+  constructor(options: CompletionBatcherOptions) {
+    this.#options = options;
+  }
+
+  /** Whether completions are waiting or being reported. */
+  get busy(): boolean {
+    return this.#flushing.size > 0 || this.#hasPending();
+  }
+
+  /**
+   * Registers a running job that may complete soon, so a flush waits for it;
+   * returns the function to call once its outcome is known.
+   */
+  hold(): () => void {
+    this.#undecided++;
+    let decided = false;
+    return () => {
+      if (decided) return;
+      decided = true;
+      if (--this.#undecided === 0) this.#onAllDecided?.();
+    };
+  }
+
+  /** Queues a completion and makes sure its queue's flush is on its way. */
+  add(completion: PendingCompletion): void {
+    const queue = completion.job.queue;
+    let list = this.#pending.get(queue);
+    if (!list) {
+      list = [];
+      this.#pending.set(queue, list);
+    }
+    list.push(completion);
+    this.#schedule(queue);
+  }
+
+  /** Reports every pending completion, until none is left or the worker gives up. */
+  async flushAll(): Promise<void> {
+    while (this.busy) {
+      for (const queue of this.#pending.keys()) this.#schedule(queue);
+      await Promise.all(this.#flushing.values());
+      if (this.#options.gaveUp()) break;
+    }
+  }
+
+  #hasPending(): boolean {
+    for (const list of this.#pending.values()) if (list.length > 0) return true;
+    return false;
+  }
+
+  #schedule(queue: string): void {
+    if (this.#flushing.has(queue)) return;
+    this.#flushing.set(queue, this.#flush(queue));
+  }
+
+  async #flush(queue: string): Promise<void> {
+    const { events, logger } = this.#options;
+    // Let the other running handlers that are about to finish join the batch: wait
+    // until none is left undecided, or a timer turn, whichever comes first.
+    if (this.#undecided > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#onAllDecided = resolve;
+        timer = setTimeout(resolve, 1);
+      });
+      clearTimeout(timer);
+      this.#onAllDecided = undefined;
+    }
+    const delay = new RetryDelay(this.#options.maxDelay);
+    try {
+      for (;;) {
+        const list = this.#pending.get(queue);
+        if (!list || list.length === 0) break;
+        const batch = list.splice(0, MAX_BATCH);
+        try {
+          await this.#options.send(queue, batch);
+          delay.reset();
+        } catch (error) {
+          list.unshift(...batch);
+          events.emit("error", { error });
+          logger.warn("Could not report completed jobs; retrying", { error: describeError(error) });
+          if (this.#options.gaveUp()) break;
+          await pause(delay.next());
+        }
+      }
+    } finally {
+      this.#flushing.delete(queue);
+      this.#options.flushed();
+    }
+  }
+}

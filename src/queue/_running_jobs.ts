@@ -1,0 +1,302 @@
+/**
+ * The jobs a worker is running: each handler runs inside the middleware,
+ * under its timeout, holding a lease that is renewed until its outcome is
+ * reported.
+ *
+ * @module
+ */
+import type { QueueBackend, StoredJob } from "./backend.ts";
+import type { AnyJob, JobContext } from "./job.ts";
+import type { Queue } from "./queue.ts";
+import type { WorkerEventEmitter } from "./worker_events.ts";
+import type { CompletionBatcher } from "./_completion_batcher.ts";
+import type { OutcomeReporter } from "./_outcome_reporter.ts";
+import { compose, type Middleware, type MiddlewareContext } from "./middleware.ts";
+import { describeError, type Logger, withFields } from "./logger.ts";
+import { JobTimeoutError, LeaseLostError, UnknownJobError } from "./errors.ts";
+import { parsePayload } from "./_payload.ts";
+
+/** One running job. */
+interface Run {
+  readonly job: StoredJob;
+  readonly token: string;
+  readonly controller: AbortController;
+  /** The lease is no longer this run's to renew or write progress under. */
+  lost: boolean;
+  done: Promise<void>;
+  /** The progress write in flight, if any, and the value waiting to follow it. */
+  progressWrite: Promise<void> | undefined;
+  progressNext: number | undefined;
+  /** Marks the job's outcome as known (it no longer holds back a completion batch). */
+  readonly decided: () => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** What {@linkcode RunningJobs} works with. */
+export interface RunningJobsOptions {
+  readonly queue: Queue;
+  readonly jobs: ReadonlyMap<string, AnyJob>;
+  /** The worker's middleware, first outermost; read at every job's start. */
+  readonly middleware: readonly Middleware[];
+  readonly leaseMs: number;
+  readonly events: WorkerEventEmitter;
+  readonly logger: Logger;
+  readonly reporter: OutcomeReporter;
+  readonly completions: CompletionBatcher;
+  /** Called each time a job has finished and reported: a slot is free. */
+  readonly finished: () => void;
+}
+
+/** The running jobs of one worker, keyed by queue and id. */
+export class RunningJobs {
+  #queue: Queue;
+  #backend: QueueBackend;
+  #options: RunningJobsOptions;
+  #runs = new Map<string, Run>();
+  #renewing = false;
+  #settled = 0;
+
+  constructor(options: RunningJobsOptions) {
+    this.#queue = options.queue;
+    this.#backend = options.queue.backend;
+    this.#options = options;
+  }
+
+  /** How many jobs are running. */
+  get size(): number {
+    return this.#runs.size;
+  }
+
+  /** How many started jobs have finished and reported, ever. */
+  get settled(): number {
+    return this.#settled;
+  }
+
+  /** Runs a reserved job in the background, under the lease `token`. */
+  start(job: StoredJob, token: string): void {
+    const key = `${job.queue}\n${job.id}`;
+    const run: Run = {
+      job,
+      token,
+      controller: new AbortController(),
+      lost: false,
+      done: Promise.resolve(),
+      decided: this.#options.completions.hold(),
+      progressWrite: undefined,
+      progressNext: undefined,
+    };
+    this.#runs.set(key, run);
+    run.done = this.#execute(run).catch((error) => {
+      this.#options.logger.error("Unexpected error while running a job", {
+        jobId: job.id,
+        error: describeError(error),
+      });
+    }).finally(() => {
+      run.decided();
+      this.#settled++;
+      this.#runs.delete(key);
+      this.#options.finished();
+    });
+  }
+
+  /** Waits until every running job has finished, or `grace` milliseconds pass. */
+  async waitFor(grace: number): Promise<void> {
+    if (this.#runs.size === 0) return;
+    const all = Promise.all([...this.#runs.values()].map((run) => run.done));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      all,
+      new Promise<void>((resolve) => {
+        if (Number.isFinite(grace)) timer = setTimeout(resolve, grace);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Aborts the handlers still holding their lease and hands their jobs back. */
+  async handBack(): Promise<void> {
+    for (const run of this.#runs.values()) {
+      if (run.lost) continue;
+      run.lost = true;
+      run.controller.abort(new Error("The worker stopped before the job finished"));
+      await this.#options.reporter.report(
+        run.job,
+        "release",
+        this.#queue.now(),
+        undefined,
+        run.token,
+      );
+    }
+  }
+
+  /** Extends the leases of the running jobs; aborts those whose lease was lost. */
+  async renew(): Promise<void> {
+    if (this.#renewing || this.#runs.size === 0) return;
+    const { events, logger, leaseMs } = this.#options;
+    this.#renewing = true;
+    try {
+      const byQueue = new Map<string, Run[]>();
+      for (const run of this.#runs.values()) {
+        if (run.lost) continue;
+        const list = byQueue.get(run.job.queue) ?? [];
+        list.push(run);
+        byQueue.set(run.job.queue, list);
+      }
+      for (const [queue, runs] of byQueue) {
+        const lost = new Set(
+          await this.#backend.extend(
+            queue,
+            runs.map((run) => ({ id: run.job.id, token: run.token })),
+            leaseMs,
+            this.#queue.now(),
+          ),
+        );
+        for (const run of runs) {
+          if (!lost.has(run.job.id) || run.lost) continue;
+          run.lost = true;
+          run.controller.abort(new LeaseLostError(run.job.id));
+          events.emit("stalled", { jobId: run.job.id, queue, failed: false });
+        }
+      }
+    } catch (error) {
+      events.emit("error", { error });
+      logger.warn("Could not renew leases", { error: describeError(error) });
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  async #execute(run: Run): Promise<void> {
+    const { job } = run;
+    const { reporter, events } = this.#options;
+    const definition = this.#options.jobs.get(job.name);
+    if (definition === undefined) {
+      run.decided();
+      run.lost = true; // the outcome is decided: stop renewing
+      return await reporter.fail(job, run.token, new UnknownJobError(job.name), "dead");
+    }
+    let payload: unknown;
+    try {
+      payload = await parsePayload(job.name, definition.schema, job.payload);
+    } catch (error) {
+      // A payload that no longer validates will not validate on a retry either.
+      run.decided();
+      run.lost = true;
+      return await reporter.fail(job, run.token, error, "dead");
+    }
+    let releasedAfter: number | undefined;
+    const ctx: MiddlewareContext = {
+      jobId: job.id,
+      name: job.name,
+      queue: job.queue,
+      attempt: job.attempts,
+      signal: run.controller.signal,
+      logger: withFields(this.#options.logger, {
+        jobId: job.id,
+        job: job.name,
+        attempt: job.attempts,
+      }),
+      progress: (value: number) => {
+        if (typeof value !== "number" || !Number.isFinite(value)) {
+          throw new TypeError(`progress must be a finite number, got ${String(value)}`);
+        }
+        events.emit("progress", { job, value });
+        this.#storeProgress(run, value);
+      },
+      release: (delayMs = 0) => {
+        releasedAfter = Math.max(0, delayMs);
+      },
+      job,
+      limiter: this.#backend,
+      now: this.#queue.now,
+    };
+    const started = performance.now();
+    const handled: Promise<Outcome> = compose(
+      this.#options.middleware,
+      ctx,
+      () => definition.handle(payload, ctx as JobContext),
+    )
+      .then((value) => ({ ok: true as const, value }), (error) => ({ ok: false as const, error }));
+    const outcome = definition.timeout === undefined
+      ? await handled
+      : await withTimeout(handled, definition.timeout, () => {
+        const error = new JobTimeoutError(job.name, definition.timeout!);
+        run.controller.abort(error);
+        return error;
+      });
+    run.decided();
+    const held = !run.lost;
+    // From here on the outcome owns the lease: stop renewing it and storing progress
+    // (a handler that ignored a timeout may run on, holding its slot, but not the job).
+    run.lost = true;
+    // Progress already on its way lands before the outcome ends the lease.
+    await run.progressWrite;
+    if (held) {
+      if (!outcome.ok) {
+        await reporter.fail(job, run.token, outcome.error, "retry");
+      } else if (releasedAfter !== undefined) {
+        await reporter.report(
+          job,
+          "release",
+          this.#queue.now() + releasedAfter,
+          undefined,
+          run.token,
+        );
+      } else {
+        this.#options.completions.add({
+          id: job.id,
+          token: run.token,
+          uniqueKey: job.uniqueKey,
+          job,
+          result: outcome.value,
+          durationMs: performance.now() - started,
+        });
+      }
+    }
+    // The slot stays taken until the handler really returns, even after a timeout,
+    // so a handler that ignores its signal never pushes the worker past its concurrency.
+    await handled;
+    await run.progressWrite;
+  }
+
+  /** Writes the latest progress in the background, one write in flight per job. */
+  #storeProgress(run: Run, value: number): void {
+    if (run.lost) return;
+    if (run.progressWrite !== undefined) {
+      run.progressNext = value;
+      return;
+    }
+    const write = async (next: number): Promise<void> => {
+      try {
+        await this.#backend.progress(run.job.queue, { id: run.job.id, token: run.token }, next);
+      } catch (error) {
+        this.#options.logger.warn("Could not store a job's progress", {
+          jobId: run.job.id,
+          error: describeError(error),
+        });
+      }
+      const following = run.progressNext;
+      run.progressNext = undefined;
+      if (following !== undefined && !run.lost) return await write(following);
+    };
+    run.progressWrite = write(value).finally(() => (run.progressWrite = undefined));
+  }
+}
+
+/** Settles with `outcome`, or with a failure built by `onTimeout` after `ms`, whichever is first. */
+async function withTimeout(
+  outcome: Promise<Outcome>,
+  ms: number,
+  onTimeout: () => unknown,
+): Promise<Outcome> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<Outcome>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: onTimeout() }), ms);
+  });
+  try {
+    return await Promise.race([outcome, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The worker's wake-up call: its loops sleep on it, and anything that may let
+ * them make progress (a slot frees, a local dispatch, `stop()`) wakes them.
+ *
+ * @module
+ */
+
+/** A wake-up that is always armed: each `wake()` ends the current sleeps and arms the next. */
+export class WakeSignal {
+  #woken!: Promise<void>;
+  #fire!: () => void;
+
+  constructor() {
+    this.#arm();
+  }
+
+  /** Ends every sleep in progress. */
+  wake(): void {
+    this.#fire();
+  }
+
+  /** Sleeps until `ms` pass (never, when infinite) or `wake()` is called. */
+  async sleep(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#woken,
+      new Promise<void>((resolve) => {
+        if (Number.isFinite(ms)) timer = setTimeout(resolve, Math.max(0, ms));
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  #arm(): void {
+    this.#woken = new Promise<void>((resolve) => {
+      this.#fire = () => {
+        // Fire the current promise and arm a new one. The loops check their state
+        // synchronously before they sleep, so no wake-up is missed.
+        this.#arm();
+        resolve();
+      };
+    });
+  }
+}
