@@ -679,7 +679,10 @@ const cases: Case[] = [
     "the failed store keeps at most failedLimit jobs, dropping the oldest with all their data",
     async (_setup, make) => {
       const backend = await make({ failedLimit: 3 });
-      const queue = new Queue({ backend });
+      // A clock that ticks on every read gives each failure its own time, so "oldest" is
+      // well defined (failures in the same millisecond have no order between them).
+      let tick = Date.now();
+      const queue = new Queue({ backend, now: () => tick++ });
       const job = defineJob({
         name: "j",
         schema: v.number(),
@@ -689,7 +692,7 @@ const cases: Case[] = [
         },
       });
       const results = await queue.dispatchMany(job, [1, 2, 3, 4, 5]);
-      assert.equal((await quietWorker(queue, { jobs: [job] }).drain()).failed, 5);
+      assert.equal((await quietWorker(queue, { jobs: [job], concurrency: 1 }).drain()).failed, 5);
       assert.deepEqual((await queue.failed.list()).map((failed) => failed.payload), [5, 4, 3]);
       assert.equal((await queue.counts()).failed, 3);
       assert.equal(await queue.job(results[0].id), null);
