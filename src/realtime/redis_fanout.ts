@@ -23,6 +23,11 @@ const leaveScript = defineScript(presenceLeave);
 const touchScript = defineScript(presenceTouch);
 const membersScript = defineScript(presenceMembers);
 
+/** How long a script's answer is kept for a retried call: far longer than any retry takes. */
+const REPLAY_TTL_MS = 60_000;
+/** How many recent message ids are remembered to drop a retried PUBLISH's second copy. */
+const SEEN_MESSAGES = 1_024;
+
 /** Options for {@linkcode RedisFanout}. */
 export interface RedisFanoutOptions {
   /** An `@upstash/redis` `Redis` instance, or any `RedisLike`. */
@@ -45,8 +50,10 @@ export interface RedisFanoutOptions {
   /** Time and the heartbeat timer. @default systemClock */
   clock?: Clock;
   /**
-   * Back-off between attempts to subscribe again after the connection to
-   * Redis was lost, in milliseconds (doubling, with jitter).
+   * Back-off between attempts to subscribe again after the subscription was
+   * lost or refused, in milliseconds: a random delay from `min / 2` up to a
+   * ceiling that doubles per failed attempt, capped at `max`. `min` must be
+   * positive and `max` at least `min`.
    * @default { min: 100, max: 5_000 }
    */
   resubscribeDelayMs?: { min: number; max: number };
@@ -89,17 +96,20 @@ export class RedisFanout implements Fanout {
   #handlers: FanoutHandlers | null = null;
   #subscription: RedisSubscription | null = null;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #subscribing: Promise<void> = Promise.resolve();
   #attempt = 0;
   #heartbeatTimer: unknown;
   #closed = false;
   #held = new Map<string, Map<string, string>>();
+  #sent = 0;
+  #seen = new Set<string>();
 
   /**
    * Creates the fan-out; nothing connects until the hub starts it.
    *
    * @param options The Redis, the hub's name and the presence timings.
    * @throws {TypeError} When `redis` is not a Redis client, or `name`/`prefix` are not valid key parts.
-   * @throws {RangeError} When a timing is not a positive number.
+   * @throws {RangeError} When a timing is not a positive number, or `resubscribeDelayMs.max` is below `min`.
    */
   constructor(options: RedisFanoutOptions) {
     this.#redis = toRedisLike(options.redis);
@@ -115,6 +125,10 @@ export class RedisFanout implements Fanout {
       throw new RangeError("presenceTtlMs and heartbeatMs must be positive, heartbeat below ttl");
     }
     this.#delays = options.resubscribeDelayMs ?? { min: 100, max: 5_000 };
+    if (!(this.#delays.min > 0) || !(this.#delays.max >= this.#delays.min)) {
+      // A zero delay would retry a refused connection in a tight loop.
+      throw new RangeError("resubscribeDelayMs needs min > 0 and max >= min");
+    }
     this.#onError = options.onError ?? ((error, context) => {
       console.error(`[kiln realtime] ${context}:`, error);
     });
@@ -130,7 +144,7 @@ export class RedisFanout implements Fanout {
   async start(handlers: FanoutHandlers): Promise<void> {
     this.#handlers = handlers;
     this.#armHeartbeat();
-    await this.#subscribe();
+    await (this.#subscribing = this.#subscribe());
   }
 
   /**
@@ -142,6 +156,7 @@ export class RedisFanout implements Fanout {
   async publish(envelope: FanoutEnvelope): Promise<void> {
     const message = JSON.stringify({
       i: this.instanceId,
+      n: this.#sent++,
       c: envelope.channel,
       p: envelope.payload,
       ...(envelope.except ? { x: envelope.except } : {}),
@@ -154,6 +169,7 @@ export class RedisFanout implements Fanout {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     this.#clock.clearTimeout(this.#heartbeatTimer);
+    await this.#subscribing; // an attempt under way closes what it opened
     const subscription = this.#subscription;
     this.#subscription = null;
     await subscription?.close();
@@ -161,22 +177,31 @@ export class RedisFanout implements Fanout {
 
   async #subscribe(): Promise<void> {
     if (this.#closed) return;
+    let lost = false;
+    let subscription: RedisSubscription | undefined;
     try {
-      const subscription = await this.#redis.subscribe(this.#topic, {
+      subscription = await this.#redis.subscribe(this.#topic, {
         onMessage: (message) => this.#receive(message),
         onReady: () => {
           this.#attempt = 0;
         },
+        // Called once when the stream errors or simply ends (a gateway that
+        // crashed or restarted), possibly before `subscribe` has resolved.
         onError: (error) => {
+          lost = true;
           if (this.#closed) return;
           this.#onError(error, "fanout subscription");
-          this.#subscription = null;
+          if (subscription !== undefined && this.#subscription === subscription) {
+            this.#subscription = null;
+          }
           this.#retryLater();
         },
       });
       if (this.#closed) return void await subscription.close();
-      this.#subscription = subscription;
+      if (!lost) this.#subscription = subscription;
     } catch (error) {
+      // Refused or unreachable: never reached the server, so try again later.
+      if (this.#closed) return;
       this.#onError(error, "fanout subscription");
       this.#retryLater();
     }
@@ -190,12 +215,12 @@ export class RedisFanout implements Fanout {
     const delay = min / 2 + Math.random() * (ceiling - min / 2);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
-      this.#subscribe();
+      this.#subscribing = this.#subscribe();
     }, delay);
   }
 
   #receive(text: string): void {
-    let message: { i?: unknown; c?: unknown; p?: unknown; x?: unknown };
+    let message: { i?: unknown; n?: unknown; c?: unknown; p?: unknown; x?: unknown };
     try {
       message = JSON.parse(text);
     } catch {
@@ -203,6 +228,13 @@ export class RedisFanout implements Fanout {
     }
     if (message.i === this.instanceId) return; // delivered locally already
     if (typeof message.c !== "string" || typeof message.p !== "string") return;
+    if (typeof message.i === "string" && typeof message.n === "number") {
+      // A PUBLISH retried after its reply was lost arrives twice: deliver it once.
+      const id = `${message.i}:${message.n}`;
+      if (this.#seen.has(id)) return;
+      this.#seen.add(id);
+      if (this.#seen.size > SEEN_MESSAGES) this.#seen.delete(this.#seen.values().next().value!);
+    }
     this.#handlers?.deliver({
       channel: message.c,
       payload: message.p,
@@ -210,9 +242,19 @@ export class RedisFanout implements Fanout {
     });
   }
 
+  /**
+   * The channel's presence keys, plus a fresh key where the script keeps its
+   * answer: the HTTP client retries a call whose reply was lost, and the
+   * replay must get the first answer (a `member_added` is announced once).
+   */
   #keys(channel: string): string[] {
     const keys = new Keyspace(`realtime.${this.#name}.${channel}`, this.#prefix);
-    return [keys.key("conns"), keys.key("counts"), keys.key("members")];
+    return [
+      keys.key("conns"),
+      keys.key("counts"),
+      keys.key("members"),
+      keys.key("replay", crypto.randomUUID()),
+    ];
   }
 
   #stale(channel: string, reply: RedisReply): void {
@@ -275,6 +317,7 @@ export class RedisFanout implements Fanout {
           this.#clock.now(),
           this.instanceId,
           userId,
+          REPLAY_TTL_MS,
         ]) as [string, RedisReply];
         this.#stale(channel, reply[1]);
         return reply[0] ? JSON.parse(reply[0]) : null;
@@ -283,6 +326,7 @@ export class RedisFanout implements Fanout {
         const reply = await this.#runner.run(membersScript, this.#keys(channel), [
           this.#clock.now(),
           this.instanceId,
+          REPLAY_TTL_MS,
         ]) as [string[], RedisReply];
         this.#stale(channel, reply[1]);
         return reply[0].map((item) => JSON.parse(item));

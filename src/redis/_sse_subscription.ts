@@ -66,6 +66,9 @@ async function pump(
   const messagePrefix = `message,${channel},`;
   const subscribePrefix = `subscribe,${channel},`;
   const reader = body.getReader();
+  // Deno does not always error a pending read when the fetch is aborted, so
+  // close() would wait forever: cancel the body ourselves.
+  signal.addEventListener("abort", () => void reader.cancel().catch(() => {}), { once: true });
   const decoder = new TextDecoder();
   let buffer = "";
   const handleLine = (line: string): void => {

@@ -46,7 +46,10 @@ export interface RedisStack extends AsyncDisposable {
   readonly redisUrl: string;
   /** The redis-server's port; it stays the same across {@linkcode stopRedis}/{@linkcode startRedis}. */
   readonly redisPort: number;
-  /** The gateway subprocess, for tests that signal it. */
+  /**
+   * The current gateway subprocess, for tests that signal it; after
+   * {@linkcode startGateway} it is the new process.
+   */
   readonly gatewayProcess: Deno.ChildProcess;
   /** A fresh `@upstash/redis` client for this stack, for tests that need several. */
   newRedis(): Redis;
@@ -54,6 +57,22 @@ export interface RedisStack extends AsyncDisposable {
   stopRedis(): Promise<void>;
   /** Starts the redis-server again on the same port, empty. */
   startRedis(): Promise<void>;
+  /**
+   * Stops the gateway (the redis-server keeps running, with its data), by
+   * default with SIGKILL, as a crash would: open SSE streams and requests
+   * break without a goodbye. Does nothing when it is already stopped.
+   *
+   * @param signal the signal to send; `"SIGTERM"` for an orderly shutdown
+   */
+  stopGateway(signal?: Deno.Signal): Promise<void>;
+  /**
+   * Starts the gateway again on the same port, so {@linkcode gatewayUrl} and
+   * every client built from it stay valid, and waits until it listens. Does
+   * nothing when the gateway is running.
+   *
+   * @throws {Error} when the port cannot be bound again within the startup timeout
+   */
+  startGateway(): Promise<void>;
   /** Stops the gateway and redis-server and removes the temporary directory. */
   close(): Promise<void>;
 }
@@ -198,6 +217,42 @@ async function readListeningLine(
   return { url: listening, drained };
 }
 
+/** A gateway subprocess that has printed its listening line. */
+interface RunningGateway {
+  readonly process: Deno.ChildProcess;
+  readonly url: string;
+  /** Settles when the process's stdout closes. */
+  readonly drained: Promise<void>;
+  /** Whether the process has exited (however it was stopped). */
+  readonly exited: boolean;
+}
+
+/** Spawns the gateway with `args` and waits for its listening line. */
+async function launchGateway(args: string[]): Promise<RunningGateway> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => (exited = true));
+  try {
+    const { url, drained } = await readListeningLine(child);
+    return {
+      process: child,
+      url,
+      drained,
+      get exited() {
+        return exited;
+      },
+    };
+  } catch (error) {
+    await stopProcess(child, "SIGKILL");
+    throw error;
+  }
+}
+
 /**
  * Starts a private redis-server (on a free port, no persistence, in a temporary
  * directory) and the HTTP gateway in front of it.
@@ -229,46 +284,53 @@ export async function startRedisStack(options: RedisStackOptions = {}): Promise<
   }
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
 
-  const args = [
-    "run",
-    "-A",
-    GATEWAY_SCRIPT,
-    "--port",
-    "0",
-    "--redis",
-    redisUrl,
-    "--token",
-    token,
-  ];
-  if (options.maxBodyBytes !== undefined) args.push("--max-body-bytes", `${options.maxBodyBytes}`);
-  if (options.sseHeartbeatMs !== undefined) {
-    args.push("--sse-heartbeat-ms", `${options.sseHeartbeatMs}`);
-  }
-  const gatewayProcess = new Deno.Command(Deno.execPath(), {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  let gateway: { url: string; drained: Promise<void> };
+  const gatewayArgs = (port: number): string[] => {
+    const args = [
+      "run",
+      "-A",
+      GATEWAY_SCRIPT,
+      "--port",
+      `${port}`,
+      "--redis",
+      redisUrl,
+      "--token",
+      token,
+    ];
+    if (options.maxBodyBytes !== undefined) {
+      args.push("--max-body-bytes", `${options.maxBodyBytes}`);
+    }
+    if (options.sseHeartbeatMs !== undefined) {
+      args.push("--sse-heartbeat-ms", `${options.sseHeartbeatMs}`);
+    }
+    return args;
+  };
+  let gateway: RunningGateway;
   try {
-    gateway = await readListeningLine(gatewayProcess);
+    gateway = await launchGateway(gatewayArgs(0));
   } catch (error) {
-    await stopProcess(gatewayProcess, "SIGKILL");
     await stopProcess(redisProcess, "SIGTERM");
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
+  const gatewayUrl = gateway.url;
+  const gatewayPort = Number(new URL(gatewayUrl).port);
+
+  const stopGateway = async (signal: Deno.Signal = "SIGKILL"): Promise<void> => {
+    await stopProcess(gateway.process, signal);
+    await gateway.drained;
+  };
 
   let closing: Promise<void> | undefined;
   const stack: RedisStack = {
-    redis: createRedisClient(gateway.url, token),
-    gatewayUrl: gateway.url,
+    redis: createRedisClient(gatewayUrl, token),
+    gatewayUrl,
     token,
     redisUrl,
     redisPort,
-    gatewayProcess,
-    newRedis: () => createRedisClient(gateway.url, token),
+    get gatewayProcess() {
+      return gateway.process;
+    },
+    newRedis: () => createRedisClient(gatewayUrl, token),
     async stopRedis() {
       if (redisProcess === undefined) return;
       const child = redisProcess;
@@ -279,10 +341,24 @@ export async function startRedisStack(options: RedisStackOptions = {}): Promise<
       if (redisProcess !== undefined) return;
       redisProcess = await launchRedis(redisPort, dir);
     },
+    stopGateway,
+    async startGateway() {
+      if (!gateway.exited) return;
+      // The old process is gone, but its port may take a moment to be free again.
+      const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+      for (;;) {
+        try {
+          gateway = await launchGateway(gatewayArgs(gatewayPort));
+          return;
+        } catch (error) {
+          if (Date.now() >= deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    },
     close() {
       closing ??= (async () => {
-        await stopProcess(gatewayProcess, "SIGTERM");
-        await gateway.drained;
+        await stopGateway("SIGTERM");
         await stack.stopRedis();
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       })();

@@ -6,16 +6,21 @@
   KEYS[1]  ZSET  "<instance>|<user>" -> heartbeat deadline (ms)
   KEYS[2]  HASH  user -> number of instances holding them
   KEYS[3]  HASH  user -> member JSON
+  KEYS[4]  STRING  this call's answer, kept so a replay of the call (an HTTP
+           retry after a lost reply) gets the same answer; unique per call
   ARGV[1]  now (ms)
   ARGV[2]  the new deadline (ms)
   ARGV[3]  instance id
-  ARGV[4]  time to live of the three keys (ms)
+  ARGV[4]  time to live of the keys (ms)
   ARGV[5…] pairs of user id, member JSON
 
   Output: { readded, stale }
     readded  member JSONs that no instance held and that this instance recorded again
     stale    member JSONs pruned because their instances stopped heartbeating
 ]]
+local replayed = redis.call("GET", KEYS[4])
+if replayed then return cjson.decode(replayed) end
+
 local conns, counts, members = KEYS[1], KEYS[2], KEYS[3]
 local now, deadline, instance, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
@@ -41,5 +46,7 @@ for i = 5, #ARGV, 2 do
   end
   redis.call("HSET", members, user, member)
 end
-for _, key in ipairs(KEYS) do redis.call("PEXPIRE", key, ttl) end
-return { readded, stale }
+for _, key in ipairs({ conns, counts, members }) do redis.call("PEXPIRE", key, ttl) end
+local answer = { readded, stale }
+redis.call("SET", KEYS[4], cjson.encode(answer), "PX", ttl)
+return answer

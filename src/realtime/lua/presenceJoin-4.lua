@@ -6,18 +6,23 @@
   KEYS[1]  ZSET  "<instance>|<user>" -> heartbeat deadline (ms)
   KEYS[2]  HASH  user -> number of instances holding them
   KEYS[3]  HASH  user -> member JSON
+  KEYS[4]  STRING  this call's answer, kept so a replay of the call (an HTTP
+           retry after a lost reply) gets the same answer; unique per call
   ARGV[1]  now (ms)
   ARGV[2]  this instance's new deadline (ms)
   ARGV[3]  instance id (no "|")
   ARGV[4]  user id
   ARGV[5]  member JSON
-  ARGV[6]  time to live of the three keys (ms)
+  ARGV[6]  time to live of the keys (ms)
 
   Output: { added, members, stale }
     added    1 when no instance held the user before, else 0
     members  every member JSON, the new one included
     stale    member JSONs pruned because their instances stopped heartbeating
 ]]
+local replayed = redis.call("GET", KEYS[4])
+if replayed then return cjson.decode(replayed) end
+
 local conns, counts, members = KEYS[1], KEYS[2], KEYS[3]
 local now, deadline, instance, user, member, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 
@@ -40,5 +45,7 @@ if redis.call("ZADD", conns, deadline, instance .. "|" .. user) == 1 then
   if redis.call("HINCRBY", counts, user, 1) == 1 then added = 1 end
 end
 redis.call("HSET", members, user, member)
-for _, key in ipairs(KEYS) do redis.call("PEXPIRE", key, ttl) end
-return { added, redis.call("HVALS", members), stale }
+for _, key in ipairs({ conns, counts, members }) do redis.call("PEXPIRE", key, ttl) end
+local answer = { added, redis.call("HVALS", members), stale }
+redis.call("SET", KEYS[4], cjson.encode(answer), "PX", ttl)
+return answer
