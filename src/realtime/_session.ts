@@ -1,5 +1,6 @@
 /**
- * The server side of one connection: limits, timers, the message loop.
+ * The server side of one connection: its life from `welcome` to close, the
+ * ordered message loop, and the limits and timers it runs under.
  *
  * @module
  */
@@ -10,22 +11,29 @@ import { CloseCode } from "./close_codes.ts";
 import type {
   Connection,
   ConnectionMiddleware,
-  ConnectionPolicy as SessionPolicy,
+  ConnectionPolicy,
   TransportConnection,
 } from "./connection.ts";
 import {
   type ChannelInfo,
-  channelInfo,
   type ClientMessage,
   ErrorCode,
   parseClientMessage,
   type PresenceMember,
   type ServerMessage,
 } from "./protocol.ts";
-import { TokenBucket } from "./_token_bucket.ts";
+import { bufferedAmount } from "./_buffered_amount.ts";
+import {
+  type ChannelRequestContext,
+  publish,
+  subscribe,
+  unsubscribe,
+} from "./_channel_requests.ts";
+import { errorMessage } from "./_error_message.ts";
+import { exceedsBytes } from "./_frame_size.ts";
+import { RateLimiter } from "./_rate_limiter.ts";
 import { scheduleAt } from "./_timer.ts";
-
-export type { ConnectionPolicy as SessionPolicy } from "./connection.ts";
+import { WriteBatch } from "./_write_batch.ts";
 
 /** What a session needs from its hub. */
 export interface SessionHost {
@@ -43,20 +51,6 @@ export interface SessionHost {
   reportError(error: unknown, context: string): void;
 }
 
-const encoder = new TextEncoder();
-
-/** A Node stream that can hold writes back and send them in one system call. */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
-
-// Node's process.nextTick, read from the global (src imports nothing runtime-specific):
-// it runs once the current burst of promise jobs is done, so writes made by many
-// broadcasts in a row go out together.
-const nextTick = (globalThis as { process?: { nextTick?: (task: () => void) => void } })
-  .process?.nextTick;
-
 /** One connection, as the hub drives it. */
 export class Session implements Connection, TransportConnection {
   readonly id: string = crypto.randomUUID();
@@ -66,31 +60,35 @@ export class Session implements Connection, TransportConnection {
   #expiresAt: number | null;
   #socket: WSContext;
   #host: SessionHost;
-  #policy: SessionPolicy;
-  #bucket: TokenBucket | null;
-  #violations = 0;
-  #lastViolationAt = -Infinity;
+  #policy: ConnectionPolicy;
+  #requests: ChannelRequestContext;
+  #rateLimiter: RateLimiter | null;
+  #writes: WriteBatch | null;
   #lastSeen: number;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
   #closing = false;
   #cancelIdle: () => void = () => {};
   #cancelExpiry: () => void = () => {};
-  #corkable: Corkable | null;
-  #corked = false;
-  static #corkedSessions: Session[] = [];
 
-  constructor(socket: WSContext, auth: AuthSession, policy: SessionPolicy, host: SessionHost) {
+  constructor(
+    socket: WSContext,
+    auth: AuthSession,
+    policy: ConnectionPolicy,
+    host: SessionHost,
+  ) {
     this.#socket = socket;
     this.user = auth.user;
     this.#expiresAt = auth.expiresAt;
     this.#policy = policy;
     this.#host = host;
+    this.#requests = { session: this, policy, host };
     const now = host.clock.now();
     this.#lastSeen = now;
-    const limit = policy.rateLimit;
-    this.#bucket = limit ? new TokenBucket(limit.messagesPerSecond, limit.burst, now) : null;
-    this.#corkable = nextTick ? corkableStream(socket.raw) : null;
+    this.#rateLimiter = policy.rateLimit ? new RateLimiter(policy.rateLimit, now) : null;
+    this.#writes = WriteBatch.for(socket.raw, () => {
+      if (!this.#closed) this.#checkBuffer();
+    });
   }
 
   get expiresAt(): number | null {
@@ -116,8 +114,9 @@ export class Session implements Connection, TransportConnection {
           this.close(CloseCode.Refused, "refused");
           return;
         }
-        if (this.#closed) return;
       }
+      // Closed while the hooks ran (or before this task started): arm no timers on a dead session.
+      if (this.#closed) return;
       this.#welcome();
       this.#armIdle();
     });
@@ -130,7 +129,7 @@ export class Session implements Connection, TransportConnection {
   /** Sends an already-serialized message; closes a consumer that does not keep up. */
   sendRaw(text: string): void {
     if (this.#closed) return;
-    if (this.#corkable && !this.#corked) this.#cork(this.#corkable);
+    this.#writes?.hold();
     try {
       this.#socket.send(text);
     } catch {
@@ -138,8 +137,8 @@ export class Session implements Connection, TransportConnection {
       this.close(CloseCode.GoingAway, "send failed");
       return;
     }
-    // While corked the buffer holds our own batch; it is checked once it is flushed.
-    if (!this.#corked) this.#checkBuffer();
+    // While held the buffer holds our own batch; it is checked once it is flushed.
+    if (!this.#writes?.held) this.#checkBuffer();
   }
 
   #checkBuffer(): void {
@@ -147,32 +146,6 @@ export class Session implements Connection, TransportConnection {
       this.close(CloseCode.SlowConsumer, "slow consumer");
     }
   }
-
-  /**
-   * On Node's `ws`, one write per frame per client dominates a broadcast's cost:
-   * hold this socket's writes until the current burst of work is done, then send
-   * them in one go (several times the throughput of bursts; a lone broadcast goes
-   * out after the same tick, without waiting for a timer).
-   */
-  #cork(stream: Corkable): void {
-    this.#corked = true;
-    stream.cork();
-    if (Session.#corkedSessions.push(this) === 1) nextTick!(Session.#uncorkAll);
-  }
-
-  static #uncorkAll = (): void => {
-    const sessions = Session.#corkedSessions;
-    Session.#corkedSessions = [];
-    for (const session of sessions) {
-      session.#corked = false;
-      try {
-        session.#corkable!.uncork();
-      } catch {
-        // The stream was destroyed; its close event ends the session.
-      }
-      if (!session.#closed) session.#checkBuffer();
-    }
-  };
 
   close(code: number = CloseCode.Normal, reason = ""): void {
     if (this.#closed) return;
@@ -194,41 +167,32 @@ export class Session implements Connection, TransportConnection {
     if (this.#closed) return;
     const now = this.#host.clock.now();
     this.#lastSeen = now;
-    if (typeof data !== "string") {
-      const size = byteSize(data);
-      if (size > this.#policy.maxMessageBytes) {
-        this.close(CloseCode.MessageTooLarge, "message too large");
-        return;
-      }
-      this.#error(ErrorCode.BinaryUnsupported, "Binary messages are not supported");
-      return;
-    }
-    const max = this.#policy.maxMessageBytes;
-    if (data.length > max || (data.length * 3 > max && encoder.encode(data).byteLength > max)) {
+    if (exceedsBytes(data, this.#policy.maxMessageBytes)) {
       this.close(CloseCode.MessageTooLarge, "message too large");
       return;
     }
-    if (this.#closing) return;
-    if (this.#bucket && !this.#bucket.take(now)) {
-      // A whole second without a violation forgives earlier ones; a flood never gets one.
-      if (now - this.#lastViolationAt > 1000) this.#violations = 0;
-      this.#lastViolationAt = now;
-      this.#violations += 1;
-      // Answered in order behind the accepted messages; at most burst + maxViolations
-      // tasks can queue up before the close, so a flood cannot grow the queue.
-      if (this.#violations > this.#policy.rateLimit!.maxViolations) {
-        this.#closing = true;
-        this.#enqueue(() => Promise.resolve(this.close(CloseCode.RateLimited, "rate limited")));
-      } else {
-        this.#enqueue(() =>
-          Promise.resolve(
-            this.#error(ErrorCode.RateLimited, "Too many messages; this one was dropped"),
-          )
-        );
-      }
+    if (typeof data !== "string") {
+      this.#error(ErrorCode.BinaryUnsupported, "Binary messages are not supported");
       return;
     }
-    this.#enqueue(() => this.#handle(data));
+    if (this.#closing) return;
+    const verdict = this.#rateLimiter?.check(now) ?? "accept";
+    if (verdict === "accept") {
+      this.#enqueue(() => this.#handle(data));
+      return;
+    }
+    // Answered in order behind the accepted messages; at most burst + maxViolations
+    // tasks can queue up before the close, so a flood cannot grow the queue.
+    if (verdict === "close") {
+      this.#closing = true;
+      this.#enqueue(() => Promise.resolve(this.close(CloseCode.RateLimited, "rate limited")));
+    } else {
+      this.#enqueue(() =>
+        Promise.resolve(
+          this.#error(ErrorCode.RateLimited, "Too many messages; this one was dropped"),
+        )
+      );
+    }
   }
 
   #enqueue(task: () => Promise<void>): void {
@@ -257,78 +221,14 @@ export class Session implements Connection, TransportConnection {
       case "ping":
         return this.send({ type: "pong" });
       case "subscribe":
-        return await this.#subscribe(message.channel, message.data);
+        return await subscribe(this.#requests, message.channel, message.data);
       case "unsubscribe":
-        if (!this.channels.has(message.channel)) {
-          return this.#error(ErrorCode.NotSubscribed, "Not subscribed", message.channel);
-        }
-        this.channels.delete(message.channel);
-        this.#host.unsubscribe(this, message.channel);
-        return;
+        return unsubscribe(this.#requests, message.channel);
       case "publish":
-        return await this.#publish(message.channel, message.event, message.data);
+        return await publish(this.#requests, message.channel, message.event, message.data);
       case "refresh":
         return await this.#refresh(message.token);
     }
-  }
-
-  async #subscribe(name: string, data: unknown): Promise<void> {
-    const channel = channelInfo(name);
-    if (this.channels.has(name)) {
-      const members = channel.kind === "presence" ? await this.#host.members(name) : undefined;
-      return this.send({ type: "subscribed", channel: name, ...(members ? { members } : {}) });
-    }
-    if (this.channels.size >= this.#policy.maxSubscriptions) {
-      return this.#error(ErrorCode.TooManySubscriptions, "Too many subscriptions", name);
-    }
-    let info: Record<string, unknown> = {};
-    if (channel.kind !== "public") {
-      let verdict;
-      try {
-        verdict = await this.#policy.authorize(this.user, channel, { connection: this, data });
-      } catch (error) {
-        this.#host.reportError(error, "authorize");
-        verdict = false;
-      }
-      if (!verdict) return this.#error(ErrorCode.Forbidden, "Not allowed on this channel", name);
-      // The member's identity comes from the token and its info from authorize, never from the client.
-      if (typeof verdict === "object") info = { ...verdict };
-    }
-    if (this.#closed || this.channels.has(name)) return;
-    this.channels.add(name);
-    let members: PresenceMember[] | undefined;
-    try {
-      members = await this.#host.subscribe(this, channel, { id: this.user.id, info });
-    } catch (error) {
-      this.#host.reportError(error, "subscribe");
-      this.channels.delete(name);
-      this.#host.unsubscribe(this, name);
-      return this.#error(ErrorCode.Internal, "The subscription failed", name);
-    }
-    this.send({ type: "subscribed", channel: name, ...(members ? { members } : {}) });
-  }
-
-  async #publish(name: string, event: string, data: unknown): Promise<void> {
-    const channel = channelInfo(name);
-    const allowed = this.#policy.clientEvents;
-    if (
-      channel.kind === "public" || !event.startsWith("client-") || allowed === false ||
-      (typeof allowed === "function" && !allowed(this.user, channel, event))
-    ) {
-      return this.#error(
-        ErrorCode.ClientEventsDisabled,
-        "Client events are not allowed here",
-        name,
-      );
-    }
-    if (!this.channels.has(name)) {
-      return this.#error(ErrorCode.NotSubscribed, "Not subscribed", name);
-    }
-    await this.#host.emit(
-      name,
-      { type: "message", channel: name, event, data: data ?? null, userId: this.user.id },
-      this.id,
-    );
   }
 
   async #refresh(token: string): Promise<void> {
@@ -397,7 +297,7 @@ export class Session implements Connection, TransportConnection {
   }
 
   #error(code: ErrorCode, message: string, channel?: string): void {
-    this.send({ type: "error", code, message, ...(channel !== undefined ? { channel } : {}) });
+    this.send(errorMessage(code, message, channel));
   }
 
   #finish(code: number, reason: string): void {
@@ -422,31 +322,4 @@ export class Session implements Connection, TransportConnection {
   drained(): Promise<void> {
     return this.#queue;
   }
-}
-
-/** The TCP stream under a Node `ws` socket (its `_socket`), if that is what `raw` is. */
-function corkableStream(raw: unknown): Corkable | null {
-  if (typeof raw !== "object" || raw === null) return null;
-  const stream = (raw as { _socket?: Partial<Corkable> })._socket;
-  return typeof stream?.cork === "function" && typeof stream.uncork === "function"
-    ? stream as Corkable
-    : null;
-}
-
-function bufferedAmount(raw: unknown): number {
-  if (typeof raw !== "object" || raw === null) return 0;
-  const socket = raw as { bufferedAmount?: unknown; getBufferedAmount?: unknown };
-  if (typeof socket.bufferedAmount === "number") return socket.bufferedAmount;
-  // Bun's ServerWebSocket exposes it as a method.
-  if (typeof socket.getBufferedAmount === "function") {
-    return (socket.getBufferedAmount as () => number)();
-  }
-  return 0;
-}
-
-function byteSize(data: unknown): number {
-  if (data instanceof ArrayBuffer) return data.byteLength;
-  if (ArrayBuffer.isView(data)) return data.byteLength;
-  if (data instanceof Blob) return data.size;
-  return 0;
 }

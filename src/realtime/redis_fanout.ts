@@ -5,26 +5,12 @@
  */
 import { type RedisInput, toRedisLike } from "../redis/connect.ts";
 import { Keyspace } from "../redis/keys.ts";
-import type { RedisLike, RedisReply, RedisSubscription } from "../redis/redis_like.ts";
-import { defineScript, ScriptRunner } from "../redis/script.ts";
+import type { RedisLike, RedisSubscription } from "../redis/redis_like.ts";
+import { ScriptRunner } from "../redis/script.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import type {
-  Fanout,
-  FanoutEnvelope,
-  FanoutHandlers,
-  PresenceJoin,
-  PresenceStore,
-} from "./fanout.ts";
-import type { PresenceMember } from "./protocol.ts";
-import { presenceJoin, presenceLeave, presenceMembers, presenceTouch } from "./_scripts.ts";
+import type { Fanout, FanoutEnvelope, FanoutHandlers, PresenceStore } from "./fanout.ts";
+import { RedisPresence } from "./_redis_presence.ts";
 
-const joinScript = defineScript(presenceJoin);
-const leaveScript = defineScript(presenceLeave);
-const touchScript = defineScript(presenceTouch);
-const membersScript = defineScript(presenceMembers);
-
-/** How long a script's answer is kept for a retried call: far longer than any retry takes. */
-const REPLAY_TTL_MS = 60_000;
 /** How many recent message ids are remembered to drop a retried PUBLISH's second copy. */
 const SEEN_MESSAGES = 1_024;
 
@@ -84,13 +70,8 @@ export class RedisFanout implements Fanout {
   /** This instance's id. */
   readonly instanceId: string = crypto.randomUUID();
   #redis: RedisLike;
-  #runner: ScriptRunner;
-  #name: string;
-  #prefix: string;
+  #presence: RedisPresence;
   #topic: string;
-  #clock: Clock;
-  #ttl: number;
-  #heartbeatMs: number;
   #delays: { min: number; max: number };
   #onError: (error: unknown, context: string) => void;
   #handlers: FanoutHandlers | null = null;
@@ -98,9 +79,7 @@ export class RedisFanout implements Fanout {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #subscribing: Promise<void> = Promise.resolve();
   #attempt = 0;
-  #heartbeatTimer: unknown;
   #closed = false;
-  #held = new Map<string, Map<string, string>>();
   #sent = 0;
   #seen = new Set<string>();
 
@@ -113,15 +92,13 @@ export class RedisFanout implements Fanout {
    */
   constructor(options: RedisFanoutOptions) {
     this.#redis = toRedisLike(options.redis);
-    this.#runner = new ScriptRunner(this.#redis);
-    this.#name = options.name ?? "default";
-    this.#prefix = options.prefix ?? "kiln";
-    new Keyspace(`realtime.${this.#name}`, this.#prefix); // validates both
-    this.#topic = `${this.#prefix}:realtime:${this.#name}`;
-    this.#clock = options.clock ?? systemClock;
-    this.#ttl = options.presenceTtlMs ?? 30_000;
-    this.#heartbeatMs = options.heartbeatMs ?? Math.floor(this.#ttl / 3);
-    if (!(this.#ttl > 0) || !(this.#heartbeatMs > 0) || this.#heartbeatMs >= this.#ttl) {
+    const name = options.name ?? "default";
+    const prefix = options.prefix ?? "kiln";
+    new Keyspace(`realtime.${name}`, prefix); // validates both
+    this.#topic = `${prefix}:realtime:${name}`;
+    const ttlMs = options.presenceTtlMs ?? 30_000;
+    const heartbeatMs = options.heartbeatMs ?? Math.floor(ttlMs / 3);
+    if (!(ttlMs > 0) || !(heartbeatMs > 0) || heartbeatMs >= ttlMs) {
       throw new RangeError("presenceTtlMs and heartbeatMs must be positive, heartbeat below ttl");
     }
     this.#delays = options.resubscribeDelayMs ?? { min: 100, max: 5_000 };
@@ -132,7 +109,16 @@ export class RedisFanout implements Fanout {
     this.#onError = options.onError ?? ((error, context) => {
       console.error(`[kiln realtime] ${context}:`, error);
     });
-    this.presence = this.#makePresence();
+    this.presence = this.#presence = new RedisPresence({
+      runner: new ScriptRunner(this.#redis),
+      name,
+      prefix,
+      instanceId: this.instanceId,
+      clock: options.clock ?? systemClock,
+      ttlMs,
+      heartbeatMs,
+      onError: this.#onError,
+    });
   }
 
   /**
@@ -143,7 +129,7 @@ export class RedisFanout implements Fanout {
    */
   async start(handlers: FanoutHandlers): Promise<void> {
     this.#handlers = handlers;
-    this.#armHeartbeat();
+    this.#presence.start(handlers);
     await (this.#subscribing = this.#subscribe());
   }
 
@@ -168,7 +154,7 @@ export class RedisFanout implements Fanout {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
-    this.#clock.clearTimeout(this.#heartbeatTimer);
+    this.#presence.stop();
     await this.#subscribing; // an attempt under way closes what it opened
     const subscription = this.#subscription;
     this.#subscription = null;
@@ -240,97 +226,5 @@ export class RedisFanout implements Fanout {
       payload: message.p,
       except: typeof message.x === "string" ? message.x : undefined,
     });
-  }
-
-  /**
-   * The channel's presence keys, plus a fresh key where the script keeps its
-   * answer: the HTTP client retries a call whose reply was lost, and the
-   * replay must get the first answer (a `member_added` is announced once).
-   */
-  #keys(channel: string): string[] {
-    const keys = new Keyspace(`realtime.${this.#name}.${channel}`, this.#prefix);
-    return [
-      keys.key("conns"),
-      keys.key("counts"),
-      keys.key("members"),
-      keys.key("replay", crypto.randomUUID()),
-    ];
-  }
-
-  #stale(channel: string, reply: RedisReply): void {
-    if (!Array.isArray(reply)) return;
-    for (const json of reply) {
-      if (typeof json === "string") this.#handlers?.memberGone(channel, JSON.parse(json));
-    }
-  }
-
-  #armHeartbeat(): void {
-    if (this.#closed) return;
-    this.#heartbeatTimer = this.#clock.setTimeout(async () => {
-      await this.#beat();
-      this.#armHeartbeat();
-    }, this.#heartbeatMs);
-  }
-
-  async #beat(): Promise<void> {
-    const now = this.#clock.now();
-    await Promise.all([...this.#held].map(async ([channel, users]) => {
-      const args: (string | number)[] = [now, now + this.#ttl, this.instanceId, this.#ttl * 2];
-      for (const [user, json] of users) args.push(user, json);
-      try {
-        const reply = await this.#runner.run(touchScript, this.#keys(channel), args);
-        const [readded, stale] = reply as [RedisReply[], RedisReply];
-        for (const json of readded) {
-          if (typeof json === "string") this.#handlers?.memberBack(channel, JSON.parse(json));
-        }
-        this.#stale(channel, stale);
-      } catch (error) {
-        this.#onError(error, "presence heartbeat");
-      }
-    }));
-  }
-
-  #makePresence(): PresenceStore {
-    return {
-      join: async (channel: string, member: PresenceMember): Promise<PresenceJoin> => {
-        const json = JSON.stringify(member);
-        let users = this.#held.get(channel);
-        if (!users) this.#held.set(channel, users = new Map());
-        users.set(member.id, json);
-        const now = this.#clock.now();
-        const reply = await this.#runner.run(joinScript, this.#keys(channel), [
-          now,
-          now + this.#ttl,
-          this.instanceId,
-          member.id,
-          json,
-          this.#ttl * 2,
-        ]) as [number, string[], RedisReply];
-        this.#stale(channel, reply[2]);
-        return { added: reply[0] === 1, members: reply[1].map((item) => JSON.parse(item)) };
-      },
-      leave: async (channel: string, userId: string): Promise<PresenceMember | null> => {
-        const users = this.#held.get(channel);
-        users?.delete(userId);
-        if (users?.size === 0) this.#held.delete(channel);
-        const reply = await this.#runner.run(leaveScript, this.#keys(channel), [
-          this.#clock.now(),
-          this.instanceId,
-          userId,
-          REPLAY_TTL_MS,
-        ]) as [string, RedisReply];
-        this.#stale(channel, reply[1]);
-        return reply[0] ? JSON.parse(reply[0]) : null;
-      },
-      members: async (channel: string): Promise<PresenceMember[]> => {
-        const reply = await this.#runner.run(membersScript, this.#keys(channel), [
-          this.#clock.now(),
-          this.instanceId,
-          REPLAY_TTL_MS,
-        ]) as [string[], RedisReply];
-        this.#stale(channel, reply[1]);
-        return reply[0].map((item) => JSON.parse(item));
-      },
-    };
   }
 }
