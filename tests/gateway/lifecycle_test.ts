@@ -13,11 +13,15 @@ Deno.test("a stopped Redis gives 503 and the gateway reconnects by itself when i
   await stack.stopRedis();
   const down = await post(stack, "/", ["GET", "k"]);
   assert.equal(down.status, 503);
-  assert.match((down.body as { error: string }).error, /Redis is unreachable at 127\.0\.0\.1:\d+/);
+  // Which message depends on whether the gateway noticed the closed socket before this request.
+  assert.match(
+    (down.body as { error: string }).error,
+    /^Redis (is unreachable at|connection to) 127\.0\.0\.1:\d+/,
+  );
   assert.equal((await post(stack, "/pipeline", [["PING"]])).status, 503);
   assert.equal((await post(stack, "/multi-exec", [["PING"]])).status, 503);
   assert.equal((await post(stack, "/subscribe/c", "[]")).status, 503);
-  await assert.rejects(() => stack.redis.get("k"), /unreachable/);
+  await assert.rejects(() => stack.redis.get("k"), /unreachable|was lost/);
 
   await stack.startRedis();
   assert.deepEqual(await post(stack, "/", ["SET", "k", "after"]), {
