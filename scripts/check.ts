@@ -1,7 +1,8 @@
 /**
  * `deno task check`: everything that must stay clean before a change lands.
  * Formatting, lint, type-checking of every TypeScript file, `deno doc --lint`
- * of every export path, and the freshness of the generated `_scripts.ts` files.
+ * of every export path, the freshness of the generated `_scripts.ts` files, and
+ * a JSR publish dry run.
  * Each step runs even when an earlier one failed, so one run shows every problem.
  */
 import denoJson from "../deno.json" with { type: "json" };
@@ -84,6 +85,8 @@ const steps: Step[] = [
   { name: "lint", args: ["lint"] },
   { name: "type-check", args: ["check", ...roots] },
   { name: "generated scripts", args: ["run", "-A", "scripts/gen_scripts.ts", "--check"] },
+  // JSR's own checks (slow types, what the package ships), without uploading anything.
+  { name: "publish dry run", args: ["publish", "--dry-run", "--allow-dirty", "--quiet"] },
 ];
 
 const failed: string[] = [];
