@@ -1,8 +1,8 @@
 /**
  * `deno task check`: everything that must stay clean before a change lands.
  * Formatting, lint, type-checking of every TypeScript file, `deno doc --lint`
- * of every export path, the freshness of the generated `_scripts.ts` files, and
- * a JSR publish dry run.
+ * of every export path, the TypeScript examples in README.md and docs/, the
+ * freshness of the generated `_scripts.ts` files, and a JSR publish dry run.
  * Each step runs even when an earlier one failed, so one run shows every problem.
  */
 import denoJson from "../deno.json" with { type: "json" };
@@ -76,6 +76,15 @@ async function declaredNames(dir: string): Promise<Set<string>> {
   return names;
 }
 
+/** The Markdown guides in docs/. */
+async function guides(): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir("docs")) {
+    if (entry.isFile && entry.name.endsWith(".md")) files.push(`docs/${entry.name}`);
+  }
+  return files.sort();
+}
+
 const roots: string[] = [];
 for (const root of CHECKED_ROOTS) if (await exists(root)) roots.push(root);
 const exportPaths = Object.values(denoJson.exports as Record<string, string>);
@@ -84,6 +93,8 @@ const steps: Step[] = [
   { name: "fmt", args: ["fmt", "--check"] },
   { name: "lint", args: ["lint"] },
   { name: "type-check", args: ["check", ...roots] },
+  // Every ts block in the guides must compile against the real API, so docs cannot drift.
+  { name: "docs examples", args: ["check", "--doc-only", "README.md", ...await guides()] },
   { name: "generated scripts", args: ["run", "-A", "scripts/gen_scripts.ts", "--check"] },
   // JSR's own checks (slow types, what the package ships), without uploading anything.
   { name: "publish dry run", args: ["publish", "--dry-run", "--allow-dirty", "--quiet"] },
