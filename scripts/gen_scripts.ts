@@ -4,11 +4,30 @@
  * read them from at run time). With `--check`, fails when a committed
  * `_scripts.ts` differs from what would be generated.
  *
+ * Redis runs each script as one text, so helpers two scripts share live in
+ * `lua/includes/<name>.lua` and are pasted in where a script has the line
+ * `-- @include "<name>.lua"`, as BullMQ's build does.
+ *
  * Usage: deno task scripts:gen [--check]
  */
 import denoJson from "../deno.json" with { type: "json" };
 
 const FILE_NAME = /^([a-z][A-Za-z0-9]*)-(\d+)\.lua$/;
+const INCLUDE = /^-- @include "([A-Za-z0-9_]+\.lua)"$/gm;
+
+/** Pastes each `-- @include "<name>.lua"` line's file from `lua/includes/`. */
+async function expandIncludes(luaDir: string, script: string, body: string): Promise<string> {
+  const included = new Map<string, string>();
+  for (const [, name] of body.matchAll(INCLUDE)) {
+    const path = `${luaDir}/includes/${name}`;
+    const text = await Deno.readTextFile(path).catch(() => {
+      throw new Error(`${luaDir}/${script}: included file ${path} does not exist`);
+    });
+    if (/^-- @include /m.test(text)) throw new Error(`${path}: includes cannot include others`);
+    included.set(name, text.trimEnd());
+  }
+  return body.replace(INCLUDE, (_line, name: string) => included.get(name)!);
+}
 
 /** Finds every `lua/` folder below a directory. */
 async function findLuaFolders(dir: string): Promise<string[]> {
@@ -59,7 +78,8 @@ async function render(luaDir: string): Promise<string> {
       }
     }
     // The version line makes each release's script text, and so its SHA-1, distinct.
-    const source = `-- ${denoJson.name} ${denoJson.version} ${match[1]}\n${body}`;
+    const expanded = await expandIncludes(luaDir, name, body);
+    const source = `-- ${denoJson.name} ${denoJson.version} ${match[1]}\n${expanded}`;
     lines.push(
       `/** Generated from \`${name}\`. */`,
       `export const ${match[1]}: ScriptSource = {`,

@@ -20,25 +20,15 @@
     members  every member JSON, the new one included
     stale    member JSONs pruned because their instances stopped heartbeating
 ]]
+-- @include "presence.lua"
+
 local replayed = redis.call("GET", KEYS[4])
 if replayed then return cjson.decode(replayed) end
 
 local conns, counts, members = KEYS[1], KEYS[2], KEYS[3]
 local now, deadline, instance, user, member, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 
-local stale = {}
-for _, pair in ipairs(redis.call("ZRANGEBYSCORE", conns, "-inf", now)) do
-  if string.sub(pair, 1, #instance + 1) ~= instance .. "|" then
-    redis.call("ZREM", conns, pair)
-    local gone = string.sub(pair, string.find(pair, "|", 1, true) + 1)
-    if redis.call("HINCRBY", counts, gone, -1) <= 0 then
-      redis.call("HDEL", counts, gone)
-      local json = redis.call("HGET", members, gone)
-      redis.call("HDEL", members, gone)
-      if json then table.insert(stale, json) end
-    end
-  end
-end
+local stale = pruneLapsed(conns, counts, members, now, instance)
 
 local added = 0
 if redis.call("ZADD", conns, deadline, instance .. "|" .. user) == 1 then

@@ -16,34 +16,19 @@
     removed  the member JSON when no instance holds the user any more, else ""
     stale    member JSONs pruned because their instances stopped heartbeating
 ]]
+-- @include "presence.lua"
+
 local replayed = redis.call("GET", KEYS[4])
 if replayed then return cjson.decode(replayed) end
 
 local conns, counts, members = KEYS[1], KEYS[2], KEYS[3]
 local now, instance, user, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
-local function drop(gone)
-  if redis.call("HINCRBY", counts, gone, -1) <= 0 then
-    redis.call("HDEL", counts, gone)
-    local json = redis.call("HGET", members, gone)
-    redis.call("HDEL", members, gone)
-    return json
-  end
-  return false
-end
-
-local stale = {}
-for _, pair in ipairs(redis.call("ZRANGEBYSCORE", conns, "-inf", now)) do
-  if string.sub(pair, 1, #instance + 1) ~= instance .. "|" then
-    redis.call("ZREM", conns, pair)
-    local json = drop(string.sub(pair, string.find(pair, "|", 1, true) + 1))
-    if json then table.insert(stale, json) end
-  end
-end
+local stale = pruneLapsed(conns, counts, members, now, instance)
 
 local removed = ""
 if redis.call("ZREM", conns, instance .. "|" .. user) == 1 then
-  removed = drop(user) or ""
+  removed = dropHolder(counts, members, user) or ""
 end
 local answer = { removed, stale }
 redis.call("SET", KEYS[4], cjson.encode(answer), "PX", keep)

@@ -15,24 +15,14 @@
     members  every member JSON
     stale    member JSONs pruned because their instances stopped heartbeating
 ]]
+-- @include "presence.lua"
+
 local replayed = redis.call("GET", KEYS[4])
 if replayed then return cjson.decode(replayed) end
 
 local conns, counts, members = KEYS[1], KEYS[2], KEYS[3]
 
-local stale = {}
-for _, pair in ipairs(redis.call("ZRANGEBYSCORE", conns, "-inf", ARGV[1])) do
-  if string.sub(pair, 1, #ARGV[2] + 1) ~= ARGV[2] .. "|" then
-    redis.call("ZREM", conns, pair)
-    local gone = string.sub(pair, string.find(pair, "|", 1, true) + 1)
-    if redis.call("HINCRBY", counts, gone, -1) <= 0 then
-      redis.call("HDEL", counts, gone)
-      local json = redis.call("HGET", members, gone)
-      redis.call("HDEL", members, gone)
-      if json then table.insert(stale, json) end
-    end
-  end
-end
+local stale = pruneLapsed(conns, counts, members, ARGV[1], ARGV[2])
 local answer = { redis.call("HVALS", members), stale }
 redis.call("SET", KEYS[4], cjson.encode(answer), "PX", ARGV[3])
 return answer
