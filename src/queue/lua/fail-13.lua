@@ -38,6 +38,8 @@
     2  moved to the failed store
     3  released
 ]]
+-- @include "jobs.lua"
+
 local now, id, token, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local runAt, errorJson, undo, uk = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local failedLimit = tonumber(ARGV[9])
@@ -55,30 +57,13 @@ local function remember(result)
   redis.call("PEXPIRE", KEYS[13], tonumber(ARGV[10]))
 end
 
-if errorJson ~= "" then
-  local list = redis.call("HGET", KEYS[3], id)
-  if list then
-    list = string.sub(list, 1, -2) .. "," .. errorJson .. "]"
-  else
-    list = "[" .. errorJson .. "]"
-  end
-  redis.call("HSET", KEYS[3], id, list)
-end
+if errorJson ~= "" then appendError(KEYS[3], id, errorJson) end
 
 if outcome == "dead" then
-  redis.call("ZADD", KEYS[8], now, id)
-  if uk ~= "" and redis.call("HGET", KEYS[9], uk) == id then redis.call("HDEL", KEYS[9], uk) end
-  redis.call("HINCRBY", KEYS[10], "failed", 1)
-  local over = redis.call("ZCARD", KEYS[8]) - failedLimit
-  if over > 0 then
-    local oldest = redis.call("ZRANGE", KEYS[8], 0, over - 1)
-    redis.call("ZREM", KEYS[8], unpack(oldest))
-    redis.call("HDEL", KEYS[1], unpack(oldest))
-    redis.call("HDEL", KEYS[2], unpack(oldest))
-    redis.call("HDEL", KEYS[3], unpack(oldest))
-    redis.call("HDEL", KEYS[11], unpack(oldest))
-    redis.call("HDEL", KEYS[12], unpack(oldest))
-  end
+  deadLetter({
+    failed = KEYS[8], unique = KEYS[9], stats = KEYS[10],
+    hashes = { KEYS[1], KEYS[2], KEYS[3], KEYS[11], KEYS[12] },
+  }, id, uk, now, failedLimit)
   remember(2)
   return 2
 end

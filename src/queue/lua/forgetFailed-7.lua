@@ -19,6 +19,8 @@
   Output:
     how many jobs were deleted
 ]]
+-- @include "jobs.lua"
+
 -- A replay (the HTTP client retrying) answers what the first call answered.
 local memo = redis.call("GET", KEYS[7])
 if memo then return tonumber(memo) end
@@ -31,11 +33,7 @@ end
 local deleted = 0
 for _, id in ipairs(ids) do
   if redis.call("ZREM", KEYS[4], id) == 1 then
-    redis.call("HDEL", KEYS[1], id)
-    redis.call("HDEL", KEYS[2], id)
-    redis.call("HDEL", KEYS[3], id)
-    redis.call("HDEL", KEYS[5], id)
-    redis.call("HDEL", KEYS[6], id)
+    dropJobData({ KEYS[1], KEYS[2], KEYS[3], KEYS[5], KEYS[6] }, { id })
     deleted = deleted + 1
   end
 end

@@ -40,6 +40,8 @@
     jobs is flat: id, record, attempts, errors JSON ("" for none), stalls, per job
     next due is the earliest delayed run-at or lease deadline, -1 for none
 ]]
+-- @include "jobs.lua"
+
 local now = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
 local leaseMs = tonumber(ARGV[3])
@@ -47,6 +49,10 @@ local token = ARGV[4]
 local failedLimit = tonumber(ARGV[5])
 local defaultMaxStalls = tonumber(ARGV[6])
 local n = tonumber(ARGV[7])
+local queueKeys = {
+  failed = KEYS[8], unique = KEYS[9], stats = KEYS[10],
+  hashes = { KEYS[1], KEYS[2], KEYS[3], KEYS[11], KEYS[12] },
+}
 
 local function jobsOf(ids)
   local out = {}
@@ -104,11 +110,7 @@ if n > 0 then
     end
   end
   if #done > 0 then
-    redis.call("HDEL", KEYS[1], unpack(done))
-    redis.call("HDEL", KEYS[2], unpack(done))
-    redis.call("HDEL", KEYS[3], unpack(done))
-    redis.call("HDEL", KEYS[11], unpack(done))
-    redis.call("HDEL", KEYS[12], unpack(done))
+    dropJobData(queueKeys.hashes, done)
     redis.call("HDEL", KEYS[7], unpack(done))
     redis.call("ZREM", KEYS[6], unpack(done))
     redis.call("HINCRBY", KEYS[10], "completed", #done)
@@ -120,36 +122,6 @@ if want <= 0 then
     redis.call("SET", KEYS[13], cjson.encode({ lost = lost, ids = {} }), "PX", leaseMs)
   end
   return { lost, {}, {}, -1, {} }
-end
-
-local function appendError(id, errorJson)
-  local list = redis.call("HGET", KEYS[3], id)
-  if list then
-    list = string.sub(list, 1, -2) .. "," .. errorJson .. "]"
-  else
-    list = "[" .. errorJson .. "]"
-  end
-  redis.call("HSET", KEYS[3], id, list)
-  return list
-end
-
-local function deadLetter(id, record)
-  redis.call("ZADD", KEYS[8], now, id)
-  local ok, decoded = pcall(cjson.decode, record)
-  if ok and type(decoded.u) == "string" and redis.call("HGET", KEYS[9], decoded.u) == id then
-    redis.call("HDEL", KEYS[9], decoded.u)
-  end
-  redis.call("HINCRBY", KEYS[10], "failed", 1)
-  local over = redis.call("ZCARD", KEYS[8]) - failedLimit
-  if over > 0 then
-    local oldest = redis.call("ZRANGE", KEYS[8], 0, over - 1)
-    redis.call("ZREM", KEYS[8], unpack(oldest))
-    redis.call("HDEL", KEYS[1], unpack(oldest))
-    redis.call("HDEL", KEYS[2], unpack(oldest))
-    redis.call("HDEL", KEYS[3], unpack(oldest))
-    redis.call("HDEL", KEYS[11], unpack(oldest))
-    redis.call("HDEL", KEYS[12], unpack(oldest))
-  end
 end
 
 -- Reclaim expired leases: a stall, not a failed attempt.
@@ -165,7 +137,7 @@ for _, id in ipairs(expired) do
     -- "s":-1 (or a record without "s") takes the worker's default.
     local limit = tonumber(string.match(record, '^{"b":%d,"m":%d+,"s":(%d+)')) or defaultMaxStalls
     if count > limit then
-      appendError(id, cjson.encode({
+      appendError(KEYS[3], id, cjson.encode({
         attempt = tonumber(redis.call("HGET", KEYS[2], id)) or 0,
         name = "JobStalledError",
         message = string.format(
@@ -173,7 +145,8 @@ for _, id in ipairs(expired) do
           count, limit),
         at = now,
       }))
-      deadLetter(id, record)
+      local ok, decoded = pcall(cjson.decode, record)
+      deadLetter(queueKeys, id, ok and type(decoded.u) == "string" and decoded.u or nil, now, failedLimit)
       stalledOut[#stalledOut + 1] = id
     else
       local band = string.match(record, '^{"b":(%d)')
