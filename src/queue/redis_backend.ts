@@ -80,6 +80,8 @@ interface QueueKeys {
   stats: string;
   stalls: string;
   progress: string;
+  /** KEYS[1..12] of the take and fail scripts, which share this layout. */
+  lifecycle: readonly string[];
   space: Keyspace;
 }
 
@@ -150,7 +152,22 @@ export class RedisBackend implements QueueBackend {
         stats: space.key("stats"),
         stalls: space.key("stalls"),
         progress: space.key("progress"),
+        lifecycle: [],
       };
+      keys.lifecycle = [
+        keys.jobs,
+        keys.attempts,
+        keys.errors,
+        keys.ready,
+        keys.delayed,
+        keys.active,
+        keys.leases,
+        keys.failed,
+        keys.unique,
+        keys.stats,
+        keys.stalls,
+        keys.progress,
+      ];
       this.#keys.set(queue, keys);
     }
     return keys;
@@ -209,21 +226,11 @@ export class RedisBackend implements QueueBackend {
       args.push(completion.id, completion.token, completion.uniqueKey ?? "");
     }
     const reply = asArray(
-      await this.#runner.run(takeScript, [
-        k.jobs,
-        k.attempts,
-        k.errors,
-        k.ready,
-        k.delayed,
-        k.active,
-        k.leases,
-        k.failed,
-        k.unique,
-        k.stats,
-        k.stalls,
-        k.progress,
-        k.space.key("reservation", request.token),
-      ], args),
+      await this.#runner.run(
+        takeScript,
+        [...k.lifecycle, k.space.key("reservation", request.token)],
+        args,
+      ),
       "take",
     );
     const [lost, stalled, flat, nextDue, stalledOut] = reply as [
@@ -252,18 +259,7 @@ export class RedisBackend implements QueueBackend {
   async fail(request: FailRequest): Promise<FailResult> {
     const k = this.#k(request.queue);
     const reply = await this.#runner.run(failScript, [
-      k.jobs,
-      k.attempts,
-      k.errors,
-      k.ready,
-      k.delayed,
-      k.active,
-      k.leases,
-      k.failed,
-      k.unique,
-      k.stats,
-      k.stalls,
-      k.progress,
+      ...k.lifecycle,
       k.space.key("outcomes", request.token),
     ], [
       request.now,
