@@ -8,7 +8,7 @@
 import { Keyspace } from "../redis/keys.ts";
 import type { RedisReply } from "../redis/redis_like.ts";
 import { defineScript, type ScriptRunner } from "../redis/script.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 import type { FanoutHandlers, PresenceJoin, PresenceStore } from "./fanout.ts";
 import type { PresenceMember } from "./protocol.ts";
 import { presenceJoin, presenceLeave, presenceMembers, presenceTouch } from "./_scripts.ts";

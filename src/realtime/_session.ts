@@ -6,7 +6,7 @@
  */
 import type { WSContext } from "hono/ws";
 import type { AuthSession, RealtimeUser } from "./auth.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 import { CloseCode } from "./close_codes.ts";
 import type {
   Connection,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 
 // setTimeout overflows past 2^31-1 ms (about 24.8 days): cap and re-arm, as croner does.
 const MAX_DELAY_MS = 2 ** 31 - 1;

@@ -7,7 +7,7 @@
 import type { WSContext } from "hono/ws";
 import { KilnError } from "../errors.ts";
 import type { AuthSession } from "./auth.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { CloseCode } from "./close_codes.ts";
 import type { ConnectionMiddleware, ConnectionPolicy, TransportConnection } from "./connection.ts";
 import { type Fanout, type FanoutEnvelope, LocalFanout } from "./fanout.ts";

@@ -27,7 +27,7 @@
  * @module
  */
 export type { AuthSession, RealtimeUser, WebSocketAuth } from "./auth.ts";
-export type { Clock } from "./clock.ts";
+export type { Clock } from "../clock.ts";
 export { CloseCode } from "./close_codes.ts";
 export type {
   Authorize,

@@ -7,7 +7,7 @@ import { type RedisInput, toRedisLike } from "../redis/connect.ts";
 import { Keyspace } from "../redis/keys.ts";
 import type { RedisLike, RedisSubscription } from "../redis/redis_like.ts";
 import { ScriptRunner } from "../redis/script.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { Fanout, FanoutEnvelope, FanoutHandlers, PresenceStore } from "./fanout.ts";
 import { RedisPresence } from "./_redis_presence.ts";
 

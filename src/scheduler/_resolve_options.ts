@@ -5,7 +5,7 @@
  * @module
  */
 import { isTimezone } from "./_patterns.ts";
-import { type SchedulerClock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { MemoryHistory, type SchedulerHistory } from "./history.ts";
 import { MemoryMutex, type SchedulerMutex } from "./mutex.ts";
 import type { SchedulerOptions } from "./scheduler_options.ts";
@@ -14,7 +14,7 @@ import type { SchedulerErrorHandler } from "./types.ts";
 /** A scheduler's options with every default filled in. */
 export interface SchedulerSettings {
   timezone: string;
-  clock: SchedulerClock;
+  clock: Clock;
   mutex: SchedulerMutex;
   history: SchedulerHistory;
   onError: SchedulerErrorHandler;

@@ -7,7 +7,7 @@
  */
 import type { RetryBackoff, TaskDefinition } from "./_definition.ts";
 import { passesWindows } from "./_time_windows.ts";
-import type { SchedulerClock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 import { TaskTimeoutError } from "./errors.ts";
 import type { SchedulerHistory, TaskRunRecord } from "./history.ts";
 import type { SchedulerMutex } from "./mutex.ts";
@@ -19,7 +19,7 @@ const PING_TIMEOUT_MS = 10_000;
 export interface TaskRunnerOptions {
   /** The time zone of tasks that set none, for their `between()` windows. */
   timezone: string;
-  clock: SchedulerClock;
+  clock: Clock;
   mutex: SchedulerMutex;
   history: SchedulerHistory;
   fetch: typeof fetch;

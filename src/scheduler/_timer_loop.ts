@@ -8,14 +8,14 @@
 import type { TaskDefinition } from "./_definition.ts";
 import { MinHeap } from "./_min_heap.ts";
 import type { Group, TaskRegistry } from "./_task_registry.ts";
-import type { SchedulerClock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 
 /** A clock moving back by more than this counts as a jump, not as timer jitter. */
 const BACKWARD_JUMP_MS = 1_000;
 
 /** What the loop needs from its scheduler. */
 export interface TimerLoopOptions {
-  clock: SchedulerClock;
+  clock: Clock;
   /** The longest wait before checking the clock again. */
   maxWait: number;
   /** Where the plan comes from, again after the clock is set back. */
@@ -26,7 +26,7 @@ export interface TimerLoopOptions {
 
 /** Runs a plan from one timer between `start()` and `stop()`. */
 export class TimerLoop {
-  #clock: SchedulerClock;
+  #clock: Clock;
   #maxWait: number;
   #tasks: TaskRegistry;
   #launch: (definition: TaskDefinition, scheduledAt: number) => void;

@@ -14,7 +14,7 @@ import { TaskRegistry } from "./_task_registry.ts";
 import { TaskRunner } from "./_task_runner.ts";
 import { nextRunsInWindows } from "./_time_windows.ts";
 import { TimerLoop } from "./_timer_loop.ts";
-import type { SchedulerClock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 import type { SchedulerHistory, TaskRunRecord } from "./history.ts";
 import type {
   JobDispatcher,
@@ -55,7 +55,7 @@ import type { SchedulerErrorHandler, TaskHandler, TaskRunInfo, TaskRunOutcome } 
  */
 export class Scheduler {
   #timezone: string;
-  #clock: SchedulerClock;
+  #clock: Clock;
   #history: SchedulerHistory;
   #onError: SchedulerErrorHandler;
   #window: number;

@@ -13,7 +13,7 @@ import type {
   PayloadInput,
   PayloadSchema,
 } from "../queue/mod.ts";
-import type { SchedulerClock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 import type { SchedulerHistory, TaskRunRecord } from "./history.ts";
 import type { SchedulerMutex } from "./mutex.ts";
 import type { SchedulerErrorHandler } from "./types.ts";
@@ -40,7 +40,7 @@ export interface SchedulerOptions {
    * The time source and timer; inject one in tests.
    * @default systemClock
    */
-  clock?: SchedulerClock;
+  clock?: Clock;
   /**
    * Receives errors that are not a task's own failure: hooks after the run,
    * pings, history writes and the mutex.

@@ -1,4 +1,4 @@
-import type { Clock } from "../../../src/realtime/clock.ts";
+import type { Clock } from "../../../src/clock.ts";
 
 /** A clock that only moves when a test says so; due timers fire in order. */
 export class ManualClock implements Clock {

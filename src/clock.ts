@@ -1,16 +1,16 @@
 /**
- * Where the scheduler reads the time and sets its timer, injectable so tests
- * move time forward without waiting for it.
+ * Where Kiln's scheduler and realtime hub read the time and set their timers,
+ * injectable so tests move time forward instead of waiting for it.
  *
  * @module
  */
 import { unrefTimer } from "./_unref_timer.ts";
 
 /**
- * The time source and timer of a {@linkcode import("./scheduler.ts").Scheduler}.
+ * A source of time and timers (for a `Scheduler`, a `Hub` or a `RedisFanout`).
  * Replace it in tests to drive time by hand.
  */
-export interface SchedulerClock {
+export interface Clock {
   /** The current time in milliseconds since the epoch. */
   now(): number;
   /**
@@ -19,10 +19,10 @@ export interface SchedulerClock {
    * @param callback What to call.
    * @param ms The delay, in milliseconds.
    * @param unref Whether the timer should let the process exit while it waits.
-   * @returns A handle for {@linkcode SchedulerClock.clearTimeout}.
+   * @returns A handle for {@linkcode Clock.clearTimeout}.
    */
   setTimeout(callback: () => void, ms: number, unref?: boolean): unknown;
-  /** Cancels a timer set with {@linkcode SchedulerClock.setTimeout}. */
+  /** Cancels a timer set with {@linkcode Clock.setTimeout}. */
   clearTimeout(handle: unknown): void;
 }
 
@@ -38,7 +38,7 @@ export interface SchedulerClock {
  * assert.ok(Math.abs(systemClock.now() - Date.now()) < 1_000);
  * ```
  */
-export const systemClock: SchedulerClock = {
+export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(callback, ms, unref = false) {
     const handle = setTimeout(callback, ms);
