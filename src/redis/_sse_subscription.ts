@@ -6,6 +6,7 @@
  * @module
  */
 import { RedisError } from "../errors.ts";
+import { errorCodeForStatus } from "./_http_status.ts";
 import type { RedisSubscription, SubscribeHandlers } from "./redis_like.ts";
 
 /** What {@linkcode openSubscription} needs to open the stream. */
@@ -38,11 +39,7 @@ export async function openSubscription(request: SubscriptionRequest): Promise<Re
   if (!response.ok || response.body === null) {
     const text = await response.text().catch(() => "");
     throw new RedisError(
-      response.status >= 500
-        ? "REDIS_UNAVAILABLE"
-        : response.status === 401 || response.status === 403
-        ? "REDIS_UNAUTHORIZED"
-        : "REDIS_COMMAND_FAILED",
+      errorCodeForStatus(response.status),
       `Subscribing to ${request.channel} failed with HTTP ${response.status}: ${
         text.slice(0, 200)
       }`,

@@ -20,6 +20,7 @@ import type {
   SetOptions,
   SubscribeHandlers,
 } from "./redis_like.ts";
+import { errorCodeForStatus } from "./_http_status.ts";
 import { openSubscription } from "./_sse_subscription.ts";
 
 /** The parts of an `@upstash/redis` `Redis` instance the adapter reads. */
@@ -215,16 +216,11 @@ export class UpstashRedis implements RedisLike {
       if (response.ok) return body;
       const message = (body as { error?: unknown })?.error;
       const detail = typeof message === "string" ? message : `HTTP ${response.status}`;
-      if (response.status >= 500 || response.status === 429) {
-        throw new RedisError("REDIS_UNAVAILABLE", detail);
-      }
-      if (response.status === 401 || response.status === 403) {
-        throw new RedisError(
-          "REDIS_UNAUTHORIZED",
-          `Redis REST endpoint refused the token: ${detail}`,
-        );
-      }
-      throw new RedisError("REDIS_COMMAND_FAILED", detail);
+      const code = errorCodeForStatus(response.status);
+      throw new RedisError(
+        code,
+        code === "REDIS_UNAUTHORIZED" ? `Redis REST endpoint refused the token: ${detail}` : detail,
+      );
     }
   }
 }
