@@ -26,8 +26,7 @@ export class TusHandler {
 
   /** Answers one request; `id` is `null` on the collection URL. */
   async handle(request: Request, id: string | null): Promise<Response> {
-    const override = request.headers.get("X-HTTP-Method-Override");
-    const method = (override ?? request.method).toUpperCase();
+    const method = methodOf(request);
     const reply = await this.#dispatch(request, method, id);
     return respond(request, method, reply, this.#config.origins);
   }
@@ -73,4 +72,16 @@ export class TusHandler {
       },
     };
   }
+}
+
+/**
+ * The method a request asks for. tus lets `X-HTTP-Method-Override` stand in
+ * for PATCH, HEAD or DELETE only on a POST (for clients that can send nothing
+ * else); on any other method it is ignored, or a GET link or a cross-site HEAD
+ * carrying the header could delete or write an upload.
+ */
+function methodOf(request: Request): string {
+  const method = request.method.toUpperCase();
+  const override = request.headers.get("X-HTTP-Method-Override");
+  return method === "POST" && override !== null ? override.trim().toUpperCase() : method;
 }
