@@ -34,7 +34,8 @@ export type UploadsApp = Hono & {
  * by chunk; memory stays flat whatever the file size.
  *
  * @param options The store, state, limits and hooks.
- * @returns The router; mount it with `app.route("/files", router)`.
+ * @returns The router; mount it with `app.route("/files", router)` (no trailing slash): it
+ * then answers both `/files` and `/files/`, and `/files/<id>`.
  * @throws {TypeError} When an option is missing or malformed.
  * @throws {RangeError} When a number option is out of range.
  *
@@ -60,6 +61,9 @@ export function uploads(options: UploadsOptions): UploadsApp {
   const app = new Hono();
   const handler = new TusHandler(config);
   app.all("/", (c) => handler.handle(c.req.raw, null));
+  // "<mount>/" too: tus-js-client's examples write the endpoint with a trailing slash, and
+  // Hono's strict routing would answer 404. The param can only match the empty string.
+  app.all("/:empty{(?:)}", (c) => handler.handle(c.req.raw, null));
   app.all("/:id", (c) => handler.handle(c.req.raw, c.req.param("id")));
   return Object.assign(app, { cleanupExpired: () => handler.cleanupExpired() });
 }
