@@ -3,6 +3,7 @@ import { MemoryUploadState, type UploadState } from "./state.ts";
 import type { UploadStore } from "./store.ts";
 import type { BroadcastProgressOptions } from "./progress_broadcast.ts";
 import { ProgressSender } from "./_progress_sender.ts";
+import { parseBaseUrl } from "./_location.ts";
 import type { UploadErrorSource, UploadInfo, UploadsOptions } from "./server_options.ts";
 
 /** The server's settings, every default applied. */
@@ -16,6 +17,10 @@ export interface Config {
   maxMetadataSize: number;
   progressInterval: number;
   origins: readonly string[] | null;
+  /** The fixed public URL `Location` is built on, or `null`. */
+  baseUrl: string | null;
+  /** Whether `Location` may follow `Forwarded` / `X-Forwarded-*`. */
+  respectForwardedHeaders: boolean;
   now: () => number;
   generateId: () => string;
   onCreate: UploadsOptions["onCreate"];
@@ -71,6 +76,15 @@ export function validateOptions(options: UploadsOptions): Config {
   const broadcast = validateBroadcast(options.broadcastProgress);
   const origin = options.cors?.origin;
   const origins = origin === undefined ? null : typeof origin === "string" ? [origin] : origin;
+  const baseUrl = parseBaseUrl(options.baseUrl);
+  const respectForwardedHeaders = options.respectForwardedHeaders ?? false;
+  if (typeof respectForwardedHeaders !== "boolean") {
+    throw new TypeError("respectForwardedHeaders must be a boolean");
+  }
+  if (baseUrl !== null && respectForwardedHeaders) {
+    // baseUrl would win anyway; refusing says so instead of silently ignoring the proxy.
+    throw new TypeError("Set baseUrl or respectForwardedHeaders, not both");
+  }
   return {
     store,
     state: options.state ?? new MemoryUploadState(),
@@ -81,6 +95,8 @@ export function validateOptions(options: UploadsOptions): Config {
     maxMetadataSize,
     progressInterval,
     origins,
+    baseUrl,
+    respectForwardedHeaders,
     now: options.now ?? Date.now,
     generateId: options.generateId ?? (() => crypto.randomUUID().replaceAll("-", "")),
     onCreate: options.onCreate,

@@ -6,7 +6,8 @@ import { parseChecksum, parseInteger } from "./_headers.ts";
 import { parseMetadata } from "./_metadata.ts";
 import { ID, isOffsetStream } from "./_protocol.ts";
 import { chooseChannel } from "./_progress.ts";
-import { expiresHeader, locationOf, type Reply } from "./_reply.ts";
+import { expiresHeader, type Reply } from "./_reply.ts";
+import { locationOf } from "./_location.ts";
 import type { BodyReceiver } from "./_receive.ts";
 import { uploadInfo } from "./_upload_info.ts";
 import type { Config } from "./_config.ts";
@@ -87,7 +88,7 @@ export async function create(
   if (!(await config.state.create(record))) {
     throw new Error(`Upload id ${id} is already taken`);
   }
-  const location = locationOf(request, id);
+  const location = locationOf(config, request, id);
   let current = record;
   if (withBody || length === 0) {
     const lock = await config.state.lock(id);

@@ -49,12 +49,6 @@ export function missingReply(record: UploadRecord | null, now: () => number): Re
   return null;
 }
 
-/** The `Location` of a new upload: the request's URL plus its id. */
-export function locationOf(request: Request, id: string): string {
-  const url = new URL(request.url);
-  return `${url.origin}${url.pathname.replace(/\/+$/, "")}/${id}`;
-}
-
 /** `Upload-Expires`, for an unfinished upload that expires. */
 export function expiresHeader(record: UploadRecord): Record<string, string> {
   return record.completedAt === null && record.expiresAt !== null

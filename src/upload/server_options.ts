@@ -68,6 +68,22 @@ export interface UploadsOptions {
   progressInterval?: number;
   /** Browsers allowed to upload (CORS); unset sends no CORS headers. */
   cors?: { origin: string | readonly string[] };
+  /**
+   * The public URL of this endpoint, such as `"https://uploads.example.com/files"`:
+   * `Location` is this plus the upload's id, whatever the request's `Host` or
+   * forwarded headers say. An absolute http(s) URL without credentials, query
+   * or fragment. Unset builds `Location` from the request's URL.
+   */
+  baseUrl?: string;
+  /**
+   * Builds `Location` from the host and protocol a reverse proxy reports in
+   * `Forwarded` (RFC 7239) or `X-Forwarded-Host` / `X-Forwarded-Proto` (the
+   * last hop listed; values that are not a plain host or http(s) are ignored).
+   * Turn on only behind a proxy that sets these headers: any client can send
+   * them. Not together with `baseUrl`.
+   * @default false
+   */
+  respectForwardedHeaders?: boolean;
   /** The clock, for tests. @default Date.now */
   now?: () => number;
   /** Makes upload ids; must match `[A-Za-z0-9_-]{1,128}`. @default a random UUID without dashes */
