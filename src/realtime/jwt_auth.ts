@@ -16,6 +16,7 @@ import {
 } from "jose";
 import type { AuthSession, WebSocketAuth } from "./auth.ts";
 import { AuthError } from "./errors.ts";
+import { jwksFetch } from "./_jwks_fetch.ts";
 
 /** The algorithms {@linkcode jwtAuth} accepts; `none` is never among them. */
 export type JwtAlgorithm =
@@ -66,7 +67,10 @@ export interface JwtAuthOptions {
    * @default true
    */
   requireExpiry?: boolean;
-  /** The clock for `exp`/`nbf` checks, in milliseconds since the epoch. @default Date.now */
+  /**
+   * The clock for `exp`/`nbf` checks and the JWKS back-off, in milliseconds since the epoch.
+   * @default Date.now
+   */
   now?: () => number;
   /** The `fetch` used for the JWKS. @default globalThis.fetch */
   fetch?: typeof fetch;
@@ -81,6 +85,14 @@ export interface JwtAuthOptions {
    * @default 30_000
    */
   jwksCooldownMs?: number;
+  /**
+   * How long one JWKS fetch may take, in milliseconds, before the token is refused
+   * with `key_unavailable` (the upgrade then gets 503). After any failed fetch,
+   * tokens are refused at once for `min(1_000, jwksCooldownMs)` without asking the
+   * key server again.
+   * @default 5_000
+   */
+  jwksTimeoutMs?: number;
 }
 
 const HMAC_MIN_BYTES: Partial<Record<JwtAlgorithm, number>> = {
@@ -88,6 +100,10 @@ const HMAC_MIN_BYTES: Partial<Record<JwtAlgorithm, number>> = {
   HS384: 48,
   HS512: 64,
 };
+/** After a failed JWKS fetch, the least time before the next one (capped by the cooldown). */
+const JWKS_RETRY_MS = 1_000;
+/** The largest JWKS accepted; real ones are a few kilobytes. */
+const JWKS_MAX_BYTES = 1_048_576;
 const KNOWN_ALGORITHMS = new Set<string>([
   "HS256",
   "HS384",
@@ -114,7 +130,7 @@ const KNOWN_ALGORITHMS = new Set<string>([
  * @param options The key, the accepted algorithms and the claim checks.
  * @returns The authentication scheme, for {@linkcode realtime}'s `auth` option.
  * @throws {TypeError} When not exactly one key source is given, or an algorithm does not fit it.
- * @throws {RangeError} When an HMAC secret is shorter than its hash.
+ * @throws {RangeError} When an HMAC secret is shorter than its hash, or `jwksTimeoutMs` is not a positive integer.
  *
  * @example Verifying an HS256 token
  * ```ts
@@ -217,10 +233,22 @@ function resolveKey(options: JwtAuthOptions, algorithms: JwtAlgorithm[]): KeyInp
     return secret;
   }
   if (options.jwksUrl !== undefined) {
+    const timeoutMs = options.jwksTimeoutMs ?? 5_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new RangeError(`jwksTimeoutMs must be a positive integer, got ${timeoutMs}`);
+    }
+    const cooldownMs = options.jwksCooldownMs ?? 30_000;
     const jwks = createRemoteJWKSet(new URL(options.jwksUrl), {
       cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
-      cooldownDuration: options.jwksCooldownMs ?? 30_000,
-      ...(options.fetch ? { [customFetch]: options.fetch } : {}),
+      cooldownDuration: cooldownMs,
+      // jose's default is also 5 s; passed explicitly so the bound is ours and documented.
+      timeoutDuration: timeoutMs,
+      [customFetch]: jwksFetch({
+        fetch: () => options.fetch ?? globalThis.fetch,
+        now: options.now ?? Date.now,
+        retryAfterMs: Math.min(JWKS_RETRY_MS, cooldownMs),
+        maxBytes: JWKS_MAX_BYTES,
+      }),
     });
     return jwks as JWTVerifyGetKey;
   }
@@ -242,6 +270,8 @@ function resolveKey(options: JwtAuthOptions, algorithms: JwtAlgorithm[]): KeyInp
 }
 
 function toAuthError(error: unknown): AuthError {
+  // Key server failures arrive already named (see _jwks_fetch.ts).
+  if (error instanceof AuthError) return error;
   if (error instanceof errors.JWTExpired) {
     return new AuthError("expired", "The token has expired", { cause: error });
   }

@@ -157,6 +157,10 @@ export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler 
     try {
       session = await options.auth.authenticate(extracted.token);
     } catch (error) {
+      if (error instanceof AuthError && error.reason === "key_unavailable") {
+        // Our key server is down, not the token bad: a 401 would make clients drop a good token.
+        return c.text("Signing keys unavailable", 503, { "Retry-After": "5" });
+      }
       return unauthorized(c, realm, error);
     }
     let connection: TransportConnection | null = null;
