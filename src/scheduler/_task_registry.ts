@@ -68,6 +68,13 @@ export class TaskRegistry {
     return definition;
   }
 
+  /** Forgets a task, if `definition` is still the one registered under its name. */
+  unregister(definition: TaskDefinition): void {
+    if (this.#definitions.get(definition.name) === definition) {
+      this.#definitions.delete(definition.name);
+    }
+  }
+
   /**
    * Drops the plan after a change.
    *

@@ -80,7 +80,15 @@ export class Scheduler {
     this.#onError = settings.onError;
     this.#window = settings.window;
     const tasks = this.#tasks = new TaskRegistry(settings.timezone);
-    this.#host = { patterns: tasks.patterns, changed: () => this.#changed() };
+    this.#host = {
+      patterns: tasks.patterns,
+      changed: () => this.#changed(),
+      holds: (definition) => tasks.get(definition.name) === definition,
+      drop: (definition) => {
+        tasks.unregister(definition);
+        this.#changed();
+      },
+    };
     this.#runner = new TaskRunner({
       ...settings,
       lookup: (name) => tasks.get(name),

@@ -24,6 +24,10 @@ export interface TaskHost {
   readonly patterns: PatternCache;
   /** Called after every change, so a running scheduler re-plans. */
   changed(): void;
+  /** Whether `definition` is still the task registered under its name. */
+  holds(definition: TaskDefinition): boolean;
+  /** Unregisters `definition`: one of its builder calls threw. */
+  drop(definition: TaskDefinition): void;
 }
 
 /**
@@ -32,7 +36,10 @@ export interface TaskHost {
  * (`weekdays()`, `between()` …), conditions, hooks and safety settings.
  * Frequencies and day filters each set some fields of one cron expression,
  * so `dailyAt("08:00").weekdays()` runs at 08:00 on Monday to Friday.
- * Invalid arguments throw at once, naming the task.
+ * Invalid arguments throw at once, naming the task, and unregister it: a task
+ * is either registered as written or not at all, never left running on the
+ * every-minute default or half a schedule. A builder whose task was
+ * unregistered refuses further calls.
  *
  * @example A backup at 02:00 Berlin time, on one server, retried twice
  * ```ts
@@ -76,17 +83,18 @@ export class ScheduledTask {
    * @throws {TypeError} When the expression is invalid.
    */
   cron(expression: string): this {
-    const fields = cronFields(expression);
-    const problem = fields.length < 6 || fields.length > 7
-      ? "expected 5, 6 or 7 fields"
-      : this.#host.patterns.check(fields.join(" "));
-    if (problem !== undefined) {
-      throw new TypeError(
-        `Task "${this.name}": invalid cron expression ${JSON.stringify(expression)}: ${problem}`,
-      );
-    }
-    this.#definition.fields = fields;
-    return this.#changed();
+    return this.#edit((definition) => {
+      const fields = cronFields(expression);
+      const problem = fields.length < 6 || fields.length > 7
+        ? "expected 5, 6 or 7 fields"
+        : this.#host.patterns.check(fields.join(" "));
+      if (problem !== undefined) {
+        throw new TypeError(
+          `Task "${this.name}": invalid cron expression ${JSON.stringify(expression)}: ${problem}`,
+        );
+      }
+      definition.fields = fields;
+    }, true);
   }
 
   /** Runs every second. @returns This task. */
@@ -162,8 +170,10 @@ export class ScheduledTask {
    * @throws {RangeError} When `minute` is out of range.
    */
   hourlyAt(minute: number): this {
-    assertInteger(this.name, "hourlyAt", minute, 0, 59);
-    return this.#splice({ [SECOND]: "0", [MINUTE]: String(minute) });
+    return this.#edit((definition) => {
+      assertInteger(this.name, "hourlyAt", minute, 0, 59);
+      setFields(definition, { [SECOND]: "0", [MINUTE]: String(minute) });
+    }, true);
   }
 
   /** Runs every two hours, on the hour. @returns This task. */
@@ -195,7 +205,7 @@ export class ScheduledTask {
    * @throws {RangeError} When `time` is not a valid time of day, such as "25:00".
    */
   dailyAt(time: string): this {
-    return this.#at("dailyAt", time);
+    return this.#edit((definition) => this.#at(definition, "dailyAt", time), true);
   }
 
   /**
@@ -207,9 +217,11 @@ export class ScheduledTask {
    * @throws {RangeError} When an hour is out of range.
    */
   twiceDaily(first = 1, second = 13): this {
-    assertInteger(this.name, "twiceDaily", first, 0, 23);
-    assertInteger(this.name, "twiceDaily", second, 0, 23);
-    return this.#splice({ [SECOND]: "0", [MINUTE]: "0", [HOUR]: `${first},${second}` });
+    return this.#edit((definition) => {
+      assertInteger(this.name, "twiceDaily", first, 0, 23);
+      assertInteger(this.name, "twiceDaily", second, 0, 23);
+      setFields(definition, { [SECOND]: "0", [MINUTE]: "0", [HOUR]: `${first},${second}` });
+    }, true);
   }
 
   /** Runs every Sunday at midnight. @returns This task. */
@@ -226,9 +238,11 @@ export class ScheduledTask {
    * @throws {RangeError} When the day or time is invalid.
    */
   weeklyOn(day: Weekday, time = "00:00"): this {
-    const weekday = parseWeekday(this.name, "weeklyOn", day);
-    this.#at("weeklyOn", time, false);
-    return this.#splice({ [WEEKDAY]: String(weekday) });
+    return this.#edit((definition) => {
+      const weekday = parseWeekday(this.name, "weeklyOn", day);
+      this.#at(definition, "weeklyOn", time);
+      setFields(definition, { [WEEKDAY]: String(weekday) });
+    }, true);
   }
 
   /** Runs on the first day of every month at midnight. @returns This task. */
@@ -245,9 +259,11 @@ export class ScheduledTask {
    * @throws {RangeError} When the day or time is invalid.
    */
   monthlyOn(day = 1, time = "00:00"): this {
-    assertInteger(this.name, "monthlyOn", day, 1, 31);
-    this.#at("monthlyOn", time, false);
-    return this.#splice({ [DAY]: String(day) });
+    return this.#edit((definition) => {
+      assertInteger(this.name, "monthlyOn", day, 1, 31);
+      this.#at(definition, "monthlyOn", time);
+      setFields(definition, { [DAY]: String(day) });
+    }, true);
   }
 
   /**
@@ -258,8 +274,10 @@ export class ScheduledTask {
    * @throws {RangeError} When the time is invalid.
    */
   lastDayOfMonth(time = "00:00"): this {
-    this.#at("lastDayOfMonth", time, false);
-    return this.#splice({ [DAY]: "L" });
+    return this.#edit((definition) => {
+      this.#at(definition, "lastDayOfMonth", time);
+      setFields(definition, { [DAY]: "L" });
+    }, true);
   }
 
   /** Runs on the first day of every quarter at midnight. @returns This task. */
@@ -296,11 +314,13 @@ export class ScheduledTask {
    * @throws {RangeError} When the list is empty or names no weekday.
    */
   days(days: readonly Weekday[]): this {
-    if (!Array.isArray(days) || days.length === 0) {
-      throw new RangeError(`Task "${this.name}": days() expects a non-empty list of weekdays`);
-    }
-    const numbers = [...new Set(days.map((day) => parseWeekday(this.name, "days", day)))];
-    return this.#splice({ [WEEKDAY]: numbers.sort((a, b) => a - b).join(",") });
+    return this.#edit((definition) => {
+      if (!Array.isArray(days) || days.length === 0) {
+        throw new RangeError(`Task "${this.name}": days() expects a non-empty list of weekdays`);
+      }
+      const numbers = [...new Set(days.map((day) => parseWeekday(this.name, "days", day)))];
+      setFields(definition, { [WEEKDAY]: numbers.sort((a, b) => a - b).join(",") });
+    }, true);
   }
 
   /**
@@ -336,13 +356,14 @@ export class ScheduledTask {
    * @throws {RangeError} When the runtime does not know the time zone.
    */
   timezone(timezone: string): this {
-    if (!isTimezone(timezone)) {
-      throw new RangeError(
-        `Task "${this.name}": unknown time zone ${JSON.stringify(timezone)}`,
-      );
-    }
-    this.#definition.timezone = timezone;
-    return this.#changed();
+    return this.#edit((definition) => {
+      if (!isTimezone(timezone)) {
+        throw new RangeError(
+          `Task "${this.name}": unknown time zone ${JSON.stringify(timezone)}`,
+        );
+      }
+      definition.timezone = timezone;
+    }, true);
   }
 
   /**
@@ -352,8 +373,9 @@ export class ScheduledTask {
    * @returns This task.
    */
   description(text: string): this {
-    this.#definition.description = String(text);
-    return this;
+    return this.#edit((definition) => {
+      definition.description = String(text);
+    });
   }
 
   /**
@@ -387,11 +409,12 @@ export class ScheduledTask {
    * @throws {TypeError} When `next` is neither.
    */
   then(next: string | ((info: TaskRunInfo) => unknown)): this {
-    if (typeof next !== "function" && (typeof next !== "string" || next.length === 0)) {
-      throw new TypeError(`Task "${this.name}": then() expects a task name or a function`);
-    }
-    (this.#definition.chain ??= []).push(next);
-    return this;
+    return this.#edit((definition) => {
+      if (typeof next !== "function" && (typeof next !== "string" || next.length === 0)) {
+        throw new TypeError(`Task "${this.name}": then() expects a task name or a function`);
+      }
+      (definition.chain ??= []).push(next);
+    });
   }
 
   /**
@@ -402,8 +425,9 @@ export class ScheduledTask {
    * @throws {TypeError} When `hook` is not a function.
    */
   before(hook: (info: TaskRunInfo) => unknown): this {
-    (this.#definition.before ??= []).push(this.#fn("before", hook));
-    return this;
+    return this.#edit((definition) =>
+      void (definition.before ??= []).push(this.#fn("before", hook))
+    );
   }
 
   /**
@@ -414,8 +438,7 @@ export class ScheduledTask {
    * @throws {TypeError} When `hook` is not a function.
    */
   after(hook: (run: TaskRunRecord) => unknown): this {
-    (this.#definition.after ??= []).push(this.#fn("after", hook));
-    return this;
+    return this.#edit((definition) => void (definition.after ??= []).push(this.#fn("after", hook)));
   }
 
   /**
@@ -426,8 +449,9 @@ export class ScheduledTask {
    * @throws {TypeError} When `hook` is not a function.
    */
   onSuccess(hook: (run: TaskRunRecord) => unknown): this {
-    (this.#definition.onSuccess ??= []).push(this.#fn("onSuccess", hook));
-    return this;
+    return this.#edit((definition) =>
+      void (definition.onSuccess ??= []).push(this.#fn("onSuccess", hook))
+    );
   }
 
   /**
@@ -438,8 +462,9 @@ export class ScheduledTask {
    * @throws {TypeError} When `hook` is not a function.
    */
   onFailure(hook: (error: unknown, run: TaskRunRecord) => unknown): this {
-    (this.#definition.onFailure ??= []).push(this.#fn("onFailure", hook));
-    return this;
+    return this.#edit((definition) =>
+      void (definition.onFailure ??= []).push(this.#fn("onFailure", hook))
+    );
   }
 
   /**
@@ -450,8 +475,9 @@ export class ScheduledTask {
    * @throws {TypeError} When `url` is not an http(s) URL.
    */
   pingBefore(url: string): this {
-    (this.#definition.pingBefore ??= []).push(this.#url("pingBefore", url));
-    return this;
+    return this.#edit((definition) =>
+      void (definition.pingBefore ??= []).push(this.#url("pingBefore", url))
+    );
   }
 
   /**
@@ -462,8 +488,9 @@ export class ScheduledTask {
    * @throws {TypeError} When `url` is not an http(s) URL.
    */
   thenPing(url: string): this {
-    (this.#definition.pingAfter ??= []).push(this.#url("thenPing", url));
-    return this;
+    return this.#edit((definition) =>
+      void (definition.pingAfter ??= []).push(this.#url("thenPing", url))
+    );
   }
 
   /**
@@ -476,14 +503,15 @@ export class ScheduledTask {
    * @throws {RangeError} When `ttlMs` is not a positive integer.
    */
   withoutOverlapping(ttlMs = 86_400_000): this {
-    this.#definition.overlapTtl = assertInteger(
-      this.name,
-      "withoutOverlapping",
-      ttlMs,
-      1,
-      Number.MAX_SAFE_INTEGER,
-    );
-    return this;
+    return this.#edit((definition) => {
+      definition.overlapTtl = assertInteger(
+        this.name,
+        "withoutOverlapping",
+        ttlMs,
+        1,
+        Number.MAX_SAFE_INTEGER,
+      );
+    });
   }
 
   /**
@@ -493,8 +521,9 @@ export class ScheduledTask {
    * @returns This task.
    */
   onOneServer(): this {
-    this.#definition.oneServer = true;
-    return this;
+    return this.#edit((definition) => {
+      definition.oneServer = true;
+    });
   }
 
   /**
@@ -507,19 +536,20 @@ export class ScheduledTask {
    * @throws {RangeError} When `times` or `backoff` is invalid.
    */
   retry(times: number, backoff: RetryBackoff = 0): this {
-    assertInteger(this.name, "retry", times, 0, 1_000);
-    const valid = typeof backoff === "function" ||
-      (typeof backoff === "number" && Number.isFinite(backoff) && backoff >= 0) ||
-      (Array.isArray(backoff) && backoff.length > 0 &&
-        backoff.every((ms) => typeof ms === "number" && Number.isFinite(ms) && ms >= 0));
-    if (!valid) {
-      throw new RangeError(
-        `Task "${this.name}": retry() backoff must be milliseconds, a list of them or a function`,
-      );
-    }
-    this.#definition.retries = times;
-    this.#definition.backoff = backoff;
-    return this;
+    return this.#edit((definition) => {
+      assertInteger(this.name, "retry", times, 0, 1_000);
+      const valid = typeof backoff === "function" ||
+        (typeof backoff === "number" && Number.isFinite(backoff) && backoff >= 0) ||
+        (Array.isArray(backoff) && backoff.length > 0 &&
+          backoff.every((ms) => typeof ms === "number" && Number.isFinite(ms) && ms >= 0));
+      if (!valid) {
+        throw new RangeError(
+          `Task "${this.name}": retry() backoff must be milliseconds, a list of them or a function`,
+        );
+      }
+      definition.retries = times;
+      definition.backoff = backoff;
+    });
   }
 
   /**
@@ -530,35 +560,64 @@ export class ScheduledTask {
    * @throws {RangeError} When `ms` is not a positive integer.
    */
   timeout(ms: number): this {
-    this.#definition.timeout = assertInteger(this.name, "timeout", ms, 1, 2 ** 31 - 1);
+    return this.#edit((definition) => {
+      definition.timeout = assertInteger(this.name, "timeout", ms, 1, 2 ** 31 - 1);
+    });
+  }
+
+  /**
+   * Applies one builder call. A call that throws unregisters the task, so a
+   * bad argument never leaves it running on the default or half a schedule.
+   *
+   * @param schedule Whether the call changes the cron expression or time zone.
+   */
+  #edit(change: (definition: TaskDefinition) => void, schedule = false): this {
+    const definition = this.#definition;
+    if (!this.#host.holds(definition)) {
+      throw new TypeError(
+        `Task "${this.name}" is no longer registered: an earlier call on its builder threw`,
+      );
+    }
+    try {
+      change(definition);
+    } catch (error) {
+      this.#host.drop(definition);
+      throw error;
+    }
+    if (schedule) {
+      definition.pattern = undefined;
+      this.#host.changed();
+    }
     return this;
   }
 
-  #at(method: string, time: string, notify = true): this {
+  /** Sets the second, minute and hour fields from a time of day. */
+  #at(definition: TaskDefinition, method: string, time: string): void {
     const { hour, minute, second } = parseTimeOfDay(this.name, method, time);
-    const fields = this.#definition.fields;
-    fields[SECOND] = String(second);
-    fields[MINUTE] = String(minute);
-    fields[HOUR] = String(hour);
-    return notify ? this.#changed() : this;
+    setFields(definition, {
+      [SECOND]: String(second),
+      [MINUTE]: String(minute),
+      [HOUR]: String(hour),
+    });
   }
 
+  /** A frequency or day filter: sets some fields of the cron expression. */
   #splice(values: Record<number, string>): this {
-    const fields = this.#definition.fields;
-    for (const [index, value] of Object.entries(values)) fields[Number(index)] = value;
-    return this.#changed();
+    return this.#edit((definition) => setFields(definition, values), true);
   }
 
   #window(method: string, start: string, end: string, inside: boolean): this {
-    const from = secondsOfDay(parseTimeOfDay(this.name, method, start));
-    const to = secondsOfDay(parseTimeOfDay(this.name, method, end));
-    (this.#definition.windows ??= []).push({ start: from, end: to, inside });
-    return this;
+    return this.#edit((definition) => {
+      const from = secondsOfDay(parseTimeOfDay(this.name, method, start));
+      const to = secondsOfDay(parseTimeOfDay(this.name, method, end));
+      (definition.windows ??= []).push({ start: from, end: to, inside });
+    });
   }
 
   #condition(method: string, test: TaskCondition, expect: boolean): this {
-    (this.#definition.conditions ??= []).push({ test: this.#fn(method, test), expect });
-    return this;
+    return this.#edit((definition) =>
+      void (definition.conditions ??= []).push({ test: this.#fn(method, test), expect })
+    );
   }
 
   #fn<T>(method: string, fn: T): T {
@@ -574,10 +633,9 @@ export class ScheduledTask {
     }
     return url;
   }
+}
 
-  #changed(): this {
-    this.#definition.pattern = undefined;
-    this.#host.changed();
-    return this;
-  }
+/** Overwrites some fields (by index) of a task's cron expression. */
+function setFields(definition: TaskDefinition, values: Record<number, string>): void {
+  for (const [index, value] of Object.entries(values)) definition.fields[Number(index)] = value;
 }
