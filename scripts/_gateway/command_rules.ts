@@ -2,7 +2,7 @@
  * Validates request bodies into commands and refuses the commands that would wedge or
  * corrupt a connection the gateway shares between clients: blocking reads, subscriber
  * mode, MONITOR, transactions outside `/multi-exec`, and anything that changes the
- * connection's database, user or protocol.
+ * connection's database, user, protocol or per-connection settings.
  *
  * @module
  */
@@ -57,7 +57,21 @@ const CONNECTION_COMMANDS = new Set([
   "QUIT",
 ]);
 
-const CONNECTION_CLIENT_SUBCOMMANDS = new Set(["REPLY", "TRACKING", "CACHING", "KILL"]);
+/**
+ * CLIENT subcommands that end a connection, desynchronise its replies, or leave a setting
+ * on it that every later request on the shared connection would inherit (a name, eviction
+ * and LRU behaviour).
+ */
+const CONNECTION_CLIENT_SUBCOMMANDS = new Set([
+  "REPLY",
+  "TRACKING",
+  "CACHING",
+  "KILL",
+  "SETNAME",
+  "SETINFO",
+  "NO-EVICT",
+  "NO-TOUCH",
+]);
 
 /** @returns why `command` may not run on a shared connection, or `undefined` if it may */
 function refusalReason(command: CommandArgs): string | undefined {
@@ -68,7 +82,7 @@ function refusalReason(command: CommandArgs): string | undefined {
   if (name === "CLIENT" && command.length > 1) {
     const sub = String(command[1]).toUpperCase();
     if (CONNECTION_CLIENT_SUBCOMMANDS.has(sub)) {
-      return `Command CLIENT ${sub} is not allowed over HTTP`;
+      return `Command CLIENT ${sub} is not allowed over HTTP: it changes connection state`;
     }
   }
   if (name === "XREAD" || name === "XREADGROUP") {
