@@ -162,7 +162,11 @@ export class Session implements Connection, TransportConnection {
     if (!this.#closed) this.#finish(code, reason);
   }
 
-  /** One frame from the client: limits first, synchronously, then the ordered loop. */
+  /**
+   * One frame from the client: limits first, synchronously, then the ordered loop.
+   * Every frame, text or binary, passes the size check and takes a token from the
+   * rate limit before anything answers it: an early answer must not be a way around them.
+   */
   receive(data: unknown): void {
     if (this.#closed) return;
     const now = this.#host.clock.now();
@@ -171,14 +175,18 @@ export class Session implements Connection, TransportConnection {
       this.close(CloseCode.MessageTooLarge, "message too large");
       return;
     }
-    if (typeof data !== "string") {
-      this.#error(ErrorCode.BinaryUnsupported, "Binary messages are not supported");
-      return;
-    }
     if (this.#closing) return;
     const verdict = this.#rateLimiter?.check(now) ?? "accept";
     if (verdict === "accept") {
-      this.#enqueue(() => this.#handle(data));
+      if (typeof data === "string") {
+        this.#enqueue(() => this.#handle(data));
+      } else {
+        this.#enqueue(() =>
+          Promise.resolve(
+            this.#error(ErrorCode.BinaryUnsupported, "Binary messages are not supported"),
+          )
+        );
+      }
       return;
     }
     // Answered in order behind the accepted messages; at most burst + maxViolations

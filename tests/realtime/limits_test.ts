@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CloseCode } from "../../src/realtime/close_codes.ts";
 import { ManualClock } from "./_support/manual_clock.ts";
-import { maskedTextFrame, TestClient } from "./_support/ws_client.ts";
+import { maskedTextFrame, TestClient, within } from "./_support/ws_client.ts";
 import { sign, startServer } from "./_support/server.ts";
 
 Deno.test("a message larger than maxMessageBytes closes the connection with MessageTooLarge", async () => {
@@ -189,4 +189,57 @@ Deno.test("a consumer that stops reading is closed with SlowConsumer instead of 
   } finally {
     conn.close();
   }
+});
+
+Deno.test("binary frames count against the rate limit: a flood of them closes with RateLimited", async () => {
+  const clock = new ManualClock();
+  const closed = Promise.withResolvers<number>();
+  await using server = startServer({
+    clock,
+    realtime: { rateLimit: { messagesPerSecond: 5, burst: 5, maxViolations: 3 } },
+    setup: (hub) => hub.use({ onClose: (_connection, { code }) => closed.resolve(code) }),
+  });
+  await using client = await TestClient.connect(
+    server.url,
+    await sign("alice", { now: clock.now() }),
+  );
+  // The clock never moves: 4,000 frames arrive in the same instant, far over 5 a second.
+  for (let i = 0; i < 4_000; i++) client.socket.send(new Uint8Array([i & 0xff, 1, 2, 3]));
+  await client.closedWithin(); // the client may see an abrupt close: it was still sending
+  assert.equal(await within(closed.promise, 5_000, "onClose"), CloseCode.RateLimited);
+  // The burst is answered (binary_unsupported), then the drops, then nothing more;
+  // the tail may be lost in the abrupt close, never more than that.
+  const codes = client.received.map((m) => m.type === "error" ? m.code : m.type);
+  const expected = [...Array(5).fill("binary_unsupported"), ...Array(3).fill("rate_limited")];
+  assert.deepEqual(codes, expected.slice(0, codes.length));
+});
+
+Deno.test("text and binary frames share one rate limit", async () => {
+  const clock = new ManualClock();
+  await using server = startServer({
+    clock,
+    realtime: { rateLimit: { messagesPerSecond: 2, burst: 2, maxViolations: 5 } },
+  });
+  await using client = await TestClient.connect(
+    server.url,
+    await sign("alice", { now: clock.now() }),
+  );
+  client.socket.send(new Uint8Array([1]));
+  client.socket.send(new Uint8Array([2]));
+  client.send({ type: "ping" }); // the bucket is empty: binary frames took it
+  assert.equal(
+    (await client.next("error", (m) => m.code !== "binary_unsupported")).code,
+    "rate_limited",
+  );
+  clock.advance(1_000);
+  await client.roundTrip(); // refilled
+});
+
+Deno.test("an oversized binary frame closes with MessageTooLarge like a text frame", async () => {
+  await using server = startServer({ realtime: { maxMessageBytes: 1024 } });
+  await using client = await TestClient.connect(server.url, await sign("alice"));
+  client.socket.send(new Uint8Array(1024)); // at the limit: answered, not closed
+  assert.equal((await client.next("error")).code, "binary_unsupported");
+  client.socket.send(new Uint8Array(1025));
+  assert.equal((await client.closedWithin()).code, CloseCode.MessageTooLarge);
 });

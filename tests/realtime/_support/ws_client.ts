@@ -93,6 +93,17 @@ export class TestClient implements AsyncDisposable {
     return await this.next("subscribed", (message) => message.channel === channel);
   }
 
+  /**
+   * Resolves the close event, or fails after `timeoutMs` with what arrived: a
+   * server that never closes fails the test instead of hanging it.
+   */
+  closedWithin(timeoutMs = 5_000): Promise<CloseEvent> {
+    return within(this.closed, timeoutMs, () => {
+      const got = this.received.map((m) => m.type === "error" ? m.code : m.type);
+      return `the close; got ${got.length}: ${JSON.stringify(got.slice(0, 12))}…`;
+    });
+  }
+
   has(type: ServerMessage["type"]): boolean {
     return this.received.some((message) => message.type === type);
   }
@@ -111,6 +122,29 @@ export class TestClient implements AsyncDisposable {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
+  }
+}
+
+/**
+ * Resolves `promise`, or fails after `timeoutMs` naming what it waited for: a
+ * guard against a hanging test, never a measure of speed.
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  what: string | (() => string),
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const name = typeof what === "function" ? what() : what;
+      reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${name}`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -152,6 +186,102 @@ export async function rawUpgrade(
   } finally {
     conn.close();
   }
+}
+
+/**
+ * Opens an authenticated WebSocket over a raw TCP socket and returns it once
+ * the 101 arrived, for tests that write frames by hand (or stop reading).
+ */
+export async function openRaw(url: string, token: string): Promise<Deno.TcpConn> {
+  const target = new URL(url);
+  const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
+  await conn.write(new TextEncoder().encode(
+    [
+      `GET ${target.pathname} HTTP/1.1`,
+      `Host: ${target.host}`,
+      "Connection: Upgrade",
+      "Upgrade: websocket",
+      "Sec-WebSocket-Version: 13",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "Origin: https://app.test",
+      `Sec-WebSocket-Protocol: kiln.v1, bearer.${token}`,
+      "",
+      "",
+    ].join("\r\n"),
+  ));
+  const buffer = new Uint8Array(4096);
+  const read = await conn.read(buffer); // the 101 and perhaps the welcome
+  const head = new TextDecoder().decode(buffer.subarray(0, read ?? 0));
+  if (!head.startsWith("HTTP/1.1 101")) {
+    conn.close();
+    throw new Error(`Upgrade refused: ${head.split("\r\n")[0]}`);
+  }
+  return conn;
+}
+
+/**
+ * The header of a masked client frame announcing `length` payload bytes (the
+ * payload itself is not included), for tests of what a server does before
+ * the payload arrives.
+ */
+export function maskedFrameHeader(opcode: number, length: number): Uint8Array {
+  const header = new Uint8Array(2 + 8 + 4);
+  const view = new DataView(header.buffer);
+  header[0] = 0x80 | opcode;
+  header[1] = 0x80 | 127;
+  view.setBigUint64(2, BigInt(length));
+  header.set(crypto.getRandomValues(new Uint8Array(4)), 10);
+  return header;
+}
+
+/**
+ * Reads server frames from a raw socket until a close frame or the end of the
+ * connection; resolves the close code (`null` when the connection ended
+ * without one). Fails after `timeoutMs`, a guard against a hanging test.
+ */
+export async function readUntilClosed(
+  conn: Deno.Conn,
+  timeoutMs = 5_000,
+): Promise<number | null> {
+  let pending = new Uint8Array(0);
+  const reading = (async (): Promise<number | null> => {
+    const buffer = new Uint8Array(64 * 1024);
+    for (;;) {
+      let read: number | null;
+      try {
+        read = await conn.read(buffer);
+      } catch {
+        return null; // reset by the server
+      }
+      if (read === null) return null;
+      const joined = new Uint8Array(pending.length + read);
+      joined.set(pending);
+      joined.set(buffer.subarray(0, read), pending.length);
+      pending = joined;
+      // Walk the complete (unmasked) server frames received so far.
+      for (;;) {
+        if (pending.length < 2) break;
+        const opcode = pending[0] & 0x0f;
+        let length = pending[1] & 0x7f;
+        let offset = 2;
+        if (length === 126) {
+          if (pending.length < 4) break;
+          length = (pending[2] << 8) | pending[3];
+          offset = 4;
+        } else if (length === 127) {
+          if (pending.length < 10) break;
+          length = Number(new DataView(pending.buffer, pending.byteOffset + 2, 8).getBigUint64(0));
+          offset = 10;
+        }
+        if (pending.length < offset + length) break;
+        if (opcode === 0x8) {
+          return length >= 2 ? (pending[offset] << 8) | pending[offset + 1] : 1005;
+        }
+        pending = pending.slice(offset + length);
+      }
+    }
+  })();
+  return await within(reading, timeoutMs, "the server to close the connection");
 }
 
 /** A client-to-server (masked) text frame, for raw-socket tests. */
