@@ -208,7 +208,8 @@ export class UpstashRedis implements RedisLike {
         body = JSON.parse(text);
       } catch (error) {
         throw new RedisError(
-          response.status >= 500 ? "REDIS_UNAVAILABLE" : "REDIS_UNEXPECTED_REPLY",
+          // A refusal from a proxy in front (an HTML 429 or 503) means what its status means.
+          response.ok ? "REDIS_UNEXPECTED_REPLY" : errorCodeForStatus(response.status),
           `Redis REST endpoint answered ${response.status} with a body that is not JSON`,
           { cause: error },
         );
