@@ -6,6 +6,7 @@
  */
 
 import { join } from "node:path";
+import { type CaseId, type CaseReport, tally } from "./_tally.ts";
 
 /** Where the suite's npm project (cases, runners, node_modules) lives. */
 const WORKSPACE = join(import.meta.dirname!, "suite");
@@ -55,19 +56,22 @@ export interface RuntimeResult {
 }
 
 /** Longest a runtime may take before it is killed and counted as failed. */
-const TIMEOUT_MS = 120_000;
+const TIMEOUT_MS = 180_000;
 
 /**
  * Runs the suite on one runtime, streaming its own report to our stdout, and
- * counts results from the JSON lines it writes (see `_results.mjs`).
+ * counts the JSON lines it writes (see `suite/_results.mjs`) against the cases
+ * it had to run (`suite/expected.mjs`): one it never reported is a failure.
  *
  * @param runtime The runtime.
  * @param env Variables for the cases: the gateway URL and token.
+ * @param expected The cases this runtime must report, from the shared list.
  * @returns The counts, with any runtime-level problem counted as one more failure.
  */
 export async function runRuntime(
   runtime: Runtime,
   env: Record<string, string>,
+  expected: readonly CaseId[],
 ): Promise<RuntimeResult> {
   const started = performance.now();
   const resultsFile = await Deno.makeTempFile({
@@ -105,22 +109,18 @@ export async function runRuntime(
 
   const lines = (await Deno.readTextFile(resultsFile)).split("\n").filter(Boolean);
   await Deno.remove(resultsFile);
-  let planned: number | undefined;
-  let passed = 0;
-  let failed = 0;
-  for (const line of lines) {
-    const record = JSON.parse(line) as { plan?: number; ok?: boolean };
-    if (record.plan !== undefined) planned = (planned ?? 0) + record.plan;
-    else if (record.ok) passed++;
-    else failed++;
-  }
-  if (planned === undefined) {
+  const reports = lines.map((line) => JSON.parse(line) as CaseReport);
+  const counted = tally(expected, reports);
+  let { passed, failed } = counted;
+  if (reports.length === 0) {
     problems.push(
       `reported no results (exit code ${status.code}); if it could not start: ${runtime.fix}`,
     );
-  } else if (passed + failed < planned) {
-    problems.push(`ran ${passed + failed} of ${planned} cases (exit code ${status.code})`);
-    failed += planned - passed - failed;
+  } else if (counted.problems.length > 0) {
+    problems.push(
+      `reported ${reports.length} of the ${expected.length} cases expected (exit code ${status.code})`,
+      ...counted.problems,
+    );
   } else if (!status.success && failed === 0) {
     problems.push(`exited with code ${status.code} although every case passed`);
   }

@@ -1,15 +1,19 @@
 /**
  * `deno task test:runtime`: the conformance suite on Node, Bun and workerd.
  *
- * Builds npm/ (`scripts/build_npm.ts`), installs it as `@kiln/core` into
- * tests/runtime/suite/node_modules, starts a private redis-server with the HTTP
- * gateway (`tests/support/redis_stack.ts`), runs the cases in `cases/` on each
- * runtime in turn with `KILN_REDIS_URL`/`KILN_REDIS_TOKEN` set, and ends with
- * the line `N passed, N failed`. Any failure, including a runtime that cannot
- * run at all, exits non-zero: a runtime is never skipped silently.
+ * Checks its own counting (`tally_test.ts`), builds npm/ (`scripts/build_npm.ts`),
+ * installs it as `@kiln/core` into tests/runtime/suite/node_modules, reads the
+ * cases each runtime must run from the shared list (`suite/expected.mjs`),
+ * starts a private redis-server with the HTTP gateway
+ * (`tests/support/redis_stack.ts`), runs the cases on each runtime in turn with
+ * `KILN_REDIS_URL`/`KILN_REDIS_TOKEN` set, and ends with the line
+ * `N passed, N failed`. Any failure, including a runtime that cannot run at all
+ * or a case a runtime never reported, exits non-zero: nothing is skipped silently.
  *
  * Flags: `--skip-build` reuses npm/ as it is; `--only=node,bun` runs a subset
- * (for local iteration; the run then says which runtimes it left out).
+ * (for local iteration; the run then says which runtimes it left out);
+ * `--self-check` runs each selected runtime with two cases left out and passes
+ * only if every runtime's count catches both.
  *
  * @module
  */
@@ -18,8 +22,16 @@ import { join } from "node:path";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { prepareWorkspace } from "./_workspace.ts";
 import { runRuntime, type RuntimeResult, RUNTIMES } from "./_runtimes.ts";
+import { type CaseId, caseKey } from "./_tally.ts";
 
 const ROOT = join(import.meta.dirname!, "..", "..");
+const HERE = import.meta.dirname!;
+
+/** What `suite/expected.mjs` prints: per runtime, the cases to run and those declared out. */
+type Expected = Record<string, {
+  cases: CaseId[];
+  excluded: (CaseId & { because: string })[];
+}>;
 
 function finish(passed: number, failed: number): never {
   console.log(`${passed} passed, ${failed} failed`);
@@ -41,11 +53,80 @@ function heading(text: string): void {
   console.log(`\n━━ ${text} ${"━".repeat(Math.max(0, 72 - text.length))}`);
 }
 
+/** Runs `tally_test.ts`: counts nobody proved are not worth printing. */
+async function checkCounting(): Promise<boolean> {
+  const { success } = await new Deno.Command(Deno.execPath(), {
+    // --no-config: deno.json keeps tests/runtime/ out of `deno test`.
+    args: ["test", "--no-config", "--quiet", join(HERE, "tally_test.ts")],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  return success;
+}
+
+/** Reads the shared case list with Node, where the cases' imports resolve. */
+async function readExpected(): Promise<Expected> {
+  const output = await new Deno.Command("node", {
+    args: ["expected.mjs"],
+    cwd: join(HERE, "suite"),
+    stdin: "null",
+    stderr: "inherit",
+  }).output();
+  if (!output.success) {
+    throw new Error("suite/expected.mjs could not list the cases; see above");
+  }
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+/**
+ * `--self-check`: runs each runtime with its first and last expected cases left
+ * out (`KILN_DROP_CASE`; in workerd the first runs inside the worker and the last
+ * in its Node runner) and checks that exactly those two are counted as never run.
+ */
+async function selfCheck(
+  runtimes: typeof RUNTIMES,
+  expected: Expected,
+  env: Record<string, string>,
+): Promise<{ passed: number; failed: number }> {
+  let passed = 0;
+  let failed = 0;
+  for (const runtime of runtimes) {
+    const cases = expected[runtime.name].cases;
+    const dropped = [caseKey(cases[0]), caseKey(cases[cases.length - 1])];
+    heading(`self-check: ${runtime.name} with two cases left out`);
+    const result = await runRuntime(
+      runtime,
+      { ...env, KILN_DROP_CASE: dropped.join("\n") },
+      cases,
+    );
+    const caught = result.failed === 2 &&
+      dropped.every((key) => result.problems.includes(`never ran: ${key}`));
+    console.log(
+      caught
+        ? `✓ ${runtime.name}: both missing cases failed the count (${dropped.join("; ")})`
+        : `✗ ${runtime.name}: a missing case went unnoticed (${result.passed} passed, ` +
+          `${result.failed} failed; ${result.problems.join("; ") || "no problem reported"})`,
+    );
+    if (caught) passed++;
+    else failed++;
+  }
+  return { passed, failed };
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   const only = Deno.args.find((arg) => arg.startsWith("--only="))?.slice("--only=".length)
     .split(",");
   const runtimes = only ? RUNTIMES.filter(({ name }) => only.includes(name)) : RUNTIMES;
+
+  heading("self-check: counting (tally_test.ts)");
+  if (!(await checkCounting())) {
+    console.error("test:runtime: the result counting failed its own tests; see above");
+    finish(0, 1);
+  }
+  console.log("a missing, repeated or unexpected case fails its runtime");
 
   if (!Deno.args.includes("--skip-build")) {
     heading("build npm/");
@@ -58,6 +139,13 @@ async function main(): Promise<void> {
   try {
     await prepareWorkspace();
     console.log("@kiln/core installed from npm/");
+  } catch (error) {
+    console.error(`test:runtime: ${(error as Error).message}`);
+    finish(0, 1);
+  }
+  let expected: Expected;
+  try {
+    expected = await readExpected();
   } catch (error) {
     console.error(`test:runtime: ${(error as Error).message}`);
     finish(0, 1);
@@ -75,9 +163,14 @@ async function main(): Promise<void> {
   const results: RuntimeResult[] = [];
   try {
     const env = { KILN_REDIS_URL: stack.gatewayUrl, KILN_REDIS_TOKEN: stack.token };
+    if (Deno.args.includes("--self-check")) {
+      const { passed, failed } = await selfCheck(runtimes, expected, env);
+      await stack.close();
+      finish(passed, failed);
+    }
     for (const runtime of runtimes) {
       heading(runtime.name);
-      const result = await runRuntime(runtime, env);
+      const result = await runRuntime(runtime, env, expected[runtime.name].cases);
       for (const problem of result.problems) console.error(`✗ ${runtime.name} ${problem}`);
       results.push(result);
     }
@@ -87,10 +180,17 @@ async function main(): Promise<void> {
 
   heading("summary");
   for (const { name, passed, failed, problems, seconds } of results) {
+    const { cases, excluded } = expected[name];
     console.log(
-      `${name.padEnd(8)} ${passed} passed, ${failed} failed  (${seconds.toFixed(1)}s)`,
+      `${name.padEnd(8)} ${passed} passed, ${failed} failed of ${cases.length} expected, ` +
+        `${excluded.length} excluded by declaration  (${seconds.toFixed(1)}s)`,
     );
     for (const problem of problems) console.log(`         ✗ ${name} ${problem}`);
+  }
+  for (const { name } of runtimes) {
+    for (const excluded of expected[name].excluded) {
+      console.log(`not on ${name}: ${caseKey(excluded)} (${excluded.because})`);
+    }
   }
   const skipped = RUNTIMES.filter((runtime) => !runtimes.includes(runtime)).map(({ name }) => name);
   if (skipped.length > 0) console.log(`not run (--only): ${skipped.join(", ")}`);

@@ -4,14 +4,25 @@
  * (`../workerd/worker.mjs`). Add a module's cases by writing `cases/<module>.mjs`
  * (see README.md) and listing it below; nothing else changes.
  *
+ * This list is also what `run.ts` counts against (`../expected.mjs`): every case
+ * a runtime should run, minus the ones a case declares it cannot (`runtimes`),
+ * plus the runners' own cases (`./host_cases.mjs`). A case that never reports
+ * fails its runtime, whatever the runner itself believed it ran.
+ *
  * @module
  */
 import * as errors from "./errors.mjs";
+import * as fileStore from "./file_store.mjs";
+import { hostCases } from "./host_cases.mjs";
 import * as queue from "./queue.mjs";
 import * as realtime from "./realtime.mjs";
+import * as realtimeRedis from "./realtime_redis.mjs";
 import * as redis from "./redis.mjs";
 import * as scheduler from "./scheduler.mjs";
 import * as upload from "./upload.mjs";
+import * as uploadHttp from "./upload_http.mjs";
+
+export { hostCases };
 
 /**
  * What each case receives.
@@ -32,6 +43,38 @@ import * as upload from "./upload.mjs";
  * @property {(url: string, headers: Record<string, string>) => Promise<{ status: number; headers: Headers }>} handshake
  *   Sends a raw WebSocket upgrade request and returns the response head: what a refused
  *   upgrade answered, which no WebSocket client shows.
+ * @property {(setup: HttpSetup) => Promise<HttpServer>} serve Serves a Hono app over real
+ *   HTTP the way each runtime deploys one: `@hono/node-server` on Node, `Bun.serve` on
+ *   Bun, the worker's own `fetch` handler in workerd (reached through Miniflare's port);
+ *   see `../http/`.
+ * @property {(() => Promise<TempDirectory>) | undefined} tempDirectory A fresh directory
+ *   on disk (Node and Bun only: workerd has no file system).
+ */
+
+/**
+ * Adds a case's routes to a plain HTTP server's Hono `app`. In workerd the app has a
+ * base path (the worker serves every case's app under its own prefix), so register
+ * routes on `app` and build URLs from the server's `url`, never from `/`.
+ *
+ * @callback HttpSetup
+ * @param {{ app: import("hono").Hono }} server
+ * @returns {void | (() => unknown) | Promise<void | (() => unknown)>}
+ */
+
+/**
+ * A running HTTP server.
+ *
+ * @typedef {object} HttpServer
+ * @property {string} url Its base URL (no trailing slash).
+ * @property {() => Promise<void>} close Runs the setup's release, then stops serving.
+ */
+
+/**
+ * A temporary directory.
+ *
+ * @typedef {object} TempDirectory
+ * @property {string} path Its absolute path.
+ * @property {() => Promise<void>} remove Deletes it and everything in it.
  */
 
 /**
@@ -56,13 +99,42 @@ import * as upload from "./upload.mjs";
  * to fail; use the assertions in `./_assert.mjs`.
  *
  * @typedef {object} Case
- * @property {string} name A sentence about the behaviour.
+ * @property {string} name A sentence about the behaviour, unique within its suite.
  * @property {(ctx: CaseContext) => void | Promise<void>} run
+ * @property {Runtime[]} [runtimes] The only runtimes this case runs on; unset means all.
+ *   Set it only for what a runtime cannot do (no file system in workerd, say), together
+ *   with `because`: the summary prints every exclusion, and it is not counted as run.
+ * @property {string} [because] Why the other runtimes are excluded.
  */
+
+/** @typedef {"node" | "bun" | "workerd"} Runtime */
+
+/** Every runtime the suite knows, in the order `run.ts` runs them. */
+export const RUNTIMES = /** @type {const} */ (["node", "bun", "workerd"]);
 
 /**
  * Every suite, in the order they run.
  *
  * @type {{ name: string; cases: Case[] }[]}
  */
-export const suites = [errors, redis, queue, scheduler, upload, realtime];
+export const suites = [
+  errors,
+  redis,
+  queue,
+  scheduler,
+  upload,
+  uploadHttp,
+  fileStore,
+  realtime,
+  realtimeRedis,
+];
+
+/**
+ * Whether a case is meant to run on `runtime`.
+ *
+ * @param {{ runtimes?: readonly string[] }} declared
+ * @param {Runtime} runtime
+ */
+export function runsOn(declared, runtime) {
+  return declared.runtimes === undefined || declared.runtimes.includes(runtime);
+}

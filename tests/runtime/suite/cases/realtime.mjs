@@ -5,23 +5,14 @@
  *
  * @module
  */
-import { Hub, jwtAuth, realtime } from "@kiln/core/realtime";
-import { SignJWT } from "jose";
+import { Hub, jwtAuth, realtime, RealtimeClient } from "@kiln/core/realtime";
 import * as assert from "./_assert.mjs";
+import { ManualClock } from "./_manual_clock.mjs";
+import { Signal } from "./_signal.mjs";
+import { Client, postJson, SECRET, sign } from "./_ws_client.mjs";
 
 /** The suite's name, printed by every runner. */
 export const name = "realtime";
-
-const SECRET = "runtime-secret-runtime-secret-0042";
-
-/** @param {string} sub */
-async function sign(sub, key = SECRET) {
-  return await new SignJWT({})
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(sub)
-    .setExpirationTime("1h")
-    .sign(new TextEncoder().encode(key));
-}
 
 /**
  * The app every case serves: the realtime endpoint, and an HTTP route that
@@ -49,82 +40,35 @@ function mount({ app, upgradeWebSocket }) {
   return () => hub.close();
 }
 
-/** A WebSocket client that queues what it receives, for assertions. */
-class Client {
-  /** @type {Record<string, unknown>[]} */
-  received = [];
-  /** @type {(() => void)[]} */
-  #waiters = [];
-
-  /**
-   * @param {import("./mod.mjs").CaseContext} ctx
-   * @param {string} url The server's `http://` base URL.
-   * @param {string} token
-   */
-  constructor(ctx, url, token) {
-    this.socket = new ctx.WebSocket(`${url.replace(/^http/, "ws")}/ws`, [
-      "kiln.v1",
-      `bearer.${token}`,
-    ]);
-    this.opened = new Promise((resolve, reject) => {
-      this.socket.addEventListener("open", () => resolve(undefined));
-      this.socket.addEventListener("error", () => reject(new Error("the WebSocket failed")));
-    });
-    this.closed = new Promise((resolve) => {
-      this.socket.addEventListener("close", (event) => {
-        resolve(event.code);
-        this.#wake();
-      });
-    });
-    this.socket.addEventListener("message", (event) => {
-      this.received.push(JSON.parse(String(event.data)));
-      this.#wake();
-    });
-  }
-
-  /** Opens, and pings: Workers' adapter starts the session on the first frame. */
-  async open() {
-    await this.opened;
-    this.send({ type: "ping" });
-    return await this.next("welcome");
-  }
-
-  /** @param {unknown} message */
-  send(message) {
-    this.socket.send(JSON.stringify(message));
-  }
-
-  /**
-   * Takes the first received message of `type`, waiting up to 3 s for it.
-   *
-   * @param {string} type
-   */
-  async next(type) {
-    const deadline = Date.now() + 3000;
-    for (;;) {
-      const index = this.received.findIndex((message) => message.type === type);
-      if (index >= 0) return this.received.splice(index, 1)[0];
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(`no ${type} within 3s; got ${JSON.stringify(this.received)}`);
-      }
-      let timer;
-      await new Promise((resolve) => {
-        this.#waiters.push(resolve);
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-    }
-  }
-
-  async close() {
-    this.socket.close(1000, "done");
-    await this.closed;
-  }
-
-  #wake() {
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
+/**
+ * Like `mount`, with the hub on a manual clock that `POST /advance { to }` moves
+ * (token expiry without waiting for it), and an idle timeout far beyond any advance.
+ *
+ * @type {import("./mod.mjs").WebSocketSetup}
+ */
+function mountOnManualClock({ app, upgradeWebSocket }) {
+  const clock = new ManualClock(Date.now());
+  const hub = new Hub({ clock, onError: () => {} });
+  app.get(
+    "/ws",
+    realtime(hub, {
+      upgradeWebSocket,
+      auth: jwtAuth({ secret: SECRET, algorithms: ["HS256"] }),
+      authorize: (user, channel) => channel.name === `private-user.${user.id}`,
+      idleTimeoutMs: 24 * 3600_000,
+    }),
+  );
+  app.post("/broadcast", async (c) => {
+    const { channel, event, data } = await c.req.json();
+    await hub.broadcast(channel, event, data);
+    return c.json({ connections: hub.size });
+  });
+  app.post("/advance", async (c) => {
+    const { to } = await c.req.json();
+    clock.advance(Math.max(0, to - clock.now()));
+    return c.json({ now: clock.now() });
+  });
+  return () => hub.close();
 }
 
 /**
@@ -132,9 +76,10 @@ class Client {
  *
  * @param {import("./mod.mjs").CaseContext} ctx
  * @param {(url: string) => Promise<void>} body
+ * @param {import("./mod.mjs").WebSocketSetup} [setup]
  */
-async function withServer(ctx, body) {
-  const server = await ctx.serveWebSockets(mount);
+async function withServer(ctx, body, setup = mount) {
+  const server = await ctx.serveWebSockets(setup);
   try {
     await body(server.url);
   } finally {
@@ -223,6 +168,84 @@ export const cases = [
           await Promise.all([alice.close(), bob.close()]);
         }
       });
+    },
+  },
+  {
+    name: "RealtimeClient connects, subscribes, receives broadcasts, and answers token_expiring " +
+      "with a fresh token, so its connection outlives the first token",
+    async run(ctx) {
+      await withServer(ctx, async (url) => {
+        // The first token lives two minutes, the refreshed one an hour.
+        const tokens = [
+          await sign("alice", SECRET, 120),
+          await sign("alice", SECRET, 3600),
+        ];
+        let asked = 0;
+        const changed = new Signal();
+        const welcomes = [];
+        const messages = [];
+        const client = new RealtimeClient({
+          url: `${url.replace(/^http/, "ws")}/ws`,
+          token: () => tokens[Math.min(asked++, 1)],
+          WebSocket: ctx.WebSocket,
+          reconnect: false, // a close must show, not be papered over
+        });
+        client.on("welcome", (message) => {
+          welcomes.push(message);
+          changed.notify();
+        });
+        client.on("message", (message) => {
+          messages.push(message);
+          changed.notify();
+        });
+        try {
+          const welcome = await client.connect();
+          assert.equal(welcome.user.id, "alice");
+          assert.equal(await client.subscribe("private-user.alice"), undefined);
+          await assert.rejects(client.subscribe("private-user.bob"), {
+            message: /^forbidden:/,
+          });
+
+          const broadcast = (event) =>
+            postJson(`${url}/broadcast`, {
+              channel: "private-user.alice",
+              event,
+              data: { event },
+            });
+          await broadcast("before-refresh");
+          await changed.until(
+            () => messages.length === 1,
+            "the first broadcast arrived",
+          );
+          assert.deepEqual(messages[0].data, { event: "before-refresh" });
+
+          // Half a minute before the first token expires: the server warns, the client refreshes.
+          const firstExpiry = welcome.expiresAt;
+          await postJson(`${url}/advance`, { to: firstExpiry - 30_000 });
+          await changed.until(
+            () => welcomes.length === 2,
+            "the refresh was welcomed",
+          );
+          assert.equal(asked, 2, "the token provider was asked again");
+          assert.ok(
+            welcomes[1].expiresAt > firstExpiry,
+            `new expiry ${welcomes[1].expiresAt}`,
+          );
+          assert.equal(client.session?.expiresAt, welcomes[1].expiresAt);
+
+          // Past the first token's expiry: without the refresh the server closes here (4xxx).
+          await postJson(`${url}/advance`, { to: firstExpiry + 1_000 });
+          await broadcast("after-refresh");
+          await changed.until(
+            () => messages.length === 2,
+            "the broadcast after expiry arrived",
+          );
+          assert.equal(messages[1].event, "after-refresh");
+          assert.ok(client.connected);
+        } finally {
+          client.close();
+        }
+      }, mountOnManualClock);
     },
   },
 ];

@@ -1,7 +1,8 @@
 /**
  * Cases for `@kiln/core/redis` against the real HTTP gateway in front of a real
  * `redis-server`: the `@upstash/redis` adapter, the script runner's EVALSHA
- * with NOSCRIPT fallback, pipelines, the lock scripts and error codes.
+ * with NOSCRIPT fallback, pipelines, the lock scripts, error codes, and a
+ * subscription carried by the gateway's Server-Sent Events.
  *
  * @module
  */
@@ -17,6 +18,7 @@ import {
 } from "@kiln/core/redis";
 import { KilnError, RedisError, ScriptError } from "@kiln/core/errors";
 import * as assert from "./_assert.mjs";
+import { Signal } from "./_signal.mjs";
 
 /** The suite's name, printed by every runner. */
 export const name = "redis";
@@ -188,6 +190,70 @@ export const cases = [
       const keys = new Keyspace("mail");
       assert.equal(keys.key("ready"), "kiln:{mail}:ready");
       assert.throws(() => new Keyspace("a{b}"), TypeError);
+    },
+  },
+  {
+    name: "a subscription over the gateway's Server-Sent Events receives messages in order, " +
+      "commas, Unicode and 64 KiB intact, and close() releases it on the server",
+    async run(ctx) {
+      const redis = connect(ctx);
+      // Braces and colons in the channel name travel in the URL path.
+      const channel = new Keyspace(ctx.namespace).key("events", "sse");
+      const changed = new Signal();
+      const received = [];
+      const errors = [];
+      let ready = false;
+      const subscription = await redis.subscribe(channel, {
+        onMessage(message, from) {
+          received.push([from, message]);
+          changed.notify();
+        },
+        onReady() {
+          ready = true;
+          changed.notify();
+        },
+        onError: (error) => errors.push(error),
+      });
+      try {
+        await changed.until(
+          () => ready,
+          "the gateway confirmed the subscription",
+        );
+        const messages = [
+          "first",
+          "message,forged-channel,with commas",
+          "ünïcødé ✓ 🚀",
+          JSON.stringify({ nested: { list: [1, "two"] } }),
+          "x".repeat(64 * 1024),
+        ];
+        for (const message of messages) {
+          assert.equal(await redis.publish(channel, message), 1);
+        }
+        await changed.until(
+          () => received.length >= messages.length,
+          "every message arrived",
+        );
+        assert.equal(received.length, messages.length);
+        assert.ok(received.every(([from]) => from === channel));
+        assert.deepEqual(received.map(([, message]) => message), messages);
+      } finally {
+        await subscription.close();
+      }
+      await subscription.closed;
+      assert.deepEqual(
+        errors,
+        [],
+        "closing is not reported as a lost subscription",
+      );
+      // The gateway drops its Redis connection once the stream is gone; poll for that.
+      const deadline = Date.now() + 5_000;
+      while (await redis.publish(channel, "after close") !== 0) {
+        assert.ok(
+          Date.now() < deadline,
+          "the subscription was still held 5 s after close()",
+        );
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     },
   },
 ];

@@ -13,7 +13,8 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import { Keyspace } from "@kiln/core/redis";
 import { cloudflareScheduled, RedisHistory, RedisMutex, Scheduler } from "@kiln/core/scheduler";
-import { suites } from "../cases/mod.mjs";
+import { runsOn, suites } from "../cases/mod.mjs";
+import { route as routeHttp, serveOver } from "../http/workerd.mjs";
 import { route, webSocketHelpers } from "../websockets/workerd.mjs";
 
 // The Durable Object that hosts WebSocket servers (see ../websockets/workerd.mjs).
@@ -29,6 +30,8 @@ const SCHEDULED_TASK = "tick-mode";
  * @property {string} KILN_SCHEDULED_NAMESPACE Where the scheduled task keeps its
  *   claims, history and the list of runs; unique per run of the suite.
  * @property {DurableObjectNamespace} KILN_WS The realtime cases' WebSocket servers.
+ * @property {string} KILN_DROP_CASE Cases (`<suite> › <name>`, one per line) to leave out,
+ *   set only by `run.ts --self-check` to prove that a missing case fails the count.
  */
 
 /** @param {Env} env */
@@ -67,10 +70,13 @@ export default {
    * @param {Request} request
    * @param {Env} env
    */
-  async fetch(request, env) {
+  async fetch(request, env, executionContext) {
     // A realtime case's WebSocket client dialling this worker (../websockets/workerd.mjs).
     const routed = route(request, env);
     if (routed) return await routed;
+    // A case's HTTP client calling the app it serves (../http/workerd.mjs).
+    const served = routeHttp(request, env, executionContext);
+    if (served) return await served;
     const { pathname } = new URL(request.url);
     if (pathname === "/isolate") {
       // Lazily: workerd forbids random values at the top level.
@@ -86,6 +92,7 @@ export default {
       await redis.del(runsKey, keys.key("history", SCHEDULED_TASK));
       return Response.json({ runs, history: records });
     }
+    const origin = request.headers.get("x-kiln-origin");
     /** @type {import("../cases/mod.mjs").CaseContext} */
     const ctx = {
       runtime: "workerd",
@@ -94,12 +101,18 @@ export default {
       namespace: `runtime-workerd-${Date.now().toString(36)}`,
       Redis,
       // Miniflare's own URL, sent by workerd.test.mjs: the worker cannot know it otherwise.
-      ...webSocketHelpers(env, request.headers.get("x-kiln-origin")),
+      ...webSocketHelpers(env, origin),
+      serve: serveOver(origin),
+      tempDirectory: undefined, // no file system in a Worker
     };
     const results = [];
     // One after another, like the other runners, so cases never race on shared state.
     for (const suite of suites) {
-      for (const { name, run } of suite.cases) {
+      for (const declared of suite.cases) {
+        const { name, run } = declared;
+        // Declared for other runtimes only: run.ts lists it as excluded, with the reason.
+        if (!runsOn(declared, "workerd")) continue;
+        if (env.KILN_DROP_CASE.split("\n").includes(`${suite.name} › ${name}`)) continue;
         const started = Date.now();
         try {
           await run(ctx);
