@@ -41,7 +41,8 @@ export type RedisErrorCode =
   | "REDIS_UNAUTHORIZED"
   | "REDIS_COMMAND_FAILED"
   | "REDIS_SCRIPT_FAILED"
-  | "REDIS_UNEXPECTED_REPLY";
+  | "REDIS_UNEXPECTED_REPLY"
+  | "REDIS_REQUEST_TOO_LARGE";
 
 /** Codes of the queue module. */
 export type QueueErrorCode =
@@ -49,7 +50,8 @@ export type QueueErrorCode =
   | "QUEUE_JOB_TIMEOUT"
   | "QUEUE_LEASE_LOST"
   | "QUEUE_UNKNOWN_JOB"
-  | "QUEUE_JOB_STALLED";
+  | "QUEUE_JOB_STALLED"
+  | "QUEUE_PAYLOAD_TOO_LARGE";
 
 /** Codes of the scheduler module. */
 export type SchedulerErrorCode = "SCHEDULER_TASK_TIMEOUT";

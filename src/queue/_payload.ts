@@ -56,6 +56,28 @@ export function jsonIssues(value: unknown): PayloadIssue[] {
   return issues;
 }
 
+/**
+ * The UTF-8 size of a string in bytes, without encoding it. Meant for the
+ * output of `JSON.stringify`, which holds no lone surrogates.
+ */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      bytes += 1;
+    } else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      // A surrogate pair: two UTF-16 units, four bytes.
+      bytes += 2;
+      i++;
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
+}
+
 function join(path: string, key: string): string {
   return path === "" ? key : `${path}.${key}`;
 }

@@ -160,3 +160,70 @@ export class JobStalledError extends KilnError {
     this.stalls = stalls;
   }
 }
+
+/** Options for {@linkcode PayloadTooLargeError}. */
+export interface PayloadTooLargeErrorOptions {
+  /** For `dispatchMany()`: the index of the first payload over the limit. */
+  index?: number;
+  /** The error that caused this one (the Redis endpoint's refusal), if any. */
+  cause?: unknown;
+}
+
+/**
+ * A payload is too large to enqueue: its JSON is over the queue's
+ * `maxPayloadBytes` (UTF-8 bytes), or the Redis endpoint refused the request
+ * carrying it as too large (HTTP 413: its own body limit, below
+ * `maxPayloadBytes`). Nothing of the refused call was enqueued.
+ *
+ * @example Reading the size and the limit
+ * ```ts
+ * import { PayloadTooLargeError } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new PayloadTooLargeError("resize-image", 2_000_000, 1_048_576);
+ * assert.equal(error.code, "QUEUE_PAYLOAD_TOO_LARGE");
+ * assert.equal(error.bytes, 2_000_000);
+ * assert.equal(error.limit, 1_048_576);
+ * ```
+ */
+export class PayloadTooLargeError extends KilnError {
+  /** The job's name. */
+  readonly job: string;
+  /** The payload's size as JSON, in UTF-8 bytes (for a refused request, of all its payloads). */
+  readonly bytes: number;
+  /**
+   * The limit that was exceeded: the queue's `maxPayloadBytes`, or `null` when
+   * the Redis endpoint refused the request (its limit is its own).
+   */
+  readonly limit: number | null;
+  /** For `dispatchMany()`: the index of the first payload over the limit. */
+  readonly index?: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param job The job's name.
+   * @param bytes The payload's size as JSON, in UTF-8 bytes.
+   * @param limit The limit exceeded, or `null` when the Redis endpoint refused the request.
+   * @param options The payload's index in `dispatchMany()`, and the cause.
+   */
+  constructor(
+    job: string,
+    bytes: number,
+    limit: number | null,
+    options: PayloadTooLargeErrorOptions = {},
+  ) {
+    const where = options.index === undefined ? "" : ` (payload ${options.index})`;
+    super(
+      "QUEUE_PAYLOAD_TOO_LARGE",
+      limit === null
+        ? `The Redis endpoint refused job ${job}'s request as too large (${bytes} bytes of payload${where}): set the queue's maxPayloadBytes below the endpoint's request limit`
+        : `The payload of job ${job}${where} is ${bytes} bytes of JSON, over maxPayloadBytes (${limit})`,
+      "cause" in options ? { cause: options.cause } : {},
+    );
+    this.job = job;
+    this.bytes = bytes;
+    this.limit = limit;
+    if (options.index !== undefined) this.index = options.index;
+  }
+}

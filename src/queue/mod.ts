@@ -47,6 +47,7 @@ export {
   type FixedBackoff,
 } from "./backoff.ts";
 export {
+  DEFAULT_MAX_PAYLOAD_BYTES,
   DISPATCH_BATCH_SIZE,
   type DispatchManyOptions,
   type DispatchOptions,
@@ -98,6 +99,8 @@ export {
   JobValidationError,
   LeaseLostError,
   type PayloadIssue,
+  PayloadTooLargeError,
+  type PayloadTooLargeErrorOptions,
   UnknownJobError,
 } from "./errors.ts";
 // Re-exported so this entry point documents the types its signatures use.

@@ -19,8 +19,8 @@ import {
   PRIORITIES,
   type Priority,
 } from "./job.ts";
-import { JobValidationError } from "./errors.ts";
-import { jsonIssues, parsePayload } from "./_payload.ts";
+import { JobValidationError, PayloadTooLargeError } from "./errors.ts";
+import { jsonIssues, parsePayload, utf8Length } from "./_payload.ts";
 
 /** Options for {@linkcode Queue}. */
 export interface QueueOptions {
@@ -28,7 +28,18 @@ export interface QueueOptions {
   backend: QueueBackend;
   /** The clock, in epoch milliseconds; inject one in tests. @default Date.now */
   now?: () => number;
+  /**
+   * The largest payload accepted, as UTF-8 bytes of its JSON. Larger payloads
+   * are refused at dispatch with a `PayloadTooLargeError`, whatever the
+   * backend, and `dispatchMany()` keeps each request under this much payload.
+   * Keep it below your Redis endpoint's request size limit.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxPayloadBytes?: number;
 }
+
+/** The default of {@linkcode QueueOptions.maxPayloadBytes}: 1 MiB. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 
 /** Options for {@linkcode Queue.dispatch}. */
 export interface DispatchOptions {
@@ -241,17 +252,25 @@ export class Queue {
   readonly now: () => number;
   /** The failed store. */
   readonly failed: FailedJobs;
+  /** The largest payload accepted, in UTF-8 bytes of JSON. */
+  readonly maxPayloadBytes: number;
 
   /**
    * Creates a queue client over a backend.
    *
-   * @param options The backend and clock.
+   * @param options The backend, clock and payload limit.
    * @throws {TypeError} When the backend is missing.
+   * @throws {RangeError} When `maxPayloadBytes` is not a positive integer.
    */
   constructor(options: QueueOptions) {
     if (typeof options?.backend?.take !== "function") {
       throw new TypeError("Queue needs a backend, such as new MemoryBackend()");
     }
+    const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    if (!Number.isSafeInteger(maxPayloadBytes) || maxPayloadBytes <= 0) {
+      throw new RangeError(`maxPayloadBytes must be a positive integer, got ${maxPayloadBytes}`);
+    }
+    this.maxPayloadBytes = maxPayloadBytes;
     this.backend = options.backend;
     this.now = options.now ?? Date.now;
     this.failed = new FailedJobs(this.backend, this.now);
@@ -265,6 +284,8 @@ export class Queue {
    * @param options Delay, priority, id and unique key.
    * @returns The job's id, and whether a new job was enqueued.
    * @throws {JobValidationError} When the payload fails the schema or is not plain JSON (nothing is enqueued).
+   * @throws {PayloadTooLargeError} When the payload's JSON is over `maxPayloadBytes`, or the
+   *   Redis endpoint refuses the request as too large (nothing is enqueued).
    * @throws {RangeError} When `delay` or `at` is not a valid time.
    * @throws {TypeError} When `priority`, `jobId` or `uniqueKey` is malformed.
    *
@@ -287,7 +308,7 @@ export class Queue {
     const now = this.now();
     const runAt = runAtOf(options, now);
     const priority = priorityOf(job, options.priority);
-    const newJob = await this.#prepare(job, payload, {
+    const { job: newJob } = await this.#prepare(job, payload, {
       now,
       runAt,
       priority,
@@ -301,16 +322,18 @@ export class Queue {
 
   /**
    * Validates every payload first, then enqueues them in batches of up to
-   * 1,000 jobs, one round trip and all-or-nothing per batch. If any payload
-   * is invalid nothing is enqueued. Should a later batch fail to reach the
-   * backend, earlier batches stay enqueued: pass `jobId` to make a retry of
-   * the whole call idempotent.
+   * 1,000 jobs and `maxPayloadBytes` of payload, one round trip and
+   * all-or-nothing per batch. If any payload is invalid or too large nothing
+   * is enqueued. Should a later batch fail to reach the backend, earlier
+   * batches stay enqueued: pass `jobId` to make a retry of the whole call
+   * idempotent.
    *
    * @param job The job definition.
    * @param payloads The payloads.
    * @param options Shared delay and priority; per-payload ids and unique keys.
    * @returns One result per payload, in order.
    * @throws {JobValidationError} When any payload is invalid; its issues' paths start with its index.
+   * @throws {PayloadTooLargeError} When a payload is over `maxPayloadBytes` (its `index` says which).
    *
    * @example Dispatching in bulk
    * ```ts
@@ -335,7 +358,7 @@ export class Queue {
     const now = this.now();
     const runAt = runAtOf(options, now);
     const priority = priorityOf(job, options.priority);
-    const prepared: NewJob[] = [];
+    const prepared: { job: NewJob; bytes: number }[] = [];
     const issues = [];
     const dispatchToken = crypto.randomUUID();
     for (const [index, payload] of payloads.entries()) {
@@ -351,6 +374,9 @@ export class Queue {
           }),
         );
       } catch (error) {
+        if (error instanceof PayloadTooLargeError) {
+          throw new PayloadTooLargeError(job.name, error.bytes, error.limit, { index });
+        }
         if (!(error instanceof JobValidationError)) throw error;
         for (const issue of error.issues) {
           issues.push({
@@ -362,10 +388,23 @@ export class Queue {
     }
     if (issues.length > 0) throw new JobValidationError(job.name, issues);
     const results: DispatchResult[] = [];
-    for (let start = 0; start < prepared.length; start += DISPATCH_BATCH_SIZE) {
-      const batch = prepared.slice(start, start + DISPATCH_BATCH_SIZE);
-      results.push(...await this.backend.enqueue(job.queue, batch, now));
+    let batch: NewJob[] = [];
+    let batchBytes = 0;
+    for (const { job: next, bytes } of prepared) {
+      // One request carries at most maxPayloadBytes of payload (or one payload), so
+      // payloads that each fit the endpoint's request limit also fit it together.
+      if (
+        batch.length === DISPATCH_BATCH_SIZE ||
+        (batch.length > 0 && batchBytes + bytes > this.maxPayloadBytes)
+      ) {
+        results.push(...await this.backend.enqueue(job.queue, batch, now));
+        batch = [];
+        batchBytes = 0;
+      }
+      batch.push(next);
+      batchBytes += bytes;
     }
+    if (batch.length > 0) results.push(...await this.backend.enqueue(job.queue, batch, now));
     return results;
   }
 
@@ -431,18 +470,23 @@ export class Queue {
       uniqueKey?: string;
       dispatchToken: string;
     },
-  ): Promise<NewJob> {
+  ): Promise<{ job: NewJob; bytes: number }> {
     const notJson = jsonIssues(payload);
     if (notJson.length > 0) throw new JobValidationError(job.name, notJson);
     await parsePayload(job.name, job.schema, payload);
+    const json = JSON.stringify(payload);
+    const bytes = utf8Length(json);
+    if (bytes > this.maxPayloadBytes) {
+      throw new PayloadTooLargeError(job.name, bytes, this.maxPayloadBytes);
+    }
     const id = meta.id ?? newJobId(meta.now);
     assertIdLike("jobId", id);
     if (meta.uniqueKey !== undefined) assertIdLike("uniqueKey", meta.uniqueKey);
-    return {
+    const newJob: NewJob = {
       id,
       name: job.name,
       queue: job.queue,
-      payload: JSON.stringify(payload),
+      payload: json,
       priority: meta.priority,
       maxRetries: job.maxRetries,
       ...(job.maxStalls !== undefined ? { maxStalls: job.maxStalls } : {}),
@@ -451,6 +495,7 @@ export class Queue {
       ...(meta.uniqueKey !== undefined ? { uniqueKey: meta.uniqueKey } : {}),
       dispatchToken: meta.dispatchToken,
     };
+    return { job: newJob, bytes };
   }
 }
 

@@ -27,6 +27,8 @@ import type {
   TakeResult,
 } from "./backend.ts";
 import type { Priority } from "./job.ts";
+import { PayloadTooLargeError } from "./errors.ts";
+import { utf8Length } from "./_payload.ts";
 import * as scripts from "./_scripts.ts";
 import {
   assertFailedLimit,
@@ -184,7 +186,11 @@ export class RedisBackend implements QueueBackend {
     return done;
   }
 
-  /** {@inheritDoc QueueBackend.enqueue} */
+  /**
+   * {@inheritDoc QueueBackend.enqueue}
+   *
+   * @throws {PayloadTooLargeError} When the Redis endpoint refuses the request as too large (HTTP 413).
+   */
   async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<DispatchResult[]> {
     if (jobs.length === 0) return [];
     const k = this.#k(queue);
@@ -193,11 +199,21 @@ export class RedisBackend implements QueueBackend {
     for (const job of jobs) {
       args.push(job.id, encodeRecord(job), BANDS[job.priority], job.runAt, job.uniqueKey ?? "");
     }
-    const reply = await this.#runner.run(
-      enqueueScript,
-      [k.jobs, k.ready, k.delayed, k.unique, k.stats],
-      args,
-    );
+    let reply: RedisReply;
+    try {
+      reply = await this.#runner.run(
+        enqueueScript,
+        [k.jobs, k.ready, k.delayed, k.unique, k.stats],
+        args,
+      );
+    } catch (error) {
+      if (error instanceof RedisError && error.code === "REDIS_REQUEST_TOO_LARGE") {
+        // The endpoint refused the whole request: nothing was enqueued.
+        const bytes = jobs.reduce((sum, job) => sum + utf8Length(job.payload), 0);
+        throw new PayloadTooLargeError(jobs[0].name, bytes, null, { cause: error });
+      }
+      throw error;
+    }
     const flat = asArray(reply, "enqueue");
     const results: DispatchResult[] = [];
     for (let i = 0; i < flat.length; i += 2) {

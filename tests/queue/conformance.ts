@@ -10,6 +10,7 @@ import {
   defineJob,
   JobTimeoutError,
   JobValidationError,
+  PayloadTooLargeError,
   Queue,
   type QueueBackend,
   rateLimited,
@@ -95,6 +96,39 @@ const cases: Case[] = [
         assert.equal(error.issues[0].path, path);
       }
       assert.equal((await queue.counts()).ready, 0);
+    },
+  ],
+  [
+    "dispatch() and dispatchMany() refuse a payload over maxPayloadBytes (default 1 MiB) with a typed error, enqueueing nothing",
+    async ({ backend, queue }) => {
+      const job = defineJob({ name: "blob", schema: v.object({ text: v.string() }), handle() {} });
+      const huge = { text: "x".repeat(12_000_000) }; // 12 MB
+      const error = await queue.dispatch(job, huge).then(() => null, (e) => e);
+      assert.ok(error instanceof PayloadTooLargeError, `got ${error}`);
+      assert.equal(error.code, "QUEUE_PAYLOAD_TOO_LARGE");
+      assert.equal(error.limit, 1_048_576);
+      assert.equal(error.bytes, 12_000_011);
+      assert.equal(error.job, "blob");
+      const fresh = await queue.dispatchMany(job, [{ text: "ok" }, huge]).then(
+        () => null,
+        (e) => e,
+      );
+      assert.ok(fresh instanceof PayloadTooLargeError);
+      assert.equal(fresh.index, 1);
+      assert.equal((await queue.counts()).ready, 0, "nothing of the refused batch is kept");
+
+      // A custom limit counts UTF-8 bytes of the payload's JSON: "é" is two bytes.
+      const small = new Queue({ backend, maxPayloadBytes: 100 });
+      const exact = { text: "é".repeat(44) + "x" }; // {"text":"…"} is 11 + 88 + 1 = 100 bytes
+      assert.equal((await small.dispatch(job, exact)).created, true);
+      const over = await small.dispatch(job, { text: "é".repeat(45) }).then(
+        () => null,
+        (e) => e,
+      );
+      assert.ok(over instanceof PayloadTooLargeError);
+      assert.deepEqual([over.bytes, over.limit], [101, 100]);
+      assert.equal((await queue.counts()).ready, 1);
+      assert.throws(() => new Queue({ backend, maxPayloadBytes: 0 }), RangeError);
     },
   ],
   [
