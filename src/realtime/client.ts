@@ -29,7 +29,11 @@ export interface RealtimeClientOptions {
 export type MessageOf<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
 
 /** Close codes after which reconnecting cannot help. */
-const FINAL_CODES = new Set<number>([CloseCode.Refused, CloseCode.MessageTooLarge]);
+const FINAL_CODES = new Set<number>([
+  CloseCode.Refused,
+  CloseCode.MessageTooLarge,
+  CloseCode.MessageTooBig,
+]);
 
 /**
  * A realtime connection that survives network drops and token expiry.

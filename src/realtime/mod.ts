@@ -41,6 +41,12 @@ export type {
 } from "./connection.ts";
 export { AuthError, type AuthFailure } from "./errors.ts";
 export {
+  type BunWebSocketHandlerLike,
+  limitBunFrames,
+  limitNodeFrames,
+  type NodeWebSocketLike,
+} from "./frame_limits.ts";
+export {
   type Fanout,
   type FanoutEnvelope,
   type FanoutHandlers,

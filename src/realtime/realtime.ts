@@ -18,6 +18,7 @@ import { AuthError } from "./errors.ts";
 import type { Hub } from "./hub.ts";
 import { PROTOCOL } from "./protocol.ts";
 import { extractToken } from "./_token.ts";
+import { dropOnProtocolError } from "./_protocol_error.ts";
 
 /** The per-connection rate limit: a token bucket. */
 export interface RealtimeRateLimit {
@@ -166,6 +167,7 @@ export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler 
     let connection: TransportConnection | null = null;
     const attach = (ws: WSContext): TransportConnection | null => {
       if (connection) return connection;
+      dropOnProtocolError(ws);
       try {
         connection = hub.connect(ws, session, policy);
       } catch {

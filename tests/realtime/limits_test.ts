@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { CloseCode } from "../../src/realtime/close_codes.ts";
 import { ManualClock } from "./_support/manual_clock.ts";
-import { maskedTextFrame, TestClient, within } from "./_support/ws_client.ts";
+import {
+  maskedFrameHeader,
+  maskedTextFrame,
+  openRaw,
+  readUntilClosed,
+  TestClient,
+  within,
+  writeAll,
+} from "./_support/ws_client.ts";
 import { sign, startServer } from "./_support/server.ts";
 
 Deno.test("a message larger than maxMessageBytes closes the connection with MessageTooLarge", async () => {
@@ -242,4 +250,21 @@ Deno.test("an oversized binary frame closes with MessageTooLarge like a text fra
   assert.equal((await client.next("error")).code, "binary_unsupported");
   client.socket.send(new Uint8Array(1025));
   assert.equal((await client.closedWithin()).code, CloseCode.MessageTooLarge);
+});
+
+Deno.test("on Deno, the runtime drops a frame announcing more than 64 MiB on its header (it offers no lower cap)", async () => {
+  const closed = Promise.withResolvers<number>();
+  await using server = startServer({
+    setup: (hub) => hub.use({ onClose: (_connection, { code }) => closed.resolve(code) }),
+  });
+  const conn = await openRaw(server.url, await sign("alice"));
+  try {
+    await writeAll(conn, maskedFrameHeader(0x1, 64 * 1024 * 1024 + 1));
+    await writeAll(conn, new Uint8Array(1024));
+    await readUntilClosed(conn); // dropped without a close frame
+    await within(closed.promise, 5_000, "onClose");
+    assert.equal(server.hub.size, 0);
+  } finally {
+    conn.close();
+  }
 });

@@ -4,23 +4,44 @@ import { createNodeWebSocket } from "@hono/node-ws";
 import { Hono } from "hono";
 import { Hub } from "../../src/realtime/hub.ts";
 import { jwtAuth } from "../../src/realtime/jwt_auth.ts";
-import { realtime } from "../../src/realtime/realtime.ts";
+import { realtime, type RealtimeOptions } from "../../src/realtime/realtime.ts";
+import { limitNodeFrames } from "../../src/realtime/frame_limits.ts";
+import { ManualClock } from "./_support/manual_clock.ts";
+import { startFixture } from "./_support/runtime_fixture.ts";
 import { AUDIENCE, ISSUER, SECRET, sign } from "./_support/server.ts";
 import { CloseCode } from "../../src/realtime/close_codes.ts";
-import { maskedTextFrame, rawUpgrade, TestClient } from "./_support/ws_client.ts";
+import {
+  maskedFrameHeader,
+  maskedTextFrame,
+  openRaw,
+  rawUpgrade,
+  readUntilClosed,
+  TestClient,
+  within,
+  writeAll,
+  writeUntilRefused,
+} from "./_support/ws_client.ts";
 
-/** Serves realtime() on @hono/node-server with @hono/node-ws, on a free port. */
-async function startNodeServer(hub: Hub, maxBufferedBytes?: number) {
+/**
+ * Serves realtime() on @hono/node-server with @hono/node-ws, on a free port;
+ * `frameLimit` passes a frame limit down to `ws` with limitNodeFrames().
+ */
+async function startNodeServer(
+  hub: Hub,
+  options: Partial<RealtimeOptions> & { frameLimit?: number } = {},
+) {
+  const { frameLimit, ...overrides } = options;
   const app = new Hono();
-  const { injectWebSocket, upgradeWebSocket } = createNodeWebSocket({ app });
+  const node = createNodeWebSocket({ app });
+  if (frameLimit !== undefined) limitNodeFrames(node, frameLimit);
   app.get(
     "/ws",
     realtime(hub, {
-      upgradeWebSocket,
+      upgradeWebSocket: node.upgradeWebSocket,
       auth: jwtAuth({ secret: SECRET, algorithms: ["HS256"], issuer: ISSUER, audience: AUDIENCE }),
       authorize: (user, channel) => channel.name === `private-user.${user.id}`,
       origins: ["https://app.test"],
-      maxBufferedBytes,
+      ...overrides,
     }),
   );
   const { promise: listening, resolve } = Promise.withResolvers<number>();
@@ -28,10 +49,11 @@ async function startNodeServer(hub: Hub, maxBufferedBytes?: number) {
     { fetch: app.fetch, port: 0, hostname: "127.0.0.1" },
     (info) => resolve(info.port),
   );
-  injectWebSocket(server);
+  node.injectWebSocket(server);
   const port = await listening;
   return {
     port,
+    url: `ws://127.0.0.1:${port}/ws`,
     close: () => new Promise<unknown>((done) => server.close(done)),
   };
 }
@@ -41,7 +63,7 @@ Deno.test("on Node, batched writes still close a consumer that stops reading wit
   const hub = new Hub({ onError: () => {} }).use({
     onClose: (_connection, { code }) => void codes.push(code),
   });
-  const server = await startNodeServer(hub, 256 * 1024);
+  const server = await startNodeServer(hub, { maxBufferedBytes: 256 * 1024 });
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     await conn.write(new TextEncoder().encode(
@@ -117,4 +139,113 @@ Deno.test("realtime() runs on Node's HTTP server through @hono/node-ws", async (
     await hub.close();
     await new Promise((done) => server.close(done));
   }
+});
+
+Deno.test("on Node, binary frames count against the rate limit: a flood of them closes with RateLimited", async () => {
+  const clock = new ManualClock();
+  const closed = Promise.withResolvers<number>();
+  const hub = new Hub({ clock, onError: () => {} }).use({
+    onClose: (_connection, { code }) => closed.resolve(code),
+  });
+  const server = await startNodeServer(hub, {
+    rateLimit: { messagesPerSecond: 5, burst: 5, maxViolations: 3 },
+  });
+  const conn = await openRaw(server.url, await sign("alice", { now: clock.now() }));
+  try {
+    // 4,000 binary frames in one write, in one instant of the hub's clock.
+    const frame = new Uint8Array([0x82, 0x84, 0, 0, 0, 0, 1, 2, 3, 4]);
+    const flood = new Uint8Array(frame.length * 4_000);
+    for (let i = 0; i < 4_000; i++) flood.set(frame, i * frame.length);
+    await writeAll(conn, flood).catch(() => {}); // the server may close while we write
+    assert.equal(await within(closed.promise, 5_000, "onClose"), CloseCode.RateLimited);
+    assert.equal(hub.size, 0);
+  } finally {
+    conn.close();
+    await hub.close();
+    await server.close();
+  }
+});
+
+Deno.test("on Node, limitNodeFrames() refuses an oversized frame on its header, before its payload arrives", async () => {
+  const closed = Promise.withResolvers<number>();
+  const hub = new Hub({ onError: () => {} }).use({
+    onClose: (_connection, { code }) => closed.resolve(code),
+  });
+  const server = await startNodeServer(hub, { maxMessageBytes: 16_384, frameLimit: 16_384 });
+  const conn = await openRaw(server.url, await sign("alice"));
+  try {
+    // Announce 60 MiB and send 1 KiB of it: a server that buffers first would wait for the rest.
+    await writeAll(conn, maskedFrameHeader(0x1, 60 * 1024 * 1024));
+    await writeAll(conn, new Uint8Array(1024));
+    assert.equal(await readUntilClosed(conn), 1009); // ws's "Message Too Big"
+    // The server drops the connection at once: it does not go on reading (and
+    // discarding) the rest of the 60 MiB while it waits for the closing handshake.
+    const rest = 60 * 1024 * 1024 - 1024;
+    assert.ok(await writeUntilRefused(conn, rest) < rest, "the rest of the frame was refused");
+    await within(closed.promise, 5_000, "onClose");
+    assert.equal(hub.size, 0);
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Closed above.
+    }
+    await hub.close();
+    await server.close();
+  }
+});
+
+Deno.test("on Node, limitNodeFrames() still lets a frame at the limit through to the hub", async () => {
+  const hub = new Hub({ onError: () => {} });
+  const server = await startNodeServer(hub, { maxMessageBytes: 1024, frameLimit: 1024 });
+  try {
+    await using client = await TestClient.connect(server.url, await sign("alice"));
+    const data = "x".repeat(
+      1024 - JSON.stringify({ type: "subscribe", channel: "n", data: "" }).length,
+    );
+    await client.subscribe("n", data); // exactly 1024 bytes
+    client.send({ type: "subscribe", channel: "m", data: data + "x" });
+    assert.equal((await client.closedWithin()).code, 1009);
+  } finally {
+    await hub.close();
+    await server.close();
+  }
+});
+
+Deno.test("on Node itself, binary floods are rate limited and limitNodeFrames() refuses an oversized frame on its header", async (t) => {
+  await t.step("a binary flood closes with RateLimited", async () => {
+    await using server = await startFixture("node", {
+      frozenClock: true,
+      realtime: { rateLimit: { messagesPerSecond: 5, burst: 5, maxViolations: 3 } },
+    });
+    const conn = await openRaw(server.url, await sign("alice"));
+    try {
+      const frame = new Uint8Array([0x82, 0x84, 0, 0, 0, 0, 1, 2, 3, 4]);
+      const flood = new Uint8Array(frame.length * 4_000);
+      for (let i = 0; i < 4_000; i++) flood.set(frame, i * frame.length);
+      await writeAll(conn, flood).catch(() => {});
+      assert.equal(
+        await within(server.nextClose(), 5_000, "the hub's close"),
+        CloseCode.RateLimited,
+      );
+    } finally {
+      conn.close();
+    }
+  });
+  await t.step("a 60 MiB header is answered with 1009 before its payload", async () => {
+    await using server = await startFixture("node", {
+      realtime: { maxMessageBytes: 16_384 },
+      frameLimit: 16_384,
+    });
+    const conn = await openRaw(server.url, await sign("alice"));
+    try {
+      await writeAll(conn, maskedFrameHeader(0x1, 60 * 1024 * 1024));
+      await writeAll(conn, new Uint8Array(1024));
+      assert.equal(await readUntilClosed(conn), 1009);
+      const rest = 60 * 1024 * 1024 - 1024;
+      assert.ok(await writeUntilRefused(conn, rest) < rest, "the rest of the frame was refused");
+    } finally {
+      conn.close();
+    }
+  });
 });

@@ -6,9 +6,9 @@ import { jwtAuth } from "../../../src/realtime/jwt_auth.ts";
 import { realtime, type RealtimeOptions } from "../../../src/realtime/realtime.ts";
 import type { ManualClock } from "./manual_clock.ts";
 
-export const SECRET = "test-secret-test-secret-test-secret-42";
-export const ISSUER = "https://issuer.test";
-export const AUDIENCE = "kiln-tests";
+import { AUDIENCE, ISSUER, SECRET } from "./secrets.ts";
+
+export { AUDIENCE, ISSUER, SECRET };
 
 /** Signs an HS256 token with the test secret; `exp` defaults to one hour after `now`. */
 export async function sign(

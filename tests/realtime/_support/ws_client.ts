@@ -219,6 +219,30 @@ export async function openRaw(url: string, token: string): Promise<Deno.TcpConn>
   return conn;
 }
 
+/** Writes all of `bytes` (`Deno.Conn.write` may write only part of them). */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) offset += await conn.write(bytes.subarray(offset));
+}
+
+/**
+ * Writes up to `total` bytes in 1 MiB chunks until the server refuses them
+ * (reset or broken pipe); resolves how many bytes went out before that.
+ */
+export async function writeUntilRefused(conn: Deno.Conn, total: number): Promise<number> {
+  const chunk = new Uint8Array(1024 * 1024);
+  let sent = 0;
+  try {
+    while (sent < total) {
+      const bytes = chunk.subarray(0, Math.min(chunk.length, total - sent));
+      await writeAll(conn, bytes);
+      sent += bytes.length;
+    }
+  } catch {
+    // Refused: the server dropped the connection.
+  }
+  return sent;
+}
+
 /**
  * The header of a masked client frame announcing `length` payload bytes (the
  * payload itself is not included), for tests of what a server does before
