@@ -9,6 +9,11 @@ import { RedisError } from "../errors.ts";
 import { errorCodeForStatus } from "./_http_status.ts";
 import type { RedisSubscription, SubscribeHandlers } from "./redis_like.ts";
 
+/** How long an endpoint may take to answer a subscribe, by default. */
+const OPEN_TIMEOUT_MS = 10_000;
+/** How much of a refusal's body is read, for the error message. */
+const REFUSAL_BODY_BYTES = 1_024;
+
 /** What {@linkcode openSubscription} needs to open the stream. */
 export interface SubscriptionRequest {
   url: string;
@@ -16,6 +21,12 @@ export interface SubscriptionRequest {
   fetch: typeof fetch;
   channel: string;
   handlers: SubscribeHandlers;
+  /**
+   * How long to wait for the answer (its headers, and a refusal's body) before
+   * giving up with `REDIS_UNAVAILABLE`. An open stream is never timed out.
+   * @default 10_000
+   */
+  openTimeoutMs?: number;
 }
 
 /**
@@ -24,26 +35,42 @@ export interface SubscriptionRequest {
  */
 export async function openSubscription(request: SubscriptionRequest): Promise<RedisSubscription> {
   const controller = new AbortController();
+  const timeoutMs = request.openTimeoutMs ?? OPEN_TIMEOUT_MS;
+  let timedOut = false;
+  // An endpoint that accepts the connection and then says nothing would otherwise hold
+  // subscribe() (and whoever awaits it: a fan-out starting or closing) forever.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
   let response: Response;
   try {
-    response = await request.fetch(request.url, {
-      method: "POST",
-      headers: { authorization: request.authorization, accept: "text/event-stream" },
-      signal: controller.signal,
-    });
-  } catch (error) {
-    throw new RedisError("REDIS_UNAVAILABLE", "Redis REST endpoint is unreachable", {
-      cause: error,
-    });
-  }
-  if (!response.ok || response.body === null) {
-    const text = await response.text().catch(() => "");
-    throw new RedisError(
-      errorCodeForStatus(response.status),
-      `Subscribing to ${request.channel} failed with HTTP ${response.status}: ${
-        text.slice(0, 200)
-      }`,
-    );
+    try {
+      response = await request.fetch(request.url, {
+        method: "POST",
+        headers: { authorization: request.authorization, accept: "text/event-stream" },
+        signal: controller.signal,
+      });
+    } catch (error) {
+      throw new RedisError(
+        "REDIS_UNAVAILABLE",
+        timedOut
+          ? `Redis REST endpoint did not answer within ${timeoutMs} ms`
+          : "Redis REST endpoint is unreachable",
+        { cause: error },
+      );
+    }
+    if (!response.ok || response.body === null) {
+      const text = await readStart(response, REFUSAL_BODY_BYTES);
+      throw new RedisError(
+        errorCodeForStatus(response.status),
+        `Subscribing to ${request.channel} failed with HTTP ${response.status}: ${
+          text.slice(0, 200)
+        }`,
+      );
+    }
+  } finally {
+    clearTimeout(timer);
   }
   const closed = pump(response.body, request, controller.signal);
   return {
@@ -53,6 +80,34 @@ export async function openSubscription(request: SubscriptionRequest): Promise<Re
       await closed;
     },
   };
+}
+
+/** The first `maxBytes` of a body as text (never more, however much the peer sends). */
+async function readStart(response: Response, maxBytes: number): Promise<string> {
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < maxBytes) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } catch {
+    // cut off (or timed out) mid-way: keep what arrived
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(Math.min(size, maxBytes));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, bytes.byteLength - offset);
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 async function pump(
