@@ -6,7 +6,13 @@
  * @module
  */
 import type { ConnectionPolicy } from "./connection.ts";
-import { channelInfo, ErrorCode, type PresenceMember, type ServerMessage } from "./protocol.ts";
+import {
+  type ChannelInfo,
+  channelInfo,
+  ErrorCode,
+  type PresenceMember,
+  type ServerMessage,
+} from "./protocol.ts";
 import type { Session, SessionHost } from "./_session.ts";
 import { errorMessage } from "./_error_message.ts";
 
@@ -35,28 +41,21 @@ export async function subscribe(
   }
   let info: Record<string, unknown> = {};
   if (channel.kind !== "public") {
-    let verdict;
-    try {
-      verdict = await policy.authorize(session.user, channel, { connection: session, data });
-    } catch (error) {
-      host.reportError(error, "authorize");
-      verdict = false;
-    }
+    const verdict = await authorizeChannel({ session, policy, host }, channel, data);
     if (!verdict) {
       return session.send(errorMessage(ErrorCode.Forbidden, "Not allowed on this channel", name));
     }
-    // The member's identity comes from the token and its info from authorize, never from the client.
-    if (typeof verdict === "object") info = { ...verdict };
+    info = verdict;
   }
   if (session.closed || session.channels.has(name)) return;
   session.channels.add(name);
+  session.subscribeData.set(name, data);
   let members: PresenceMember[] | undefined;
   try {
     members = await host.subscribe(session, channel, { id: session.user.id, info });
   } catch (error) {
     host.reportError(error, "subscribe");
-    session.channels.delete(name);
-    host.unsubscribe(session, name);
+    leave(session, host, name);
     return session.send(errorMessage(ErrorCode.Internal, "The subscription failed", name));
   }
   session.send(subscribed(name, members));
@@ -67,7 +66,63 @@ export function unsubscribe({ session, host }: ChannelRequestContext, name: stri
   if (!session.channels.has(name)) {
     return session.send(errorMessage(ErrorCode.NotSubscribed, "Not subscribed", name));
   }
+  leave(session, host, name);
+}
+
+/**
+ * Authorizes every private and presence channel of the session again, with
+ * the user as its refreshed token says: a channel the new claims no longer
+ * allow is left (answered with `forbidden` for that channel), and a presence
+ * member's info follows what `authorize` returns now.
+ */
+export async function reauthorize(context: ChannelRequestContext): Promise<void> {
+  const { session, host } = context;
+  for (const name of [...session.channels]) {
+    const channel = channelInfo(name);
+    if (channel.kind === "public") continue;
+    const info = await authorizeChannel(context, channel, session.subscribeData.get(name));
+    // Closed, or left by the client, while authorize ran.
+    if (session.closed) return;
+    if (!session.channels.has(name)) continue;
+    if (!info) {
+      leave(session, host, name);
+      session.send(errorMessage(ErrorCode.Forbidden, "No longer allowed on this channel", name));
+      continue;
+    }
+    if (channel.kind === "presence") {
+      try {
+        await host.updateMember(session, name, { id: session.user.id, info });
+      } catch (error) {
+        host.reportError(error, "presence");
+      }
+    }
+  }
+}
+
+/**
+ * Runs `authorize` for a private or presence channel: `null` when it refuses
+ * (or throws), else the member info (empty unless it returned an object).
+ */
+async function authorizeChannel(
+  { session, policy, host }: ChannelRequestContext,
+  channel: ChannelInfo,
+  data: unknown,
+): Promise<Record<string, unknown> | null> {
+  let verdict;
+  try {
+    verdict = await policy.authorize(session.user, channel, { connection: session, data });
+  } catch (error) {
+    host.reportError(error, "authorize");
+    return null;
+  }
+  if (!verdict) return null;
+  // The member's identity comes from the token and its info from authorize, never from the client.
+  return typeof verdict === "object" ? { ...verdict } : {};
+}
+
+function leave(session: Session, host: SessionHost, name: string): void {
   session.channels.delete(name);
+  session.subscribeData.delete(name);
   host.unsubscribe(session, name);
 }
 

@@ -11,9 +11,16 @@ import { defineScript, type ScriptRunner } from "../redis/script.ts";
 import type { Clock } from "../clock.ts";
 import type { FanoutHandlers, PresenceJoin, PresenceStore } from "./fanout.ts";
 import type { PresenceMember } from "./protocol.ts";
-import { presenceJoin, presenceLeave, presenceMembers, presenceTouch } from "./_scripts.ts";
+import {
+  presenceJoin,
+  presenceLeave,
+  presenceMembers,
+  presenceTouch,
+  presenceUpdate,
+} from "./_scripts.ts";
 
 const joinScript = defineScript(presenceJoin);
+const updateScript = defineScript(presenceUpdate);
 const leaveScript = defineScript(presenceLeave);
 const touchScript = defineScript(presenceTouch);
 const membersScript = defineScript(presenceMembers);
@@ -77,9 +84,29 @@ export class RedisPresence implements PresenceStore {
       member.id,
       json,
       ttlMs * 2,
-    ]) as [number, string[], RedisReply];
+    ]) as [number, string[], RedisReply, number];
     this.#stale(channel, reply[2]);
-    return { added: reply[0] === 1, members: reply[1].map((item) => JSON.parse(item)) };
+    return {
+      added: reply[0] === 1,
+      members: reply[1].map((item) => JSON.parse(item)),
+      updated: reply[3] === 1,
+    };
+  }
+
+  async update(channel: string, member: PresenceMember): Promise<boolean> {
+    const json = JSON.stringify(member);
+    // The heartbeat re-records held members from here if the store loses them.
+    const users = this.#held.get(channel);
+    if (users?.has(member.id)) users.set(member.id, json);
+    const reply = await this.#options.runner.run(updateScript, this.#keys(channel), [
+      this.#options.clock.now(),
+      this.#options.instanceId,
+      member.id,
+      json,
+      REPLAY_TTL_MS,
+    ]) as [number, RedisReply];
+    this.#stale(channel, reply[1]);
+    return reply[0] === 1;
   }
 
   async leave(channel: string, userId: string): Promise<PresenceMember | null> {

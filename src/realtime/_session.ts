@@ -26,6 +26,7 @@ import { bufferedAmount } from "./_buffered_amount.ts";
 import {
   type ChannelRequestContext,
   publish,
+  reauthorize,
   subscribe,
   unsubscribe,
 } from "./_channel_requests.ts";
@@ -45,6 +46,7 @@ export interface SessionHost {
     member: PresenceMember,
   ): Promise<PresenceMember[] | undefined>;
   unsubscribe(session: Session, channel: string): void;
+  updateMember(session: Session, channel: string, member: PresenceMember): Promise<void>;
   members(channel: string): Promise<PresenceMember[]>;
   emit(channel: string, message: ServerMessage, except?: string): Promise<void>;
   detach(session: Session): void;
@@ -54,9 +56,11 @@ export interface SessionHost {
 /** One connection, as the hub drives it. */
 export class Session implements Connection, TransportConnection {
   readonly id: string = crypto.randomUUID();
-  readonly user: RealtimeUser;
   data: Record<string, unknown> = {};
   readonly channels: Set<string> = new Set();
+  /** What the client sent with each `subscribe`, for authorizing the channel again after a refresh. */
+  readonly subscribeData: Map<string, unknown> = new Map();
+  #user: RealtimeUser;
   #expiresAt: number | null;
   #socket: WSContext;
   #host: SessionHost;
@@ -78,7 +82,7 @@ export class Session implements Connection, TransportConnection {
     host: SessionHost,
   ) {
     this.#socket = socket;
-    this.user = auth.user;
+    this.#user = auth.user;
     this.#expiresAt = auth.expiresAt;
     this.#policy = policy;
     this.#host = host;
@@ -89,6 +93,11 @@ export class Session implements Connection, TransportConnection {
     this.#writes = WriteBatch.for(socket.raw, () => {
       if (!this.#closed) this.#checkBuffer();
     });
+  }
+
+  /** The user, as the latest accepted token says (a refresh replaces the claims). */
+  get user(): RealtimeUser {
+    return this.#user;
   }
 
   get expiresAt(): number | null {
@@ -250,8 +259,11 @@ export class Session implements Connection, TransportConnection {
     if (next.user.id !== this.user.id) {
       return this.#error(ErrorCode.RefreshRejected, "The token belongs to another user");
     }
+    // The new token's claims replace the old ones, for everything from here on.
+    this.#user = next.user;
     this.#expiresAt = next.expiresAt;
     this.#welcome();
+    await reauthorize(this.#requests);
   }
 
   /** Sends `welcome` (on open, and again after a refresh) and re-arms the expiry timers. */

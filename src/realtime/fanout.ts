@@ -6,6 +6,7 @@
  * @module
  */
 import type { PresenceMember } from "./protocol.ts";
+import { sameMember } from "./_same_member.ts";
 
 /** A message on its way to a channel's subscribers, serialized once. */
 export interface FanoutEnvelope {
@@ -23,6 +24,12 @@ export interface PresenceJoin {
   added: boolean;
   /** The channel's members, the new one included. */
   members: PresenceMember[];
+  /**
+   * `true` when the user was a member already (on another instance) with other
+   * info, which this join replaced: the hub announces `member_updated`.
+   * @default false
+   */
+  updated?: boolean;
 }
 
 /**
@@ -35,6 +42,12 @@ export interface PresenceStore {
   join(channel: string, member: PresenceMember): Promise<PresenceJoin>;
   /** Records that `userId` left on this instance; resolves the member when nobody else has them. */
   leave(channel: string, userId: string): Promise<PresenceMember | null>;
+  /**
+   * Replaces the info of a member this instance holds (after a token refresh);
+   * resolves whether the stored member changed, so the hub announces
+   * `member_updated` once, and only for a real change.
+   */
+  update(channel: string, member: PresenceMember): Promise<boolean>;
   /** The channel's members. */
   members(channel: string): Promise<PresenceMember[]>;
 }
@@ -110,9 +123,21 @@ class MemoryPresence implements PresenceStore {
   join(channel: string, member: PresenceMember): Promise<PresenceJoin> {
     let members = this.#channels.get(channel);
     if (!members) this.#channels.set(channel, members = new Map());
-    const added = !members.has(member.id);
+    const previous = members.get(member.id);
     members.set(member.id, member);
-    return Promise.resolve({ added, members: [...members.values()] });
+    return Promise.resolve({
+      added: previous === undefined,
+      members: [...members.values()],
+      updated: previous !== undefined && !sameMember(previous, member),
+    });
+  }
+
+  update(channel: string, member: PresenceMember): Promise<boolean> {
+    const members = this.#channels.get(channel);
+    const previous = members?.get(member.id);
+    if (!members || !previous || sameMember(previous, member)) return Promise.resolve(false);
+    members.set(member.id, member);
+    return Promise.resolve(true);
   }
 
   leave(channel: string, userId: string): Promise<PresenceMember | null> {

@@ -17,6 +17,7 @@ import {
   type PresenceMember,
   type ServerMessage,
 } from "./protocol.ts";
+import { sameMember } from "./_same_member.ts";
 import { Session, type SessionHost } from "./_session.ts";
 
 /** Options for {@linkcode Hub}. */
@@ -271,6 +272,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
       },
       subscribe: (session, channel, member) => this.#subscribe(session, channel, member),
       unsubscribe: (session, channel) => this.#unsubscribe(session, channel),
+      updateMember: (session, channel, member) => this.#updateMember(session, channel, member),
       members: (channel) => this.#fanout.presence.members(channel),
       emit: (channel, message, except) => this.#emit(channel, message, except),
       detach: (session) => {
@@ -300,8 +302,18 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     if (!entry) users.set(member.id, entry = { sessions: new Set(), member });
     entry.sessions.add(session);
     const store = this.#fanout.presence;
+    const current = entry;
     return await this.#serial(`${channel.name}\n${member.id}`, async () => {
-      if (!first) return await store.members(channel.name);
+      if (!first) {
+        // Another tab of the user is here already; the latest authorization wins.
+        if (!sameMember(current.member, member)) {
+          current.member = member;
+          if (await store.update(channel.name, member)) {
+            await this.#emit(channel.name, memberUpdated(channel.name, member), session.id);
+          }
+        }
+        return await store.members(channel.name);
+      }
       const joined = await store.join(channel.name, member);
       if (joined.added) {
         await this.#emit(
@@ -309,8 +321,28 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
           { type: "member_added", channel: channel.name, member },
           session.id,
         );
+      } else if (joined.updated) {
+        await this.#emit(channel.name, memberUpdated(channel.name, member), session.id);
       }
       return joined.members;
+    });
+  }
+
+  /**
+   * A session's user has new member info for a presence channel (its token was
+   * refreshed): stores it and announces `member_updated` to everyone there,
+   * the session included, when it changed.
+   */
+  async #updateMember(session: Session, channel: string, member: PresenceMember): Promise<void> {
+    const entry = this.#presence.get(channel)?.get(member.id);
+    if (!entry?.sessions.has(session) || sameMember(entry.member, member)) return;
+    entry.member = member;
+    await this.#serial(`${channel}\n${member.id}`, async () => {
+      // Left while waiting its turn: the leave already announced the removal.
+      if (!entry.sessions.has(session)) return;
+      if (await this.#fanout.presence.update(channel, member)) {
+        await this.#emit(channel, memberUpdated(channel, member));
+      }
     });
   }
 
@@ -329,4 +361,8 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
       if (member) await this.#emit(channel, { type: "member_removed", channel, member });
     }).catch((error) => this.#onError(error, "presence"));
   }
+}
+
+function memberUpdated(channel: string, member: PresenceMember): ServerMessage {
+  return { type: "member_updated", channel, member };
 }

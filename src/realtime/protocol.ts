@@ -67,6 +67,7 @@ export type ServerMessage =
   | { type: "message"; channel: string; event: string; data: unknown; userId?: string }
   | { type: "member_added"; channel: string; member: PresenceMember }
   | { type: "member_removed"; channel: string; member: PresenceMember }
+  | { type: "member_updated"; channel: string; member: PresenceMember }
   | { type: "pong" }
   | { type: "token_expiring"; expiresAt: number };
 

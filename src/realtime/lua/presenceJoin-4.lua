@@ -15,10 +15,12 @@
   ARGV[5]  member JSON
   ARGV[6]  time to live of the keys (ms)
 
-  Output: { added, members, stale }
+  Output: { added, members, stale, updated }
     added    1 when no instance held the user before, else 0
     members  every member JSON, the new one included
     stale    member JSONs pruned because their instances stopped heartbeating
+    updated  1 when the user was held already with other member JSON (the
+             latest authorization wins, and is announced), else 0
 ]]
 -- @include "presence.lua"
 
@@ -34,8 +36,13 @@ local added = 0
 if redis.call("ZADD", conns, deadline, instance .. "|" .. user) == 1 then
   if redis.call("HINCRBY", counts, user, 1) == 1 then added = 1 end
 end
+local updated = 0
+if added == 0 then
+  local previous = redis.call("HGET", members, user)
+  if previous and previous ~= member then updated = 1 end
+end
 redis.call("HSET", members, user, member)
 for _, key in ipairs({ conns, counts, members }) do redis.call("PEXPIRE", key, ttl) end
-local answer = { added, redis.call("HVALS", members), stale }
+local answer = { added, redis.call("HVALS", members), stale, updated }
 redis.call("SET", KEYS[4], cjson.encode(answer), "PX", ttl)
 return answer

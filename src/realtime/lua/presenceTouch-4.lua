@@ -1,7 +1,8 @@
 --[[
   One instance's heartbeat for one channel: pushes its deadline forward for
   every member it holds, records again any the store lost (a Redis restart,
-  or a deadline missed), and prunes instances whose heartbeat lapsed.
+  or a deadline missed), and prunes instances whose heartbeat lapsed. It
+  never overwrites member JSON the store has (see presenceUpdate).
 
   KEYS[1]  ZSET  "<instance>|<user>" -> heartbeat deadline (ms)
   KEYS[2]  HASH  user -> number of instances holding them
@@ -34,7 +35,9 @@ for i = 5, #ARGV, 2 do
   if redis.call("ZADD", conns, deadline, instance .. "|" .. user) == 1 then
     if redis.call("HINCRBY", counts, user, 1) == 1 then table.insert(readded, member) end
   end
-  redis.call("HSET", members, user, member)
+  -- Only where the store lost the member: another instance may have updated its info
+  -- since this instance recorded it, and a heartbeat must not put the old info back.
+  redis.call("HSETNX", members, user, member)
 end
 for _, key in ipairs({ conns, counts, members }) do redis.call("PEXPIRE", key, ttl) end
 local answer = { readded, stale }
