@@ -141,3 +141,21 @@ Deno.test("jwtAuth() fetches a JWKS, caches it, and picks up a rotated key by ki
     "a key cannot sign under another kid",
   );
 });
+
+Deno.test("jwtAuth() fetches the JWKS with the fetch it was given", async () => {
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
+  const asked: string[] = [];
+  const auth = jwtAuth({
+    jwksUrl: "https://id.invalid/jwks.json",
+    algorithms: ["ES256"],
+    fetch: (input) => {
+      asked.push(String(input));
+      return Promise.resolve(Response.json({ keys: [jwk] }));
+    },
+  });
+  const token = await new SignJWT(claims()).setProtectedHeader({ alg: "ES256", kid: "k1" })
+    .sign(privateKey);
+  assert.equal((await auth.authenticate(token)).user.id, "u1");
+  assert.deepEqual(asked, ["https://id.invalid/jwks.json"]);
+});
