@@ -66,7 +66,8 @@ export type UploadErrorCode =
   | "UPLOAD_NOT_FOUND"
   | "UPLOAD_EXISTS"
   | "UPLOAD_CLOSED"
-  | "UPLOAD_REJECTED";
+  | "UPLOAD_REJECTED"
+  | "UPLOAD_RECORD_CORRUPT";
 
 /** Options accepted by {@linkcode KilnError} and its subclasses. */
 export interface KilnErrorOptions {

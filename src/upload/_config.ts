@@ -87,7 +87,7 @@ export function validateOptions(options: UploadsOptions): Config {
   }
   return {
     store,
-    state: options.state ?? new MemoryUploadState(),
+    state: chooseState(options.state ?? store.state),
     maxSize: options.maxSize,
     allowedTypes: allowedTypes?.map((type) => type.toLowerCase()) ?? null,
     expiresIn: options.expiresIn ?? null,
@@ -106,6 +106,19 @@ export function validateOptions(options: UploadsOptions): Config {
     onError: options.onError ??
       ((error, upload, source) => console.error(`Upload ${upload.id}: ${source} failed`, error)),
   };
+}
+
+/**
+ * The `state` option, else the store's own (a `FileStore` keeps records beside
+ * its bytes, so a restart loses nothing), else memory.
+ */
+function chooseState(state: UploadState | undefined): UploadState {
+  if (state === undefined) return new MemoryUploadState();
+  const methods = ["create", "get", "save", "delete", "lock", "due"] as const;
+  if (methods.some((name) => typeof state?.[name] !== "function")) {
+    throw new TypeError("state must be an UploadState, such as new RedisUploadState({ redis })");
+  }
+  return state;
 }
 
 /** Checks the `broadcastProgress` option; `null` when it is unset. */

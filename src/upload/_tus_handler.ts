@@ -11,6 +11,7 @@ import { head } from "./_head.ts";
 import { patch } from "./_patch.ts";
 import { terminate } from "./_terminate.ts";
 import { cleanupExpired } from "./_cleanup.ts";
+import { UploadError } from "./errors.ts";
 import type { Config } from "./_config.ts";
 import type { CleanupResult } from "./server.ts";
 
@@ -27,7 +28,13 @@ export class TusHandler {
   /** Answers one request; `id` is `null` on the collection URL. */
   async handle(request: Request, id: string | null): Promise<Response> {
     const method = methodOf(request);
-    const reply = await this.#dispatch(request, method, id);
+    let reply: Reply;
+    try {
+      reply = await this.#dispatch(request, method, id);
+    } catch (error) {
+      if (!(error instanceof UploadError && error.code === "UPLOAD_RECORD_CORRUPT")) throw error;
+      reply = this.#unreadable(error, id!);
+    }
     return respond(request, method, reply, this.#config.origins);
   }
 
@@ -59,6 +66,20 @@ export class TusHandler {
     if (method === "PATCH") return patch(config, this.#receiver, request, id);
     if (method === "DELETE") return terminate(config, id);
     return { status: 405, message: "Method not allowed" };
+  }
+
+  /**
+   * A record that cannot be read is the server's fault, not the client's: 500,
+   * and nothing is removed, so an operator can still recover the bytes.
+   */
+  #unreadable(error: UploadError, id: string): Reply {
+    const upload = { id, length: null, offset: 0, metadata: {}, type: null };
+    try {
+      this.#config.onError(error, upload, "record");
+    } catch {
+      // A failing hook must not turn a clear answer into a dropped connection.
+    }
+    return { status: 500, message: `The record of upload ${id} is unreadable` };
   }
 
   #options(): Reply {

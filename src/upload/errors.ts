@@ -8,8 +8,9 @@ import { KilnError, type UploadErrorCode } from "../errors.ts";
 /**
  * A store operation failed for a reason a caller can act on: the upload does
  * not exist (`UPLOAD_NOT_FOUND`), another unfinished upload already holds the
- * path (`UPLOAD_EXISTS`), or a chunked upload was used after it was finalized
- * or aborted (`UPLOAD_CLOSED`).
+ * path (`UPLOAD_EXISTS`), a chunked upload was used after it was finalized
+ * or aborted (`UPLOAD_CLOSED`), or an upload's stored record cannot be read
+ * (`UPLOAD_RECORD_CORRUPT`; the tus server answers 500 and keeps its bytes).
  *
  * @example Telling a missing upload from other failures
  * ```ts

@@ -25,6 +25,8 @@ import type { FileHandle } from "node:fs/promises";
 import { UploadError } from "./errors.ts";
 import { assertUploadPath } from "./_path.ts";
 import { pipeToStore } from "./_pipe.ts";
+import { FileUploadState } from "./_file_state.ts";
+import type { UploadState } from "./state.ts";
 import type { ChunkedUpload, ProgressCallback, StoredFile, UploadStore } from "./store.ts";
 
 /** Options for {@linkcode FileStore}. */
@@ -35,12 +37,46 @@ export interface FileStoreOptions {
 
 /** Unfinished uploads live below this folder; no valid path can start with `.`, so none can reach it. */
 const PARTIAL_DIR = ".partial";
+/** The tus server's upload records (`<id>.json`), out of every path's reach for the same reason. */
+const RECORDS_DIR = ".info";
 
 /**
  * Keeps uploads as files below one directory. Unfinished uploads are written
  * under `<directory>/.partial/` and renamed into place when finalized, so a
  * reader never sees half a file. Paths are checked strictly (see
  * {@linkcode UploadStore.startChunkedUpload}), so no path can leave `directory`.
+ *
+ * For the tus server it also keeps each upload's record (offset, length,
+ * metadata, expiry) beside the bytes, in `<directory>/.info/<id>.json`,
+ * written to a temporary file and renamed into place so a crash never leaves
+ * half a record. `uploads()` uses these records ({@linkcode FileStore.state})
+ * unless given a `state`, so a restarted server answers HEAD and resumes every
+ * upload. Locks are held in this process: to serve one directory from several
+ * processes, pass a `RedisUploadState` as `state`.
+ *
+ * @example A restart keeps unfinished uploads
+ * ```ts
+ * import { FileStore } from "@kiln/core/upload/file-store";
+ * import { uploads } from "@kiln/core/upload";
+ * import assert from "node:assert/strict";
+ *
+ * const directory = await Deno.makeTempDir();
+ * const before = uploads({ store: new FileStore({ directory }), maxSize: 1024 });
+ * const created = await before.request("/", {
+ *   method: "POST",
+ *   headers: { "Tus-Resumable": "1.0.0", "Upload-Length": "10" },
+ * });
+ * const id = created.headers.get("Location")!.split("/").pop();
+ *
+ * // A new process: a new store on the same directory still knows the upload.
+ * const after = uploads({ store: new FileStore({ directory }), maxSize: 1024 });
+ * const head = await after.request(`/${id}`, {
+ *   method: "HEAD",
+ *   headers: { "Tus-Resumable": "1.0.0" },
+ * });
+ * assert.equal(head.headers.get("Upload-Length"), "10");
+ * await Deno.remove(directory, { recursive: true });
+ * ```
  *
  * @example Appending chunks by hand
  * ```ts
@@ -59,6 +95,22 @@ const PARTIAL_DIR = ".partial";
 export class FileStore implements UploadStore {
   /** The directory holding finished files. */
   readonly directory: string;
+  /**
+   * The tus server's upload records, kept in `<directory>/.info/`; `uploads()`
+   * uses them when no `state` option is given.
+   *
+   * @example Reading an upload's record
+   * ```ts
+   * import { FileStore } from "@kiln/core/upload/file-store";
+   * import assert from "node:assert/strict";
+   *
+   * const directory = await Deno.makeTempDir();
+   * const { state } = new FileStore({ directory });
+   * assert.equal(await state.get("unknown"), null);
+   * await Deno.remove(directory, { recursive: true });
+   * ```
+   */
+  readonly state: UploadState;
 
   /**
    * Creates a store below `directory`.
@@ -71,6 +123,7 @@ export class FileStore implements UploadStore {
       throw new TypeError("FileStore directory must be a non-empty string");
     }
     this.directory = options.directory.replace(/\/+$/, "") || "/";
+    this.state = new FileUploadState(`${this.directory}/${RECORDS_DIR}`);
   }
 
   /**

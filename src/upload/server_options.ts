@@ -43,7 +43,11 @@ export interface UploadRefusal {
 export interface UploadsOptions {
   /** Where bytes go. */
   store: UploadStore;
-  /** Where upload records and locks live. @default new MemoryUploadState() */
+  /**
+   * Where upload records and locks live: a `RedisUploadState` lets several
+   * instances serve one upload.
+   * @default the store's own `state` when it has one (a `FileStore` keeps records beside its files, so a restart loses nothing), else new MemoryUploadState()
+   */
   state?: UploadState;
   /** The largest upload accepted, in bytes (sent as `Tus-Max-Size`). */
   maxSize: number;
@@ -114,12 +118,14 @@ export interface UploadsOptions {
    */
   onComplete?(upload: UploadInfo): void | Promise<void>;
   /**
-   * Told about failures of `onComplete` and of progress broadcasts (which
-   * `source` names); the upload itself carries on.
+   * Told about failures of `onComplete` and of progress broadcasts, and about
+   * upload records that cannot be read (`"record"`: the request is answered
+   * 500 and the upload left as it is), as `source` names; the upload itself
+   * carries on.
    * @default logs with console.error
    */
   onError?(error: unknown, upload: UploadInfo, source: UploadErrorSource): void;
 }
 
 /** What failed, as told to `onError`. */
-export type UploadErrorSource = "onComplete" | "broadcastProgress";
+export type UploadErrorSource = "onComplete" | "broadcastProgress" | "record";

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { UploadState } from "./state.ts";
 
 /** A finished file in a store. */
 export interface StoredFile {
@@ -57,6 +58,12 @@ export interface ChunkedUpload {
 
 /** Where uploads are kept. */
 export interface UploadStore {
+  /**
+   * Upload state kept with the store's bytes, used by `uploads()` when no
+   * `state` option is given (a `FileStore` keeps records beside its files, so
+   * a restart loses nothing). Unset: the server keeps state in memory.
+   */
+  readonly state?: UploadState;
   /**
    * Starts an empty unfinished upload that will become the file at `path`.
    *

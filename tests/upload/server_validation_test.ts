@@ -205,6 +205,10 @@ Deno.test("a hostile filename in Upload-Metadata never steers where bytes are wr
     );
   }
   const tree = await server.tree();
-  assert.equal(tree.length, 5);
-  for (const file of tree) assert.match(file, /^files\/[0-9a-f]{32}$/);
+  const records = tree.filter((file) => file.startsWith("files/.info/"));
+  const stored = tree.filter((file) => !records.includes(file));
+  assert.equal(stored.length, 5);
+  for (const file of stored) assert.match(file, /^files\/[0-9a-f]{32}$/);
+  // The FileStore keeps each upload's record beside its bytes, named by the id alone.
+  assert.deepEqual(records, stored.map((file) => file.replace("files/", "files/.info/") + ".json"));
 });
