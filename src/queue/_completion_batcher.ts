@@ -6,6 +6,7 @@
  */
 import type { Completion, StoredJob } from "./backend.ts";
 import type { WorkerEventEmitter } from "./worker_events.ts";
+import type { Clock } from "../clock.ts";
 import { describeError, type Logger } from "./logger.ts";
 import { pause, RetryDelay } from "./_retry_delay.ts";
 
@@ -25,6 +26,7 @@ export interface CompletionBatcherOptions {
   readonly send: (queue: string, batch: readonly PendingCompletion[]) => Promise<unknown>;
   readonly events: WorkerEventEmitter;
   readonly logger: Logger;
+  readonly clock: Clock;
   /** The cap on the wait between attempts. */
   readonly maxDelay: number;
   /** Whether the worker has given up on reports (at the end of a stop's grace period). */
@@ -101,12 +103,13 @@ export class CompletionBatcher {
     // Let the other running handlers that are about to finish join the batch: wait
     // until none is left undecided, or a timer turn, whichever comes first.
     if (this.#undecided > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const { clock } = this.#options;
+      let timer: unknown;
       await new Promise<void>((resolve) => {
         this.#onAllDecided = resolve;
-        timer = setTimeout(resolve, 1);
+        timer = clock.setTimeout(resolve, 1);
       });
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       this.#onAllDecided = undefined;
     }
     const delay = new RetryDelay(this.#options.maxDelay);
@@ -123,7 +126,7 @@ export class CompletionBatcher {
           events.emit("error", { error });
           logger.warn("Could not report completed jobs; retrying", { error: describeError(error) });
           if (this.#options.gaveUp()) break;
-          await pause(delay.next());
+          await pause(this.#options.clock, delay.next());
         }
       }
     } finally {

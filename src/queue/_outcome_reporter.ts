@@ -120,7 +120,7 @@ export class OutcomeReporter {
           });
           return "lost";
         }
-        await pause(delay.next());
+        await pause(this.#queue.clock, delay.next());
       }
     }
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Clock } from "../clock.ts";
 
 /** The first wait after a backend failure, in milliseconds. */
 const FIRST_DELAY_MS = 100;
@@ -31,7 +32,7 @@ export class RetryDelay {
   }
 }
 
-/** Resolves after `ms` milliseconds. */
-export function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms` milliseconds of `clock`'s time. */
+export function pause(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
 }

@@ -15,6 +15,8 @@ import { compose, type Middleware, type MiddlewareContext } from "./middleware.t
 import { describeError, type Logger, withFields } from "./logger.ts";
 import { JobTimeoutError, LeaseLostError, UnknownJobError } from "./errors.ts";
 import { parsePayload } from "./_payload.ts";
+import type { AbandonedJob } from "./worker_options.ts";
+import type { Clock } from "../clock.ts";
 
 /** One running job. */
 interface Run {
@@ -23,6 +25,8 @@ interface Run {
   readonly controller: AbortController;
   /** The lease is no longer this run's to renew or write progress under. */
   lost: boolean;
+  /** `drain()` gave up waiting for this handler; nothing it does later is reported. */
+  abandoned: boolean;
   done: Promise<void>;
   /** The progress write in flight, if any, and the value waiting to follow it. */
   progressWrite: Promise<void> | undefined;
@@ -52,6 +56,7 @@ export interface RunningJobsOptions {
 export class RunningJobs {
   #queue: Queue;
   #backend: QueueBackend;
+  #clock: Clock;
   #options: RunningJobsOptions;
   #runs = new Map<string, Run>();
   #renewing = false;
@@ -60,6 +65,7 @@ export class RunningJobs {
   constructor(options: RunningJobsOptions) {
     this.#queue = options.queue;
     this.#backend = options.queue.backend;
+    this.#clock = options.queue.clock;
     this.#options = options;
   }
 
@@ -81,6 +87,7 @@ export class RunningJobs {
       token,
       controller: new AbortController(),
       lost: false,
+      abandoned: false,
       done: Promise.resolve(),
       decided: this.#options.completions.hold(),
       progressWrite: undefined,
@@ -100,18 +107,42 @@ export class RunningJobs {
     });
   }
 
-  /** Waits until every running job has finished, or `grace` milliseconds pass. */
+  /**
+   * Waits until every running job has finished, or `grace` milliseconds pass.
+   * Handlers already abandoned are not waited for again.
+   */
   async waitFor(grace: number): Promise<void> {
-    if (this.#runs.size === 0) return;
-    const all = Promise.all([...this.#runs.values()].map((run) => run.done));
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waiting = [...this.#runs.values()].filter((run) => !run.abandoned);
+    if (waiting.length === 0) return;
+    let timer: unknown;
     await Promise.race([
-      all,
+      Promise.all(waiting.map((run) => run.done)),
       new Promise<void>((resolve) => {
-        if (Number.isFinite(grace)) timer = setTimeout(resolve, grace);
+        if (Number.isFinite(grace)) timer = this.#clock.setTimeout(resolve, Math.max(0, grace));
       }),
     ]);
-    clearTimeout(timer);
+    if (timer !== undefined) this.#clock.clearTimeout(timer);
+  }
+
+  /**
+   * Gives up on the handlers still running: aborts their signal and stops
+   * renewing their leases, without reporting anything, so a job whose outcome
+   * was not reported comes back as a stall once its lease expires. Each
+   * handler keeps its concurrency slot until it really returns.
+   *
+   * @returns The jobs given up on now.
+   */
+  abandon(reason: Error): AbandonedJob[] {
+    const abandoned: AbandonedJob[] = [];
+    for (const run of this.#runs.values()) {
+      if (run.abandoned) continue;
+      run.abandoned = true;
+      run.lost = true;
+      run.decided();
+      run.controller.abort(reason);
+      abandoned.push({ id: run.job.id, queue: run.job.queue, name: run.job.name });
+    }
+    return abandoned;
   }
 
   /** Aborts the handlers still holding their lease and hands their jobs back. */
@@ -220,7 +251,7 @@ export class RunningJobs {
       .then((value) => ({ ok: true as const, value }), (error) => ({ ok: false as const, error }));
     const outcome = definition.timeout === undefined
       ? await handled
-      : await withTimeout(handled, definition.timeout, () => {
+      : await withTimeout(this.#clock, handled, definition.timeout, () => {
         const error = new JobTimeoutError(job.name, definition.timeout!);
         run.controller.abort(error);
         return error;
@@ -286,17 +317,18 @@ export class RunningJobs {
 
 /** Settles with `outcome`, or with a failure built by `onTimeout` after `ms`, whichever is first. */
 async function withTimeout(
+  clock: Clock,
   outcome: Promise<Outcome>,
   ms: number,
   onTimeout: () => unknown,
 ): Promise<Outcome> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: unknown;
   const timedOut = new Promise<Outcome>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, error: onTimeout() }), ms);
+    timer = clock.setTimeout(() => resolve({ ok: false, error: onTimeout() }), ms);
   });
   try {
     return await Promise.race([outcome, timedOut]);
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
 }

@@ -4,13 +4,17 @@
  *
  * @module
  */
+import type { Clock } from "../clock.ts";
 
 /** A wake-up that is always armed: each `wake()` ends the current sleeps and arms the next. */
 export class WakeSignal {
   #woken!: Promise<void>;
   #fire!: () => void;
+  #clock: Clock;
 
-  constructor() {
+  /** @param clock Whose timers the sleeps use. */
+  constructor(clock: Clock) {
+    this.#clock = clock;
     this.#arm();
   }
 
@@ -21,14 +25,14 @@ export class WakeSignal {
 
   /** Sleeps until `ms` pass (never, when infinite) or `wake()` is called. */
   async sleep(ms: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: unknown;
     await Promise.race([
       this.#woken,
       new Promise<void>((resolve) => {
-        if (Number.isFinite(ms)) timer = setTimeout(resolve, Math.max(0, ms));
+        if (Number.isFinite(ms)) timer = this.#clock.setTimeout(resolve, Math.max(0, ms));
       }),
     ]);
-    clearTimeout(timer);
+    if (timer !== undefined) this.#clock.clearTimeout(timer);
   }
 
   #arm(): void {

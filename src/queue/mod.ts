@@ -57,7 +57,14 @@ export {
   type QueueOptions,
 } from "./queue.ts";
 export { Worker } from "./worker.ts";
-export type { DrainOptions, DrainSummary, StopOptions, WorkerOptions } from "./worker_options.ts";
+export type {
+  AbandonedJob,
+  DrainOptions,
+  DrainSummary,
+  StopOptions,
+  WorkerOptions,
+} from "./worker_options.ts";
+export { type Clock, systemClock } from "../clock.ts";
 export type { WorkerEvents } from "./worker_events.ts";
 export type {
   AttemptError,

@@ -20,14 +20,26 @@ import {
   type Priority,
 } from "./job.ts";
 import { JobValidationError, PayloadTooLargeError } from "./errors.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { jsonIssues, parsePayload, utf8Length } from "./_payload.ts";
 
 /** Options for {@linkcode Queue}. */
 export interface QueueOptions {
   /** Where jobs are kept: a `MemoryBackend` or a `RedisBackend`. */
   backend: QueueBackend;
-  /** The clock, in epoch milliseconds; inject one in tests. @default Date.now */
+  /**
+   * The time, in epoch milliseconds; inject one in tests. Timers stay real:
+   * pass `clock` instead to drive workers' timers by hand too.
+   * @default Date.now
+   */
   now?: () => number;
+  /**
+   * The time and the timers of this queue and its workers (polling, lease
+   * renewal, timeouts, `drain()`'s deadline), in one object; inject one in
+   * tests to move time by hand. Give either `now` or `clock`.
+   * @default systemClock
+   */
+  clock?: Clock;
   /**
    * The largest payload accepted, as UTF-8 bytes of its JSON. Larger payloads
    * are refused at dispatch with a `PayloadTooLargeError`, whatever the
@@ -248,8 +260,10 @@ export class FailedJobs {
 export class Queue {
   /** The backend jobs are kept in. */
   readonly backend: QueueBackend;
-  /** The clock. */
+  /** The time, in epoch milliseconds: `clock.now`. */
   readonly now: () => number;
+  /** The time and timers of this queue and its workers. */
+  readonly clock: Clock;
   /** The failed store. */
   readonly failed: FailedJobs;
   /** The largest payload accepted, in UTF-8 bytes of JSON. */
@@ -259,7 +273,8 @@ export class Queue {
    * Creates a queue client over a backend.
    *
    * @param options The backend, clock and payload limit.
-   * @throws {TypeError} When the backend is missing.
+   * @throws {TypeError} When the backend is missing, both `now` and `clock` are given, or the
+   *   clock lacks a method.
    * @throws {RangeError} When `maxPayloadBytes` is not a positive integer.
    */
   constructor(options: QueueOptions) {
@@ -272,7 +287,9 @@ export class Queue {
     }
     this.maxPayloadBytes = maxPayloadBytes;
     this.backend = options.backend;
-    this.now = options.now ?? Date.now;
+    this.clock = clockOf(options);
+    const clock = this.clock;
+    this.now = () => clock.now();
     this.failed = new FailedJobs(this.backend, this.now);
   }
 
@@ -497,6 +514,23 @@ export class Queue {
     };
     return { job: newJob, bytes };
   }
+}
+
+function clockOf(options: QueueOptions): Clock {
+  if (options.now !== undefined && options.clock !== undefined) {
+    throw new TypeError("Queue takes now or clock, not both");
+  }
+  if (options.now !== undefined) {
+    if (typeof options.now !== "function") throw new TypeError("Queue now must be a function");
+    return { ...systemClock, now: options.now };
+  }
+  const clock = options.clock ?? systemClock;
+  for (const method of ["now", "setTimeout", "clearTimeout"] as const) {
+    if (typeof clock[method] !== "function") {
+      throw new TypeError(`Queue clock must have a ${method}() method`);
+    }
+  }
+  return clock;
 }
 
 function runAtOf(options: { delay?: number; at?: Date | number }, now: number): number {

@@ -8,6 +8,7 @@ import type { Queue } from "./queue.ts";
 import type { Middleware } from "./middleware.ts";
 import { describeError } from "./logger.ts";
 import {
+  type AbandonedJob,
   type DrainCounts,
   type DrainOptions,
   type DrainSummary,
@@ -59,7 +60,7 @@ export class Worker {
   #settings: WorkerSettings;
   #middleware: Middleware[] = [];
   #events: WorkerEventEmitter;
-  #signal = new WakeSignal();
+  #signal: WakeSignal;
   #reporter: OutcomeReporter;
   #completions: CompletionBatcher;
   #runs: RunningJobs;
@@ -71,7 +72,7 @@ export class Worker {
   #budget = Infinity;
   #nextDueAt: number | null = null;
   #loop: Promise<void> = Promise.resolve();
-  #renewTimer: ReturnType<typeof setInterval> | undefined;
+  #renewTimer: unknown;
   #unsubscribe: (() => void) | undefined;
   /** Set when a stop's grace period is over: failing reports are given up. */
   #abandon = false;
@@ -87,6 +88,7 @@ export class Worker {
    */
   constructor(queue: Queue, options: WorkerOptions) {
     this.#queue = queue;
+    this.#signal = new WakeSignal(queue.clock);
     const settings = resolveWorkerOptions(options);
     this.#settings = settings;
     const { jobs, logger, maxPoll } = settings;
@@ -107,6 +109,7 @@ export class Worker {
       send: (queue, batch) => this.#take(queue, this.#piggybacks(queue) ? this.#free() : 0, batch),
       events,
       logger,
+      clock: queue.clock,
       maxDelay: maxPoll,
       gaveUp,
       flushed: () => this.#signal.wake(),
@@ -234,7 +237,13 @@ export class Worker {
    * Processes what is due now and returns a summary: for a Cloudflare
    * `scheduled()` handler, a `Deno.cron` callback or an HTTP-triggered function.
    *
-   * @param options Limits on jobs started and time spent reserving.
+   * With `maxTime`, it stops reserving at `maxTime` and returns by `maxTime +
+   * gracePeriod` (plus one round trip to report completions), even when a
+   * handler ignores its signal: handlers still running then are abandoned
+   * and listed in the summary's `abandoned`. Time and timers come from the
+   * queue's clock.
+   *
+   * @param options Limits on jobs started and time spent, and the grace period.
    * @returns What it did.
    * @throws {Error} When the worker is started or already draining.
    * @throws {import("../errors.ts").RedisError} When the backend cannot be reached (after running jobs are reported).
@@ -254,14 +263,16 @@ export class Worker {
     const maxTime = options.maxTime ?? Infinity;
     if (!(maxJobs >= 0)) throw new RangeError(`maxJobs must be non-negative, got ${maxJobs}`);
     if (!(maxTime >= 0)) throw new RangeError(`maxTime must be non-negative, got ${maxTime}`);
-    const started = Date.now();
+    const grace = nonNegative("gracePeriod", options.gracePeriod ?? this.#settings.grace);
+    const clock = this.#queue.clock;
+    const started = clock.now();
     const deadline = started + maxTime;
     this.#begin("draining", maxJobs);
     let stoppedBy: DrainSummary["stoppedBy"] = "empty";
     let failure: unknown;
     try {
       for (;;) {
-        if (Date.now() >= deadline) {
+        if (clock.now() >= deadline) {
           stoppedBy = "maxTime";
           break;
         }
@@ -271,7 +282,7 @@ export class Worker {
         }
         const free = this.#free();
         if (free <= 0 || this.#completions.busy) {
-          await this.#signal.sleep(deadline - Date.now());
+          await this.#signal.sleep(deadline - clock.now());
           continue;
         }
         const settledBefore = this.#runs.settled;
@@ -281,16 +292,27 @@ export class Worker {
         // once, after the reserve looked: look again before calling the queue empty.
         if (this.#runs.settled !== settledBefore) continue;
         if (this.#runs.size === 0 && !this.#completions.busy) break;
-        await this.#signal.sleep(deadline - Date.now());
+        await this.#signal.sleep(deadline - clock.now());
       }
     } catch (error) {
       failure = error;
     }
     this.#mode = "stopping";
-    await this.#settleRunning(Infinity);
+    let abandoned: AbandonedJob[] = [];
+    if (Number.isFinite(deadline)) {
+      // However early the loop ended, handlers get until maxTime + grace, and no longer.
+      const end = deadline + grace;
+      await this.#runs.waitFor(end - clock.now());
+      abandoned = this.#runs.abandon(
+        new Error("drain() reached maxTime and its grace period before the job finished"),
+      );
+      await this.#flushCompletions(end - clock.now());
+    } else {
+      await this.#settleRunning(Infinity);
+    }
     this.#end();
     if (failure !== undefined) throw failure;
-    return { ...this.#counts, stoppedBy, durationMs: Date.now() - started };
+    return { ...this.#counts, stoppedBy, abandoned, durationMs: clock.now() - started };
   }
 
   #begin(mode: Mode, budget: number): void {
@@ -302,14 +324,17 @@ export class Worker {
     this.#unsubscribe = this.#queue.backend.onEnqueue?.((queue) => {
       if (this.#settings.queues.includes(queue)) this.#signal.wake();
     });
-    this.#renewTimer = setInterval(
-      () => this.#runs.renew(),
-      Math.max(1, Math.floor(this.#settings.leaseMs / 3)),
-    );
+    const clock = this.#queue.clock;
+    const every = Math.max(1, Math.floor(this.#settings.leaseMs / 3));
+    const renew = () => {
+      this.#renewTimer = clock.setTimeout(renew, every);
+      void this.#runs.renew();
+    };
+    this.#renewTimer = clock.setTimeout(renew, every);
   }
 
   #end(): void {
-    clearInterval(this.#renewTimer);
+    if (this.#renewTimer !== undefined) this.#queue.clock.clearTimeout(this.#renewTimer);
     this.#renewTimer = undefined;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
@@ -320,16 +345,23 @@ export class Worker {
   async #settleRunning(grace: number): Promise<void> {
     await this.#runs.waitFor(grace);
     await this.#runs.handBack();
-    // Completions whose report keeps failing are given up after the grace period:
-    // their leases expire and the jobs run again (at-least-once).
-    const giveUp = setTimeout(
-      () => (this.#abandon = true),
-      Number.isFinite(grace) ? grace : 30_000,
-    );
+    await this.#flushCompletions(Number.isFinite(grace) ? grace : 30_000);
+  }
+
+  /**
+   * Reports every pending completion. Reports that keep failing are given up
+   * after `giveUpAfter` ms (at once when it is not positive: one attempt
+   * each); their leases expire and the jobs run again (at-least-once).
+   */
+  async #flushCompletions(giveUpAfter: number): Promise<void> {
+    const clock = this.#queue.clock;
+    let giveUp: unknown;
+    if (giveUpAfter > 0) giveUp = clock.setTimeout(() => (this.#abandon = true), giveUpAfter);
+    else this.#abandon = true;
     try {
       await this.#completions.flushAll();
     } finally {
-      clearTimeout(giveUp);
+      if (giveUp !== undefined) clock.clearTimeout(giveUp);
     }
   }
 

@@ -42,8 +42,31 @@ export interface WorkerOptions {
 export interface DrainOptions {
   /** Start at most this many jobs. @default Infinity */
   maxJobs?: number;
-  /** Stop reserving after this many milliseconds (running jobs still finish). @default Infinity */
+  /**
+   * Stop reserving after this many milliseconds. Running handlers get
+   * `gracePeriod` more to finish; then `drain()` returns, abandoning the rest
+   * (see {@linkcode DrainSummary.abandoned}). Without it, `drain()` waits for
+   * every handler, however long it runs.
+   * @default Infinity
+   */
   maxTime?: number;
+  /**
+   * How long after `maxTime` running handlers may still finish before they are
+   * abandoned, so `drain()` returns by `maxTime + gracePeriod` (plus one round
+   * trip to report what finished).
+   * @default the worker's `gracePeriod` (10000)
+   */
+  gracePeriod?: number;
+}
+
+/** A job whose handler was still running when `drain()` gave up on it. */
+export interface AbandonedJob {
+  /** The job's id. */
+  readonly id: string;
+  /** Its queue. */
+  readonly queue: string;
+  /** The job definition's name. */
+  readonly name: string;
 }
 
 /** What one {@linkcode Worker.drain} did. */
@@ -60,6 +83,15 @@ export interface DrainSummary {
   released: number;
   /** Why it stopped: nothing due, `maxJobs` reached, or `maxTime` elapsed. */
   stoppedBy: "empty" | "maxJobs" | "maxTime";
+  /**
+   * Handlers still running at `maxTime + gracePeriod`: their `ctx.signal` was
+   * aborted and `drain()` returned without them. A job whose outcome was not
+   * reported yet keeps its lease, no longer renewed, so it comes back as a
+   * stall when the lease expires (never twice at once while the lease holds);
+   * one already failed by its `timeout` was retried or dead-lettered then.
+   * Whatever an abandoned handler returns later is ignored.
+   */
+  abandoned: AbandonedJob[];
   /** How long it took, in milliseconds. */
   durationMs: number;
 }
@@ -71,7 +103,7 @@ export interface StopOptions {
 }
 
 /** The counts a drain keeps as it goes. */
-export type DrainCounts = Omit<DrainSummary, "stoppedBy" | "durationMs">;
+export type DrainCounts = Omit<DrainSummary, "stoppedBy" | "durationMs" | "abandoned">;
 
 /** Counts at zero, for a new run. */
 export function zeroCounts(): DrainCounts {

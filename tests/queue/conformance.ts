@@ -17,6 +17,7 @@ import {
   withoutOverlapping,
 } from "../../src/queue/mod.ts";
 import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
+import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 
 /** Options every backend takes. */
 export interface BackendOptions {
@@ -813,6 +814,107 @@ const cases: Case[] = [
       await all;
       await worker.stop();
       assert.deepEqual(done.sort(), [1, 2, 3]);
+    },
+  ],
+  [
+    "drain({ maxTime }) returns at maxTime plus its grace period, abandoning a handler that ignores its signal after a timeout",
+    async ({ backend }) => {
+      const clock = new ManualClock(1_700_000_000_000);
+      const queue = new Queue({ backend, clock });
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const started: number[] = [];
+      const job = defineJob({
+        name: "stubborn",
+        schema: v.number(),
+        timeout: 100,
+        maxRetries: 1,
+        backoff: { type: "fixed", delay: 0 },
+        async handle(n) {
+          started.push(n);
+          if (n === 1) await gate; // ignores ctx.signal
+        },
+      });
+      const { id } = await queue.dispatch(job, 1);
+      const worker = quietWorker(queue, { jobs: [job], concurrency: 1 });
+      const retried: string[] = [];
+      worker.on("retrying", (event) => retried.push(event.job.id));
+      let returned = false;
+      const draining = worker.drain({ maxTime: 1_000, gracePeriod: 200 });
+      void draining.finally(() => (returned = true));
+      await waitFor(() => started.length === 1);
+      await clock.advance(100); // the timeout: the attempt fails and is retried at once
+      await waitFor(() => retried.length === 1);
+      await clock.advance(900); // maxTime: no more reserving
+      await clock.advance(199);
+      assert.equal(returned, false, "drain() returned before its grace period ended");
+      await clock.advance(1); // the grace period ends
+      const summary = await draining;
+      assert.equal(summary.stoppedBy, "maxTime");
+      assert.deepEqual(summary.abandoned, [{ id, queue: "default", name: "stubborn" }]);
+      assert.equal(summary.retried, 1);
+      assert.equal(summary.durationMs, 1_200);
+      assert.deepEqual(await queue.counts(), {
+        ready: 1,
+        delayed: 0,
+        active: 0,
+        failed: 0,
+        completed: 0,
+      });
+      // The stubborn handler still holds its slot until it returns; then the retry runs.
+      open();
+      const next = await worker.drain();
+      assert.equal(next.completed, 1);
+      assert.deepEqual(next.abandoned, []);
+      assert.deepEqual(started, [1, 1]);
+    },
+  ],
+  [
+    "a job abandoned by drain() keeps its lease until it expires: not handed back, no longer renewed",
+    async ({ backend }) => {
+      let extendCalls = 0;
+      const spied = new Proxy(backend, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target);
+          if (typeof value !== "function") return value;
+          if (property === "extend") {
+            return (...args: Parameters<QueueBackend["extend"]>) => {
+              extendCalls++;
+              return target.extend(...args);
+            };
+          }
+          return value.bind(target);
+        },
+      });
+      const clock = new ManualClock(1_700_000_000_000);
+      const queue = new Queue({ backend: spied, clock });
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let aborted: unknown;
+      const job = defineJob({
+        name: "endless",
+        schema: v.null(),
+        async handle(_payload, ctx) {
+          ctx.signal.addEventListener("abort", () => (aborted = ctx.signal.reason));
+          await gate; // ignores ctx.signal
+        },
+      });
+      const { id } = await queue.dispatch(job, null);
+      const worker = quietWorker(queue, { jobs: [job], leaseMs: 300 });
+      const draining = worker.drain({ maxTime: 500, gracePeriod: 100 });
+      await waitFor(async () => (await queue.job(id))?.state === "active");
+      await clock.advance(500);
+      await clock.advance(100);
+      const summary = await draining;
+      assert.deepEqual(summary.abandoned, [{ id, queue: "default", name: "endless" }]);
+      assert.equal(summary.released, 0);
+      assert.ok(aborted instanceof Error, "the abandoned handler's signal is aborted");
+      assert.equal((await queue.job(id))?.state, "active", "left to its lease, not handed back");
+      assert.ok(extendCalls > 0, "the lease was renewed while the job ran");
+      const renewed = extendCalls;
+      await clock.advance(3_000); // ten lease renewal periods
+      assert.equal(extendCalls, renewed, "an abandoned job's lease is no longer renewed");
+      open();
     },
   ],
   ["drain() stops at maxJobs and reports a summary", async ({ queue }) => {

@@ -6,6 +6,7 @@ import {
   MemoryBackend,
   Queue,
   RedisBackend,
+  systemClock,
   Worker,
 } from "../../src/queue/mod.ts";
 
@@ -81,6 +82,10 @@ Deno.test("Worker, Queue and backends refuse malformed options", () => {
   const queue = new Queue({ backend: new MemoryBackend() });
   const job = defineJob({ name: "j", schema, handle() {} });
   assert.throws(() => new Queue({} as never), TypeError);
+  const backend = new MemoryBackend();
+  assert.throws(() => new Queue({ backend, now: Date.now, clock: systemClock }), /not both/);
+  assert.throws(() => new Queue({ backend, clock: { now: Date.now } as never }), /setTimeout/);
+  assert.throws(() => new Queue({ backend, maxPayloadBytes: 1.5 }), RangeError);
   assert.throws(() => new Worker(queue, { jobs: [] }), /at least one job/);
   assert.throws(() => new Worker(queue, { jobs: [job, job] }), /Two job definitions/);
   assert.throws(() => new Worker(queue, { jobs: [job], concurrency: 0 }), RangeError);
