@@ -240,6 +240,46 @@ Deno.test("the file state refuses ids that are not server ids, so nothing can st
   assert.deepEqual(await state.due(Date.now(), 10), []);
 });
 
+Deno.test("records that are oversized, not objects or the wrong shape are refused as corrupt, never trusted", async () => {
+  await using directory = await tempDirectory();
+  const { state } = new FileStore({ directory: directory.path });
+  await Deno.mkdir(`${directory.path}/.info`, { recursive: true });
+  const valid = {
+    id: "x",
+    length: 10,
+    offset: 0,
+    metadata: {},
+    rawMetadata: null,
+    createdAt: 1,
+    expiresAt: null,
+    completedAt: null,
+    type: null,
+    head: null,
+    sweepAt: null,
+  };
+  const cases: Record<string, string> = {
+    huge: JSON.stringify({ ...valid, id: "huge", head: "a".repeat(1 << 20) }),
+    nothing: "",
+    scalar: "null",
+    list: "[]",
+    negative: JSON.stringify({ ...valid, id: "negative", offset: -1 }),
+    fraction: JSON.stringify({ ...valid, id: "fraction", length: 1.5 }),
+    missing: JSON.stringify({ id: "missing", offset: 0 }),
+    path: JSON.stringify({ ...valid, id: "../../etc/passwd" }),
+  };
+  for (const [id, text] of Object.entries(cases)) {
+    await Deno.writeTextFile(`${directory.path}/.info/${id}.json`, text);
+    await assert.rejects(
+      state.get(id),
+      (error) => (error as { code?: string }).code === "UPLOAD_RECORD_CORRUPT",
+      id,
+    );
+  }
+  // A field added to records later is kept, not dropped on the way through.
+  await state.create({ ...valid, id: "newer", future: 1 } as typeof valid);
+  assert.equal(((await state.get("newer")) as unknown as { future: number }).future, 1);
+});
+
 Deno.test("two FileStores on one directory in one process share their upload locks", async () => {
   await using directory = await tempDirectory();
   const a = new FileStore({ directory: directory.path }).state!;
