@@ -4,8 +4,13 @@
  * Every operation is shaped for batching, because with Redis over HTTP each
  * call is a round trip: one call reserves many jobs (promoting due delayed
  * jobs and reclaiming expired leases on the way), and one call completes a
- * batch and reserves the next. "Now" always comes from the caller, so a
- * clock can be injected and a replayed request means the same thing.
+ * batch and reserves the next. "Now" comes from the caller for everything a
+ * dispatcher or worker decides (run-at times, failure times), so a clock can
+ * be injected and a replayed request means the same thing. Lease deadlines are
+ * the exception: a backend times them on its own clock (Redis's `TIME` for
+ * `RedisBackend`; in one process, `MemoryBackend` has one clock, its callers'),
+ * so a worker with a skewed clock can neither reclaim a live lease nor be
+ * handed one already over.
  *
  * @module
  */
@@ -129,13 +134,16 @@ export interface Completion extends Lease {
 export interface TakeRequest {
   /** The queue. */
   readonly queue: string;
-  /** The caller's clock, epoch milliseconds. */
+  /**
+   * The caller's clock, epoch milliseconds: which delayed jobs are due, and
+   * `nextDueAt`. Lease deadlines are on the backend's clock.
+   */
   readonly now: number;
   /** Jobs finished successfully; only those whose lease the token still holds complete. */
   readonly complete: readonly Completion[];
   /** How many jobs to reserve (0 to only complete). */
   readonly reserve: number;
-  /** How long the new leases last, in milliseconds. */
+  /** How long the new leases last, in milliseconds of the backend's clock. */
   readonly leaseMs: number;
   /** The token of the new reservation: unique per call, so a replayed call returns the same jobs. */
   readonly token: string;
@@ -153,7 +161,10 @@ export interface TakeResult {
   readonly stalled: readonly string[];
   /** Those of `stalled` that had stalled more than their max stalls and went to the failed store. */
   readonly stalledOut: readonly string[];
-  /** When the earliest delayed job or lease comes due, if any (to sleep until then). */
+  /**
+   * When the earliest delayed job or lease comes due, if any (to sleep until
+   * then), on the caller's clock.
+   */
   readonly nextDueAt: number | null;
 }
 
@@ -238,7 +249,11 @@ export interface QueueBackend extends Limiter {
   progress(queue: string, lease: Lease, value: number): Promise<boolean>;
   /** One job with its state and progress; `null` once completed, forgotten or never dispatched. */
   getJob(queue: string, id: string): Promise<JobInfo | null>;
-  /** Extends leases; returns the ids whose lease was lost. */
+  /**
+   * Extends leases to `leaseMs` from now on the backend's clock (0 ends them
+   * at once); returns the ids whose lease was lost. `now` is the caller's
+   * clock, which only `MemoryBackend` (one process, one clock) uses.
+   */
   extend(queue: string, leases: readonly Lease[], leaseMs: number, now: number): Promise<string[]>;
   /** The size of each part of a queue. */
   counts(queue: string): Promise<QueueCounts>;

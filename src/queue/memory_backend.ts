@@ -108,6 +108,9 @@ class QueueState {
  * Keeps queues in this process's memory, with the same semantics as
  * {@linkcode import("./redis_backend.ts").RedisBackend}: priorities, delays,
  * leases, retries, the failed store. Jobs are lost when the process ends.
+ * One process has one clock, so leases are timed on the `now` its callers
+ * pass (the queue's clock), where `RedisBackend` times them on Redis's: a test
+ * expires a lease by moving the injected clock.
  *
  * @example Running a job in memory
  * ```ts
@@ -365,6 +368,8 @@ export class MemoryBackend implements QueueBackend {
         lost.push(id);
       } else {
         entry.deadline = now + leaseMs;
+        // A shorter lease (0 ends it now) must not hide behind the reclaim scan's lower bound.
+        state.minDeadline = Math.min(state.minDeadline, entry.deadline);
       }
     }
     return Promise.resolve(lost);

@@ -88,9 +88,12 @@ interface QueueKeys {
 }
 
 /**
- * Keeps queues in Redis. Per queue, one hash tag holds: `jobs` (HASH id →
- * record), `ready` (ZSET, priority band then FIFO), `delayed` (ZSET by
- * run-at), `active` (ZSET by lease deadline) with `leases` (HASH id →
+ * Keeps queues in Redis. Lease deadlines are set and compared on Redis's own
+ * clock (`TIME`, inside the scripts), never a worker's, so workers with skewed
+ * clocks cannot reclaim each other's live leases; run-at times of delayed jobs
+ * and retries are the dispatching process's clock. Per queue, one hash tag
+ * holds: `jobs` (HASH id → record), `ready` (ZSET, priority band then FIFO),
+ * `delayed` (ZSET by run-at), `active` (ZSET by lease deadline) with `leases` (HASH id →
  * token), `failed` (ZSET, the dead letters), `unique` keys, `stats`
  * counters, and per job `attempts`, `errors`, `stalls` and `progress`.
  * Completed jobs are deleted at once.
@@ -334,11 +337,12 @@ export class RedisBackend implements QueueBackend {
     queue: string,
     leases: readonly Lease[],
     leaseMs: number,
-    now: number,
+    _now: number,
   ): Promise<string[]> {
     if (leases.length === 0) return [];
     const k = this.#k(queue);
-    const args: (string | number)[] = [now, leaseMs];
+    // Deadlines are set on Redis's clock: the caller's does not enter into it.
+    const args: (string | number)[] = [leaseMs];
     for (const lease of leases) args.push(lease.id, lease.token);
     return asArray(await this.#runner.run(extendScript, [k.active, k.leases], args), "extend")
       .map(String);

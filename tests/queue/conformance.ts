@@ -448,14 +448,13 @@ const cases: Case[] = [
         now: clock.time,
         complete: [],
         reserve: 1,
-        leaseMs: 1_000,
+        leaseMs: 60_000,
         token: "t-stale",
       });
       assert.deepEqual(stale.jobs.map((j) => j.id), [id]);
       assert.equal((await queue.counts()).active, 1);
-      clock.advance(999);
       assert.equal((await quietWorker(queue, { jobs: [job] }).drain()).processed, 0);
-      clock.advance(1);
+      await endLease(backend, id, "t-stale");
       const worker = quietWorker(queue, { jobs: [job] });
       const stalled: unknown[] = [];
       worker.on("stalled", (event) => stalled.push(event));
@@ -510,17 +509,17 @@ const cases: Case[] = [
           now: clock.time,
           complete: [],
           reserve: 1,
-          leaseMs: 10,
+          leaseMs: 60_000,
           token,
         });
       assert.equal((await take("a")).jobs.length, 1);
-      clock.advance(10);
+      await endLease(backend, id, "a");
       const second = await take("b"); // stall 1 of the default 1 allowed: served again
       assert.deepEqual(second.stalled, [id]);
       assert.deepEqual(second.stalledOut, []);
       assert.equal(second.jobs[0]?.stalls, 1);
       assert.deepEqual(second.jobs[0]?.errors, []);
-      clock.advance(10);
+      await endLease(backend, id, "b");
       const last = await take("c"); // stall 2: more than 1
       assert.deepEqual(last.stalled, [id]);
       assert.deepEqual(last.stalledOut, [id]);
@@ -550,12 +549,12 @@ const cases: Case[] = [
           now: clock.time,
           complete: [],
           reserve: 2,
-          leaseMs: 10,
+          leaseMs: 60_000,
           token: `r${round}`,
           maxStalls: 2, // the worker's setting
         });
         stalledOut.push(...taken.stalledOut);
-        clock.advance(10);
+        for (const job of taken.jobs) await endLease(backend, job.id, `r${round}`);
       }
       // strict went at its first stall; lenient survived two and went at its third.
       assert.deepEqual(stalledOut, [a.id, b.id]);
@@ -914,6 +913,18 @@ const cases: Case[] = [
       const renewed = extendCalls;
       await clock.advance(3_000); // ten lease renewal periods
       assert.equal(extendCalls, renewed, "an abandoned job's lease is no longer renewed");
+      // So the lease runs out, and the job is served again as a stall.
+      await waitFor(async () => {
+        const taken = await backend.take({
+          queue: "default",
+          now: clock.now(),
+          complete: [],
+          reserve: 1,
+          leaseMs: 60_000,
+          token: "next",
+        });
+        return taken.stalled.includes(id) && taken.jobs[0]?.id === id;
+      });
       open();
     },
   ],
@@ -1018,6 +1029,15 @@ const cases: Case[] = [
     assert.equal(peak, 1);
   }],
 ];
+
+/**
+ * Ends a lease now, as its running out would: a lease extended by 0 ms. Leases
+ * are timed on the backend's clock (Redis's own, for RedisBackend), which a
+ * test cannot move, so this is how a case makes one expire without waiting.
+ */
+async function endLease(backend: QueueBackend, id: string, token: string): Promise<void> {
+  assert.deepEqual(await backend.extend("default", [{ id, token }], 0, 0), []);
+}
 
 /**
  * Runs every conformance case as a step of `t`, each on a fresh backend.

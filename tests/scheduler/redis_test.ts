@@ -7,6 +7,8 @@ import {
   type TaskRunRecord,
 } from "../../src/scheduler/mod.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
+import { Keyspace } from "../../src/redis/keys.ts";
+import { FakeClock } from "./_fake_clock.ts";
 
 const T0 = Date.parse("2025-06-02T12:00:00Z");
 
@@ -151,3 +153,41 @@ Deno.test("the scheduler on a real Redis through the HTTP gateway", async (t) =>
     },
   );
 });
+
+Deno.test("a scheduler whose clock runs 30 s ahead cannot run a one-server occurrence twice: claims expire on Redis's clock", async () => {
+  await using stack = await startRedisStack();
+  const occurrence = Date.parse("2025-06-02T12:01:00Z");
+  const skew = 30_000;
+  // The true clock is 30 s before the occurrence; the fast one is already at it.
+  const clocks = { true: new FakeClock(occurrence - skew), ahead: new FakeClock(occurrence) };
+  const ran: string[] = [];
+  const schedulers = (["true", "ahead"] as const).map((instance) => {
+    const scheduler = new Scheduler({
+      instance,
+      clock: clocks[instance],
+      mutex: new RedisMutex({ redis: stack.newRedis(), namespace: "skew" }),
+    });
+    scheduler.call("backup", () => void ran.push(instance)).everyMinute().onOneServer();
+    return scheduler;
+  });
+  for (const scheduler of schedulers) await scheduler.start();
+  try {
+    await clocks.ahead.advance(0); // the fast scheduler reaches 12:01 first and claims it
+    await waitUntil(() => ran.length === 1);
+    // The claim lives its whole TTL on Redis's clock, whatever the claimer's clock said:
+    // far longer than the skew, so the true scheduler still finds it.
+    const claim = new Keyspace("skew").key("lock", `run:backup:${occurrence}`);
+    const ttl = await stack.redis.pttl(claim);
+    assert.ok(ttl > skew && ttl <= 3_600_000, `claim TTL ${ttl} ms`);
+    await clocks.true.advance(skew); // 30 s later the true scheduler reaches 12:01 too
+    await clocks.ahead.advance(skew);
+  } finally {
+    for (const scheduler of schedulers) await scheduler.stop();
+  }
+  assert.deepEqual(ran, ["ahead"]);
+});
+
+/** Polls `check` on real time until it holds (for runs launched by a fake clock's timer). */
+async function waitUntil(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+}

@@ -11,6 +11,7 @@
   The reservation token is the caller's and unique per call: the outcome is
   remembered under it for the lease's duration, and a replay returns the
   same jobs and completions instead of taking more.
+  Lease deadlines are on Redis's clock (TIME); run-at times on the caller's.
 
   KEYS[1]   jobs         HASH  id -> record JSON ({"b":band,"m":maxRetries,"s":maxStalls,...})
   KEYS[2]   attempts     HASH  id -> reservations so far
@@ -26,7 +27,7 @@
   KEYS[12]  progress     HASH  id -> latest progress reported
   KEYS[13]  reservation  STRING  this call's remembered outcome
 
-  ARGV[1]  now (epoch ms)
+  ARGV[1]  now (epoch ms, the caller's clock)
   ARGV[2]  how many jobs to reserve (0: only complete)
   ARGV[3]  lease duration (ms)
   ARGV[4]  reservation token
@@ -38,7 +39,7 @@
   Output:
     { lost ids, stalled ids, jobs, next due, ids of stalled jobs moved to the failed store }
     jobs is flat: id, record, attempts, errors JSON ("" for none), stalls, per job
-    next due is the earliest delayed run-at or lease deadline, -1 for none
+    next due is the earliest delayed run-at or lease deadline, on the caller's clock, -1 for none
 ]]
 -- @include "jobs.lua"
 
@@ -49,6 +50,14 @@ local token = ARGV[4]
 local failedLimit = tonumber(ARGV[5])
 local defaultMaxStalls = tonumber(ARGV[6])
 local n = tonumber(ARGV[7])
+-- Two clocks, on purpose. Leases are set and compared on Redis's own clock, never
+-- the caller's: a worker whose clock runs ahead must not reclaim other workers'
+-- live leases, nor one running behind hand out leases already over. Redis 7
+-- replicates a script's effects, so reading TIME is allowed, and a replay stays
+-- deterministic through the caller's token, not its clock. Delayed jobs' run-at
+-- times stay on the caller's clock (ARGV[1]), as their dispatcher computed them.
+local time = redis.call("TIME")
+local leaseNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local queueKeys = {
   failed = KEYS[8], unique = KEYS[9], stats = KEYS[10],
   hashes = { KEYS[1], KEYS[2], KEYS[3], KEYS[11], KEYS[12] },
@@ -78,7 +87,11 @@ local function nextDue()
   local d = redis.call("ZRANGE", KEYS[5], 0, 0, "WITHSCORES")
   if d[2] then due = tonumber(d[2]) end
   local a = redis.call("ZRANGE", KEYS[6], 0, 0, "WITHSCORES")
-  if a[2] and (due < 0 or tonumber(a[2]) < due) then due = tonumber(a[2]) end
+  if a[2] then
+    -- A lease deadline is on Redis's clock: say it on the caller's.
+    local leaseDue = now + math.max(0, tonumber(a[2]) - leaseNow)
+    if due < 0 or leaseDue < due then due = leaseDue end
+  end
   return due
 end
 
@@ -126,7 +139,7 @@ end
 
 -- Reclaim expired leases: a stall, not a failed attempt.
 local stalled, stalledOut = {}, {}
-local expired = redis.call("ZRANGEBYSCORE", KEYS[6], "-inf", now, "LIMIT", 0, 1000)
+local expired = redis.call("ZRANGEBYSCORE", KEYS[6], "-inf", leaseNow, "LIMIT", 0, 1000)
 for _, id in ipairs(expired) do
   redis.call("ZREM", KEYS[6], id)
   redis.call("HDEL", KEYS[7], id)
@@ -181,7 +194,7 @@ local popped = redis.call("ZPOPMIN", KEYS[4], want)
 for i = 1, #popped, 2 do reserved[#reserved + 1] = popped[i] end
 local jobs = {}
 if #reserved > 0 then
-  local deadline = now + leaseMs
+  local deadline = leaseNow + leaseMs
   local leases, active = {}, {}
   for _, id in ipairs(reserved) do
     redis.call("HINCRBY", KEYS[2], id, 1)
