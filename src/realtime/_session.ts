@@ -7,6 +7,7 @@
 import type { WSContext } from "hono/ws";
 import type { AuthSession, RealtimeUser } from "./auth.ts";
 import type { Clock } from "../clock.ts";
+import type { ConnectionSlot } from "./connection_slots.ts";
 import { CloseCode } from "./close_codes.ts";
 import type {
   Connection,
@@ -72,6 +73,7 @@ export class Session implements Connection, TransportConnection {
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
   #closing = false;
+  #slot: ConnectionSlot | null;
   #cancelIdle: () => void = () => {};
   #cancelExpiry: () => void = () => {};
 
@@ -80,7 +82,9 @@ export class Session implements Connection, TransportConnection {
     auth: AuthSession,
     policy: ConnectionPolicy,
     host: SessionHost,
+    slot?: ConnectionSlot,
   ) {
+    this.#slot = slot ?? null;
     this.#socket = socket;
     this.#user = auth.user;
     this.#expiresAt = auth.expiresAt;
@@ -325,6 +329,7 @@ export class Session implements Connection, TransportConnection {
     this.#cancelIdle();
     this.#cancelExpiry();
     this.#host.detach(this);
+    this.#slot?.release();
     const middlewares = this.#host.middlewares;
     if (middlewares.length === 0) return;
     this.#queue = this.#queue.then(async () => {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ConnectionSlots } from "./connection_slots.ts";
 import type { PresenceMember } from "./protocol.ts";
 import { sameMember } from "./_same_member.ts";
 
@@ -69,6 +70,12 @@ export interface FanoutHandlers {
 export interface Fanout {
   /** The presence store shared by all instances. */
   readonly presence: PresenceStore;
+  /**
+   * Where the per-user connection cap is counted across instances; without
+   * it each hub instance counts its own connections.
+   * @default undefined
+   */
+  readonly connections?: ConnectionSlots;
   /** Starts receiving from other instances; the hub calls it once, lazily. */
   start(handlers: FanoutHandlers): Promise<void>;
   /** Sends a message to every other instance. */

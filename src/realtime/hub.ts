@@ -19,6 +19,12 @@ import {
 } from "./protocol.ts";
 import { sameMember } from "./_same_member.ts";
 import { Session, type SessionHost } from "./_session.ts";
+import type { ConnectionSlot, ConnectionSlots } from "./connection_slots.ts";
+import { Admission } from "./_admission.ts";
+import { MemorySlots } from "./_memory_slots.ts";
+
+/** How long a slot waits for its socket to open before it goes back by itself. */
+const ADMISSION_TIMEOUT_MS = 10_000;
 
 /** Options for {@linkcode Hub}. */
 export interface HubOptions {
@@ -29,6 +35,15 @@ export interface HubOptions {
   fanout?: Fanout;
   /** Time and timers (token expiry, idle timeouts, rate limits). @default systemClock */
   clock?: Clock;
+  /**
+   * Most connections one user (one token `sub`) may hold at once; an upgrade
+   * over it is refused with 429 before it happens. Counted across every
+   * instance with `RedisFanout`, per instance otherwise. `Infinity` for no cap.
+   * A hundred is far more tabs than anyone keeps open, and still stops one
+   * leaked token from holding thousands of sockets.
+   * @default 100
+   */
+  maxConnectionsPerUser?: number;
   /**
    * Called with errors the hub recovers from (a throwing hook, a failed presence update).
    * @default console.error
@@ -74,6 +89,11 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   #started: Promise<void> | null = null;
   #closed = false;
   #host: SessionHost;
+  #maxPerUser: number;
+  #slots: ConnectionSlots;
+  #localSlots = new MemorySlots();
+  #admissions = new Set<Admission>();
+  #releases = new Set<Promise<void>>();
 
   /**
    * Creates a hub.
@@ -87,6 +107,14 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
       console.error(`[kiln realtime] ${context}:`, error);
     });
     this.#host = this.#makeHost();
+    const limit = options.maxConnectionsPerUser ?? 100;
+    if (!(limit === Infinity || (Number.isSafeInteger(limit) && limit > 0))) {
+      throw new RangeError(
+        `maxConnectionsPerUser must be a positive integer or Infinity, got ${limit}`,
+      );
+    }
+    this.#maxPerUser = limit;
+    this.#slots = this.#fanout.connections ?? this.#localSlots;
   }
 
   /** How many connections this instance holds. */
@@ -117,18 +145,86 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   }
 
   /**
+   * Takes a connection slot for a user before their socket is upgraded, under
+   * `maxConnectionsPerUser`: resolves `null` when the user holds that many
+   * already. {@linkcode realtime} calls this (and answers `null` with 429);
+   * call it yourself only for a transport of your own, and hand the slot to
+   * {@linkcode Hub.connect}. A slot no connection claims within 10 s goes back
+   * by itself; call `release()` when the upgrade fails.
+   *
+   * When the fan-out's shared count cannot be reached (Redis is down), the
+   * slot is counted on this instance alone, and the error is reported to `onError`.
+   *
+   * @param userId The user's id (the token's `sub`).
+   * @returns The slot, or `null` when the user is at the cap.
+   * @throws {KilnError} `REALTIME_HUB_CLOSED` after {@linkcode Hub.close}.
+   *
+   * @example Admitting connections by hand
+   * ```ts
+   * import { Hub } from "@kiln/core/realtime";
+   * import assert from "node:assert/strict";
+   *
+   * const hub = new Hub({ maxConnectionsPerUser: 1 });
+   * const slot = await hub.admit("alice");
+   * assert.notEqual(slot, null);
+   * assert.equal(await hub.admit("alice"), null); // at the cap
+   * slot!.release();
+   * assert.notEqual(await hub.admit("alice"), null);
+   * await hub.close();
+   * ```
+   */
+  async admit(userId: string): Promise<ConnectionSlot | null> {
+    if (this.#closed) throw new KilnError("REALTIME_HUB_CLOSED", "The hub is closed");
+    const limit = this.#maxPerUser;
+    if (limit === Infinity) return this.#admission(userId, () => {});
+    const connectionId = crypto.randomUUID();
+    let slots = this.#slots;
+    let taken: boolean;
+    try {
+      taken = await slots.acquire(userId, connectionId, limit);
+    } catch (error) {
+      // The shared count is out of reach: keep counting on this instance rather than
+      // refusing everyone, or admitting without any bound.
+      this.#onError(error, "connection slots");
+      slots = this.#localSlots;
+      taken = await slots.acquire(userId, connectionId, limit);
+    }
+    if (!taken) return null;
+    const giveBack = () => this.#track(slots.release(userId, connectionId));
+    if (this.#closed) {
+      giveBack();
+      throw new KilnError("REALTIME_HUB_CLOSED", "The hub is closed");
+    }
+    return this.#admission(userId, giveBack);
+  }
+
+  /**
    * Takes over an upgraded socket. {@linkcode realtime} calls this; call it
    * yourself only for a transport of your own.
    *
    * @param socket The socket, in Hono's shape.
    * @param auth Who the connection belongs to.
    * @param policy The limits and rules, as {@linkcode realtime} resolves them.
+   * @param slot The user's slot from {@linkcode Hub.admit}; it goes back when the connection closes.
    * @returns The connection, with `receive(data)` and `closedByPeer(code, reason)` for the transport.
    * @throws {KilnError} `REALTIME_HUB_CLOSED` after {@linkcode Hub.close}.
+   * @throws {TypeError} When `slot` is not this hub's, belongs to another user, or was used or given back.
    */
-  connect(socket: WSContext, auth: AuthSession, policy: ConnectionPolicy): TransportConnection {
+  connect(
+    socket: WSContext,
+    auth: AuthSession,
+    policy: ConnectionPolicy,
+    slot?: ConnectionSlot,
+  ): TransportConnection {
     if (this.#closed) throw new KilnError("REALTIME_HUB_CLOSED", "The hub is closed");
-    const session = new Session(socket, auth, policy, this.#host);
+    if (slot !== undefined) {
+      if (!(slot instanceof Admission) || !this.#admissions.has(slot)) {
+        throw new TypeError("The slot must come from this hub's admit()");
+      }
+      if (slot.userId !== auth.user.id) throw new TypeError("The slot belongs to another user");
+      if (!slot.attach()) throw new TypeError("The slot was used or given back already");
+    }
+    const session = new Session(socket, auth, policy, this.#host, slot);
     this.#sessions.add(session);
     this.#start().catch((error) => this.#onError(error, "fanout"));
     session.start();
@@ -208,9 +304,32 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     const sessions = [...this.#sessions];
     for (const session of sessions) session.close(CloseCode.GoingAway, "server shutting down");
     await Promise.all(sessions.map((session) => session.drained()));
-    await Promise.allSettled([...this.#presenceChains.values()]);
+    // Slots admitted for sockets that never opened go back now, not when their timer fires.
+    for (const admission of [...this.#admissions]) admission.release();
+    await Promise.allSettled([...this.#presenceChains.values(), ...this.#releases]);
     if (this.#started) await this.#started.catch(() => {});
     await this.#fanout.close();
+  }
+
+  #admission(userId: string, giveBack: () => void): Admission {
+    const admission: Admission = new Admission(
+      userId,
+      () => {
+        this.#admissions.delete(admission);
+        giveBack();
+      },
+      this.#clock,
+      ADMISSION_TIMEOUT_MS,
+    );
+    this.#admissions.add(admission);
+    return admission;
+  }
+
+  /** Keeps a slot's way back to the store in sight, so close() can wait for it. */
+  #track(release: Promise<void>): void {
+    const tracked = release.catch((error) => this.#onError(error, "connection slots"));
+    this.#releases.add(tracked);
+    tracked.finally(() => this.#releases.delete(tracked));
   }
 
   #start(): Promise<void> {

@@ -39,6 +39,7 @@ export type {
   ConnectionPolicy,
   TransportConnection,
 } from "./connection.ts";
+export type { ConnectionSlot, ConnectionSlots } from "./connection_slots.ts";
 export { AuthError, type AuthFailure } from "./errors.ts";
 export {
   type BunWebSocketHandlerLike,

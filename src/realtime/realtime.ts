@@ -14,6 +14,7 @@ import type {
   ConnectionPolicy as SessionPolicy,
   TransportConnection,
 } from "./connection.ts";
+import type { ConnectionSlot } from "./connection_slots.ts";
 import { AuthError } from "./errors.ts";
 import type { Hub } from "./hub.ts";
 import { PROTOCOL } from "./protocol.ts";
@@ -94,7 +95,8 @@ export interface RealtimeOptions {
  * Creates the Hono middleware that upgrades authenticated WebSocket requests
  * and attaches them to `hub`. It decides before upgrading: an `Origin`
  * outside `origins` gets 403, a missing or invalid token 401 with
- * `WWW-Authenticate`, a request that is not an upgrade 426.
+ * `WWW-Authenticate`, a request that is not an upgrade 426, a user already
+ * holding the hub's `maxConnectionsPerUser` connections 429.
  *
  * @param hub The hub the connections join.
  * @param options The helper, the authentication and the limits.
@@ -164,13 +166,26 @@ export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler 
       }
       return unauthorized(c, realm, error);
     }
+    // The per-user cap, decided before upgrading so a refusal costs no socket.
+    let slot: ConnectionSlot | null;
+    try {
+      slot = await hub.admit(session.user.id);
+    } catch {
+      return c.text("The server is shutting down", 503);
+    }
+    if (slot === null) return c.text("Too many connections for this user", 429);
+    const admitted = slot;
     let connection: TransportConnection | null = null;
+    let refused = false;
     const attach = (ws: WSContext): TransportConnection | null => {
-      if (connection) return connection;
+      if (connection || refused) return connection;
       dropOnProtocolError(ws);
       try {
-        connection = hub.connect(ws, session, policy);
+        connection = hub.connect(ws, session, policy, admitted);
       } catch {
+        // The hub closed, or the slot went back while the socket took too long to open.
+        refused = true;
+        admitted.release();
         ws.close(CloseCode.GoingAway, "server shutting down");
       }
       return connection;
@@ -180,13 +195,23 @@ export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler 
       onOpen: (_event, ws) => void attach(ws),
       onMessage: (event, ws) => attach(ws)?.receive(event.data),
       onClose: (event, ws) => {
-        connection?.closedByPeer(event.code, event.reason);
+        if (connection) connection.closedByPeer(event.code, event.reason);
+        else admitted.release(); // closed before it was ever attached
         answerClose(ws, event.code);
       },
     };
     // Read before upgrading: Deno refuses access to a request once it was upgraded.
     const offered = c.req.header("sec-websocket-protocol");
-    const response = await upgradeWebSocket(() => events)(c, next);
+    let response: Response | void;
+    try {
+      response = await upgradeWebSocket(() => events)(c, next);
+    } catch (error) {
+      admitted.release();
+      throw error;
+    }
+    // No upgrade happened (the helper passed the request on); a socket that
+    // never opens otherwise gives its slot back after the admission timeout.
+    if (response === undefined) admitted.release();
     return response instanceof Response ? withProtocol(response, offered) : response;
   };
 }

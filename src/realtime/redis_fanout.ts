@@ -9,7 +9,9 @@ import type { RedisLike, RedisSubscription } from "../redis/redis_like.ts";
 import { ScriptRunner } from "../redis/script.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Fanout, FanoutEnvelope, FanoutHandlers, PresenceStore } from "./fanout.ts";
+import type { ConnectionSlots } from "./connection_slots.ts";
 import { RedisPresence } from "./_redis_presence.ts";
+import { RedisSlots } from "./_redis_slots.ts";
 
 /** How many recent message ids are remembered to drop a retried PUBLISH's second copy. */
 const SEEN_MESSAGES = 1_024;
@@ -26,8 +28,9 @@ export interface RedisFanoutOptions {
   /** The key prefix, for sharing one Redis between apps. @default "kiln" */
   prefix?: string;
   /**
-   * How long an instance's presence members outlive its last heartbeat, in
-   * milliseconds: a crashed instance's members disappear after this.
+   * How long an instance's presence members (and connection slots) outlive
+   * its last heartbeat, in milliseconds: a crashed instance's members
+   * disappear after this, and its connections stop counting.
    * @default 30_000
    */
   presenceTtlMs?: number;
@@ -67,10 +70,13 @@ export interface RedisFanoutOptions {
 export class RedisFanout implements Fanout {
   /** Presence members in Redis, shared by every instance of the hub. */
   readonly presence: PresenceStore;
+  /** Each user's connections on every instance of the hub, for `maxConnectionsPerUser`. */
+  readonly connections: ConnectionSlots;
   /** This instance's id. */
   readonly instanceId: string = crypto.randomUUID();
   #redis: RedisLike;
   #presence: RedisPresence;
+  #slots: RedisSlots;
   #topic: string;
   #delays: { min: number; max: number };
   #onError: (error: unknown, context: string) => void;
@@ -109,8 +115,19 @@ export class RedisFanout implements Fanout {
     this.#onError = options.onError ?? ((error, context) => {
       console.error(`[kiln realtime] ${context}:`, error);
     });
+    const runner = new ScriptRunner(this.#redis);
+    this.connections = this.#slots = new RedisSlots({
+      runner,
+      name,
+      prefix,
+      instanceId: this.instanceId,
+      clock: options.clock ?? systemClock,
+      ttlMs,
+      heartbeatMs,
+      onError: this.#onError,
+    });
     this.presence = this.#presence = new RedisPresence({
-      runner: new ScriptRunner(this.#redis),
+      runner,
       name,
       prefix,
       instanceId: this.instanceId,
@@ -155,6 +172,7 @@ export class RedisFanout implements Fanout {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     this.#presence.stop();
+    await this.#slots.close();
     await this.#subscribing; // an attempt under way closes what it opened
     const subscription = this.#subscription;
     this.#subscription = null;

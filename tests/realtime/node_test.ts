@@ -249,3 +249,57 @@ Deno.test("on Node itself, binary floods are rate limited and limitNodeFrames() 
     }
   });
 });
+
+Deno.test("on Node, simultaneous upgrades of one user never exceed maxConnectionsPerUser", async () => {
+  const hub = new Hub({ onError: () => {}, maxConnectionsPerUser: 2 });
+  const server = await startNodeServer(hub);
+  const token = await sign("alice");
+  const attempts = await Promise.all(
+    Array.from(
+      { length: 10 },
+      () =>
+        openRaw(server.url, token).then((conn) => ({ conn, status: 101 }), (error: Error) => ({
+          conn: undefined,
+          status: Number(error.message.match(/HTTP\/1\.1 (\d+)/)?.[1]),
+        })),
+    ),
+  );
+  try {
+    assert.deepEqual(
+      attempts.map((attempt) => attempt.status).sort(),
+      [101, 101, ...Array(8).fill(429)],
+    );
+  } finally {
+    for (const attempt of attempts) attempt.conn?.close();
+    await hub.close();
+    await server.close();
+  }
+});
+
+Deno.test("on Node, a handshake ws abandons after the middleware admitted it gives its slot back after the admission timeout", async () => {
+  const clock = new ManualClock(Date.now());
+  const hub = new Hub({ clock, onError: () => {}, maxConnectionsPerUser: 1 });
+  const server = await startNodeServer(hub);
+  const token = await sign("alice", { now: clock.now() });
+  try {
+    // A key ws finds invalid: realtime() admits the request, then ws answers 400
+    // and never opens a socket, so no event ever reaches the hub.
+    const abandoned = await rawUpgrade(server.url, {
+      Origin: "https://app.test",
+      "Sec-WebSocket-Key": "not-a-valid-key",
+      "Sec-WebSocket-Protocol": `kiln.v1, bearer.${token}`,
+    });
+    assert.equal(abandoned.status, 400);
+    const refused = await rawUpgrade(server.url, {
+      Origin: "https://app.test",
+      "Sec-WebSocket-Protocol": `kiln.v1, bearer.${token}`,
+    });
+    assert.equal(refused.status, 429, "the abandoned handshake still holds the slot");
+    clock.advance(10_000);
+    await using _client = await TestClient.connect(server.url, token);
+    assert.equal(hub.size, 1);
+  } finally {
+    await hub.close();
+    await server.close();
+  }
+});

@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import { RedisFanout } from "../../src/realtime/redis_fanout.ts";
+import { connectionHeartbeat } from "../../src/realtime/_scripts.ts";
+import { UpstashRedis } from "../../src/redis/upstash_redis.ts";
+import { startRedisStack } from "../support/redis_stack.ts";
+import { ManualClock } from "./_support/manual_clock.ts";
+import { sign, startServer } from "./_support/server.ts";
+import { openRaw, rawUpgrade, TestClient } from "./_support/ws_client.ts";
+
+/** Upgrades and keeps the connection open; resolves the status and, on 101, the socket. */
+async function hold(url: string, token: string): Promise<{ status: number; conn?: Deno.TcpConn }> {
+  try {
+    return { status: 101, conn: await openRaw(url, token) };
+  } catch (error) {
+    const status = Number(String((error as Error).message).match(/HTTP\/1\.1 (\d+)/)?.[1]);
+    if (!status) throw error;
+    return { status };
+  }
+}
+
+async function waitUntil(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (!condition()) throw new Error(`Timed out waiting until ${what}`);
+}
+
+Deno.test("simultaneous upgrades of one user never exceed maxConnectionsPerUser; the rest get 429", async () => {
+  await using server = startServer({ hub: { maxConnectionsPerUser: 3 } });
+  const token = await sign("alice");
+  const attempts = await Promise.all(Array.from({ length: 20 }, () => hold(server.url, token)));
+  try {
+    const statuses = attempts.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [...Array(3).fill(101), ...Array(17).fill(429)]);
+    await waitUntil(() => server.hub.size === 3, "three connections are attached");
+
+    const refused = await rawUpgrade(server.url, {
+      Origin: "https://app.test",
+      "Sec-WebSocket-Protocol": `kiln.v1, bearer.${token}`,
+    });
+    assert.equal(refused.status, 429);
+    assert.match(refused.body, /Too many connections for this user/);
+    // Another user is not affected.
+    await using _bob = await TestClient.connect(server.url, await sign("bob"));
+    assert.equal(server.hub.size, 4);
+  } finally {
+    for (const attempt of attempts) attempt.conn?.close();
+  }
+});
+
+Deno.test("a closed connection frees its slot for the user's next one", async () => {
+  const closed: string[] = [];
+  await using server = startServer({
+    hub: { maxConnectionsPerUser: 2 },
+    setup: (hub) => hub.use({ onClose: (connection) => void closed.push(connection.user.id) }),
+  });
+  const token = await sign("alice");
+  const first = await TestClient.connect(server.url, token);
+  await using _second = await TestClient.connect(server.url, token);
+  assert.equal((await hold(server.url, token)).status, 429);
+  await first.close();
+  await waitUntil(() => closed.length === 1, "the first connection closed");
+  await using _third = await TestClient.connect(server.url, token);
+  assert.equal(server.hub.size, 2);
+});
+
+Deno.test("maxConnectionsPerUser must be a positive integer or Infinity", () => {
+  for (const bad of [0, -1, 1.5, NaN]) {
+    assert.throws(() => startServer({ hub: { maxConnectionsPerUser: bad } }), RangeError);
+  }
+});
+
+Deno.test("an upgrade that never opens a socket gives its slot back after the admission timeout", async () => {
+  const clock = new ManualClock(Date.now());
+  await using server = startServer({ clock, hub: { maxConnectionsPerUser: 1 } });
+  const token = await sign("alice", { now: clock.now() });
+  // Ask for the upgrade and hang up before reading the answer.
+  const target = new URL(server.url);
+  const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
+  await conn.write(new TextEncoder().encode(
+    [
+      "GET /ws HTTP/1.1",
+      `Host: ${target.host}`,
+      "Connection: Upgrade",
+      "Upgrade: websocket",
+      "Sec-WebSocket-Version: 13",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "Origin: https://app.test",
+      `Sec-WebSocket-Protocol: kiln.v1, bearer.${token}`,
+      "",
+      "",
+    ].join("\r\n"),
+  ));
+  conn.close();
+  // Whether the runtime reported that socket closed or never opened it, the slot comes back.
+  let status = 0;
+  for (let i = 0; i < 5 && status !== 101; i++) {
+    const attempt = await hold(server.url, token);
+    status = attempt.status;
+    attempt.conn?.close();
+    if (status !== 101) clock.advance(10_000);
+  }
+  assert.equal(status, 101);
+});
+
+/** Retries while a release is still on its way to Redis (it follows the close). */
+async function holdSoon(url: string, token: string) {
+  for (let i = 0; i < 100; i++) {
+    const attempt = await hold(url, token);
+    if (attempt.status === 101) return attempt;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error("Never got a slot back");
+}
+
+Deno.test("RedisFanout: the per-user cap holds across instances, racing upgrades included, and a crashed instance's slots come back", async (t) => {
+  await using stack = await startRedisStack();
+  const name = `t${crypto.randomUUID().slice(0, 8)}`;
+  const clockA = new ManualClock(Date.now()); // never advanced: instance A will "crash"
+  const clockB = new ManualClock(Date.now());
+  const fanout = (clock: ManualClock) =>
+    new RedisFanout({ redis: stack.newRedis(), name, clock, onError: () => {} });
+  await using a = startServer({ hub: { fanout: fanout(clockA), maxConnectionsPerUser: 3 } });
+  await using b = startServer({ hub: { fanout: fanout(clockB), maxConnectionsPerUser: 3 } });
+  const token = await sign("alice");
+  const open: Deno.TcpConn[] = [];
+  const size = () => a.hub.size + b.hub.size;
+  try {
+    await t.step(
+      "twelve simultaneous upgrades over two instances: exactly three succeed",
+      async () => {
+        const attempts = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => hold(i % 2 ? a.url : b.url, token)),
+        );
+        for (const attempt of attempts) if (attempt.conn) open.push(attempt.conn);
+        const statuses = attempts.map((attempt) => attempt.status).sort();
+        assert.deepEqual(statuses, [...Array(3).fill(101), ...Array(9).fill(429)]);
+        await waitUntil(() => size() === 3, "three connections are attached");
+      },
+    );
+
+    await t.step("closed connections give their slots back on every instance", async () => {
+      for (const conn of open.splice(0)) conn.close();
+      await waitUntil(() => size() === 0, "every connection closed");
+      for (let i = 0; i < 3; i++) open.push((await holdSoon(a.url, token)).conn!);
+      assert.equal((await hold(b.url, token)).status, 429);
+    });
+
+    await t.step("a crashed instance's slots lapse with its heartbeat", async () => {
+      // A holds three and stops heartbeating; B's clock moves past A's deadline.
+      clockB.advance(31_000);
+      const fresh = await hold(b.url, token);
+      assert.equal(fresh.status, 101);
+      open.push(fresh.conn!);
+    });
+  } finally {
+    for (const conn of open) conn.close();
+  }
+});
+
+Deno.test("RedisFanout: a live instance's heartbeat keeps its slots counted however long its connections last", async () => {
+  await using stack = await startRedisStack();
+  const name = `t${crypto.randomUUID().slice(0, 8)}`;
+  const heartbeatSha = await sha1(connectionHeartbeat.source);
+  let heartbeats = 0;
+  const watched: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    const body = typeof init?.body === "string" ? init.body : "";
+    if (body.includes(heartbeatSha) || body.includes("connectionHeartbeat")) heartbeats++;
+    return response;
+  };
+  const start = Date.now();
+  const clockA = new ManualClock(start);
+  const clockB = new ManualClock(start);
+  await using a = startServer({
+    hub: {
+      maxConnectionsPerUser: 1,
+      fanout: new RedisFanout({
+        redis: new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: watched }),
+        name,
+        clock: clockA,
+        onError: () => {},
+      }),
+    },
+  });
+  await using b = startServer({
+    hub: {
+      maxConnectionsPerUser: 1,
+      fanout: new RedisFanout({ redis: stack.newRedis(), name, clock: clockB, onError: () => {} }),
+    },
+  });
+  const token = await sign("alice");
+  const held = await hold(a.url, token);
+  try {
+    assert.equal(held.status, 101);
+    // Two minutes pass on both instances; A renews its deadline every 10 s.
+    for (let i = 0; i < 12; i++) {
+      const before = heartbeats;
+      clockA.advance(10_000);
+      clockB.advance(10_000);
+      await waitUntil(() => heartbeats > before, "A sent a heartbeat");
+    }
+    assert.equal((await hold(b.url, token)).status, 429, "A's slot still counts on B");
+  } finally {
+    held.conn?.close();
+  }
+});
+
+/** The SHA-1 Redis knows a script by, as the script runner computes it. */
+async function sha1(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
