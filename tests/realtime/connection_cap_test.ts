@@ -211,3 +211,30 @@ async function sha1(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+Deno.test("RedisFanout: with Redis out of reach the cap falls back to this instance's own count, and says so", async () => {
+  await using stack = await startRedisStack();
+  const errors: string[] = [];
+  await using server = startServer({
+    hub: {
+      maxConnectionsPerUser: 1,
+      fanout: new RedisFanout({
+        redis: stack.newRedis(),
+        name: `t${crypto.randomUUID().slice(0, 8)}`,
+        resubscribeDelayMs: { min: 50, max: 400 },
+        onError: () => {},
+      }),
+      onError: (_error, context) => void errors.push(context),
+    },
+  });
+  await stack.stopGateway();
+  const token = await sign("alice");
+  const first = await hold(server.url, token);
+  try {
+    assert.equal(first.status, 101, "admitted on the local count");
+    assert.ok(errors.includes("connection slots"), JSON.stringify(errors));
+    assert.equal((await hold(server.url, token)).status, 429, "the local count still caps");
+  } finally {
+    first.conn?.close();
+  }
+});
