@@ -12,7 +12,7 @@ import { startRedisStack } from "../support/redis_stack.ts";
 import { quietWorker, waitFor } from "./_helpers.ts";
 
 const SKEW_MS = 30_000;
-const LEASE_MS = 1_500;
+const LEASE_MS = 3_000;
 
 /** Wraps a backend, counting the take() calls that came back. */
 function countingTakes(backend: QueueBackend): { backend: QueueBackend; takes: () => number } {
