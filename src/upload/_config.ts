@@ -3,11 +3,12 @@ import { MemoryUploadState, type UploadState } from "./state.ts";
 import type { UploadStore } from "./store.ts";
 import type { BroadcastProgressOptions } from "./progress_broadcast.ts";
 import { ProgressSender } from "./_progress_sender.ts";
+import { type BodyLimits, validateBodyLimits } from "./_body_limits.ts";
 import { parseBaseUrl } from "./_location.ts";
 import type { UploadErrorSource, UploadInfo, UploadsOptions } from "./server_options.ts";
 
 /** The server's settings, every default applied. */
-export interface Config {
+export interface Config extends BodyLimits {
   store: UploadStore;
   state: UploadState;
   maxSize: number;
@@ -60,6 +61,7 @@ export function validateOptions(options: UploadsOptions): Config {
   if (!Number.isFinite(progressInterval) || progressInterval < 0) {
     throw new RangeError(`progressInterval must be zero or more, got ${progressInterval}`);
   }
+  const bodyLimits = validateBodyLimits(options);
   const allowedTypes = options.allowedTypes ?? null;
   if (allowedTypes !== null) {
     if (!Array.isArray(allowedTypes) || allowedTypes.length === 0) {
@@ -94,10 +96,11 @@ export function validateOptions(options: UploadsOptions): Config {
     keepCompletedFor: keepCompletedFor === Infinity ? null : keepCompletedFor,
     maxMetadataSize,
     progressInterval,
+    ...bodyLimits,
     origins,
     baseUrl,
     respectForwardedHeaders,
-    now: options.now ?? Date.now,
+    now: options.now ?? (() => bodyLimits.clock.now()),
     generateId: options.generateId ?? (() => crypto.randomUUID().replaceAll("-", "")),
     onCreate: options.onCreate,
     onProgress: options.onProgress,

@@ -2,12 +2,15 @@
 import { parseChecksum, parseInteger } from "./_headers.ts";
 import { isOffsetStream, OFFSET_CONTENT_TYPE } from "./_protocol.ts";
 import { expiresHeader, missingReply, type Reply } from "./_reply.ts";
-import type { BodyReceiver } from "./_receive.ts";
+import { type BodyReceiver, busyReply } from "./_receive.ts";
+import { locksOf } from "./_locks.ts";
 import type { Config } from "./_config.ts";
 
 /**
- * Answers a PATCH: checks the headers, then, holding the upload's lock, checks
- * the offset and any late `Upload-Length` and streams the body into the store.
+ * Answers a PATCH: checks the headers and the server's capacity, then, holding
+ * the upload's lock (after asking a request in this process that holds it to
+ * stop), checks the offset and any late `Upload-Length` and streams the body
+ * into the store. A late `Upload-Length` is recorded only with the bytes.
  */
 export async function patch(
   config: Config,
@@ -27,7 +30,10 @@ export async function patch(
   const checksum = parseChecksum(headers.get("Upload-Checksum"));
   if (typeof checksum === "string") return { status: 400, message: checksum };
 
-  const lock = await config.state.lock(id);
+  const locks = locksOf(config);
+  // Refused before any lock or state round trip, unless it takes over a body read here.
+  if (receiver.full && !locks.heldHere(id)) return busyReply();
+  const lock = await locks.acquire(id);
   if (!lock) return { status: 423, message: "The upload is locked by another request" };
   try {
     const record = await config.state.get(id);
@@ -41,6 +47,7 @@ export async function patch(
         message: `Upload-Offset is ${offset} but the upload holds ${found.offset} bytes`,
       };
     }
+    let declared: number | null = null;
     if (length !== null) {
       if (found.length !== null && found.length !== length) {
         return { status: 400, message: "Upload-Length cannot change once set" };
@@ -54,17 +61,20 @@ export async function patch(
       if (length < found.offset) {
         return { status: 400, message: "Upload-Length is smaller than the bytes received" };
       }
-      found.length = length;
+      if (found.length === null) declared = length;
     }
     const contentLength = parseInteger("Content-Length", headers.get("Content-Length"));
-    const limit = found.length ?? config.maxSize;
+    const limit = found.length ?? declared ?? config.maxSize;
     if (typeof contentLength === "number" && offset + contentLength > limit) {
       return { status: 413, message: "The body goes past the end of the upload" };
     }
     if (found.completedAt !== null && found.offset === found.length) {
       return { status: 204, headers: { "Upload-Offset": String(found.offset) } };
     }
-    const received = await receiver.receive(found, request.body, checksum);
+    const received = await receiver.receive(found, request.body, checksum, {
+      length: declared,
+      signal: lock.signal,
+    });
     if (!received.ok) return received.reply;
     return {
       status: 204,

@@ -34,6 +34,7 @@ export type {
   UploadsOptions,
 } from "./server_options.ts";
 export { TUS_CORS_HEADERS } from "./cors_headers.ts";
+export type { Clock } from "../clock.ts";
 export type { BroadcastProgressOptions, ProgressHub } from "./progress_broadcast.ts";
 export { upload, type UploadClientOptions, type UploadResult } from "./client.ts";
 export { LocalStorageUrlStore, MemoryUrlStore, type UrlStore } from "./url_store.ts";

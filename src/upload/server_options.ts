@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Clock } from "../clock.ts";
 import type { UploadState } from "./state.ts";
 import type { UploadStore } from "./store.ts";
 import type { BroadcastProgressOptions } from "./progress_broadcast.ts";
@@ -70,6 +71,41 @@ export interface UploadsOptions {
   maxMetadataSize?: number;
   /** Minimum milliseconds between two `onProgress` calls for one request. @default 500 */
   progressInterval?: number;
+  /**
+   * Milliseconds a request body may send nothing before the server ends it
+   * with 408: the bytes that arrived are kept, unless the request carries
+   * `Upload-Checksum` (then the unverifiable chunk is discarded), and the
+   * upload's lock is released. Bounds how long a silent client holds an
+   * upload and a read buffer.
+   * @default 30_000
+   */
+  bodyIdleTimeout?: number;
+  /**
+   * Request bodies read at once by this server (PATCH, and POST with
+   * creation-with-upload). Past it a PATCH gets 503 with `Retry-After`
+   * before anything is locked or read; such a POST still creates the upload
+   * and answers 503 with its `Location`, for the client to PATCH later.
+   * Bounds the memory slow clients can hold: each body costs a 64 KiB buffer
+   * while it waits for bytes, and at most 16 bodies at a time read through
+   * 1 MiB ones.
+   * @default 64
+   */
+  maxConcurrentPatches?: number;
+  /**
+   * Milliseconds a PATCH or DELETE waits for another request in this process
+   * that holds the same upload's lock to stop, after asking it to (it keeps or
+   * discards its bytes as on an idle timeout, and answers 400); then 423.
+   * `0` asks without waiting. A holder in another process is not asked (423
+   * at once); its `bodyIdleTimeout`, or the state's lock TTL, frees the upload.
+   * @default 3_000
+   */
+  lockDrainTimeout?: number;
+  /**
+   * Time and timers (the body idle timeout, the lock drain timeout) and, unless
+   * `now` is set, the time of records; replace it in tests.
+   * @default systemClock
+   */
+  clock?: Clock;
   /** Browsers allowed to upload (CORS); unset sends no CORS headers. */
   cors?: { origin: string | readonly string[] };
   /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { BufferPool, readBody } from "../../src/upload/_body.ts";
+import { type BodyBuffers, BufferPool, readBody } from "../../src/upload/_body.ts";
 import { uploads } from "../../src/upload/mod.ts";
 import { FileStore } from "../../src/upload/file_store.ts";
 import { bytes, patchHeaders, serve, tus } from "./_serve.ts";
@@ -14,6 +14,11 @@ class CountingPool extends BufferPool {
   }
 }
 
+/** Pools of 16-byte and 64-byte buffers, at most `limit` large ones lent. */
+function pools(limit = Infinity) {
+  return { small: new CountingPool(16), large: new CountingPool(64, { limit }) };
+}
+
 function byteStream(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream({
     type: "bytes",
@@ -24,8 +29,24 @@ function byteStream(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   });
 }
 
-async function drain(body: ReadableStream<Uint8Array>, pool: BufferPool) {
-  const reader = readBody(body, pool);
+/** A byte stream the test feeds by hand. */
+function fedStream() {
+  let feed!: ReadableByteStreamController;
+  let cancelled: unknown = null;
+  const stream = new ReadableStream<Uint8Array>({
+    type: "bytes",
+    start: (controller) => void (feed = controller as ReadableByteStreamController),
+    cancel: (reason) => void (cancelled = reason),
+  });
+  return {
+    stream,
+    feed: (bytes: Uint8Array) => feed.enqueue(bytes.slice()),
+    cancelled: () => cancelled,
+  };
+}
+
+async function drain(body: ReadableStream<Uint8Array>, buffers: BodyBuffers) {
+  const reader = readBody(body, buffers);
   const views: Uint8Array[] = [];
   const bufferSizes: number[] = [];
   const copies: number[] = [];
@@ -41,26 +62,90 @@ async function drain(body: ReadableStream<Uint8Array>, pool: BufferPool) {
   return { views, bufferSizes, bytes: Uint8Array.from(copies) };
 }
 
-Deno.test("readBody() refills one pooled buffer from a byte stream and gives it back on release", async () => {
-  const pool = new CountingPool(16);
-  const input = bytes(100);
+Deno.test("readBody() reads flowing bytes into a large pooled buffer and gives every buffer back on release", async () => {
+  const buffers = pools();
+  const input = bytes(200);
   const { views, bufferSizes, bytes: read } = await drain(
     byteStream([input.subarray(0, 7), input.subarray(7, 60), input.subarray(60)]),
-    pool,
+    buffers,
   );
   assert.deepEqual(read, input);
-  // Every view lay in a 16-byte pool buffer, never in the stream's own (larger) chunks,
-  // and was taken back by the next read: one buffer served the whole body.
-  assert.ok(views.length >= 100 / 16);
-  assert.deepEqual(bufferSizes, views.map(() => 16));
-  for (const view of views) assert.equal((view.buffer as ArrayBuffer).detached, true);
-  assert.equal(pool.given.length, 1);
-  assert.equal(pool.given[0].byteLength, 16);
-  assert.equal(pool.given[0].detached, false);
+  // The first read waits in a small buffer; once one comes back full, bytes flow through a
+  // large one, refilled read after read: never the stream's own chunks.
+  assert.equal(bufferSizes[0], 16);
+  assert.deepEqual(bufferSizes.slice(1), views.slice(1).map(() => 64));
+  assert.ok(views.length >= 1 + (200 - 16) / 64);
+  assert.equal(buffers.small.given.length, 1);
+  assert.equal(buffers.large.given.length, 1);
+  assert.equal(buffers.large.given[0].detached, false);
+  assert.equal(buffers.small.lent + buffers.large.lent, 0);
 });
 
-Deno.test("readBody() hands out a non-byte stream's own chunks and keeps the pool untouched", async () => {
-  const pool = new CountingPool(16);
+Deno.test("readBody() waits for a trickling body in a small buffer and hands a large one back when bytes stop flowing", async () => {
+  const buffers = pools();
+  const { stream, feed } = fedStream();
+  const reader = readBody(stream, buffers);
+  try {
+    const waiting = reader.read();
+    assert.equal(buffers.large.lent, 0, "nothing flows yet: no large buffer is lent");
+    feed(bytes(3));
+    assert.equal((await waiting)!.buffer.byteLength, 16);
+    feed(bytes(20));
+    assert.equal((await reader.read())!.buffer.byteLength, 16, "a short read keeps the next small");
+    const flowing = await reader.read();
+    assert.equal(flowing!.byteLength, 4);
+    assert.equal(flowing!.buffer.byteLength, 64, "a full small read lets the next be large");
+    const silent = reader.read();
+    assert.equal(buffers.large.lent, 0, "after a short read, the large buffer went back");
+    feed(bytes(5));
+    assert.equal((await silent)!.buffer.byteLength, 16);
+  } finally {
+    reader.release();
+  }
+  assert.equal(buffers.small.lent + buffers.large.lent, 0);
+});
+
+Deno.test("readBody() lends at most the large pool's limit, and other flowing bodies read into small buffers", async () => {
+  const buffers = pools(1);
+  const first = await drain(byteStream([bytes(300, 1)]), buffers);
+  assert.ok(first.bufferSizes.includes(64));
+  const a = fedStream();
+  const b = fedStream();
+  const readerA = readBody(a.stream, buffers);
+  const readerB = readBody(b.stream, buffers);
+  try {
+    a.feed(bytes(100, 2));
+    b.feed(bytes(100, 3));
+    await readerA.read();
+    await readerB.read();
+    assert.equal((await readerA.read())!.buffer.byteLength, 64);
+    assert.equal((await readerB.read())!.buffer.byteLength, 16, "the one large buffer is taken");
+    assert.equal(buffers.large.lent, 1);
+  } finally {
+    readerA.release();
+    readerB.release();
+  }
+  assert.equal(buffers.small.lent + buffers.large.lent, 0);
+});
+
+Deno.test("readBody() cancel() ends a waiting read with null, reaches the source and keeps the pool's count right", async () => {
+  const buffers = pools();
+  const { stream, cancelled } = fedStream();
+  const reader = readBody(stream, buffers);
+  const waiting = reader.read();
+  await reader.cancel("too long");
+  assert.equal(await waiting, null);
+  reader.release();
+  assert.equal(cancelled(), "too long");
+  assert.equal(
+    buffers.small.lent + buffers.large.lent,
+    0,
+    "the buffer lost in the read is written off",
+  );
+});
+
+Deno.test("readBody() hands out a non-byte stream's own chunks and keeps the pools untouched", async () => {
+  const buffers = pools();
   const chunks = [bytes(40, 2), new Uint8Array(0), bytes(3, 3)];
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -68,25 +153,11 @@ Deno.test("readBody() hands out a non-byte stream's own chunks and keeps the poo
       controller.close();
     },
   });
-  const { views } = await drain(body, pool);
+  const { views } = await drain(body, buffers);
   // Empty chunks are skipped; the others arrive as they were enqueued.
   assert.deepEqual(views, [chunks[0], chunks[2]]);
   assert.equal(views[0], chunks[0]);
-  assert.equal(pool.given.length, 0);
-});
-
-Deno.test("readBody() cancel() reaches the stream's source", async () => {
-  let reason: unknown = null;
-  const body = new ReadableStream<Uint8Array>({
-    type: "bytes",
-    pull: (controller) => controller.enqueue(new Uint8Array(8)),
-    cancel: (why) => void (reason = why),
-  });
-  const reader = readBody(body, new BufferPool(4));
-  assert.equal((await reader.read())?.byteLength, 4);
-  await reader.cancel("too long");
-  reader.release();
-  assert.equal(reason, "too long");
+  assert.equal(buffers.small.given.length + buffers.large.given.length, 0);
 });
 
 Deno.test("PATCH bodies several read buffers long are stored byte for byte and checksummed over real HTTP", async () => {
