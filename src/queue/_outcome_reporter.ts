@@ -126,16 +126,33 @@ export class OutcomeReporter {
   }
 }
 
-/** Records an attempt's error as the backend stores it. */
+/** The longest error name, message and stack kept per attempt, in UTF-16 units. */
+const MAX_ERROR_NAME = 200;
+const MAX_ERROR_MESSAGE = 8_192;
+const MAX_ERROR_STACK = 16_384;
+
+/**
+ * Records an attempt's error as the backend stores it, cut to size: a handler
+ * throwing a multi-megabyte message must not make its own failure report too
+ * large for the Redis endpoint (the report would be refused, and the job
+ * would only come back as a stall), nor bloat the failed store.
+ */
 function toAttemptError(error: unknown, attempt: number, at: number): AttemptError {
   if (error instanceof Error) {
     return {
       attempt,
-      name: error.name,
-      message: error.message,
-      ...(error.stack !== undefined ? { stack: error.stack } : {}),
+      name: truncate(String(error.name), MAX_ERROR_NAME),
+      message: truncate(String(error.message), MAX_ERROR_MESSAGE),
+      ...(error.stack !== undefined
+        ? { stack: truncate(String(error.stack), MAX_ERROR_STACK) }
+        : {}),
       at,
     };
   }
-  return { attempt, name: "Error", message: String(error), at };
+  return { attempt, name: "Error", message: truncate(String(error), MAX_ERROR_MESSAGE), at };
+}
+
+function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}… (${text.length - max} more characters truncated)`;
 }

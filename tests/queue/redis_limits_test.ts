@@ -50,3 +50,27 @@ Deno.test("dispatchMany() keeps each request under maxPayloadBytes of payload, s
   assert.equal((await quietWorker(queue, { jobs: [job], concurrency: 5 }).drain()).completed, 40);
   assert.deepEqual(seen.sort(), payloads.map((payload) => payload.text).sort());
 });
+
+Deno.test("a handler's huge error is cut to size, so its failure is recorded instead of being refused by the gateway", async () => {
+  await using stack = await startRedisStack({ maxBodyBytes: 64 * 1024 });
+  const queue = new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "errors" }) });
+  const job = defineJob({
+    name: "loud",
+    schema: v.null(),
+    maxRetries: 0,
+    handle() {
+      const error = new Error("m".repeat(200_000));
+      error.stack = "s".repeat(200_000);
+      throw error;
+    },
+  });
+  await queue.dispatch(job, null);
+  const summary = await quietWorker(queue, { jobs: [job] }).drain();
+  assert.equal(summary.failed, 1);
+  const [dead] = await queue.failed.list();
+  assert.equal(dead.errors.length, 1);
+  assert.ok(dead.errors[0].message.startsWith("mmm"));
+  assert.ok(dead.errors[0].message.length <= 9_000, `${dead.errors[0].message.length}`);
+  assert.match(dead.errors[0].message, /truncated/);
+  assert.ok((dead.errors[0].stack ?? "").length <= 17_000);
+});
