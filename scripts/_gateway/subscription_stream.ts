@@ -2,9 +2,9 @@
  * Serves `POST /subscribe/<channel>` and `POST /psubscribe/<pattern>` as Server-Sent
  * Events in the format `@upstash/redis`'s Subscriber parses: one `data: ` line per Redis
  * push, its parts joined by commas (`subscribe,<channel>,1`, `message,<channel>,<msg>`,
- * `pmessage,<pattern>,<channel>,<msg>`). Each stream owns a dedicated Redis connection,
- * closed as soon as the HTTP client goes away, which is what releases the subscription
- * in Redis.
+ * `pmessage,<pattern>,<channel>,<msg>`), escaped where a part would break that line
+ * (see `sse_event.ts`). Each stream owns a dedicated Redis connection, closed as soon as
+ * the HTTP client goes away, which is what releases the subscription in Redis.
  *
  * @module
  */
@@ -13,30 +13,18 @@ import { HttpError } from "./command_rules.ts";
 import type { RedisConnection } from "./redis_connection.ts";
 import { RedisUnavailableError } from "./redis_connection.ts";
 import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import { pushToEvent } from "./sse_event.ts";
 
 /** Which subscription a stream holds. */
 export type SubscriptionKind = "subscribe" | "psubscribe";
 
-const encoder = new TextEncoder();
-const utf8 = new TextDecoder();
-const HEARTBEAT = encoder.encode(": keep-alive\n\n");
+const HEARTBEAT = new TextEncoder().encode(": keep-alive\n\n");
 
 const SSE_HEADERS = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache",
   "x-accel-buffering": "no",
 };
-
-function pushToEvent(reply: RespValue): Uint8Array | undefined {
-  if (!Array.isArray(reply)) return undefined;
-  let line = "data: ";
-  for (let i = 0; i < reply.length; i++) {
-    const part = reply[i];
-    if (i > 0) line += ",";
-    line += part instanceof Uint8Array ? utf8.decode(part) : String(part);
-  }
-  return encoder.encode(line + "\n\n");
-}
 
 /**
  * Subscribes on `connection` and returns the streaming response; from then on the
