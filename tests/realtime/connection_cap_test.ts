@@ -238,3 +238,32 @@ Deno.test("RedisFanout: with Redis out of reach the cap falls back to this insta
     first.conn?.close();
   }
 });
+
+Deno.test("RedisFanout: with every request sent twice, a slot is taken and given back once", async () => {
+  await using stack = await startRedisStack();
+  const twice: typeof fetch = async (input, init) => {
+    const first = await fetch(input, { ...init, signal: undefined });
+    await first.body?.cancel();
+    return await fetch(input, init);
+  };
+  const closed: string[] = [];
+  await using server = startServer({
+    hub: {
+      maxConnectionsPerUser: 2,
+      fanout: new RedisFanout({
+        redis: new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: twice }),
+        name: `t${crypto.randomUUID().slice(0, 8)}`,
+        onError: () => {},
+      }),
+    },
+    setup: (hub) => hub.use({ onClose: (connection) => void closed.push(connection.id) }),
+  });
+  const token = await sign("alice");
+  const first = await TestClient.connect(server.url, token);
+  await using _second = await TestClient.connect(server.url, token);
+  assert.equal((await hold(server.url, token)).status, 429);
+  await first.close();
+  await waitUntil(() => closed.length === 1, "the first connection closed");
+  const third = await holdSoon(server.url, token);
+  third.conn?.close();
+});
