@@ -11,7 +11,8 @@
  * Flags: `--port` (default 8079, 0 picks a free port), `--hostname` (default 127.0.0.1),
  * `--redis` (default redis://127.0.0.1:6379), `--token` (required, or env
  * `REDIS_HTTP_TOKEN`), `--max-body-bytes` (default 10485760), `--sse-heartbeat-ms`
- * (default 15000), `--connections` (shared Redis connections, default 1).
+ * (default 15000), `--sse-max-buffered-bytes` (default 33554432), `--connections`
+ * (shared Redis connections, default 1).
  *
  * @module
  */
@@ -45,6 +46,7 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
       token: { type: "string" },
       "max-body-bytes": { type: "string" },
       "sse-heartbeat-ms": { type: "string" },
+      "sse-max-buffered-bytes": { type: "string" },
       connections: { type: "string" },
     },
     strict: true,
@@ -58,6 +60,7 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
     token,
     maxBodyBytes: toInteger("max-body-bytes", values["max-body-bytes"]),
     sseHeartbeatMs: toInteger("sse-heartbeat-ms", values["sse-heartbeat-ms"]),
+    sseMaxBufferedBytes: toInteger("sse-max-buffered-bytes", values["sse-max-buffered-bytes"]),
     sharedConnections: toInteger("connections", values.connections),
   };
 }

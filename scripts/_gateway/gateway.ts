@@ -46,6 +46,12 @@ export interface GatewayOptions {
    */
   sseHeartbeatMs?: number;
   /**
+   * How many bytes of events may wait for one slow SSE subscriber before its stream is
+   * dropped (as Redis drops a pub/sub client past its output buffer limit).
+   * @default {33554432}
+   */
+  sseMaxBufferedBytes?: number;
+  /**
    * Number of multiplexed Redis connections shared by plain commands and pipelines.
    * @default {1}
    */
@@ -96,6 +102,10 @@ function validateOptions(options: GatewayOptions): void {
   const max = options.maxBodyBytes;
   if (max !== undefined && (!Number.isInteger(max) || max <= 0)) {
     throw new RangeError(`maxBodyBytes must be a positive integer, got ${max}`);
+  }
+  const buffered = options.sseMaxBufferedBytes;
+  if (buffered !== undefined && (!Number.isInteger(buffered) || buffered <= 0)) {
+    throw new RangeError(`sseMaxBufferedBytes must be a positive integer, got ${buffered}`);
   }
   const port = options.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
@@ -205,6 +215,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
       completed,
       heartbeatMs,
       streams,
+      options.sseMaxBufferedBytes,
     );
   }
 

@@ -20,6 +20,12 @@ export type SubscriptionKind = "subscribe" | "psubscribe";
 
 const HEARTBEAT = new TextEncoder().encode(": keep-alive\n\n");
 
+/**
+ * How many bytes of events may wait for a slow client, by default: the hard limit Redis
+ * itself puts on a pub/sub client's output (`client-output-buffer-limit pubsub 32mb`).
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+
 const SSE_HEADERS = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache",
@@ -36,6 +42,7 @@ const SSE_HEADERS = {
  * @param completed settles when the response ends or the client disconnects
  * @param heartbeatMs how often an SSE comment is sent, so dead clients are noticed
  * @param streams the gateway's set of open streams, used to end them on shutdown
+ * @param maxBufferedBytes how far the client may fall behind before it is dropped
  * @throws {HttpError} 400 when Redis refuses the subscription
  * @throws {RedisUnavailableError} when Redis goes away before confirming it
  */
@@ -46,6 +53,7 @@ export async function openSubscriptionStream(
   completed: Promise<void>,
   heartbeatMs: number,
   streams: Set<() => void>,
+  maxBufferedBytes: number = DEFAULT_MAX_BUFFERED_BYTES,
 ): Promise<Response> {
   const confirmation = await new Promise<RespValue>((resolve, reject) => {
     connection.onClose(() => reject(new RedisUnavailableError("Redis closed the subscription")));
@@ -65,34 +73,51 @@ export async function openSubscriptionStream(
   let end = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      end = () => {
+      const finish = (overflow: boolean) => {
         if (finished) return;
         finished = true;
         clearInterval(timer);
         streams.delete(end);
         connection.close();
         try {
-          controller.close();
+          // An error drops the queued events at once; a close lets the client read them.
+          // An HttpError, so the server's onError knows it for an expected end (the
+          // status is never sent: the response has started).
+          if (overflow) controller.error(new HttpError(503, "The subscriber fell too far behind"));
+          else controller.close();
         } catch {
           // the client already cancelled the stream
+        }
+      };
+      end = () => finish(false);
+      const send = (event: Uint8Array) => {
+        if (finished) return;
+        controller.enqueue(event);
+        // desiredSize is what is left of maxBufferedBytes once the queued events are
+        // counted. Below zero the client is that far behind: drop it, as Redis drops a
+        // subscriber past `client-output-buffer-limit pubsub`, rather than keep queueing
+        // for a reader that does not read.
+        if ((controller.desiredSize ?? 0) < 0) {
+          console.warn(
+            `redis_http: dropped a ${kind} stream more than ${maxBufferedBytes} bytes behind`,
+          );
+          finish(true);
         }
       };
       streams.add(end);
       completed.then(end, end);
       connection.onClose(end);
       const first = pushToEvent(confirmation);
-      if (first) controller.enqueue(first);
+      if (first) send(first);
       connection.setPushHandler((reply) => {
         const event = pushToEvent(reply);
-        if (event && !finished) controller.enqueue(event);
+        if (event) send(event);
       });
-      timer = setInterval(() => {
-        if (!finished) controller.enqueue(HEARTBEAT);
-      }, heartbeatMs);
+      timer = setInterval(() => send(HEARTBEAT), heartbeatMs);
     },
     cancel() {
       end();
     },
-  });
+  }, new ByteLengthQueuingStrategy({ highWaterMark: maxBufferedBytes }));
   return new Response(body, { status: 200, headers: SSE_HEADERS });
 }

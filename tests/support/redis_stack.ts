@@ -32,6 +32,11 @@ export interface RedisStackOptions {
    * @default {15000}
    */
   sseHeartbeatMs?: number;
+  /**
+   * How far one SSE subscriber may fall behind, in bytes, before the gateway drops it.
+   * @default {33554432}
+   */
+  sseMaxBufferedBytes?: number;
 }
 
 /** A running redis-server and gateway, owned by one test or suite. */
@@ -301,6 +306,9 @@ export async function startRedisStack(options: RedisStackOptions = {}): Promise<
     }
     if (options.sseHeartbeatMs !== undefined) {
       args.push("--sse-heartbeat-ms", `${options.sseHeartbeatMs}`);
+    }
+    if (options.sseMaxBufferedBytes !== undefined) {
+      args.push("--sse-max-buffered-bytes", `${options.sseMaxBufferedBytes}`);
     }
     return args;
   };
