@@ -61,6 +61,32 @@ Deno.test("@upstash/redis subscribe() gets each hostile message once, exact, and
   }
 });
 
+Deno.test("@upstash/redis subscribe() gets a 512 KiB message with line breaks exactly", async () => {
+  await using stack = await startRedisStack();
+  // The SDK gives up on any SSE line over 1 MiB characters (its MAX_BUFFER_SIZE), and
+  // escaping writes each CR or LF as two: 512 KiB of "line\r\n" is a 683 KiB line.
+  const big = "line\r\n".repeat(87_382);
+  const subscriber = stack.redis.subscribe<unknown>(["big"]);
+  const received: unknown[] = [];
+  const ready = signal();
+  const done = signal();
+  subscriber.on("subscribe", () => ready.resolve());
+  subscriber.on("message", ({ message }) => {
+    received.push(message);
+    if (message === "end") done.resolve();
+  });
+  try {
+    await within(ready.promise, "the subscription");
+    await publish(stack, "big", big);
+    await publish(stack, "big", "end");
+    await within(done.promise, "the last message");
+    assert.equal(received.length, 2);
+    assert.ok(received[0] === big, "the big message is exact");
+  } finally {
+    await subscriber.unsubscribe();
+  }
+});
+
 Deno.test("@upstash/redis without deserialization gets escaped messages as JSON literals", async () => {
   await using stack = await startRedisStack();
   const redis = new Redis({
