@@ -24,6 +24,12 @@ export function stallErrorMessage(stalls: number, maxStalls: number): string {
   return `The job stalled too many times: its lease expired ${stalls} times before it finished (maxStalls ${maxStalls})`;
 }
 
+/**
+ * The longest delay a timer can hold (2^31 - 1 ms, about 24.8 days): runtimes
+ * fire a longer `setTimeout` at once, so longer durations are refused.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** The index of each priority band, best first. */
 export const BANDS = { high: 0, normal: 1, low: 2 } as const;
 

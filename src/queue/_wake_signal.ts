@@ -5,6 +5,7 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
+import { MAX_TIMER_MS } from "./_constants.ts";
 
 /** A wake-up that is always armed: each `wake()` ends the current sleeps and arms the next. */
 export class WakeSignal {
@@ -29,7 +30,10 @@ export class WakeSignal {
     await Promise.race([
       this.#woken,
       new Promise<void>((resolve) => {
-        if (Number.isFinite(ms)) timer = this.#clock.setTimeout(resolve, Math.max(0, ms));
+        // Capped: a longer timer would fire at once, and waking early only costs a look.
+        if (Number.isFinite(ms)) {
+          timer = this.#clock.setTimeout(resolve, Math.min(Math.max(0, ms), MAX_TIMER_MS));
+        }
       }),
     ]);
     if (timer !== undefined) this.#clock.clearTimeout(timer);

@@ -6,6 +6,7 @@
 import { Keyspace } from "../redis/keys.ts";
 import { assertBackoff, type Backoff } from "./backoff.ts";
 import type { Logger } from "./logger.ts";
+import { MAX_TIMER_MS } from "./_constants.ts";
 
 /** A job's priority band: workers always take `high` before `normal` before `low`. */
 export type Priority = "high" | "normal" | "low";
@@ -180,8 +181,12 @@ export function defineJob<S extends PayloadSchema, R = unknown>(
     throw new RangeError(`Job ${name}: maxStalls must be a non-negative integer, got ${maxStalls}`);
   }
   const timeout = options.timeout;
-  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0)) {
-    throw new RangeError(`Job ${name}: timeout must be a positive integer of milliseconds`);
+  if (
+    timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0 || timeout > MAX_TIMER_MS)
+  ) {
+    throw new RangeError(
+      `Job ${name}: timeout must be a positive integer of milliseconds, at most ${MAX_TIMER_MS}`,
+    );
   }
   const priority = options.priority ?? "normal";
   if (!PRIORITIES.includes(priority)) {

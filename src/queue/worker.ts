@@ -262,8 +262,9 @@ export class Worker {
     const maxJobs = options.maxJobs ?? Infinity;
     const maxTime = options.maxTime ?? Infinity;
     if (!(maxJobs >= 0)) throw new RangeError(`maxJobs must be non-negative, got ${maxJobs}`);
-    if (!(maxTime >= 0)) throw new RangeError(`maxTime must be non-negative, got ${maxTime}`);
+    if (maxTime !== Infinity) nonNegative("maxTime", maxTime);
     const grace = nonNegative("gracePeriod", options.gracePeriod ?? this.#settings.grace);
+    if (maxTime !== Infinity) nonNegative("maxTime plus gracePeriod", maxTime + grace);
     const clock = this.#queue.clock;
     const started = clock.now();
     const deadline = started + maxTime;

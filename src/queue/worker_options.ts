@@ -6,7 +6,7 @@
  */
 import type { AnyJob } from "./job.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
-import { DEFAULT_MAX_STALLS } from "./_constants.ts";
+import { DEFAULT_MAX_STALLS, MAX_TIMER_MS } from "./_constants.ts";
 
 /** Options for {@linkcode Worker}. */
 export interface WorkerOptions {
@@ -167,20 +167,25 @@ export function resolveWorkerOptions(options: WorkerOptions): WorkerSettings {
 }
 
 /**
- * Checks that `value` is a number, zero or more.
+ * Checks that `value` is a number of milliseconds a timer can hold: zero or
+ * more, at most 2^31 - 1.
  *
  * @throws {RangeError} When it is not.
  */
 export function nonNegative(name: string, value: number): number {
-  if (typeof value !== "number" || !(value >= 0)) {
-    throw new RangeError(`${name} must be a non-negative number, got ${value}`);
+  if (typeof value !== "number" || !(value >= 0) || value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `${name} must be a non-negative number of milliseconds, at most ${MAX_TIMER_MS}, got ${value}`,
+    );
   }
   return value;
 }
 
 function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value <= 0 || value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `${name} must be a positive integer, at most ${MAX_TIMER_MS}, got ${value}`,
+    );
   }
   return value;
 }

@@ -94,3 +94,21 @@ Deno.test("Worker, Queue and backends refuse malformed options", () => {
   assert.throws(() => new MemoryBackend({ failedLimit: 0 }), RangeError);
   assert.throws(() => new RedisBackend({ redis: {} }), TypeError);
 });
+
+Deno.test("durations past what a timer can hold (2^31 - 1 ms) are refused instead of firing at once", async () => {
+  const queue = new Queue({ backend: new MemoryBackend() });
+  const handle = () => {};
+  const tooLong = 2 ** 31;
+  assert.throws(() => defineJob({ name: "j", schema, handle, timeout: tooLong }), RangeError);
+  const job = defineJob({ name: "j", schema, handle, timeout: tooLong - 1 });
+  assert.throws(() => new Worker(queue, { jobs: [job], leaseMs: tooLong }), RangeError);
+  assert.throws(() => new Worker(queue, { jobs: [job], gracePeriod: tooLong }), RangeError);
+  assert.throws(() => new Worker(queue, { jobs: [job], maxPollInterval: tooLong }), RangeError);
+  const worker = new Worker(queue, { jobs: [job] });
+  await assert.rejects(worker.drain({ maxTime: tooLong }), RangeError);
+  await assert.rejects(worker.drain({ gracePeriod: tooLong }), RangeError);
+  await assert.rejects(worker.drain({ maxTime: tooLong - 1 }), /maxTime plus gracePeriod/);
+  // A long maxTime that a timer can hold with its grace period is fine; Infinity means no limit.
+  assert.equal((await worker.drain({ maxTime: tooLong - 10_001 })).stoppedBy, "empty");
+  assert.equal((await worker.drain({ maxTime: Infinity })).stoppedBy, "empty");
+});
