@@ -29,18 +29,25 @@ const releaseScript = defineScript(releaseSource);
  * @throws {RangeError} When `ttlMs` is not a positive integer.
  *
  * @example Holding a lock around some work
- * ```ts ignore
+ * ```ts
+ * import { Redis } from "@upstash/redis";
  * import { acquireLock, releaseLock, ScriptRunner, UpstashRedis } from "@kiln/core/redis";
+ * import assert from "node:assert/strict";
  *
- * const runner = new ScriptRunner(new UpstashRedis({ url: "http://127.0.0.1:8079", token: "t" }));
+ * // UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN name Upstash or Kiln's gateway.
+ * const runner = new ScriptRunner(UpstashRedis.fromClient(Redis.fromEnv()));
+ * const key = `kiln:{app}:lock:report:${crypto.randomUUID()}`;
  * const token = crypto.randomUUID();
- * if (await acquireLock(runner, "kiln:{app}:lock:report", token, 30_000)) {
+ * if (await acquireLock(runner, key, token, 30_000)) {
  *   try {
- *     // … the work …
+ *     // Nobody else holds it meanwhile.
+ *     assert.equal(await acquireLock(runner, key, "someone-else", 30_000), false);
  *   } finally {
- *     await releaseLock(runner, "kiln:{app}:lock:report", token);
+ *     await releaseLock(runner, key, token);
  *   }
  * }
+ * assert.equal(await acquireLock(runner, key, "someone-else", 30_000), true);
+ * await releaseLock(runner, key, "someone-else");
  * ```
  */
 export async function acquireLock(
@@ -64,11 +71,17 @@ export async function acquireLock(
  * @throws {RangeError} When `ttlMs` is not a positive integer.
  *
  * @example Extending a lock while work goes on
- * ```ts ignore
- * import { extendLock, ScriptRunner, UpstashRedis } from "@kiln/core/redis";
+ * ```ts
+ * import { Redis } from "@upstash/redis";
+ * import { acquireLock, extendLock, releaseLock, ScriptRunner, UpstashRedis } from "@kiln/core/redis";
+ * import assert from "node:assert/strict";
  *
- * const runner = new ScriptRunner(new UpstashRedis({ url: "http://127.0.0.1:8079", token: "t" }));
- * const stillHeld = await extendLock(runner, "kiln:{app}:lock:report", "my-token", 30_000);
+ * const runner = new ScriptRunner(UpstashRedis.fromClient(Redis.fromEnv()));
+ * const key = `kiln:{app}:lock:export:${crypto.randomUUID()}`;
+ * await acquireLock(runner, key, "my-token", 5_000);
+ * assert.equal(await extendLock(runner, key, "my-token", 30_000), true);
+ * assert.equal(await extendLock(runner, key, "not-the-holder", 30_000), false);
+ * await releaseLock(runner, key, "my-token");
  * ```
  */
 export async function extendLock(
@@ -90,11 +103,16 @@ export async function extendLock(
  * @returns `true` when released; `false` when `token` did not hold it.
  *
  * @example Releasing a lock
- * ```ts ignore
- * import { releaseLock, ScriptRunner, UpstashRedis } from "@kiln/core/redis";
+ * ```ts
+ * import { Redis } from "@upstash/redis";
+ * import { acquireLock, releaseLock, ScriptRunner, UpstashRedis } from "@kiln/core/redis";
+ * import assert from "node:assert/strict";
  *
- * const runner = new ScriptRunner(new UpstashRedis({ url: "http://127.0.0.1:8079", token: "t" }));
- * await releaseLock(runner, "kiln:{app}:lock:report", "my-token");
+ * const runner = new ScriptRunner(UpstashRedis.fromClient(Redis.fromEnv()));
+ * const key = `kiln:{app}:lock:import:${crypto.randomUUID()}`;
+ * await acquireLock(runner, key, "my-token", 30_000);
+ * assert.equal(await releaseLock(runner, key, "another-token"), false);
+ * assert.equal(await releaseLock(runner, key, "my-token"), true);
  * ```
  */
 export async function releaseLock(

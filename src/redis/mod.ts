@@ -4,12 +4,17 @@
  * runner and token-held locks.
  *
  * @example Connecting to Upstash or to Kiln's gateway
- * ```ts ignore
+ * ```ts
  * import { Redis } from "@upstash/redis";
  * import { UpstashRedis } from "@kiln/core/redis";
+ * import assert from "node:assert/strict";
  *
- * const redis = UpstashRedis.fromClient(new Redis({ url: "http://127.0.0.1:8079", token: "dev" }));
+ * // From UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN (Upstash, or
+ * // `deno task redis:http` in front of your redis-server), or pass them:
+ * // new Redis({ url: "http://127.0.0.1:8079", token: "dev-token" })
+ * const redis = UpstashRedis.fromClient(Redis.fromEnv());
  * await redis.set("hello", "world", { px: 60_000 });
+ * assert.equal(await redis.get("hello"), "world");
  * ```
  *
  * @module

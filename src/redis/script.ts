@@ -74,12 +74,14 @@ export interface ScriptRunnerOptions {
  * Runs scripts on one Redis, caching each script's SHA-1.
  *
  * @example Running a script
- * ```ts ignore
+ * ```ts
+ * import { Redis } from "@upstash/redis";
  * import { defineScript, ScriptRunner, UpstashRedis } from "@kiln/core/redis";
+ * import assert from "node:assert/strict";
  *
- * const runner = new ScriptRunner(new UpstashRedis({ url: "http://127.0.0.1:8079", token: "t" }));
+ * const runner = new ScriptRunner(UpstashRedis.fromClient(Redis.fromEnv()));
  * const echo = defineScript({ name: "echo", numberOfKeys: 0, source: "return ARGV[1]" });
- * console.log(await runner.run(echo, [], ["hello"]));
+ * assert.equal(await runner.run(echo, [], ["hello"]), "hello");
  * ```
  */
 export class ScriptRunner {
