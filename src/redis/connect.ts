@@ -6,6 +6,7 @@
  */
 import type { RedisLike } from "./redis_like.ts";
 import { UpstashRedis } from "./upstash_redis.ts";
+import { isUpstashClient } from "./_upstash_endpoint.ts";
 
 /**
  * A Redis handle Kiln accepts: an `@upstash/redis` `Redis` instance, or any
@@ -18,7 +19,8 @@ export type RedisInput = RedisLike | object;
  *
  * @param redis An `@upstash/redis` `Redis`, or a {@linkcode RedisLike}.
  * @returns The port.
- * @throws {TypeError} When `redis` is neither.
+ * @throws {TypeError} When `redis` is neither, or is an `@upstash/redis` client
+ * without a url or token.
  *
  * @example Accepting an `@upstash/redis` client
  * ```ts
@@ -35,11 +37,6 @@ export function toRedisLike(redis: RedisInput): RedisLike {
   if (isUpstashClient(redis)) return UpstashRedis.fromClient(redis);
   if (isRedisLike(redis)) return redis;
   throw new TypeError("redis must be an @upstash/redis Redis instance or a RedisLike");
-}
-
-function isUpstashClient(value: object): boolean {
-  const client = (value as { client?: { baseUrl?: unknown } }).client;
-  return typeof client?.baseUrl === "string";
 }
 
 function isRedisLike(value: object): value is RedisLike {

@@ -5,7 +5,9 @@
  * user already has, then speaks the protocol itself. Going below the SDK's
  * command methods is deliberate: the SDK may JSON-decode replies
  * (`automaticDeserialization`), which would turn a stored `"1.0"` into `1`,
- * and it hides the HTTP status that tells an outage from a command error.
+ * and it hides the HTTP status that tells an outage from a command error. The
+ * SDK has no public accessor for the endpoint, so the read is isolated, and
+ * explained, in `_upstash_endpoint.ts`.
  *
  * @module
  */
@@ -21,12 +23,8 @@ import type {
   SubscribeHandlers,
 } from "./redis_like.ts";
 import { errorCodeForStatus } from "./_http_status.ts";
+import { readUpstashEndpoint } from "./_upstash_endpoint.ts";
 import { openSubscription } from "./_sse_subscription.ts";
-
-/** The parts of an `@upstash/redis` `Redis` instance the adapter reads. */
-interface UpstashInstance {
-  client?: { baseUrl?: unknown; headers?: Record<string, unknown> };
-}
 
 /** Where and how to reach a Redis REST endpoint. */
 export interface UpstashRedisOptions {
@@ -89,24 +87,22 @@ export class UpstashRedis implements RedisLike {
 
   /**
    * Creates an adapter from an `@upstash/redis` `Redis` instance, reusing its
-   * endpoint and token.
+   * endpoint and token. Only those two are taken: the SDK's own retries,
+   * deserialization and response encoding do not apply to Kiln's requests.
    *
-   * @param client An `@upstash/redis` `Redis` (any platform entry).
+   * @param client An `@upstash/redis` `Redis` (any platform entry) built from a
+   * url and token.
    * @param options Retry and fetch settings.
    * @returns The adapter.
-   * @throws {TypeError} When `client` is not an `@upstash/redis` instance.
+   * @throws {TypeError} When `client` is not an `@upstash/redis` instance, was
+   * built on a custom requester, or has no url or token (`Redis.fromEnv()` with
+   * its variables unset).
    */
   static fromClient(
     client: object,
     options: Omit<UpstashRedisOptions, "url" | "token"> = {},
   ): UpstashRedis {
-    const http = (client as UpstashInstance).client;
-    const url = http?.baseUrl;
-    const authorization = http?.headers?.authorization;
-    if (typeof url !== "string" || typeof authorization !== "string") {
-      throw new TypeError("Expected an @upstash/redis Redis instance with a url and token");
-    }
-    return new UpstashRedis({ ...options, url, token: authorization.replace(/^Bearer\s+/i, "") });
+    return new UpstashRedis({ ...options, ...readUpstashEndpoint(client) });
   }
 
   /** {@inheritDoc RedisLike.eval} */
