@@ -11,7 +11,7 @@ import type { ChannelInfo, ClientMessage, ServerMessage } from "./protocol.ts";
 export interface Connection<Data extends Record<string, unknown> = Record<string, unknown>> {
   /** A random id, sent to the client in `welcome`; pass it as `except` to skip the sender. */
   readonly id: string;
-  /** The authenticated user. */
+  /** The authenticated user; an accepted in-band refresh replaces it (same id, new claims). */
   readonly user: RealtimeUser;
   /** Application data, attached by connection middleware (starts empty). */
   data: Partial<Data>;
