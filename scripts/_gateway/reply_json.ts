@@ -10,7 +10,9 @@
 
 import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
 
-const utf8 = new TextDecoder();
+// ignoreBOM: each string is decoded on its own, and the default would drop a leading
+// U+FEFF from every one of them.
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /**
