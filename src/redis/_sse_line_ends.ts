@@ -14,6 +14,16 @@
 /**
  * @returns a function that takes the decoded chunks of one stream, in order, and
  *   returns them with every line end written as LF
+ *
+ * @example A CRLF split across two chunks is one line end
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lineEndsToLf } from "./_sse_line_ends.ts";
+ *
+ * const toLf = lineEndsToLf();
+ * assert.equal(toLf("data: a\r"), "data: a\n");
+ * assert.equal(toLf("\ndata: b\r\r"), "data: b\n\n");
+ * ```
  */
 export function lineEndsToLf(): (text: string) => string {
   // A chunk that ended with CR was already taken as a whole line end; an LF starting

@@ -50,6 +50,23 @@ const NAME_COUNTS: Readonly<Record<string, number>> = {
  * @param event one parsed SSE event
  * @returns the push it carries, or `undefined` when it is not a Redis push
  * @throws {RedisError} `REDIS_UNEXPECTED_REPLY` when a push is malformed
+ *
+ * @example Plain and escaped pushes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodePush } from "./_sse_push.ts";
+ *
+ * assert.deepEqual(decodePush({ data: "message,news,a, b" }), {
+ *   kind: "message",
+ *   names: ["news"],
+ *   last: "a, b",
+ * });
+ * assert.deepEqual(decodePush({ event: "escaped", data: 'pmessage,n*,"n\\u002cx","a\\nb"' }), {
+ *   kind: "pmessage",
+ *   names: ["n*", "n,x"],
+ *   last: "a\nb",
+ * });
+ * ```
  */
 export function decodePush(event: SseEvent): RedisPush | undefined {
   const escaped = event.event === ESCAPED_EVENT;
