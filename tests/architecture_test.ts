@@ -42,6 +42,8 @@ const LIBRARY_PACKAGES = [
   "@noble/hashes",
   "aws4fetch",
   "@opentelemetry/api",
+  // Spec-exact Server-Sent Events parsing for Redis subscriptions (issue #10).
+  "eventsource-parser",
 ];
 
 interface ImportSite {
