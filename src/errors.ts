@@ -51,10 +51,17 @@ export type QueueErrorCode =
   | "QUEUE_LEASE_LOST"
   | "QUEUE_UNKNOWN_JOB"
   | "QUEUE_JOB_STALLED"
-  | "QUEUE_PAYLOAD_TOO_LARGE";
+  | "QUEUE_PAYLOAD_TOO_LARGE"
+  | "QUEUE_WORKER_BUSY"
+  | "QUEUE_WORKER_STOPPED"
+  | "QUEUE_JOB_ABANDONED"
+  | "QUEUE_NEXT_CALLED_TWICE";
 
 /** Codes of the scheduler module. */
-export type SchedulerErrorCode = "SCHEDULER_TASK_TIMEOUT";
+export type SchedulerErrorCode =
+  | "SCHEDULER_TASK_TIMEOUT"
+  | "SCHEDULER_STOPPED"
+  | "SCHEDULER_PING_FAILED";
 
 /** Codes of the realtime module. */
 export type RealtimeErrorCode =
