@@ -13,7 +13,13 @@ import type { CompletionBatcher } from "./_completion_batcher.ts";
 import type { OutcomeReporter } from "./_outcome_reporter.ts";
 import { compose, type Middleware, type MiddlewareContext } from "./middleware.ts";
 import { describeError, type Logger, withFields } from "./logger.ts";
-import { JobTimeoutError, LeaseLostError, UnknownJobError } from "./errors.ts";
+import {
+  JobAbandonedError,
+  JobTimeoutError,
+  LeaseLostError,
+  UnknownJobError,
+  WorkerStoppedError,
+} from "./errors.ts";
 import { parsePayload } from "./_payload.ts";
 import type { AbandonedJob } from "./worker_options.ts";
 import type { Clock } from "../clock.ts";
@@ -128,18 +134,19 @@ export class RunningJobs {
    * Gives up on the handlers still running: aborts their signal and stops
    * renewing their leases, without reporting anything, so a job whose outcome
    * was not reported comes back as a stall once its lease expires. Each
-   * handler keeps its concurrency slot until it really returns.
+   * handler keeps its concurrency slot until it really returns. Each signal is
+   * aborted with a {@linkcode JobAbandonedError}.
    *
    * @returns The jobs given up on now.
    */
-  abandon(reason: Error): AbandonedJob[] {
+  abandon(): AbandonedJob[] {
     const abandoned: AbandonedJob[] = [];
     for (const run of this.#runs.values()) {
       if (run.abandoned) continue;
       run.abandoned = true;
       run.lost = true;
       run.decided();
-      run.controller.abort(reason);
+      run.controller.abort(new JobAbandonedError(run.job.id));
       abandoned.push({ id: run.job.id, queue: run.job.queue, name: run.job.name });
     }
     return abandoned;
@@ -150,7 +157,7 @@ export class RunningJobs {
     for (const run of this.#runs.values()) {
       if (run.lost) continue;
       run.lost = true;
-      run.controller.abort(new Error("The worker stopped before the job finished"));
+      run.controller.abort(new WorkerStoppedError(run.job.id));
       await this.#options.reporter.report(
         run.job,
         "release",

@@ -227,3 +227,121 @@ export class PayloadTooLargeError extends KilnError {
     if (options.index !== undefined) this.index = options.index;
   }
 }
+
+/** What a worker is doing when a call needs it idle. */
+export type WorkerState = "running" | "draining" | "stopping";
+
+/**
+ * `start()` or `drain()` was called on a worker that is already running,
+ * draining or stopping. The call is refused (its promise rejects) and the
+ * worker carries on as it was.
+ *
+ * @example Starting a worker twice
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineJob, MemoryBackend, Queue, Worker, WorkerBusyError } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const noop = defineJob({ name: "noop", schema: v.unknown(), handle() {} });
+ * const worker = new Worker(new Queue({ backend: new MemoryBackend() }), { jobs: [noop] });
+ * await worker.start();
+ * await assert.rejects(worker.start(), WorkerBusyError);
+ * await worker.stop();
+ * ```
+ */
+export class WorkerBusyError extends KilnError {
+  /** What the worker was doing. */
+  readonly state: WorkerState;
+
+  /**
+   * Creates the error.
+   *
+   * @param state What the worker was doing.
+   */
+  constructor(state: WorkerState) {
+    super("QUEUE_WORKER_BUSY", `Worker is already ${state}`);
+    this.state = state;
+  }
+}
+
+/**
+ * `stop()` ended its grace period while a handler was still running: the
+ * handler's `ctx.signal` is aborted with this error and its job is handed
+ * back to the queue (not counted as a failed attempt).
+ *
+ * @example Recognising a stop in a handler
+ * ```ts
+ * import { WorkerStoppedError } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new WorkerStoppedError("job-1");
+ * assert.equal(error.code, "QUEUE_WORKER_STOPPED");
+ * assert.equal(error.jobId, "job-1");
+ * ```
+ */
+export class WorkerStoppedError extends KilnError {
+  /** The job whose handler was stopped. */
+  readonly jobId: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param jobId The job whose handler was stopped.
+   */
+  constructor(jobId: string) {
+    super("QUEUE_WORKER_STOPPED", `The worker stopped before job ${jobId} finished`);
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * `drain({ maxTime })` reached its time and grace period while a handler was
+ * still running: the handler's `ctx.signal` is aborted with this error and
+ * `drain()` returns without it (the job comes back when its lease expires).
+ *
+ * @example Recognising an abandoned handler
+ * ```ts
+ * import { JobAbandonedError } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new JobAbandonedError("job-1");
+ * assert.equal(error.code, "QUEUE_JOB_ABANDONED");
+ * assert.equal(error.jobId, "job-1");
+ * ```
+ */
+export class JobAbandonedError extends KilnError {
+  /** The job whose handler was given up on. */
+  readonly jobId: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param jobId The job whose handler was given up on.
+   */
+  constructor(jobId: string) {
+    super(
+      "QUEUE_JOB_ABANDONED",
+      `drain() reached maxTime and its grace period before job ${jobId} finished`,
+    );
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * A middleware called `next()` a second time: the handler runs at most once
+ * per attempt, so the second call is refused.
+ *
+ * @example Recognising the refusal
+ * ```ts
+ * import { NextCalledTwiceError } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new NextCalledTwiceError().code, "QUEUE_NEXT_CALLED_TWICE");
+ * ```
+ */
+export class NextCalledTwiceError extends KilnError {
+  /** Creates the error. */
+  constructor() {
+    super("QUEUE_NEXT_CALLED_TWICE", "next() was called more than once");
+  }
+}

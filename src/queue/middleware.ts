@@ -6,6 +6,7 @@
  */
 import type { Limiter, StoredJob } from "./backend.ts";
 import type { JobContext } from "./job.ts";
+import { NextCalledTwiceError } from "./errors.ts";
 
 /** What middleware sees: the handler's context plus the job and the backend's limiter. */
 export interface MiddlewareContext extends JobContext {
@@ -37,7 +38,7 @@ export function compose(
     if (index === middleware.length) return await handler();
     let called = false;
     return await middleware[index](ctx, () => {
-      if (called) return Promise.reject(new Error("next() was called more than once"));
+      if (called) return Promise.reject(new NextCalledTwiceError());
       called = true;
       return run(index + 1);
     });

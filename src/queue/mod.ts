@@ -101,14 +101,19 @@ export {
 } from "./builtin_middleware.ts";
 export { consoleLogger, type LogFields, type Logger, silentLogger } from "./logger.ts";
 export {
+  JobAbandonedError,
   JobStalledError,
   JobTimeoutError,
   JobValidationError,
   LeaseLostError,
+  NextCalledTwiceError,
   type PayloadIssue,
   PayloadTooLargeError,
   type PayloadTooLargeErrorOptions,
   UnknownJobError,
+  WorkerBusyError,
+  type WorkerState,
+  WorkerStoppedError,
 } from "./errors.ts";
 // Re-exported so this entry point documents the types its signatures use.
 export {

@@ -25,6 +25,7 @@ import { OutcomeReporter } from "./_outcome_reporter.ts";
 import { RunningJobs } from "./_running_jobs.ts";
 import { RetryDelay } from "./_retry_delay.ts";
 import { WakeSignal } from "./_wake_signal.ts";
+import { WorkerBusyError } from "./errors.ts";
 
 type Mode = "idle" | "running" | "draining" | "stopping";
 
@@ -190,7 +191,8 @@ export class Worker {
   /**
    * Starts taking jobs in the background; resolves once started.
    *
-   * @throws {Error} When the worker is already started or draining.
+   * @returns Once started.
+   * @throws {WorkerBusyError} (as a rejection) When the worker is already started, draining or stopping.
    *
    * @example Starting and stopping
    * ```ts
@@ -204,7 +206,8 @@ export class Worker {
    * ```
    */
   start(): Promise<void> {
-    if (this.#mode !== "idle") throw new Error(`Worker is already ${this.#mode}`);
+    // Rejects rather than throws: a caller awaiting start() handles one failure path.
+    if (this.#mode !== "idle") return Promise.reject(new WorkerBusyError(this.#mode));
     this.#begin("running", Infinity);
     this.#loop = this.#runLoop();
     return Promise.resolve();
@@ -245,7 +248,7 @@ export class Worker {
    *
    * @param options Limits on jobs started and time spent, and the grace period.
    * @returns What it did.
-   * @throws {Error} When the worker is started or already draining.
+   * @throws {WorkerBusyError} When the worker is started, draining or stopping.
    * @throws {import("../errors.ts").RedisError} When the backend cannot be reached (after running jobs are reported).
    *
    * @example A Cloudflare Workers cron trigger
@@ -258,7 +261,7 @@ export class Worker {
    * ```
    */
   async drain(options: DrainOptions = {}): Promise<DrainSummary> {
-    if (this.#mode !== "idle") throw new Error(`Worker is already ${this.#mode}`);
+    if (this.#mode !== "idle") throw new WorkerBusyError(this.#mode);
     const maxJobs = options.maxJobs ?? Infinity;
     const maxTime = options.maxTime ?? Infinity;
     if (!(maxJobs >= 0)) throw new RangeError(`maxJobs must be non-negative, got ${maxJobs}`);
@@ -304,9 +307,7 @@ export class Worker {
       // However early the loop ended, handlers get until maxTime + grace, and no longer.
       const end = deadline + grace;
       await this.#runs.waitFor(end - clock.now());
-      abandoned = this.#runs.abandon(
-        new Error("drain() reached maxTime and its grace period before the job finished"),
-      );
+      abandoned = this.#runs.abandon();
       await this.#flushCompletions(end - clock.now());
     } else {
       await this.#settleRunning(Infinity);

@@ -8,7 +8,7 @@
 import type { RetryBackoff, TaskDefinition } from "./_definition.ts";
 import { passesWindows } from "./_time_windows.ts";
 import type { Clock } from "../clock.ts";
-import { TaskTimeoutError } from "./errors.ts";
+import { PingFailedError, TaskTimeoutError } from "./errors.ts";
 import type { SchedulerHistory, TaskRunRecord } from "./history.ts";
 import type { SchedulerMutex } from "./mutex.ts";
 import type { TaskContext, TaskRunInfo, TaskRunOutcome, TaskSkipReason } from "./types.ts";
@@ -230,7 +230,7 @@ export class TaskRunner {
     try {
       const response = await this.#options.fetch(url, { signal: controller.signal });
       await response.body?.cancel();
-      if (!response.ok) throw new Error(`Ping to ${url} answered HTTP ${response.status}`);
+      if (!response.ok) throw new PingFailedError(url, response.status);
     } catch (error) {
       this.#options.report(error, info, `ping to ${url}`);
     } finally {

@@ -38,3 +38,56 @@ export class TaskTimeoutError extends KilnError {
     this.timeoutMs = timeoutMs;
   }
 }
+
+/**
+ * `stop({ abort: true })` aborted a run in progress: the handler's `signal`
+ * is aborted with this error.
+ *
+ * @example Recognising a stop in a handler
+ * ```ts
+ * import { SchedulerStoppedError } from "@kiln/core/scheduler";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new SchedulerStoppedError();
+ * assert.equal(error.code, "SCHEDULER_STOPPED");
+ * ```
+ */
+export class SchedulerStoppedError extends KilnError {
+  /** Creates the error. */
+  constructor() {
+    super("SCHEDULER_STOPPED", "Scheduler stopped");
+  }
+}
+
+/**
+ * A `pingBefore()` or `thenPing()` URL answered with an HTTP error status.
+ * The run itself is not failed: the error goes to the scheduler's `onError`.
+ *
+ * @example Reading the status in onError
+ * ```ts
+ * import { PingFailedError } from "@kiln/core/scheduler";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new PingFailedError("https://example.com/ping", 503);
+ * assert.equal(error.code, "SCHEDULER_PING_FAILED");
+ * assert.equal(error.status, 503);
+ * ```
+ */
+export class PingFailedError extends KilnError {
+  /** The URL pinged. */
+  readonly url: string;
+  /** The HTTP status it answered. */
+  readonly status: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param url The URL pinged.
+   * @param status The HTTP status it answered.
+   */
+  constructor(url: string, status: number) {
+    super("SCHEDULER_PING_FAILED", `Ping to ${url} answered HTTP ${status}`);
+    this.url = url;
+    this.status = status;
+  }
+}

@@ -46,7 +46,7 @@ export {
   type SchedulerHistory,
   type TaskRunRecord,
 } from "./history.ts";
-export { TaskTimeoutError } from "./errors.ts";
+export { PingFailedError, SchedulerStoppedError, TaskTimeoutError } from "./errors.ts";
 // Re-exported so this entry point documents the error base class its errors extend.
 export {
   KilnError,

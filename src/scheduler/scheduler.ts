@@ -14,6 +14,7 @@ import { TaskRegistry } from "./_task_registry.ts";
 import { TaskRunner } from "./_task_runner.ts";
 import { nextRunsInWindows } from "./_time_windows.ts";
 import { TimerLoop } from "./_timer_loop.ts";
+import { SchedulerStoppedError } from "./errors.ts";
 import type { Clock } from "../clock.ts";
 import type { SchedulerHistory, TaskRunRecord } from "./history.ts";
 import type {
@@ -266,7 +267,7 @@ export class Scheduler {
    */
   async stop(options: SchedulerStopOptions = {}): Promise<void> {
     this.#loop.stop();
-    if (options.abort) this.#runner.abortAttempts(new Error("Scheduler stopped"));
+    if (options.abort) this.#runner.abortAttempts(new SchedulerStoppedError());
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   MemoryHistory,
   MemoryMutex,
+  PingFailedError,
   Scheduler,
   TaskTimeoutError,
 } from "../../src/scheduler/mod.ts";
@@ -135,7 +136,12 @@ Deno.test("pingBefore() and thenPing() send real HTTP requests around the run; a
     assert.deepEqual(hits.slice(0, 2), ["GET /start", "run"]);
     assert.deepEqual(hits.slice(2).sort(), ["GET /done", "GET /down"]);
     assert.equal(errors.length, 1);
-    assert.match(String(errors[0].error), /answered HTTP 503/);
+    const error = errors[0].error;
+    assert.ok(error instanceof PingFailedError);
+    assert.equal(error.code, "SCHEDULER_PING_FAILED");
+    assert.equal(error.status, 503);
+    assert.equal(error.url, `${base}/down`);
+    assert.match(error.message, /answered HTTP 503/);
   } finally {
     await server.shutdown();
   }
