@@ -8,7 +8,7 @@ import type { Completion, StoredJob } from "./backend.ts";
 import type { WorkerEventEmitter } from "./worker_events.ts";
 import type { Clock } from "../clock.ts";
 import { describeError, type Logger } from "./logger.ts";
-import { pause, RetryDelay } from "./_retry_delay.ts";
+import { pause, retryDelay } from "./_retry_delay.ts";
 
 /** The most completions sent in one round trip. */
 const MAX_BATCH = 1_000;
@@ -17,7 +17,7 @@ const MAX_BATCH = 1_000;
 export interface PendingCompletion extends Completion {
   readonly job: StoredJob;
   readonly result: unknown;
-  readonly durationMs: number;
+  readonly duration: number;
 }
 
 /** What a {@linkcode CompletionBatcher} works with. */
@@ -112,7 +112,7 @@ export class CompletionBatcher {
       clock.clearTimeout(timer);
       this.#onAllDecided = undefined;
     }
-    const delay = new RetryDelay(this.#options.maxDelay);
+    const delay = retryDelay(this.#options.maxDelay);
     try {
       for (;;) {
         const list = this.#pending.get(queue);

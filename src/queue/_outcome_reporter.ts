@@ -10,7 +10,7 @@ import type { Queue } from "./queue.ts";
 import type { WorkerEventEmitter } from "./worker_events.ts";
 import { backoffDelay } from "./backoff.ts";
 import { describeError, type Logger } from "./logger.ts";
-import { pause, RetryDelay } from "./_retry_delay.ts";
+import { pause, retryDelay } from "./_retry_delay.ts";
 
 /** How many times a report is retried on backend errors before the lease is left to expire. */
 const MAX_REPORT_RETRIES = 8;
@@ -55,7 +55,7 @@ export class OutcomeReporter {
     const { events, logger } = this.#options;
     const definition = this.#options.jobs.get(job.name);
     const failures = job.errors.length + 1;
-    const now = this.#queue.now();
+    const now = this.#queue.clock.now();
     const attemptError = toAttemptError(error, job.attempts, now);
     if (outcome === "retry" && definition !== undefined && failures <= definition.maxRetries) {
       let wait: number;
@@ -88,14 +88,14 @@ export class OutcomeReporter {
     undoAttempt = false,
   ): Promise<FailResult> {
     const { events, logger } = this.#options;
-    const delay = new RetryDelay(this.#options.maxDelay);
+    const delay = retryDelay(this.#options.maxDelay);
     for (let attempt = 0;; attempt++) {
       try {
         const result = await this.#backend.fail({
           queue: job.queue,
           id: job.id,
           token,
-          now: this.#queue.now(),
+          now: this.#queue.clock.now(),
           outcome,
           runAt,
           error,

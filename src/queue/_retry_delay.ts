@@ -1,35 +1,25 @@
 /**
  * The back-off a worker applies when its backend fails: start short, double
- * on every failure, never wait longer than the idle poll interval.
+ * on every failure, never wait longer than the idle poll interval. The
+ * formula is the shared one in `src/_backoff.ts`.
  *
  * @module
  */
+import { Backoff } from "../_backoff.ts";
 import type { Clock } from "../clock.ts";
 
 /** The first wait after a backend failure, in milliseconds. */
-const FIRST_DELAY_MS = 100;
+const FIRST_DELAY = 100;
 
-/** A doubling delay, capped, that starts over after a success. */
-export class RetryDelay {
-  #max: number;
-  #current = FIRST_DELAY_MS;
-
-  /** @param max The longest delay, in milliseconds. */
-  constructor(max: number) {
-    this.#max = max;
-  }
-
-  /** The delay to wait now; the next one is twice as long, up to the cap. */
-  next(): number {
-    const delay = this.#current;
-    this.#current = Math.min(this.#current * 2, this.#max);
-    return delay;
-  }
-
-  /** Starts over from the first delay. */
-  reset(): void {
-    this.#current = FIRST_DELAY_MS;
-  }
+/**
+ * A doubling delay from 100 ms, capped at `max`, that starts over after a
+ * success (`reset()`). No jitter: one worker's own retries need no spreading,
+ * and its polls are already spread by their own timing.
+ *
+ * @param max The longest delay, in milliseconds.
+ */
+export function retryDelay(max: number): Backoff {
+  return new Backoff({ initial: FIRST_DELAY, factor: 2, max, jitter: "none" });
 }
 
 /** Resolves after `ms` milliseconds of `clock`'s time. */

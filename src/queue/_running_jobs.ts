@@ -49,7 +49,7 @@ export interface RunningJobsOptions {
   readonly jobs: ReadonlyMap<string, AnyJob>;
   /** The worker's middleware, first outermost; read at every job's start. */
   readonly middleware: readonly Middleware[];
-  readonly leaseMs: number;
+  readonly leaseDuration: number;
   readonly events: WorkerEventEmitter;
   readonly logger: Logger;
   readonly reporter: OutcomeReporter;
@@ -161,7 +161,7 @@ export class RunningJobs {
       await this.#options.reporter.report(
         run.job,
         "release",
-        this.#queue.now(),
+        this.#queue.clock.now(),
         undefined,
         run.token,
       );
@@ -171,7 +171,7 @@ export class RunningJobs {
   /** Extends the leases of the running jobs; aborts those whose lease was lost. */
   async renew(): Promise<void> {
     if (this.#renewing || this.#runs.size === 0) return;
-    const { events, logger, leaseMs } = this.#options;
+    const { events, logger, leaseDuration } = this.#options;
     this.#renewing = true;
     try {
       const byQueue = new Map<string, Run[]>();
@@ -186,8 +186,8 @@ export class RunningJobs {
           await this.#backend.extend(
             queue,
             runs.map((run) => ({ id: run.job.id, token: run.token })),
-            leaseMs,
-            this.#queue.now(),
+            leaseDuration,
+            this.#queue.clock.now(),
           ),
         );
         for (const run of runs) {
@@ -242,12 +242,12 @@ export class RunningJobs {
         events.emit("progress", { job, value });
         this.#storeProgress(run, value);
       },
-      release: (delayMs = 0) => {
-        releasedAfter = Math.max(0, delayMs);
+      release: (delay = 0) => {
+        releasedAfter = Math.max(0, delay);
       },
       job,
       limiter: this.#backend,
-      now: this.#queue.now,
+      now: () => this.#clock.now(),
     };
     const started = performance.now();
     const handled: Promise<Outcome> = compose(
@@ -277,7 +277,7 @@ export class RunningJobs {
         await reporter.report(
           job,
           "release",
-          this.#queue.now() + releasedAfter,
+          this.#queue.clock.now() + releasedAfter,
           undefined,
           run.token,
         );
@@ -288,7 +288,7 @@ export class RunningJobs {
           uniqueKey: job.uniqueKey,
           job,
           result: outcome.value,
-          durationMs: performance.now() - started,
+          duration: performance.now() - started,
         });
       }
     }

@@ -144,7 +144,7 @@ export interface TakeRequest {
   /** How many jobs to reserve (0 to only complete). */
   readonly reserve: number;
   /** How long the new leases last, in milliseconds of the backend's clock. */
-  readonly leaseMs: number;
+  readonly leaseDuration: number;
   /** The token of the new reservation: unique per call, so a replayed call returns the same jobs. */
   readonly token: string;
   /** Stalls tolerated for jobs dispatched without their own `maxStalls`. @default 1 */
@@ -211,12 +211,12 @@ export interface QueueCounts {
 
 /** Shared counters and locks for job middleware (`rateLimited`, `withoutOverlapping`). */
 export interface Limiter {
-  /** Takes a lock for `token` for `ttlMs` from `now`; `false` when another token holds it. */
-  lock(key: string, token: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Takes a lock for `token` for `ttl` from `now`; `false` when another token holds it. */
+  lock(key: string, token: string, ttl: number, now: number): Promise<boolean>;
   /** Releases a lock held by `token`. */
   unlock(key: string, token: string): Promise<void>;
   /**
-   * Counts one hit in a sliding window of `windowMs`; refused (and not
+   * Counts one hit in a sliding window of `window`; refused (and not
    * counted) once `max` hits are in the window. `token` identifies the hit, so
    * a replay counts once.
    */
@@ -224,9 +224,9 @@ export interface Limiter {
     key: string,
     token: string,
     max: number,
-    windowMs: number,
+    window: number,
     now: number,
-  ): Promise<{ allowed: boolean; retryAfterMs: number }>;
+  ): Promise<{ allowed: boolean; retryAfter: number }>;
 }
 
 /**
@@ -250,11 +250,16 @@ export interface QueueBackend extends Limiter {
   /** One job with its state and progress; `null` once completed, forgotten or never dispatched. */
   getJob(queue: string, id: string): Promise<JobInfo | null>;
   /**
-   * Extends leases to `leaseMs` from now on the backend's clock (0 ends them
+   * Extends leases to `leaseDuration` from now on the backend's clock (0 ends them
    * at once); returns the ids whose lease was lost. `now` is the caller's
    * clock, which only `MemoryBackend` (one process, one clock) uses.
    */
-  extend(queue: string, leases: readonly Lease[], leaseMs: number, now: number): Promise<string[]>;
+  extend(
+    queue: string,
+    leases: readonly Lease[],
+    leaseDuration: number,
+    now: number,
+  ): Promise<string[]>;
   /** The size of each part of a queue. */
   counts(queue: string): Promise<QueueCounts>;
   /** The names of every queue that has had a job enqueued. */

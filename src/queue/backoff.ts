@@ -3,6 +3,9 @@
  *
  * @module
  */
+import { backoff as backoffWait, type Jitter } from "../_backoff.ts";
+
+export type { Jitter };
 
 /** Waits the same time before every retry. */
 export interface FixedBackoff {
@@ -10,8 +13,13 @@ export interface FixedBackoff {
   type: "fixed";
   /** The wait in milliseconds. */
   delay: number;
-  /** Randomise each wait to between half and all of it, so retries of many jobs spread out. @default false */
-  jitter?: boolean;
+  /**
+   * How each wait is randomised, so retries of many jobs that failed together
+   * spread out: `"equal"` waits between half and all of it, `"full"` between
+   * none and all of it.
+   * @default "none"
+   */
+  jitter?: Jitter;
   /** The longest wait, in milliseconds. @default Infinity */
   max?: number;
 }
@@ -22,8 +30,12 @@ export interface ExponentialBackoff {
   type: "exponential";
   /** The first wait in milliseconds. */
   delay: number;
-  /** Randomise each wait to between half and all of it. @default false */
-  jitter?: boolean;
+  /**
+   * How each wait is randomised: `"equal"` waits between half and all of it,
+   * `"full"` between none and all of it.
+   * @default "none"
+   */
+  jitter?: Jitter;
   /** The longest wait, in milliseconds. @default Infinity */
   max?: number;
 }
@@ -70,11 +82,17 @@ export function backoffDelay(
     }
     return Math.max(0, Math.round(wait));
   }
-  const base = backoff.type === "fixed" ? backoff.delay : backoff.delay * 2 ** (retry - 1);
-  const capped = Math.min(base, backoff.max ?? Infinity);
-  // Jitter keeps at least half the wait, so a retry never comes back almost at once.
-  const wait = backoff.jitter ? capped / 2 + random() * (capped / 2) : capped;
-  return Math.max(0, Math.round(wait));
+  // The shared formula: delay × factor^(retry - 1), capped, then jittered.
+  return backoffWait(
+    {
+      initial: backoff.delay,
+      factor: backoff.type === "fixed" ? 1 : 2,
+      max: backoff.max,
+      jitter: backoff.jitter,
+    },
+    retry - 1,
+    random,
+  );
 }
 
 /** Throws when a backoff option is malformed. */
@@ -95,4 +113,11 @@ export function assertBackoff(backoff: unknown, job: string): asserts backoff is
   if (value.max !== undefined && !(typeof value.max === "number" && value.max >= 0)) {
     throw new RangeError(`Job ${job}: backoff max must be a non-negative number of milliseconds`);
   }
+  if (value.jitter !== undefined && !JITTERS.includes(value.jitter)) {
+    throw new TypeError(
+      `Job ${job}: backoff jitter must be "none", "full" or "equal", got ${String(value.jitter)}`,
+    );
+  }
 }
+
+const JITTERS: readonly unknown[] = ["none", "full", "equal"];

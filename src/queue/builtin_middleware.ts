@@ -39,13 +39,13 @@ export function logging(options: LoggingOptions = {}): Middleware {
       const result = await next();
       logger.info("Job completed", {
         ...fields,
-        durationMs: Math.round(performance.now() - started),
+        duration: Math.round(performance.now() - started),
       });
       return result;
     } catch (error) {
       logger.warn("Job failed", {
         ...fields,
-        durationMs: Math.round(performance.now() - started),
+        duration: Math.round(performance.now() - started),
         error: error instanceof Error ? error.message : String(error),
       });
       throw error;
@@ -60,9 +60,9 @@ export interface JobMetrics {
   /** Attempts that threw. */
   failed: number;
   /** Total handler time, in milliseconds. */
-  totalMs: number;
+  totalDuration: number;
   /** The longest attempt, in milliseconds. */
-  maxMs: number;
+  maxDuration: number;
 }
 
 /** The {@linkcode metrics} middleware, with a way to read what it counted. */
@@ -100,12 +100,17 @@ export function metrics(): MetricsMiddleware {
     ctx: MiddlewareContext,
     next: () => Promise<unknown>,
   ) {
-    const entry = byName[ctx.name] ??= { completed: 0, failed: 0, totalMs: 0, maxMs: 0 };
+    const entry = byName[ctx.name] ??= {
+      completed: 0,
+      failed: 0,
+      totalDuration: 0,
+      maxDuration: 0,
+    };
     const started = performance.now();
     const record = () => {
       const elapsed = performance.now() - started;
-      entry.totalMs += elapsed;
-      entry.maxMs = Math.max(entry.maxMs, elapsed);
+      entry.totalDuration += elapsed;
+      entry.maxDuration = Math.max(entry.maxDuration, elapsed);
     };
     try {
       const result = await next();
@@ -177,7 +182,7 @@ export function rateLimited(options: RateLimitOptions): Middleware {
       ctx.now(),
     );
     if (!hit.allowed) {
-      ctx.release(hit.retryAfterMs);
+      ctx.release(hit.retryAfter);
       return undefined;
     }
     return await next();

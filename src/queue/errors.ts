@@ -57,22 +57,22 @@ export class JobValidationError extends KilnError {
  *
  * const error = new JobTimeoutError("resize-image", 30_000);
  * assert.equal(error.code, "QUEUE_JOB_TIMEOUT");
- * assert.equal(error.timeoutMs, 30_000);
+ * assert.equal(error.timeout, 30_000);
  * ```
  */
 export class JobTimeoutError extends KilnError {
   /** The limit that was exceeded, in milliseconds. */
-  readonly timeoutMs: number;
+  readonly timeout: number;
 
   /**
    * Creates the error.
    *
    * @param job The job's name.
-   * @param timeoutMs The limit that was exceeded, in milliseconds.
+   * @param timeout The limit that was exceeded, in milliseconds.
    */
-  constructor(job: string, timeoutMs: number) {
-    super("QUEUE_JOB_TIMEOUT", `Job ${job} timed out after ${timeoutMs} ms`);
-    this.timeoutMs = timeoutMs;
+  constructor(job: string, timeout: number) {
+    super("QUEUE_JOB_TIMEOUT", `Job ${job} timed out after ${timeout} ms`);
+    this.timeout = timeout;
   }
 }
 

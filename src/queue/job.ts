@@ -59,9 +59,9 @@ export interface JobContext {
   progress(value: number): void;
   /**
    * Puts the job back without counting a failure, to run again after
-   * `delayMs`. Used by middleware such as `rateLimited`; the handler does not run.
+   * `delay`. Used by middleware such as `rateLimited`; the handler does not run.
    */
-  release(delayMs?: number): void;
+  release(delay?: number): void;
 }
 
 /** What {@linkcode defineJob} takes. */
@@ -92,7 +92,7 @@ export interface JobOptions<S extends PayloadSchema, R> {
    * @default undefined (no limit)
    */
   timeout?: number;
-  /** The wait before each retry. @default { type: "exponential", delay: 1000, max: 60000, jitter: true } */
+  /** The wait before each retry. @default { type: "exponential", delay: 1000, max: 60000, jitter: "equal" } */
   backoff?: Backoff;
   /** The default priority of dispatched jobs. @default "normal" */
   priority?: Priority;
@@ -124,7 +124,12 @@ export interface JobDefinition<S extends PayloadSchema = PayloadSchema, R = unkn
 // deno-lint-ignore no-explicit-any
 export type AnyJob = JobDefinition<any, any>;
 
-const DEFAULT_BACKOFF: Backoff = { type: "exponential", delay: 1_000, max: 60_000, jitter: true };
+const DEFAULT_BACKOFF: Backoff = {
+  type: "exponential",
+  delay: 1_000,
+  max: 60_000,
+  jitter: "equal",
+};
 
 /**
  * Defines a job. The options are checked once, here.
@@ -145,7 +150,7 @@ const DEFAULT_BACKOFF: Backoff = { type: "exponential", delay: 1_000, max: 60_00
  *   schema: v.object({ to: v.pipe(v.string(), v.email()), subject: v.string() }),
  *   queue: "mail",
  *   maxRetries: 3,
- *   backoff: { type: "exponential", delay: 1_000, max: 60_000, jitter: true },
+ *   backoff: { type: "exponential", delay: 1_000, max: 60_000, jitter: "equal" },
  *   async handle(payload, ctx) {
  *     ctx.logger.info(`sending to ${payload.to}`);
  *   },

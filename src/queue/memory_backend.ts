@@ -244,7 +244,7 @@ export class MemoryBackend implements QueueBackend {
         if (entry.state === "delayed") state.ready(entry);
         state.cleanDelayed();
       }
-      const deadline = now + request.leaseMs;
+      const deadline = now + request.leaseDuration;
       for (const band of state.bands) {
         while (jobs.length < request.reserve && band.size > 0) {
           const entry = band.shift()!;
@@ -359,7 +359,12 @@ export class MemoryBackend implements QueueBackend {
   }
 
   /** {@inheritDoc QueueBackend.extend} */
-  extend(queue: string, leases: readonly Lease[], leaseMs: number, now: number): Promise<string[]> {
+  extend(
+    queue: string,
+    leases: readonly Lease[],
+    leaseDuration: number,
+    now: number,
+  ): Promise<string[]> {
     const state = this.#state(queue);
     const lost: string[] = [];
     for (const { id, token } of leases) {
@@ -367,7 +372,7 @@ export class MemoryBackend implements QueueBackend {
       if (entry === undefined || entry.state !== "active" || entry.token !== token) {
         lost.push(id);
       } else {
-        entry.deadline = now + leaseMs;
+        entry.deadline = now + leaseDuration;
         // A shorter lease (0 ends it now) must not hide behind the reclaim scan's lower bound.
         state.minDeadline = Math.min(state.minDeadline, entry.deadline);
       }
@@ -450,10 +455,10 @@ export class MemoryBackend implements QueueBackend {
   }
 
   /** {@inheritDoc Limiter.lock} */
-  lock(key: string, token: string, ttlMs: number, now: number): Promise<boolean> {
+  lock(key: string, token: string, ttl: number, now: number): Promise<boolean> {
     const held = this.#locks.get(key);
     if (held && held.expiresAt > now && held.token !== token) return Promise.resolve(false);
-    this.#locks.set(key, { token, expiresAt: now + ttlMs });
+    this.#locks.set(key, { token, expiresAt: now + ttl });
     return Promise.resolve(true);
   }
 
@@ -468,21 +473,21 @@ export class MemoryBackend implements QueueBackend {
     key: string,
     token: string,
     max: number,
-    windowMs: number,
+    window: number,
     now: number,
-  ): Promise<{ allowed: boolean; retryAfterMs: number }> {
-    let window = this.#windows.get(key);
-    if (!window) {
-      window = new Map();
-      this.#windows.set(key, window);
+  ): Promise<{ allowed: boolean; retryAfter: number }> {
+    let hits = this.#windows.get(key);
+    if (!hits) {
+      hits = new Map();
+      this.#windows.set(key, hits);
     }
-    for (const [hit, at] of window) if (at <= now - windowMs) window.delete(hit);
-    if (window.has(token) || window.size < max) {
-      window.set(token, window.get(token) ?? now);
-      return Promise.resolve({ allowed: true, retryAfterMs: 0 });
+    for (const [hit, at] of hits) if (at <= now - window) hits.delete(hit);
+    if (hits.has(token) || hits.size < max) {
+      hits.set(token, hits.get(token) ?? now);
+      return Promise.resolve({ allowed: true, retryAfter: 0 });
     }
-    const oldest = Math.min(...window.values());
-    return Promise.resolve({ allowed: false, retryAfterMs: Math.max(1, oldest + windowMs - now) });
+    const oldest = Math.min(...hits.values());
+    return Promise.resolve({ allowed: false, retryAfter: Math.max(1, oldest + window - now) });
   }
 }
 

@@ -28,15 +28,9 @@ export interface QueueOptions {
   /** Where jobs are kept: a `MemoryBackend` or a `RedisBackend`. */
   backend: QueueBackend;
   /**
-   * The time, in epoch milliseconds; inject one in tests. Timers stay real:
-   * pass `clock` instead to drive workers' timers by hand too.
-   * @default Date.now
-   */
-  now?: () => number;
-  /**
    * The time and the timers of this queue and its workers (polling, lease
    * renewal, timeouts, `drain()`'s deadline), in one object; inject one in
-   * tests to move time by hand. Give either `now` or `clock`.
+   * tests to move time by hand.
    * @default systemClock
    */
   clock?: Clock;
@@ -100,17 +94,17 @@ export const DISPATCH_BATCH_SIZE = 1_000;
  */
 export class FailedJobs {
   #backend: QueueBackend;
-  #now: () => number;
+  #clock: Clock;
 
   /**
    * Wraps a backend's failed store. Reach it as `queue.failed`.
    *
    * @param backend The queue's backend.
-   * @param now The queue's clock.
+   * @param clock The queue's clock.
    */
-  constructor(backend: QueueBackend, now: () => number) {
+  constructor(backend: QueueBackend, clock: Clock) {
     this.#backend = backend;
-    this.#now = now;
+    this.#clock = clock;
   }
 
   /**
@@ -165,7 +159,7 @@ export class FailedJobs {
    */
   async retry(id: string, queue?: string): Promise<boolean> {
     for (const name of queue === undefined ? await this.#backend.queues() : [queue]) {
-      if (await this.#backend.retryFailed(name, [id], this.#now()) > 0) return true;
+      if (await this.#backend.retryFailed(name, [id], this.#clock.now()) > 0) return true;
     }
     return false;
   }
@@ -187,7 +181,7 @@ export class FailedJobs {
   async retryAll(queue?: string): Promise<number> {
     let moved = 0;
     for (const name of queue === undefined ? await this.#backend.queues() : [queue]) {
-      moved += await this.#backend.retryFailed(name, "all", this.#now());
+      moved += await this.#backend.retryFailed(name, "all", this.#clock.now());
     }
     return moved;
   }
@@ -260,8 +254,6 @@ export class FailedJobs {
 export class Queue {
   /** The backend jobs are kept in. */
   readonly backend: QueueBackend;
-  /** The time, in epoch milliseconds: `clock.now`. */
-  readonly now: () => number;
   /** The time and timers of this queue and its workers. */
   readonly clock: Clock;
   /** The failed store. */
@@ -273,8 +265,7 @@ export class Queue {
    * Creates a queue client over a backend.
    *
    * @param options The backend, clock and payload limit.
-   * @throws {TypeError} When the backend is missing, both `now` and `clock` are given, or the
-   *   clock lacks a method.
+   * @throws {TypeError} When the backend is missing, or the clock lacks a method.
    * @throws {RangeError} When `maxPayloadBytes` is not a positive integer.
    */
   constructor(options: QueueOptions) {
@@ -288,9 +279,7 @@ export class Queue {
     this.maxPayloadBytes = maxPayloadBytes;
     this.backend = options.backend;
     this.clock = clockOf(options);
-    const clock = this.clock;
-    this.now = () => clock.now();
-    this.failed = new FailedJobs(this.backend, this.now);
+    this.failed = new FailedJobs(this.backend, this.clock);
   }
 
   /**
@@ -322,7 +311,7 @@ export class Queue {
     payload: PayloadInput<S>,
     options: DispatchOptions = {},
   ): Promise<DispatchResult> {
-    const now = this.now();
+    const now = this.clock.now();
     const runAt = runAtOf(options, now);
     const priority = priorityOf(job, options.priority);
     const { job: newJob } = await this.#prepare(job, payload, {
@@ -372,7 +361,7 @@ export class Queue {
     options: DispatchManyOptions<PayloadInput<S>> = {},
   ): Promise<DispatchResult[]> {
     if (!Array.isArray(payloads)) throw new TypeError("payloads must be an array");
-    const now = this.now();
+    const now = this.clock.now();
     const runAt = runAtOf(options, now);
     const priority = priorityOf(job, options.priority);
     const prepared: { job: NewJob; bytes: number }[] = [];
@@ -517,13 +506,6 @@ export class Queue {
 }
 
 function clockOf(options: QueueOptions): Clock {
-  if (options.now !== undefined && options.clock !== undefined) {
-    throw new TypeError("Queue takes now or clock, not both");
-  }
-  if (options.now !== undefined) {
-    if (typeof options.now !== "function") throw new TypeError("Queue now must be a function");
-    return { ...systemClock, now: options.now };
-  }
   const clock = options.clock ?? systemClock;
   for (const method of ["now", "setTimeout", "clearTimeout"] as const) {
     if (typeof clock[method] !== "function") {

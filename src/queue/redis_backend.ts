@@ -235,7 +235,7 @@ export class RedisBackend implements QueueBackend {
     const args: (string | number)[] = [
       request.now,
       request.reserve,
-      request.leaseMs,
+      request.leaseDuration,
       request.token,
       this.#failedLimit,
       request.maxStalls ?? DEFAULT_MAX_STALLS,
@@ -336,13 +336,13 @@ export class RedisBackend implements QueueBackend {
   async extend(
     queue: string,
     leases: readonly Lease[],
-    leaseMs: number,
+    leaseDuration: number,
     _now: number,
   ): Promise<string[]> {
     if (leases.length === 0) return [];
     const k = this.#k(queue);
     // Deadlines are set on Redis's clock: the caller's does not enter into it.
-    const args: (string | number)[] = [leaseMs];
+    const args: (string | number)[] = [leaseDuration];
     for (const lease of leases) args.push(lease.id, lease.token);
     return asArray(await this.#runner.run(extendScript, [k.active, k.leases], args), "extend")
       .map(String);
@@ -460,12 +460,12 @@ export class RedisBackend implements QueueBackend {
   }
 
   /** {@inheritDoc Limiter.lock} */
-  lock(key: string, token: string, ttlMs: number, _now: number): Promise<boolean> {
+  lock(key: string, token: string, ttl: number, _now: number): Promise<boolean> {
     return acquireLock(
       this.#runner,
       this.#limits.key("lock", encodeURIComponent(key)),
       token,
-      Math.max(1, Math.ceil(ttlMs)),
+      Math.max(1, Math.ceil(ttl)),
     );
   }
 
@@ -479,18 +479,18 @@ export class RedisBackend implements QueueBackend {
     key: string,
     token: string,
     max: number,
-    windowMs: number,
+    window: number,
     now: number,
-  ): Promise<{ allowed: boolean; retryAfterMs: number }> {
+  ): Promise<{ allowed: boolean; retryAfter: number }> {
     const reply = asArray(
       await this.#runner.run(
         rateHitScript,
         [this.#limits.key("rate", encodeURIComponent(key))],
-        [now, windowMs, max, token],
+        [now, window, max, token],
       ),
       "rateHit",
     );
-    return { allowed: Number(reply[0]) === 1, retryAfterMs: Number(reply[1]) };
+    return { allowed: Number(reply[0]) === 1, retryAfter: Number(reply[1]) };
   }
 }
 

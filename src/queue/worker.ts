@@ -23,7 +23,8 @@ import { WorkerEventEmitter, type WorkerEvents } from "./worker_events.ts";
 import { CompletionBatcher, type PendingCompletion } from "./_completion_batcher.ts";
 import { OutcomeReporter } from "./_outcome_reporter.ts";
 import { RunningJobs } from "./_running_jobs.ts";
-import { RetryDelay } from "./_retry_delay.ts";
+import { retryDelay } from "./_retry_delay.ts";
+import { Backoff } from "../_backoff.ts";
 import { WakeSignal } from "./_wake_signal.ts";
 import { WorkerBusyError } from "./errors.ts";
 
@@ -119,7 +120,7 @@ export class Worker {
       queue,
       jobs,
       middleware: this.#middleware,
-      leaseMs: settings.leaseMs,
+      leaseDuration: settings.leaseDuration,
       events,
       logger,
       reporter: this.#reporter,
@@ -314,7 +315,7 @@ export class Worker {
     }
     this.#end();
     if (failure !== undefined) throw failure;
-    return { ...this.#counts, stoppedBy, abandoned, durationMs: clock.now() - started };
+    return { ...this.#counts, stoppedBy, abandoned, duration: clock.now() - started };
   }
 
   #begin(mode: Mode, budget: number): void {
@@ -327,7 +328,7 @@ export class Worker {
       if (this.#settings.queues.includes(queue)) this.#signal.wake();
     });
     const clock = this.#queue.clock;
-    const every = Math.max(1, Math.floor(this.#settings.leaseMs / 3));
+    const every = Math.max(1, Math.floor(this.#settings.leaseDuration / 3));
     const renew = () => {
       this.#renewTimer = clock.setTimeout(renew, every);
       void this.#runs.renew();
@@ -370,8 +371,9 @@ export class Worker {
   /** Reserves while started: polls back off while idle, and further while the backend fails. */
   async #runLoop(): Promise<void> {
     const { minPoll, maxPoll, logger } = this.#settings;
-    let idle = minPoll;
-    const errorDelay = new RetryDelay(maxPoll);
+    // Polls that find nothing wait twice as long each time, from minPoll up to maxPoll.
+    const idlePoll = new Backoff({ initial: minPoll, factor: 2, max: maxPoll, jitter: "none" });
+    const errorDelay = retryDelay(maxPoll);
     while (this.#mode === "running") {
       const free = this.#free();
       if (free <= 0 || this.#completions.busy) {
@@ -383,23 +385,21 @@ export class Worker {
         got = await this.#reserve(free);
         errorDelay.reset();
       } catch (error) {
-        const retryInMs = errorDelay.next();
+        const retryIn = errorDelay.next();
         this.#events.emit("error", { error });
         logger.warn("Queue backend failed; backing off", {
           error: describeError(error),
-          retryInMs,
+          retryIn,
         });
-        await this.#signal.sleep(retryInMs);
+        await this.#signal.sleep(retryIn);
         continue;
       }
-      if (got >= free) {
-        idle = minPoll;
-        continue;
-      }
-      if (got > 0) idle = minPoll;
-      const untilDue = this.#nextDueAt === null ? Infinity : this.#nextDueAt - this.#queue.now();
+      if (got > 0) idlePoll.reset();
+      if (got >= free) continue;
+      const idle = got > 0 ? minPoll : idlePoll.next();
+      const now = this.#queue.clock.now();
+      const untilDue = this.#nextDueAt === null ? Infinity : this.#nextDueAt - now;
       await this.#signal.sleep(Math.max(0, Math.min(idle, untilDue)));
-      if (got === 0) idle = Math.min(idle * 2, maxPoll);
     }
   }
 
@@ -440,7 +440,7 @@ export class Worker {
     wanted: number,
     completions: readonly PendingCompletion[],
   ): Promise<{ got: number; nextDueAt: number | null }> {
-    const { leaseMs, maxStalls, logger } = this.#settings;
+    const { leaseDuration, maxStalls, logger } = this.#settings;
     wanted = Math.max(0, Math.min(wanted, this.#budget));
     this.#claimed += wanted;
     this.#budget -= wanted;
@@ -449,10 +449,10 @@ export class Worker {
     try {
       result = await this.#queue.backend.take({
         queue,
-        now: this.#queue.now(),
+        now: this.#queue.clock.now(),
         complete: completions.map(({ id, token, uniqueKey }) => ({ id, token, uniqueKey })),
         reserve: wanted,
-        leaseMs,
+        leaseDuration,
         token,
         maxStalls,
       });
@@ -473,7 +473,7 @@ export class Worker {
       this.#events.emit("completed", {
         job: completion.job,
         result: completion.result,
-        durationMs: completion.durationMs,
+        duration: completion.duration,
       });
     }
     const stalledOut = new Set(result.stalledOut);
@@ -483,7 +483,14 @@ export class Worker {
     for (const job of result.jobs) {
       if (this.#mode === "stopping" || this.#budget <= 0) {
         // Reserved but never started: hand it back as if it had not been taken.
-        await this.#reporter.report(job, "release", this.#queue.now(), undefined, token, true);
+        await this.#reporter.report(
+          job,
+          "release",
+          this.#queue.clock.now(),
+          undefined,
+          token,
+          true,
+        );
         continue;
       }
       this.#budget--;

@@ -10,7 +10,7 @@ import { describeError, type Logger } from "./logger.ts";
 /** The events a worker emits and what each carries. */
 export interface WorkerEvents {
   /** A job completed. */
-  completed: { job: StoredJob; result: unknown; durationMs: number };
+  completed: { job: StoredJob; result: unknown; duration: number };
   /** An attempt failed and the job will run again at `retryAt`. */
   retrying: { job: StoredJob; error: unknown; retryAt: number };
   /** A job went to the failed store. */

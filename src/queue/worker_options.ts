@@ -17,7 +17,7 @@ export interface WorkerOptions {
   /** The queues to take jobs from, in order: a later queue is served only when earlier ones have nothing due. @default the queues of `jobs`, in order */
   queues?: readonly string[];
   /** How long a reserved job's lease lasts; running jobs renew it every third of this. @default 30000 */
-  leaseMs?: number;
+  leaseDuration?: number;
   /**
    * How many times a job's lease may expire before the job is dead-lettered
    * with a `JobStalledError`, for jobs that set no `maxStalls` of their own
@@ -93,7 +93,7 @@ export interface DrainSummary {
    */
   abandoned: AbandonedJob[];
   /** How long it took, in milliseconds. */
-  durationMs: number;
+  duration: number;
 }
 
 /** Options for {@linkcode Worker.stop}. */
@@ -103,7 +103,7 @@ export interface StopOptions {
 }
 
 /** The counts a drain keeps as it goes. */
-export type DrainCounts = Omit<DrainSummary, "stoppedBy" | "durationMs" | "abandoned">;
+export type DrainCounts = Omit<DrainSummary, "stoppedBy" | "duration" | "abandoned">;
 
 /** Counts at zero, for a new run. */
 export function zeroCounts(): DrainCounts {
@@ -115,7 +115,7 @@ export interface WorkerSettings {
   readonly jobs: ReadonlyMap<string, AnyJob>;
   readonly queues: readonly string[];
   readonly concurrency: number;
-  readonly leaseMs: number;
+  readonly leaseDuration: number;
   readonly maxStalls: number;
   readonly maxPoll: number;
   readonly minPoll: number;
@@ -142,7 +142,7 @@ export function resolveWorkerOptions(options: WorkerOptions): WorkerSettings {
   const queues = options.queues ?? [...new Set(options.jobs.map((job) => job.queue))];
   if (queues.length === 0) throw new TypeError("queues must name at least one queue");
   const concurrency = positiveInteger("concurrency", options.concurrency ?? 1);
-  const leaseMs = positiveInteger("leaseMs", options.leaseMs ?? 30_000);
+  const leaseDuration = positiveInteger("leaseDuration", options.leaseDuration ?? 30_000);
   const maxStalls = options.maxStalls ?? DEFAULT_MAX_STALLS;
   if (!Number.isInteger(maxStalls) || maxStalls < 0) {
     throw new RangeError(`maxStalls must be a non-negative integer, got ${maxStalls}`);
@@ -156,7 +156,7 @@ export function resolveWorkerOptions(options: WorkerOptions): WorkerSettings {
     jobs,
     queues,
     concurrency,
-    leaseMs,
+    leaseDuration,
     maxStalls,
     maxPoll,
     minPoll,

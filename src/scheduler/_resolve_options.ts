@@ -42,7 +42,7 @@ export function resolveOptions(options: SchedulerOptions): SchedulerSettings {
       throw new TypeError(`Scheduler clock must have a ${method}() method`);
     }
   }
-  const mutex = options.mutex ?? new MemoryMutex({ now: () => clock.now() });
+  const mutex = options.mutex ?? new MemoryMutex({ clock });
   if (typeof mutex.acquire !== "function" || typeof mutex.release !== "function") {
     throw new TypeError("Scheduler mutex must have acquire() and release() methods");
   }

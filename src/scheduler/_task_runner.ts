@@ -209,7 +209,7 @@ export class TaskRunner {
       scheduledAt: info.scheduledAt.getTime(),
       startedAt,
       finishedAt,
-      durationMs: finishedAt - startedAt,
+      duration: finishedAt - startedAt,
       status,
       attempts,
       instance: this.#options.instance,

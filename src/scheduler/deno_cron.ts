@@ -6,6 +6,7 @@
  */
 import { CompiledPattern } from "./_patterns.ts";
 import type { Scheduler } from "./scheduler.ts";
+import { type Clock, systemClock } from "../clock.ts";
 
 /** The signature of `Deno.cron(name, schedule, handler)`. */
 export type DenoCronFunction = (
@@ -33,10 +34,10 @@ export interface DenoCronOptions {
    */
   cron?: DenoCronFunction;
   /**
-   * The time source for mapping a delivery to its tick; tests inject one.
-   * @default Date.now
+   * Where a delivery reads the time to find its tick; tests inject one.
+   * @default systemClock
    */
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -63,6 +64,10 @@ export interface DenoCronOptions {
 export function denoCron(scheduler: Scheduler, options: DenoCronOptions = {}): Promise<void> {
   const name = options.name ?? "kiln-scheduler";
   const schedule = options.schedule ?? "* * * * *";
+  const clock = options.clock ?? systemClock;
+  if (typeof clock?.now !== "function") {
+    throw new TypeError("denoCron clock must have a now() method");
+  }
   // Feature-detected at call time, never imported: this module loads on every runtime.
   const cron = options.cron ??
     (globalThis as { Deno?: { cron?: DenoCronFunction } }).Deno?.cron?.bind(
@@ -83,7 +88,7 @@ export function denoCron(scheduler: Scheduler, options: DenoCronOptions = {}): P
     throw new TypeError(`Invalid Deno.cron schedule ${JSON.stringify(schedule)}`, { cause: error });
   }
   return cron(name, schedule, async () => {
-    const now = (options.now ?? Date.now)();
+    const now = clock.now();
     const tick = ticks.latestAtOrBefore(now) ?? now;
     await scheduler.runDue(new Date(tick));
   });

@@ -24,18 +24,18 @@ export class TaskTimeoutError extends KilnError {
   /** The task whose run timed out. */
   readonly task: string;
   /** The timeout that was exceeded, in milliseconds. */
-  readonly timeoutMs: number;
+  readonly timeout: number;
 
   /**
    * Creates the error for one timed-out run.
    *
    * @param task The task's name.
-   * @param timeoutMs The timeout that was exceeded, in milliseconds.
+   * @param timeout The timeout that was exceeded, in milliseconds.
    */
-  constructor(task: string, timeoutMs: number) {
-    super("SCHEDULER_TASK_TIMEOUT", `Task "${task}" timed out after ${timeoutMs} ms`);
+  constructor(task: string, timeout: number) {
+    super("SCHEDULER_TASK_TIMEOUT", `Task "${task}" timed out after ${timeout} ms`);
     this.task = task;
-    this.timeoutMs = timeoutMs;
+    this.timeout = timeout;
   }
 }
 

@@ -16,7 +16,7 @@ export interface TaskRunRecord {
   /** When it finished. */
   finishedAt: number;
   /** `finishedAt - startedAt`. */
-  durationMs: number;
+  duration: number;
   /** `skipped` only for a run kept out by `withoutOverlapping()`. */
   status: "succeeded" | "failed" | "skipped";
   /** How many attempts were made (0 when skipped). */
@@ -57,7 +57,7 @@ export interface MemoryHistoryOptions {
  * const history = new MemoryHistory({ limit: 2 });
  * for (const at of [1, 2, 3]) {
  *   await history.record({
- *     task: "t", scheduledAt: at, startedAt: at, finishedAt: at, durationMs: 0,
+ *     task: "t", scheduledAt: at, startedAt: at, finishedAt: at, duration: 0,
  *     status: "succeeded", attempts: 1, instance: "a",
  *   });
  * }

@@ -38,7 +38,7 @@ export type {
   TaskRunOutcome,
   TaskSkipReason,
 } from "./types.ts";
-export { type Clock as SchedulerClock, systemClock } from "../clock.ts";
+export { type Clock as Clock, systemClock } from "../clock.ts";
 export { MemoryMutex, type MemoryMutexOptions, type SchedulerMutex } from "./mutex.ts";
 export {
   MemoryHistory,

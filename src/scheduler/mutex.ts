@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { type Clock, systemClock } from "../clock.ts";
 
 /**
  * Where a scheduler takes its locks. Instances that share one mutex (one
@@ -16,7 +17,7 @@ export interface SchedulerMutex {
    *
    * @returns `true` when `token` now holds the lock.
    */
-  acquire(key: string, token: string, ttlMs: number): Promise<boolean>;
+  acquire(key: string, token: string, ttl: number): Promise<boolean>;
   /** Releases `key` if `token` holds it. */
   release(key: string, token: string): Promise<void>;
 }
@@ -24,10 +25,10 @@ export interface SchedulerMutex {
 /** Options for {@linkcode MemoryMutex}. */
 export interface MemoryMutexOptions {
   /**
-   * The time source for expiries; pass the scheduler's clock in tests.
-   * @default Date.now
+   * Where expiries read the time; pass the scheduler's clock in tests.
+   * @default systemClock
    */
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -36,11 +37,12 @@ export interface MemoryMutexOptions {
  *
  * @example Taking a lock that another token then cannot take
  * ```ts
- * import { MemoryMutex } from "@kiln/core/scheduler";
+ * import { type Clock, MemoryMutex, systemClock } from "@kiln/core/scheduler";
  * import assert from "node:assert/strict";
  *
  * let now = 0;
- * const mutex = new MemoryMutex({ now: () => now });
+ * const clock: Clock = { ...systemClock, now: () => now };
+ * const mutex = new MemoryMutex({ clock });
  * assert.equal(await mutex.acquire("report", "a", 1_000), true);
  * assert.equal(await mutex.acquire("report", "b", 1_000), false);
  * now = 1_000; // the lock expired
@@ -48,21 +50,22 @@ export interface MemoryMutexOptions {
  * ```
  */
 export class MemoryMutex implements SchedulerMutex {
-  #now: () => number;
+  #clock: Clock;
   #locks = new Map<string, { token: string; expiresAt: number }>();
   #sweepAt = 1_024;
 
   /**
    * Creates an empty mutex.
    *
-   * @param options The time source.
-   * @throws {TypeError} When `now` is not a function.
+   * @param options The clock.
+   * @throws {TypeError} When `clock` has no `now()` method.
    */
   constructor(options: MemoryMutexOptions = {}) {
-    if (options.now !== undefined && typeof options.now !== "function") {
-      throw new TypeError("MemoryMutex now must be a function returning epoch milliseconds");
+    const clock = options.clock ?? systemClock;
+    if (typeof clock?.now !== "function") {
+      throw new TypeError("MemoryMutex clock must have a now() method");
     }
-    this.#now = options.now ?? Date.now;
+    this.#clock = clock;
   }
 
   /**
@@ -70,22 +73,22 @@ export class MemoryMutex implements SchedulerMutex {
    *
    * @param key The lock's name.
    * @param token The would-be holder.
-   * @param ttlMs How long the lock lives, in milliseconds.
+   * @param ttl How long the lock lives, in milliseconds.
    * @returns `true` when `token` holds the lock.
-   * @throws {RangeError} When `ttlMs` is not a positive integer.
+   * @throws {RangeError} When `ttl` is not a positive integer.
    */
-  acquire(key: string, token: string, ttlMs: number): Promise<boolean> {
-    if (!Number.isInteger(ttlMs) || ttlMs <= 0) {
+  acquire(key: string, token: string, ttl: number): Promise<boolean> {
+    if (!Number.isInteger(ttl) || ttl <= 0) {
       return Promise.reject(
         new RangeError(
-          `Lock time to live must be a positive integer of milliseconds, got ${ttlMs}`,
+          `Lock time to live must be a positive integer of milliseconds, got ${ttl}`,
         ),
       );
     }
-    const now = this.#now();
+    const now = this.#clock.now();
     const held = this.#locks.get(key);
     if (held && held.expiresAt > now && held.token !== token) return Promise.resolve(false);
-    this.#locks.set(key, { token, expiresAt: now + ttlMs });
+    this.#locks.set(key, { token, expiresAt: now + ttl });
     if (this.#locks.size >= this.#sweepAt) this.#sweep(now);
     return Promise.resolve(true);
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import { RedisError } from "../errors.ts";
-import { toRedisLike } from "../redis/connect.ts";
+import { type RedisInput, toRedisLike } from "../redis/connect.ts";
 import { Keyspace } from "../redis/keys.ts";
 import type { RedisLike } from "../redis/redis_like.ts";
 import { defineScript, ScriptRunner } from "../redis/script.ts";
@@ -17,7 +17,7 @@ const recordRunScript = defineScript(recordRun);
 /** Options for {@linkcode RedisHistory}. */
 export interface RedisHistoryOptions {
   /** An `@upstash/redis` `Redis` instance, or any `RedisLike` (see `@kiln/core/redis`). */
-  redis: object;
+  redis: RedisInput;
   /**
    * Prefix scripts with Upstash's `#!lua flags=allow-key-locking` shebang (Upstash only;
    * a plain `redis-server` rejects it).
@@ -25,10 +25,11 @@ export interface RedisHistoryOptions {
    */
   allowKeyLocking?: boolean;
   /**
-   * The namespace of the history keys (`kiln:{<namespace>}:history:<task>`).
-   * @default "scheduler"
+   * The first part of the history keys (`<prefix>:{scheduler}:history:<task>`),
+   * to share one Redis between apps.
+   * @default "kiln"
    */
-  namespace?: string;
+  prefix?: string;
   /**
    * How many runs to keep per task.
    * @default 20
@@ -39,7 +40,7 @@ export interface RedisHistoryOptions {
    * history does not stay in Redis for good.
    * @default 2_592_000_000 (30 days)
    */
-  retentionMs?: number;
+  retention?: number;
 }
 
 /**
@@ -64,24 +65,24 @@ export class RedisHistory implements SchedulerHistory {
   #runner: ScriptRunner;
   #keys: Keyspace;
   #limit: number;
-  #retentionMs: number;
+  #retention: number;
 
   /**
    * Creates a history on a Redis.
    *
-   * @param options The Redis, namespace, limit and retention.
-   * @throws {TypeError} When `redis` is not a Redis handle or the namespace is invalid.
-   * @throws {RangeError} When `limit` or `retentionMs` is not a positive integer.
+   * @param options The Redis, key prefix, limit and retention.
+   * @throws {TypeError} When `redis` is not a Redis handle or the prefix is invalid.
+   * @throws {RangeError} When `limit` or `retention` is not a positive integer.
    */
   constructor(options: RedisHistoryOptions) {
     this.#redis = toRedisLike(options?.redis);
     this.#runner = new ScriptRunner(this.#redis, options);
-    this.#keys = new Keyspace(options.namespace ?? "scheduler");
+    this.#keys = new Keyspace("scheduler", options.prefix);
     this.#limit = assertLimit(options.limit ?? 20);
-    this.#retentionMs = options.retentionMs ?? 2_592_000_000;
-    if (!Number.isInteger(this.#retentionMs) || this.#retentionMs <= 0) {
+    this.#retention = options.retention ?? 2_592_000_000;
+    if (!Number.isInteger(this.#retention) || this.#retention <= 0) {
       throw new RangeError(
-        `History retentionMs must be a positive integer, got ${options.retentionMs}`,
+        `History retention must be a positive integer, got ${options.retention}`,
       );
     }
   }
@@ -96,7 +97,7 @@ export class RedisHistory implements SchedulerHistory {
     await this.#runner.run(
       recordRunScript,
       [this.#keys.key("history", run.task)],
-      [run.scheduledAt, JSON.stringify(run), this.#limit, this.#retentionMs],
+      [run.scheduledAt, JSON.stringify(run), this.#limit, this.#retention],
     );
   }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { toRedisLike } from "../redis/connect.ts";
+import { type RedisInput, toRedisLike } from "../redis/connect.ts";
 import { Keyspace } from "../redis/keys.ts";
 import { acquireLock, releaseLock } from "../redis/lock.ts";
 import { ScriptRunner } from "../redis/script.ts";
@@ -13,7 +13,7 @@ import type { SchedulerMutex } from "./mutex.ts";
 /** Options for {@linkcode RedisMutex}. */
 export interface RedisMutexOptions {
   /** An `@upstash/redis` `Redis` instance, or any `RedisLike` (see `@kiln/core/redis`). */
-  redis: object;
+  redis: RedisInput;
   /**
    * Prefix scripts with Upstash's `#!lua flags=allow-key-locking` shebang (Upstash only;
    * a plain `redis-server` rejects it).
@@ -21,16 +21,16 @@ export interface RedisMutexOptions {
    */
   allowKeyLocking?: boolean;
   /**
-   * The namespace of the lock keys (`kiln:{<namespace>}:lock:…`): schedulers
-   * that should coordinate share it.
-   * @default "scheduler"
+   * The first part of the lock keys (`<prefix>:{scheduler}:lock:…`), to share
+   * one Redis between apps: schedulers that should coordinate share it.
+   * @default "kiln"
    */
-  namespace?: string;
+  prefix?: string;
 }
 
 /**
  * Locks with a time to live in Redis, held by a token. Instances sharing one
- * Redis and namespace run each `onOneServer()` occurrence once between them.
+ * Redis and prefix run each `onOneServer()` occurrence once between them.
  *
  * @example Three processes, one backup per night
  * ```ts ignore
@@ -50,12 +50,12 @@ export class RedisMutex implements SchedulerMutex {
   /**
    * Creates a mutex on a Redis.
    *
-   * @param options The Redis and namespace.
-   * @throws {TypeError} When `redis` is not a Redis handle or the namespace is invalid.
+   * @param options The Redis and key prefix.
+   * @throws {TypeError} When `redis` is not a Redis handle or the prefix is invalid.
    */
   constructor(options: RedisMutexOptions) {
     this.#runner = new ScriptRunner(toRedisLike(options?.redis), options);
-    this.#keys = new Keyspace(options.namespace ?? "scheduler");
+    this.#keys = new Keyspace("scheduler", options.prefix);
   }
 
   /**
@@ -63,13 +63,13 @@ export class RedisMutex implements SchedulerMutex {
    *
    * @param key The lock's name, such as `overlap:<task>`.
    * @param token The would-be holder.
-   * @param ttlMs How long the lock lives, in milliseconds.
+   * @param ttl How long the lock lives, in milliseconds.
    * @returns `true` when `token` holds the lock.
-   * @throws {RangeError} When `ttlMs` is not a positive integer.
+   * @throws {RangeError} When `ttl` is not a positive integer.
    * @throws {import("../errors.ts").RedisError} When Redis is unreachable.
    */
-  acquire(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return acquireLock(this.#runner, this.#keys.key("lock", key), token, ttlMs);
+  acquire(key: string, token: string, ttl: number): Promise<boolean> {
+    return acquireLock(this.#runner, this.#keys.key("lock", key), token, ttl);
   }
 
   /**

@@ -495,19 +495,19 @@ export class ScheduledTask {
 
   /**
    * Skips a run while the previous run still holds the task's lock. The lock
-   * expires after `ttlMs`, so a crashed run never blocks the task for good:
+   * expires after `ttl`, so a crashed run never blocks the task for good:
    * make it longer than the longest run.
    *
-   * @param ttlMs The lock's time to live. @default 86_400_000 (24 hours)
+   * @param ttl The lock's time to live. @default 86_400_000 (24 hours)
    * @returns This task.
-   * @throws {RangeError} When `ttlMs` is not a positive integer.
+   * @throws {RangeError} When `ttl` is not a positive integer.
    */
-  withoutOverlapping(ttlMs = 86_400_000): this {
+  withoutOverlapping(ttl = 86_400_000): this {
     return this.#edit((definition) => {
       definition.overlapTtl = assertInteger(
         this.name,
         "withoutOverlapping",
-        ttlMs,
+        ttl,
         1,
         Number.MAX_SAFE_INTEGER,
       );

@@ -3,13 +3,27 @@
  *
  * @module
  */
-import { type Queue, silentLogger, Worker, type WorkerOptions } from "../../src/queue/mod.ts";
+import {
+  type Clock,
+  type Queue,
+  silentLogger,
+  systemClock,
+  Worker,
+  type WorkerOptions,
+} from "../../src/queue/mod.ts";
 
-/** A clock tests move by hand. */
-export class FakeClock {
+/**
+ * A clock whose time tests move by hand, with real timers (polls and renewals
+ * still run): for cases about run-at times rather than timers.
+ */
+export class FakeClock implements Clock {
   time = 1_700_000_000_000;
-  /** The current time; pass as `now`. */
+  /** The current time. */
   now = (): number => this.time;
+  /** A real timer. */
+  setTimeout = systemClock.setTimeout;
+  /** Clears a real timer. */
+  clearTimeout = systemClock.clearTimeout;
   /** Moves the clock forward. */
   advance(ms: number): void {
     this.time += ms;

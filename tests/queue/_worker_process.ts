@@ -47,7 +47,7 @@ const queue = new Queue({ backend: new RedisBackend({ redis, prefix }) });
 const worker = new Worker(queue, {
   jobs: [job],
   concurrency: mode === "hang" ? 3 : 50,
-  leaseMs: mode === "hang" ? 500 : 30_000,
+  leaseDuration: mode === "hang" ? 500 : 30_000,
   logger: silentLogger,
 });
 if (mode === "hang") {

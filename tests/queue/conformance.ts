@@ -14,6 +14,7 @@ import {
   Queue,
   type QueueBackend,
   rateLimited,
+  systemClock,
   withoutOverlapping,
 } from "../../src/queue/mod.ts";
 import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
@@ -448,7 +449,7 @@ const cases: Case[] = [
         now: clock.time,
         complete: [],
         reserve: 1,
-        leaseMs: 60_000,
+        leaseDuration: 60_000,
         token: "t-stale",
       });
       assert.deepEqual(stale.jobs.map((j) => j.id), [id]);
@@ -473,7 +474,7 @@ const cases: Case[] = [
         now: clock.time,
         complete: [{ id, token: "t-stale" }],
         reserve: 0,
-        leaseMs: 1_000,
+        leaseDuration: 1_000,
         token: "t-late",
       });
       assert.deepEqual(late.lost, [id]);
@@ -509,7 +510,7 @@ const cases: Case[] = [
           now: clock.time,
           complete: [],
           reserve: 1,
-          leaseMs: 60_000,
+          leaseDuration: 60_000,
           token,
         });
       assert.equal((await take("a")).jobs.length, 1);
@@ -549,7 +550,7 @@ const cases: Case[] = [
           now: clock.time,
           complete: [],
           reserve: 2,
-          leaseMs: 60_000,
+          leaseDuration: 60_000,
           token: `r${round}`,
           maxStalls: 2, // the worker's setting
         });
@@ -598,7 +599,7 @@ const cases: Case[] = [
         now: clock.time,
         complete: [],
         reserve: 2,
-        leaseMs: 60_000,
+        leaseDuration: 60_000,
         token: "lease",
       });
       assert.equal(taken.jobs.length, 2);
@@ -680,7 +681,7 @@ const cases: Case[] = [
       await queue.dispatch(job, 1);
       await queue.dispatch(job, 2);
       // Short leases: a worker still renewing the timed-out job's lease would report it stalled.
-      const worker = quietWorker(queue, { jobs: [job], concurrency: 1, leaseMs: 30 });
+      const worker = quietWorker(queue, { jobs: [job], concurrency: 1, leaseDuration: 30 });
       const atFailure: unknown[] = [];
       const stalled: string[] = [];
       worker.on("stalled", (event) => stalled.push(event.jobId));
@@ -716,7 +717,7 @@ const cases: Case[] = [
       // A clock that ticks on every read gives each failure its own time, so "oldest" is
       // well defined (failures in the same millisecond have no order between them).
       let tick = Date.now();
-      const queue = new Queue({ backend, now: () => tick++ });
+      const queue = new Queue({ backend, clock: { ...systemClock, now: () => tick++ } });
       const job = defineJob({
         name: "j",
         schema: v.number(),
@@ -747,7 +748,7 @@ const cases: Case[] = [
       },
     });
     await queue.dispatch(job, null);
-    const worker = quietWorker(queue, { jobs: [job], leaseMs: 90 });
+    const worker = quietWorker(queue, { jobs: [job], leaseDuration: 90 });
     const draining = worker.drain();
     await sleep(150);
     const thief = await backend.take({
@@ -755,7 +756,7 @@ const cases: Case[] = [
       now: Date.now(),
       complete: [],
       reserve: 1,
-      leaseMs: 90,
+      leaseDuration: 90,
       token: "thief",
     });
     assert.equal(thief.jobs.length, 0);
@@ -852,7 +853,7 @@ const cases: Case[] = [
       assert.equal(summary.stoppedBy, "maxTime");
       assert.deepEqual(summary.abandoned, [{ id, queue: "default", name: "stubborn" }]);
       assert.equal(summary.retried, 1);
-      assert.equal(summary.durationMs, 1_200);
+      assert.equal(summary.duration, 1_200);
       assert.deepEqual(await queue.counts(), {
         ready: 1,
         delayed: 0,
@@ -899,7 +900,7 @@ const cases: Case[] = [
         },
       });
       const { id } = await queue.dispatch(job, null);
-      const worker = quietWorker(queue, { jobs: [job], leaseMs: 300 });
+      const worker = quietWorker(queue, { jobs: [job], leaseDuration: 300 });
       const draining = worker.drain({ maxTime: 500, gracePeriod: 100 });
       await waitFor(async () => (await queue.job(id))?.state === "active");
       await clock.advance(500);
@@ -920,7 +921,7 @@ const cases: Case[] = [
           now: clock.now(),
           complete: [],
           reserve: 1,
-          leaseMs: 60_000,
+          leaseDuration: 60_000,
           token: "next",
         });
         return taken.stalled.includes(id) && taken.jobs[0]?.id === id;
@@ -1050,7 +1051,7 @@ export async function runConformance(t: Deno.TestContext, make: BackendFactory):
     await t.step(name, async () => {
       const backend = await make();
       const clock = new FakeClock();
-      await fn({ backend, clock, queue: new Queue({ backend, now: clock.now }) }, make);
+      await fn({ backend, clock, queue: new Queue({ backend, clock }) }, make);
     });
   }
 }

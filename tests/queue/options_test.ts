@@ -27,10 +27,31 @@ Deno.test("backoffDelay() doubles exponential waits up to the cap and keeps fixe
   ]);
 });
 
-Deno.test("backoffDelay() with jitter stays between half and all of the wait", () => {
-  const jittery = { type: "fixed", delay: 1_000, jitter: true } as const;
-  assert.equal(backoffDelay(jittery, 1, null, () => 0), 500);
-  assert.equal(backoffDelay(jittery, 1, null, () => 0.999), 1_000);
+Deno.test("backoffDelay() with equal jitter stays between half and all of the wait, full jitter between none and all", () => {
+  const equal = { type: "fixed", delay: 1_000, jitter: "equal" } as const;
+  assert.equal(backoffDelay(equal, 1, null, () => 0), 500);
+  assert.equal(backoffDelay(equal, 1, null, () => 0.999), 1_000);
+  const full = { type: "exponential", delay: 1_000, max: 3_000, jitter: "full" } as const;
+  assert.equal(backoffDelay(full, 2, null, () => 0), 0);
+  assert.equal(backoffDelay(full, 2, null, () => 0.5), 1_000);
+  assert.equal(backoffDelay(full, 9, null, () => 0.5), 1_500, "capped before the jitter");
+  assert.equal(backoffDelay({ type: "fixed", delay: 700, jitter: "none" }, 3, null, () => 0), 700);
+});
+
+Deno.test("a job's backoff refuses a jitter other than none, full or equal", () => {
+  const handle = () => {};
+  for (const jitter of [true, "half", 1]) {
+    assert.throws(
+      () =>
+        defineJob({
+          name: "j",
+          schema,
+          handle,
+          backoff: { type: "fixed", delay: 1, jitter: jitter as never },
+        }),
+      /jitter must be "none", "full" or "equal"/,
+    );
+  }
 });
 
 Deno.test("backoffDelay() calls a backoff function with the retry number and error, and rejects non-numbers", () => {
@@ -83,7 +104,8 @@ Deno.test("Worker, Queue and backends refuse malformed options", () => {
   const job = defineJob({ name: "j", schema, handle() {} });
   assert.throws(() => new Queue({} as never), TypeError);
   const backend = new MemoryBackend();
-  assert.throws(() => new Queue({ backend, now: Date.now, clock: systemClock }), /not both/);
+  // `now` is gone: a clock carries the time and the timers together.
+  assert.equal("now" in new Queue({ backend, clock: systemClock }), false);
   assert.throws(() => new Queue({ backend, clock: { now: Date.now } as never }), /setTimeout/);
   assert.throws(() => new Queue({ backend, maxPayloadBytes: 1.5 }), RangeError);
   assert.throws(() => new Worker(queue, { jobs: [] }), /at least one job/);
@@ -101,7 +123,7 @@ Deno.test("durations past what a timer can hold (2^31 - 1 ms) are refused instea
   const tooLong = 2 ** 31;
   assert.throws(() => defineJob({ name: "j", schema, handle, timeout: tooLong }), RangeError);
   const job = defineJob({ name: "j", schema, handle, timeout: tooLong - 1 });
-  assert.throws(() => new Worker(queue, { jobs: [job], leaseMs: tooLong }), RangeError);
+  assert.throws(() => new Worker(queue, { jobs: [job], leaseDuration: tooLong }), RangeError);
   assert.throws(() => new Worker(queue, { jobs: [job], gracePeriod: tooLong }), RangeError);
   assert.throws(() => new Worker(queue, { jobs: [job], maxPollInterval: tooLong }), RangeError);
   const worker = new Worker(queue, { jobs: [job] });

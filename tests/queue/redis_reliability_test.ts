@@ -111,7 +111,7 @@ Deno.test("a replayed reserve with the same token returns the same jobs instead 
   await using stack = await startRedisStack();
   const backend = new RedisBackend({ redis: stack.redis, prefix: "memo" });
   const clock = new FakeClock();
-  const queue = new Queue({ backend, now: clock.now });
+  const queue = new Queue({ backend, clock });
   const job = defineJob({ name: "n", schema: v.number(), handle() {} });
   await queue.dispatchMany(job, [1, 2, 3, 4]);
   const request = {
@@ -119,7 +119,7 @@ Deno.test("a replayed reserve with the same token returns the same jobs instead 
     now: clock.time,
     complete: [],
     reserve: 2,
-    leaseMs: 5_000,
+    leaseDuration: 5_000,
     token: "tok",
   };
   const first = await backend.take(request);

@@ -7,7 +7,13 @@
  */
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { defineJob, Queue, type QueueBackend, RedisBackend } from "../../src/queue/mod.ts";
+import {
+  defineJob,
+  Queue,
+  type QueueBackend,
+  RedisBackend,
+  systemClock,
+} from "../../src/queue/mod.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { quietWorker, waitFor } from "./_helpers.ts";
 
@@ -45,10 +51,13 @@ for (
     const prefix = `skew${holderSkew}`;
     const holderQueue = new Queue({
       backend: new RedisBackend({ redis: stack.newRedis(), prefix }),
-      now: () => Date.now() + holderSkew,
+      clock: { ...systemClock, now: () => Date.now() + holderSkew },
     });
     const poller = countingTakes(new RedisBackend({ redis: stack.newRedis(), prefix }));
-    const pollerQueue = new Queue({ backend: poller.backend, now: () => Date.now() + pollerSkew });
+    const pollerQueue = new Queue({
+      backend: poller.backend,
+      clock: { ...systemClock, now: () => Date.now() + pollerSkew },
+    });
 
     let runs = 0;
     let holderHasIt!: () => void;
@@ -70,12 +79,12 @@ for (
       },
     });
     await holderQueue.dispatch(job, null);
-    const holder = quietWorker(holderQueue, { jobs: [job], leaseMs: LEASE_MS });
+    const holder = quietWorker(holderQueue, { jobs: [job], leaseDuration: LEASE_MS });
     const draining = holder.drain();
     await taken;
     const other = quietWorker(pollerQueue, {
       jobs: [job],
-      leaseMs: LEASE_MS,
+      leaseDuration: LEASE_MS,
       minPollInterval: 10,
       maxPollInterval: 20,
     });
@@ -113,7 +122,7 @@ Deno.test("a lease expires on Redis's clock: a crashed worker's job comes back a
     now: Date.now() + SKEW_MS,
     complete: [],
     reserve: 1,
-    leaseMs: 200,
+    leaseDuration: 200,
     token: "crashed",
   });
   assert.deepEqual(crashed.jobs.map((j) => j.id), [id]);
@@ -125,7 +134,7 @@ Deno.test("a lease expires on Redis's clock: a crashed worker's job comes back a
       now: Date.now() - SKEW_MS,
       complete: [],
       reserve: 1,
-      leaseMs: 60_000,
+      leaseDuration: 60_000,
       token: "rescuer",
     });
     stalled = taken.stalled;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { SchedulerClock } from "../../src/scheduler/mod.ts";
+import type { Clock } from "../../src/scheduler/mod.ts";
 
 interface FakeTimer {
   at: number;
@@ -12,8 +12,8 @@ interface FakeTimer {
   unref: boolean;
 }
 
-/** A {@linkcode SchedulerClock} whose time moves only through {@linkcode FakeClock.advance}. */
-export class FakeClock implements SchedulerClock {
+/** A {@linkcode Clock} whose time moves only through {@linkcode FakeClock.advance}. */
+export class FakeClock implements Clock {
   /** Time as timers see it: moves only with advance(), like a monotonic clock. */
   #elapsed = 0;
   /** The wall clock's distance from the monotonic one; jump() changes it. */

@@ -5,6 +5,7 @@ import {
   type DenoCronFunction,
   MemoryMutex,
   Scheduler,
+  systemClock,
 } from "../../src/scheduler/mod.ts";
 
 /** An ExecutionContext like Workers passes: records what it was asked to keep alive. */
@@ -86,7 +87,7 @@ Deno.test("denoCron() registers one cron job and maps each delivery to its tick"
   scheduler.call("five", ({ scheduledAt }) => seen.push(scheduledAt.toISOString()))
     .everyFiveMinutes();
   let now = Date.parse("2025-06-02T12:05:00.850Z"); // Deno.cron fires a little late
-  await denoCron(scheduler, { cron, now: () => now });
+  await denoCron(scheduler, { cron, clock: { ...systemClock, now: () => now } });
   assert.equal(registered.length, 1);
   assert.equal(registered[0].name, "kiln-scheduler");
   assert.equal(registered[0].schedule, "* * * * *");
@@ -112,7 +113,7 @@ Deno.test("denoCron() with a coarser schedule ticks at that schedule's occurrenc
       handler = fn;
       return Promise.resolve();
     },
-    now: () => Date.parse("2025-06-02T12:16:30Z"),
+    clock: { ...systemClock, now: () => Date.parse("2025-06-02T12:16:30Z") },
   });
   await handler();
   assert.deepEqual(seen, ["2025-06-02T12:15:00.000Z"]);

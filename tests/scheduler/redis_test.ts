@@ -18,7 +18,7 @@ function record(task: string, scheduledAt: number, status: TaskRunRecord["status
     scheduledAt,
     startedAt: scheduledAt,
     finishedAt: scheduledAt + 5,
-    durationMs: 5,
+    duration: 5,
     status,
     attempts: 1,
     instance: "test",
@@ -35,8 +35,8 @@ Deno.test("the scheduler on a real Redis through the HTTP gateway", async (t) =>
       const redis = stack.newRedis();
       const scheduler = new Scheduler({
         instance,
-        mutex: new RedisMutex({ redis, namespace: "one-server" }),
-        history: new RedisHistory({ redis, namespace: "one-server" }),
+        mutex: new RedisMutex({ redis, prefix: "one-server" }),
+        history: new RedisHistory({ redis, prefix: "one-server" }),
       });
       scheduler.call("backup", ({ scheduledAt }) => {
         ranOn.push({ instance, scheduledAt: scheduledAt.getTime() });
@@ -63,7 +63,7 @@ Deno.test("the scheduler on a real Redis through the HTTP gateway", async (t) =>
   await t.step(
     "history in Redis keeps the newest runs per task and is readable by another instance",
     async () => {
-      const history = new RedisHistory({ redis: stack.redis, namespace: "history", limit: 3 });
+      const history = new RedisHistory({ redis: stack.redis, prefix: "history", limit: 3 });
       for (let i = 0; i < 5; i++) await history.record(record("report", T0 + i * 1_000));
       // A retried request replays the same record: nothing changes.
       await history.record(record("report", T0 + 4_000));
@@ -74,7 +74,7 @@ Deno.test("the scheduler on a real Redis through the HTTP gateway", async (t) =>
       assert.deepEqual((await history.list("report", 1)).length, 1);
 
       const reader = new Scheduler({
-        history: new RedisHistory({ redis: stack.newRedis(), namespace: "history" }),
+        history: new RedisHistory({ redis: stack.newRedis(), prefix: "history" }),
       });
       reader.call("report", () => {}).everySecond();
       reader.call("other", () => {}).hourly();
@@ -84,18 +84,18 @@ Deno.test("the scheduler on a real Redis through the HTTP gateway", async (t) =>
       assert.equal(other.lastRun?.status, "failed");
       assert.equal(neverRan.lastRun, undefined);
 
-      const key = "kiln:{history}:history:report";
+      const key = new Keyspace("scheduler", "history").key("history", "report");
       const ttl = await stack.redis.pttl(key);
       assert.ok(ttl > 0 && ttl <= 2_592_000_000, `history key has a retention TTL, got ${ttl}`);
     },
   );
 
   await t.step("a crashed holder's overlap lock in Redis expires after its TTL", async () => {
-    const mutex = new RedisMutex({ redis: stack.redis, namespace: "crash" });
+    const mutex = new RedisMutex({ redis: stack.redis, prefix: "crash" });
     assert.equal(await mutex.acquire("overlap:sync", "crashed-process", 300), true);
     let runs = 0;
     const scheduler = new Scheduler({
-      mutex: new RedisMutex({ redis: stack.newRedis(), namespace: "crash" }),
+      mutex: new RedisMutex({ redis: stack.newRedis(), prefix: "crash" }),
     });
     scheduler.call("sync", () => runs++).everySecond().withoutOverlapping(300);
     const [blocked] = await scheduler.runDue(new Date(T0));
@@ -113,7 +113,7 @@ Deno.test("the scheduler on a real Redis through the HTTP gateway", async (t) =>
     "the mutex accepts a RedisLike port as well as an @upstash/redis client",
     async () => {
       const port = UpstashRedis.fromClient(stack.redis);
-      const mutex = new RedisMutex({ redis: port, namespace: "port" });
+      const mutex = new RedisMutex({ redis: port, prefix: "port" });
       assert.equal(await mutex.acquire("k", "one", 10_000), true);
       assert.equal(await mutex.acquire("k", "two", 10_000), false);
       await mutex.release("k", "two"); // not the holder: no effect
@@ -121,7 +121,7 @@ Deno.test("the scheduler on a real Redis through the HTTP gateway", async (t) =>
       await mutex.release("k", "one");
       assert.equal(await mutex.acquire("k", "two", 10_000), true);
       assert.throws(() => new RedisMutex({ redis: {} }), TypeError);
-      assert.throws(() => new RedisMutex({ redis: port, namespace: "bad{ns}" }), TypeError);
+      assert.throws(() => new RedisMutex({ redis: port, prefix: "bad{ns}" }), TypeError);
     },
   );
 
@@ -130,8 +130,8 @@ Deno.test("the scheduler on a real Redis through the HTTP gateway", async (t) =>
     async () => {
       const errors: string[] = [];
       const scheduler = new Scheduler({
-        mutex: new RedisMutex({ redis: stack.newRedis(), namespace: "down" }),
-        history: new RedisHistory({ redis: stack.newRedis(), namespace: "down" }),
+        mutex: new RedisMutex({ redis: stack.newRedis(), prefix: "down" }),
+        history: new RedisHistory({ redis: stack.newRedis(), prefix: "down" }),
         onError: (_error, info) => errors.push(`${info.task}: ${info.phase}`),
       });
       let shared = 0;
@@ -165,7 +165,7 @@ Deno.test("a scheduler whose clock runs 30 s ahead cannot run a one-server occur
     const scheduler = new Scheduler({
       instance,
       clock: clocks[instance],
-      mutex: new RedisMutex({ redis: stack.newRedis(), namespace: "skew" }),
+      mutex: new RedisMutex({ redis: stack.newRedis(), prefix: "skew" }),
     });
     scheduler.call("backup", () => void ran.push(instance)).everyMinute().onOneServer();
     return scheduler;
@@ -176,7 +176,7 @@ Deno.test("a scheduler whose clock runs 30 s ahead cannot run a one-server occur
     await waitUntil(() => ran.length === 1);
     // The claim lives its whole TTL on Redis's clock, whatever the claimer's clock said:
     // far longer than the skew, so the true scheduler still finds it.
-    const claim = new Keyspace("skew").key("lock", `run:backup:${occurrence}`);
+    const claim = new Keyspace("scheduler", "skew").key("lock", `run:backup:${occurrence}`);
     const ttl = await stack.redis.pttl(claim);
     assert.ok(ttl > skew && ttl <= 3_600_000, `claim TTL ${ttl} ms`);
     await clocks.true.advance(skew); // 30 s later the true scheduler reaches 12:01 too

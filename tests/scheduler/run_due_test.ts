@@ -168,7 +168,7 @@ Deno.test("retry() re-runs a failed attempt after its backoff and records the at
   assert.deepEqual(outcome, { task: "flaky", scheduledAt: at(), status: "succeeded", attempts: 3 });
   const [run] = await scheduler.history("flaky");
   assert.equal(run.attempts, 3);
-  assert.equal(run.durationMs, 1_100);
+  assert.equal(run.duration, 1_100);
 });
 
 Deno.test("a run that exhausts its retries fails with the last error", async () => {
@@ -243,7 +243,7 @@ Deno.test("withoutOverlapping() skips an occurrence while the previous run is st
 
 Deno.test("a crashed run's overlap lock expires after its TTL, so the task runs again", async () => {
   const clock = new FakeClock(T0);
-  const mutex = new MemoryMutex({ now: () => clock.now() });
+  const mutex = new MemoryMutex({ clock });
   // A process that took the lock and then died: nobody will ever release it.
   await mutex.acquire("overlap:sync", "crashed-process", 10 * 60_000);
   let runs = 0;
@@ -304,7 +304,7 @@ Deno.test("history keeps the last runs per task, newest first, with status, erro
     scheduledAt: Date.parse("2025-06-02T12:03:00Z"),
     startedAt: Date.parse("2025-06-02T12:03:00Z"),
     finishedAt: Date.parse("2025-06-02T12:03:00.250Z"),
-    durationMs: 250,
+    duration: 250,
     status: "failed",
     attempts: 1,
     error: "odd run 4",
