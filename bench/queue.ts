@@ -20,11 +20,11 @@ import {
   defineJob,
   MemoryBackend,
   Queue,
-  type QueueBackend,
   RedisBackend,
   silentLogger,
   Worker,
 } from "../src/queue/mod.ts";
+import type { QueueBackend } from "../src/queue/backend_mod.ts";
 import { startRedisStack } from "../tests/support/redis_stack.ts";
 
 const { values } = parseArgs({

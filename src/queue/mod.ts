@@ -45,6 +45,7 @@ export {
   type BackoffFunction,
   type ExponentialBackoff,
   type FixedBackoff,
+  type Jitter,
 } from "./backoff.ts";
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -68,22 +69,13 @@ export { type Clock, systemClock } from "../clock.ts";
 export type { WorkerEvents } from "./worker_events.ts";
 export type {
   AttemptError,
-  Completion,
   DispatchResult,
   FailedJob,
-  FailOutcome,
-  FailRequest,
-  FailResult,
   JobInfo,
   JobState,
-  Lease,
   Limiter,
-  NewJob,
-  QueueBackend,
   QueueCounts,
   StoredJob,
-  TakeRequest,
-  TakeResult,
 } from "./backend.ts";
 export { MemoryBackend, type MemoryBackendOptions } from "./memory_backend.ts";
 export { RedisBackend, type RedisBackendOptions } from "./redis_backend.ts";
@@ -115,25 +107,3 @@ export {
   type WorkerState,
   WorkerStoppedError,
 } from "./errors.ts";
-// Re-exported so this entry point documents the types its signatures use.
-export {
-  KilnError,
-  type KilnErrorCode,
-  type KilnErrorOptions,
-  type QueueErrorCode,
-  type RealtimeErrorCode,
-  type RedisErrorCode,
-  type SchedulerErrorCode,
-  type UploadErrorCode,
-} from "../errors.ts";
-export type {
-  PipelineResult,
-  RedisArg,
-  RedisCommand,
-  RedisInput,
-  RedisLike,
-  RedisReply,
-  RedisSubscription,
-  SetOptions,
-  SubscribeHandlers,
-} from "../redis/mod.ts";

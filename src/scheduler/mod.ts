@@ -38,7 +38,7 @@ export type {
   TaskRunOutcome,
   TaskSkipReason,
 } from "./types.ts";
-export { type Clock as Clock, systemClock } from "../clock.ts";
+export { type Clock, systemClock } from "../clock.ts";
 export { MemoryMutex, type MemoryMutexOptions, type SchedulerMutex } from "./mutex.ts";
 export {
   MemoryHistory,
@@ -47,17 +47,6 @@ export {
   type TaskRunRecord,
 } from "./history.ts";
 export { PingFailedError, SchedulerStoppedError, TaskTimeoutError } from "./errors.ts";
-// Re-exported so this entry point documents the error base class its errors extend.
-export {
-  KilnError,
-  type KilnErrorCode,
-  type KilnErrorOptions,
-  type QueueErrorCode,
-  type RealtimeErrorCode,
-  type RedisErrorCode,
-  type SchedulerErrorCode,
-  type UploadErrorCode,
-} from "../errors.ts";
 // Re-exported (types only: nothing of the queue loads) so this entry point documents job()'s signature.
 export type {
   Backoff,

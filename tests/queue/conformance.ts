@@ -12,11 +12,11 @@ import {
   JobValidationError,
   PayloadTooLargeError,
   Queue,
-  type QueueBackend,
   rateLimited,
   systemClock,
   withoutOverlapping,
 } from "../../src/queue/mod.ts";
+import type { QueueBackend } from "../../src/queue/backend_mod.ts";
 import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
 import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 

@@ -7,13 +7,8 @@
  */
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import {
-  defineJob,
-  Queue,
-  type QueueBackend,
-  RedisBackend,
-  systemClock,
-} from "../../src/queue/mod.ts";
+import { defineJob, Queue, RedisBackend, systemClock } from "../../src/queue/mod.ts";
+import type { QueueBackend } from "../../src/queue/backend_mod.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { quietWorker, waitFor } from "./_helpers.ts";
 
