@@ -99,13 +99,19 @@ interface QueueKeys {
  * Completed jobs are deleted at once.
  *
  * @example Queues on Redis over HTTP
- * ```ts ignore
+ * ```ts
  * import { Redis } from "@upstash/redis";
- * import { Queue, RedisBackend } from "@kiln/core/queue";
+ * import * as v from "valibot";
+ * import { defineJob, Queue, RedisBackend } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
  *
- * const redis = new Redis({ url: "http://127.0.0.1:8079", token: "dev" });
- * const queue = new Queue({ backend: new RedisBackend({ redis }) });
- * console.log(await queue.counts("mail"));
+ * // UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN name Upstash or Kiln's gateway.
+ * const redis = Redis.fromEnv();
+ * const backend = new RedisBackend({ redis, prefix: `docs-${crypto.randomUUID()}` });
+ * const queue = new Queue({ backend });
+ * const mail = defineJob({ name: "mail", schema: v.string(), queue: "mail", handle() {} });
+ * await queue.dispatch(mail, "ada@example.com", { delay: 60_000 });
+ * assert.equal((await queue.counts("mail")).delayed, 1);
  * ```
  */
 export class RedisBackend implements QueueBackend {

@@ -222,9 +222,32 @@ export class Worker {
    * @param options A grace period for this stop.
    * @returns Once everything is reported.
    *
-   * @example Stopping on SIGTERM (Deno)
-   * ```ts ignore
-   * Deno.addSignalListener("SIGTERM", () => worker.stop().then(() => Deno.exit(0)));
+   * @example Stopping with a grace period; the unfinished job is handed back
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue, Worker, WorkerStoppedError } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * let reason: unknown;
+   * const { promise: started, resolve } = Promise.withResolvers<void>();
+   * const slow = defineJob({
+   *   name: "slow",
+   *   schema: v.null(),
+   *   handle: (_payload, ctx) =>
+   *     new Promise<void>((done) => {
+   *       ctx.signal.addEventListener("abort", () => done(void (reason = ctx.signal.reason)));
+   *       resolve();
+   *     }),
+   * });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const worker = new Worker(queue, { jobs: [slow], gracePeriod: 10 });
+   * // In a service: Deno.addSignalListener("SIGTERM", () => worker.stop().then(() => Deno.exit(0)));
+   * await worker.start();
+   * await queue.dispatch(slow, null);
+   * await started;
+   * await worker.stop();
+   * assert.ok(reason instanceof WorkerStoppedError);
+   * assert.equal((await queue.counts()).ready, 1); // back in the queue, not lost
    * ```
    */
   async stop(options: StopOptions = {}): Promise<void> {
@@ -253,12 +276,24 @@ export class Worker {
    * @throws {import("../errors.ts").RedisError} When the backend cannot be reached (after running jobs are reported).
    *
    * @example A Cloudflare Workers cron trigger
-   * ```ts ignore
-   * export default {
-   *   async scheduled(_event, env, ctx) {
-   *     ctx.waitUntil(makeWorker(env).drain({ maxJobs: 500, maxTime: 25_000 }));
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const ping = defineJob({ name: "ping", schema: v.number(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() }); // a RedisBackend on Workers
+   * const handler = {
+   *   scheduled(_controller: unknown, _env: unknown, ctx: { waitUntil(p: Promise<unknown>): void }) {
+   *     const worker = new Worker(queue, { jobs: [ping], concurrency: 20 });
+   *     ctx.waitUntil(worker.drain({ maxJobs: 500, maxTime: 25_000 }));
    *   },
    * };
+   * await queue.dispatchMany(ping, [1, 2, 3]);
+   * const pending: Promise<unknown>[] = [];
+   * handler.scheduled({}, {}, { waitUntil: (p) => pending.push(p) });
+   * const [summary] = await Promise.all(pending);
+   * assert.equal((summary as { completed: number }).completed, 3);
    * ```
    */
   async drain(options: DrainOptions = {}): Promise<DrainSummary> {

@@ -52,13 +52,25 @@ export interface DenoCronOptions {
  * @throws {TypeError} When `Deno.cron` is not available (run with `--unstable-cron`
  * or on Deno Deploy) or the schedule is not a five-field cron expression.
  *
- * @example On Deno Deploy
- * ```ts ignore
- * import { denoCron, Scheduler } from "@kiln/core/scheduler";
+ * @example On Deno Deploy (here with a stand-in for `Deno.cron`)
+ * ```ts
+ * import { denoCron, type DenoCronFunction, Scheduler, systemClock } from "@kiln/core/scheduler";
+ * import assert from "node:assert/strict";
  *
  * const scheduler = new Scheduler();
- * scheduler.call("cleanup", () => {}).everyFiveMinutes();
- * denoCron(scheduler);
+ * const runs: string[] = [];
+ * scheduler.call("cleanup", ({ scheduledAt }) => void runs.push(scheduledAt.toISOString()))
+ *   .everyFiveMinutes();
+ * // On Deploy: denoCron(scheduler); Deno.cron delivers each minute's tick.
+ * let tick: () => Promise<void> = () => Promise.resolve();
+ * const cron: DenoCronFunction = (_name, _schedule, handler) => {
+ *   tick = handler;
+ *   return Promise.resolve();
+ * };
+ * const clock = { ...systemClock, now: () => Date.parse("2025-06-02T12:05:00.400Z") };
+ * await denoCron(scheduler, { cron, clock });
+ * await tick();
+ * assert.deepEqual(runs, ["2025-06-02T12:05:00.000Z"]);
  * ```
  */
 export function denoCron(scheduler: Scheduler, options: DenoCronOptions = {}): Promise<void> {

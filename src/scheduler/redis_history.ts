@@ -48,16 +48,27 @@ export interface RedisHistoryOptions {
  * by scheduled time.
  *
  * @example Sharing history between instances
- * ```ts ignore
+ * ```ts
  * import { Redis } from "@upstash/redis";
  * import { RedisHistory, RedisMutex, Scheduler } from "@kiln/core/scheduler";
+ * import assert from "node:assert/strict";
  *
+ * // UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN name Upstash or Kiln's gateway.
  * const redis = Redis.fromEnv();
- * const scheduler = new Scheduler({
- *   mutex: new RedisMutex({ redis }),
- *   history: new RedisHistory({ redis, limit: 50 }),
- * });
- * console.log(await scheduler.history("backup"));
+ * const prefix = `docs-${crypto.randomUUID()}`;
+ * const make = () =>
+ *   new Scheduler({
+ *     mutex: new RedisMutex({ redis, prefix }),
+ *     history: new RedisHistory({ redis, prefix, limit: 50 }),
+ *   });
+ * const runner = make();
+ * runner.call("backup", () => {}).dailyAt("02:00");
+ * await runner.runDue(new Date("2025-06-02T02:00:00Z"));
+ * const reader = make(); // another instance reads the same history
+ * reader.call("backup", () => {}).dailyAt("02:00");
+ * const [run] = await reader.history("backup");
+ * assert.equal(run.status, "succeeded");
+ * assert.equal(run.scheduledAt, Date.parse("2025-06-02T02:00:00Z"));
  * ```
  */
 export class RedisHistory implements SchedulerHistory {

@@ -32,15 +32,25 @@ export interface RedisMutexOptions {
  * Locks with a time to live in Redis, held by a token. Instances sharing one
  * Redis and prefix run each `onOneServer()` occurrence once between them.
  *
- * @example Three processes, one backup per night
- * ```ts ignore
+ * @example Several processes, one backup per night
+ * ```ts
  * import { Redis } from "@upstash/redis";
  * import { RedisMutex, Scheduler } from "@kiln/core/scheduler";
+ * import assert from "node:assert/strict";
  *
+ * // UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN name Upstash or Kiln's gateway.
  * const redis = Redis.fromEnv();
- * const scheduler = new Scheduler({ mutex: new RedisMutex({ redis }) });
- * scheduler.call("backup", () => {}).dailyAt("02:00").onOneServer();
- * await scheduler.start({ keepAlive: true });
+ * const prefix = `docs-${crypto.randomUUID()}`; // one per app sharing the Redis
+ * let backups = 0;
+ * const instances = [1, 2, 3].map(() => {
+ *   const scheduler = new Scheduler({ mutex: new RedisMutex({ redis, prefix }) });
+ *   scheduler.call("backup", () => void backups++).dailyAt("02:00").onOneServer();
+ *   return scheduler;
+ * });
+ * // Each instance ticks at 02:00 (in production: start(), or a platform cron calling runDue()).
+ * const night = new Date("2025-06-02T02:00:00Z");
+ * await Promise.all(instances.map((scheduler) => scheduler.runDue(night)));
+ * assert.equal(backups, 1);
  * ```
  */
 export class RedisMutex implements SchedulerMutex {
