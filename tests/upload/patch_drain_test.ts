@@ -240,3 +240,45 @@ Deno.test("with RedisUploadState a holder on another instance is not stopped: 42
   assert.equal(retried.status, 204);
   assert.deepEqual(new Uint8Array(await new Response(await store.read(id)).arrayBuffer()), data);
 });
+
+Deno.test("two takeovers racing for a silent holder's upload never interleave their bytes", async () => {
+  await using server = await hostileServer("memory", { clock: new ManualClock() });
+  const upload = await server.create({ "Upload-Length": "10000" });
+  const mine = bytes(10_000, 1);
+  const theirs = bytes(10_000, 2);
+  await using silent = await RawRequest.open(
+    "PATCH",
+    upload.location,
+    patchHeaders(0, { "Content-Length": "10000" }),
+  );
+  await silent.send(mine.subarray(0, 3000));
+  await server.progress.reached(upload.id, 3000);
+  const statuses = await Promise.all([mine, theirs].map(async (data) => {
+    const response = await fetch(upload.location, {
+      method: "PATCH",
+      headers: patchHeaders(3000),
+      body: data.slice(3000),
+    });
+    await response.body?.cancel();
+    return response.status;
+  }));
+  for (const status of statuses) assert.ok([204, 400, 409, 423].includes(status), `${status}`);
+  const offset = Number((await server.head(upload.location)).headers.get("Upload-Offset"));
+  if (offset < 10_000) {
+    const rest = await fetch(upload.location, {
+      method: "PATCH",
+      headers: patchHeaders(offset),
+      body: mine.slice(offset),
+    });
+    await rest.body?.cancel();
+    assert.equal(rest.status, 204);
+  }
+  const file = await server.file(upload.id);
+  assert.deepEqual(file.subarray(0, 3000), mine.subarray(0, 3000));
+  const middle = file.subarray(3000, offset);
+  assert.ok(
+    [mine, theirs].some((data) => middle.every((byte, i) => byte === data[3000 + i])),
+    "the bytes after the stopped holder's come from one takeover alone",
+  );
+  assert.deepEqual(file.subarray(offset), mine.subarray(offset));
+});
