@@ -22,11 +22,23 @@ export interface LoggingOptions {
  * @example Logging every job
  * ```ts
  * import * as v from "valibot";
- * import { defineJob, logging, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+ * import { defineJob, type Logger, logging, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
  *
+ * const lines: string[] = [];
+ * const logger: Logger = {
+ *   debug() {},
+ *   info: (message) => void lines.push(message),
+ *   warn: (message) => void lines.push(message),
+ *   error: (message) => void lines.push(message),
+ * };
  * const noop = defineJob({ name: "noop", schema: v.unknown(), handle() {} });
- * const worker = new Worker(new Queue({ backend: new MemoryBackend() }), { jobs: [noop] });
- * worker.use(logging());
+ * const queue = new Queue({ backend: new MemoryBackend() });
+ * const worker = new Worker(queue, { jobs: [noop] });
+ * worker.use(logging({ logger }));
+ * await queue.dispatch(noop, null);
+ * await worker.drain();
+ * assert.deepEqual(lines, ["Job started", "Job completed"]);
  * ```
  */
 export function logging(options: LoggingOptions = {}): Middleware {
@@ -154,10 +166,17 @@ export interface RateLimitOptions {
  * ```ts
  * import * as v from "valibot";
  * import { defineJob, MemoryBackend, Queue, rateLimited, Worker } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
  *
- * const call = defineJob({ name: "call-partner", schema: v.unknown(), handle() {} });
- * const worker = new Worker(new Queue({ backend: new MemoryBackend() }), { jobs: [call] });
+ * const call = defineJob({ name: "call-partner", schema: v.number(), handle() {} });
+ * const queue = new Queue({ backend: new MemoryBackend() });
+ * const worker = new Worker(queue, { jobs: [call], concurrency: 20 });
  * worker.use(rateLimited({ key: "partner-api", max: 10, per: 1_000 }));
+ * await queue.dispatchMany(call, Array.from({ length: 12 }, (_, i) => i));
+ * const summary = await worker.drain({ maxJobs: 12 });
+ * // Ten ran; two went back to wait for the window, costing no retry.
+ * assert.equal(summary.completed, 10);
+ * assert.equal(summary.released, 2);
  * ```
  */
 export function rateLimited(options: RateLimitOptions): Middleware {
@@ -211,10 +230,26 @@ export interface WithoutOverlappingOptions {
  * ```ts
  * import * as v from "valibot";
  * import { defineJob, MemoryBackend, Queue, withoutOverlapping, Worker } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
  *
- * const sync = defineJob({ name: "sync", schema: v.object({ account: v.string() }), handle() {} });
- * const worker = new Worker(new Queue({ backend: new MemoryBackend() }), { jobs: [sync] });
+ * let running = 0;
+ * let peak = 0;
+ * const sync = defineJob({
+ *   name: "sync",
+ *   schema: v.object({ account: v.string() }),
+ *   async handle() {
+ *     peak = Math.max(peak, ++running);
+ *     await new Promise((resolve) => setTimeout(resolve, 1));
+ *     running--;
+ *   },
+ * });
+ * const queue = new Queue({ backend: new MemoryBackend() });
+ * const worker = new Worker(queue, { jobs: [sync], concurrency: 2 });
  * worker.use(withoutOverlapping((ctx) => `sync:${(ctx.job.payload as { account: string }).account}`));
+ * await queue.dispatchMany(sync, [{ account: "a" }, { account: "a" }]);
+ * const summary = await worker.drain({ maxJobs: 2 });
+ * assert.equal(peak, 1); // the second waited (released) instead of running beside the first
+ * assert.equal(summary.completed + summary.released, 2);
  * ```
  */
 export function withoutOverlapping(

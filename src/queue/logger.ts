@@ -28,8 +28,17 @@ export interface Logger {
  * @example Logging with fields
  * ```ts
  * import { consoleLogger } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
  *
- * consoleLogger.debug("reserved jobs", { count: 3 });
+ * const original = console.debug;
+ * const seen: unknown[][] = [];
+ * console.debug = (...args: unknown[]) => void seen.push(args);
+ * try {
+ *   consoleLogger.debug("reserved jobs", { count: 3 });
+ * } finally {
+ *   console.debug = original;
+ * }
+ * assert.deepEqual(seen, [["[kiln] reserved jobs", { count: 3 }]]);
  * ```
  */
 export const consoleLogger: Logger = {
@@ -45,8 +54,17 @@ export const consoleLogger: Logger = {
  * @example Silencing a worker
  * ```ts
  * import { silentLogger } from "@kiln/core/queue";
+ * import assert from "node:assert/strict";
  *
- * silentLogger.error("never printed");
+ * const original = console.error;
+ * let printed = 0;
+ * console.error = () => void printed++;
+ * try {
+ *   silentLogger.error("never printed");
+ * } finally {
+ *   console.error = original;
+ * }
+ * assert.equal(printed, 0);
  * ```
  */
 export const silentLogger: Logger = {

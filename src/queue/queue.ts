@@ -116,12 +116,25 @@ export class FailedJobs {
    *
    * @example Listing failed jobs
    * ```ts
-   * import { MemoryBackend, Queue } from "@kiln/core/queue";
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
    *
+   * const boom = defineJob({
+   *   name: "boom",
+   *   schema: v.null(),
+   *   queue: "mail",
+   *   maxRetries: 0,
+   *   handle() {
+   *     throw new Error("SMTP refused");
+   *   },
+   * });
    * const queue = new Queue({ backend: new MemoryBackend() });
-   * for (const job of await queue.failed.list({ limit: 10 })) {
-   *   console.log(job.id, job.errors.at(-1)?.message);
-   * }
+   * await queue.dispatch(boom, null);
+   * await new Worker(queue, { jobs: [boom], logger: { debug() {}, info() {}, warn() {}, error() {} } })
+   *   .drain();
+   * const failed = await queue.failed.list({ limit: 10 });
+   * assert.deepEqual(failed.map((job) => job.errors.at(-1)?.message), ["SMTP refused"]);
    * ```
    */
   async list(options: ListFailedOptions = {}): Promise<FailedJob[]> {
@@ -172,10 +185,25 @@ export class FailedJobs {
    *
    * @example Retrying a queue's failed jobs
    * ```ts
-   * import { MemoryBackend, Queue } from "@kiln/core/queue";
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
    *
+   * const boom = defineJob({
+   *   name: "boom",
+   *   schema: v.null(),
+   *   queue: "mail",
+   *   maxRetries: 0,
+   *   handle() {
+   *     throw new Error("SMTP refused");
+   *   },
+   * });
    * const queue = new Queue({ backend: new MemoryBackend() });
-   * console.log(await queue.failed.retryAll("mail"));
+   * await queue.dispatch(boom, null);
+   * await new Worker(queue, { jobs: [boom], logger: { debug() {}, info() {}, warn() {}, error() {} } })
+   *   .drain();
+   * assert.equal(await queue.failed.retryAll("mail"), 1);
+   * assert.equal((await queue.counts("mail")).ready, 1);
    * ```
    */
   async retryAll(queue?: string): Promise<number> {
@@ -217,10 +245,25 @@ export class FailedJobs {
    *
    * @example Emptying the failed store
    * ```ts
-   * import { MemoryBackend, Queue } from "@kiln/core/queue";
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
    *
+   * const boom = defineJob({
+   *   name: "boom",
+   *   schema: v.null(),
+   *   queue: "mail",
+   *   maxRetries: 0,
+   *   handle() {
+   *     throw new Error("SMTP refused");
+   *   },
+   * });
    * const queue = new Queue({ backend: new MemoryBackend() });
-   * console.log(await queue.failed.flush());
+   * await queue.dispatch(boom, null);
+   * await new Worker(queue, { jobs: [boom], logger: { debug() {}, info() {}, warn() {}, error() {} } })
+   *   .drain();
+   * assert.equal(await queue.failed.flush(), 1);
+   * assert.equal((await queue.counts("mail")).failed, 0);
    * ```
    */
   async flush(queue?: string): Promise<number> {
@@ -299,11 +342,15 @@ export class Queue {
    * ```ts
    * import * as v from "valibot";
    * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
    *
    * const ping = defineJob({ name: "ping", schema: v.object({ url: v.string() }), handle() {} });
    * const queue = new Queue({ backend: new MemoryBackend() });
-   * const { id } = await queue.dispatch(ping, { url: "https://example.com" }, { priority: "high" });
-   * console.log(id);
+   * const { id, created } = await queue.dispatch(ping, { url: "https://example.com" }, {
+   *   priority: "high",
+   * });
+   * assert.equal(created, true);
+   * assert.equal((await queue.job(id))?.priority, "high");
    * ```
    */
   async dispatch<S extends PayloadSchema>(

@@ -146,16 +146,24 @@ export class Worker {
    * import * as v from "valibot";
    * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
    *
+   * import assert from "node:assert/strict";
+   *
    * const noop = defineJob({ name: "noop", schema: v.unknown(), handle() {} });
-   * const worker = new Worker(new Queue({ backend: new MemoryBackend() }), { jobs: [noop] });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const worker = new Worker(queue, { jobs: [noop] });
+   * const timed: string[] = [];
    * worker.use(async (ctx, next) => {
    *   const started = performance.now();
    *   try {
    *     return await next();
    *   } finally {
+   *     timed.push(ctx.name);
    *     ctx.logger.debug(`took ${performance.now() - started} ms`);
    *   }
    * });
+   * await queue.dispatch(noop, null);
+   * await worker.drain();
+   * assert.deepEqual(timed, ["noop"]);
    * ```
    */
   use(middleware: Middleware): this {
@@ -176,10 +184,24 @@ export class Worker {
    * import * as v from "valibot";
    * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
    *
-   * const noop = defineJob({ name: "noop", schema: v.unknown(), handle() {} });
-   * const worker = new Worker(new Queue({ backend: new MemoryBackend() }), { jobs: [noop] });
-   * const off = worker.on("failed", ({ job, error }) => console.error(job.id, error));
-   * off();
+   * import assert from "node:assert/strict";
+   *
+   * const boom = defineJob({
+   *   name: "boom",
+   *   schema: v.null(),
+   *   maxRetries: 0,
+   *   handle() {
+   *     throw new Error("no");
+   *   },
+   * });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const worker = new Worker(queue, { jobs: [boom], logger: { debug() {}, info() {}, warn() {}, error() {} } });
+   * const dead: string[] = [];
+   * const off = worker.on("failed", ({ job }) => dead.push(job.id));
+   * const { id } = await queue.dispatch(boom, null);
+   * await worker.drain();
+   * off(); // no more calls after this
+   * assert.deepEqual(dead, [id]);
    * ```
    */
   on<E extends keyof WorkerEvents>(
@@ -200,10 +222,14 @@ export class Worker {
    * import * as v from "valibot";
    * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
    *
+   * import assert from "node:assert/strict";
+   *
    * const noop = defineJob({ name: "noop", schema: v.unknown(), handle() {} });
    * const worker = new Worker(new Queue({ backend: new MemoryBackend() }), { jobs: [noop] });
    * await worker.start();
+   * assert.equal(worker.running, true);
    * await worker.stop();
+   * assert.equal(worker.running, false);
    * ```
    */
   start(): Promise<void> {

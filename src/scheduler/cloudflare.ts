@@ -37,11 +37,23 @@ export type SchedulerSource<Env> = Scheduler | ((env: Env) => Scheduler | Promis
  * @example A Worker with a cron trigger of "* * * * *"
  * ```ts
  * import { cloudflareScheduled, Scheduler } from "@kiln/core/scheduler";
+ * import assert from "node:assert/strict";
  *
  * const scheduler = new Scheduler();
- * scheduler.call("cleanup", () => {}).everyFiveMinutes();
+ * const runs: string[] = [];
+ * scheduler.call("cleanup", ({ scheduledAt }) => void runs.push(scheduledAt.toISOString()))
+ *   .everyFiveMinutes();
+ * const worker = { scheduled: cloudflareScheduled(scheduler) }; // export default worker;
  *
- * export default { scheduled: cloudflareScheduled(scheduler) };
+ * // What Cloudflare does at 12:05 UTC:
+ * const pending: Promise<unknown>[] = [];
+ * await worker.scheduled(
+ *   { scheduledTime: Date.parse("2025-06-02T12:05:00Z"), cron: "* * * * *" },
+ *   {},
+ *   { waitUntil: (promise) => void pending.push(promise) },
+ * );
+ * await Promise.all(pending);
+ * assert.deepEqual(runs, ["2025-06-02T12:05:00.000Z"]);
  * ```
  */
 export function cloudflareScheduled<Env = unknown>(

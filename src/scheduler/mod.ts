@@ -7,12 +7,16 @@
  * @example Scheduling tasks in a long-running process
  * ```ts
  * import { Scheduler } from "@kiln/core/scheduler";
+ * import assert from "node:assert/strict";
  *
  * const scheduler = new Scheduler({ timezone: "Europe/Berlin" });
  * scheduler.call("cleanup-logs", () => {}).cron("0 0 * * *");
  * scheduler.call("sync", () => {}).everyFiveMinutes().withoutOverlapping();
  * scheduler.call("backup", () => {}).dailyAt("02:00").onOneServer().retry(2);
  * await scheduler.start();
+ * const from = new Date("2025-06-02T12:00:00Z"); // 14:00 in Berlin
+ * const [, , backup] = await scheduler.list({ from, count: 1 });
+ * assert.equal(backup.nextRuns[0].toISOString(), "2025-06-03T00:00:00.000Z"); // 02:00 Berlin
  * await scheduler.stop();
  * ```
  *

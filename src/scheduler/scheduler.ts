@@ -120,11 +120,19 @@ export class Scheduler {
    * @example Every five minutes on weekdays during office hours
    * ```ts
    * import { Scheduler } from "@kiln/core/scheduler";
+   * import assert from "node:assert/strict";
    *
    * const scheduler = new Scheduler({ timezone: "America/New_York" });
    * scheduler.call("sync", async ({ signal }) => {
-   *   // await fetch("https://example.com/sync", { signal });
+   *   signal.throwIfAborted(); // pass it on: await fetch("https://example.com/sync", { signal });
    * }).everyFiveMinutes().weekdays().between("09:00", "17:00");
+   * // Friday 16:58 in New York: the next runs are 17:00, then Monday 09:00 and 09:05.
+   * const [sync] = await scheduler.list({ from: new Date("2025-06-06T20:58:00Z") });
+   * assert.deepEqual(sync.nextRuns.map((at) => at.toISOString()), [
+   *   "2025-06-06T21:00:00.000Z",
+   *   "2025-06-09T13:00:00.000Z",
+   *   "2025-06-09T13:05:00.000Z",
+   * ]);
    * ```
    */
   call(name: string, handler: TaskHandler): ScheduledTask {
@@ -238,9 +246,13 @@ export class Scheduler {
    * ```ts
    * import { Scheduler } from "@kiln/core/scheduler";
    *
+   * import assert from "node:assert/strict";
+   *
    * const scheduler = new Scheduler();
    * scheduler.call("heartbeat", () => {}).everyThirtySeconds();
-   * await scheduler.start();
+   * await scheduler.start(); // one unref'd timer for the earliest next run
+   * const [heartbeat] = await scheduler.list({ count: 1 });
+   * assert.equal(heartbeat.nextRuns[0].getTime() % 30_000, 0);
    * await scheduler.stop();
    * ```
    */
@@ -258,11 +270,23 @@ export class Scheduler {
    *
    * @example Stopping and aborting runs in progress
    * ```ts
-   * import { Scheduler } from "@kiln/core/scheduler";
+   * import { Scheduler, SchedulerStoppedError } from "@kiln/core/scheduler";
+   * import assert from "node:assert/strict";
    *
    * const scheduler = new Scheduler();
-   * await scheduler.start();
+   * let reason: unknown;
+   * const { promise: started, resolve } = Promise.withResolvers<void>();
+   * scheduler.call("export", ({ signal }) =>
+   *   new Promise<void>((done) => {
+   *     signal.addEventListener("abort", () => done(void (reason = signal.reason)));
+   *     resolve();
+   *   })
+   * ).everyMinute();
+   * const running = scheduler.runDue(new Date("2025-06-02T12:00:00Z"));
+   * await started;
    * await scheduler.stop({ abort: true });
+   * await running;
+   * assert.ok(reason instanceof SchedulerStoppedError);
    * ```
    */
   async stop(options: SchedulerStopOptions = {}): Promise<void> {
