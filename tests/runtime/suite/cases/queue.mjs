@@ -13,6 +13,7 @@ import {
   Queue,
   RedisBackend,
   silentLogger,
+  systemClock,
   Worker,
 } from "@kiln/core/queue";
 import * as assert from "./_assert.mjs";
@@ -124,7 +125,7 @@ export const cases = [
     async run() {
       let time = 1_700_000_000_000;
       const backend = new MemoryBackend();
-      const queue = new Queue({ backend, now: () => time });
+      const queue = new Queue({ backend, clock: { ...systemClock, now: () => time } });
       const seen = [];
       const job = recorder(seen, { maxRetries: 0 });
       const { id } = await queue.dispatch(job, { n: 1 });
@@ -134,7 +135,7 @@ export const cases = [
         now: time,
         complete: [],
         reserve: 1,
-        leaseMs: 1_000,
+        leaseDuration: 1_000,
         token: "crashed",
       });
       assert.equal((await queue.job(id))?.state, "active");

@@ -62,8 +62,8 @@ export const cases = [
       const schedulers = [1, 2, 3].map(() => {
         const redis = new ctx.Redis({ url: ctx.redisUrl, token: ctx.redisToken });
         const scheduler = new Scheduler({
-          mutex: new RedisMutex({ redis, namespace }),
-          history: new RedisHistory({ redis, namespace }),
+          mutex: new RedisMutex({ redis, prefix: namespace }),
+          history: new RedisHistory({ redis, prefix: namespace }),
         });
         scheduler.call("backup", () => runs++).everyMinute().onOneServer();
         return scheduler;

@@ -50,8 +50,8 @@ function scheduledState(env) {
 const scheduled = cloudflareScheduled((/** @type {Env} */ env) => {
   const { redis, namespace, runsKey } = scheduledState(env);
   const scheduler = new Scheduler({
-    mutex: new RedisMutex({ redis, namespace }),
-    history: new RedisHistory({ redis, namespace }),
+    mutex: new RedisMutex({ redis, prefix: namespace }),
+    history: new RedisHistory({ redis, prefix: namespace }),
     window: 60_000, // the cron trigger's interval
   });
   scheduler.call(SCHEDULED_TASK, async ({ scheduledAt }) => {
@@ -86,7 +86,7 @@ export default {
     if (pathname === "/scheduled-runs") {
       // What the scheduled task did, read back and then removed.
       const { redis, namespace, keys, runsKey } = scheduledState(env);
-      const history = new RedisHistory({ redis, namespace });
+      const history = new RedisHistory({ redis, prefix: namespace });
       const runs = await redis.lrange(runsKey, 0, -1);
       const records = await history.list(SCHEDULED_TASK);
       await redis.del(runsKey, keys.key("history", SCHEDULED_TASK));
