@@ -4,27 +4,46 @@ import { UpstashRedis } from "../../src/redis/mod.ts";
 import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
+import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 
 Deno.test("an idle worker polls with back-off: at most one request per maxPollInterval", async () => {
   await using stack = await startRedisStack();
-  let requests = 0;
-  const counting: typeof fetch = (input, init) => {
-    requests++;
-    return fetch(input, init);
+  // The queue's clock times the polls, so the test reads each poll's time on that clock
+  // instead of counting requests per real second (which a busy machine would skew).
+  const clock = new ManualClock(1_700_000_000_000);
+  const pollTimes = new Set<number>();
+  let inFlight = 0;
+  const counting: typeof fetch = async (input, init) => {
+    pollTimes.add(clock.now());
+    inFlight++;
+    try {
+      return await fetch(input, init);
+    } finally {
+      inFlight--;
+    }
   };
   const redis = new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: counting });
-  const queue = new Queue({ backend: new RedisBackend({ redis, prefix: "idle" }) });
+  const queue = new Queue({ backend: new RedisBackend({ redis, prefix: "idle" }), clock });
   const job = defineJob({ name: "noop", schema: v.null(), handle() {} });
-  const worker = quietWorker(queue, { jobs: [job], maxPollInterval: 250, minPollInterval: 10 });
+  const worker = quietWorker(queue, {
+    jobs: [job],
+    maxPollInterval: 250,
+    minPollInterval: 10,
+    leaseDuration: 60_000,
+  });
   await worker.start();
-  await sleep(700); // back-off ramps 10, 20, 40, … up to 250 ms
-  const before = requests;
-  await sleep(1_000);
-  const idle = requests - before;
+  const renewalAt = clock.now() + 20_000; // the lease-renewal timer, which is not a poll
+  for (let poll = 0; poll < 10; poll++) {
+    // Each poll ends with the worker asleep on one timer before the renewal: move time to it.
+    await waitFor(() => inFlight === 0 && clock.timers.some((t) => t.at < renewalAt), 60_000);
+    await clock.advance(clock.timers[0].at - clock.now());
+  }
+  await waitFor(() => inFlight === 0 && clock.timers.some((t) => t.at < renewalAt), 60_000);
   await worker.stop();
-  // 1 000 ms at one poll per 250 ms: 4, plus one for the window's edges.
-  assert.ok(idle <= 5, `idle worker sent ${idle} requests in 1 s`);
-  assert.ok(idle >= 3, `idle worker stopped polling (${idle} requests)`);
+  const times = [...pollTimes].sort((a, b) => a - b);
+  const gaps = times.slice(1).map((at, i) => at - times[i]);
+  // Doubling from minPollInterval, then flat at maxPollInterval: never more than one poll per 250 ms.
+  assert.deepEqual(gaps, [10, 20, 40, 80, 160, 250, 250, 250, 250, 250]);
 });
 
 Deno.test("every request delivered twice (a retried HTTP call) runs each job once and answers as the first call did", async () => {

@@ -100,7 +100,11 @@ Deno.test("the scheduler on a real Redis through the HTTP gateway", async (t) =>
     scheduler.call("sync", () => runs++).everySecond().withoutOverlapping(300);
     const [blocked] = await scheduler.runDue(new Date(T0));
     assert.equal(blocked.status === "skipped" && blocked.reason, "overlapping");
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    // No fixed sleep: wait until Redis itself has expired the crashed holder's lock.
+    const lock = new Keyspace("scheduler", "crash").key("lock", "overlap:sync");
+    while (await stack.redis.exists(lock) === 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const [freed] = await scheduler.runDue(new Date(T0 + 1_000));
     assert.equal(freed.status, "succeeded");
     assert.equal(runs, 1);
