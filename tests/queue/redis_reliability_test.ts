@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { UpstashRedis } from "../../src/redis/mod.ts";
 import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
-import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
+import { FakeClock, quietWorker, waitFor } from "./_helpers.ts";
 import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 
 Deno.test("an idle worker polls with back-off: at most one request per maxPollInterval", async () => {
