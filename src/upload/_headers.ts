@@ -1,5 +1,6 @@
 /** Parsing of tus request headers; each returns a value or an error message for a 400. */
 import { CHECKSUM_ALGORITHMS } from "./_sha.ts";
+import { fromBase64 } from "./_base64.ts";
 
 const DIGITS = /^\d{1,16}$/;
 
@@ -33,7 +34,7 @@ export function parseChecksum(value: string | null): Checksum | string | null {
   try {
     checksum = {
       algorithm: parts[0],
-      expected: Uint8Array.from(atob(parts[1]), (c) => c.charCodeAt(0)),
+      expected: fromBase64(parts[1]),
     };
   } catch {
     return "Upload-Checksum digest is not base64";
@@ -42,20 +43,6 @@ export function parseChecksum(value: string | null): Checksum | string | null {
     return `Checksum algorithm ${checksum.algorithm} is not supported`;
   }
   return checksum;
-}
-
-/** Encodes bytes as base64 without building one huge string argument list. */
-export function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let at = 0; at < bytes.byteLength; at += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
-  }
-  return btoa(binary);
-}
-
-/** Decodes base64 produced by {@linkcode toBase64}. */
-export function fromBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
 /** Compares two digests; timing does not matter here, the client knows both. */

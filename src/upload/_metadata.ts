@@ -1,4 +1,5 @@
 /** Parsing of the tus `Upload-Metadata` header. */
+import { fromBase64 } from "./_base64.ts";
 
 const KEY = /^[\x21-\x2b\x2d-\x7e]+$/; // printable ASCII without space and comma
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -28,7 +29,7 @@ export function parseMetadata(
     }
     if (!BASE64.test(value)) return `Upload-Metadata value of ${key} is not base64`;
     try {
-      metadata[key] = decoder.decode(Uint8Array.from(atob(value), (c) => c.charCodeAt(0)));
+      metadata[key] = decoder.decode(fromBase64(value));
     } catch {
       return `Upload-Metadata value of ${key} is not UTF-8`;
     }

@@ -16,7 +16,8 @@ import {
   WAIT_BUFFER_SIZE,
 } from "./_body.ts";
 import { type StopReason, WatchedBody } from "./_body_watch.ts";
-import { type Checksum, fromBase64, sameBytes, toBase64 } from "./_headers.ts";
+import { type Checksum, sameBytes } from "./_headers.ts";
+import { fromBase64, toBase64 } from "./_base64.ts";
 import { createHasher, type Hasher } from "./_sha.ts";
 import { appendHead, detectType, SNIFF_LENGTH } from "./_file_type.ts";
 import { broadcastComplete, isReported, reportProgress } from "./_progress.ts";

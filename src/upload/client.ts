@@ -5,6 +5,7 @@
  * @module
  */
 import { UploadRejectedError } from "./errors.ts";
+import { utf8ToBase64 } from "./_base64.ts";
 import { blobSource, type Source, streamSource } from "./_source.ts";
 import {
   localStorageOrNull,
@@ -142,8 +143,7 @@ function validate(source: unknown, options: UploadClientOptions): Config {
           `Metadata keys must be printable ASCII without spaces or commas, got ${key}`,
         );
       }
-      const utf8 = new TextEncoder().encode(String(value));
-      return `${key} ${btoa(Array.from(utf8, (byte) => String.fromCharCode(byte)).join(""))}`;
+      return `${key} ${utf8ToBase64(String(value))}`;
     }).join(",");
   }
   const storage = localStorageOrNull();
