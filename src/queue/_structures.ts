@@ -1,6 +1,6 @@
 /**
- * The two small data structures behind the memory backend: a deque for each
- * priority band and a binary min-heap for delayed jobs.
+ * The deque behind each priority band of the memory backend (its delayed jobs
+ * use the shared heap in `src/_min_heap.ts`).
  *
  * @module
  */
@@ -37,76 +37,5 @@ export class Deque<T> {
       this.#head = 0;
     }
     return item;
-  }
-}
-
-/** A binary min-heap ordered by a numeric key, ties broken by insertion order. */
-export class MinHeap<T> {
-  #keys: number[] = [];
-  #seqs: number[] = [];
-  #values: T[] = [];
-  #seq = 0;
-
-  /** How many items it holds. */
-  get size(): number {
-    return this.#values.length;
-  }
-
-  /** The smallest key, or `undefined` when empty. */
-  peekKey(): number | undefined {
-    return this.#keys[0];
-  }
-
-  /** The item with the smallest key, or `undefined` when empty. */
-  peek(): T | undefined {
-    return this.#values[0];
-  }
-
-  /** Adds an item. */
-  push(key: number, value: T): void {
-    this.#keys.push(key);
-    this.#seqs.push(this.#seq++);
-    this.#values.push(value);
-    let i = this.#values.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.#less(i, parent)) break;
-      this.#swap(i, parent);
-      i = parent;
-    }
-  }
-
-  /** Removes and returns the item with the smallest key. */
-  pop(): T | undefined {
-    const n = this.#values.length;
-    if (n === 0) return undefined;
-    const top = this.#values[0];
-    this.#swap(0, n - 1);
-    this.#keys.pop();
-    this.#seqs.pop();
-    this.#values.pop();
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
-      let smallest = i;
-      if (left < n - 1 && this.#less(left, smallest)) smallest = left;
-      if (right < n - 1 && this.#less(right, smallest)) smallest = right;
-      if (smallest === i) break;
-      this.#swap(i, smallest);
-      i = smallest;
-    }
-    return top;
-  }
-
-  #less(a: number, b: number): boolean {
-    return this.#keys[a] < this.#keys[b] ||
-      (this.#keys[a] === this.#keys[b] && this.#seqs[a] < this.#seqs[b]);
-  }
-
-  #swap(a: number, b: number): void {
-    [this.#keys[a], this.#keys[b]] = [this.#keys[b], this.#keys[a]];
-    [this.#seqs[a], this.#seqs[b]] = [this.#seqs[b], this.#seqs[a]];
-    [this.#values[a], this.#values[b]] = [this.#values[b], this.#values[a]];
   }
 }

@@ -20,7 +20,8 @@ import type {
   TakeResult,
 } from "./backend.ts";
 import type { Priority } from "./job.ts";
-import { Deque, MinHeap } from "./_structures.ts";
+import { Deque } from "./_structures.ts";
+import { MinHeap } from "../_min_heap.ts";
 import {
   assertFailedLimit,
   BANDS,

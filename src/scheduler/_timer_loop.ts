@@ -6,7 +6,7 @@
  * @module
  */
 import type { TaskDefinition } from "./_definition.ts";
-import { MinHeap } from "./_min_heap.ts";
+import { MinHeap } from "../_min_heap.ts";
 import type { Group, TaskRegistry } from "./_task_registry.ts";
 import type { Clock } from "../clock.ts";
 
@@ -78,7 +78,7 @@ export class TimerLoop {
       const at = group.pattern.next(now - 1);
       if (at === null) continue;
       group.at = at;
-      this.#heap.push(group);
+      this.#heap.push(group.at, group);
     }
   }
 
@@ -117,7 +117,7 @@ export class TimerLoop {
       }
       if (following !== null) {
         group.at = following;
-        this.#heap.push(group);
+        this.#heap.push(group.at, group);
       }
     }
     this.#arm();
