@@ -29,6 +29,7 @@ import type {
 import type { Priority } from "./job.ts";
 import { PayloadTooLargeError } from "./errors.ts";
 import { utf8Length } from "./_payload.ts";
+import { asArray, asCount, asStatus, unexpected } from "./_replies.ts";
 import * as scripts from "./_scripts.ts";
 import {
   assertFailedLimit,
@@ -224,9 +225,10 @@ export class RedisBackend implements QueueBackend {
       throw error;
     }
     const flat = asArray(reply, "enqueue");
+    if (flat.length !== jobs.length * 2) throw unexpected("enqueue", reply);
     const results: DispatchResult[] = [];
     for (let i = 0; i < flat.length; i += 2) {
-      results.push({ id: String(flat[i]), created: Number(flat[i + 1]) === 1 });
+      results.push({ id: String(flat[i]), created: asStatus(flat[i + 1], "enqueue", 1) === 1 });
     }
     if (results.some((result) => result.created)) {
       for (const listener of this.#listeners) listener(queue);
@@ -250,21 +252,18 @@ export class RedisBackend implements QueueBackend {
     for (const completion of request.complete) {
       args.push(completion.id, completion.token, completion.uniqueKey ?? "");
     }
-    const reply = asArray(
-      await this.#runner.run(
-        takeScript,
-        [...k.lifecycle, k.space.key("reservation", request.token)],
-        args,
-      ),
-      "take",
+    const reply = await this.#runner.run(
+      takeScript,
+      [...k.lifecycle, k.space.key("reservation", request.token)],
+      args,
     );
-    const [lost, stalled, flat, nextDue, stalledOut] = reply as [
-      RedisReply[],
-      RedisReply[],
-      RedisReply[],
-      number,
-      RedisReply[],
-    ];
+    const parts = asArray(reply, "take");
+    if (parts.length !== 5 || typeof parts[3] !== "number") throw unexpected("take", reply);
+    const lost = asArray(parts[0], "take (lost)");
+    const stalled = asArray(parts[1], "take (stalled)");
+    const flat = asArray(parts[2], "take (jobs)", 5);
+    const nextDue = parts[3];
+    const stalledOut = asArray(parts[4], "take (stalled out)");
     const jobs: StoredJob[] = [];
     for (let i = 0; i < flat.length; i += 5) {
       jobs.push(
@@ -298,7 +297,9 @@ export class RedisBackend implements QueueBackend {
       this.#failedLimit,
       REPLAY_MEMO_MS,
     ]);
-    return (["lost", "retried", "failed", "released"] as const)[Number(reply)] ?? "lost";
+    // A status outside 0..3 (a tampered replay memo, another version's script) is
+    // not "lost": the job may still be leased, so say so rather than guess.
+    return (["lost", "retried", "failed", "released"] as const)[asStatus(reply, "fail", 3)];
   }
 
   /** {@inheritDoc QueueBackend.progress} */
@@ -309,7 +310,7 @@ export class RedisBackend implements QueueBackend {
       lease.token,
       JSON.stringify(value),
     ]);
-    return Number(reply) === 1;
+    return asStatus(reply, "progress", 1) === 1;
   }
 
   /** {@inheritDoc QueueBackend.getJob} */
@@ -454,8 +455,9 @@ export class RedisBackend implements QueueBackend {
     ids: readonly string[] = [],
   ): Promise<number> {
     const memo = k.space.key("admin", crypto.randomUUID());
-    return Number(
+    return asCount(
       await this.#runner.run(script, [...keys, memo], [...head, REPLAY_MEMO_MS, ...ids]),
+      script.name,
     );
   }
 
@@ -496,7 +498,11 @@ export class RedisBackend implements QueueBackend {
       ),
       "rateHit",
     );
-    return { allowed: Number(reply[0]) === 1, retryAfter: Number(reply[1]) };
+    if (reply.length !== 2) throw unexpected("rateHit", reply);
+    return {
+      allowed: asStatus(reply[0], "rateHit", 1) === 1,
+      retryAfter: asCount(reply[1], "rateHit"),
+    };
   }
 }
 
@@ -548,14 +554,4 @@ function decodeJob(
     errors: errors ? JSON.parse(String(errors)) as AttemptError[] : [],
     ...(parsed.u !== undefined ? { uniqueKey: parsed.u } : {}),
   };
-}
-
-function asArray(reply: RedisReply, what: string): RedisReply[] {
-  if (!Array.isArray(reply)) {
-    throw new RedisError(
-      "REDIS_UNEXPECTED_REPLY",
-      `Unexpected reply to ${what}: ${JSON.stringify(reply)}`,
-    );
-  }
-  return reply;
 }
