@@ -40,7 +40,6 @@ export type RedisErrorCode =
   | "REDIS_UNAVAILABLE"
   | "REDIS_UNAUTHORIZED"
   | "REDIS_COMMAND_FAILED"
-  | "REDIS_SCRIPT_FAILED"
   | "REDIS_UNEXPECTED_REPLY"
   | "REDIS_REQUEST_TOO_LARGE";
 
@@ -129,36 +128,3 @@ export class KilnError extends Error {
  * ```
  */
 export class RedisError extends KilnError {}
-
-/**
- * A Kiln Lua script returned one of its negative status codes.
- *
- * @example Reading the script's status
- * ```ts
- * import { ScriptError } from "@kiln/core/errors";
- * import assert from "node:assert/strict";
- *
- * const error = new ScriptError("extendLease", -2, "The lease token does not match");
- * assert.equal(error.script, "extendLease");
- * assert.equal(error.status, -2);
- * ```
- */
-export class ScriptError extends KilnError {
-  /** The script's name, as registered. */
-  readonly script: string;
-  /** The negative status the script returned. */
-  readonly status: number;
-
-  /**
-   * Creates an error for a script status.
-   *
-   * @param script The script's registered name.
-   * @param status The negative status code it returned.
-   * @param message What the status means.
-   */
-  constructor(script: string, status: number, message: string) {
-    super("REDIS_SCRIPT_FAILED", message);
-    this.script = script;
-    this.status = status;
-  }
-}

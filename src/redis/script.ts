@@ -1,10 +1,11 @@
 /**
- * Runs Kiln's Lua scripts: EVALSHA first, EVAL when Redis answers `NOSCRIPT`,
- * and negative status codes turned into typed errors.
+ * Runs Kiln's Lua scripts: EVALSHA first, EVAL when Redis answers `NOSCRIPT`.
+ * A script's reply is returned as Redis sent it; each caller reads it strictly
+ * (a reply of the wrong shape is a `REDIS_UNEXPECTED_REPLY`).
  *
  * @module
  */
-import { RedisError, ScriptError } from "../errors.ts";
+import { RedisError } from "../errors.ts";
 import type { RedisArg, RedisLike, RedisReply } from "./redis_like.ts";
 
 /**
@@ -21,42 +22,42 @@ export interface ScriptSource {
   readonly source: string;
 }
 
-/** A script with the meaning of its negative replies. */
-export interface Script extends ScriptSource {
-  /** Negative replies and what they mean; any of them is thrown as a {@linkcode ScriptError}. */
-  readonly statuses: Readonly<Record<number, string>>;
-}
+/** A script ready for {@linkcode ScriptRunner.run}, as {@linkcode defineScript} returns it. */
+export type Script = Readonly<ScriptSource>;
 
 /**
- * Attaches the meaning of a script's negative status codes to its source.
+ * Checks a generated script source once, where it is declared, so a wrong
+ * key count is caught at import rather than on the first run.
  *
  * @param source The generated script source.
- * @param statuses Each negative code the script may return, with its meaning.
  * @returns The script, ready for {@linkcode ScriptRunner.run}.
- * @throws {RangeError} When a status code is not a negative integer.
+ * @throws {TypeError} When the name is empty or the source is not a string.
+ * @throws {RangeError} When `numberOfKeys` is not a non-negative integer.
  *
- * @example Defining a script with statuses
+ * @example Defining a script
  * ```ts
  * import { defineScript } from "@kiln/core/redis";
  * import assert from "node:assert/strict";
  *
- * const script = defineScript(
- *   { name: "echo", numberOfKeys: 0, source: "return ARGV[1]" },
- *   { [-1]: "Nothing to echo" },
- * );
- * assert.equal(script.statuses[-1], "Nothing to echo");
+ * const script = defineScript({ name: "echo", numberOfKeys: 0, source: "return ARGV[1]" });
+ * assert.equal(script.name, "echo");
+ * assert.throws(() => defineScript({ ...script, numberOfKeys: -1 }), RangeError);
  * ```
  */
-export function defineScript(
-  source: ScriptSource,
-  statuses: Record<number, string> = {},
-): Script {
-  for (const code of Object.keys(statuses)) {
-    if (!Number.isInteger(Number(code)) || Number(code) >= 0) {
-      throw new RangeError(`Script ${source.name}: status codes must be negative, got ${code}`);
-    }
+export function defineScript(source: ScriptSource): Script {
+  if (typeof source?.name !== "string" || source.name === "" || typeof source.source !== "string") {
+    throw new TypeError("A script needs a non-empty name and its Lua source");
   }
-  return { ...source, statuses: { ...statuses } };
+  if (!Number.isInteger(source.numberOfKeys) || source.numberOfKeys < 0) {
+    throw new RangeError(
+      `Script ${source.name}: numberOfKeys must be a non-negative integer, got ${source.numberOfKeys}`,
+    );
+  }
+  return Object.freeze({
+    name: source.name,
+    numberOfKeys: source.numberOfKeys,
+    source: source.source,
+  });
 }
 
 /** Options for {@linkcode ScriptRunner}. */
@@ -109,7 +110,6 @@ export class ScriptRunner {
    * @param args The script's ARGV.
    * @returns The script's reply.
    * @throws {RangeError} When the number of keys is wrong.
-   * @throws {ScriptError} When the script returns one of its negative statuses.
    * @throws {RedisError} When Redis is unreachable or the script fails.
    */
   async run(
@@ -123,15 +123,13 @@ export class ScriptRunner {
       );
     }
     const { text, sha1 } = this.#prepare(script);
-    let reply: RedisReply;
     try {
-      reply = await this.redis.evalsha(await sha1, keys, args);
+      return await this.redis.evalsha(await sha1, keys, args);
     } catch (error) {
       if (!(error instanceof RedisError) || !error.message.startsWith("NOSCRIPT")) throw error;
       // A restarted or flushed Redis forgot the script: send the text, which caches it again.
-      reply = await this.redis.eval(text, keys, args);
+      return await this.redis.eval(text, keys, args);
     }
-    return checkStatus(script, reply);
   }
 
   #prepare(script: Script): { text: string; sha1: Promise<string> } {
@@ -146,14 +144,6 @@ export class ScriptRunner {
     }
     return entry;
   }
-}
-
-function checkStatus(script: Script, reply: RedisReply): RedisReply {
-  if (typeof reply === "number" && reply < 0) {
-    const meaning = script.statuses[reply];
-    if (meaning !== undefined) throw new ScriptError(script.name, reply, meaning);
-  }
-  return reply;
 }
 
 async function sha1Hex(text: string): Promise<string> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KilnError, RedisError, ScriptError } from "../../src/errors.ts";
+import { KilnError, RedisError } from "../../src/errors.ts";
 
 Deno.test("KilnError subclasses take their name from the class and keep the cause", () => {
   const cause = new Error("socket closed");
@@ -10,13 +10,4 @@ Deno.test("KilnError subclasses take their name from the class and keep the caus
   assert.equal(error.code, "REDIS_UNAVAILABLE");
   assert.equal(error.cause, cause);
   assert.match(String(error), /^RedisError: Redis is unreachable/);
-});
-
-Deno.test("ScriptError carries the script name and its negative status", () => {
-  const error = new ScriptError("completeJob", -3, "The lease token does not match");
-  assert.equal(error.name, "ScriptError");
-  assert.equal(error.code, "REDIS_SCRIPT_FAILED");
-  assert.equal(error.script, "completeJob");
-  assert.equal(error.status, -3);
-  assert.equal("cause" in error, false);
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import * as core from "@kiln/core";
-import { KilnError, RedisError, ScriptError } from "@kiln/core/errors";
+import { KilnError, RedisError } from "@kiln/core/errors";
 import * as assert from "./_assert.mjs";
 
 /** The suite's name, printed by every runner. */
@@ -32,12 +32,6 @@ export const cases = [
       const redis = new RedisError("REDIS_COMMAND_FAILED", "WRONGTYPE");
       assert.equal(redis.name, "RedisError");
       assert.ok(redis instanceof KilnError);
-      const script = new ScriptError("extendLease", -2, "The lease token does not match");
-      assert.equal(script.name, "ScriptError");
-      assert.equal(script.code, "REDIS_SCRIPT_FAILED");
-      assert.equal(script.script, "extendLease");
-      assert.equal(script.status, -2);
-      assert.ok(script instanceof KilnError);
     },
   },
   {
@@ -47,7 +41,6 @@ export const cases = [
       // who import from `@kiln/core` while Kiln threw from `@kiln/core/errors`.
       assert.equal(core.KilnError, KilnError);
       assert.equal(core.RedisError, RedisError);
-      assert.equal(core.ScriptError, ScriptError);
     },
   },
 ];
