@@ -14,7 +14,12 @@
  *    emit with a transformer that rewrites `./x.ts` to `./x.js`, and bare names
  *    the import map sends to npm (`hono/cors`, through `"hono/": "npm:/hono@^4/"`)
  *    to plain package specifiers (`hono/cors`), their range going to package.json;
- * 4. read the output back and fail on any specifier npm could not resolve.
+ * 4. read the output back and fail on any specifier npm could not resolve;
+ * 5. copy README.md, LICENSE, SECURITY.md and docs/, and fail on a relative link
+ *    in them that does not resolve inside the package (npm renders the README).
+ *
+ * `hono` and `@upstash/redis` are peer dependencies (`_build/peers.ts`): a user's
+ * app must share Kiln's `hono`, or its types reject Kiln's middleware.
  *
  * Usage: `deno task build:npm` (`--skip-install` reuses npm/node_modules as is).
  *
@@ -23,7 +28,14 @@
 
 import ts from "typescript";
 import { dirname, join, relative, resolve } from "node:path";
-import { createPackageJson, type DenoConfig, entryPoints } from "./_build/package_json.ts";
+import {
+  createPackageJson,
+  type DenoConfig,
+  entryPoints,
+  MINIMUM_NODE,
+} from "./_build/package_json.ts";
+import { splitPeers } from "./_build/peers.ts";
+import { brokenLinks } from "./_build/markdown_links.ts";
 import { mapSpecifier, type NpmReference } from "./_build/specifiers.ts";
 import { createSpecifierTransformer } from "./_build/transform_specifiers.ts";
 
@@ -31,7 +43,9 @@ const ROOT = resolve(import.meta.dirname!, "..");
 const OUT = join(ROOT, "npm");
 const ESM = join(OUT, "esm");
 /** The oldest Node the package supports (`engines`), so its types allow nothing newer. */
-const NODE_TYPES_RANGE = "^20.19.0";
+const NODE_TYPES_RANGE = `^${MINIMUM_NODE}`;
+/** What ships beside the code; README.md's links point into these. */
+const SHIPPED_DOCS = ["README.md", "LICENSE", "SECURITY.md", "docs"];
 
 /** Compiler options for the published code: what every supported runtime has, nothing more. */
 const COMPILER_OPTIONS: ts.CompilerOptions = {
@@ -147,7 +161,15 @@ function addDependency(
 async function installDependencies(): Promise<void> {
   // `--ignore-scripts`: nothing Kiln depends on needs an install step to be type-checked.
   const { success } = await new Deno.Command("npm", {
-    args: ["install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+    // `--prefer-offline`: npm's cache answers without asking the registry, so rebuilds work offline.
+    args: [
+      "install",
+      "--prefer-offline",
+      "--no-audit",
+      "--no-fund",
+      "--ignore-scripts",
+      "--loglevel=error",
+    ],
     cwd: OUT,
     stdout: "inherit",
     stderr: "inherit",
@@ -275,14 +297,51 @@ function verifyOutput(dependencies: Readonly<Record<string, string>>): number {
   return files;
 }
 
+/** Copies the README, licence, threat model and guides, then checks their links. */
 function copyDocs(): void {
-  for (const name of ["README.md", "LICENSE"]) {
+  for (const name of SHIPPED_DOCS) {
     try {
-      Deno.copyFileSync(join(ROOT, name), join(OUT, name));
+      copyTree(join(ROOT, name), join(OUT, name));
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
-      console.warn(`build:npm: warning: ${name} does not exist yet; the package ships without it`);
+      fail(`${name} does not exist, and the package must ship it`);
     }
+  }
+  const shipped = (path: string) => {
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const problems: string[] = [];
+  function checkLinks(path: string): void {
+    if (Deno.statSync(path).isDirectory) {
+      for (const entry of Deno.readDirSync(path)) checkLinks(join(path, entry.name));
+      return;
+    }
+    if (!path.endsWith(".md")) return;
+    const exists = (target: string) => {
+      const resolved = resolve(dirname(path), target);
+      return !relative(OUT, resolved).startsWith("..") && shipped(resolved);
+    };
+    for (const target of brokenLinks(Deno.readTextFileSync(path), exists)) {
+      problems.push(`${relative(OUT, path)} links to "${target}", which the package does not ship`);
+    }
+  }
+  for (const name of SHIPPED_DOCS) checkLinks(join(OUT, name));
+  if (problems.length > 0) fail(problems.join("\n"));
+}
+
+function copyTree(from: string, to: string): void {
+  if (!Deno.statSync(from).isDirectory) {
+    Deno.copyFileSync(from, to);
+    return;
+  }
+  Deno.mkdirSync(to, { recursive: true });
+  for (const entry of Deno.readDirSync(from)) {
+    copyTree(join(from, entry.name), join(to, entry.name));
   }
 }
 
@@ -291,7 +350,15 @@ async function main(): Promise<void> {
   const config = readConfig();
   const entries = entryPoints(config);
   const sources = entries.map(({ source }) => resolve(ROOT, source));
-  const { dependencies, nodeEntries } = analyzeGraph(sources, config.imports ?? {});
+  const graph = analyzeGraph(sources, config.imports ?? {});
+  const { nodeEntries } = graph;
+  let split;
+  try {
+    split = splitPeers(graph.dependencies);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const { dependencies, peerDependencies, optionalPeers } = split;
 
   Deno.mkdirSync(OUT, { recursive: true });
   // npm/node_modules and npm/package-lock.json survive rebuilds so installs stay incremental.
@@ -304,21 +371,29 @@ async function main(): Promise<void> {
     "./" + relative(OUT, join(ESM, relative(ROOT, resolve(ROOT, source))))
       .replace(/\.(m?)tsx?$/, ".$1js");
   // Node's types only type-check the entries that import `node:*`; users never need them.
-  const devDependencies: Record<string, string> = nodeEntries.size > 0
-    ? { "@types/node": NODE_TYPES_RANGE }
-    : {};
-  const manifest = createPackageJson(config, outputOf, dependencies, devDependencies);
+  // The peers are installed at deno.json's range so the build checks against that version.
+  const devDependencies: Record<string, string> = {
+    ...split.devDependencies,
+    ...(nodeEntries.size > 0 ? { "@types/node": NODE_TYPES_RANGE } : {}),
+  };
+  const manifest = createPackageJson(config, outputOf, {
+    dependencies,
+    peerDependencies,
+    optionalPeers,
+    devDependencies,
+  });
   Deno.writeTextFileSync(join(OUT, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
   if (!Deno.args.includes("--skip-install")) await installDependencies();
 
   checkAndEmit(config, sources, nodeEntries);
-  const files = verifyOutput(dependencies);
+  const files = verifyOutput({ ...dependencies, ...peerDependencies });
   copyDocs();
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
     `build:npm: ${config.name}@${config.version} → npm/ (${entries.length} entry points, ` +
-      `${files} files, dependencies: ${Object.keys(dependencies).join(", ") || "none"}) ` +
+      `${files} files, dependencies: ${Object.keys(dependencies).join(", ") || "none"}; ` +
+      `peers: ${Object.entries(peerDependencies).map(([n, r]) => `${n}@${r}`).join(", ")}) ` +
       `in ${seconds}s`,
   );
 }
