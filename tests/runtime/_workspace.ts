@@ -37,6 +37,9 @@ export async function prepareWorkspace(): Promise<void> {
     // --ignore-scripts: esbuild and workerd ship their binaries as optional packages, and
     // their postinstall steps would only try to download what is already there.
     "--ignore-scripts",
+    // --prefer-offline: what npm's cache holds is used without asking the registry, so a
+    // warm run works offline; only what the cache lacks is fetched.
+    "--prefer-offline",
     "--no-audit",
     "--no-fund",
     "--loglevel=error",

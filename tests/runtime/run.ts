@@ -6,12 +6,15 @@
  * cases each runtime must run from the shared list (`suite/expected.mjs`),
  * starts a private redis-server with the HTTP gateway
  * (`tests/support/redis_stack.ts`), runs the cases on each runtime in turn with
- * `KILN_REDIS_URL`/`KILN_REDIS_TOKEN` set, and ends with the line
- * `N passed, N failed`. Any failure, including a runtime that cannot run at all
- * or a case a runtime never reported, exits non-zero: nothing is skipped silently.
+ * `KILN_REDIS_URL`/`KILN_REDIS_TOKEN` set, then the consumer step
+ * (`_consumer.ts`: the packed package in fresh user projects beside the oldest
+ * and the newest `hono` and `@upstash/redis` its peer ranges allow), and ends
+ * with the line `N passed, N failed`, the consumer's checks included. Any
+ * failure, including a runtime that cannot run at all or a case a runtime never
+ * reported, exits non-zero: nothing is skipped silently.
  *
- * Flags: `--skip-build` reuses npm/ as it is; `--only=node,bun` runs a subset
- * (for local iteration; the run then says which runtimes it left out);
+ * Flags: `--skip-build` reuses npm/ as it is; `--only=node,bun,consumer` runs a
+ * subset (for local iteration; the run then says which parts it left out);
  * `--self-check` runs each selected runtime with two cases left out and passes
  * only if every runtime's count catches both.
  *
@@ -23,6 +26,13 @@ import { startRedisStack } from "../support/redis_stack.ts";
 import { prepareWorkspace } from "./_workspace.ts";
 import { runRuntime, type RuntimeResult, RUNTIMES } from "./_runtimes.ts";
 import { type CaseId, caseKey } from "./_tally.ts";
+import {
+  CONSUMER_CHECKS,
+  type ConsumerVariant,
+  consumerVariants,
+  packPackage,
+  runConsumer,
+} from "./_consumer.ts";
 
 const ROOT = join(import.meta.dirname!, "..", "..");
 const HERE = import.meta.dirname!;
@@ -53,11 +63,20 @@ function heading(text: string): void {
   console.log(`\n━━ ${text} ${"━".repeat(Math.max(0, 72 - text.length))}`);
 }
 
-/** Runs `tally_test.ts`: counts nobody proved are not worth printing. */
+/**
+ * Runs `tally_test.ts` and `packaging_test.ts`: counts nobody proved are not worth
+ * printing, and a package built by unproved rules is not worth installing.
+ */
 async function checkCounting(): Promise<boolean> {
   const { success } = await new Deno.Command(Deno.execPath(), {
     // --no-config: deno.json keeps tests/runtime/ out of `deno test`.
-    args: ["test", "--no-config", "--quiet", join(HERE, "tally_test.ts")],
+    args: [
+      "test",
+      "--no-config",
+      "--quiet",
+      join(HERE, "tally_test.ts"),
+      join(HERE, "packaging_test.ts"),
+    ],
     cwd: ROOT,
     stdin: "null",
     stdout: "inherit",
@@ -78,6 +97,40 @@ async function readExpected(): Promise<Expected> {
     throw new Error("suite/expected.mjs could not list the cases; see above");
   }
   return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+/** The name `--only=` selects the consumer step by. */
+const CONSUMER = "consumer";
+
+/**
+ * The consumer step: packs npm/ once, then runs every variant in a fresh project.
+ * Learning the newest versions or packing failing is one failed result, not a skip.
+ */
+async function consumerStep(env: Record<string, string>): Promise<RuntimeResult[]> {
+  let variants: ConsumerVariant[];
+  let packed: { tarball: string; folder: string };
+  try {
+    variants = await consumerVariants();
+    packed = await packPackage();
+  } catch (error) {
+    const problem = (error as Error).message;
+    console.error(`✗ consumer: ${problem}`);
+    return [{ name: CONSUMER, passed: 0, failed: 1, problems: [problem], seconds: 0 }];
+  }
+  const results: RuntimeResult[] = [];
+  try {
+    for (const variant of variants) {
+      heading(`consumer: ${variant.end} peers (${describe(variant)})`);
+      results.push(await runConsumer(variant, packed.tarball, env));
+    }
+  } finally {
+    await Deno.remove(packed.folder, { recursive: true });
+  }
+  return results;
+}
+
+function describe(variant: ConsumerVariant): string {
+  return Object.entries(variant.peers).map(([name, version]) => `${name}@${version}`).join(", ");
 }
 
 /**
@@ -120,13 +173,25 @@ async function main(): Promise<void> {
   const only = Deno.args.find((arg) => arg.startsWith("--only="))?.slice("--only=".length)
     .split(",");
   const runtimes = only ? RUNTIMES.filter(({ name }) => only.includes(name)) : RUNTIMES;
+  const withConsumer = !only || only.includes(CONSUMER);
+  const unknown = only?.filter((name) =>
+    name !== CONSUMER && !RUNTIMES.some((r) => r.name === name)
+  );
+  if (unknown !== undefined && unknown.length > 0) {
+    console.error(
+      `test:runtime: --only names ${unknown.join(", ")}; choose from ` +
+        `${[...RUNTIMES.map(({ name }) => name), CONSUMER].join(", ")}`,
+    );
+    finish(0, 1);
+  }
 
-  heading("self-check: counting (tally_test.ts)");
+  heading("self-check: counting and packaging rules (tally_test.ts, packaging_test.ts)");
   if (!(await checkCounting())) {
-    console.error("test:runtime: the result counting failed its own tests; see above");
+    console.error("test:runtime: the result counting or the packaging rules failed; see above");
     finish(0, 1);
   }
   console.log("a missing, repeated or unexpected case fails its runtime");
+  console.log("peers stay out of dependencies; dead links in the shipped docs fail the build");
 
   if (!Deno.args.includes("--skip-build")) {
     heading("build npm/");
@@ -174,16 +239,19 @@ async function main(): Promise<void> {
       for (const problem of result.problems) console.error(`✗ ${runtime.name} ${problem}`);
       results.push(result);
     }
+    if (withConsumer) results.push(...await consumerStep(env));
   } finally {
     await stack.close();
   }
 
   heading("summary");
   for (const { name, passed, failed, problems, seconds } of results) {
-    const { cases, excluded } = expected[name];
+    // A consumer variant expects every check; a runtime expects its share of the case list.
+    const cases = expected[name]?.cases.length ?? CONSUMER_CHECKS.length;
+    const excluded = expected[name]?.excluded.length ?? 0;
     console.log(
-      `${name.padEnd(8)} ${passed} passed, ${failed} failed of ${cases.length} expected, ` +
-        `${excluded.length} excluded by declaration  (${seconds.toFixed(1)}s)`,
+      `${name.padEnd(8)} ${passed} passed, ${failed} failed of ${cases} expected, ` +
+        `${excluded} excluded by declaration  (${seconds.toFixed(1)}s)`,
     );
     for (const problem of problems) console.log(`         ✗ ${name} ${problem}`);
   }
@@ -192,7 +260,9 @@ async function main(): Promise<void> {
       console.log(`not on ${name}: ${caseKey(excluded)} (${excluded.because})`);
     }
   }
-  const skipped = RUNTIMES.filter((runtime) => !runtimes.includes(runtime)).map(({ name }) => name);
+  const skipped: string[] = RUNTIMES.filter((runtime) => !runtimes.includes(runtime))
+    .map(({ name }) => name);
+  if (!withConsumer) skipped.push(CONSUMER);
   if (skipped.length > 0) console.log(`not run (--only): ${skipped.join(", ")}`);
   console.log(`total time ${((performance.now() - started) / 1000).toFixed(1)}s`);
   finish(
