@@ -1,6 +1,7 @@
 /**
  * `deno task check`: everything that must stay clean before a change lands.
- * Formatting, lint, type-checking of every TypeScript file, `deno doc --lint`
+ * Formatting, lint, type-checking of every TypeScript file, type-checking of
+ * the library (`src/`, `mod.ts`) without Deno's namespace, `deno doc --lint`
  * of every export path, the TypeScript examples in README.md and docs/, the
  * freshness of the generated `_scripts.ts` files, and a JSR publish dry run.
  * Each step runs even when an earlier one failed, so one run shows every problem.
@@ -14,6 +15,29 @@ interface Step {
 
 /** Every folder holding TypeScript that must type-check. */
 const CHECKED_ROOTS = ["mod.ts", "src", "scripts", "tests", "bench", "examples"];
+/** The library itself: it runs on Node, Bun and Workers too, so it may not use `Deno.*`. */
+const LIBRARY_ROOTS = ["mod.ts", "src"];
+/** What every runtime Kiln supports provides; deno.json's `lib` adds `deno.ns` for tests. */
+const LIBRARY_LIB = ["esnext", "dom", "dom.iterable"];
+
+/**
+ * Writes a config for type-checking the library: deno.json's imports and compiler
+ * options with `lib` narrowed to {@linkcode LIBRARY_LIB}, so a `Deno.env` in
+ * `src/` is an error (TS2304) here while tests and scripts keep `deno.ns`.
+ * It lives in a temporary folder, generated each run, so it cannot drift from deno.json.
+ *
+ * @returns The config's path and its folder, to remove afterwards.
+ */
+async function libraryConfig(): Promise<{ path: string; folder: string }> {
+  const folder = await Deno.makeTempDir({ prefix: "kiln-check-" });
+  const path = `${folder}/deno.json`;
+  const config = {
+    imports: denoJson.imports,
+    compilerOptions: { ...denoJson.compilerOptions, lib: LIBRARY_LIB },
+  };
+  await Deno.writeTextFile(path, JSON.stringify(config, null, 2));
+  return { path, folder };
+}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -88,11 +112,17 @@ async function guides(): Promise<string[]> {
 const roots: string[] = [];
 for (const root of CHECKED_ROOTS) if (await exists(root)) roots.push(root);
 const exportPaths = Object.values(denoJson.exports as Record<string, string>);
+const library = await libraryConfig();
 
 const steps: Step[] = [
   { name: "fmt", args: ["fmt", "--check"] },
   { name: "lint", args: ["lint"] },
   { name: "type-check", args: ["check", ...roots] },
+  // `--lock` keeps the project's lockfile (the config sits elsewhere); `--frozen` never writes it.
+  {
+    name: `type-check ${LIBRARY_ROOTS.join(", ")} without deno.ns`,
+    args: ["check", "--config", library.path, "--lock=deno.lock", "--frozen", ...LIBRARY_ROOTS],
+  },
   // Every ts block in the guides must compile against the real API, so docs cannot drift.
   { name: "docs examples", args: ["check", "--doc-only", "README.md", ...await guides()] },
   { name: "generated scripts", args: ["run", "-A", "scripts/gen_scripts.ts", "--check"] },
@@ -106,6 +136,7 @@ for (const step of steps) {
   const { code } = await new Deno.Command(Deno.execPath(), { args: step.args }).spawn().status;
   if (code !== 0) failed.push(step.name);
 }
+await Deno.remove(library.folder, { recursive: true });
 console.log(`\n== doc lint: deno doc --lint ${exportPaths.join(" ")}`);
 if (!await docLint(exportPaths)) failed.push("doc lint");
 if (failed.length > 0) {
