@@ -15,9 +15,10 @@ import {
   rateLimited,
   systemClock,
   withoutOverlapping,
+  WorkerStoppedError,
 } from "../../src/queue/mod.ts";
-import type { QueueBackend } from "../../src/queue/backend_mod.ts";
-import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
+import type { QueueBackend, TakeRequest } from "../../src/queue/backend_mod.ts";
+import { FakeClock, quietWorker, waitFor } from "./_helpers.ts";
 import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 
 /** Options every backend takes. */
@@ -405,12 +406,22 @@ const cases: Case[] = [
   ["a worker never runs more than its concurrency at once", async ({ queue }) => {
     let running = 0;
     let peak = 0;
+    let started = 0;
+    // A barrier instead of a sleep: each handler holds its slot until three run at once
+    // (or the last jobs have started), so the worker is always tempted past its limit.
+    let waiting: (() => void)[] = [];
     const job = defineJob({
       name: "busy",
       schema: v.number(),
       async handle() {
         peak = Math.max(peak, ++running);
-        await sleep(5);
+        started++;
+        const gate = new Promise<void>((resolve) => waiting.push(resolve));
+        if (running >= 3 || started === 20) {
+          for (const open of waiting) open();
+          waiting = [];
+        }
+        await gate;
         running--;
       },
     });
@@ -660,7 +671,15 @@ const cases: Case[] = [
   ],
   [
     "a handler that ignores its timeout is failed at the timeout, while it keeps its slot until it returns",
-    async ({ queue }) => {
+    async ({ backend }) => {
+      const extended: string[] = [];
+      const pending: Promise<unknown>[] = [];
+      const spied = spyOnExtend(backend, (args, done) => {
+        extended.push(...args[1].map((lease) => lease.id));
+        pending.push(done);
+      });
+      const clock = new ManualClock(1_700_000_000_000);
+      const queue = new Queue({ backend: spied, clock });
       let open!: () => void;
       const gate = new Promise<void>((resolve) => (open = resolve));
       const started: number[] = [];
@@ -668,7 +687,7 @@ const cases: Case[] = [
       const job = defineJob({
         name: "stubborn",
         schema: v.number(),
-        timeout: 20,
+        timeout: 100,
         maxRetries: 0,
         async handle(n) {
           started.push(n);
@@ -678,13 +697,14 @@ const cases: Case[] = [
           hungRunning = false;
         },
       });
-      await queue.dispatch(job, 1);
+      const { id } = await queue.dispatch(job, 1);
       await queue.dispatch(job, 2);
-      // Short leases: a worker still renewing the timed-out job's lease would report it stalled.
-      const worker = quietWorker(queue, { jobs: [job], concurrency: 1, leaseDuration: 30 });
+      const worker = quietWorker(queue, { jobs: [job], concurrency: 1, leaseDuration: 30_000 });
       const atFailure: unknown[] = [];
       const stalled: string[] = [];
       worker.on("stalled", (event) => stalled.push(event.jobId));
+      let recorded!: () => void;
+      const failureRecorded = new Promise<void>((resolve) => (recorded = resolve));
       worker.on("failed", async ({ job: failed }) => {
         atFailure.push({
           job: failed.payload,
@@ -692,10 +712,19 @@ const cases: Case[] = [
           started: [...started],
           counts: await queue.counts(),
         });
-        await sleep(60);
-        open();
+        recorded();
       });
-      const summary = await worker.drain();
+      const draining = worker.drain();
+      await waitFor(() => started.length === 1);
+      await clock.advance(100); // the timeout
+      await failureRecorded;
+      // A full renewal period with the hung handler still running: a worker that still
+      // renewed the failed job's lease would try here (and be told it is lost: a stall).
+      await clock.advance(10_000);
+      await Promise.all(pending);
+      assert.deepEqual(extended, [], "the failed job's lease is not renewed");
+      open();
+      const summary = await draining;
       assert.deepEqual(atFailure, [{
         job: 1,
         hungRunning: true,
@@ -707,6 +736,7 @@ const cases: Case[] = [
       assert.deepEqual(started, [1, 2]);
       assert.deepEqual(stalled, []);
       const [dead] = await queue.failed.list();
+      assert.equal(dead.id, id);
       assert.equal(dead.errors[0].name, "JobTimeoutError");
     },
   ],
@@ -736,69 +766,116 @@ const cases: Case[] = [
       assert.equal(await queue.failed.retry(results[0].id), false);
     },
   ],
-  ["a long job renews its lease, so no other worker takes it meanwhile", async ({ backend }) => {
-    const queue = new Queue({ backend }); // real clock: leases must really expire without renewal
-    let runs = 0;
-    const job = defineJob({
-      name: "long",
-      schema: v.null(),
-      async handle() {
-        runs++;
-        await sleep(250);
-      },
-    });
-    await queue.dispatch(job, null);
-    const worker = quietWorker(queue, { jobs: [job], leaseDuration: 90 });
-    const draining = worker.drain();
-    await sleep(150);
-    const thief = await backend.take({
-      queue: "default",
-      now: Date.now(),
-      complete: [],
-      reserve: 1,
-      leaseDuration: 90,
-      token: "thief",
-    });
-    assert.equal(thief.jobs.length, 0);
-    assert.equal((await draining).completed, 1);
-    assert.equal(runs, 1);
-  }],
+  [
+    "a long job renews its lease, so no other worker takes it meanwhile",
+    async ({ backend }) => {
+      // Renewals follow the queue's clock; the lease itself is ended by hand, so
+      // nothing here depends on how fast real time passes.
+      const renewals: { tokens: string[]; done: Promise<string[]> }[] = [];
+      const spied = spyOnExtend(backend, (args, done) => {
+        renewals.push({ tokens: args[1].map((lease) => lease.token), done });
+      });
+      const clock = new ManualClock(1_700_000_000_000);
+      const queue = new Queue({ backend: spied, clock });
+      let runs = 0;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const job = defineJob({
+        name: "long",
+        schema: v.null(),
+        async handle() {
+          runs++;
+          await gate;
+        },
+      });
+      const { id } = await queue.dispatch(job, null);
+      const worker = quietWorker(queue, { jobs: [job], leaseDuration: 30_000 });
+      const draining = worker.drain();
+      await waitFor(() => runs === 1);
+      await clock.advance(10_000); // a third of the lease: the first renewal
+      await waitFor(() => renewals.length === 1);
+      const [first] = renewals;
+      assert.deepEqual(await first.done, []);
+      // The lease runs out now, as it would have without renewals...
+      await endLease(backend, id, first.tokens[0]);
+      await clock.advance(10_000); // ...and the next renewal takes it back in time.
+      await waitFor(() => renewals.length === 2);
+      assert.deepEqual(await renewals[1].done, []);
+      assert.deepEqual(renewals[1].tokens, first.tokens, "renewed under the same token");
+
+      const thief = await backend.take({
+        queue: "default",
+        now: clock.now(),
+        complete: [],
+        reserve: 1,
+        leaseDuration: 30_000,
+        token: "thief",
+      });
+      assert.deepEqual([thief.jobs, thief.stalled], [[], []]);
+      open();
+      assert.equal((await draining).completed, 1);
+      assert.equal(runs, 1);
+    },
+  ],
   [
     "stop() waits for running jobs within the grace period, then aborts and hands the rest back",
-    async ({ queue }) => {
+    async ({ backend }) => {
+      const clock = new ManualClock(1_700_000_000_000);
+      const queue = new Queue({ backend, clock });
       const finished: number[] = [];
+      const gates = new Map<number, () => void>();
       let abortedReason: unknown;
       const job = defineJob({
         name: "work",
         schema: v.number(),
         maxRetries: 0,
-        async handle(ms, ctx) {
+        async handle(n, ctx) {
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, ms);
+            gates.set(n, resolve);
             ctx.signal.addEventListener("abort", () => {
               abortedReason = ctx.signal.reason;
-              clearTimeout(timer);
               resolve();
             });
           });
-          if (!ctx.signal.aborted) finished.push(ms);
+          if (!ctx.signal.aborted) finished.push(n);
         },
       });
-      await queue.dispatch(job, 10);
-      await queue.dispatch(job, 5_000);
+      await queue.dispatch(job, 1);
+      await queue.dispatch(job, 2);
       const worker = quietWorker(queue, { jobs: [job], concurrency: 2, gracePeriod: 100 });
       await worker.start();
-      await sleep(50);
-      await worker.stop();
-      assert.deepEqual(finished, [10]);
-      assert.ok(abortedReason instanceof Error);
+      await waitFor(() => gates.size === 2);
+      const stopping = worker.stop();
+      // stop() is waiting out its grace period (the one timer 100 ms ahead) when job 1 ends.
+      await waitFor(() => clock.timers.some((timer) => timer.at === clock.now() + 100));
+      gates.get(1)!();
+      await waitFor(() => finished.length === 1);
+      await clock.advance(100); // the grace period ends with job 2 still running
+      await stopping;
+      assert.deepEqual(finished, [1]);
+      assert.ok(abortedReason instanceof WorkerStoppedError, `got ${abortedReason}`);
       const counts = await queue.counts();
       assert.deepEqual(counts, { ready: 1, delayed: 0, active: 0, failed: 0, completed: 1 });
     },
   ],
   [
     "a started worker picks up jobs dispatched later and reports completions as events",
-    async ({ queue }) => {
+    async ({ backend, clock }) => {
+      // Dispatches see the worker idle: it has already polled and found nothing.
+      let emptyPolls = 0;
+      const watched = new Proxy(backend, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target);
+          if (typeof value !== "function") return value;
+          if (property !== "take") return value.bind(target);
+          return async (request: TakeRequest) => {
+            const result = await target.take(request);
+            if (result.jobs.length === 0) emptyPolls++;
+            return result;
+          };
+        },
+      });
+      const queue = new Queue({ backend: watched, clock });
       const { job } = recorder();
       const worker = quietWorker(queue, { jobs: [job], concurrency: 4, maxPollInterval: 50 });
       const done: number[] = [];
@@ -809,7 +886,7 @@ const cases: Case[] = [
         });
       });
       await worker.start();
-      await sleep(20);
+      await waitFor(() => emptyPolls > 0);
       await queue.dispatchMany(job, [{ n: 1 }, { n: 2 }, { n: 3 }]);
       await all;
       await worker.stop();
@@ -1009,25 +1086,42 @@ const cases: Case[] = [
   ["withoutOverlapping() never runs two jobs with one key at once", async ({ queue, clock }) => {
     let running = 0;
     let peak = 0;
+    let completed = 0;
+    let turnedAway = 0;
+    // How many jobs the lock has turned away by the time the n-th holder may finish:
+    // three jobs are reserved together, so the first holder waits for the other two to
+    // be turned away (they really tried while it held the lock), the second for one more.
+    const turnedAwayBefore = [2, 3, 3];
     const job = defineJob({
       name: "sync",
       schema: v.number(),
       async handle() {
         peak = Math.max(peak, ++running);
-        await sleep(10);
+        const expected = turnedAwayBefore[completed];
+        // An overlap ends the wait at once, so the assertion below reports it.
+        await waitFor(() => turnedAway >= expected || running > 1);
         running--;
+        completed++;
       },
     });
     await queue.dispatchMany(job, [1, 2, 3]);
     const worker = quietWorker(queue, { jobs: [job], concurrency: 3 });
+    worker.use(async (ctx, next) => {
+      const release = ctx.release;
+      ctx.release = (delay) => {
+        turnedAway++;
+        release(delay);
+      };
+      return await next();
+    });
     worker.use(withoutOverlapping("account-1", { releaseAfter: 100 }));
-    let completed = 0;
     for (let round = 0; round < 5 && completed < 3; round++) {
-      completed += (await worker.drain()).completed;
+      await worker.drain();
       clock.advance(100);
     }
     assert.equal(completed, 3);
     assert.equal(peak, 1);
+    assert.equal(turnedAway, 3);
   }],
 ];
 
@@ -1038,6 +1132,28 @@ const cases: Case[] = [
  */
 async function endLease(backend: QueueBackend, id: string, token: string): Promise<void> {
   assert.deepEqual(await backend.extend("default", [{ id, token }], 0, 0), []);
+}
+
+/**
+ * The backend, with `seen` called on every `extend` (its arguments and its
+ * pending answer): how a case watches lease renewals without timing them.
+ */
+function spyOnExtend(
+  backend: QueueBackend,
+  seen: (args: Parameters<QueueBackend["extend"]>, done: Promise<string[]>) => void,
+): QueueBackend {
+  return new Proxy(backend, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      if (property !== "extend") return value.bind(target);
+      return (...args: Parameters<QueueBackend["extend"]>) => {
+        const done = target.extend(...args);
+        seen(args, done);
+        return done;
+      };
+    },
+  });
 }
 
 /**
