@@ -1,8 +1,9 @@
 /**
  * CLI for the Upstash-REST-compatible HTTP gateway in front of a TCP `redis-server`, so
- * Kiln's tests, its demo and self-hosting users can point `@upstash/redis` at a plain
- * Redis. On start it prints one JSON line, `{"listening":"http://127.0.0.1:PORT"}`, for
- * a parent process to read; SIGINT/SIGTERM close everything and exit 0.
+ * Kiln's tests and benchmarks, local development and self-hosting users can point
+ * `@upstash/redis` at a plain Redis. On start it prints one JSON line,
+ * `{"listening":"http://127.0.0.1:PORT"}`, for a parent process to read; SIGINT/SIGTERM
+ * close everything and exit 0.
  *
  * ```sh
  * deno task redis:http --port 8079 --redis redis://127.0.0.1:6379 --token <t>
