@@ -3,9 +3,11 @@
  *
  * Usage: deno run -A _worker_process.ts <gatewayUrl> <token> <prefix> <mode>
  * - mode "hang": handlers count their run, then wait for ever (the test kills the process).
- * - mode "drain": handlers count their run and return; the process drains until the
- *   queue is empty, then exits.
- * Each run is counted with HINCRBY on `<prefix>:runs`, batched per tick.
+ *   Leases are long (a minute): the test ends them itself once the process is dead, so a
+ *   busy machine cannot expire them early.
+ * - mode "drain": handlers count their run and return; the process drains until nothing
+ *   is left to take (jobs still active belong to the other, live, processes), then exits.
+ * Each run is counted with HINCRBY on `<prefix>:runs`, batched per macrotask turn.
  *
  * @module
  */
@@ -47,18 +49,19 @@ const queue = new Queue({ backend: new RedisBackend({ redis, prefix }) });
 const worker = new Worker(queue, {
   jobs: [job],
   concurrency: mode === "hang" ? 3 : 50,
-  leaseDuration: mode === "hang" ? 500 : 30_000,
+  leaseDuration: 60_000,
   logger: silentLogger,
 });
 if (mode === "hang") {
   await worker.start();
   console.log("started");
 } else {
+  // No job here fails or is delayed, so once drain() finds nothing ready, nothing is
+  // left for this process: no polling, no timer.
   for (;;) {
     await worker.drain();
     const counts = await queue.counts();
-    if (counts.ready + counts.delayed + counts.active === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (counts.ready + counts.delayed === 0) break;
   }
   console.log("drained");
 }
