@@ -47,13 +47,16 @@ export interface UpstashRedisOptions {
  * Kiln's gateway (`deno task redis:http`) in front of any `redis-server`.
  *
  * @example Wrapping an `@upstash/redis` client
- * ```ts ignore
+ * ```ts
  * import { Redis } from "@upstash/redis";
  * import { UpstashRedis } from "@kiln/core/redis";
+ * import assert from "node:assert/strict";
  *
+ * // UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set (`deno task test` sets
+ * // them); without them fromEnv() warns, and fromClient() refuses the client (TypeError).
  * const redis = UpstashRedis.fromClient(Redis.fromEnv());
- * await redis.set("greeting", "hello");
- * console.log(await redis.get("greeting"));
+ * await redis.set("greeting", "1.0", { px: 60_000 });
+ * assert.equal(await redis.get("greeting"), "1.0"); // a string, as stored: no deserialization
  * ```
  */
 export class UpstashRedis implements RedisLike {
