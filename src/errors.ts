@@ -65,7 +65,9 @@ export type SchedulerErrorCode =
 /** Codes of the realtime module. */
 export type RealtimeErrorCode =
   | "REALTIME_AUTH_FAILED"
-  | "REALTIME_HUB_CLOSED";
+  | "REALTIME_HUB_CLOSED"
+  | "REALTIME_CONNECTION_CLOSED"
+  | "REALTIME_SUBSCRIPTION_REFUSED";
 
 /** Codes of the upload module. */
 export type UploadErrorCode =

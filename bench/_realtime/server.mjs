@@ -37,7 +37,7 @@ if (kind === "kiln") {
     realtime(hub, {
       upgradeWebSocket,
       auth: jwtAuth({ secret: SECRET, algorithms: ["HS256"] }),
-      idleTimeoutMs: 600_000, // the bench's clients only listen
+      idleTimeout: 600_000, // the bench's clients only listen
     }),
   );
   broadcast = (channel, data) => hub.broadcast(channel, "invoice.paid", data);

@@ -9,8 +9,8 @@ import type { ConnectionPolicy } from "./connection.ts";
 import {
   type ChannelInfo,
   channelInfo,
-  ErrorCode,
   type PresenceMember,
+  RealtimeWireErrorCode,
   type ServerMessage,
 } from "./protocol.ts";
 import type { Session, SessionHost } from "./_session.ts";
@@ -36,14 +36,16 @@ export async function subscribe(
   }
   if (session.channels.size >= policy.maxSubscriptions) {
     return session.send(
-      errorMessage(ErrorCode.TooManySubscriptions, "Too many subscriptions", name),
+      errorMessage(RealtimeWireErrorCode.TooManySubscriptions, "Too many subscriptions", name),
     );
   }
   let info: Record<string, unknown> = {};
   if (channel.kind !== "public") {
     const verdict = await authorizeChannel({ session, policy, host }, channel, data);
     if (!verdict) {
-      return session.send(errorMessage(ErrorCode.Forbidden, "Not allowed on this channel", name));
+      return session.send(
+        errorMessage(RealtimeWireErrorCode.Forbidden, "Not allowed on this channel", name),
+      );
     }
     info = verdict;
   }
@@ -56,7 +58,9 @@ export async function subscribe(
   } catch (error) {
     host.reportError(error, "subscribe");
     leave(session, host, name);
-    return session.send(errorMessage(ErrorCode.Internal, "The subscription failed", name));
+    return session.send(
+      errorMessage(RealtimeWireErrorCode.Internal, "The subscription failed", name),
+    );
   }
   session.send(subscribed(name, members));
 }
@@ -64,7 +68,7 @@ export async function subscribe(
 /** Leaves a channel the session is subscribed to. */
 export function unsubscribe({ session, host }: ChannelRequestContext, name: string): void {
   if (!session.channels.has(name)) {
-    return session.send(errorMessage(ErrorCode.NotSubscribed, "Not subscribed", name));
+    return session.send(errorMessage(RealtimeWireErrorCode.NotSubscribed, "Not subscribed", name));
   }
   leave(session, host, name);
 }
@@ -86,7 +90,9 @@ export async function reauthorize(context: ChannelRequestContext): Promise<void>
     if (!session.channels.has(name)) continue;
     if (!info) {
       leave(session, host, name);
-      session.send(errorMessage(ErrorCode.Forbidden, "No longer allowed on this channel", name));
+      session.send(
+        errorMessage(RealtimeWireErrorCode.Forbidden, "No longer allowed on this channel", name),
+      );
       continue;
     }
     if (channel.kind === "presence") {
@@ -140,11 +146,15 @@ export async function publish(
     (typeof allowed === "function" && !allowed(session.user, channel, event))
   ) {
     return session.send(
-      errorMessage(ErrorCode.ClientEventsDisabled, "Client events are not allowed here", name),
+      errorMessage(
+        RealtimeWireErrorCode.ClientEventsDisabled,
+        "Client events are not allowed here",
+        name,
+      ),
     );
   }
   if (!session.channels.has(name)) {
-    return session.send(errorMessage(ErrorCode.NotSubscribed, "Not subscribed", name));
+    return session.send(errorMessage(RealtimeWireErrorCode.NotSubscribed, "Not subscribed", name));
   }
   await host.emit(
     name,

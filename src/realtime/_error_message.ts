@@ -3,9 +3,13 @@
  *
  * @module
  */
-import type { ErrorCode, ServerMessage } from "./protocol.ts";
+import type { RealtimeWireErrorCode, ServerMessage } from "./protocol.ts";
 
 /** Builds an `error` message; `channel` names the channel the request was about. */
-export function errorMessage(code: ErrorCode, message: string, channel?: string): ServerMessage {
+export function errorMessage(
+  code: RealtimeWireErrorCode,
+  message: string,
+  channel?: string,
+): ServerMessage {
   return { type: "error", code, message, ...(channel !== undefined ? { channel } : {}) };
 }

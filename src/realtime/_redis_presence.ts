@@ -31,17 +31,15 @@ const REPLAY_TTL_MS = 60_000;
 /** What {@linkcode RedisPresence} works with, as `RedisFanout` validated it. */
 export interface RedisPresenceOptions {
   runner: ScriptRunner;
-  /** The hub's name. */
-  name: string;
-  /** The key prefix. */
+  /** The key prefix: instances with the same prefix (and Redis) form one hub. */
   prefix: string;
   /** The instance whose members these are. */
   instanceId: string;
   clock: Clock;
   /** How long members outlive their instance's last heartbeat, in milliseconds. */
-  ttlMs: number;
+  ttl: number;
   /** How often the members are renewed, in milliseconds. */
-  heartbeatMs: number;
+  heartbeatInterval: number;
   onError: (error: unknown, context: string) => void;
 }
 
@@ -71,7 +69,7 @@ export class RedisPresence implements PresenceStore {
   }
 
   async join(channel: string, member: PresenceMember): Promise<PresenceJoin> {
-    const { runner, clock, ttlMs, instanceId } = this.#options;
+    const { runner, clock, ttl, instanceId } = this.#options;
     const json = JSON.stringify(member);
     let users = this.#held.get(channel);
     if (!users) this.#held.set(channel, users = new Map());
@@ -79,11 +77,11 @@ export class RedisPresence implements PresenceStore {
     const now = clock.now();
     const reply = await runner.run(joinScript, this.#keys(channel), [
       now,
-      now + ttlMs,
+      now + ttl,
       instanceId,
       member.id,
       json,
-      ttlMs * 2,
+      ttl * 2,
     ]) as [number, string[], RedisReply, number];
     this.#stale(channel, reply[2]);
     return {
@@ -139,7 +137,7 @@ export class RedisPresence implements PresenceStore {
    * replay must get the first answer (a `member_added` is announced once).
    */
   #keys(channel: string): string[] {
-    const keys = new Keyspace(`realtime.${this.#options.name}.${channel}`, this.#options.prefix);
+    const keys = new Keyspace(`realtime.${channel}`, this.#options.prefix);
     return [
       keys.key("conns"),
       keys.key("counts"),
@@ -160,14 +158,14 @@ export class RedisPresence implements PresenceStore {
     this.#heartbeatTimer = this.#options.clock.setTimeout(async () => {
       await this.#beat();
       this.#armHeartbeat();
-    }, this.#options.heartbeatMs);
+    }, this.#options.heartbeatInterval);
   }
 
   async #beat(): Promise<void> {
-    const { runner, clock, ttlMs, instanceId, onError } = this.#options;
+    const { runner, clock, ttl, instanceId, onError } = this.#options;
     const now = clock.now();
     await Promise.all([...this.#held].map(async ([channel, users]) => {
-      const args: (string | number)[] = [now, now + ttlMs, instanceId, ttlMs * 2];
+      const args: (string | number)[] = [now, now + ttl, instanceId, ttl * 2];
       for (const [user, json] of users) args.push(user, json);
       try {
         const reply = await runner.run(touchScript, this.#keys(channel), args);

@@ -27,17 +27,15 @@ const KEY_TTL_MS = 7 * 24 * 3600 * 1000;
 /** What {@linkcode RedisSlots} works with, as `RedisFanout` validated it. */
 export interface RedisSlotsOptions {
   runner: ScriptRunner;
-  /** The hub's name. */
-  name: string;
-  /** The key prefix. */
+  /** The key prefix: instances with the same prefix (and Redis) form one hub. */
   prefix: string;
   /** The instance whose slots these are. */
   instanceId: string;
   clock: Clock;
   /** How long slots outlive their instance's last heartbeat, in milliseconds. */
-  ttlMs: number;
+  ttl: number;
   /** How often the instance renews its deadline, in milliseconds. */
-  heartbeatMs: number;
+  heartbeatInterval: number;
   onError: (error: unknown, context: string) => void;
 }
 
@@ -53,15 +51,15 @@ export class RedisSlots implements ConnectionSlots {
     this.#options = options;
     // One hash tag for all of a hub's slots: the acquire script reads a user's
     // slots and the instances' deadlines together.
-    this.#keys = new Keyspace(`realtime.${options.name}`, options.prefix);
+    this.#keys = new Keyspace("realtime", options.prefix);
   }
 
   async acquire(userId: string, connectionId: string, limit: number): Promise<boolean> {
-    const { runner, clock, ttlMs, instanceId } = this.#options;
+    const { runner, clock, ttl, instanceId } = this.#options;
     const now = clock.now();
     const reply = await runner.run(acquireScript, [this.#userKey(userId), this.#instancesKey()], [
       now,
-      now + ttlMs,
+      now + ttl,
       instanceId,
       connectionId,
       limit,
@@ -98,13 +96,13 @@ export class RedisSlots implements ConnectionSlots {
 
   #armHeartbeat(): void {
     if (this.#stopped || this.#timer !== undefined) return;
-    const { clock, heartbeatMs } = this.#options;
+    const { clock, heartbeatInterval } = this.#options;
     this.#timer = clock.setTimeout(async () => {
       this.#timer = undefined;
       if (this.#held === 0 || this.#stopped) return;
       await this.#beat();
       if (this.#held > 0) this.#armHeartbeat();
-    }, heartbeatMs);
+    }, heartbeatInterval);
   }
 
   #disarm(): void {
@@ -114,11 +112,11 @@ export class RedisSlots implements ConnectionSlots {
   }
 
   async #beat(): Promise<void> {
-    const { runner, clock, ttlMs, instanceId, onError } = this.#options;
+    const { runner, clock, ttl, instanceId, onError } = this.#options;
     const now = clock.now();
     try {
       await runner.run(heartbeatScript, [this.#instancesKey()], [
-        now + ttlMs,
+        now + ttl,
         instanceId,
         now - KEY_TTL_MS,
         KEY_TTL_MS,

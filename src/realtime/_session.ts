@@ -18,9 +18,9 @@ import type {
 import {
   type ChannelInfo,
   type ClientMessage,
-  ErrorCode,
   parseClientMessage,
   type PresenceMember,
+  RealtimeWireErrorCode,
   type ServerMessage,
 } from "./protocol.ts";
 import { bufferedAmount } from "./_buffered_amount.ts";
@@ -196,7 +196,10 @@ export class Session implements Connection, TransportConnection {
       } else {
         this.#enqueue(() =>
           Promise.resolve(
-            this.#error(ErrorCode.BinaryUnsupported, "Binary messages are not supported"),
+            this.#error(
+              RealtimeWireErrorCode.BinaryUnsupported,
+              "Binary messages are not supported",
+            ),
           )
         );
       }
@@ -210,7 +213,7 @@ export class Session implements Connection, TransportConnection {
     } else {
       this.#enqueue(() =>
         Promise.resolve(
-          this.#error(ErrorCode.RateLimited, "Too many messages; this one was dropped"),
+          this.#error(RealtimeWireErrorCode.RateLimited, "Too many messages; this one was dropped"),
         )
       );
     }
@@ -219,7 +222,7 @@ export class Session implements Connection, TransportConnection {
   #enqueue(task: () => Promise<void>): void {
     this.#queue = this.#queue.then(task).catch((error) => {
       this.#host.reportError(error, "message");
-      this.#error(ErrorCode.Internal, "The server failed to handle the message");
+      this.#error(RealtimeWireErrorCode.Internal, "The server failed to handle the message");
     });
   }
 
@@ -257,11 +260,14 @@ export class Session implements Connection, TransportConnection {
     try {
       next = await this.#policy.auth.authenticate(token);
     } catch {
-      return this.#error(ErrorCode.RefreshRejected, "The token was not accepted");
+      return this.#error(RealtimeWireErrorCode.RefreshRejected, "The token was not accepted");
     }
     if (this.#closed) return;
     if (next.user.id !== this.user.id) {
-      return this.#error(ErrorCode.RefreshRejected, "The token belongs to another user");
+      return this.#error(
+        RealtimeWireErrorCode.RefreshRejected,
+        "The token belongs to another user",
+      );
     }
     // The new token's claims replace the old ones, for everything from here on.
     this.#user = next.user;
@@ -284,7 +290,7 @@ export class Session implements Connection, TransportConnection {
     const clock = this.#host.clock;
     const cancelWarning = scheduleAt(
       clock,
-      expiresAt - this.#policy.expiryWarningMs,
+      expiresAt - this.#policy.expiryWarning,
       () => this.send({ type: "token_expiring", expiresAt }),
     );
     const cancelClose = scheduleAt(
@@ -308,7 +314,7 @@ export class Session implements Connection, TransportConnection {
 
   #armIdle(): void {
     const clock = this.#host.clock;
-    const idle = this.#policy.idleTimeoutMs;
+    const idle = this.#policy.idleTimeout;
     // Re-armed lazily from the last message, so a busy connection costs no timer churn.
     this.#cancelIdle = scheduleAt(clock, this.#lastSeen + idle, () => {
       if (this.#closed) return;
@@ -320,7 +326,7 @@ export class Session implements Connection, TransportConnection {
     });
   }
 
-  #error(code: ErrorCode, message: string, channel?: string): void {
+  #error(code: RealtimeWireErrorCode, message: string, channel?: string): void {
     this.send(errorMessage(code, message, channel));
   }
 

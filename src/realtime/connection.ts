@@ -134,9 +134,9 @@ export interface ConnectionPolicy {
   /** Most channels per connection. */
   maxSubscriptions: number;
   /** Idle timeout, in milliseconds. */
-  idleTimeoutMs: number;
+  idleTimeout: number;
   /** How long before expiry `token_expiring` is sent, in milliseconds. */
-  expiryWarningMs: number;
+  expiryWarning: number;
   /** Outgoing buffer limit, in bytes. */
   maxBufferedBytes: number;
 }

@@ -89,10 +89,14 @@ export interface Fanout {
  *
  * @example A hub on one process
  * ```ts
- * import { Hub, LocalFanout } from "@kiln/core/realtime";
+ * import { Hub } from "@kiln/core/realtime";
+ * import { LocalFanout } from "@kiln/core/realtime/transport";
+ * import assert from "node:assert/strict";
  *
- * const hub = new Hub({ fanout: new LocalFanout() });
+ * const fanout = new LocalFanout();
+ * const hub = new Hub({ fanout }); // what `new Hub()` does
  * await hub.broadcast("news", "headline", { title: "Hello" });
+ * assert.deepEqual(await fanout.presence.members("presence-room.1"), []);
  * await hub.close();
  * ```
  */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { WSContext } from "hono/ws";
-import { KilnError } from "../errors.ts";
+import { HubClosedError } from "./errors.ts";
 import type { AuthSession } from "./auth.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { CloseCode } from "./close_codes.ts";
@@ -157,7 +157,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
    *
    * @param userId The user's id (the token's `sub`).
    * @returns The slot, or `null` when the user is at the cap.
-   * @throws {KilnError} `REALTIME_HUB_CLOSED` after {@linkcode Hub.close}.
+   * @throws {HubClosedError} after {@linkcode Hub.close}.
    *
    * @example Admitting connections by hand
    * ```ts
@@ -174,7 +174,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
    * ```
    */
   async admit(userId: string): Promise<ConnectionSlot | null> {
-    if (this.#closed) throw new KilnError("REALTIME_HUB_CLOSED", "The hub is closed");
+    if (this.#closed) throw new HubClosedError();
     const limit = this.#maxPerUser;
     if (limit === Infinity) return this.#admission(userId, () => {});
     const connectionId = crypto.randomUUID();
@@ -193,7 +193,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     const giveBack = () => this.#track(slots.release(userId, connectionId));
     if (this.#closed) {
       giveBack();
-      throw new KilnError("REALTIME_HUB_CLOSED", "The hub is closed");
+      throw new HubClosedError();
     }
     return this.#admission(userId, giveBack);
   }
@@ -207,7 +207,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
    * @param policy The limits and rules, as {@linkcode realtime} resolves them.
    * @param slot The user's slot from {@linkcode Hub.admit}; it goes back when the connection closes.
    * @returns The connection, with `receive(data)` and `closedByPeer(code, reason)` for the transport.
-   * @throws {KilnError} `REALTIME_HUB_CLOSED` after {@linkcode Hub.close}.
+   * @throws {HubClosedError} after {@linkcode Hub.close}.
    * @throws {TypeError} When `slot` is not this hub's, belongs to another user, or was used or given back.
    */
   connect(
@@ -216,7 +216,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     policy: ConnectionPolicy,
     slot?: ConnectionSlot,
   ): TransportConnection {
-    if (this.#closed) throw new KilnError("REALTIME_HUB_CLOSED", "The hub is closed");
+    if (this.#closed) throw new HubClosedError();
     if (slot !== undefined) {
       if (!(slot instanceof Admission) || !this.#admissions.has(slot)) {
         throw new TypeError("The slot must come from this hub's admit()");
@@ -240,7 +240,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
    * @param options A connection to skip.
    * @returns Settles once delivered here and handed to the fan-out.
    * @throws {TypeError} When the channel name is invalid.
-   * @throws {KilnError} `REALTIME_HUB_CLOSED` after {@linkcode Hub.close}.
+   * @throws {HubClosedError} after {@linkcode Hub.close}.
    * @throws {import("../errors.ts").RedisError} When the fan-out could not publish.
    *
    * @example Notifying one user
@@ -264,7 +264,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     if (typeof event !== "string" || event.length === 0) {
       throw new TypeError("The event name must be a non-empty string");
     }
-    if (this.#closed) throw new KilnError("REALTIME_HUB_CLOSED", "The hub is closed");
+    if (this.#closed) throw new HubClosedError();
     await this.#start();
     await this.#emit(
       channel,

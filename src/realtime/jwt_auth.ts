@@ -14,6 +14,7 @@ import {
   jwtVerify,
   type JWTVerifyGetKey,
 } from "jose";
+import { type Clock, systemClock } from "../clock.ts";
 import type { AuthSession, WebSocketAuth } from "./auth.ts";
 import { AuthError } from "./errors.ts";
 import { jwksFetch } from "./_jwks_fetch.ts";
@@ -68,31 +69,31 @@ export interface JwtAuthOptions {
    */
   requireExpiry?: boolean;
   /**
-   * The clock for `exp`/`nbf` checks and the JWKS back-off, in milliseconds since the epoch.
-   * @default Date.now
+   * The clock for `exp`/`nbf` checks and the JWKS back-off.
+   * @default systemClock
    */
-  now?: () => number;
+  clock?: Clock;
   /** The `fetch` used for the JWKS. @default globalThis.fetch */
   fetch?: typeof fetch;
   /**
    * How long a fetched JWKS is trusted before it is fetched again, in milliseconds.
    * @default 600_000
    */
-  jwksCacheMaxAgeMs?: number;
+  jwksCacheMaxAge?: number;
   /**
    * The least time between two JWKS fetches for unknown `kid`s, in milliseconds
    * (stops a stream of forged `kid`s from hammering the key server).
    * @default 30_000
    */
-  jwksCooldownMs?: number;
+  jwksCooldown?: number;
   /**
    * How long one JWKS fetch may take, in milliseconds, before the token is refused
    * with `key_unavailable` (the upgrade then gets 503). After any failed fetch,
-   * tokens are refused at once for `min(1_000, jwksCooldownMs)` without asking the
+   * tokens are refused at once for `min(1_000, jwksCooldown)` without asking the
    * key server again.
    * @default 5_000
    */
-  jwksTimeoutMs?: number;
+  jwksTimeout?: number;
 }
 
 const HMAC_MIN_BYTES: Partial<Record<JwtAlgorithm, number>> = {
@@ -130,7 +131,7 @@ const KNOWN_ALGORITHMS = new Set<string>([
  * @param options The key, the accepted algorithms and the claim checks.
  * @returns The authentication scheme, for {@linkcode realtime}'s `auth` option.
  * @throws {TypeError} When not exactly one key source is given, or an algorithm does not fit it.
- * @throws {RangeError} When an HMAC secret is shorter than its hash, or `jwksTimeoutMs` is not a positive integer.
+ * @throws {RangeError} When an HMAC secret is shorter than its hash, or `jwksTimeout` is not a positive integer.
  *
  * @example Verifying an HS256 token
  * ```ts
@@ -180,7 +181,7 @@ export function jwtAuth(options: JwtAuthOptions): WebSocketAuth {
   const key = resolveKey(options, algorithms);
   const expose = [...(options.expose ?? [])];
   const requiredClaims = options.requireExpiry === false ? ["sub"] : ["sub", "exp"];
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
 
   return {
     async authenticate(token: string): Promise<AuthSession> {
@@ -194,7 +195,7 @@ export function jwtAuth(options: JwtAuthOptions): WebSocketAuth {
           issuer: options.issuer as string | string[] | undefined,
           audience: options.audience as string | string[] | undefined,
           clockTolerance,
-          currentDate: new Date(now()),
+          currentDate: new Date(clock.now()),
           requiredClaims,
         }));
       } catch (error) {
@@ -233,19 +234,19 @@ function resolveKey(options: JwtAuthOptions, algorithms: JwtAlgorithm[]): KeyInp
     return secret;
   }
   if (options.jwksUrl !== undefined) {
-    const timeoutMs = options.jwksTimeoutMs ?? 5_000;
+    const timeoutMs = options.jwksTimeout ?? 5_000;
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-      throw new RangeError(`jwksTimeoutMs must be a positive integer, got ${timeoutMs}`);
+      throw new RangeError(`jwksTimeout must be a positive integer, got ${timeoutMs}`);
     }
-    const cooldownMs = options.jwksCooldownMs ?? 30_000;
+    const cooldownMs = options.jwksCooldown ?? 30_000;
     const jwks = createRemoteJWKSet(new URL(options.jwksUrl), {
-      cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
+      cacheMaxAge: options.jwksCacheMaxAge ?? 600_000,
       cooldownDuration: cooldownMs,
       // jose's default is also 5 s; passed explicitly so the bound is ours and documented.
       timeoutDuration: timeoutMs,
       [customFetch]: jwksFetch({
         fetch: () => options.fetch ?? globalThis.fetch,
-        now: options.now ?? Date.now,
+        now: () => (options.clock ?? systemClock).now(),
         retryAfterMs: Math.min(JWKS_RETRY_MS, cooldownMs),
         maxBytes: JWKS_MAX_BYTES,
       }),

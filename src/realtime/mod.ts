@@ -36,42 +36,38 @@ export type {
   CloseInfo,
   Connection,
   ConnectionMiddleware,
-  ConnectionPolicy,
-  TransportConnection,
 } from "./connection.ts";
-export type { ConnectionSlot, ConnectionSlots } from "./connection_slots.ts";
-export { AuthError, type AuthFailure } from "./errors.ts";
+export {
+  AuthError,
+  type AuthFailure,
+  ConnectionClosedError,
+  HubClosedError,
+  SubscriptionRefusedError,
+} from "./errors.ts";
 export {
   type BunWebSocketHandlerLike,
   limitBunFrames,
   limitNodeFrames,
   type NodeWebSocketLike,
 } from "./frame_limits.ts";
-export {
-  type Fanout,
-  type FanoutEnvelope,
-  type FanoutHandlers,
-  LocalFanout,
-  type PresenceJoin,
-  type PresenceStore,
-} from "./fanout.ts";
 export { type BroadcastOptions, Hub, type HubOptions } from "./hub.ts";
 export { type JwtAlgorithm, jwtAuth, type JwtAuthOptions } from "./jwt_auth.ts";
 export {
-  BEARER_PREFIX,
   CHANNEL_NAME_PATTERN,
   type ChannelInfo,
   channelInfo,
   type ChannelKind,
   type ClientMessage,
-  ClientMessageSchema,
-  ErrorCode,
-  parseClientMessage,
-  type ParseResult,
   type PresenceMember,
-  PROTOCOL,
+  RealtimeWireErrorCode,
   type ServerMessage,
 } from "./protocol.ts";
 export { realtime, type RealtimeOptions, type RealtimeRateLimit } from "./realtime.ts";
 export { RedisFanout, type RedisFanoutOptions } from "./redis_fanout.ts";
-export { type MessageOf, RealtimeClient, type RealtimeClientOptions } from "./client.ts";
+export {
+  type MessageOf,
+  RealtimeClient,
+  type RealtimeClientOptions,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./client.ts";

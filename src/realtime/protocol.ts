@@ -63,7 +63,7 @@ export type ServerMessage =
     expiresAt: number | null;
   }
   | { type: "subscribed"; channel: string; members?: PresenceMember[] }
-  | { type: "error"; code: ErrorCode; message: string; channel?: string }
+  | { type: "error"; code: RealtimeWireErrorCode; message: string; channel?: string }
   | { type: "message"; channel: string; event: string; data: unknown; userId?: string }
   | { type: "member_added"; channel: string; member: PresenceMember }
   | { type: "member_removed"; channel: string; member: PresenceMember }
@@ -75,15 +75,23 @@ export type ServerMessage =
  * The `code` of an `{type:"error"}` message. Errors never close the connection
  * by themselves; see {@linkcode import("./close_codes.ts").CloseCode} for what does.
  *
+ * The root barrel (`@kiln/core`) also exports `RealtimeErrorCode`, the union of
+ * the realtime module's `KilnError` codes: this table is the other thing, the
+ * codes on the wire.
+ *
  * @example Switching on an error code in a client
  * ```ts
- * import { ErrorCode } from "@kiln/core/realtime";
+ * import { RealtimeWireErrorCode, type ServerMessage } from "@kiln/core/realtime";
+ * import assert from "node:assert/strict";
  *
- * const message = { type: "error", code: "forbidden", message: "Not allowed" };
- * if (message.code === ErrorCode.Forbidden) console.log("hide the channel");
+ * const message = JSON.parse(
+ *   '{"type":"error","code":"forbidden","message":"Not allowed","channel":"private-x"}',
+ * ) as ServerMessage;
+ * const hide = message.type === "error" && message.code === RealtimeWireErrorCode.Forbidden;
+ * assert.equal(hide, true);
  * ```
  */
-export const ErrorCode = {
+export const RealtimeWireErrorCode = {
   /** The frame was not JSON, or not a JSON object. */
   InvalidJson: "invalid_json",
   /** The `type` is not one the server knows. */
@@ -108,13 +116,14 @@ export const ErrorCode = {
   Internal: "internal_error",
 } as const;
 
-/** One of the values of {@linkcode ErrorCode}. */
-export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
+/** One of the values of {@linkcode RealtimeWireErrorCode}. */
+export type RealtimeWireErrorCode =
+  typeof RealtimeWireErrorCode[keyof typeof RealtimeWireErrorCode];
 
 /** The result of {@linkcode parseClientMessage}. */
 export type ParseResult =
   | { ok: true; message: ClientMessage }
-  | { ok: false; code: ErrorCode; message: string; channel?: string };
+  | { ok: false; code: RealtimeWireErrorCode; message: string; channel?: string };
 
 /**
  * Parses and validates one text frame from a client.
@@ -124,7 +133,7 @@ export type ParseResult =
  *
  * @example Parsing good and bad frames
  * ```ts
- * import { parseClientMessage } from "@kiln/core/realtime";
+ * import { parseClientMessage } from "@kiln/core/realtime/transport";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(parseClientMessage('{"type":"ping"}'), { ok: true, message: { type: "ping" } });
@@ -136,14 +145,22 @@ export function parseClientMessage(text: string): ParseResult {
   try {
     json = JSON.parse(text);
   } catch {
-    return { ok: false, code: ErrorCode.InvalidJson, message: "The message is not valid JSON" };
+    return {
+      ok: false,
+      code: RealtimeWireErrorCode.InvalidJson,
+      message: "The message is not valid JSON",
+    };
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return { ok: false, code: ErrorCode.InvalidJson, message: "The message is not a JSON object" };
+    return {
+      ok: false,
+      code: RealtimeWireErrorCode.InvalidJson,
+      message: "The message is not a JSON object",
+    };
   }
   const type = (json as { type?: unknown }).type;
   if (typeof type !== "string" || !CLIENT_TYPES.has(type)) {
-    return { ok: false, code: ErrorCode.UnknownType, message: "Unknown message type" };
+    return { ok: false, code: RealtimeWireErrorCode.UnknownType, message: "Unknown message type" };
   }
   const result = v.safeParse(ClientMessageSchema, json);
   if (result.success) return { ok: true, message: result.output };
@@ -152,7 +169,7 @@ export function parseClientMessage(text: string): ParseResult {
   const channel = (json as { channel?: unknown }).channel;
   return {
     ok: false,
-    code: ErrorCode.InvalidMessage,
+    code: RealtimeWireErrorCode.InvalidMessage,
     message: path ? `Invalid ${path}: ${issue.message}` : issue.message,
     ...(typeof channel === "string" && CHANNEL_NAME_PATTERN.test(channel) ? { channel } : {}),
   };

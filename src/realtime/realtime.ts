@@ -82,9 +82,9 @@ export interface RealtimeOptions {
    */
   clientEvents?: boolean | ClientEventFilter;
   /** Close connections that sent nothing (not even a ping) for this long. @default 60_000 */
-  idleTimeoutMs?: number;
+  idleTimeout?: number;
   /** Send `token_expiring` this long before the token expires. @default 60_000 */
-  expiryWarningMs?: number;
+  expiryWarning?: number;
   /** Close a consumer whose outgoing buffer passes this many bytes. @default 1_048_576 */
   maxBufferedBytes?: number;
   /** The realm named in `WWW-Authenticate`. @default "kiln" */
@@ -247,8 +247,8 @@ function resolvePolicy(options: RealtimeOptions): SessionPolicy {
     rateLimit,
     maxMessageBytes: positive("maxMessageBytes", options.maxMessageBytes, 16_384),
     maxSubscriptions: positive("maxSubscriptions", options.maxSubscriptions, 100),
-    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs, 60_000),
-    expiryWarningMs: positive("expiryWarningMs", options.expiryWarningMs, 60_000),
+    idleTimeout: positive("idleTimeout", options.idleTimeout, 60_000),
+    expiryWarning: positive("expiryWarning", options.expiryWarning, 60_000),
     maxBufferedBytes: positive("maxBufferedBytes", options.maxBufferedBytes, 1_048_576),
   };
 }

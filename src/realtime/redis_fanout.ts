@@ -8,6 +8,7 @@ import { Keyspace } from "../redis/keys.ts";
 import type { RedisLike, RedisSubscription } from "../redis/redis_like.ts";
 import { ScriptRunner } from "../redis/script.ts";
 import { type Clock, systemClock } from "../clock.ts";
+import { Backoff } from "../_backoff.ts";
 import type { Fanout, FanoutEnvelope, FanoutHandlers, PresenceStore } from "./fanout.ts";
 import type { ConnectionSlots } from "./connection_slots.ts";
 import { RedisPresence } from "./_redis_presence.ts";
@@ -21,11 +22,11 @@ export interface RedisFanoutOptions {
   /** An `@upstash/redis` `Redis` instance, or any `RedisLike`. */
   redis: RedisInput;
   /**
-   * The hub's name: instances with the same name (and Redis) form one hub.
-   * @default "default"
+   * The key prefix: instances with the same prefix (and Redis) form one hub,
+   * and hubs with different prefixes share one Redis without seeing each
+   * other. Every key is `<prefix>:{realtime…}:…`.
+   * @default "kiln"
    */
-  name?: string;
-  /** The key prefix, for sharing one Redis between apps. @default "kiln" */
   prefix?: string;
   /**
    * How long an instance's presence members (and connection slots) outlive
@@ -33,19 +34,29 @@ export interface RedisFanoutOptions {
    * disappear after this, and its connections stop counting.
    * @default 30_000
    */
-  presenceTtlMs?: number;
-  /** How often an instance renews its presence members. @default presenceTtlMs / 3 */
-  heartbeatMs?: number;
-  /** Time and the heartbeat timer. @default systemClock */
+  presenceTtl?: number;
+  /**
+   * How often an instance renews its presence members, in milliseconds.
+   * @default presenceTtl / 3
+   */
+  heartbeatInterval?: number;
+  /** Time, the heartbeat timer and the resubscribe timer. @default systemClock */
   clock?: Clock;
   /**
    * Back-off between attempts to subscribe again after the subscription was
-   * lost or refused, in milliseconds: a random delay from `min / 2` up to a
-   * ceiling that doubles per failed attempt, capped at `max`. `min` must be
-   * positive and `max` at least `min`.
+   * lost or refused, in milliseconds: the ceiling starts at `min` and doubles
+   * per failed attempt up to `max`, and each wait is drawn between half the
+   * ceiling and the ceiling ("equal" jitter), so instances that lost Redis
+   * together do not come back together and none retries in a tight loop.
+   * `min` must be positive and `max` at least `min`.
    * @default { min: 100, max: 5_000 }
    */
-  resubscribeDelayMs?: { min: number; max: number };
+  resubscribeDelay?: { min: number; max: number };
+  /**
+   * A source of numbers in [0, 1) for the back-off's jitter (inject it in tests).
+   * @default Math.random
+   */
+  random?: () => number;
   /** Called with errors the fan-out recovers from. @default console.error */
   onError?: (error: unknown, context: string) => void;
 }
@@ -58,13 +69,30 @@ export interface RedisFanoutOptions {
  * A lost subscription is re-established with back-off.
  *
  * @example Two servers, one hub
- * ```ts ignore
+ * ```ts
  * import { Redis } from "@upstash/redis";
  * import { Hub, RedisFanout } from "@kiln/core/realtime";
+ * import assert from "node:assert/strict";
  *
- * const hub = new Hub({ fanout: new RedisFanout({ redis: Redis.fromEnv(), name: "app" }) });
- * await hub.broadcast("news", "headline", { title: "Seen on every instance" });
- * await hub.close();
+ * // UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN name Upstash or Kiln's gateway.
+ * // Instances with the same prefix form one hub; a fresh one keeps this example apart.
+ * const prefix = `example-${crypto.randomUUID()}`;
+ * const serverA = new Hub({
+ *   fanout: new RedisFanout({ redis: Redis.fromEnv(), prefix }),
+ *   maxConnectionsPerUser: 1,
+ * });
+ * const serverB = new Hub({
+ *   fanout: new RedisFanout({ redis: Redis.fromEnv(), prefix }),
+ *   maxConnectionsPerUser: 1,
+ * });
+ * // The per-user cap is counted across both instances, in Redis.
+ * const slot = await serverA.admit("alice");
+ * assert.notEqual(slot, null);
+ * assert.equal(await serverB.admit("alice"), null);
+ * slot!.release();
+ * await serverA.broadcast("news", "headline", { title: "Seen on every instance" });
+ * await serverA.close();
+ * await serverB.close();
  * ```
  */
 export class RedisFanout implements Fanout {
@@ -78,13 +106,13 @@ export class RedisFanout implements Fanout {
   #presence: RedisPresence;
   #slots: RedisSlots;
   #topic: string;
-  #delays: { min: number; max: number };
+  #clock: Clock;
+  #backoff: Backoff;
   #onError: (error: unknown, context: string) => void;
   #handlers: FanoutHandlers | null = null;
   #subscription: RedisSubscription | null = null;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryTimer: unknown = undefined;
   #subscribing: Promise<void> = Promise.resolve();
-  #attempt = 0;
   #closed = false;
   #sent = 0;
   #seen = new Set<string>();
@@ -92,48 +120,51 @@ export class RedisFanout implements Fanout {
   /**
    * Creates the fan-out; nothing connects until the hub starts it.
    *
-   * @param options The Redis, the hub's name and the presence timings.
-   * @throws {TypeError} When `redis` is not a Redis client, or `name`/`prefix` are not valid key parts.
-   * @throws {RangeError} When a timing is not a positive number, or `resubscribeDelayMs.max` is below `min`.
+   * @param options The Redis, the key prefix and the presence timings.
+   * @throws {TypeError} When `redis` is not a Redis client, or `prefix` is not a valid key part.
+   * @throws {RangeError} When a timing is not a positive number, or `resubscribeDelay.max` is below `min`.
    */
   constructor(options: RedisFanoutOptions) {
     this.#redis = toRedisLike(options.redis);
-    const name = options.name ?? "default";
     const prefix = options.prefix ?? "kiln";
-    new Keyspace(`realtime.${name}`, prefix); // validates both
-    this.#topic = `${prefix}:realtime:${name}`;
-    const ttlMs = options.presenceTtlMs ?? 30_000;
-    const heartbeatMs = options.heartbeatMs ?? Math.floor(ttlMs / 3);
-    if (!(ttlMs > 0) || !(heartbeatMs > 0) || heartbeatMs >= ttlMs) {
-      throw new RangeError("presenceTtlMs and heartbeatMs must be positive, heartbeat below ttl");
+    this.#topic = new Keyspace("realtime", prefix).key("fanout"); // validates the prefix
+    const ttl = options.presenceTtl ?? 30_000;
+    const heartbeatInterval = options.heartbeatInterval ?? Math.floor(ttl / 3);
+    if (!(ttl > 0) || !(heartbeatInterval > 0) || heartbeatInterval >= ttl) {
+      throw new RangeError(
+        "presenceTtl and heartbeatInterval must be positive, heartbeatInterval below presenceTtl",
+      );
     }
-    this.#delays = options.resubscribeDelayMs ?? { min: 100, max: 5_000 };
-    if (!(this.#delays.min > 0) || !(this.#delays.max >= this.#delays.min)) {
+    const delays = options.resubscribeDelay ?? { min: 100, max: 5_000 };
+    if (!(delays.min > 0) || !(delays.max >= delays.min)) {
       // A zero delay would retry a refused connection in a tight loop.
-      throw new RangeError("resubscribeDelayMs needs min > 0 and max >= min");
+      throw new RangeError("resubscribeDelay needs min > 0 and max >= min");
     }
+    this.#backoff = new Backoff(
+      { initial: delays.min, max: delays.max, factor: 2, jitter: "equal" },
+      options.random ?? Math.random,
+    );
+    this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError ?? ((error, context) => {
       console.error(`[kiln realtime] ${context}:`, error);
     });
     const runner = new ScriptRunner(this.#redis);
     this.connections = this.#slots = new RedisSlots({
       runner,
-      name,
       prefix,
       instanceId: this.instanceId,
-      clock: options.clock ?? systemClock,
-      ttlMs,
-      heartbeatMs,
+      clock: this.#clock,
+      ttl,
+      heartbeatInterval,
       onError: this.#onError,
     });
     this.presence = this.#presence = new RedisPresence({
       runner,
-      name,
       prefix,
       instanceId: this.instanceId,
-      clock: options.clock ?? systemClock,
-      ttlMs,
-      heartbeatMs,
+      clock: this.#clock,
+      ttl,
+      heartbeatInterval,
       onError: this.#onError,
     });
   }
@@ -170,7 +201,7 @@ export class RedisFanout implements Fanout {
   /** Stops the subscription, the heartbeat and any pending retry. */
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#retryTimer);
+    this.#clock.clearTimeout(this.#retryTimer);
     this.#presence.stop();
     await this.#slots.close();
     await this.#subscribing; // an attempt under way closes what it opened
@@ -186,9 +217,7 @@ export class RedisFanout implements Fanout {
     try {
       subscription = await this.#redis.subscribe(this.#topic, {
         onMessage: (message) => this.#receive(message),
-        onReady: () => {
-          this.#attempt = 0;
-        },
+        onReady: () => this.#backoff.reset(),
         // Called once when the stream errors or simply ends (a gateway that
         // crashed or restarted), possibly before `subscribe` has resolved.
         onError: (error) => {
@@ -213,14 +242,10 @@ export class RedisFanout implements Fanout {
 
   #retryLater(): void {
     if (this.#closed || this.#retryTimer !== undefined) return;
-    const { min, max } = this.#delays;
-    const ceiling = Math.min(max, min * 2 ** this.#attempt++);
-    // Full jitter: instances that lost Redis together do not come back together.
-    const delay = min / 2 + Math.random() * (ceiling - min / 2);
-    this.#retryTimer = setTimeout(() => {
+    this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = undefined;
       this.#subscribing = this.#subscribe();
-    }, delay);
+    }, this.#backoff.next());
   }
 
   #receive(text: string): void {

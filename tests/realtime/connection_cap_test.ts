@@ -119,7 +119,7 @@ Deno.test("RedisFanout: the per-user cap holds across instances, racing upgrades
   const clockA = new ManualClock(Date.now()); // never advanced: instance A will "crash"
   const clockB = new ManualClock(Date.now());
   const fanout = (clock: ManualClock) =>
-    new RedisFanout({ redis: stack.newRedis(), name, clock, onError: () => {} });
+    new RedisFanout({ redis: stack.newRedis(), prefix: name, clock, onError: () => {} });
   await using a = startServer({ hub: { fanout: fanout(clockA), maxConnectionsPerUser: 3 } });
   await using b = startServer({ hub: { fanout: fanout(clockB), maxConnectionsPerUser: 3 } });
   const token = await sign("alice");
@@ -177,7 +177,7 @@ Deno.test("RedisFanout: a live instance's heartbeat keeps its slots counted howe
       maxConnectionsPerUser: 1,
       fanout: new RedisFanout({
         redis: new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: watched }),
-        name,
+        prefix: name,
         clock: clockA,
         onError: () => {},
       }),
@@ -186,7 +186,12 @@ Deno.test("RedisFanout: a live instance's heartbeat keeps its slots counted howe
   await using b = startServer({
     hub: {
       maxConnectionsPerUser: 1,
-      fanout: new RedisFanout({ redis: stack.newRedis(), name, clock: clockB, onError: () => {} }),
+      fanout: new RedisFanout({
+        redis: stack.newRedis(),
+        prefix: name,
+        clock: clockB,
+        onError: () => {},
+      }),
     },
   });
   const token = await sign("alice");
@@ -220,8 +225,8 @@ Deno.test("RedisFanout: with Redis out of reach the cap falls back to this insta
       maxConnectionsPerUser: 1,
       fanout: new RedisFanout({
         redis: stack.newRedis(),
-        name: `t${crypto.randomUUID().slice(0, 8)}`,
-        resubscribeDelayMs: { min: 50, max: 400 },
+        prefix: `t${crypto.randomUUID().slice(0, 8)}`,
+        resubscribeDelay: { min: 50, max: 400 },
         onError: () => {},
       }),
       onError: (_error, context) => void errors.push(context),
@@ -252,7 +257,7 @@ Deno.test("RedisFanout: with every request sent twice, a slot is taken and given
       maxConnectionsPerUser: 2,
       fanout: new RedisFanout({
         redis: new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: twice }),
-        name: `t${crypto.randomUUID().slice(0, 8)}`,
+        prefix: `t${crypto.randomUUID().slice(0, 8)}`,
         onError: () => {},
       }),
     },

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import type { WebSocketAuth } from "../../src/realtime/auth.ts";
 import { AuthError } from "../../src/realtime/errors.ts";
+import { systemClock } from "../../src/clock.ts";
 import { jwtAuth, type JwtAuthOptions } from "../../src/realtime/jwt_auth.ts";
 import { rawUpgrade } from "./_support/ws_client.ts";
 import { startServer } from "./_support/server.ts";
@@ -181,21 +182,21 @@ Deno.test("jwtAuth() names a key server that is down, failing or garbled key_una
   assert.equal(await reason(down.authenticate(token)), "key_unavailable", "unreachable");
 });
 
-Deno.test("jwtAuth() gives up on a key server that never answers after jwksTimeoutMs", async () => {
+Deno.test("jwtAuth() gives up on a key server that never answers after jwksTimeout", async () => {
   const key = await es256Key("k1");
   // The server holds every request until its client goes away: only a timeout ends it.
   await using server = silentServer();
-  const auth = jwksAuth(server.url, { jwksTimeoutMs: 100 });
+  const auth = jwksAuth(server.url, { jwksTimeout: 100 });
   assert.equal(await reason(auth.authenticate(await signEs256(key))), "key_unavailable");
   await server.abandoned; // the fetch itself was given up, not left hanging in the background
 });
 
-Deno.test("jwtAuth() refuses jwksTimeoutMs that is not a positive integer", () => {
-  for (const jwksTimeoutMs of [0, -1, 1.5, NaN, Infinity]) {
+Deno.test("jwtAuth() refuses jwksTimeout that is not a positive integer", () => {
+  for (const jwksTimeout of [0, -1, 1.5, NaN, Infinity]) {
     assert.throws(
-      () => jwksAuth("http://127.0.0.1:1/jwks.json", { jwksTimeoutMs }),
+      () => jwksAuth("http://127.0.0.1:1/jwks.json", { jwksTimeout }),
       RangeError,
-      String(jwksTimeoutMs),
+      String(jwksTimeout),
     );
   }
 });
@@ -206,7 +207,7 @@ Deno.test("an upgrade is refused with 503 and Retry-After, not hung or blamed on
   await using failing = serveKeys(() => new Response("down", { status: 500 }));
   for (const [name, url] of [["slow", slow.url], ["failing", failing.url]]) {
     await using server = startServer({
-      realtime: { auth: jwksAuth(url, { jwksTimeoutMs: 100 }) },
+      realtime: { auth: jwksAuth(url, { jwksTimeout: 100 }) },
     });
     const response = await rawUpgrade(server.url, {
       Origin: "https://app.test",
@@ -231,7 +232,7 @@ Deno.test("while the key server fails, a flood of tokens costs one fetch per bac
     healthy ? Response.json({ keys: [key.jwk] }) : new Response("down", { status: 503 })
   );
   let now = Date.UTC(2031, 0, 1);
-  const auth = jwksAuth(server.url, { now: () => now });
+  const auth = jwksAuth(server.url, { clock: { ...systemClock, now: () => now } });
   const token = await signEs256(key, claims({}, now));
   for (let i = 0; i < 25; i++) {
     assert.equal(await reason(auth.authenticate(token)), "key_unavailable");
@@ -293,7 +294,7 @@ Deno.test("a token cannot bring its own key: embedded jwk, jku and x5u headers a
 Deno.test("a flood of unknown kids does not cause a flood of JWKS fetches while the cooldown holds", async () => {
   const key = await es256Key("k1");
   await using server = serveKeys(() => Response.json({ keys: [key.jwk] }));
-  const auth = jwksAuth(server.url, { jwksCooldownMs: 60_000 });
+  const auth = jwksAuth(server.url, { jwksCooldown: 60_000 });
   assert.equal((await auth.authenticate(await signEs256(key))).user.id, "u1");
   assert.equal(server.requests, 1);
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { AuthError } from "../../src/realtime/errors.ts";
+import { systemClock } from "../../src/clock.ts";
 import { jwtAuth } from "../../src/realtime/jwt_auth.ts";
 
 const encoder = new TextEncoder();
@@ -84,13 +85,17 @@ Deno.test("jwtAuth() honours clockTolerance and an injected clock", async () => 
   const now = Date.UTC(2031, 5, 1);
   const token = await new SignJWT({ sub: "u1", exp: now / 1000 + 10 })
     .setProtectedHeader({ alg: "HS256" }).sign(encoder.encode(SECRET));
-  const strict = jwtAuth({ secret: SECRET, algorithms: ["HS256"], now: () => now + 15_000 });
+  const strict = jwtAuth({
+    secret: SECRET,
+    algorithms: ["HS256"],
+    clock: { ...systemClock, now: () => now + 15_000 },
+  });
   assert.equal(await reason(strict.authenticate(token)), "expired");
   const lenient = jwtAuth({
     secret: SECRET,
     algorithms: ["HS256"],
     clockTolerance: 10,
-    now: () => now + 15_000,
+    clock: { ...systemClock, now: () => now + 15_000 },
   });
   assert.equal((await lenient.authenticate(token)).expiresAt, now + 10_000);
 });
@@ -121,7 +126,7 @@ Deno.test("jwtAuth() fetches a JWKS, caches it, and picks up a rotated key by ki
   const auth = jwtAuth({
     jwksUrl: `http://127.0.0.1:${server.addr.port}/jwks.json`,
     algorithms: ["ES256"],
-    jwksCooldownMs: 0,
+    jwksCooldown: 0,
   });
   const signWith = (key: CryptoKey, kid: string) =>
     new SignJWT(claims()).setProtectedHeader({ alg: "ES256", kid }).sign(key);

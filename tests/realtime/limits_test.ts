@@ -86,9 +86,9 @@ Deno.test("the rate limit refills over time, so a polite client is never limited
   assert.equal(client.has("error"), false);
 });
 
-Deno.test("a connection that sends nothing for idleTimeoutMs closes with IdleTimeout", async () => {
+Deno.test("a connection that sends nothing for idleTimeout closes with IdleTimeout", async () => {
   const clock = new ManualClock();
-  await using server = startServer({ clock, realtime: { idleTimeoutMs: 30_000 } });
+  await using server = startServer({ clock, realtime: { idleTimeout: 30_000 } });
   const client = await TestClient.connect(
     server.url,
     await sign("alice", { now: clock.now() }),
@@ -108,7 +108,7 @@ Deno.test("token_expiring arrives ahead of expiry and the connection closes with
   const clock = new ManualClock();
   await using server = startServer({
     clock,
-    realtime: { expiryWarningMs: 60_000, idleTimeoutMs: 10_000_000 },
+    realtime: { expiryWarning: 60_000, idleTimeout: 10_000_000 },
   });
   const client = await TestClient.connect(
     server.url,
@@ -128,7 +128,7 @@ Deno.test("token_expiring arrives ahead of expiry and the connection closes with
 
 Deno.test("an in-band refresh with a valid token for the same user extends the connection", async () => {
   const clock = new ManualClock();
-  await using server = startServer({ clock, realtime: { idleTimeoutMs: 10_000_000 } });
+  await using server = startServer({ clock, realtime: { idleTimeout: 10_000_000 } });
   const start = clock.now();
   const client = await TestClient.connect(
     server.url,

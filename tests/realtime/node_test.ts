@@ -6,6 +6,9 @@ import { Hub } from "../../src/realtime/hub.ts";
 import { jwtAuth } from "../../src/realtime/jwt_auth.ts";
 import { realtime, type RealtimeOptions } from "../../src/realtime/realtime.ts";
 import { limitNodeFrames } from "../../src/realtime/frame_limits.ts";
+// @deno-types="@types/ws"
+import { WebSocket as NodeWebSocket } from "ws";
+import { RealtimeClient } from "../../src/realtime/client.ts";
 import { ManualClock } from "./_support/manual_clock.ts";
 import { startFixture } from "./_support/runtime_fixture.ts";
 import { AUDIENCE, ISSUER, SECRET, sign } from "./_support/server.ts";
@@ -299,6 +302,38 @@ Deno.test("on Node, a handshake ws abandons after the middleware admitted it giv
     await using _client = await TestClient.connect(server.url, token);
     assert.equal(hub.size, 1);
   } finally {
+    await hub.close();
+    await server.close();
+  }
+});
+
+function waitForMessage(client: RealtimeClient): Promise<{ data: unknown }> {
+  return new Promise((resolve) => {
+    const off = client.on("message", (message) => {
+      off();
+      resolve(message);
+    });
+  });
+}
+
+Deno.test("RealtimeClient on Node takes the WebSocket class of the ws package (type-checks and connects)", async () => {
+  const hub = new Hub({ onError: () => {} });
+  const server = await startNodeServer(hub);
+  const client = new RealtimeClient({
+    url: server.url,
+    token: () => sign("alice"),
+    // TS2322 before: `typeof WebSocket` (the DOM's) did not accept ws's class.
+    WebSocket: NodeWebSocket,
+  });
+  try {
+    const welcome = await client.connect();
+    assert.equal(welcome.user.id, "alice");
+    const received = waitForMessage(client);
+    await client.subscribe("news");
+    await hub.broadcast("news", "hello", 1);
+    assert.equal((await received).data, 1);
+  } finally {
+    client.close();
     await hub.close();
     await server.close();
   }

@@ -2,62 +2,72 @@ import assert from "node:assert/strict";
 import { RedisError } from "../../src/errors.ts";
 import { RedisFanout } from "../../src/realtime/redis_fanout.ts";
 import { UpstashRedis } from "../../src/redis/upstash_redis.ts";
-import { startRedisStack } from "../support/redis_stack.ts";
+import { type RedisStack, startRedisStack } from "../support/redis_stack.ts";
 import { ManualClock } from "./_support/manual_clock.ts";
+import { type WatchedFetch, watchedFetch } from "./_support/watched_fetch.ts";
 import { sign, startServer } from "./_support/server.ts";
-import { TestClient } from "./_support/ws_client.ts";
+import { TestClient, within } from "./_support/ws_client.ts";
 
 async function connect(url: string, sub: string): Promise<TestClient> {
   return await TestClient.connect(url, await sign(sub, { claims: { name: sub } }));
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+/** Resubscribe waits (at most 400 ms here); presence heartbeats wait 10 s. */
+const isRetry = (delay: number) => delay <= 400;
+
+/**
+ * Drives a fan-out's retries on its manual clock until the gateway confirms
+ * a subscription again: each retry timer is fired as soon as it is armed.
+ */
+async function resubscribe(clock: ManualClock, watch: WatchedFetch): Promise<void> {
+  const ready = watch.nextReady().then(() => null);
+  for (;;) {
+    const delay = await Promise.race([clock.timer(isRetry), ready]);
+    if (delay === null) return;
+    clock.advance(delay);
   }
 }
 
-/** Broadcasts from `from` until `to` receives it; resolves how long that took. */
-async function timeUntilDelivered(
-  from: { hub: { broadcast(c: string, e: string, d: unknown): Promise<void> } },
-  to: TestClient,
-  event: string,
-  timeoutMs: number,
-): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    // Lost while the receiving instance has not subscribed again yet; try again.
-    await from.hub.broadcast("news", event, null).catch(() => {});
-    const delivered = await to.next("message", (m) => m.event === event, 100)
-      .then(() => true, () => false);
-    if (delivered) return Date.now() - started;
-  }
-  throw new Error(`${event} was not delivered within ${timeoutMs} ms`);
+/** A fan-out on the stack's gateway whose subscriptions are watched, on a manual clock. */
+function watchedFanout(
+  stack: RedisStack,
+  prefix: string,
+  clock: ManualClock,
+  watch: WatchedFetch,
+  onError: (error: unknown) => void = () => {},
+): RedisFanout {
+  return new RedisFanout({
+    redis: new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: watch.fetch }),
+    prefix,
+    clock,
+    presenceTtl: 30_000,
+    resubscribeDelay: { min: 50, max: 400 },
+    random: () => 0, // equal jitter at its floor: waits of exactly half the ceiling
+    onError,
+  });
 }
 
 Deno.test("RedisFanout: two hub instances on one Redis deliver each other's broadcasts and share presence", async (t) => {
   await using stack = await startRedisStack();
-  const name = `t${crypto.randomUUID().slice(0, 8)}`;
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
   const errors: unknown[] = [];
-  const fanout = (clock?: ManualClock) =>
-    new RedisFanout({
-      redis: stack.newRedis(),
-      name,
-      clock,
-      presenceTtlMs: 30_000,
-      resubscribeDelayMs: { min: 50, max: 400 },
-      onError: (error) => errors.push(error),
-    });
-  const clockA = new ManualClock(Date.now()); // never advanced: instance A will "freeze"
+  const clockA = new ManualClock(Date.now()); // only advanced for retries: instance A will "freeze"
   const clockB = new ManualClock(Date.now());
+  const watchA = watchedFetch();
+  const watchB = watchedFetch();
+  // No per-user cap: no slot heartbeats on the manual clocks beside the presence ones.
   await using a = startServer({
-    hub: { fanout: fanout(clockA) },
+    hub: {
+      fanout: watchedFanout(stack, prefix, clockA, watchA, (e) => errors.push(e)),
+      maxConnectionsPerUser: Infinity,
+    },
     realtime: { clientEvents: true },
   });
   await using b = startServer({
-    hub: { fanout: fanout(clockB) },
+    hub: {
+      fanout: watchedFanout(stack, prefix, clockB, watchB, (e) => errors.push(e)),
+      maxConnectionsPerUser: Infinity,
+    },
     realtime: { clientEvents: true },
   });
 
@@ -99,16 +109,22 @@ Deno.test("RedisFanout: two hub instances on one Redis deliver each other's broa
       "bob",
     );
 
-    // A second tab of bob on the other instance: no second member_added.
+    // A second tab of bob on the other instance: no second member_added, and its
+    // leave announces nothing while bob is still on B.
     const bobOnA = await connect(a.url, "bob");
     await bobOnA.subscribe("presence-room.1");
     await bobOnA.close();
+    // A third tab joins behind the second one's leave (A runs one user's presence
+    // changes in order), so its `subscribed` proves that leave is done; the pong
+    // that follows on alice's socket comes after anything it could have announced.
+    await using bobAgain = await connect(a.url, "bob");
+    await bobAgain.subscribe("presence-room.1");
     await alice.roundTrip();
-    await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(
       alice.received.some((m) => m.type === "member_added" || m.type === "member_removed"),
       false,
     );
+    await bobAgain.close();
 
     await bob.send({ type: "unsubscribe", channel: "presence-room.1" });
     const removed = await alice.next("member_removed", (m) => m.channel === "presence-room.1");
@@ -120,19 +136,17 @@ Deno.test("RedisFanout: two hub instances on one Redis deliver each other's broa
     await alice.subscribe("presence-room.2");
     await bob.subscribe("presence-room.2");
     await alice.next("member_added", (m) => m.channel === "presence-room.2");
-    // Instance A stops heartbeating (its clock is frozen); B lives on past A's deadline.
-    // B's heartbeats (every 10 s of its clock) prune A's members once A's deadline passes.
-    const isGone = (m: { channel: string; member: { id: string } }) =>
-      m.channel === "presence-room.2" && m.member.id === "alice";
-    for (
-      let i = 0;
-      i < 40 && !bob.received.some((m) => m.type === "member_removed" && isGone(m));
-      i++
-    ) {
-      clockB.advance(10_000);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const gone = await bob.next("member_removed", isGone);
+    // Instance A stops heartbeating (its clock stands still); B lives on past A's
+    // deadline (A's clock + 30 s). B's pending heartbeat fires as its clock passes
+    // +10 s and is armed again once done, due 10 s after +40 s: that one prunes A.
+    const rearmed = clockB.nextTimer((delay) => delay === 10_000);
+    clockB.advance(40_000);
+    await rearmed;
+    clockB.advance(10_000);
+    const gone = await bob.next(
+      "member_removed",
+      (m) => m.channel === "presence-room.2" && m.member.id === "alice",
+    );
     assert.equal(gone.member.id, "alice");
     assert.deepEqual((await b.hub.members("presence-room.2")).map((m) => m.id), ["bob"]);
   });
@@ -140,48 +154,36 @@ Deno.test("RedisFanout: two hub instances on one Redis deliver each other's broa
   await t.step("fan-out survives a Redis restart by subscribing again with back-off", async () => {
     await stack.stopRedis();
     await stack.startRedis();
-    const deadline = Date.now() + 15_000;
-    let delivered = false;
-    while (!delivered && Date.now() < deadline) {
-      await b.hub.broadcast("news", "after-restart", 3).catch(() => {});
-      delivered = await alice.next("message", (m) => m.event === "after-restart", 300)
-        .then(() => true, () => false);
-    }
-    assert.ok(delivered, "a broadcast on B reached A after the restart");
+    await Promise.all([resubscribe(clockA, watchA), resubscribe(clockB, watchB)]);
     assert.ok(errors.length > 0, "the lost subscription was reported");
+    // Both instances listen again; a publish may still meet the gateway reconnecting.
+    let published = false;
+    for (let i = 0; i < 50 && !published; i++) {
+      published = await b.hub.broadcast("news", "after-restart", 3).then(() => true, () => false);
+    }
+    assert.ok(published, "B could publish after the restart");
+    assert.equal((await alice.next("message", (m) => m.event === "after-restart")).data, 3);
   });
 });
 
 Deno.test("RedisFanout: fan-out survives a gateway crash, resubscribing with capped back-off, and presence stays intact", async () => {
   await using stack = await startRedisStack();
-  const name = `t${crypto.randomUUID().slice(0, 8)}`;
-  let subscribeAttempts = 0;
-  const counting: typeof fetch = (input, init) => {
-    if (String(input instanceof Request ? input.url : input).includes("/subscribe/")) {
-      subscribeAttempts++;
-    }
-    return fetch(input, init);
-  };
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const clockA = new ManualClock(Date.now());
+  const clockB = new ManualClock(Date.now());
+  const watchA = watchedFetch();
+  const watchB = watchedFetch();
+  const readyA = watchA.nextReady();
+  const readyB = watchB.nextReady();
   const errorsOnA: unknown[] = [];
   await using a = startServer({
     hub: {
-      fanout: new RedisFanout({
-        redis: new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: counting }),
-        name,
-        resubscribeDelayMs: { min: 50, max: 400 },
-        onError: (error) => errorsOnA.push(error),
-      }),
+      fanout: watchedFanout(stack, prefix, clockA, watchA, (e) => errorsOnA.push(e)),
+      maxConnectionsPerUser: Infinity,
     },
   });
   await using b = startServer({
-    hub: {
-      fanout: new RedisFanout({
-        redis: stack.newRedis(),
-        name,
-        resubscribeDelayMs: { min: 50, max: 400 },
-        onError: () => {},
-      }),
-    },
+    hub: { fanout: watchedFanout(stack, prefix, clockB, watchB), maxConnectionsPerUser: Infinity },
   });
   await using alice = await connect(a.url, "alice");
   await using bob = await connect(b.url, "bob");
@@ -189,12 +191,20 @@ Deno.test("RedisFanout: fan-out survives a gateway crash, resubscribing with cap
   await alice.subscribe("presence-room.g");
   await bob.subscribe("presence-room.g");
   await alice.next("member_added", (m) => m.member.id === "bob");
+  await Promise.all([readyA, readyB]);
   // Distinct events per direction: the sender's own subscribers get theirs locally.
-  await timeUntilDelivered(b, alice, "before-b-to-a", 3_000);
-  await timeUntilDelivered(a, bob, "before-a-to-b", 3_000);
+  await b.hub.broadcast("news", "before-b-to-a", null);
+  await alice.next("message", (m) => m.event === "before-b-to-a");
+  await a.hub.broadcast("news", "before-a-to-b", null);
+  await bob.next("message", (m) => m.event === "before-a-to-b");
 
+  const firstRetry = clockA.timer(isRetry);
   await stack.stopGateway(); // SIGKILL: the SSE streams break mid-flight
-  await waitFor(() => errorsOnA.length > 0, "instance A noticed its subscription was lost");
+  // A noticed: it reported the loss and armed its first retry, without waiting for time.
+  // (A guard, not a measure: a retry armed on anything but the injected clock never shows.)
+  const first = await within(firstRetry, 5_000, "a retry armed on the fan-out's clock");
+  assert.equal(first, 25, "the first wait is half the 50 ms ceiling");
+  assert.ok(errorsOnA.length > 0);
   assert.ok(errorsOnA.every((e) => e instanceof RedisError && e.code === "REDIS_UNAVAILABLE"));
 
   // While the gateway is down a broadcast still reaches its own instance's
@@ -205,18 +215,32 @@ Deno.test("RedisFanout: fan-out survives a gateway crash, resubscribing with cap
   );
   await bob.next("message", (m) => m.event === "during-outage");
 
-  const attemptsBefore = subscribeAttempts;
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
-  const attemptsDuringOutage = subscribeAttempts - attemptsBefore;
-  // Back-off doubles from 50 ms up to 400 ms: a handful of attempts, not a spin.
-  assert.ok(attemptsDuringOutage >= 2, `kept trying (${attemptsDuringOutage} attempts)`);
-  assert.ok(attemptsDuringOutage <= 25, `no spin (${attemptsDuringOutage} attempts in 1 s)`);
+  // Each retry waits for its timer and makes exactly one attempt; the ceiling
+  // doubles from 50 ms and stops at 400 ms.
+  const waits: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const wait = await clockA.timer(isRetry);
+    waits.push(wait);
+    const attempts = watchA.attempts;
+    const next = clockA.nextTimer(isRetry);
+    clockA.advance(wait);
+    await next; // the attempt failed and armed the next retry
+    assert.equal(watchA.attempts, attempts + 1, "one attempt per retry, none in between");
+  }
+  assert.deepEqual(waits, [25, 50, 100, 200, 200, 200]);
 
   await stack.startGateway();
-  // Within the longest back-off step plus a round trip, both directions work again.
-  const toA = await timeUntilDelivered(b, alice, "after-b-to-a", 3_000);
-  const toB = await timeUntilDelivered(a, bob, "after-a-to-b", 3_000);
-  assert.ok(toA < 3_000 && toB < 3_000);
+  await Promise.all([resubscribe(clockA, watchA), resubscribe(clockB, watchB)]);
+  await b.hub.broadcast("news", "after-b-to-a", null);
+  await alice.next("message", (m) => m.event === "after-b-to-a");
+  await a.hub.broadcast("news", "after-a-to-b", null);
+  await bob.next("message", (m) => m.event === "after-a-to-b");
+  // The subscription came back: the next loss starts from the first wait again.
+  const afterReset = clockA.nextTimer(isRetry);
+  await stack.stopGateway();
+  assert.equal(await afterReset, 25, "the back-off starts over after a success");
+  await stack.startGateway();
+  await Promise.all([resubscribe(clockA, watchA), resubscribe(clockB, watchB)]);
   assert.equal(
     alice.received.some((m) => m.type === "message" && m.event === "during-outage"),
     false,
@@ -242,7 +266,7 @@ Deno.test("RedisFanout: fan-out survives a gateway crash, resubscribing with cap
 
 Deno.test("RedisFanout: with every request sent twice, presence is announced exactly once and broadcasts arrive once", async () => {
   await using stack = await startRedisStack();
-  const name = `t${crypto.randomUUID().slice(0, 8)}`;
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
   // Each request reaches the gateway twice and the caller sees the second answer,
   // as when the HTTP client retries after the first response was lost.
   let replayed = 0;
@@ -254,7 +278,7 @@ Deno.test("RedisFanout: with every request sent twice, presence is announced exa
     return await fetch(input, init);
   };
   const fanout = (redis: UpstashRedis | ReturnType<typeof stack.newRedis>) =>
-    new RedisFanout({ redis, name, onError: () => {} });
+    new RedisFanout({ redis, prefix, onError: () => {} });
   await using a = startServer({ hub: { fanout: fanout(stack.newRedis()) } });
   await using b = startServer({
     hub: {
@@ -277,11 +301,16 @@ Deno.test("RedisFanout: with every request sent twice, presence is announced exa
   await bob.close(); // the leave is replayed too, and must still announce the removal
   const removed = await alice.next("member_removed", (m) => m.member.id === "bob");
   assert.equal(removed.member.id, "bob");
-  await alice.roundTrip();
-  await new Promise((resolve) => setTimeout(resolve, 100)); // room for any duplicate
+  // B's close waits for its presence changes, so every copy it published is in Redis
+  // now. A sentinel published after them reaches A after any duplicate would have.
+  await b.hub.close();
+  const sentinel = JSON.stringify({ type: "message", channel: "news", event: "sentinel", data: 0 });
+  const topic = `${prefix}:{realtime}:fanout`;
+  await stack.redis.publish(topic, JSON.stringify({ i: "test", n: 0, c: "news", p: sentinel }));
+  await alice.next("message", (m) => m.event === "sentinel");
   assert.ok(replayed > 0, "requests were replayed");
   assert.deepEqual(
-    alice.received.filter((m) => m.type !== "pong").map((m) => m.type),
+    alice.received.map((m) => m.type),
     [],
     "no second member_added, message or member_removed",
   );
@@ -291,9 +320,9 @@ Deno.test("RedisFanout: with every request sent twice, presence is announced exa
 Deno.test("RedisFanout refuses a resubscribe back-off that would retry in a tight loop", () => {
   const redis = new UpstashRedis({ url: "http://127.0.0.1:9", token: "t" });
   for (
-    const resubscribeDelayMs of [{ min: 0, max: 0 }, { min: -1, max: 10 }, { min: 50, max: 10 }]
+    const resubscribeDelay of [{ min: 0, max: 0 }, { min: -1, max: 10 }, { min: 50, max: 10 }]
   ) {
-    assert.throws(() => new RedisFanout({ redis, resubscribeDelayMs }), RangeError);
+    assert.throws(() => new RedisFanout({ redis, resubscribeDelay }), RangeError);
   }
-  new RedisFanout({ redis, resubscribeDelayMs: { min: 10, max: 10 } });
+  new RedisFanout({ redis, resubscribeDelay: { min: 10, max: 10 } });
 });

@@ -93,7 +93,7 @@ Deno.test("after a refresh, authorize sees the new claims: a channel they no lon
         issuer: ISSUER,
         audience: AUDIENCE,
         expose: ["name", "vip"],
-        now: () => clock.now(),
+        clock,
       }),
       authorize: (user, channel, { data }) => {
         seen.push(data);
@@ -165,7 +165,7 @@ Deno.test("RedisFanout: a refresh updates presence info on every instance, once 
     hub: {
       fanout: new RedisFanout({
         redis: new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: twice }),
-        name,
+        prefix: name,
         onError: () => {},
       }),
     },
@@ -174,7 +174,7 @@ Deno.test("RedisFanout: a refresh updates presence info on every instance, once 
     hub: {
       fanout: new RedisFanout({
         redis: new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: watched }),
-        name,
+        prefix: name,
         clock: clockB,
         onError: () => {},
       }),

@@ -8,7 +8,6 @@ import { RedisError } from "../../src/errors.ts";
 import { UpstashRedis } from "../../src/redis/upstash_redis.ts";
 import { RedisFanout } from "../../src/realtime/redis_fanout.ts";
 import type { FanoutEnvelope } from "../../src/realtime/fanout.ts";
-import { ManualClock } from "../realtime/_support/manual_clock.ts";
 
 const TOKEN = "rate-limited-test-token";
 
@@ -107,7 +106,7 @@ Deno.test("a command answered 429 is REDIS_UNAVAILABLE, even when the body is no
 
 Deno.test("RedisFanout backs off after 429s on subscribe and receives once the endpoint lets it in", async () => {
   const refusals = 3;
-  const topic = "kiln:realtime:rate-limited";
+  const topic = "rate-limited:{realtime}:fanout";
   const encoder = new TextEncoder();
   let stream: ReadableStreamDefaultController<Uint8Array> | undefined;
   let accepted!: () => void;
@@ -126,9 +125,9 @@ Deno.test("RedisFanout backs off after 429s on subscribe and receives once the e
   const errors: unknown[] = [];
   const fanout = new RedisFanout({
     redis: new UpstashRedis({ url: endpoint.url, token: TOKEN }),
-    name: "rate-limited",
-    clock: new ManualClock(), // presence heartbeats never fire here
-    resubscribeDelayMs: { min: 2, max: 8 },
+    prefix: "rate-limited",
+    // The real clock: the retries wait on it (2 to 8 ms); with no member held, heartbeats send nothing.
+    resubscribeDelay: { min: 2, max: 8 },
     onError: (error) => errors.push(error),
   });
   // Disposed before the endpoint, so a failed assertion cannot leave the stream holding it open.

@@ -55,7 +55,7 @@ export function startServer(
         issuer: ISSUER,
         audience: AUDIENCE,
         expose: ["name"],
-        ...(clock ? { now: () => clock.now() } : {}),
+        ...(clock ? { clock } : {}),
       }),
       authorize: (user, channel) => {
         if (channel.kind === "private") return channel.name === `private-user.${user.id}`;

@@ -27,7 +27,7 @@ function instance(ctx, hubName) {
     const hub = new Hub({
       fanout: new RedisFanout({
         redis: new ctx.Redis({ url: ctx.redisUrl, token: ctx.redisToken }),
-        name: hubName,
+        prefix: hubName,
         onError: () => {},
       }),
       onError: () => {},
