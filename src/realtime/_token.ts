@@ -3,6 +3,8 @@
  *
  * @module
  */
+import type { Context } from "hono";
+import { getCookie } from "hono/cookie";
 import { BEARER_PREFIX, PROTOCOL } from "./protocol.ts";
 
 /** Where tokens may come from. */
@@ -17,8 +19,8 @@ export type Extracted =
   | { token: null; badProtocol?: string };
 
 /** Reads `Sec-WebSocket-Protocol: kiln.v1, bearer.<jwt>`, then the cookie, then `?token=`. */
-export function extractToken(request: Request, sources: TokenSources): Extracted {
-  const header = request.headers.get("sec-websocket-protocol");
+export function extractToken(c: Context, sources: TokenSources): Extracted {
+  const header = c.req.header("sec-websocket-protocol");
   if (header) {
     const offered = header.split(",").map((item) => item.trim()).filter(Boolean);
     const bearer = offered.find((item) => item.startsWith(BEARER_PREFIX));
@@ -29,28 +31,15 @@ export function extractToken(request: Request, sources: TokenSources): Extracted
     if (bearer) return { token: bearer.slice(BEARER_PREFIX.length), from: "protocol" };
   }
   if (sources.cookie) {
-    const token = readCookie(request.headers.get("cookie"), sources.cookie);
+    // Hono's parser: the first well-formed pair with the exact name wins, DQUOTEs are
+    // dropped, pairs without "=" are skipped, and a bad %-escape stays as sent
+    // (so the token fails verification instead of turning into another one).
+    const token = getCookie(c, sources.cookie);
     if (token) return { token, from: "cookie" };
   }
   if (sources.query) {
-    const token = new URL(request.url).searchParams.get(sources.query);
+    const token = c.req.query(sources.query);
     if (token) return { token, from: "query" };
   }
   return { token: null };
-}
-
-function readCookie(header: string | null, name: string): string | null {
-  if (!header) return null;
-  for (const part of header.split(";")) {
-    const index = part.indexOf("=");
-    if (index < 0) continue;
-    if (part.slice(0, index).trim() !== name) continue;
-    const value = part.slice(index + 1).trim();
-    try {
-      return decodeURIComponent(value) || null;
-    } catch {
-      return null;
-    }
-  }
-  return null;
 }

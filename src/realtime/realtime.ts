@@ -151,7 +151,7 @@ export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler 
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return c.text("Expected a WebSocket upgrade", 426, { Upgrade: "websocket" });
     }
-    const extracted = extractToken(c.req.raw, sources);
+    const extracted = extractToken(c, sources);
     if (extracted.token === null) {
       if (extracted.badProtocol) return c.text(extracted.badProtocol, 400);
       return unauthorized(c, realm, null);

@@ -161,6 +161,32 @@ Deno.test("a token in the named cookie is accepted when the cookie option is set
   assert.equal(accepted.headers.get("sec-websocket-protocol"), null);
 });
 
+Deno.test("the token cookie is read safely from hostile Cookie headers", async (t) => {
+  await using server = startServer({ realtime: { cookie: "kiln_token" } });
+  const token = await sign("user-2");
+  const forged = await sign("user-2", { claims: {} }).then((jwt) => `${jwt.slice(0, -4)}AAAA`);
+  const upgrade = (cookie: string) =>
+    rawUpgrade(server.url, { Origin: "https://app.test", Cookie: cookie });
+  const cases: Array<[string, string, number]> = [
+    ["a quoted value (RFC 6265 allows DQUOTEs around it)", `kiln_token="${token}"`, 101],
+    ["the first of two cookies with the name wins", `kiln_token=${token}; kiln_token=junk`, 101],
+    [
+      "a forged first copy is not rescued by a good second",
+      `kiln_token=${forged}; kiln_token=${token}`,
+      401,
+    ],
+    ["a pair without '=' is skipped", `garbage; kiln_token=${token}`, 101],
+    ["the name alone is no token", "kiln_token", 401],
+    ["an empty value is no token", "kiln_token=; other=1", 401],
+    ["a name that only ends with ours is not ours", `xkiln_token=${token}`, 401],
+    ["a value with a malformed escape is refused", "kiln_token=%E0%A4%A", 401],
+    ["a header of 8 KiB of other cookies", `${"a=b; ".repeat(1_400)}kiln_token=${token}`, 101],
+  ];
+  for (const [name, cookie, status] of cases) {
+    await t.step(name, async () => assert.equal((await upgrade(cookie)).status, status));
+  }
+});
+
 Deno.test("a ?token= query parameter is ignored unless queryToken is enabled", async () => {
   const token = await sign("user-3");
   {
