@@ -5,6 +5,8 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
 import type { AuthSession, WebSocketAuth } from "./auth.ts";
 import { CloseCode } from "./close_codes.ts";
@@ -96,7 +98,14 @@ export interface RealtimeOptions {
  * and attaches them to `hub`. It decides before upgrading: an `Origin`
  * outside `origins` gets 403, a missing or invalid token 401 with
  * `WWW-Authenticate`, a request that is not an upgrade 426, a user already
- * holding the hub's `maxConnectionsPerUser` connections 429.
+ * holding the hub's `maxConnectionsPerUser` connections 429, a key server
+ * that cannot be reached or a closed hub 503.
+ *
+ * Each refusal is thrown as Hono's `HTTPException` (its `cause` is the
+ * `AuthError` where there is one), so the application's `app.onError` can
+ * shape the answer. Without an `onError`, Hono sends the exception's response:
+ * a plain-text body with `WWW-Authenticate` on a 401, `Retry-After` on a 503
+ * from the key server, and `Upgrade: websocket` on a 426.
  *
  * @param hub The hub the connections join.
  * @param options The helper, the authentication and the limits.
@@ -146,15 +155,15 @@ export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler 
     const origin = c.req.header("origin");
     if (origin !== undefined && origins !== "*" && !originAllowed(origin, allowed, c)) {
       // Cross-site WebSocket hijacking: a page elsewhere riding the user's cookie.
-      return c.text("Origin not allowed", 403);
+      throw refusal(403, "Origin not allowed");
     }
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      return c.text("Expected a WebSocket upgrade", 426, { Upgrade: "websocket" });
+      throw refusal(426, "Expected a WebSocket upgrade", { Upgrade: "websocket" });
     }
     const extracted = extractToken(c, sources);
     if (extracted.token === null) {
-      if (extracted.badProtocol) return c.text(extracted.badProtocol, 400);
-      return unauthorized(c, realm, null);
+      if (extracted.badProtocol) throw refusal(400, extracted.badProtocol);
+      throw unauthorized(realm, null);
     }
     let session: AuthSession;
     try {
@@ -162,18 +171,18 @@ export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler 
     } catch (error) {
       if (error instanceof AuthError && error.reason === "key_unavailable") {
         // Our key server is down, not the token bad: a 401 would make clients drop a good token.
-        return c.text("Signing keys unavailable", 503, { "Retry-After": "5" });
+        throw refusal(503, "Signing keys unavailable", { "Retry-After": "5" }, error);
       }
-      return unauthorized(c, realm, error);
+      throw unauthorized(realm, error);
     }
     // The per-user cap, decided before upgrading so a refusal costs no socket.
     let slot: ConnectionSlot | null;
     try {
       slot = await hub.admit(session.user.id);
-    } catch {
-      return c.text("The server is shutting down", 503);
+    } catch (error) {
+      throw refusal(503, "The server is shutting down", {}, error);
     }
-    if (slot === null) return c.text("Too many connections for this user", 429);
+    if (slot === null) throw refusal(429, "Too many connections for this user");
     const admitted = slot;
     let connection: TransportConnection | null = null;
     let refused = false;
@@ -263,14 +272,32 @@ function originAllowed(origin: string, allowed: Set<string> | null, c: Context):
   }
 }
 
-function unauthorized(c: Context, realm: string, error: unknown): Response {
+function unauthorized(realm: string, error: unknown): HTTPException {
   // RFC 6750: no error attribute when no credentials were sent at all.
   let challenge = `Bearer realm="${realm}"`;
   if (error !== null) {
     const description = error instanceof AuthError ? error.message : "The token is not valid";
     challenge += `, error="invalid_token", error_description="${description}"`;
   }
-  return c.text("Unauthorized", 401, { "WWW-Authenticate": challenge });
+  return refusal(401, "Unauthorized", { "WWW-Authenticate": challenge }, error ?? undefined);
+}
+
+/**
+ * A refusal before the upgrade, as Hono's `HTTPException`: an application's
+ * `app.onError` can reshape it; without one, Hono answers with `res`, the
+ * plain-text answer Kiln always gave.
+ */
+function refusal(
+  status: ContentfulStatusCode,
+  message: string,
+  headers: Record<string, string> = {},
+  cause?: unknown,
+): HTTPException {
+  const res = new Response(message, {
+    status,
+    headers: { "Content-Type": "text/plain; charset=UTF-8", ...headers },
+  });
+  return new HTTPException(status, { message, res, cause });
 }
 
 /**
