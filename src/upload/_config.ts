@@ -34,6 +34,7 @@ export interface Config extends BodyLimits {
     completeEvent: string;
   } | null;
   onError: (error: unknown, upload: UploadInfo, source: UploadErrorSource) => void;
+  onResponseError: UploadsOptions["onResponseError"];
 }
 
 /** Checks the options of `uploads()` and applies their defaults. */
@@ -100,15 +101,25 @@ export function validateOptions(options: UploadsOptions): Config {
     origins,
     baseUrl,
     respectForwardedHeaders,
-    now: options.now ?? (() => bodyLimits.clock.now()),
+    now: () => bodyLimits.clock.now(),
     generateId: options.generateId ?? (() => crypto.randomUUID().replaceAll("-", "")),
     onCreate: options.onCreate,
     onProgress: options.onProgress,
     onComplete: options.onComplete,
     broadcast,
     onError: options.onError ??
-      ((error, upload, source) => console.error(`Upload ${upload.id}: ${source} failed`, error)),
+      ((error, upload, source) =>
+        console.error(`Upload ${upload.id || "creation"}: ${source} failed`, error)),
+    onResponseError: hook("onResponseError", options.onResponseError),
   };
+}
+
+/** A hook option: a function or unset. */
+function hook<T>(name: string, value: T): T {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(`${name} must be a function`);
+  }
+  return value;
 }
 
 /**

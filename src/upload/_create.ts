@@ -12,6 +12,8 @@ import type { BodyReceiver } from "./_receive.ts";
 import { uploadInfo } from "./_upload_info.ts";
 import type { Config } from "./_config.ts";
 import type { UploadRecord } from "./state.ts";
+import { UploadError } from "./errors.ts";
+import { locksOf } from "./_locks.ts";
 
 /** Answers a POST: checks the headers, asks `onCreate`, records the upload, stores any body. */
 export async function create(
@@ -85,16 +87,27 @@ export async function create(
   }
   record.channel = chooseChannel(config, record, request);
   await (await config.store.startChunkedUpload(id)).release();
-  if (!(await config.state.create(record))) {
-    throw new Error(`Upload id ${id} is already taken`);
+  let created: boolean;
+  try {
+    created = await config.state.create(record);
+  } catch (error) {
+    // No record (Redis unreachable, say): the empty upload just started would be an orphan.
+    await config.store.delete(id).catch(() => {});
+    throw error;
+  }
+  if (!created) {
+    // Another upload owns the id (and the bytes at that path): never touch them.
+    throw new UploadError("UPLOAD_EXISTS", `Upload id ${id} is already taken`);
   }
   const location = locationOf(config, request, id);
   let current = record;
   if (withBody || length === 0) {
-    const lock = await config.state.lock(id);
+    const lock = await locksOf(config).acquire(id);
     if (!lock) return { status: 423, message: "The upload is locked by another request" };
     try {
-      const received = await receiver.receive(record, withBody ? request.body : null, checksum);
+      const received = await receiver.receive(record, withBody ? request.body : null, checksum, {
+        signal: lock.signal,
+      });
       if (!received.ok) {
         // The upload exists; only the body was refused (unless the refusal removed it).
         if (received.reply.status === 415) return received.reply;

@@ -5,8 +5,8 @@
  */
 import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import * as v from "valibot";
 import { UploadError } from "./errors.ts";
+import { corrupt, parseRecord } from "./_record_schema.ts";
 import { ID } from "./_protocol.ts";
 import type { UploadLock, UploadRecord, UploadState } from "./state.ts";
 
@@ -18,24 +18,6 @@ const TEMP_FILE = /^[A-Za-z0-9_-]{1,128}\.json\.[0-9a-f]{32}\.tmp$/;
 const STALE_TEMP_MS = 3_600_000;
 /** Larger files are not records (metadata is capped at 4 KiB by default, the head at 4100 bytes). */
 const MAX_RECORD_BYTES = 1 << 20;
-
-const nullableNumber = v.nullable(v.number());
-const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
-// Loose, so fields added to UploadRecord later are kept rather than silently dropped.
-const RecordSchema = v.looseObject({
-  id: v.pipe(v.string(), v.regex(ID)),
-  length: v.nullable(count),
-  offset: count,
-  metadata: v.record(v.string(), v.nullable(v.string())),
-  rawMetadata: v.nullable(v.string()),
-  createdAt: v.number(),
-  expiresAt: nullableNumber,
-  completedAt: nullableNumber,
-  type: v.nullable(v.string()),
-  head: v.nullable(v.string()),
-  sweepAt: nullableNumber,
-  channel: v.optional(v.nullable(v.string())),
-});
 
 /**
  * Held locks per records folder, shared by every state object on that folder
@@ -83,17 +65,7 @@ export class FileUploadState implements UploadState {
       if (codeOf(error) === "ENOENT") return null;
       throw error;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw corrupt(id, "it is not JSON", error);
-    }
-    const result = v.safeParse(RecordSchema, parsed);
-    if (!result.success) throw corrupt(id, v.summarize(result.issues));
-    // A record copied under another name must not lead to that other upload's bytes.
-    if (result.output.id !== id) throw corrupt(id, `it names upload ${result.output.id}`);
-    return result.output as UploadRecord;
+    return parseRecord(id, text);
   }
 
   async save(record: UploadRecord): Promise<boolean> {
@@ -214,14 +186,6 @@ function checkId(id: unknown): asserts id is string {
       }`,
     );
   }
-}
-
-function corrupt(id: string, why: string, cause?: unknown): UploadError {
-  return new UploadError(
-    "UPLOAD_RECORD_CORRUPT",
-    `The record of upload ${id} is unreadable: ${why}`,
-    cause === undefined ? {} : { cause },
-  );
 }
 
 async function exists(file: string): Promise<boolean> {

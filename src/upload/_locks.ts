@@ -17,7 +17,7 @@ import type { UploadLock, UploadState } from "./state.ts";
 export interface HeldLock {
   /** Aborted when another request for the same upload asks this one to stop. */
   readonly signal: AbortSignal;
-  /** Releases the lock. Safe to call twice. */
+  /** Releases the lock. Safe to call twice; never rejects (a lock that cannot be released lapses). */
   release(): Promise<void>;
 }
 
@@ -79,6 +79,9 @@ export class UploadLocks {
         released = true;
         try {
           await lock.release();
+        } catch {
+          // Redis went away mid-request: the lock lapses by its TTL, and the request's own
+          // answer (its bytes may be saved) matters more than a failed release.
         } finally {
           // Kept registered until the lock is free, so a request arriving meanwhile waits too.
           if (this.#holders.get(id) === holder) this.#holders.delete(id);

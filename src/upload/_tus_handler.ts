@@ -11,7 +11,7 @@ import { head } from "./_head.ts";
 import { patch } from "./_patch.ts";
 import { terminate } from "./_terminate.ts";
 import { cleanupExpired } from "./_cleanup.ts";
-import { UploadError } from "./errors.ts";
+import { errorReply } from "./_boundary.ts";
 import type { Config } from "./_config.ts";
 import type { CleanupResult } from "./server.ts";
 
@@ -25,15 +25,17 @@ export class TusHandler {
     this.#receiver = new BodyReceiver(config);
   }
 
-  /** Answers one request; `id` is `null` on the collection URL. */
+  /**
+   * Answers one request; `id` is `null` on the collection URL. Never throws:
+   * every error becomes a tus answer (see `_boundary.ts`).
+   */
   async handle(request: Request, id: string | null): Promise<Response> {
     const method = methodOf(request);
     let reply: Reply;
     try {
       reply = await this.#dispatch(request, method, id);
     } catch (error) {
-      if (!(error instanceof UploadError && error.code === "UPLOAD_RECORD_CORRUPT")) throw error;
-      reply = this.#unreadable(error, id!);
+      reply = await errorReply(this.#config, error, request, id);
     }
     return respond(request, method, reply, this.#config.origins);
   }
@@ -66,20 +68,6 @@ export class TusHandler {
     if (method === "PATCH") return patch(config, this.#receiver, request, id);
     if (method === "DELETE") return terminate(config, id);
     return { status: 405, message: "Method not allowed" };
-  }
-
-  /**
-   * A record that cannot be read is the server's fault, not the client's: 500,
-   * and nothing is removed, so an operator can still recover the bytes.
-   */
-  #unreadable(error: UploadError, id: string): Reply {
-    const upload = { id, length: null, offset: 0, metadata: {}, type: null };
-    try {
-      this.#config.onError(error, upload, "record");
-    } catch {
-      // A failing hook must not turn a clear answer into a dropped connection.
-    }
-    return { status: 500, message: `The record of upload ${id} is unreadable` };
   }
 
   #options(): Reply {

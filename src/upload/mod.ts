@@ -27,6 +27,7 @@ export {
 export { RedisUploadState, type RedisUploadStateOptions } from "./redis_state.ts";
 export { type CleanupResult, uploads, type UploadsApp } from "./server.ts";
 export type {
+  UploadErrorAnswer,
   UploadErrorSource,
   UploadInfo,
   UploadProgress,

@@ -9,6 +9,8 @@ import { acquireLock, extendLock, releaseLock } from "../redis/lock.ts";
 import { defineScript, ScriptRunner, type ScriptRunnerOptions } from "../redis/script.ts";
 import type { RedisLike } from "../redis/redis_like.ts";
 import { RedisError } from "../errors.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { parseRecord } from "./_record_schema.ts";
 import { createUpload, deleteUpload, saveUpload } from "./_scripts.ts";
 import type { UploadLock, UploadRecord, UploadState } from "./state.ts";
 
@@ -20,8 +22,12 @@ const deleteScript = defineScript(deleteUpload);
 export interface RedisUploadStateOptions extends ScriptRunnerOptions {
   /** An `@upstash/redis` `Redis`, or any `RedisLike`. */
   redis: RedisInput;
-  /** Names this upload server's keys, `kiln:{upload:<name>}:…`. @default "default" */
-  name?: string;
+  /**
+   * The first part of every key, `<prefix>:{upload}:…`, so several apps (or
+   * several upload servers) can share one Redis.
+   * @default "kiln"
+   */
+  prefix?: string;
   /**
    * How long a per-upload lock lives unless renewed, in milliseconds. The
    * holder renews it every third of this while a request streams, so a server
@@ -29,6 +35,8 @@ export interface RedisUploadStateOptions extends ScriptRunnerOptions {
    * @default 30_000
    */
   lockTtl?: number;
+  /** Sets the lock renewal timers; replace it in tests. @default systemClock */
+  clock?: Clock;
 }
 
 /**
@@ -37,12 +45,28 @@ export interface RedisUploadStateOptions extends ScriptRunnerOptions {
  * the Redis layer's token lock.
  *
  * @example Sharing uploads between instances
- * ```ts ignore
+ * ```ts
  * import { Redis } from "@upstash/redis";
+ * import { Hono } from "hono";
  * import { MemoryStore, RedisUploadState, uploads } from "@kiln/core/upload";
+ * import assert from "node:assert/strict";
  *
- * const state = new RedisUploadState({ redis: Redis.fromEnv() });
- * const files = uploads({ store: new MemoryStore(), state, maxSize: 1 << 30 });
+ * // UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN name Upstash or Kiln's gateway.
+ * const redis = Redis.fromEnv();
+ * const prefix = `docs-${crypto.randomUUID()}`; // one per app sharing the Redis
+ * const store = new MemoryStore(); // in production, one all instances share
+ * const instance = () =>
+ *   new Hono().route("/files", uploads({ store, state: new RedisUploadState({ redis, prefix }), maxSize: 1 << 30 }));
+ * const [a, b] = [instance(), instance()];
+ *
+ * const tus = { "Tus-Resumable": "1.0.0" };
+ * const created = await a.request("/files", { method: "POST", headers: { ...tus, "Upload-Length": "5" } });
+ * const path = new URL(created.headers.get("Location")!).pathname;
+ * // Instance b knows the upload instance a created.
+ * const head = await b.request(path, { method: "HEAD", headers: tus });
+ * assert.equal(head.status, 200);
+ * assert.equal(head.headers.get("Upload-Length"), "5");
+ * await b.request(path, { method: "DELETE", headers: tus });
  * ```
  */
 export class RedisUploadState implements UploadState {
@@ -50,18 +74,23 @@ export class RedisUploadState implements UploadState {
   #runner: ScriptRunner;
   #keys: Keyspace;
   #lockTtl: number;
+  #clock: Clock;
 
   /**
    * Creates Redis-backed upload state.
    *
-   * @param options The Redis and the keyspace name.
-   * @throws {TypeError} When `redis` or `name` is unusable.
+   * @param options The Redis, the key prefix, the lock TTL and the clock.
+   * @throws {TypeError} When `redis`, `prefix` or `clock` is unusable.
    * @throws {RangeError} When `lockTtl` is not a positive integer of at least 30 ms.
    */
   constructor(options: RedisUploadStateOptions) {
     this.#redis = toRedisLike(options?.redis);
     this.#runner = new ScriptRunner(this.#redis, options);
-    this.#keys = new Keyspace(`upload:${options.name ?? "default"}`);
+    this.#keys = new Keyspace("upload", options.prefix);
+    this.#clock = options.clock ?? systemClock;
+    if (typeof this.#clock?.setTimeout !== "function") {
+      throw new TypeError("clock must have now(), setTimeout() and clearTimeout()");
+    }
     this.#lockTtl = options.lockTtl ?? 30_000;
     if (!Number.isInteger(this.#lockTtl) || this.#lockTtl < 30) {
       throw new RangeError(`lockTtl must be an integer of at least 30 ms, got ${this.#lockTtl}`);
@@ -88,10 +117,11 @@ export class RedisUploadState implements UploadState {
    *
    * @param id The upload's id.
    * @returns The record, or `null`.
+   * @throws {UploadError} `UPLOAD_RECORD_CORRUPT` when the stored value is not a record of `id`.
    */
   async get(id: string): Promise<UploadRecord | null> {
     const json = await this.#redis.get(this.#record(id));
-    return json === null ? null : JSON.parse(json);
+    return json === null ? null : parseRecord(id, json);
   }
 
   /**
@@ -135,15 +165,27 @@ export class RedisUploadState implements UploadState {
     const token = crypto.randomUUID();
     if (!(await acquireLock(this.#runner, key, token, this.#lockTtl))) return null;
     // Renew while the request streams; a renewal failure only means the lock may lapse.
-    const timer = setInterval(() => {
-      extendLock(this.#runner, key, token, this.#lockTtl).catch(() => {});
-    }, Math.floor(this.#lockTtl / 3));
+    // Each renewal is armed once the previous one has answered, so renewals never pile up
+    // behind a slow Redis.
     let released = false;
+    let timer: unknown;
+    const arm = () => {
+      timer = this.#clock.setTimeout(
+        () => {
+          extendLock(this.#runner, key, token, this.#lockTtl).catch(() => {}).finally(() => {
+            if (!released) arm();
+          });
+        },
+        Math.floor(this.#lockTtl / 3),
+        true,
+      );
+    };
+    arm();
     return {
       release: async () => {
         if (released) return;
         released = true;
-        clearInterval(timer);
+        this.#clock.clearTimeout(timer);
         await releaseLock(this.#runner, key, token);
       },
     };

@@ -58,22 +58,25 @@ export interface UploadsOptions {
    */
   allowedTypes?: readonly string[];
   /**
-   * Milliseconds an unfinished upload lives after its last PATCH; unset never expires.
+   * How long an unfinished upload lives after its last PATCH, in milliseconds
+   * (sent as `Upload-Expires`); `cleanupExpired()` then removes it.
+   * @default undefined (never expires)
    */
   expiresIn?: number;
   /**
-   * Milliseconds the record of a finished upload is kept (so clients can still
-   * HEAD it) before `cleanupExpired()` forgets it; the file itself stays.
+   * How long the record of a finished upload is kept, in milliseconds (so
+   * clients can still HEAD it), before `cleanupExpired()` forgets it; the file
+   * itself stays. `Infinity` keeps it for ever.
    * @default 86_400_000
    */
   keepCompletedFor?: number;
   /** The largest `Upload-Metadata` header accepted, in bytes. @default 4096 */
   maxMetadataSize?: number;
-  /** Minimum milliseconds between two `onProgress` calls for one request. @default 500 */
+  /** The shortest time between two `onProgress` calls for one request, in milliseconds. @default 500 */
   progressInterval?: number;
   /**
-   * Milliseconds a request body may send nothing before the server ends it
-   * with 408: the bytes that arrived are kept, unless the request carries
+   * How long a request body may send nothing before the server ends it with
+   * 408, in milliseconds: the bytes that arrived are kept, unless the request carries
    * `Upload-Checksum` (then the unverifiable chunk is discarded), and the
    * upload's lock is released. Bounds how long a silent client holds an
    * upload and a read buffer.
@@ -92,8 +95,8 @@ export interface UploadsOptions {
    */
   maxConcurrentPatches?: number;
   /**
-   * Milliseconds a PATCH or DELETE waits for another request in this process
-   * that holds the same upload's lock to stop, after asking it to (it keeps or
+   * How long a PATCH or DELETE waits, in milliseconds, for another request in
+   * this process that holds the same upload's lock to stop, after asking it to (it keeps or
    * discards its bytes as on an idle timeout, and answers 400); then 423.
    * `0` asks without waiting. A holder in another process is not asked (423
    * at once); its `bodyIdleTimeout`, or the state's lock TTL, frees the upload.
@@ -101,8 +104,8 @@ export interface UploadsOptions {
    */
   lockDrainTimeout?: number;
   /**
-   * Time and timers (the body idle timeout, the lock drain timeout) and, unless
-   * `now` is set, the time of records; replace it in tests.
+   * Time and timers: the time records carry (creation, expiry, completion),
+   * the body idle timeout and the lock drain timeout; replace it in tests.
    * @default systemClock
    */
   clock?: Clock;
@@ -124,8 +127,6 @@ export interface UploadsOptions {
    * @default false
    */
   respectForwardedHeaders?: boolean;
-  /** The clock, for tests. @default Date.now */
-  now?: () => number;
   /** Makes upload ids; must match `[A-Za-z0-9_-]{1,128}`. @default a random UUID without dashes */
   generateId?: () => string;
   /**
@@ -161,7 +162,44 @@ export interface UploadsOptions {
    * @default logs with console.error
    */
   onError?(error: unknown, upload: UploadInfo, source: UploadErrorSource): void;
+  /**
+   * Reshapes the answer to a request that failed with an error, like
+   * @tus/server's hook of the same name: return a new answer, or nothing to
+   * keep the one given. The server maps stable error codes first
+   * (`REDIS_UNAVAILABLE` → 503 with `Retry-After`, `UPLOAD_NOT_FOUND` → 404,
+   * `UPLOAD_RECORD_CORRUPT` and anything unknown → 500); `Tus-Resumable` and
+   * the CORS headers are always added. If the hook throws or returns a status
+   * outside 400–599, the original answer is sent and `onError` is told.
+   *
+   * @param error What was thrown.
+   * @param request The request being answered.
+   * @param answer The answer the server would send.
+   * @returns A replacement answer, or nothing.
+   */
+  onResponseError?(
+    error: unknown,
+    request: Request,
+    answer: UploadErrorAnswer,
+  ): void | UploadErrorAnswer | Promise<void | UploadErrorAnswer>;
 }
 
-/** What failed, as told to `onError`. */
-export type UploadErrorSource = "onComplete" | "broadcastProgress" | "record";
+/**
+ * What failed, as told to `onError`: the `onComplete` hook, a progress
+ * broadcast, an unreadable upload record, or a request the server could not
+ * answer as planned (`"request"`: Redis unreachable, a store error, a failing
+ * `onResponseError`; the client got a 5xx with the tus headers).
+ */
+export type UploadErrorSource = "onComplete" | "broadcastProgress" | "record" | "request";
+
+/**
+ * The tus answer to an error, as given to and returned by `onResponseError`.
+ * `Tus-Resumable` and the CORS headers are added to whatever it says.
+ */
+export interface UploadErrorAnswer {
+  /** The HTTP status, 400 to 599. */
+  status: number;
+  /** Extra headers, such as `Retry-After`. */
+  headers: Record<string, string>;
+  /** The plain-text body. */
+  message: string;
+}

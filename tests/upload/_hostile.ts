@@ -110,7 +110,7 @@ export async function hostileServer(kind: StateKind, options: Partial<UploadsOpt
   const directory = kind === "file" ? await Deno.makeTempDir({ prefix: "kiln-hostile-" }) : null;
   const store: UploadStore = directory ? new FileStore({ directory }) : new MemoryStore();
   const inner = stack
-    ? new RedisUploadState({ redis: stack.redis, name: crypto.randomUUID() })
+    ? new RedisUploadState({ redis: stack.redis, prefix: crypto.randomUUID() })
     : store.state ?? new MemoryUploadState();
   const state = new WatchedState(inner);
   const progress = new ProgressLog();

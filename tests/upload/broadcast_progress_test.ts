@@ -13,6 +13,7 @@ import {
 import { sign, startServer } from "../realtime/_support/server.ts";
 import { TestClient } from "../realtime/_support/ws_client.ts";
 import { bytes, collect, patchHeaders, serve, tus } from "./_serve.ts";
+import { ManualClock } from "./_manual_clock.ts";
 
 /** The channel of the user the test request claims to be (a stand-in for real authentication). */
 const userChannel = (_upload: unknown, request: Request) => {
@@ -61,7 +62,7 @@ Deno.test("a subscriber on a real WebSocket receives throttled progress and comp
   await alice.subscribe("private-user.alice");
   await using server = await setup({
     // A frozen clock with a long interval: only the end of each request is due.
-    now: () => 0,
+    clock: new ManualClock(0),
     progressInterval: 60_000,
     broadcastProgress: { hub: realtime.hub, channel: userChannel },
   });

@@ -17,6 +17,7 @@ import {
 import { FileStore } from "../../src/upload/file_store.ts";
 import { bytes, patchHeaders, serve, tus } from "./_serve.ts";
 import { conformance } from "./_state_conformance.ts";
+import { ManualClock } from "./_manual_clock.ts";
 
 /** A temporary directory, removed by `await using`. */
 async function tempDirectory() {
@@ -108,8 +109,8 @@ Deno.test("a FileStore upload survives a restart: HEAD reports its offset and tu
 
 Deno.test("a finished upload's record survives a restart, so HEAD still answers until it is forgotten", async () => {
   await using directory = await tempDirectory();
-  let now = 1_000_000;
-  const options = { now: () => now, keepCompletedFor: 60_000 };
+  const clock = new ManualClock(1_000_000);
+  const options = { clock, keepCompletedFor: 60_000 };
   const first = await start(directory.path, options);
   const id = await createUpload(first.endpoint, 3);
   const patched = await send(`${first.endpoint}/${id}`, {
@@ -124,7 +125,7 @@ Deno.test("a finished upload's record survives a restart, so HEAD still answers 
   const head = await send(`${second.endpoint}/${id}`, { method: "HEAD", headers: tus() });
   assert.equal(head.status, 200);
   assert.equal(head.headers.get("Upload-Offset"), "3");
-  now += 60_000;
+  clock.advance(60_000);
   assert.deepEqual(await second.files.cleanupExpired(), { removed: 0, forgotten: 1 });
   assert.equal(
     (await send(`${second.endpoint}/${id}`, { method: "HEAD", headers: tus() })).status,
@@ -136,8 +137,8 @@ Deno.test("a finished upload's record survives a restart, so HEAD still answers 
 
 Deno.test("after a restart, cleanupExpired() removes an expired upload's bytes and record", async () => {
   await using directory = await tempDirectory();
-  let now = 1_000_000;
-  const options = { now: () => now, expiresIn: 10_000 };
+  const clock = new ManualClock(1_000_000);
+  const options = { clock, expiresIn: 10_000 };
   const first = await start(directory.path, options);
   const expired = await createUpload(first.endpoint, 10);
   const alive = await createUpload(first.endpoint, 10);
@@ -151,7 +152,7 @@ Deno.test("after a restart, cleanupExpired() removes an expired upload's bytes a
   }
   await first.stop();
 
-  now += 5_000;
+  clock.advance(5_000);
   await using second = await start(directory.path, options);
   const moved = await send(`${second.endpoint}/${alive}`, {
     method: "PATCH",
@@ -159,7 +160,7 @@ Deno.test("after a restart, cleanupExpired() removes an expired upload's bytes a
     body: "6",
   });
   assert.equal(moved.status, 204, "a PATCH after the restart slides the expiry");
-  now += 6_000;
+  clock.advance(6_000);
   assert.deepEqual(await second.files.cleanupExpired(), { removed: 1, forgotten: 0 });
   await assert.rejects(Deno.stat(`${directory.path}/.partial/${expired}`), Deno.errors.NotFound);
   assert.deepEqual(await recordFiles(directory.path), [`${alive}.json`]);
@@ -171,7 +172,7 @@ Deno.test("after a restart, cleanupExpired() removes an expired upload's bytes a
 Deno.test("a corrupt or truncated record answers 500 with tus headers, tells onError and keeps the bytes", async () => {
   await using directory = await tempDirectory();
   const then = 1_000_000;
-  const first = await start(directory.path, { now: () => then, expiresIn: 1_000 });
+  const first = await start(directory.path, { clock: new ManualClock(then), expiresIn: 1_000 });
   const ids = [await createUpload(first.endpoint, 10), await createUpload(first.endpoint, 10)];
   const healthy = await createUpload(first.endpoint, 10);
   for (const id of [...ids, healthy]) {
@@ -192,7 +193,7 @@ Deno.test("a corrupt or truncated record answers 500 with tus headers, tells onE
   const told: [unknown, string, UploadErrorSource][] = [];
   await using second = await start(directory.path, {
     expiresIn: 1_000,
-    now: () => then + 10_000,
+    clock: new ManualClock(then + 10_000),
     onError: (error, upload, source) => void told.push([error, upload.id, source]),
   });
   for (const id of ids) {

@@ -183,7 +183,7 @@ Deno.test("with RedisUploadState a holder on another instance is not stopped: 42
   const clock = new ManualClock();
   const store = new MemoryStore();
   const name = crypto.randomUUID();
-  const stateA = new WatchedState(new RedisUploadState({ redis: stack.newRedis(), name }));
+  const stateA = new WatchedState(new RedisUploadState({ redis: stack.newRedis(), prefix: name }));
   let progressed: (() => void) | null = null;
   const instance = (state: RedisUploadState | WatchedState) =>
     serve(
@@ -200,7 +200,7 @@ Deno.test("with RedisUploadState a holder on another instance is not stopped: 42
       ),
     );
   await using a = await instance(stateA);
-  await using b = await instance(new RedisUploadState({ redis: stack.newRedis(), name }));
+  await using b = await instance(new RedisUploadState({ redis: stack.newRedis(), prefix: name }));
   const created = await fetch(`${a.url}/files`, {
     method: "POST",
     headers: tus({ "Upload-Length": "10000" }),

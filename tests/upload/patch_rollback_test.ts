@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { bytes, patchHeaders, png } from "./_serve.ts";
 import { hostileServer, html, RawRequest, sha256, STATE_KINDS } from "./_hostile.ts";
+import { ManualClock } from "./_manual_clock.ts";
 
 type Server = Awaited<ReturnType<typeof hostileServer>>;
 
@@ -107,11 +108,11 @@ for (const kind of STATE_KINDS) {
   });
 
   Deno.test(`a dropped checksummed PATCH does not push back the upload's expiry (${kind} state)`, async () => {
-    let now = Date.UTC(2030, 0, 1);
-    await using server = await hostileServer(kind, { expiresIn: 60_000, now: () => now });
+    const clock = new ManualClock(Date.UTC(2030, 0, 1));
+    await using server = await hostileServer(kind, { expiresIn: 60_000, clock });
     const upload = await server.create({ "Upload-Length": "10000" });
     const created = await server.state.get(upload.id);
-    now += 30_000;
+    clock.advance(30_000);
     const data = bytes(5000);
     await dropMidBody(server, upload, 0, data.subarray(0, 3000), {
       "Content-Length": "5000",

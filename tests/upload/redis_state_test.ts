@@ -1,68 +1,11 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import {
-  MemoryUploadState,
-  RedisUploadState,
-  type UploadRecord,
-  uploads,
-  type UploadState,
-} from "../../src/upload/mod.ts";
+import { MemoryUploadState, RedisUploadState, uploads } from "../../src/upload/mod.ts";
 import { FileStore } from "../../src/upload/file_store.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { bytes, patchHeaders, serve, tus } from "./_serve.ts";
-
-function record(id: string, sweepAt: number | null): UploadRecord {
-  return {
-    id,
-    length: 10,
-    offset: 0,
-    metadata: { filename: "a.txt" },
-    rawMetadata: "filename YS50eHQ=",
-    createdAt: 1,
-    expiresAt: sweepAt,
-    completedAt: null,
-    type: null,
-    head: null,
-    sweepAt,
-  };
-}
-
-async function conformance(state: UploadState, t: Deno.TestContext) {
-  await t.step("create() refuses a taken id and get() reads the record back", async () => {
-    assert.equal(await state.create(record("a", 100)), true);
-    assert.equal(await state.create({ ...record("a", 100), offset: 3 }), false);
-    assert.deepEqual(await state.get("a"), record("a", 100));
-    assert.equal(await state.get("missing"), null);
-  });
-  await t.step("save() updates an existing record and never revives a deleted one", async () => {
-    assert.equal(await state.save({ ...record("a", 200), offset: 4 }), true);
-    assert.equal((await state.get("a"))!.offset, 4);
-    assert.equal(await state.delete("a"), true);
-    assert.equal(await state.save(record("a", 200)), false);
-    assert.equal(await state.get("a"), null);
-    assert.equal(await state.delete("a"), false);
-  });
-  await t.step("due() lists records whose sweep time has passed, oldest first", async () => {
-    await state.create(record("late", 300));
-    await state.create(record("early", 100));
-    await state.create(record("never", null));
-    assert.deepEqual(await state.due(250, 10), ["early"]);
-    assert.deepEqual(await state.due(300, 10), ["early", "late"]);
-    assert.deepEqual(await state.due(300, 1), ["early"]);
-    await state.save({ ...record("early", null), completedAt: 5 });
-    assert.deepEqual(await state.due(1_000, 10), ["late"]);
-  });
-  await t.step("lock() admits one holder at a time", async () => {
-    const first = await state.lock("x");
-    assert.ok(first);
-    assert.equal(await state.lock("x"), null);
-    await first.release();
-    await first.release();
-    const second = await state.lock("x");
-    assert.ok(second);
-    await second.release();
-  });
-}
+import { conformance, record } from "./_state_conformance.ts";
+import { ManualClock } from "./_manual_clock.ts";
 
 Deno.test("MemoryUploadState keeps records, sweep order and locks", async (t) => {
   await conformance(new MemoryUploadState(), t);
@@ -72,25 +15,43 @@ Deno.test("RedisUploadState on a real Redis", async (t) => {
   await using stack = await startRedisStack();
 
   await t.step("behaves like MemoryUploadState", async (t) => {
-    await conformance(new RedisUploadState({ redis: stack.redis, name: "conformance" }), t);
+    await conformance(new RedisUploadState({ redis: stack.redis, prefix: "conformance" }), t);
   });
 
-  await t.step("a held lock is renewed past its lockTtl while the holder works", async () => {
-    const state = new RedisUploadState({ redis: stack.newRedis(), name: "renew", lockTtl: 150 });
+  await t.step("a held lock is renewed every third of its lockTtl until released", async () => {
+    const clock = new ManualClock();
+    const state = new RedisUploadState({
+      redis: stack.newRedis(),
+      prefix: "renew",
+      lockTtl: 60_000,
+      clock,
+    });
+    const key = "renew:{upload}:lock:z";
     const lock = await state.lock("z");
     assert.ok(lock);
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    assert.equal(await state.lock("z"), null, "still held after more than twice the TTL");
+    await clock.armed(20_000);
+    // As if 10 s had passed with no renewal.
+    await stack.redis.pexpire(key, 50_000);
+    clock.advance(20_000);
+    // The next renewal is armed only once this one has answered.
+    await clock.armed(20_000);
+    assert.ok((await stack.redis.pttl(key)) > 50_000, "the renewal set the TTL back to 60 s");
+    assert.equal(await state.lock("z"), null);
     await lock.release();
+    assert.equal(await stack.redis.exists(key), 0, "released");
+    clock.advance(60_000); // no renewal is left to bring the key back
+    const again = await state.lock("z");
+    assert.ok(again);
+    await again.release();
   });
 
   await t.step(
     "a lapsed lock can be taken by another holder, and the old holder cannot release it",
     async () => {
-      const state = new RedisUploadState({ redis: stack.newRedis(), name: "ttl", lockTtl: 300 });
+      const state = new RedisUploadState({ redis: stack.newRedis(), prefix: "ttl", lockTtl: 300 });
       const lock = await state.lock("y");
       assert.ok(lock);
-      await stack.redis.del("kiln:{upload:ttl}:lock:y"); // as if it had lapsed
+      await stack.redis.del("ttl:{upload}:lock:y"); // as if it had lapsed
       const other = await state.lock("y");
       assert.ok(other, "free once the key is gone");
       await lock.release(); // must not release the new holder's lock
@@ -98,6 +59,28 @@ Deno.test("RedisUploadState on a real Redis", async (t) => {
       await other.release();
     },
   );
+
+  await t.step(
+    "a stored value that is not a record of the upload is refused as corrupt",
+    async () => {
+      const state = new RedisUploadState({ redis: stack.newRedis(), prefix: "corrupt" });
+      await stack.redis.set("corrupt:{upload}:record:bad", "{not json");
+      await assert.rejects(state.get("bad"), {
+        name: "UploadError",
+        code: "UPLOAD_RECORD_CORRUPT",
+      });
+      const forged = { ...record("other", null) };
+      await stack.redis.set("corrupt:{upload}:record:forged", JSON.stringify(forged));
+      await assert.rejects(state.get("forged"), /names upload other/);
+      await stack.redis.set("corrupt:{upload}:record:shape", JSON.stringify({ id: "shape" }));
+      await assert.rejects(state.get("shape"), { code: "UPLOAD_RECORD_CORRUPT" });
+    },
+  );
+
+  await t.step("prefix must be usable in a Redis key", () => {
+    assert.throws(() => new RedisUploadState({ redis: stack.redis, prefix: "a{b" }), TypeError);
+    assert.throws(() => new RedisUploadState({ redis: stack.redis, prefix: "" }), TypeError);
+  });
 
   await t.step(
     "two server instances on one Redis serve alternate chunks of one upload",
@@ -108,7 +91,7 @@ Deno.test("RedisUploadState on a real Redis", async (t) => {
           const files = uploads({
             // Each instance has its own store object on the shared volume and its own Redis client.
             store: new FileStore({ directory }),
-            state: new RedisUploadState({ redis: stack.newRedis(), name: "shared" }),
+            state: new RedisUploadState({ redis: stack.newRedis(), prefix: "shared" }),
             maxSize: 1 << 20,
             progressInterval: 0,
             onProgress: () => progressed?.(),

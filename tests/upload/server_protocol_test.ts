@@ -7,6 +7,7 @@ import {
   type UploadsOptions,
 } from "../../src/upload/mod.ts";
 import { b64, bytes, collect, patchHeaders, serve, tus } from "./_serve.ts";
+import { ManualClock } from "./_manual_clock.ts";
 
 async function setup(options: Partial<UploadsOptions> = {}) {
   const store = new MemoryStore();
@@ -321,14 +322,14 @@ Deno.test("a deferred-length upload streaming past maxSize answers 413 and keeps
 });
 
 Deno.test("an unfinished upload expires: Upload-Expires is sent, then 410, then cleanupExpired() removes it", async () => {
-  let now = Date.parse("2030-01-01T00:00:00Z");
-  await using server = await setup({ expiresIn: 60_000, now: () => now });
+  const clock = new ManualClock(Date.parse("2030-01-01T00:00:00Z"));
+  await using server = await setup({ expiresIn: 60_000, clock });
   const location = await create(server.endpoint, { "Upload-Length": "10" });
   const patched = await send(location, { method: "PATCH", headers: patchHeaders(0), body: "abc" });
   assert.equal(patched.headers.get("Upload-Expires"), "Tue, 01 Jan 2030 00:01:00 GMT");
-  now += 30_000;
+  clock.advance(30_000);
   assert.equal((await server.files.cleanupExpired()).removed, 0);
-  now += 30_000;
+  clock.advance(30_000);
   assert.equal((await send(location, { method: "HEAD", headers: tus() })).status, 410);
   assert.equal(
     (await send(location, { method: "PATCH", headers: patchHeaders(3), body: "d" })).status,
@@ -340,17 +341,17 @@ Deno.test("an unfinished upload expires: Upload-Expires is sent, then 410, then 
 });
 
 Deno.test("cleanupExpired() forgets finished uploads' records after keepCompletedFor but keeps their files", async () => {
-  let now = 1_000_000;
-  await using server = await setup({ expiresIn: 1_000, keepCompletedFor: 5_000, now: () => now });
+  const clock = new ManualClock(1_000_000);
+  await using server = await setup({ expiresIn: 1_000, keepCompletedFor: 5_000, clock });
   const location = await create(server.endpoint, { "Upload-Length": "2" });
   await send(location, { method: "PATCH", headers: patchHeaders(0), body: "ok" });
-  now += 2_000;
+  clock.advance(2_000);
   assert.equal(
     (await send(location, { method: "HEAD", headers: tus() })).status,
     200,
     "finished uploads do not expire",
   );
-  now += 4_000;
+  clock.advance(4_000);
   assert.deepEqual(await server.files.cleanupExpired(), { removed: 0, forgotten: 1 });
   const id = location.split("/").pop()!;
   assert.deepEqual(await server.store.stat(id), { path: id, size: 2 });
@@ -480,7 +481,7 @@ Deno.test("onProgress is throttled by progressInterval and always reports the en
     // A frozen clock: with an interval no time passes, so only the end-of-request report is due.
     await using server = await setup({
       progressInterval: interval,
-      now: () => 0,
+      clock: new ManualClock(0),
       onProgress: ({ offset }) => void seen.push(offset),
     });
     const location = await create(server.endpoint, { "Upload-Length": "600000" });

@@ -109,7 +109,7 @@ export const cases = [
           store: new FileStore({ directory: directory.path }),
           state: new RedisUploadState({
             redis: new ctx.Redis({ url: ctx.redisUrl, token: ctx.redisToken }),
-            name: stateName,
+            prefix: stateName,
           }),
         });
       let current = await serveOnce();
@@ -171,7 +171,7 @@ export const cases = [
         if (id !== undefined) {
           await new RedisUploadState({
             redis: new ctx.Redis({ url: ctx.redisUrl, token: ctx.redisToken }),
-            name: stateName,
+            prefix: stateName,
           }).delete(id);
         }
         await directory.remove();

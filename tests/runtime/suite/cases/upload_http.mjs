@@ -213,7 +213,7 @@ export const cases = [
       const state = () =>
         new RedisUploadState({
           redis: new ctx.Redis({ url: ctx.redisUrl, token: ctx.redisToken }),
-          name: stateName,
+          prefix: stateName,
         });
       // One store behind both, as two instances mount one bucket; only the state is Redis's.
       const a = await serveUploads(ctx, { state: state() });
