@@ -20,7 +20,8 @@
  */
 import { openAsBlob } from "node:fs";
 import { Hono } from "hono";
-import { upload, uploads } from "../src/upload/mod.ts";
+import { uploads } from "../src/upload/mod.ts";
+import { uploadFile } from "../src/upload/client.ts";
 import { FileStore } from "../src/upload/file_store.ts";
 
 const MiB = 1024 * 1024;
@@ -162,12 +163,12 @@ async function measureServer(
     child.stdout.cancel().catch(() => {});
     const endpoint = `http://127.0.0.1:${port}/files`;
     // Warm up (JIT, buffers) with a small upload, so growth is what the big one adds.
-    await upload(new Blob([new Uint8Array(16 * MiB)]), { endpoint, chunkSize, resume: false });
+    await uploadFile(new Blob([new Uint8Array(16 * MiB)]), { endpoint, chunkSize, resume: false });
     Deno.writeTextFileSync(`/proc/${child.pid}/clear_refs`, "5");
     const rssBefore = procStatus(child.pid, "VmRSS");
     const blob = await openAsBlob(source);
     const started = performance.now();
-    const result = await upload(blob, { endpoint, chunkSize, resume: false });
+    const result = await uploadFile(blob, { endpoint, chunkSize, resume: false });
     const elapsed = performance.now() - started;
     const peak = procStatus(child.pid, "VmHWM");
     const rssAfter = procStatus(child.pid, "VmRSS");
@@ -224,7 +225,7 @@ async function main(): Promise<void> {
         bytes: size,
         chunkBytes: chunkSize,
         rounds: roundCount,
-        client: "@kiln/core upload() of a Blob over fetch, loopback, in the parent process",
+        client: "@kiln/core uploadFile() of a Blob over fetch, loopback, in the parent process",
         memory: "per process: VmHWM after clear_refs minus VmRSS before the measured transfer",
         streamCopy: { what: "Deno.open(source).readable.pipeTo(target.writable)", ...copy },
         kiln: { ...kiln, ofStreamCopy: round(kiln.mbPerSecond / copy.mbPerSecond * 100) / 100 },

@@ -75,7 +75,8 @@ export type UploadErrorCode =
   | "UPLOAD_EXISTS"
   | "UPLOAD_CLOSED"
   | "UPLOAD_REJECTED"
-  | "UPLOAD_RECORD_CORRUPT";
+  | "UPLOAD_RECORD_CORRUPT"
+  | "UPLOAD_UNREACHABLE";
 
 /** Options accepted by {@linkcode KilnError} and its subclasses. */
 export interface KilnErrorOptions {

@@ -1,10 +1,38 @@
 /**
- * A tus 1.0 client over `fetch`: uploads a Blob or a stream in chunks, with
- * progress, retries and resume. Runs in browsers, Deno, Bun, Node and Workers.
+ * A tus 1.0 client over `fetch`: {@linkcode uploadFile} uploads a Blob or a
+ * stream in chunks, with progress, retries and resume. Runs in browsers,
+ * Deno, Bun, Node and Workers. The server side is `uploads()` from
+ * `@kiln/core/upload`; any tus 1.0 server works.
+ *
+ * @example Uploading bytes to a tus server
+ * ```ts
+ * import { Hono } from "hono";
+ * import { MemoryStore, uploads } from "@kiln/core/upload";
+ * import { MemoryUrlStore, uploadFile } from "@kiln/core/upload/client";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * const app = new Hono().route("/files", uploads({ store, maxSize: 1 << 20 }));
+ * const sent: number[] = [];
+ * const { url, size } = await uploadFile(new Blob(["hello, tus"]), {
+ *   endpoint: "http://uploads.test/files",
+ *   chunkSize: 4,
+ *   urlStore: new MemoryUrlStore(),
+ *   // Straight into the app; in real use, leave fetch unset.
+ *   fetch: (input, init) => Promise.resolve(app.fetch(new Request(input, init))),
+ *   onProgress: (bytes) => void sent.push(bytes),
+ * });
+ * assert.equal(size, 10);
+ * assert.deepEqual(sent, [4, 8, 10]);
+ * const stored = await new Response(await store.read(url.split("/").pop()!)).text();
+ * assert.equal(stored, "hello, tus");
+ * ```
  *
  * @module
  */
-import { UploadRejectedError } from "./errors.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { Backoff, type Jitter } from "../_backoff.ts";
+import { UploadError, UploadRejectedError } from "./errors.ts";
 import { utf8ToBase64 } from "./_base64.ts";
 import { blobSource, type Source, streamSource } from "./_source.ts";
 import {
@@ -14,7 +42,32 @@ import {
   type UrlStore,
 } from "./url_store.ts";
 
-/** Options for {@linkcode upload}. */
+export { LocalStorageUrlStore, MemoryUrlStore, type UrlStore } from "./url_store.ts";
+export { UploadError, UploadRejectedError } from "./errors.ts";
+export type { Clock } from "../clock.ts";
+export type { Jitter } from "../_backoff.ts";
+
+/**
+ * How {@linkcode uploadFile} retries: after a network failure or a status
+ * worth retrying (408, 409, 423, 429, 460, 5xx) it waits, asks the server for
+ * its offset (HEAD) and goes on from there. Waits grow as
+ * `initial × factor^n` up to `max`, randomised by `jitter`; a `Retry-After`
+ * the server sends (503, 429) is waited for at least, up to `max`.
+ */
+export interface UploadRetryOptions {
+  /** Failed attempts in a row before giving up; a request that stores bytes starts the count over. `0` never retries. @default 5 */
+  limit?: number;
+  /** The first wait, in milliseconds. @default 500 */
+  initial?: number;
+  /** What each further wait is multiplied by. @default 2 */
+  factor?: number;
+  /** The longest wait, in milliseconds (a longer `Retry-After` is cut to it). @default 30_000 */
+  max?: number;
+  /** How waits are randomised, so many clients that failed together do not return together. @default "equal" */
+  jitter?: Jitter;
+}
+
+/** Options for {@linkcode uploadFile}. */
 export interface UploadClientOptions {
   /** The tus endpoint, such as `https://example.com/files`. */
   endpoint: string;
@@ -31,12 +84,10 @@ export interface UploadClientOptions {
   /** Called after each accepted chunk with the bytes stored and the total (`null` while a stream's end is unknown). */
   onProgress?(bytesSent: number, bytesTotal: number | null): void;
   /**
-   * Milliseconds to wait before each retry after a network failure or a
-   * retryable status (5xx, 409, 423, 429, 460); the server's offset is read
-   * again before resending. `[]` disables retries.
-   * @default [0, 1000, 3000, 5000]
+   * When and how often to retry; see {@linkcode UploadRetryOptions}.
+   * @default { limit: 5, initial: 500, factor: 2, max: 30_000, jitter: "equal" }
    */
-  retryDelays?: readonly number[];
+  retry?: UploadRetryOptions;
   /** Aborts the upload; the server keeps what it has, so it can be resumed. */
   signal?: AbortSignal;
   /**
@@ -53,9 +104,11 @@ export interface UploadClientOptions {
   fingerprint?: string;
   /** The `fetch` to use. @default globalThis.fetch */
   fetch?: typeof fetch;
+  /** Times the waits between retries; replace it in tests. @default systemClock */
+  clock?: Clock;
 }
 
-/** What {@linkcode upload} resolves with. */
+/** What {@linkcode uploadFile} resolves with. */
 export interface UploadResult {
   /** The upload's URL on the server. */
   url: string;
@@ -64,8 +117,8 @@ export interface UploadResult {
 }
 
 const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
-const DEFAULT_RETRY_DELAYS = [0, 1_000, 3_000, 5_000];
-const RETRYABLE = new Set([409, 423, 429, 460]);
+/** Statuses after which a retry can succeed: idle timeout, offset moved, locked, rate or busy, checksum. */
+const RETRYABLE = new Set([408, 409, 423, 429, 460]);
 const processUrls = new MemoryUrlStore();
 
 /**
@@ -74,25 +127,43 @@ const processUrls = new MemoryUrlStore();
  *
  * @param source The bytes: a Blob is sliced per chunk (never read whole); a
  *   stream is read one chunk at a time and its length declared at the end.
- * @param options The endpoint, chunk size, metadata and callbacks.
+ * @param options The endpoint, chunk size, metadata, retries and callbacks.
  * @returns The upload's URL and size.
- * @throws {UploadRejectedError} When the server refuses for good (such as 413 or 415).
- * @throws {TypeError} When fetch fails and no retry is left, or an option is malformed.
+ * @throws {UploadRejectedError} When the server refuses for good (such as 413
+ *   or 415), or a retryable status outlasts `retry.limit`.
+ * @throws {UploadError} `UPLOAD_UNREACHABLE` when the network fails and no retry is left.
+ * @throws {TypeError} When an option is malformed.
  *
- * @example Uploading a file with progress
- * ```ts ignore
- * import { upload } from "@kiln/core/upload";
+ * @example Uploading a File with metadata, progress and retries
+ * ```ts
+ * import { Hono } from "hono";
+ * import { MemoryStore, uploads } from "@kiln/core/upload";
+ * import { MemoryUrlStore, uploadFile } from "@kiln/core/upload/client";
+ * import assert from "node:assert/strict";
  *
- * const input = document.querySelector("input[type=file]") as HTMLInputElement;
- * const file = input.files![0];
- * const { url } = await upload(file, {
- *   endpoint: "/files",
+ * const names: (string | null)[] = [];
+ * const app = new Hono().route("/files", uploads({
+ *   store: new MemoryStore(),
+ *   maxSize: 1 << 20,
+ *   onComplete: (upload) => void names.push(upload.metadata.filename),
+ * }));
+ * // In a page: the File from an <input type="file">, and no fetch or urlStore option.
+ * const file = new File(["%PDF-1.7 ..."], "report.pdf", { type: "application/pdf" });
+ * const percents: number[] = [];
+ * const { size } = await uploadFile(file, {
+ *   endpoint: "https://uploads.example.com/files",
  *   metadata: { filename: file.name, filetype: file.type },
- *   onProgress: (sent, total) => console.log(`${Math.round((sent / total!) * 100)}%`),
+ *   onProgress: (sent, total) => void percents.push(Math.round((sent / total!) * 100)),
+ *   retry: { limit: 8, max: 60_000 }, // a flaky mobile network: try longer
+ *   urlStore: new MemoryUrlStore(),
+ *   fetch: (input, init) => Promise.resolve(app.fetch(new Request(input, init))),
  * });
+ * assert.equal(size, file.size);
+ * assert.deepEqual(percents, [100]);
+ * assert.deepEqual(names, ["report.pdf"]);
  * ```
  */
-export async function upload(
+export async function uploadFile(
   source: Blob | ReadableStream<Uint8Array>,
   options: UploadClientOptions,
 ): Promise<UploadResult> {
@@ -113,7 +184,8 @@ interface Config {
   metadata: string | null;
   headers: Record<string, string>;
   onProgress: UploadClientOptions["onProgress"];
-  retryDelays: readonly number[];
+  retry: Required<UploadRetryOptions>;
+  clock: Clock;
   signal: AbortSignal | undefined;
   resume: boolean;
   urlStore: UrlStore;
@@ -122,18 +194,19 @@ interface Config {
 
 function validate(source: unknown, options: UploadClientOptions): Config {
   if (!(source instanceof Blob) && !(source instanceof ReadableStream)) {
-    throw new TypeError("upload() takes a Blob, a File or a ReadableStream");
+    throw new TypeError("uploadFile() takes a Blob, a File or a ReadableStream");
   }
   if (typeof options?.endpoint !== "string" || options.endpoint.length === 0) {
-    throw new TypeError("upload() needs an endpoint URL");
+    throw new TypeError("uploadFile() needs an endpoint URL");
   }
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
     throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
   }
-  const retryDelays = options.retryDelays ?? DEFAULT_RETRY_DELAYS;
-  if (!Array.isArray(retryDelays) || retryDelays.some((d) => !Number.isFinite(d) || d < 0)) {
-    throw new TypeError("retryDelays must be an array of non-negative numbers");
+  const retry = validateRetry(options.retry);
+  const clock = options.clock ?? systemClock;
+  if (typeof clock?.setTimeout !== "function" || typeof clock.clearTimeout !== "function") {
+    throw new TypeError("clock must have now(), setTimeout() and clearTimeout()");
   }
   let metadata: string | null = null;
   if (options.metadata) {
@@ -156,7 +229,8 @@ function validate(source: unknown, options: UploadClientOptions): Config {
     metadata,
     headers: options.headers ?? {},
     onProgress: options.onProgress,
-    retryDelays,
+    retry,
+    clock,
     signal: options.signal,
     resume: options.resume ?? true,
     urlStore: options.urlStore ?? (storage ? new LocalStorageUrlStore() : processUrls),
@@ -172,8 +246,62 @@ function fingerprintOf(source: Blob | ReadableStream<Uint8Array>, options: Uploa
     .join("|");
 }
 
-/** A retryable failure: a network error or a status worth retrying. */
-class Retryable extends Error {}
+/** Checks the `retry` option and fills in its defaults. */
+function validateRetry(retry: UploadRetryOptions | undefined): Required<UploadRetryOptions> {
+  if (retry !== undefined && (typeof retry !== "object" || retry === null)) {
+    throw new TypeError("retry must be an object such as { limit: 5 }");
+  }
+  const shape = {
+    limit: retry?.limit ?? 5,
+    initial: retry?.initial ?? 500,
+    factor: retry?.factor ?? 2,
+    max: retry?.max ?? 30_000,
+    jitter: retry?.jitter ?? "equal",
+  };
+  if (!Number.isSafeInteger(shape.limit) || shape.limit < 0) {
+    throw new RangeError(`retry.limit must be an integer of zero or more, got ${shape.limit}`);
+  }
+  for (const name of ["initial", "max"] as const) {
+    if (!Number.isFinite(shape[name]) || shape[name] < 0) {
+      throw new RangeError(`retry.${name} must be zero or more milliseconds, got ${shape[name]}`);
+    }
+  }
+  if (!Number.isFinite(shape.factor) || shape.factor < 1) {
+    throw new RangeError(`retry.factor must be at least 1, got ${shape.factor}`);
+  }
+  if (!["none", "full", "equal"].includes(shape.jitter)) {
+    throw new TypeError(`retry.jitter must be "none", "full" or "equal", got ${shape.jitter}`);
+  }
+  return shape;
+}
+
+/** Whether a failure may pass: the network, or a status worth retrying. */
+function isRetryable(error: unknown): boolean {
+  if (error instanceof UploadRejectedError) {
+    return error.status >= 500 || RETRYABLE.has(error.status);
+  }
+  return error instanceof UploadError && error.code === "UPLOAD_UNREACHABLE";
+}
+
+/** How long a `Retry-After` header asks to wait, in milliseconds; 0 when absent or unusable. */
+function retryAfterOf(response: Response, now: number): number {
+  const value = response.headers.get("Retry-After")?.trim();
+  if (!value) return 0;
+  if (/^\d{1,9}$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? 0 : Math.max(0, date - now);
+}
+
+/** A refusal from the server, with the wait it asked for. */
+class ServerRefusal extends UploadRejectedError {
+  /** Milliseconds the server asked to wait (`Retry-After`), or 0. */
+  readonly retryAfter: number;
+
+  constructor(status: number, message: string, retryAfter: number) {
+    super(status, message);
+    this.retryAfter = retryAfter;
+  }
+}
 
 class Uploader {
   #source: Source;
@@ -182,10 +310,12 @@ class Uploader {
   #url: string | null = null;
   #offset = 0;
   #length: number | null;
+  #backoff: Backoff;
 
   constructor(source: Source, config: Config, fingerprint: string | null) {
     this.#source = source;
     this.#config = config;
+    this.#backoff = new Backoff(config.retry);
     this.#fingerprint = fingerprint;
     this.#length = source.size;
   }
@@ -222,20 +352,24 @@ class Uploader {
     return { url, size: this.#offset };
   }
 
-  /** Runs `step`, retrying after each delay on a retryable failure, calling `resync` first. */
+  /**
+   * Runs `step`, retrying a retryable failure after a back-off wait (at least
+   * the server's `Retry-After`, at most `retry.max`), calling `resync` first.
+   * The count of failures in a row starts over whenever a step succeeds.
+   */
   async #retrying<T>(step: () => Promise<T>, resync?: () => Promise<void>): Promise<T> {
-    const { retryDelays, signal } = this.#config;
-    for (let attempt = 0;; attempt++) {
+    const { retry, signal, clock } = this.#config;
+    for (let failures = 0;; failures++) {
       try {
-        if (attempt > 0 && resync) await resync();
-        return await step();
+        if (failures > 0 && resync) await resync();
+        const result = await step();
+        this.#backoff.reset();
+        return result;
       } catch (error) {
         signal?.throwIfAborted();
-        const retryable = error instanceof Retryable || error instanceof TypeError;
-        if (!retryable || attempt >= retryDelays.length) {
-          throw error instanceof Retryable ? error.cause : error;
-        }
-        await sleep(retryDelays[attempt], signal);
+        if (!isRetryable(error) || failures >= retry.limit) throw error;
+        const asked = error instanceof ServerRefusal ? error.retryAfter : 0;
+        await sleep(Math.min(Math.max(this.#backoff.next(), asked), retry.max), clock, signal);
       }
     }
   }
@@ -250,18 +384,17 @@ class Uploader {
       });
     } catch (error) {
       this.#config.signal?.throwIfAborted();
-      throw new Retryable("Network failure", { cause: error });
+      throw new UploadError("UPLOAD_UNREACHABLE", "The upload server could not be reached", {
+        cause: error,
+      });
     }
     if (response.ok) return response;
     const message = (await response.text().catch(() => "")) || response.statusText;
-    const error = new UploadRejectedError(
+    throw new ServerRefusal(
       response.status,
       `Upload server answered ${response.status}: ${message}`,
+      retryAfterOf(response, this.#config.clock.now()),
     );
-    if (response.status >= 500 || RETRYABLE.has(response.status)) {
-      throw new Retryable(message, { cause: error });
-    }
-    throw error;
   }
 
   async #create(): Promise<string> {
@@ -281,7 +414,9 @@ class Uploader {
       const response = await this.#request(url, { method: "HEAD" });
       const offset = Number(response.headers.get("Upload-Offset"));
       const length = response.headers.get("Upload-Length");
-      if (!Number.isSafeInteger(offset)) throw new TypeError("The server sent no Upload-Offset");
+      if (!Number.isSafeInteger(offset)) {
+        throw new UploadRejectedError(response.status, "The server sent no Upload-Offset");
+      }
       return { offset, length: length === null ? null : Number(length) };
     } catch (error) {
       // Gone, expired or forbidden: start over with a new upload.
@@ -313,14 +448,15 @@ class Uploader {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Waits `ms` on the clock, or rejects with the signal's reason when it aborts first. */
+function sleep(ms: number, clock: Clock, signal: AbortSignal | undefined): Promise<void> {
   if (ms === 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = () => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       reject(signal!.reason);
     };
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);

@@ -9,8 +9,10 @@ import { KilnError, type UploadErrorCode } from "../errors.ts";
  * A store operation failed for a reason a caller can act on: the upload does
  * not exist (`UPLOAD_NOT_FOUND`), another unfinished upload already holds the
  * path (`UPLOAD_EXISTS`), a chunked upload was used after it was finalized
- * or aborted (`UPLOAD_CLOSED`), or an upload's stored record cannot be read
- * (`UPLOAD_RECORD_CORRUPT`; the tus server answers 500 and keeps its bytes).
+ * or aborted (`UPLOAD_CLOSED`), an upload's stored record cannot be read
+ * (`UPLOAD_RECORD_CORRUPT`; the tus server answers 500 and keeps its bytes),
+ * or `uploadFile()` could not reach the server and has no retry left
+ * (`UPLOAD_UNREACHABLE`, the network error as `cause`).
  *
  * @example Telling a missing upload from other failures
  * ```ts

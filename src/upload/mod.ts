@@ -1,8 +1,10 @@
 /**
  * Resumable uploads: a tus 1.0.0 server as a Hono router ({@linkcode uploads}),
  * stores for the bytes ({@linkcode MemoryStore} here, `FileStore` from
- * `@kiln/core/upload/file-store`), upload state in memory or Redis so a
- * resume can land on any instance, and a small client ({@linkcode upload}).
+ * `@kiln/core/upload/file-store`), and upload state in memory or Redis so a
+ * resume can land on any instance. The client, `uploadFile()`, has its own
+ * entry point, `@kiln/core/upload/client`, so a browser bundle never pulls in
+ * the server.
  *
  * @example Mounting the server
  * ```ts
@@ -37,5 +39,3 @@ export type {
 export { TUS_CORS_HEADERS } from "./cors_headers.ts";
 export type { Clock } from "../clock.ts";
 export type { BroadcastProgressOptions, ProgressHub } from "./progress_broadcast.ts";
-export { upload, type UploadClientOptions, type UploadResult } from "./client.ts";
-export { LocalStorageUrlStore, MemoryUrlStore, type UrlStore } from "./url_store.ts";

@@ -3,13 +3,12 @@ import { Hono } from "hono";
 import {
   MemoryStore,
   MemoryUploadState,
-  MemoryUrlStore,
   type ProgressHub,
-  upload,
   type UploadErrorSource,
   uploads,
   type UploadsOptions,
 } from "../../src/upload/mod.ts";
+import { MemoryUrlStore, uploadFile } from "../../src/upload/client.ts";
 import { sign, startServer } from "../realtime/_support/server.ts";
 import { TestClient } from "../realtime/_support/ws_client.ts";
 import { bytes, collect, patchHeaders, serve, tus } from "./_serve.ts";
@@ -67,7 +66,7 @@ Deno.test("a subscriber on a real WebSocket receives throttled progress and comp
     broadcastProgress: { hub: realtime.hub, channel: userChannel },
   });
   const data = bytes(250_000);
-  const result = await upload(new Blob([data]), {
+  const result = await uploadFile(new Blob([data]), {
     endpoint: server.endpoint,
     chunkSize: 100_000,
     headers: { "X-User": "alice" },

@@ -4,13 +4,11 @@ import { Hono } from "hono";
 import * as tus from "tus-js-client";
 import {
   MemoryStore,
-  MemoryUrlStore,
-  upload,
   type UploadInfo,
-  UploadRejectedError,
   uploads,
   type UploadsOptions,
 } from "../../src/upload/mod.ts";
+import { MemoryUrlStore, uploadFile, UploadRejectedError } from "../../src/upload/client.ts";
 import { bytes, collect, serve } from "./_serve.ts";
 
 /** A tus server that records each PATCH's Upload-Offset and each POST. */
@@ -52,11 +50,11 @@ function failingFetch(failFrom: number): typeof fetch {
   };
 }
 
-Deno.test("upload() sends a Blob in chunks with metadata and reports progress after each", async () => {
+Deno.test("uploadFile() sends a Blob in chunks with metadata and reports progress after each", async () => {
   await using server = await setup();
   const data = bytes(3500);
   const progress: [number, number | null][] = [];
-  const result = await upload(new Blob([data]), {
+  const result = await uploadFile(new Blob([data]), {
     endpoint: server.endpoint,
     chunkSize: 1000,
     metadata: { filename: "naïve.txt" },
@@ -69,7 +67,7 @@ Deno.test("upload() sends a Blob in chunks with metadata and reports progress af
   assert.equal(server.completed[0].metadata.filename, "naïve.txt");
 });
 
-Deno.test("upload() of a stream of unknown length declares the length with its last chunk", async () => {
+Deno.test("uploadFile() of a stream of unknown length declares the length with its last chunk", async () => {
   await using server = await setup();
   const data = bytes(2500);
   const parts = [data.slice(0, 700), data.slice(700, 1900), data.slice(1900)];
@@ -80,7 +78,7 @@ Deno.test("upload() of a stream of unknown length declares the length with its l
       else controller.close();
     },
   });
-  const result = await upload(stream, {
+  const result = await uploadFile(stream, {
     endpoint: server.endpoint,
     chunkSize: 1000,
     urlStore: new MemoryUrlStore(),
@@ -108,10 +106,10 @@ Deno.test("a PATCH cut off mid-body is retried from the offset the server report
     }
     return fetch(input, init);
   };
-  const result = await upload(new Blob([data]), {
+  const result = await uploadFile(new Blob([data]), {
     endpoint: server.endpoint,
     chunkSize: 1000,
-    retryDelays: [0],
+    retry: { initial: 0 },
     urlStore: new MemoryUrlStore(),
     fetch: cutting,
   });
@@ -119,22 +117,22 @@ Deno.test("a PATCH cut off mid-body is retried from the offset the server report
   assert.ok(server.requests.includes("HEAD"), "the retry asked the server for its offset");
 });
 
-Deno.test("an interrupted upload is resumed by a later upload() call from the server's offset", async () => {
+Deno.test("an interrupted upload is resumed by a later uploadFile() call from the server's offset", async () => {
   await using server = await setup();
   const urlStore = new MemoryUrlStore();
   const file = new File([bytes(5000)], "video.mp4", { lastModified: 1 });
   await assert.rejects(
-    upload(file, {
+    uploadFile(file, {
       endpoint: server.endpoint,
       chunkSize: 1000,
-      retryDelays: [],
+      retry: { limit: 0 },
       urlStore,
       fetch: failingFetch(3),
     }),
-    TypeError,
+    { name: "UploadError", code: "UPLOAD_UNREACHABLE" },
   );
   assert.deepEqual(server.requests, ["POST", "PATCH 0", "PATCH 1000"]);
-  const result = await upload(file, { endpoint: server.endpoint, chunkSize: 1000, urlStore });
+  const result = await uploadFile(file, { endpoint: server.endpoint, chunkSize: 1000, urlStore });
   assert.deepEqual(server.requests.slice(3), ["HEAD", "PATCH 2000", "PATCH 3000", "PATCH 4000"]);
   assert.deepEqual(await server.stored(result.url), new Uint8Array(await file.arrayBuffer()));
   assert.equal(
@@ -150,7 +148,7 @@ Deno.test("an aborted upload rejects with the signal's reason and resumes later"
   const data = new Blob([bytes(4000)]);
   const controller = new AbortController();
   await assert.rejects(
-    upload(data, {
+    uploadFile(data, {
       endpoint: server.endpoint,
       chunkSize: 1000,
       urlStore,
@@ -160,7 +158,7 @@ Deno.test("an aborted upload rejects with the signal's reason and resumes later"
     }),
     /user cancelled/,
   );
-  const result = await upload(data, {
+  const result = await uploadFile(data, {
     endpoint: server.endpoint,
     chunkSize: 1000,
     urlStore,
@@ -174,7 +172,10 @@ Deno.test("an aborted upload rejects with the signal's reason and resumes later"
 Deno.test("an upload the server refuses rejects with UploadRejectedError and its status", async () => {
   await using server = await setup({ maxSize: 100 });
   await assert.rejects(
-    upload(new Blob([bytes(101)]), { endpoint: server.endpoint, urlStore: new MemoryUrlStore() }),
+    uploadFile(new Blob([bytes(101)]), {
+      endpoint: server.endpoint,
+      urlStore: new MemoryUrlStore(),
+    }),
     (error) => error instanceof UploadRejectedError && error.status === 413,
   );
 });
@@ -220,10 +221,10 @@ Deno.test("tus-js-client resumes an upload Kiln's client started, and Kiln's cli
   const data = bytes(3000);
   const urlStore = new MemoryUrlStore();
   await assert.rejects(
-    upload(new Blob([data]), {
+    uploadFile(new Blob([data]), {
       endpoint: server.endpoint,
       chunkSize: 1000,
-      retryDelays: [],
+      retry: { limit: 0 },
       urlStore,
       fingerprint: "f",
       fetch: failingFetch(2),
@@ -235,7 +236,7 @@ Deno.test("tus-js-client resumes an upload Kiln's client started, and Kiln's cli
 
   const tusUrl = await tusJsClient(data, { endpoint: server.endpoint, stopAfter: 1000 });
   await urlStore.set(`${server.endpoint}|g`, tusUrl);
-  const result = await upload(new Blob([data]), {
+  const result = await uploadFile(new Blob([data]), {
     endpoint: server.endpoint,
     chunkSize: 1000,
     urlStore,

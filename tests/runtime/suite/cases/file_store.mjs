@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { MemoryUrlStore, RedisUploadState, upload } from "@kiln/core/upload";
+import { RedisUploadState } from "@kiln/core/upload";
+import { MemoryUrlStore, uploadFile } from "@kiln/core/upload/client";
 import * as assert from "./_assert.mjs";
 import { patterned, sameBytes, serveUploads, storedBytes } from "./_served_uploads.mjs";
 
@@ -135,7 +136,7 @@ export const cases = [
       try {
         const stop = new AbortController();
         await assert.rejects(
-          upload(new Blob([bytes]), {
+          uploadFile(new Blob([bytes]), {
             ...options,
             signal: stop.signal,
             onProgress: () => stop.abort(), // the process dies after the first chunk
@@ -147,7 +148,7 @@ export const cases = [
 
         current = await serveOnce();
         const sent = [];
-        const result = await upload(new Blob([bytes]), {
+        const result = await uploadFile(new Blob([bytes]), {
           ...options,
           fetch: (input, init) => {
             sent.push([

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { MemoryStore, upload, uploads } from "@kiln/core/upload";
+import { MemoryStore, uploads } from "@kiln/core/upload";
+import { uploadFile } from "@kiln/core/upload/client";
 import * as assert from "./_assert.mjs";
 
 /** The suite's name, printed by every runner. */
@@ -119,11 +120,11 @@ export const cases = [
     },
   },
   {
-    name: "upload() sends a Blob in chunks to the server through a given fetch",
+    name: "uploadFile() sends a Blob in chunks to the server through a given fetch",
     async run() {
       const { store, files } = server();
       const progress = [];
-      const result = await upload(new Blob(["0123456789"]), {
+      const result = await uploadFile(new Blob(["0123456789"]), {
         endpoint: "http://uploads.test/",
         chunkSize: 4,
         resume: false,

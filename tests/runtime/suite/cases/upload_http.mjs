@@ -2,12 +2,13 @@
  * Cases for `@kiln/core/upload` over real sockets: the tus server on each
  * runtime's own HTTP server (`ctx.serve`: `@hono/node-server`, `Bun.serve`, the
  * worker's `fetch` handler behind Miniflare's port), driven by real clients —
- * tus-js-client where it runs (Node, Bun) and Kiln's `upload()` everywhere —
+ * tus-js-client where it runs (Node, Bun) and Kiln's `uploadFile()` everywhere —
  * through aborts, resumes and two servers sharing state in Redis.
  *
  * @module
  */
-import { MemoryUrlStore, RedisUploadState, upload } from "@kiln/core/upload";
+import { RedisUploadState } from "@kiln/core/upload";
+import { MemoryUrlStore, uploadFile } from "@kiln/core/upload/client";
 import * as assert from "./_assert.mjs";
 import {
   patchHeaders,
@@ -52,7 +53,7 @@ export const cases = [
       "and a new client resumes from the server's offset without creating a second upload",
     runtimes: ["node", "bun"],
     because: "tus-js-client sends through XMLHttpRequest (browser build) or node:http (Node " +
-      "build), and a Worker has neither; workerd drives the same server with Kiln's upload()",
+      "build), and a Worker has neither; workerd drives the same server with Kiln's uploadFile()",
     async run(ctx) {
       // Imported here, not at the top: the workerd bundle must not pull in its Node build.
       const tusClient = await import("tus-js-client");
@@ -117,7 +118,7 @@ export const cases = [
     },
   },
   {
-    name: "upload() resumes after a PATCH cut off mid-body: the server keeps the bytes that " +
+    name: "uploadFile() resumes after a PATCH cut off mid-body: the server keeps the bytes that " +
       "arrived, and a later call continues from exactly there on the same upload",
     async run(ctx) {
       const server = await serveUploads(ctx);
@@ -160,15 +161,15 @@ export const cases = [
           throw new TypeError("fetch failed: the connection was reset");
         };
         await assert.rejects(
-          upload(source, {
+          uploadFile(source, {
             endpoint: server.endpoint,
             chunkSize,
             urlStore,
             fingerprint: "report",
-            retryDelays: [], // fail now, resume in the next call (a reload, say)
+            retry: { limit: 0 }, // fail now, resume in the next call (a reload, say)
             fetch: dropping,
           }),
-          TypeError,
+          { name: "UploadError", code: "UPLOAD_UNREACHABLE" },
         );
         await server.idle();
         const head = await call(uploadUrl, { method: "HEAD", headers: tus() });
@@ -185,7 +186,7 @@ export const cases = [
           ]);
           return await fetch(input, init);
         };
-        const result = await upload(source, {
+        const result = await uploadFile(source, {
           endpoint: server.endpoint,
           chunkSize,
           urlStore,
