@@ -10,9 +10,16 @@
  * ```ts
  * import { Hono } from "hono";
  * import { MemoryStore, uploads } from "@kiln/core/upload";
+ * import assert from "node:assert/strict";
  *
  * const app = new Hono();
  * app.route("/files", uploads({ store: new MemoryStore(), maxSize: 100 * 1024 * 1024 }));
+ * const created = await app.request("/files", {
+ *   method: "POST",
+ *   headers: { "Tus-Resumable": "1.0.0", "Upload-Length": "42" },
+ * });
+ * assert.equal(created.status, 201);
+ * assert.match(created.headers.get("Location")!, /\/files\/[0-9a-f]{32}$/);
  * ```
  *
  * @module

@@ -21,7 +21,7 @@ export interface UrlStore {
  *
  * @example Remembering an upload
  * ```ts
- * import { MemoryUrlStore } from "@kiln/core/upload";
+ * import { MemoryUrlStore } from "@kiln/core/upload/client";
  * import assert from "node:assert/strict";
  *
  * const urls = new MemoryUrlStore();
@@ -69,10 +69,21 @@ export class MemoryUrlStore implements UrlStore {
  * upload resumes after a page reload.
  *
  * @example Using localStorage under a prefix
- * ```ts ignore
- * import { LocalStorageUrlStore, upload } from "@kiln/core/upload";
+ * ```ts
+ * import { LocalStorageUrlStore, MemoryUrlStore, type UrlStore } from "@kiln/core/upload/client";
+ * import assert from "node:assert/strict";
  *
- * await upload(file, { endpoint: "/files", urlStore: new LocalStorageUrlStore("my-app:") });
+ * // Browsers (and Deno) have localStorage; elsewhere, fall back to memory.
+ * let urls: UrlStore;
+ * try {
+ *   urls = new LocalStorageUrlStore(`my-app-${crypto.randomUUID()}:`);
+ * } catch {
+ *   urls = new MemoryUrlStore();
+ * }
+ * await urls.set("report.pdf|1024", "https://example.com/files/abc");
+ * assert.equal(await urls.get("report.pdf|1024"), "https://example.com/files/abc");
+ * await urls.remove("report.pdf|1024");
+ * assert.equal(await urls.get("report.pdf|1024"), null);
  * ```
  */
 export class LocalStorageUrlStore implements UrlStore {
