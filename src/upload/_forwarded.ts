@@ -3,6 +3,13 @@
  * `Forwarded` or `X-Forwarded-Host` / `X-Forwarded-Proto`. Every value comes
  * from the network, so anything that is not a plain host (and optional port)
  * or `http`/`https` is dropped rather than cleaned.
+ *
+ * Why hand-parsed: `forwarded-parse` (2.2.0), the usual npm parser, is
+ * CommonJS and requires `node:util`, so it would not load on Workers without
+ * `nodejs_compat` or in a browser bundle; it also accepts a parameter
+ * repeated within one element, which this parser refuses (a client could
+ * otherwise smuggle a second `host=` past a proxy that appends its own). The
+ * grammar is small, and the hostile cases live in tests/upload/forwarded_test.ts.
  */
 
 /** What a proxy reported; a field is `null` when absent or unusable. */
