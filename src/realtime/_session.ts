@@ -23,7 +23,7 @@ import {
   RealtimeWireErrorCode,
   type ServerMessage,
 } from "./protocol.ts";
-import { bufferedAmount } from "./_buffered_amount.ts";
+import { bufferedAmount } from "./adapters/bun.ts";
 import {
   type ChannelRequestContext,
   publish,

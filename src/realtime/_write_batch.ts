@@ -5,17 +5,7 @@
  * @module
  */
 
-/** A Node stream that can hold writes back and send them in one system call. */
-export interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
-
-// Node's process.nextTick, read from the global (src imports nothing runtime-specific):
-// it runs once the current burst of promise jobs is done, so writes made by many
-// broadcasts in a row go out together.
-const nextTick = (globalThis as { process?: { nextTick?: (task: () => void) => void } })
-  .process?.nextTick;
+import { type Corkable, corkableStream, nextTick } from "./adapters/node.ts";
 
 /**
  * Holds one socket's writes until the current burst of work is done, then
@@ -71,13 +61,4 @@ export class WriteBatch {
       batch.#onFlushed();
     }
   };
-}
-
-/** The TCP stream under a Node `ws` socket (its `_socket`), if that is what `raw` is. */
-function corkableStream(raw: unknown): Corkable | null {
-  if (typeof raw !== "object" || raw === null) return null;
-  const stream = (raw as { _socket?: Partial<Corkable> })._socket;
-  return typeof stream?.cork === "function" && typeof stream.uncork === "function"
-    ? stream as Corkable
-    : null;
 }

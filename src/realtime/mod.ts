@@ -49,7 +49,7 @@ export {
   limitBunFrames,
   limitNodeFrames,
   type NodeWebSocketLike,
-} from "./frame_limits.ts";
+} from "./adapters/frame_limits.ts";
 export { type BroadcastOptions, Hub, type HubOptions } from "./hub.ts";
 export { type JwtAlgorithm, jwtAuth, type JwtAuthOptions } from "./jwt_auth.ts";
 export {

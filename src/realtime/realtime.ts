@@ -19,9 +19,9 @@ import type {
 import type { ConnectionSlot } from "./connection_slots.ts";
 import { AuthError } from "./errors.ts";
 import type { Hub } from "./hub.ts";
-import { PROTOCOL } from "./protocol.ts";
 import { extractToken } from "./_token.ts";
-import { dropOnProtocolError } from "./_protocol_error.ts";
+import { dropOnProtocolError } from "./adapters/node.ts";
+import { answerClose, withProtocol } from "./adapters/workers.ts";
 
 /** The per-connection rate limit: a token bucket. */
 export interface RealtimeRateLimit {
@@ -298,39 +298,4 @@ function refusal(
     headers: { "Content-Type": "text/plain; charset=UTF-8", ...headers },
   });
   return new HTTPException(status, { message, res, cause });
-}
-
-/**
- * Completes the closing handshake. Workers do not answer a client's close frame
- * by themselves, so without this the client waits for a close that never comes;
- * elsewhere the socket is already closed and this does nothing.
- */
-function answerClose(ws: WSContext, code: number): void {
-  if (ws.readyState === 3) return;
-  // 1005 and 1006 describe a close without a frame and cannot be sent back.
-  const sendable = code === 1000 || (code >= 3000 && code <= 4999);
-  try {
-    ws.close(sendable ? code : 1000);
-  } catch {
-    // Closed in the meantime.
-  }
-}
-
-/** Workers' adapter leaves the subprotocol out of the 101; browsers then drop the connection. */
-function withProtocol(response: Response, offered: string | undefined): Response {
-  if (response.status !== 101 || response.headers.has("sec-websocket-protocol")) return response;
-  if (!offered || offered.split(",")[0].trim() !== PROTOCOL) return response;
-  try {
-    response.headers.set("Sec-WebSocket-Protocol", PROTOCOL);
-    return response;
-  } catch {
-    // Immutable headers: rebuild the response around the same socket.
-    const headers = new Headers(response.headers);
-    headers.set("Sec-WebSocket-Protocol", PROTOCOL);
-    return new Response(null, {
-      status: 101,
-      headers,
-      webSocket: (response as { webSocket?: unknown }).webSocket,
-    } as ResponseInit);
-  }
 }

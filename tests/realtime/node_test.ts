@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { Hub } from "../../src/realtime/hub.ts";
 import { jwtAuth } from "../../src/realtime/jwt_auth.ts";
 import { realtime, type RealtimeOptions } from "../../src/realtime/realtime.ts";
-import { limitNodeFrames } from "../../src/realtime/frame_limits.ts";
+import { limitNodeFrames } from "../../src/realtime/adapters/frame_limits.ts";
 // @deno-types="@types/ws"
 import { WebSocket as NodeWebSocket } from "ws";
 import { RealtimeClient } from "../../src/realtime/client.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { upgradeWebSocket, websocket } from "hono/bun";
-import { limitBunFrames } from "../../../src/realtime/frame_limits.ts";
+import { limitBunFrames } from "../../../src/realtime/adapters/frame_limits.ts";
 import { fixtureApp, type FixtureConfig, report } from "./fixture_app.ts";
 
 declare const Bun: {

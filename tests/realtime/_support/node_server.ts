@@ -9,7 +9,7 @@
 import { serve } from "@hono/node-server";
 import { createNodeWebSocket } from "@hono/node-ws";
 import process from "node:process";
-import { limitNodeFrames } from "../../../src/realtime/frame_limits.ts";
+import { limitNodeFrames } from "../../../src/realtime/adapters/frame_limits.ts";
 import { fixtureApp, type FixtureConfig, report } from "./fixture_app.ts";
 
 const config: FixtureConfig = JSON.parse(process.env.KILN_FIXTURE ?? "{}");

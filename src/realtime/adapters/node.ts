@@ -1,6 +1,8 @@
 /**
- * What happens to a peer that breaks the WebSocket protocol (a frame over the
- * runtime's cap, invalid UTF-8, a bad opcode), where the runtime leaves it open.
+ * Node's quirks, in one place: the `ws` socket that `@hono/node-ws` hands over
+ * (its private `_socket` TCP stream, its behaviour after a protocol error) and
+ * `process.nextTick`. The realtime core only knows Hono's `WSContext`; these
+ * helpers look under `ws.raw` and do nothing on other runtimes.
  *
  * @module
  */
@@ -33,4 +35,27 @@ export function dropOnProtocolError(ws: WSContext): void {
     if (typeof stream?.end === "function") stream.end(() => socket.terminate());
     else socket.terminate();
   });
+}
+
+/** A Node stream that can hold writes back and send them in one system call. */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * Node's `process.nextTick`, read from the global (src/ imports nothing
+ * runtime-specific), or `undefined` elsewhere: it runs once the current burst
+ * of promise jobs is done, so writes made by many broadcasts in a row go out together.
+ */
+export const nextTick: ((task: () => void) => void) | undefined =
+  (globalThis as { process?: { nextTick?: (task: () => void) => void } }).process?.nextTick;
+
+/** The TCP stream under a Node `ws` socket (its `_socket`), if that is what `raw` is. */
+export function corkableStream(raw: unknown): Corkable | null {
+  if (typeof raw !== "object" || raw === null) return null;
+  const stream = (raw as { _socket?: Partial<Corkable> })._socket;
+  return typeof stream?.cork === "function" && typeof stream.uncork === "function"
+    ? stream as Corkable
+    : null;
 }

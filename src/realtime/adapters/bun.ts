@@ -1,6 +1,7 @@
 /**
  * How many bytes a runtime's socket still holds to send, read off whatever
- * shape its raw socket has.
+ * shape its raw socket has: the standard `bufferedAmount` (Deno, browsers,
+ * Node's `ws`) or Bun's `getBufferedAmount()`; Workers say nothing.
  *
  * @module
  */

@@ -15,7 +15,7 @@
  * @module
  */
 
-/** The default of `maxMessageBytes` in {@linkcode import("./realtime.ts").RealtimeOptions}. */
+/** The default of `maxMessageBytes` in {@linkcode import("../realtime.ts").RealtimeOptions}. */
 const DEFAULT_MAX_BYTES = 16_384;
 
 /** The part of `createNodeWebSocket()`'s result that {@linkcode limitNodeFrames} needs. */

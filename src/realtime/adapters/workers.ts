@@ -1,0 +1,44 @@
+/**
+ * Cloudflare Workers' quirks, in one place: `hono/cloudflare-workers` never
+ * calls `onOpen`, leaves the subprotocol out of the 101, and a Worker does not
+ * answer a client's close frame by itself. Elsewhere these do nothing.
+ *
+ * @module
+ */
+import type { WSContext } from "hono/ws";
+import { PROTOCOL } from "../protocol.ts";
+
+/**
+ * Completes the closing handshake. Workers do not answer a client's close frame
+ * by themselves, so without this the client waits for a close that never comes;
+ * elsewhere the socket is already closed and this does nothing.
+ */
+export function answerClose(ws: WSContext, code: number): void {
+  if (ws.readyState === 3) return;
+  // 1005 and 1006 describe a close without a frame and cannot be sent back.
+  const sendable = code === 1000 || (code >= 3000 && code <= 4999);
+  try {
+    ws.close(sendable ? code : 1000);
+  } catch {
+    // Closed in the meantime.
+  }
+}
+
+/** Workers' adapter leaves the subprotocol out of the 101; browsers then drop the connection. */
+export function withProtocol(response: Response, offered: string | undefined): Response {
+  if (response.status !== 101 || response.headers.has("sec-websocket-protocol")) return response;
+  if (!offered || offered.split(",")[0].trim() !== PROTOCOL) return response;
+  try {
+    response.headers.set("Sec-WebSocket-Protocol", PROTOCOL);
+    return response;
+  } catch {
+    // Immutable headers: rebuild the response around the same socket.
+    const headers = new Headers(response.headers);
+    headers.set("Sec-WebSocket-Protocol", PROTOCOL);
+    return new Response(null, {
+      status: 101,
+      headers,
+      webSocket: (response as { webSocket?: unknown }).webSocket,
+    } as ResponseInit);
+  }
+}
