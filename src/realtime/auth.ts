@@ -32,6 +32,7 @@ export interface AuthSession {
  * @example A scheme that looks tokens up in a table
  * ```ts
  * import { AuthError, type WebSocketAuth } from "@kiln/core/realtime";
+ * import assert from "node:assert/strict";
  *
  * const sessions = new Map([["s3cr3t-session", "user-1"]]);
  * const tableAuth: WebSocketAuth = {
@@ -41,7 +42,11 @@ export interface AuthSession {
  *     return { user: { id, claims: {} }, expiresAt: null };
  *   },
  * };
- * console.log(await tableAuth.authenticate("s3cr3t-session"));
+ * assert.deepEqual(await tableAuth.authenticate("s3cr3t-session"), {
+ *   user: { id: "user-1", claims: {} },
+ *   expiresAt: null,
+ * });
+ * assert.throws(() => tableAuth.authenticate("guessed"), AuthError);
  * ```
  */
 export interface WebSocketAuth {

@@ -43,7 +43,8 @@ export interface CloseInfo {
  *
  * @example Counting messages and refusing banned users
  * ```ts
- * import { type ConnectionMiddleware } from "@kiln/core/realtime";
+ * import { type Connection, type ConnectionMiddleware } from "@kiln/core/realtime";
+ * import assert from "node:assert/strict";
  *
  * const banned = new Set(["user-13"]);
  * const middleware: ConnectionMiddleware<{ messages: number }> = {
@@ -56,7 +57,15 @@ export interface CloseInfo {
  *     return message;
  *   },
  * };
- * console.log(typeof middleware.onConnect);
+ * // What the hub does with a connection (here a stand-in for a real one):
+ * const connection = { user: { id: "user-13", claims: {} }, data: {} } as Connection<
+ *   { messages: number }
+ * >;
+ * assert.equal(await middleware.onConnect!(connection), false); // refused: closes with 4000
+ * const alice: typeof connection = { ...connection, user: { id: "alice", claims: {} }, data: {} };
+ * await middleware.onConnect!(alice);
+ * await middleware.onMessage!(alice, { type: "ping" });
+ * assert.equal(alice.data.messages, 1);
  * ```
  */
 export interface ConnectionMiddleware<

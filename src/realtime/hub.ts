@@ -70,10 +70,11 @@ interface PresenceEntry {
  * @example Broadcasting from an HTTP handler
  * ```ts
  * import { Hub } from "@kiln/core/realtime";
+ * import assert from "node:assert/strict";
  *
  * const hub = new Hub();
  * await hub.broadcast("private-user.123", "invoice.paid", { id: 7 });
- * console.log(hub.size); // 0 connections, so nobody received it
+ * assert.equal(hub.size, 0); // no connections, so nobody received it
  * await hub.close();
  * ```
  */
@@ -131,11 +132,17 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
    * @example Logging connections
    * ```ts
    * import { Hub } from "@kiln/core/realtime";
+   * import assert from "node:assert/strict";
    *
-   * const hub = new Hub().use({
-   *   onConnect: (connection) => console.log("hello", connection.user.id),
-   *   onClose: (connection, { code }) => console.log("bye", connection.user.id, code),
-   * });
+   * const log: string[] = [];
+   * const hub = new Hub();
+   * assert.equal(
+   *   hub.use({
+   *     onConnect: (connection) => void log.push(`hello ${connection.user.id}`),
+   *     onClose: (connection, { code }) => void log.push(`bye ${connection.user.id} ${code}`),
+   *   }),
+   *   hub, // chains
+   * );
    * await hub.close();
    * ```
    */
@@ -246,9 +253,11 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
    * @example Notifying one user
    * ```ts
    * import { Hub } from "@kiln/core/realtime";
+   * import assert from "node:assert/strict";
    *
    * const hub = new Hub();
    * await hub.broadcast("private-user.42", "order.shipped", { orderId: 9 });
+   * await assert.rejects(hub.broadcast("no spaces", "x", null), TypeError); // invalid channel
    * await hub.close();
    * ```
    */
@@ -282,9 +291,10 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
    * @example Who is in the room
    * ```ts
    * import { Hub } from "@kiln/core/realtime";
+   * import assert from "node:assert/strict";
    *
    * const hub = new Hub();
-   * console.log(await hub.members("presence-room.1")); // []
+   * assert.deepEqual(await hub.members("presence-room.1"), []); // nobody there yet
    * await hub.close();
    * ```
    */

@@ -5,23 +5,42 @@
  * fan-out across server instances through Redis.
  *
  * @example A hub with JWT-authenticated channels
- * ```ts ignore
+ * ```ts
  * import { Hono } from "hono";
  * import { upgradeWebSocket } from "hono/deno";
- * import { Hub, jwtAuth, realtime } from "@kiln/core/realtime";
+ * import { SignJWT } from "jose";
+ * import { Hub, jwtAuth, realtime, RealtimeClient } from "@kiln/core/realtime";
+ * import assert from "node:assert/strict";
  *
+ * const secret = "an-hs256-secret-of-at-least-32-bytes!"; // Deno.env.get("JWT_SECRET")!
  * const hub = new Hub();
  * const app = new Hono();
  * app.get("/ws", realtime(hub, {
  *   upgradeWebSocket,
- *   auth: jwtAuth({ secret: Deno.env.get("JWT_SECRET")!, algorithms: ["HS256"] }),
+ *   auth: jwtAuth({ secret, algorithms: ["HS256"] }),
  *   authorize: (user, channel) => channel.name === `private-user.${user.id}`,
  * }));
  * app.post("/paid/:user", async (c) => {
  *   await hub.broadcast(`private-user.${c.req.param("user")}`, "invoice.paid", { id: 7 });
  *   return c.body(null, 204);
  * });
- * Deno.serve(app.fetch);
+ * const server = Deno.serve({ port: 0, onListen() {} }, app.fetch);
+ * const base = `localhost:${server.addr.port}`;
+ *
+ * // A user's browser: a token from your login, then the channel.
+ * const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("42")
+ *   .setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+ * const client = new RealtimeClient({ url: `ws://${base}/ws`, token: () => token });
+ * await client.connect();
+ * await client.subscribe("private-user.42");
+ * const paid = new Promise((resolve) => client.on("message", resolve));
+ * await (await fetch(`http://${base}/paid/42`, { method: "POST" })).body?.cancel();
+ * assert.deepEqual(await paid, {
+ *   type: "message", channel: "private-user.42", event: "invoice.paid", data: { id: 7 },
+ * });
+ * client.close();
+ * await hub.close();
+ * await server.shutdown();
  * ```
  *
  * @module

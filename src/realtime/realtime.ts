@@ -113,21 +113,28 @@ export interface RealtimeOptions {
  * @throws {TypeError} When `upgradeWebSocket` or `auth` is missing.
  * @throws {RangeError} When a limit is not a positive number.
  *
- * @example Serving channels on Deno
- * ```ts ignore
+ * @example Serving channels on Deno, refusing before the upgrade
+ * ```ts
  * import { Hono } from "hono";
  * import { upgradeWebSocket } from "hono/deno";
  * import { Hub, jwtAuth, realtime } from "@kiln/core/realtime";
+ * import assert from "node:assert/strict";
  *
  * const hub = new Hub();
  * const app = new Hono();
  * app.get("/ws", realtime(hub, {
  *   upgradeWebSocket,
- *   auth: jwtAuth({ secret: Deno.env.get("JWT_SECRET")!, algorithms: ["HS256"] }),
+ *   auth: jwtAuth({ secret: "an-hs256-secret-of-at-least-32-bytes!", algorithms: ["HS256"] }),
  *   authorize: (user, channel) => channel.name === `private-user.${user.id}`,
  *   origins: ["https://app.example.com"],
  * }));
- * Deno.serve(app.fetch);
+ * // Deno.serve(app.fetch) serves it; no socket is opened for these:
+ * const upgrade = (origin: string) => ({ headers: { upgrade: "websocket", origin } });
+ * const anonymous = await app.request("/ws", upgrade("https://app.example.com"));
+ * assert.equal(anonymous.status, 401);
+ * assert.equal(anonymous.headers.get("www-authenticate"), 'Bearer realm="kiln"');
+ * assert.equal((await app.request("/ws", upgrade("https://evil.example"))).status, 403);
+ * await hub.close();
  * ```
  */
 export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler {
