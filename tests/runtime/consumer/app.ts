@@ -25,7 +25,8 @@ import * as v from "valibot";
 import { KilnError } from "@kiln/core/errors";
 import { defineJob, Queue, RedisBackend, silentLogger, Worker } from "@kiln/core/queue";
 import { Hub, jwtAuth, realtime } from "@kiln/core/realtime";
-import { MemoryStore, upload, uploads } from "@kiln/core/upload";
+import { MemoryStore, uploads } from "@kiln/core/upload";
+import { uploadFile } from "@kiln/core/upload/client";
 
 const SECRET = "consumer-secret-consumer-secret-42";
 /** The longest any one step may wait for the network. */
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
     const bytes = new TextEncoder().encode("hello from a consumer ".repeat(100));
     const result = await within(
       "upload",
-      upload(new Blob([bytes]), { endpoint: `${base}/files`, chunkSize: 512 }),
+      uploadFile(new Blob([bytes]), { endpoint: `${base}/files`, chunkSize: 512 }),
     );
     check(completed.length === 1, `onComplete ran ${completed.length} times`);
     check(result.url.startsWith(`${base}/files/`), `unexpected upload URL ${result.url}`);
