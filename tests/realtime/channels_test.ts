@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CloseCode } from "../../src/realtime/close_codes.ts";
 import type { ClientMessage } from "../../src/realtime/protocol.ts";
-import { TestClient } from "./_support/ws_client.ts";
+import { TestClient, within } from "./_support/ws_client.ts";
 import { sign, startServer } from "./_support/server.ts";
 
 async function connect(url: string, sub: string, name?: string): Promise<TestClient> {
@@ -184,6 +184,7 @@ Deno.test("a connection may hold at most maxSubscriptions channels", async () =>
 
 Deno.test("connection middleware runs in order: connect may refuse or attach data, message may transform, drop or answer, close sees the code", async () => {
   const events: string[] = [];
+  const aliceClosed = Promise.withResolvers<void>();
   await using server = startServer({
     setup: (hub) => {
       hub.use({
@@ -204,6 +205,7 @@ Deno.test("connection middleware runs in order: connect may refuse or attach dat
         },
         onClose: (connection, { code }) => {
           events.push(`close-1:${connection.user.id}:${code}`);
+          if (connection.user.id === "alice") aliceClosed.resolve();
         },
       });
       hub.use({
@@ -228,10 +230,8 @@ Deno.test("connection middleware runs in order: connect may refuse or attach dat
   client.send({ type: "subscribe", channel: "blocked" });
   assert.equal((await client.next("error")).message, "blocked by policy");
   await client.close();
-  // onClose runs after the socket closed; give the queue a moment by polling.
-  for (let i = 0; i < 50 && !events.includes("close-1:alice:1000"); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  // onClose runs after the socket closed: wait for the hook itself.
+  await within(aliceClosed.promise, 5_000, "alice's onClose");
   assert.deepEqual(events, [
     "connect-1:banned",
     "close-1:banned:4000",

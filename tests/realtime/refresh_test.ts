@@ -6,7 +6,7 @@ import { UpstashRedis } from "../../src/redis/upstash_redis.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { ManualClock } from "./_support/manual_clock.ts";
 import { AUDIENCE, ISSUER, SECRET, sign, startServer } from "./_support/server.ts";
-import { TestClient } from "./_support/ws_client.ts";
+import { TestClient, within } from "./_support/ws_client.ts";
 
 async function connect(url: string, sub: string, claims: Record<string, unknown>, now?: number) {
   return await TestClient.connect(url, await sign(sub, { claims, now }));
@@ -154,10 +154,14 @@ Deno.test("RedisFanout: a refresh updates presence info on every instance, once 
   // Instance B's heartbeats are watched, so the test knows when one has run.
   const touchSha = await sha1(presenceTouch.source);
   let heartbeats = 0;
+  let heartbeat = Promise.withResolvers<void>();
   const watched: typeof fetch = async (input, init) => {
     const response = await fetch(input, init);
     const body = typeof init?.body === "string" ? init.body : "";
-    if (body.includes(touchSha) || body.includes("presenceTouch")) heartbeats++;
+    if (body.includes(touchSha) || body.includes("presenceTouch")) {
+      heartbeats++;
+      heartbeat.resolve();
+    }
     return response;
   };
   const clockB = new ManualClock(Date.now());
@@ -203,10 +207,9 @@ Deno.test("RedisFanout: a refresh updates presence info on every instance, once 
 
   // B's heartbeat renews alice with the JSON its own tab joined with; it must not revert her.
   const before = heartbeats;
+  heartbeat = Promise.withResolvers<void>();
   clockB.advance(10_000);
-  for (let i = 0; i < 200 && heartbeats === before; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await within(heartbeat.promise, 5_000, "B's heartbeat");
   assert.ok(heartbeats > before, "B sent a heartbeat");
   assert.deepEqual(
     (await b.hub.members("presence-room.r")).find((m) => m.id === "alice"),
