@@ -7,8 +7,8 @@
  *
  * - {@linkcode Fanout} carries broadcasts between hub instances and owns the
  *   {@linkcode PresenceStore} and, optionally, the {@linkcode ConnectionSlots}.
- * - A transport hands `Hub.connect()` a socket in Hono's {@linkcode WSContext}
- *   shape (the one socket shape the core knows), after `Hub.admit()` gave it a
+ * - A transport hands `Hub.connect()` a socket in the shape of Hono's
+ *   `WSContext` (from `hono/ws`: the one socket shape the core knows), after `Hub.admit()` gave it a
  *   {@linkcode ConnectionSlot}, and drives the {@linkcode TransportConnection}
  *   it gets back.
  * - {@linkcode parseClientMessage} and the subprotocol constants are the wire
@@ -42,8 +42,17 @@
  *
  * @module
  */
-export type { WSContext } from "hono/ws";
-export type { ConnectionPolicy, TransportConnection } from "./connection.ts";
+// Types of `@kiln/core/realtime` the contracts below are written in, repeated here
+// so an adapter can import everything it implements from one place.
+export type { AuthSession, RealtimeUser, WebSocketAuth } from "./auth.ts";
+export type {
+  Authorize,
+  AuthorizeResult,
+  ClientEventFilter,
+  Connection,
+  ConnectionPolicy,
+  TransportConnection,
+} from "./connection.ts";
 export type { ConnectionSlot, ConnectionSlots } from "./connection_slots.ts";
 export {
   type Fanout,
@@ -55,8 +64,14 @@ export {
 } from "./fanout.ts";
 export {
   BEARER_PREFIX,
+  type ChannelInfo,
+  type ChannelKind,
+  type ClientMessage,
   ClientMessageSchema,
   parseClientMessage,
   type ParseResult,
+  type PresenceMember,
   PROTOCOL,
+  type RealtimeWireErrorCode,
+  type ServerMessage,
 } from "./protocol.ts";
