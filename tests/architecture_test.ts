@@ -13,17 +13,25 @@ const SRC = join(ROOT, "src");
 /** The layer a file belongs to: its folder under `src/`, or `leaf` for top-level files. */
 function layerOf(path: string): string {
   const parts = relative(SRC, path).split("/");
-  return parts.length === 1 ? "leaf" : parts[0];
+  if (parts.length === 1) return parts[0] === "public_errors.ts" ? "errors-entry" : "leaf";
+  return parts[1] === "errors.ts" ? `${parts[0]}-errors` : parts[0];
 }
 
 /** Which layers each layer may import at run time. */
 const ALLOWED_LAYERS: Record<string, readonly string[]> = {
   leaf: ["leaf"],
   redis: ["leaf", "redis"],
-  queue: ["leaf", "redis", "queue"],
-  scheduler: ["leaf", "redis", "scheduler"],
-  realtime: ["leaf", "redis", "realtime"],
-  upload: ["leaf", "redis", "upload"],
+  queue: ["leaf", "redis", "queue", "queue-errors"],
+  scheduler: ["leaf", "redis", "scheduler", "scheduler-errors"],
+  realtime: ["leaf", "redis", "realtime", "realtime-errors"],
+  upload: ["leaf", "redis", "upload", "upload-errors"],
+  // A module's error classes build on KilnError and the module's own types only.
+  "queue-errors": ["leaf", "queue"],
+  "scheduler-errors": ["leaf", "scheduler"],
+  "realtime-errors": ["leaf", "realtime"],
+  "upload-errors": ["leaf", "upload"],
+  // `@kiln/core/errors` gathers every module's errors, and nothing else.
+  "errors-entry": ["leaf", "queue-errors", "scheduler-errors", "realtime-errors", "upload-errors"],
 };
 
 /** Layers a layer may import types from, erased at run time. */

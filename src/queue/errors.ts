@@ -19,7 +19,7 @@ export interface PayloadIssue {
  *
  * @example Listing the failing paths
  * ```ts
- * import { JobValidationError } from "@kiln/core/queue";
+ * import { JobValidationError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new JobValidationError("send-email", [{ path: "to", message: "Invalid email" }]);
@@ -52,7 +52,7 @@ export class JobValidationError extends KilnError {
  *
  * @example Recognising a timeout in a handler
  * ```ts
- * import { JobTimeoutError } from "@kiln/core/queue";
+ * import { JobTimeoutError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new JobTimeoutError("resize-image", 30_000);
@@ -83,7 +83,7 @@ export class JobTimeoutError extends KilnError {
  *
  * @example Recognising a lost lease
  * ```ts
- * import { LeaseLostError } from "@kiln/core/queue";
+ * import { LeaseLostError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * assert.equal(new LeaseLostError("job-1").code, "QUEUE_LEASE_LOST");
@@ -105,7 +105,7 @@ export class LeaseLostError extends KilnError {
  *
  * @example Reading the unknown name
  * ```ts
- * import { UnknownJobError } from "@kiln/core/queue";
+ * import { UnknownJobError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new UnknownJobError("old-job");
@@ -136,7 +136,7 @@ export class UnknownJobError extends KilnError {
  *
  * @example Recognising a stalled-out job in the failed store
  * ```ts
- * import { JobStalledError } from "@kiln/core/queue";
+ * import { JobStalledError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new JobStalledError(2, 1);
@@ -177,7 +177,7 @@ export interface PayloadTooLargeErrorOptions {
  *
  * @example Reading the size and the limit
  * ```ts
- * import { PayloadTooLargeError } from "@kiln/core/queue";
+ * import { PayloadTooLargeError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new PayloadTooLargeError("resize-image", 2_000_000, 1_048_576);
@@ -239,7 +239,8 @@ export type WorkerState = "running" | "draining" | "stopping";
  * @example Starting a worker twice
  * ```ts
  * import * as v from "valibot";
- * import { defineJob, MemoryBackend, Queue, Worker, WorkerBusyError } from "@kiln/core/queue";
+ * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+ * import { WorkerBusyError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const noop = defineJob({ name: "noop", schema: v.unknown(), handle() {} });
@@ -271,7 +272,7 @@ export class WorkerBusyError extends KilnError {
  *
  * @example Recognising a stop in a handler
  * ```ts
- * import { WorkerStoppedError } from "@kiln/core/queue";
+ * import { WorkerStoppedError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new WorkerStoppedError("job-1");
@@ -301,7 +302,7 @@ export class WorkerStoppedError extends KilnError {
  *
  * @example Recognising an abandoned handler
  * ```ts
- * import { JobAbandonedError } from "@kiln/core/queue";
+ * import { JobAbandonedError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new JobAbandonedError("job-1");
@@ -333,7 +334,7 @@ export class JobAbandonedError extends KilnError {
  *
  * @example Recognising the refusal
  * ```ts
- * import { NextCalledTwiceError } from "@kiln/core/queue";
+ * import { NextCalledTwiceError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * assert.equal(new NextCalledTwiceError().code, "QUEUE_NEXT_CALLED_TWICE");

@@ -92,18 +92,5 @@ export {
   type WithoutOverlappingOptions,
 } from "./builtin_middleware.ts";
 export { consoleLogger, type LogFields, type Logger, silentLogger } from "./logger.ts";
-export {
-  JobAbandonedError,
-  JobStalledError,
-  JobTimeoutError,
-  JobValidationError,
-  LeaseLostError,
-  NextCalledTwiceError,
-  type PayloadIssue,
-  PayloadTooLargeError,
-  type PayloadTooLargeErrorOptions,
-  UnknownJobError,
-  WorkerBusyError,
-  type WorkerState,
-  WorkerStoppedError,
-} from "./errors.ts";
+// Errors are exported from `@kiln/core/errors` only; the worker's state type is the queue's too.
+export type { PayloadIssue, WorkerState } from "./errors.ts";

@@ -251,7 +251,8 @@ export class Worker {
    * @example Stopping with a grace period; the unfinished job is handed back
    * ```ts
    * import * as v from "valibot";
-   * import { defineJob, MemoryBackend, Queue, Worker, WorkerStoppedError } from "@kiln/core/queue";
+   * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+   * import { WorkerStoppedError } from "@kiln/core/errors";
    * import assert from "node:assert/strict";
    *
    * let reason: unknown;

@@ -31,7 +31,8 @@ export interface AuthSession {
  *
  * @example A scheme that looks tokens up in a table
  * ```ts
- * import { AuthError, type WebSocketAuth } from "@kiln/core/realtime";
+ * import { type WebSocketAuth } from "@kiln/core/realtime";
+ * import { AuthError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const sessions = new Map([["s3cr3t-session", "user-1"]]);

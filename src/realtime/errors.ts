@@ -27,7 +27,7 @@ export type AuthFailure =
  *
  * @example Telling an expired token from a forged one
  * ```ts
- * import { AuthError } from "@kiln/core/realtime";
+ * import { AuthError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new AuthError("expired", "The token has expired");
@@ -59,7 +59,8 @@ export class AuthError extends KilnError {
  *
  * @example Broadcasting after close
  * ```ts
- * import { Hub, HubClosedError } from "@kiln/core/realtime";
+ * import { Hub } from "@kiln/core/realtime";
+ * import { HubClosedError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const hub = new Hub();
@@ -81,7 +82,8 @@ export class HubClosedError extends KilnError {
  *
  * @example Reading the close code
  * ```ts
- * import { CloseCode, ConnectionClosedError } from "@kiln/core/realtime";
+ * import { CloseCode } from "@kiln/core/realtime";
+ * import { ConnectionClosedError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new ConnectionClosedError(CloseCode.Refused);
@@ -110,7 +112,7 @@ export class ConnectionClosedError extends KilnError {
  *
  * @example Telling a forbidden channel apart
  * ```ts
- * import { SubscriptionRefusedError } from "@kiln/core/realtime";
+ * import { SubscriptionRefusedError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new SubscriptionRefusedError("private-user.2", "forbidden", "Not allowed");

@@ -56,13 +56,8 @@ export type {
   Connection,
   ConnectionMiddleware,
 } from "./connection.ts";
-export {
-  AuthError,
-  type AuthFailure,
-  ConnectionClosedError,
-  HubClosedError,
-  SubscriptionRefusedError,
-} from "./errors.ts";
+// Errors are exported from `@kiln/core/errors` only; an auth scheme names its failures with this type.
+export type { AuthFailure } from "./errors.ts";
 export {
   type BunWebSocketHandlerLike,
   limitBunFrames,

@@ -12,7 +12,7 @@ import { KilnError } from "../errors.ts";
  *
  * @example Recognising a timed-out run in a failure hook
  * ```ts
- * import { TaskTimeoutError } from "@kiln/core/scheduler";
+ * import { TaskTimeoutError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new TaskTimeoutError("backup", 5_000);
@@ -45,7 +45,7 @@ export class TaskTimeoutError extends KilnError {
  *
  * @example Recognising a stop in a handler
  * ```ts
- * import { SchedulerStoppedError } from "@kiln/core/scheduler";
+ * import { SchedulerStoppedError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new SchedulerStoppedError();
@@ -65,7 +65,7 @@ export class SchedulerStoppedError extends KilnError {
  *
  * @example Reading the status in onError
  * ```ts
- * import { PingFailedError } from "@kiln/core/scheduler";
+ * import { PingFailedError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new PingFailedError("https://example.com/ping", 503);

@@ -50,7 +50,6 @@ export {
   type SchedulerHistory,
   type TaskRunRecord,
 } from "./history.ts";
-export { PingFailedError, SchedulerStoppedError, TaskTimeoutError } from "./errors.ts";
 // Re-exported (types only: nothing of the queue loads) so this entry point documents job()'s signature.
 export type {
   Backoff,

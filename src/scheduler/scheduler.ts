@@ -270,7 +270,8 @@ export class Scheduler {
    *
    * @example Stopping and aborting runs in progress
    * ```ts
-   * import { Scheduler, SchedulerStoppedError } from "@kiln/core/scheduler";
+   * import { Scheduler } from "@kiln/core/scheduler";
+   * import { SchedulerStoppedError } from "@kiln/core/errors";
    * import assert from "node:assert/strict";
    *
    * const scheduler = new Scheduler();

@@ -16,7 +16,8 @@ import { KilnError, type UploadErrorCode } from "../errors.ts";
  *
  * @example Telling a missing upload from other failures
  * ```ts
- * import { MemoryStore, UploadError } from "@kiln/core/upload";
+ * import { MemoryStore } from "@kiln/core/upload";
+ * import { UploadError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const store = new MemoryStore();
@@ -45,7 +46,7 @@ export class UploadError extends KilnError {
  *
  * @example Reading the status
  * ```ts
- * import { UploadRejectedError } from "@kiln/core/upload";
+ * import { UploadRejectedError } from "@kiln/core/errors";
  * import assert from "node:assert/strict";
  *
  * const error = new UploadRejectedError(415, "File type image/gif is not allowed");

@@ -26,7 +26,6 @@
  */
 export type { ChunkedUpload, ProgressCallback, StoredFile, UploadStore } from "./store.ts";
 export { MemoryStore } from "./memory_store.ts";
-export { UploadError, UploadRejectedError } from "./errors.ts";
 export {
   MemoryUploadState,
   type UploadLock,

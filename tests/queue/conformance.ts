@@ -8,15 +8,17 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import {
   defineJob,
-  JobTimeoutError,
-  JobValidationError,
-  PayloadTooLargeError,
   Queue,
   rateLimited,
   systemClock,
   withoutOverlapping,
-  WorkerStoppedError,
 } from "../../src/queue/mod.ts";
+import {
+  JobTimeoutError,
+  JobValidationError,
+  PayloadTooLargeError,
+  WorkerStoppedError,
+} from "../../src/public_errors.ts";
 import type { QueueBackend, TakeRequest } from "../../src/queue/backend_mod.ts";
 import { FakeClock, quietWorker, waitFor } from "./_helpers.ts";
 import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";

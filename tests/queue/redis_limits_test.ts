@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { RedisError } from "../../src/errors.ts";
-import { defineJob, PayloadTooLargeError, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { PayloadTooLargeError } from "../../src/public_errors.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { quietWorker } from "./_helpers.ts";
 

@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { KilnError } from "../../src/errors.ts";
+import { defineJob, MemoryBackend, Queue } from "../../src/queue/mod.ts";
 import {
-  defineJob,
   JobAbandonedError,
-  MemoryBackend,
   NextCalledTwiceError,
-  Queue,
   WorkerBusyError,
   WorkerStoppedError,
-} from "../../src/queue/mod.ts";
+} from "../../src/public_errors.ts";
 import { quietWorker } from "./_helpers.ts";
 import { FakeClock } from "../scheduler/_fake_clock.ts";
 

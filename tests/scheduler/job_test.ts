@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import {
-  defineJob,
-  JobValidationError,
-  MemoryBackend,
-  Queue,
-  Worker,
-} from "../../src/queue/mod.ts";
+import { defineJob, MemoryBackend, Queue, Worker } from "../../src/queue/mod.ts";
+import { JobValidationError } from "../../src/public_errors.ts";
 import { Scheduler } from "../../src/scheduler/mod.ts";
 
 const T0 = Date.parse("2025-06-02T12:00:00Z"); // a Monday, on the hour

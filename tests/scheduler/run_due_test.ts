@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  MemoryHistory,
-  MemoryMutex,
-  PingFailedError,
-  Scheduler,
-  TaskTimeoutError,
-} from "../../src/scheduler/mod.ts";
+import { MemoryHistory, MemoryMutex, Scheduler } from "../../src/scheduler/mod.ts";
+import { PingFailedError, TaskTimeoutError } from "../../src/public_errors.ts";
 import { FakeClock, settle } from "./_fake_clock.ts";
 
 const T0 = "2025-06-02T12:00:00Z"; // a Monday, on the minute

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Scheduler, SchedulerStoppedError } from "../../src/scheduler/mod.ts";
+import { Scheduler } from "../../src/scheduler/mod.ts";
+import { SchedulerStoppedError } from "../../src/public_errors.ts";
 import { FakeClock, settle } from "./_fake_clock.ts";
 
 const T0 = "2025-06-02T12:00:00Z";

@@ -8,7 +8,6 @@
 import * as v from "valibot";
 import {
   defineJob,
-  JobValidationError,
   MemoryBackend,
   Queue,
   RedisBackend,
@@ -16,6 +15,7 @@ import {
   systemClock,
   Worker,
 } from "@kiln/core/queue";
+import { JobValidationError } from "@kiln/core/errors";
 import * as assert from "./_assert.mjs";
 
 export const name = "queue";
