@@ -4,8 +4,10 @@
  *
  * @module
  */
+import * as v from "valibot";
 import * as core from "@kiln/core";
-import { KilnError, RedisError } from "@kiln/core/errors";
+import * as queueEntry from "@kiln/core/queue";
+import { KilnError, PayloadTooLargeError, RedisError } from "@kiln/core/errors";
 import * as assert from "./_assert.mjs";
 
 /** The suite's name, printed by every runner. */
@@ -35,12 +37,27 @@ export const cases = [
     },
   },
   {
-    name: "the barrel and the subpath export the same classes",
-    run() {
-      // Two copies of a class would make `instanceof KilnError` fail for callers
-      // who import from `@kiln/core` while Kiln threw from `@kiln/core/errors`.
-      assert.equal(core.KilnError, KilnError);
-      assert.equal(core.RedisError, RedisError);
+    name: "errors a module throws are the classes @kiln/core/errors exports, and only it exports them",
+    async run() {
+      // One class identity: `instanceof` must hold for what the root's Queue throws.
+      const note = core.defineJob({ name: "note", schema: v.string(), async handle() {} });
+      const queue = new core.Queue({ backend: new core.MemoryBackend(), maxPayloadBytes: 16 });
+      let thrown;
+      try {
+        await queue.dispatch(note, "x".repeat(64));
+      } catch (error) {
+        thrown = error;
+      }
+      assert.ok(thrown instanceof PayloadTooLargeError, `threw ${thrown}`);
+      assert.ok(thrown instanceof KilnError);
+      assert.equal(thrown.code, "QUEUE_PAYLOAD_TOO_LARGE");
+      // One place to import from: neither the root nor a module entry repeats them.
+      for (const entry of [core, queueEntry]) {
+        assert.equal(entry.KilnError, undefined);
+        assert.equal(entry.RedisError, undefined);
+        assert.equal(entry.PayloadTooLargeError, undefined);
+      }
+      assert.ok(new RedisError("REDIS_UNAVAILABLE", "down") instanceof KilnError);
     },
   },
 ];
