@@ -19,13 +19,18 @@ export const cases = [
     name: "KilnError carries its code, its class name and the cause",
     run() {
       const cause = new Error("socket closed");
-      const error = new KilnError("REDIS_UNAVAILABLE", "Redis did not answer", { cause });
+      const error = new KilnError("REDIS_UNAVAILABLE", "Redis did not answer", {
+        cause,
+      });
       assert.ok(error instanceof Error);
       assert.equal(error.name, "KilnError");
       assert.equal(error.code, "REDIS_UNAVAILABLE");
       assert.equal(error.message, "Redis did not answer");
       assert.equal(error.cause, cause);
-      assert.ok(!("cause" in new KilnError("REDIS_UNAVAILABLE", "x")), "no cause unless given");
+      assert.ok(
+        !("cause" in new KilnError("REDIS_UNAVAILABLE", "x")),
+        "no cause unless given",
+      );
     },
   },
   {
@@ -37,11 +42,19 @@ export const cases = [
     },
   },
   {
-    name: "errors a module throws are the classes @kiln/core/errors exports, and only it exports them",
+    name:
+      "errors a module throws are the classes @kiln/core/errors exports, and only it exports them",
     async run() {
       // One class identity: `instanceof` must hold for what the root's Queue throws.
-      const note = core.defineJob({ name: "note", schema: v.string(), async handle() {} });
-      const queue = new core.Queue({ backend: new core.MemoryBackend(), maxPayloadBytes: 16 });
+      const note = core.defineJob({
+        name: "note",
+        schema: v.string(),
+        async handle() {},
+      });
+      const queue = new core.Queue({
+        backend: new core.MemoryBackend(),
+        maxPayloadBytes: 16,
+      });
       let thrown;
       try {
         await queue.dispatch(note, "x".repeat(64));
@@ -57,7 +70,9 @@ export const cases = [
         assert.equal(entry.RedisError, undefined);
         assert.equal(entry.PayloadTooLargeError, undefined);
       }
-      assert.ok(new RedisError("REDIS_UNAVAILABLE", "down") instanceof KilnError);
+      assert.ok(
+        new RedisError("REDIS_UNAVAILABLE", "down") instanceof KilnError,
+      );
     },
   },
 ];
