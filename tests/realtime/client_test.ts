@@ -4,7 +4,7 @@ import { ConnectionClosedError, SubscriptionRefusedError } from "../../src/realt
 import { CloseCode } from "../../src/realtime/close_codes.ts";
 import type { Connection } from "../../src/realtime/connection.ts";
 import type { ServerMessage } from "../../src/realtime/protocol.ts";
-import { ManualClock } from "./_support/manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 import { sign, startServer } from "./_support/server.ts";
 import { within } from "./_support/ws_client.ts";
 

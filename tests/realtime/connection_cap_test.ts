@@ -3,7 +3,7 @@ import { RedisFanout } from "../../src/realtime/redis_fanout.ts";
 import { connectionHeartbeat } from "../../src/realtime/_scripts.ts";
 import { UpstashRedis } from "../../src/redis/upstash_redis.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
-import { ManualClock } from "./_support/manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 import { sign, startServer } from "./_support/server.ts";
 import { openRaw, rawUpgrade, TestClient } from "./_support/ws_client.ts";
 

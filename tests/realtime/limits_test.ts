@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CloseCode } from "../../src/realtime/close_codes.ts";
-import { ManualClock } from "./_support/manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 import {
   maskedFrameHeader,
   maskedTextFrame,

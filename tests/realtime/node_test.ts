@@ -9,7 +9,7 @@ import { limitNodeFrames } from "../../src/realtime/adapters/frame_limits.ts";
 // @deno-types="@types/ws"
 import { WebSocket as NodeWebSocket } from "ws";
 import { RealtimeClient } from "../../src/realtime/client.ts";
-import { ManualClock } from "./_support/manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 import { startFixture } from "./_support/runtime_fixture.ts";
 import { AUDIENCE, ISSUER, SECRET, sign } from "./_support/server.ts";
 import { CloseCode } from "../../src/realtime/close_codes.ts";

@@ -3,7 +3,7 @@ import { RedisError } from "../../src/errors.ts";
 import { RedisFanout } from "../../src/realtime/redis_fanout.ts";
 import { UpstashRedis } from "../../src/redis/upstash_redis.ts";
 import { type RedisStack, startRedisStack } from "../support/redis_stack.ts";
-import { ManualClock } from "./_support/manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 import { type WatchedFetch, watchedFetch } from "./_support/watched_fetch.ts";
 import { sign, startServer } from "./_support/server.ts";
 import { TestClient, within } from "./_support/ws_client.ts";

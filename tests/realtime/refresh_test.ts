@@ -4,7 +4,7 @@ import { RedisFanout } from "../../src/realtime/redis_fanout.ts";
 import { presenceTouch } from "../../src/realtime/_scripts.ts";
 import { UpstashRedis } from "../../src/redis/upstash_redis.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
-import { ManualClock } from "./_support/manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 import { AUDIENCE, ISSUER, SECRET, sign, startServer } from "./_support/server.ts";
 import { TestClient, within } from "./_support/ws_client.ts";
 

@@ -12,7 +12,7 @@ import { MemoryUrlStore, uploadFile } from "../../src/upload/client.ts";
 import { sign, startServer } from "../realtime/_support/server.ts";
 import { TestClient } from "../realtime/_support/ws_client.ts";
 import { bytes, collect, patchHeaders, serve, tus } from "./_serve.ts";
-import { ManualClock } from "./_manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
 /** The channel of the user the test request claims to be (a stand-in for real authentication). */
 const userChannel = (_upload: unknown, request: Request) => {

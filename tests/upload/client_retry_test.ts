@@ -16,7 +16,7 @@ import {
 import { MemoryUrlStore, uploadFile, UploadRejectedError } from "../../src/upload/client.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { ProgressLog } from "./_hostile.ts";
-import { ManualClock } from "./_manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 import { bytes, collect, patchHeaders, serve } from "./_serve.ts";
 
 /** A served router that logs each request as `METHOD [offset] -> status`. */

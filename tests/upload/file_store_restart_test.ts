@@ -17,7 +17,7 @@ import {
 import { FileStore } from "../../src/upload/file_store.ts";
 import { bytes, patchHeaders, serve, tus } from "./_serve.ts";
 import { conformance } from "./_state_conformance.ts";
-import { ManualClock } from "./_manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
 /** A temporary directory, removed by `await using`. */
 async function tempDirectory() {

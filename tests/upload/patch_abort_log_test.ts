@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { bytes, patchHeaders } from "./_serve.ts";
 import { hostileServer, RawRequest } from "./_hostile.ts";
-import { ManualClock } from "./_manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
 type Level = "error" | "warn" | "log" | "info" | "debug";
 

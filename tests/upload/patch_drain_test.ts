@@ -9,7 +9,7 @@ import { MemoryStore, RedisUploadState, uploads, type UploadStore } from "../../
 import { startRedisStack } from "../support/redis_stack.ts";
 import { bytes, patchHeaders, serve, tus } from "./_serve.ts";
 import { hostileServer, RawRequest, sha256, STATE_KINDS, WatchedState } from "./_hostile.ts";
-import { ManualClock } from "./_manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
 for (const kind of STATE_KINDS) {
   Deno.test(`a PATCH at the right offset stops a silent holder and completes the upload byte for byte (${kind} state)`, async () => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { MemoryStore, uploads } from "../../src/upload/mod.ts";
 import { bytes, patchHeaders, tus } from "./_serve.ts";
 import { hostileServer, RawRequest, sha256, STATE_KINDS } from "./_hostile.ts";
-import { ManualClock } from "./_manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
 const IDLE = 30_000;
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { bytes, patchHeaders, png } from "./_serve.ts";
 import { hostileServer, html, RawRequest, sha256, STATE_KINDS } from "./_hostile.ts";
-import { ManualClock } from "./_manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
 type Server = Awaited<ReturnType<typeof hostileServer>>;
 

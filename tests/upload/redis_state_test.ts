@@ -5,7 +5,7 @@ import { FileStore } from "../../src/upload/file_store.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { bytes, patchHeaders, serve, tus } from "./_serve.ts";
 import { conformance, record } from "./_state_conformance.ts";
-import { ManualClock } from "./_manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
 Deno.test("MemoryUploadState keeps records, sweep order and locks", async (t) => {
   await conformance(new MemoryUploadState(), t);

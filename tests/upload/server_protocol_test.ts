@@ -7,7 +7,7 @@ import {
   type UploadsOptions,
 } from "../../src/upload/mod.ts";
 import { b64, bytes, collect, patchHeaders, serve, tus } from "./_serve.ts";
-import { ManualClock } from "./_manual_clock.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
 async function setup(options: Partial<UploadsOptions> = {}) {
   const store = new MemoryStore();

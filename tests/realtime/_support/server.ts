@@ -4,7 +4,7 @@ import { SignJWT } from "jose";
 import { Hub, type HubOptions } from "../../../src/realtime/hub.ts";
 import { jwtAuth } from "../../../src/realtime/jwt_auth.ts";
 import { realtime, type RealtimeOptions } from "../../../src/realtime/realtime.ts";
-import type { ManualClock } from "./manual_clock.ts";
+import type { ManualClock } from "../../support/manual_clock.ts";
 
 import { AUDIENCE, ISSUER, SECRET } from "./secrets.ts";
 

@@ -1,4 +1,4 @@
-import type { Clock } from "../../../src/clock.ts";
+import type { Clock } from "../../src/clock.ts";
 
 /** A clock that only moves when a test says so; due timers fire in order. */
 export class ManualClock implements Clock {
@@ -39,6 +39,11 @@ export class ManualClock implements Clock {
       if (timer.delay !== undefined && match(timer.delay)) return Promise.resolve(timer.delay);
     }
     return new Promise((resolve) => this.#watchers.push({ match, resolve }));
+  }
+
+  /** Resolves once a timer of exactly `ms` is pending (at once if one already is). */
+  async armed(ms: number): Promise<void> {
+    await this.timer((delay) => delay === ms);
   }
 
   /** Resolves the delay of the next timer set from now on whose delay matches. */
