@@ -11,6 +11,7 @@ import { systemClock } from "../../src/clock.ts";
 import { jwtAuth, type JwtAuthOptions } from "../../src/realtime/jwt_auth.ts";
 import { rawUpgrade } from "./_support/ws_client.ts";
 import { startServer } from "./_support/server.ts";
+import { silentServer } from "../support/silent_server.ts";
 
 const encoder = new TextEncoder();
 
@@ -33,56 +34,6 @@ function serveKeys(handler: (request: Request) => Response | Promise<Response>):
       return requests;
     },
     [Symbol.asyncDispose]: () => server.shutdown(),
-  };
-}
-
-/**
- * A TCP server that reads requests and never answers, as a hung key server does;
- * `abandoned` settles once a client has given up and closed its connection.
- */
-function silentServer(): { url: string; abandoned: Promise<void> } & AsyncDisposable {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let markAbandoned!: () => void;
-  const abandoned = new Promise<void>((resolve) => (markAbandoned = resolve));
-  const connections = new Set<Deno.Conn>();
-  const handlers: Promise<void>[] = [];
-  const hold = async (conn: Deno.Conn) => {
-    const buffer = new Uint8Array(4096);
-    try {
-      while ((await conn.read(buffer)) !== null) {
-        // swallow the request and say nothing
-      }
-      markAbandoned();
-    } catch {
-      // closed by dispose
-    } finally {
-      connections.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    }
-  };
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        connections.add(conn);
-        handlers.push(hold(conn));
-      }
-    } catch {
-      // listener closed
-    }
-  })();
-  return {
-    url: `http://127.0.0.1:${listener.addr.port}/jwks.json`,
-    abandoned,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of connections) conn.close();
-      await accepting;
-      await Promise.all(handlers);
-    },
   };
 }
 
@@ -185,7 +136,7 @@ Deno.test("jwtAuth() names a key server that is down, failing or garbled key_una
 Deno.test("jwtAuth() gives up on a key server that never answers after jwksTimeout", async () => {
   const key = await es256Key("k1");
   // The server holds every request until its client goes away: only a timeout ends it.
-  await using server = silentServer();
+  await using server = silentServer("/jwks.json");
   const auth = jwksAuth(server.url, { jwksTimeout: 100 });
   assert.equal(await reason(auth.authenticate(await signEs256(key))), "key_unavailable");
   await server.abandoned; // the fetch itself was given up, not left hanging in the background
@@ -203,7 +154,7 @@ Deno.test("jwtAuth() refuses jwksTimeout that is not a positive integer", () => 
 
 Deno.test("an upgrade is refused with 503 and Retry-After, not hung or blamed on the token, when the key server fails", async () => {
   const key = await es256Key("k1");
-  await using slow = silentServer();
+  await using slow = silentServer("/jwks.json");
   await using failing = serveKeys(() => new Response("down", { status: 500 }));
   for (const [name, url] of [["slow", slow.url], ["failing", failing.url]]) {
     await using server = startServer({

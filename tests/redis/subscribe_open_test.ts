@@ -7,53 +7,7 @@
 import assert from "node:assert/strict";
 import { RedisError } from "../../src/errors.ts";
 import { openSubscription } from "../../src/redis/_sse_subscription.ts";
-
-/** A TCP server that reads requests and never answers; `abandoned` settles when a client hangs up. */
-function silentServer(): { url: string; abandoned: Promise<void> } & AsyncDisposable {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let markAbandoned!: () => void;
-  const abandoned = new Promise<void>((resolve) => (markAbandoned = resolve));
-  const connections = new Set<Deno.Conn>();
-  const holders: Promise<void>[] = [];
-  const hold = async (conn: Deno.Conn) => {
-    const buffer = new Uint8Array(4096);
-    try {
-      while ((await conn.read(buffer)) !== null) {
-        // read the request and say nothing
-      }
-      markAbandoned();
-    } catch {
-      // closed by dispose
-    } finally {
-      connections.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    }
-  };
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        connections.add(conn);
-        holders.push(hold(conn));
-      }
-    } catch {
-      // listener closed
-    }
-  })();
-  return {
-    url: `http://127.0.0.1:${listener.addr.port}`,
-    abandoned,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of connections) conn.close();
-      await accepting;
-      await Promise.all(holders);
-    },
-  };
-}
+import { silentServer } from "../support/silent_server.ts";
 
 Deno.test("a subscribe the endpoint never answers fails with REDIS_UNAVAILABLE after openTimeoutMs", async () => {
   await using server = silentServer();
