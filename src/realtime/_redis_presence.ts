@@ -7,8 +7,8 @@
  */
 import { Keyspace } from "../redis/keys.ts";
 import type { RedisReply } from "../redis/redis_like.ts";
-import { defineScript, type ScriptRunner } from "../redis/script.ts";
-import type { Clock } from "../clock.ts";
+import { defineScript } from "../redis/script.ts";
+import type { InstanceStoreOptions } from "./_instance_store.ts";
 import type { FanoutHandlers, PresenceJoin, PresenceStore } from "./fanout.ts";
 import type { PresenceMember } from "./protocol.ts";
 import {
@@ -28,31 +28,16 @@ const membersScript = defineScript(presenceMembers);
 /** How long a script's answer is kept for a retried call: far longer than any retry takes. */
 const REPLAY_TTL_MS = 60_000;
 
-/** What {@linkcode RedisPresence} works with, as `RedisFanout` validated it. */
-export interface RedisPresenceOptions {
-  runner: ScriptRunner;
-  /** The key prefix: instances with the same prefix (and Redis) form one hub. */
-  prefix: string;
-  /** The instance whose members these are. */
-  instanceId: string;
-  clock: Clock;
-  /** How long members outlive their instance's last heartbeat, in milliseconds. */
-  ttl: number;
-  /** How often the members are renewed, in milliseconds. */
-  heartbeatInterval: number;
-  onError: (error: unknown, context: string) => void;
-}
-
 /** The presence store of one instance of a Redis-backed hub. */
 export class RedisPresence implements PresenceStore {
-  #options: RedisPresenceOptions;
+  #options: InstanceStoreOptions;
   #handlers: FanoutHandlers | null = null;
   /** The members this instance holds, by channel and user: renewed by every heartbeat. */
   #held = new Map<string, Map<string, string>>();
   #heartbeatTimer: unknown;
   #stopped = false;
 
-  constructor(options: RedisPresenceOptions) {
+  constructor(options: InstanceStoreOptions) {
     this.#options = options;
   }
 

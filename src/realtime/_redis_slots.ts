@@ -8,8 +8,8 @@
  * @module
  */
 import { Keyspace } from "../redis/keys.ts";
-import { defineScript, type ScriptRunner } from "../redis/script.ts";
-import type { Clock } from "../clock.ts";
+import { defineScript } from "../redis/script.ts";
+import type { InstanceStoreOptions } from "./_instance_store.ts";
 import type { ConnectionSlots } from "./connection_slots.ts";
 import { connectionAcquire, connectionHeartbeat, connectionRelease } from "./_scripts.ts";
 
@@ -24,30 +24,15 @@ const heartbeatScript = defineScript(connectionHeartbeat);
  */
 const KEY_TTL_MS = 7 * 24 * 3600 * 1000;
 
-/** What {@linkcode RedisSlots} works with, as `RedisFanout` validated it. */
-export interface RedisSlotsOptions {
-  runner: ScriptRunner;
-  /** The key prefix: instances with the same prefix (and Redis) form one hub. */
-  prefix: string;
-  /** The instance whose slots these are. */
-  instanceId: string;
-  clock: Clock;
-  /** How long slots outlive their instance's last heartbeat, in milliseconds. */
-  ttl: number;
-  /** How often the instance renews its deadline, in milliseconds. */
-  heartbeatInterval: number;
-  onError: (error: unknown, context: string) => void;
-}
-
 /** The connection slots of one instance of a Redis-backed hub. */
 export class RedisSlots implements ConnectionSlots {
-  #options: RedisSlotsOptions;
+  #options: InstanceStoreOptions;
   #keys: Keyspace;
   #held = 0;
   #timer: unknown = undefined;
   #stopped = false;
 
-  constructor(options: RedisSlotsOptions) {
+  constructor(options: InstanceStoreOptions) {
     this.#options = options;
     // One hash tag for all of a hub's slots: the acquire script reads a user's
     // slots and the instances' deadlines together.

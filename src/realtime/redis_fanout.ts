@@ -13,6 +13,7 @@ import type { Fanout, FanoutEnvelope, FanoutHandlers, PresenceStore } from "./fa
 import type { ConnectionSlots } from "./connection_slots.ts";
 import { RedisPresence } from "./_redis_presence.ts";
 import { RedisSlots } from "./_redis_slots.ts";
+import type { InstanceStoreOptions } from "./_instance_store.ts";
 
 /** How many recent message ids are remembered to drop a retried PUBLISH's second copy. */
 const SEEN_MESSAGES = 1_024;
@@ -148,25 +149,17 @@ export class RedisFanout implements Fanout {
     this.#onError = options.onError ?? ((error, context) => {
       console.error(`[kiln realtime] ${context}:`, error);
     });
-    const runner = new ScriptRunner(this.#redis);
-    this.connections = this.#slots = new RedisSlots({
-      runner,
+    const stores: InstanceStoreOptions = {
+      runner: new ScriptRunner(this.#redis),
       prefix,
       instanceId: this.instanceId,
       clock: this.#clock,
       ttl,
       heartbeatInterval,
       onError: this.#onError,
-    });
-    this.presence = this.#presence = new RedisPresence({
-      runner,
-      prefix,
-      instanceId: this.instanceId,
-      clock: this.#clock,
-      ttl,
-      heartbeatInterval,
-      onError: this.#onError,
-    });
+    };
+    this.connections = this.#slots = new RedisSlots(stores);
+    this.presence = this.#presence = new RedisPresence(stores);
   }
 
   /**

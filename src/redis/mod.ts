@@ -19,16 +19,8 @@
  *
  * @module
  */
-export type {
-  PipelineResult,
-  RedisArg,
-  RedisCommand,
-  RedisLike,
-  RedisReply,
-  RedisSubscription,
-  SetOptions,
-  SubscribeHandlers,
-} from "./redis_like.ts";
+// The port is types only, and every one of them is public.
+export type * from "./redis_like.ts";
 export { UpstashRedis, type UpstashRedisOptions } from "./upstash_redis.ts";
 export { type RedisInput, toRedisLike } from "./connect.ts";
 export { Keyspace } from "./keys.ts";

@@ -23,25 +23,13 @@
  * @module
  */
 export { Scheduler } from "./scheduler.ts";
-export type {
-  JobDispatcher,
-  JobTaskOptions,
-  ScheduledTaskInfo,
-  SchedulerOptions,
-  SchedulerStartOptions,
-  SchedulerStopOptions,
-  TaskListOptions,
-} from "./scheduler_options.ts";
-export { type RetryBackoff, ScheduledTask, type Weekday } from "./task.ts";
-export type {
-  SchedulerErrorHandler,
-  TaskCondition,
-  TaskContext,
-  TaskHandler,
-  TaskRunInfo,
-  TaskRunOutcome,
-  TaskSkipReason,
-} from "./types.ts";
+// Both files hold only public shapes: what the Scheduler takes and answers, and
+// what a task's handler, conditions and hooks receive.
+export type * from "./scheduler_options.ts";
+export type * from "./types.ts";
+export { ScheduledTask } from "./task.ts";
+export type { Weekday } from "./_time_of_day.ts";
+export type { RetryBackoff } from "./_definition.ts";
 export { type Clock, systemClock } from "../clock.ts";
 export { MemoryMutex, type MemoryMutexOptions, type SchedulerMutex } from "./mutex.ts";
 export {
@@ -50,23 +38,6 @@ export {
   type SchedulerHistory,
   type TaskRunRecord,
 } from "./history.ts";
-// Re-exported (types only: nothing of the queue loads) so this entry point documents job()'s signature.
-export type {
-  Backoff,
-  BackoffFunction,
-  DispatchOptions,
-  DispatchResult,
-  ExponentialBackoff,
-  FixedBackoff,
-  JobContext,
-  JobDefinition,
-  LogFields,
-  Logger,
-  PayloadInput,
-  PayloadOutput,
-  PayloadSchema,
-  Priority,
-} from "../queue/mod.ts";
 export { RedisMutex, type RedisMutexOptions } from "./redis_mutex.ts";
 export { RedisHistory, type RedisHistoryOptions } from "./redis_history.ts";
 export {

@@ -16,9 +16,6 @@ import {
 import type { TaskRunRecord } from "./history.ts";
 import type { TaskCondition, TaskRunInfo } from "./types.ts";
 
-export type { Weekday } from "./_time_of_day.ts";
-export type { RetryBackoff } from "./_definition.ts";
-
 /** What the builder needs from its scheduler. */
 export interface TaskHost {
   readonly patterns: PatternCache;

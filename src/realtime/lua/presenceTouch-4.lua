@@ -4,11 +4,7 @@
   or a deadline missed), and prunes instances whose heartbeat lapsed. It
   never overwrites member JSON the store has (see presenceUpdate).
 
-  KEYS[1]  ZSET  "<instance>|<user>" -> heartbeat deadline (ms)
-  KEYS[2]  HASH  user -> number of instances holding them
-  KEYS[3]  HASH  user -> member JSON
-  KEYS[4]  STRING  this call's answer, kept so a replay of the call (an HTTP
-           retry after a lost reply) gets the same answer; unique per call
+  KEYS     conns, counts, members, answer (see includes/presence.lua)
   ARGV[1]  now (ms)
   ARGV[2]  the new deadline (ms)
   ARGV[3]  instance id
@@ -21,13 +17,12 @@
 ]]
 -- @include "presence.lua"
 
-local replayed = redis.call("GET", KEYS[4])
-if replayed then return cjson.decode(replayed) end
+local replayed = replayedAnswer()
+if replayed then return replayed end
 
-local conns, counts, members = KEYS[1], KEYS[2], KEYS[3]
 local now, deadline, instance, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
-local stale = pruneLapsed(conns, counts, members, now, instance)
+local stale = pruneLapsed(now, instance)
 
 local readded = {}
 for i = 5, #ARGV, 2 do
@@ -39,7 +34,5 @@ for i = 5, #ARGV, 2 do
   -- since this instance recorded it, and a heartbeat must not put the old info back.
   redis.call("HSETNX", members, user, member)
 end
-for _, key in ipairs({ conns, counts, members }) do redis.call("PEXPIRE", key, ttl) end
-local answer = { readded, stale }
-redis.call("SET", KEYS[4], cjson.encode(answer), "PX", ttl)
-return answer
+expireAll(ttl)
+return keepAnswer({ readded, stale }, ttl)

@@ -3,11 +3,7 @@
   refreshed with new claims), after pruning instances whose heartbeat lapsed.
   Every instance holding the user shares the one JSON; the latest update wins.
 
-  KEYS[1]  ZSET  "<instance>|<user>" -> heartbeat deadline (ms)
-  KEYS[2]  HASH  user -> number of instances holding them
-  KEYS[3]  HASH  user -> member JSON
-  KEYS[4]  STRING  this call's answer, kept so a replay of the call (an HTTP
-           retry after a lost reply) gets the same answer; unique per call
+  KEYS     conns, counts, members, answer (see includes/presence.lua)
   ARGV[1]  now (ms)
   ARGV[2]  instance id
   ARGV[3]  user id
@@ -21,13 +17,12 @@
 ]]
 -- @include "presence.lua"
 
-local replayed = redis.call("GET", KEYS[4])
-if replayed then return cjson.decode(replayed) end
+local replayed = replayedAnswer()
+if replayed then return replayed end
 
-local conns, counts, members = KEYS[1], KEYS[2], KEYS[3]
 local now, instance, user, member, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
-local stale = pruneLapsed(conns, counts, members, now, instance)
+local stale = pruneLapsed(now, instance)
 
 local changed = 0
 if redis.call("ZSCORE", conns, instance .. "|" .. user) then
@@ -36,6 +31,4 @@ if redis.call("ZSCORE", conns, instance .. "|" .. user) then
     changed = 1
   end
 end
-local answer = { changed, stale }
-redis.call("SET", KEYS[4], cjson.encode(answer), "PX", keep)
-return answer
+return keepAnswer({ changed, stale }, keep)
