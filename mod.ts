@@ -7,8 +7,8 @@
  * also has its own entry point (`@kiln/core/queue`, …), which keeps bundles
  * small; errors come from `@kiln/core/errors`, the Redis layer from
  * `@kiln/core/redis`, the upload client from `@kiln/core/upload/client`, and
- * the contracts adapter authors implement from `@kiln/core/queue/backend` and
- * `@kiln/core/realtime/transport`.
+ * the contracts adapter authors implement from `@kiln/core/queue/backend`,
+ * `@kiln/core/realtime/transport` and `@kiln/core/upload/store`.
  *
  * @example Importing from the root
  * ```ts

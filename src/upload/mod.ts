@@ -4,7 +4,8 @@
  * `@kiln/core/upload/file-store`), and upload state in memory or Redis so a
  * resume can land on any instance. The client, `uploadFile()`, has its own
  * entry point, `@kiln/core/upload/client`, so a browser bundle never pulls in
- * the server.
+ * the server. The contracts a store author implements are in
+ * `@kiln/core/upload/store`.
  *
  * @example Mounting the server
  * ```ts
@@ -24,14 +25,11 @@
  *
  * @module
  */
-export type { ChunkedUpload, ProgressCallback, StoredFile, UploadStore } from "./store.ts";
+// What a store author implements (UploadStore, ChunkedUpload, UploadState, …) is in
+// `@kiln/core/upload/store`; an application calls a store, so these two stay.
+export type { ProgressCallback, StoredFile } from "./store.ts";
 export { MemoryStore } from "./memory_store.ts";
-export {
-  MemoryUploadState,
-  type UploadLock,
-  type UploadRecord,
-  type UploadState,
-} from "./state.ts";
+export { MemoryUploadState } from "./state.ts";
 export { RedisUploadState, type RedisUploadStateOptions } from "./redis_state.ts";
 export { type CleanupResult, uploads, type UploadsApp } from "./server.ts";
 export type {

@@ -9,14 +9,16 @@ import {
   MemoryUploadState,
   RedisUploadState,
   type UploadInfo,
-  type UploadLock,
   type UploadProgress,
-  type UploadRecord,
   uploads,
   type UploadsOptions,
-  type UploadState,
-  type UploadStore,
 } from "../../src/upload/mod.ts";
+import type {
+  UploadLock,
+  UploadRecord,
+  UploadState,
+  UploadStore,
+} from "../../src/upload/store_mod.ts";
 import { FileStore } from "../../src/upload/file_store.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { collect, serve, tus } from "./_serve.ts";

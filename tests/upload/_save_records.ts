@@ -7,7 +7,7 @@
  * Usage: deno run -A tests/upload/_save_records.ts <directory> <id> <turns>
  */
 import { FileStore } from "../../src/upload/file_store.ts";
-import type { UploadRecord } from "../../src/upload/mod.ts";
+import type { UploadRecord } from "../../src/upload/store_mod.ts";
 
 /** The length of each record's `head` field. */
 export const HEAD_LENGTH = 900_000;

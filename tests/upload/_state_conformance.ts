@@ -1,6 +1,6 @@
 /** The behaviour every `UploadState` shares, as `Deno.test` steps. */
 import assert from "node:assert/strict";
-import type { UploadRecord, UploadState } from "../../src/upload/mod.ts";
+import type { UploadRecord, UploadState } from "../../src/upload/store_mod.ts";
 
 /** A record of an unfinished 10-byte upload swept at `sweepAt`. */
 export function record(id: string, sweepAt: number | null): UploadRecord {

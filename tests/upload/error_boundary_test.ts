@@ -9,15 +9,13 @@ import { Buffer } from "node:buffer";
 import { Hono } from "hono";
 import * as tus from "tus-js-client";
 import {
-  type ChunkedUpload,
   MemoryStore,
   RedisUploadState,
   type UploadErrorSource,
   uploads,
   type UploadsOptions,
-  type UploadState,
-  type UploadStore,
 } from "../../src/upload/mod.ts";
+import type { ChunkedUpload, UploadState, UploadStore } from "../../src/upload/store_mod.ts";
 import { FileStore } from "../../src/upload/file_store.ts";
 import { KilnError } from "../../src/errors.ts";
 import { type RedisStack, startRedisStack } from "../support/redis_stack.ts";

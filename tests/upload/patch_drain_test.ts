@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { MemoryStore, RedisUploadState, uploads, type UploadStore } from "../../src/upload/mod.ts";
+import { MemoryStore, RedisUploadState, uploads } from "../../src/upload/mod.ts";
+import type { UploadStore } from "../../src/upload/store_mod.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { bytes, patchHeaders, serve, tus } from "./_serve.ts";
 import { hostileServer, RawRequest, sha256, STATE_KINDS, WatchedState } from "./_hostile.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { MemoryStore, type UploadStore } from "../../src/upload/mod.ts";
+import { MemoryStore } from "../../src/upload/mod.ts";
+import type { UploadStore } from "../../src/upload/store_mod.ts";
 import { UploadError } from "../../src/upload/errors.ts";
 import { FileStore } from "../../src/upload/file_store.ts";
 import { bytes, collect } from "./_serve.ts";

@@ -11,7 +11,7 @@ import { Signal } from "./_signal.mjs";
 
 /**
  * @typedef {object} ServedUploads
- * @property {import("@kiln/core/upload").UploadStore} store Where the bytes went.
+ * @property {import("@kiln/core/upload/store").UploadStore} store Where the bytes went.
  * @property {string} endpoint The tus endpoint, `<server>/files`.
  * @property {{ method: string; status: number }[]} requests Every request, once answered.
  * @property {(id: string, offset: number) => Promise<void>} received Resolves once the
@@ -93,7 +93,7 @@ export function patterned(size) {
 /**
  * Reads a stored upload back.
  *
- * @param {import("@kiln/core/upload").UploadStore} store
+ * @param {import("@kiln/core/upload/store").UploadStore} store
  * @param {string} path
  */
 export async function storedBytes(store, path) {
