@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { UploadError } from "./errors.ts";
 import { corrupt, parseRecord } from "./_record_schema.ts";
 import { ID } from "./_protocol.ts";
+import { lockInProcess } from "./_held_locks.ts";
 import type { UploadLock, UploadRecord, UploadState } from "./state.ts";
 
 /** How a file is named: `<id>.json`; anything else in the folder is not a record. */
@@ -99,16 +100,7 @@ export class FileUploadState implements UploadState {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#locks.has(id)) return Promise.resolve(null);
-    this.#locks.add(id);
-    let held = true;
-    return Promise.resolve({
-      release: () => {
-        if (held) this.#locks.delete(id);
-        held = false;
-        return Promise.resolve();
-      },
-    });
+    return Promise.resolve(lockInProcess(this.#locks, id));
   }
 
   /**

@@ -103,13 +103,8 @@ export class RedisUploadState implements UploadState {
    * @param record The upload.
    * @returns `false` when the id is taken.
    */
-  async create(record: UploadRecord): Promise<boolean> {
-    const reply = await this.#runner.run(
-      createScript,
-      [this.#record(record.id), this.#keys.key("sweep")],
-      [record.id, JSON.stringify(record), record.sweepAt ?? ""],
-    );
-    return reply === 1;
+  create(record: UploadRecord): Promise<boolean> {
+    return this.#write(createScript, record);
   }
 
   /**
@@ -130,13 +125,8 @@ export class RedisUploadState implements UploadState {
    * @param record The upload.
    * @returns `false` when it no longer exists.
    */
-  async save(record: UploadRecord): Promise<boolean> {
-    const reply = await this.#runner.run(
-      saveScript,
-      [this.#record(record.id), this.#keys.key("sweep")],
-      [record.id, JSON.stringify(record), record.sweepAt ?? ""],
-    );
-    return reply === 1;
+  save(record: UploadRecord): Promise<boolean> {
+    return this.#write(saveScript, record);
   }
 
   /**
@@ -204,6 +194,16 @@ export class RedisUploadState implements UploadState {
     ]);
     if (!result.ok) throw new RedisError("REDIS_COMMAND_FAILED", result.error);
     return Array.isArray(result.reply) ? result.reply.map(String) : [];
+  }
+
+  /** Runs the create or the save script, which take the same keys and arguments. */
+  async #write(script: typeof saveScript, record: UploadRecord): Promise<boolean> {
+    const reply = await this.#runner.run(
+      script,
+      [this.#record(record.id), this.#keys.key("sweep")],
+      [record.id, JSON.stringify(record), record.sweepAt ?? ""],
+    );
+    return reply === 1;
   }
 
   #record(id: string): string {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { lockInProcess } from "./_held_locks.ts";
 
 /** What the server records about one upload. */
 export interface UploadRecord {
@@ -171,16 +172,7 @@ export class MemoryUploadState implements UploadState {
    * @returns The lock, or `null` when held.
    */
   lock(id: string): Promise<UploadLock | null> {
-    if (this.#locks.has(id)) return Promise.resolve(null);
-    this.#locks.add(id);
-    let held = true;
-    return Promise.resolve({
-      release: () => {
-        if (held) this.#locks.delete(id);
-        held = false;
-        return Promise.resolve();
-      },
-    });
+    return Promise.resolve(lockInProcess(this.#locks, id));
   }
 
   /**
