@@ -232,7 +232,11 @@ export function realtime(hub: Hub, options: RealtimeOptions): MiddlewareHandler 
   };
 }
 
-function resolvePolicy(options: RealtimeOptions): SessionPolicy {
+/**
+ * Resolves the limits of {@linkcode RealtimeOptions} into a connection policy,
+ * every field filled in; the Pusher protocol resolves its own with it.
+ */
+export function resolvePolicy(options: Omit<RealtimeOptions, "upgradeWebSocket">): SessionPolicy {
   const positive = (name: string, value: number | undefined, fallback: number): number => {
     const result = value ?? fallback;
     if (!(Number.isFinite(result) && result > 0)) {
