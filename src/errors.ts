@@ -76,7 +76,9 @@ export type UploadErrorCode =
   | "UPLOAD_CLOSED"
   | "UPLOAD_REJECTED"
   | "UPLOAD_RECORD_CORRUPT"
-  | "UPLOAD_UNREACHABLE";
+  | "UPLOAD_UNREACHABLE"
+  | "UPLOAD_STORE_FAILED"
+  | "UPLOAD_STORE_UNAVAILABLE";
 
 /** Options accepted by {@linkcode KilnError} and its subclasses. */
 export interface KilnErrorOptions {
