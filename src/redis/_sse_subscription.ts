@@ -17,9 +17,10 @@ import { errorCodeForStatus } from "./_http_status.ts";
 import { lineEndsToLf } from "./_sse_line_ends.ts";
 import { decodePush, ESCAPED_EVENT } from "./_sse_push.ts";
 import type { RedisSubscription, SubscribeHandlers } from "./redis_like.ts";
+import type { Clock } from "../clock.ts";
 
 /** How long an endpoint may take to answer a subscribe, by default. */
-const OPEN_TIMEOUT_MS = 10_000;
+const OPEN_TIMEOUT = 10_000;
 /** How much of a refusal's body is read, for the error message. */
 const REFUSAL_BODY_BYTES = 1_024;
 /**
@@ -33,6 +34,8 @@ export interface SubscriptionRequest {
   url: string;
   authorization: string;
   fetch: typeof fetch;
+  /** Times the open timeout. */
+  clock: Clock;
   channel: string;
   handlers: SubscribeHandlers;
   /**
@@ -40,7 +43,7 @@ export interface SubscriptionRequest {
    * giving up with `REDIS_UNAVAILABLE`. An open stream is never timed out.
    * @default 10_000
    */
-  openTimeoutMs?: number;
+  openTimeout?: number;
   /**
    * The largest event kept while it arrives, in characters (an escaped message takes
    * more than its length). A bigger one ends the subscription with
@@ -56,14 +59,15 @@ export interface SubscriptionRequest {
  */
 export async function openSubscription(request: SubscriptionRequest): Promise<RedisSubscription> {
   const controller = new AbortController();
-  const timeoutMs = request.openTimeoutMs ?? OPEN_TIMEOUT_MS;
+  const { clock } = request;
+  const timeout = request.openTimeout ?? OPEN_TIMEOUT;
   let timedOut = false;
   // An endpoint that accepts the connection and then says nothing would otherwise hold
   // subscribe() (and whoever awaits it: a fan-out starting or closing) forever.
-  const timer = setTimeout(() => {
+  const timer = clock.setTimeout(() => {
     timedOut = true;
     controller.abort();
-  }, timeoutMs);
+  }, timeout);
   let response: Response;
   try {
     try {
@@ -76,7 +80,7 @@ export async function openSubscription(request: SubscriptionRequest): Promise<Re
       throw new RedisError(
         "REDIS_UNAVAILABLE",
         timedOut
-          ? `Redis REST endpoint did not answer within ${timeoutMs} ms`
+          ? `Redis REST endpoint did not answer within ${timeout} ms`
           : "Redis REST endpoint is unreachable",
         { cause: error },
       );
@@ -91,7 +95,7 @@ export async function openSubscription(request: SubscriptionRequest): Promise<Re
       );
     }
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
   const closed = pump(response.body, request, controller.signal);
   return {

@@ -12,6 +12,8 @@
  * @module
  */
 import { RedisError } from "../errors.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { backoff, type BackoffShape } from "../_backoff.ts";
 import type {
   PipelineResult,
   RedisArg,
@@ -40,7 +42,22 @@ export interface UpstashRedisOptions {
   retries?: number;
   /** The `fetch` to use (for tests or custom agents). @default globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * Times the waits between retries (growing from 50 ms by 3× with "equal"
+   * jitter, so clients that lost the endpoint together do not come back
+   * together) and a subscribe's open timeout.
+   * @default systemClock
+   */
+  clock?: Clock;
+  /**
+   * A source of numbers in [0, 1) for the retry jitter (inject it in tests).
+   * @default Math.random
+   */
+  random?: () => number;
 }
+
+/** The waits between retries of a request that got no reply. */
+const RETRY_BACKOFF: BackoffShape = { initial: 50, factor: 3, jitter: "equal" };
 
 /**
  * Talks to Redis over HTTP with the Upstash REST protocol: Upstash itself, or
@@ -64,6 +81,8 @@ export class UpstashRedis implements RedisLike {
   #authorization: string;
   #retries: number;
   #fetch: typeof fetch;
+  #clock: Clock;
+  #random: () => number;
 
   /**
    * Creates an adapter for a REST endpoint.
@@ -86,6 +105,8 @@ export class UpstashRedis implements RedisLike {
     this.#authorization = `Bearer ${options.token}`;
     this.#retries = retries;
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
   }
 
   /**
@@ -154,6 +175,7 @@ export class UpstashRedis implements RedisLike {
       url: `${this.#url}/subscribe/${encodeURIComponent(channel)}`,
       authorization: this.#authorization,
       fetch: this.#fetch,
+      clock: this.#clock,
       channel,
       handlers,
     });
@@ -194,7 +216,8 @@ export class UpstashRedis implements RedisLike {
         response = await this.#fetch(this.#url + path, init);
       } catch (error) {
         if (attempt < this.#retries) {
-          await delay(50 * 3 ** attempt);
+          const wait = backoff(RETRY_BACKOFF, attempt, this.#random);
+          await new Promise((resolve) => this.#clock.setTimeout(() => resolve(undefined), wait));
           continue;
         }
         throw new RedisError("REDIS_UNAVAILABLE", `Redis REST endpoint is unreachable`, {
@@ -230,8 +253,4 @@ function unexpected(command: string, reply: RedisReply): RedisError {
     "REDIS_UNEXPECTED_REPLY",
     `Unexpected reply to ${command}: ${JSON.stringify(reply)?.slice(0, 200)}`,
   );
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

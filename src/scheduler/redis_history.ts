@@ -5,10 +5,9 @@
  * @module
  */
 import { RedisError } from "../errors.ts";
-import { type RedisInput, toRedisLike } from "../redis/connect.ts";
-import { Keyspace } from "../redis/keys.ts";
-import type { RedisLike } from "../redis/redis_like.ts";
-import { defineScript, ScriptRunner } from "../redis/script.ts";
+import type { RedisInput } from "../redis/connect.ts";
+import { defineScript } from "../redis/script.ts";
+import { openRedisStore, type RedisStore } from "../redis/_store.ts";
 import { recordRun } from "./_scripts.ts";
 import { assertLimit, type SchedulerHistory, type TaskRunRecord } from "./history.ts";
 
@@ -72,9 +71,7 @@ export interface RedisHistoryOptions {
  * ```
  */
 export class RedisHistory implements SchedulerHistory {
-  #redis: RedisLike;
-  #runner: ScriptRunner;
-  #keys: Keyspace;
+  #store: RedisStore;
   #limit: number;
   #retention: number;
 
@@ -86,9 +83,7 @@ export class RedisHistory implements SchedulerHistory {
    * @throws {RangeError} When `limit` or `retention` is not a positive integer.
    */
   constructor(options: RedisHistoryOptions) {
-    this.#redis = toRedisLike(options?.redis);
-    this.#runner = new ScriptRunner(this.#redis, options);
-    this.#keys = new Keyspace("scheduler", options.prefix);
+    this.#store = openRedisStore("scheduler", options);
     this.#limit = assertLimit(options.limit ?? 20);
     this.#retention = options.retention ?? 2_592_000_000;
     if (!Number.isInteger(this.#retention) || this.#retention <= 0) {
@@ -105,9 +100,9 @@ export class RedisHistory implements SchedulerHistory {
    * @throws {RedisError} When Redis is unreachable.
    */
   async record(run: TaskRunRecord): Promise<void> {
-    await this.#runner.run(
+    await this.#store.runner.run(
       recordRunScript,
-      [this.#keys.key("history", run.task)],
+      [this.#store.keys.key("history", run.task)],
       [run.scheduledAt, JSON.stringify(run), this.#limit, this.#retention],
     );
   }
@@ -138,8 +133,10 @@ export class RedisHistory implements SchedulerHistory {
 
   async #read(tasks: readonly string[], limit: number): Promise<TaskRunRecord[][]> {
     if (tasks.length === 0 || limit <= 0) return tasks.map(() => []);
-    const results = await this.#redis.pipeline(
-      tasks.map((task) => ["ZREVRANGE", this.#keys.key("history", task), 0, limit - 1] as const),
+    const results = await this.#store.redis.pipeline(
+      tasks.map((task) =>
+        ["ZREVRANGE", this.#store.keys.key("history", task), 0, limit - 1] as const
+      ),
     );
     return results.map((result) => {
       if (!result.ok) throw new RedisError("REDIS_COMMAND_FAILED", result.error);

@@ -4,10 +4,9 @@
  *
  * @module
  */
-import { type RedisInput, toRedisLike } from "../redis/connect.ts";
-import { Keyspace } from "../redis/keys.ts";
+import type { RedisInput } from "../redis/connect.ts";
 import { acquireLock, releaseLock } from "../redis/lock.ts";
-import { ScriptRunner } from "../redis/script.ts";
+import { openRedisStore, type RedisStore } from "../redis/_store.ts";
 import type { SchedulerMutex } from "./mutex.ts";
 
 /** Options for {@linkcode RedisMutex}. */
@@ -54,8 +53,7 @@ export interface RedisMutexOptions {
  * ```
  */
 export class RedisMutex implements SchedulerMutex {
-  #runner: ScriptRunner;
-  #keys: Keyspace;
+  #store: RedisStore;
 
   /**
    * Creates a mutex on a Redis.
@@ -64,8 +62,7 @@ export class RedisMutex implements SchedulerMutex {
    * @throws {TypeError} When `redis` is not a Redis handle or the prefix is invalid.
    */
   constructor(options: RedisMutexOptions) {
-    this.#runner = new ScriptRunner(toRedisLike(options?.redis), options);
-    this.#keys = new Keyspace("scheduler", options.prefix);
+    this.#store = openRedisStore("scheduler", options);
   }
 
   /**
@@ -79,7 +76,7 @@ export class RedisMutex implements SchedulerMutex {
    * @throws {import("../errors.ts").RedisError} When Redis is unreachable.
    */
   acquire(key: string, token: string, ttl: number): Promise<boolean> {
-    return acquireLock(this.#runner, this.#keys.key("lock", key), token, ttl);
+    return acquireLock(this.#store.runner, this.#store.keys.key("lock", key), token, ttl);
   }
 
   /**
@@ -90,6 +87,6 @@ export class RedisMutex implements SchedulerMutex {
    * @throws {import("../errors.ts").RedisError} When Redis is unreachable.
    */
   async release(key: string, token: string): Promise<void> {
-    await releaseLock(this.#runner, this.#keys.key("lock", key), token);
+    await releaseLock(this.#store.runner, this.#store.keys.key("lock", key), token);
   }
 }

@@ -6,6 +6,7 @@
  * boundary is exactly the one the test chose.
  */
 import assert from "node:assert/strict";
+import { systemClock } from "../../src/clock.ts";
 import { RedisError } from "../../src/errors.ts";
 import { openSubscription } from "../../src/redis/_sse_subscription.ts";
 
@@ -47,6 +48,7 @@ async function receive(
     url: "http://gateway.invalid/subscribe/c",
     authorization: "Bearer t",
     fetch: fakeFetch,
+    clock: systemClock,
     channel: options.channel ?? "c",
     handlers: {
       onMessage: (message) => outcome.messages.push(message),

@@ -7,20 +7,28 @@
 import assert from "node:assert/strict";
 import { RedisError } from "../../src/errors.ts";
 import { openSubscription } from "../../src/redis/_sse_subscription.ts";
+import { systemClock } from "../../src/clock.ts";
 import { silentServer } from "../support/silent_server.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 
-Deno.test("a subscribe the endpoint never answers fails with REDIS_UNAVAILABLE after openTimeoutMs", async () => {
+Deno.test("a subscribe the endpoint never answers fails with REDIS_UNAVAILABLE after openTimeout on the clock", async () => {
   await using server = silentServer();
+  const clock = new ManualClock();
+  const opening = openSubscription({
+    url: `${server.url}/subscribe/c`,
+    authorization: "Bearer t",
+    fetch: globalThis.fetch,
+    clock,
+    channel: "c",
+    handlers: { onMessage: () => assert.fail("no message") },
+    openTimeout: 50,
+  });
+  // The timeout is the injected clock's: nothing gives up until the test moves time.
+  await clock.armed(50);
+  clock.advance(50);
   let error: unknown;
   try {
-    await openSubscription({
-      url: `${server.url}/subscribe/c`,
-      authorization: "Bearer t",
-      fetch: globalThis.fetch,
-      channel: "c",
-      handlers: { onMessage: () => assert.fail("no message") },
-      openTimeoutMs: 50,
-    });
+    await opening;
   } catch (caught) {
     error = caught;
   }
@@ -48,19 +56,8 @@ Deno.test("an answered subscribe clears its open timer and streams until closed"
         { headers: { "content-type": "text/event-stream" } },
       ),
   );
-  // Watch the timers set while opening: the hour-long one must be cleared once headers arrive.
-  const hourLong = new Set<unknown>();
-  const cleared = new Set<unknown>();
-  const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
-  globalThis.setTimeout = ((callback: () => void, ms?: number) => {
-    const id = realSet(callback, ms);
-    if (ms === 3_600_000) hourLong.add(id);
-    return id;
-  }) as typeof setTimeout;
-  globalThis.clearTimeout = ((id?: Parameters<typeof clearTimeout>[0]) => {
-    if (id !== undefined) cleared.add(id);
-    realClear(id);
-  }) as typeof clearTimeout;
+  // The open timer is the clock's: it must be cleared once headers arrive.
+  const clock = new ManualClock();
   const messages: string[] = [];
   let received!: () => void;
   const isReceived = new Promise<void>((resolve) => (received = resolve));
@@ -68,6 +65,7 @@ Deno.test("an answered subscribe clears its open timer and streams until closed"
     url: `http://127.0.0.1:${server.addr.port}/subscribe/c`,
     authorization: "Bearer t",
     fetch: globalThis.fetch,
+    clock,
     channel: "c",
     handlers: {
       onMessage(message) {
@@ -76,15 +74,11 @@ Deno.test("an answered subscribe clears its open timer and streams until closed"
       },
       onError: (error) => assert.fail(`the stream was not cut: ${error}`),
     },
-    openTimeoutMs: 3_600_000,
-  }).finally(() => {
-    globalThis.setTimeout = realSet;
-    globalThis.clearTimeout = realClear;
+    openTimeout: 3_600_000,
   });
   // Closed before the server, so a failed assertion cannot leave the stream holding it open.
   await using _subscription = { [Symbol.asyncDispose]: () => subscription.close() };
-  assert.equal(hourLong.size, 1, "one open timer");
-  for (const id of hourLong) assert.ok(cleared.has(id), "the open timer was cleared");
+  assert.equal(clock.pending, 0, "the open timer was cleared");
   await isOpened;
   stream.enqueue(encoder.encode("data: subscribe,c,1\n\ndata: message,c,late\n\n"));
   await isReceived;
@@ -116,6 +110,7 @@ Deno.test("a refusal whose body never ends still fails at once, with the start o
       url: `http://127.0.0.1:${server.addr.port}/subscribe/c`,
       authorization: "Bearer t",
       fetch: globalThis.fetch,
+      clock: systemClock,
       channel: "c",
       handlers: { onMessage: () => assert.fail("no message") },
     });

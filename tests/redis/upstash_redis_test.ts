@@ -3,6 +3,7 @@ import { RedisError } from "../../src/errors.ts";
 import { toRedisLike } from "../../src/redis/connect.ts";
 import { UpstashRedis } from "../../src/redis/upstash_redis.ts";
 import { findFreePort, startRedisStack } from "../support/redis_stack.ts";
+import { ManualClock } from "../support/manual_clock.ts";
 import { redisLikeConformance } from "./_conformance.ts";
 
 Deno.test("UpstashRedis passes the RedisLike conformance suite through the gateway", async (t) => {
@@ -36,22 +37,33 @@ Deno.test("a wrong token is refused with REDIS_UNAUTHORIZED", async () => {
   );
 });
 
-Deno.test("an endpoint nobody listens on is REDIS_UNAVAILABLE after the retries", async () => {
+Deno.test("an endpoint nobody listens on is REDIS_UNAVAILABLE after the retries, waited on the clock with back-off", async () => {
   let calls = 0;
   const counting: typeof fetch = (input, init) => {
     calls++;
     return fetch(input, init);
   };
+  const clock = new ManualClock();
   const redis = new UpstashRedis({
     url: `http://127.0.0.1:${findFreePort()}`,
     token: "t",
     retries: 2,
     fetch: counting,
+    clock,
+    random: () => 0, // "equal" jitter at its low end: half of each wait
   });
-  await assert.rejects(
+  const failing = assert.rejects(
     redis.get("k"),
     (error: unknown) => error instanceof RedisError && error.code === "REDIS_UNAVAILABLE",
   );
+  // 50 ms then 150 ms (×3), halved by the jitter; nothing retries until the clock moves.
+  assert.equal(await clock.timer(), 25);
+  assert.equal(calls, 1);
+  clock.advance(25);
+  assert.equal(await clock.timer(), 75);
+  assert.equal(calls, 2);
+  clock.advance(75);
+  await failing;
   assert.equal(calls, 3);
 });
 
