@@ -13,12 +13,14 @@
  * `--redis` (default redis://127.0.0.1:6379), `--token` (required, or env
  * `REDIS_HTTP_TOKEN`), `--max-body-bytes` (default 10485760), `--sse-heartbeat-ms`
  * (default 15000), `--sse-max-buffered-bytes` (default 33554432), `--connections`
- * (shared Redis connections, default 1).
+ * (shared Redis connections, default 1), `--allow` (commands the policy refuses that
+ * this gateway runs anyway, comma-separated: `FLUSHDB,CONFIG|GET`; repeatable).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { parseAllowList } from "./_gateway/command_policy.ts";
 import { type Gateway, type GatewayOptions, startGateway } from "./_gateway/gateway.ts";
 
 export { type Gateway, type GatewayOptions, startGateway };
@@ -49,9 +51,13 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
       "sse-heartbeat-ms": { type: "string" },
       "sse-max-buffered-bytes": { type: "string" },
       connections: { type: "string" },
+      allow: { type: "string", multiple: true },
     },
     strict: true,
   });
+  const allow = (values.allow ?? []).flatMap((list) => list.split(","))
+    .filter((name) => name.trim() !== "");
+  parseAllowList(allow); // refuses a malformed or impossible entry before start-up
   const token = values.token ?? Deno.env.get("REDIS_HTTP_TOKEN");
   if (!token) throw new TypeError("--token is required (or set REDIS_HTTP_TOKEN)");
   return {
@@ -63,6 +69,7 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
     sseHeartbeatMs: toInteger("sse-heartbeat-ms", values["sse-heartbeat-ms"]),
     sseMaxBufferedBytes: toInteger("sse-max-buffered-bytes", values["sse-max-buffered-bytes"]),
     sharedConnections: toInteger("connections", values.connections),
+    allow,
   };
 }
 

@@ -1,8 +1,11 @@
 /**
- * Validates request bodies into commands and refuses the commands that would wedge or
- * corrupt a connection the gateway shares between clients: blocking reads, subscriber
- * mode, MONITOR, transactions outside `/multi-exec`, and anything that changes the
- * connection's database, user, protocol or per-connection settings.
+ * Validates request bodies into commands, and names the commands that would wedge or
+ * corrupt a connection the gateway shares between clients: subscriber mode, MONITOR,
+ * replication, WAIT, transactions outside `/multi-exec`, and anything that changes the
+ * connection's database, user, protocol or per-connection settings. These are about how
+ * the gateway uses its connections, so no `--allow` can opt them in; what Redis itself
+ * says about a command (categories, the `blocking` flag) is applied in
+ * `command_policy.ts`.
  *
  * @module
  */
@@ -25,14 +28,7 @@ export class HttpError extends Error {
 }
 
 const CONNECTION_COMMANDS = new Set([
-  "BLPOP",
-  "BRPOP",
-  "BRPOPLPUSH",
-  "BLMOVE",
-  "BLMPOP",
-  "BZPOPMIN",
-  "BZPOPMAX",
-  "BZMPOP",
+  // WAIT and WAITAOF block until replicas answer, yet Redis does not flag them `blocking`.
   "WAIT",
   "WAITAOF",
   "SUBSCRIBE",
@@ -73,8 +69,11 @@ const CONNECTION_CLIENT_SUBCOMMANDS = new Set([
   "NO-TOUCH",
 ]);
 
-/** @returns why `command` may not run on a shared connection, or `undefined` if it may */
-function refusalReason(command: CommandArgs): string | undefined {
+/**
+ * @param command a command name and its arguments
+ * @returns why `command` may not run on a shared connection, or `undefined` if it may
+ */
+export function connectionRefusal(command: CommandArgs): string | undefined {
   const name = String(command[0]).toUpperCase();
   if (CONNECTION_COMMANDS.has(name)) {
     return `Command ${name} is not allowed over HTTP: it blocks or changes connection state`;
@@ -85,22 +84,17 @@ function refusalReason(command: CommandArgs): string | undefined {
       return `Command CLIENT ${sub} is not allowed over HTTP: it changes connection state`;
     }
   }
-  if (name === "XREAD" || name === "XREADGROUP") {
-    for (let i = 1; i < command.length; i++) {
-      const arg = String(command[i]).toUpperCase();
-      if (arg === "STREAMS") break;
-      if (arg === "BLOCK") return `Command ${name} with BLOCK is not allowed over HTTP`;
-    }
-  }
   return undefined;
 }
 
 /**
- * Checks that `value` is a non-empty array of strings and numbers that may run over HTTP.
+ * Checks that `value` is a non-empty array of strings, numbers and booleans. Booleans
+ * become `"true"` and `"false"`, as `@upstash/redis` sends them (`set(k, true)`) and
+ * expects to read them back.
  *
  * @param value a parsed JSON value
  * @returns the command
- * @throws {HttpError} 400 when the command is malformed or refused
+ * @throws {HttpError} 400 when the command is malformed
  */
 export function toCommand(value: unknown): CommandArgs {
   if (!Array.isArray(value)) {
@@ -110,17 +104,17 @@ export function toCommand(value: unknown): CommandArgs {
   for (let i = 0; i < value.length; i++) {
     const arg = value[i];
     const kind = typeof arg;
-    if (kind !== "string" && (kind !== "number" || !Number.isFinite(arg))) {
+    if (kind === "boolean") {
+      value[i] = arg ? "true" : "false";
+    } else if (kind !== "string" && (kind !== "number" || !Number.isFinite(arg))) {
       throw new HttpError(
         400,
-        `Command argument ${i} must be a string or a finite number, got ${
+        `Command argument ${i} must be a string, a finite number or a boolean, got ${
           arg === null ? "null" : Array.isArray(arg) ? "array" : kind
         }`,
       );
     }
   }
-  const refused = refusalReason(value);
-  if (refused !== undefined) throw new HttpError(400, refused);
   return value;
 }
 
@@ -129,7 +123,7 @@ export function toCommand(value: unknown): CommandArgs {
  *
  * @param value a parsed JSON value
  * @returns the commands
- * @throws {HttpError} 400 when any command is malformed or refused
+ * @throws {HttpError} 400 when any command is malformed
  */
 export function toCommandList(value: unknown): CommandArgs[] {
   if (!Array.isArray(value)) {

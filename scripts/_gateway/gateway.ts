@@ -9,12 +9,13 @@
  */
 
 import { isAuthorized } from "./bearer_auth.ts";
+import { CommandPolicy, parseAllowList } from "./command_policy.ts";
 import { HttpError, parseJsonBody, toCommand, toCommandList } from "./command_rules.ts";
 import { RedisConnection, RedisUnavailableError } from "./redis_connection.ts";
 import { RedisPool } from "./redis_pool.ts";
 import { parseRedisUrl } from "./redis_url.ts";
 import { errorJson, replyToEnvelope, replyToJson } from "./reply_json.ts";
-import { appendCommand, encodeCommands } from "./resp_encoder.ts";
+import { appendCommand, type CommandArgs, encodeCommands } from "./resp_encoder.ts";
 import { RedisErrorReply } from "./resp_parser.ts";
 import { openSubscriptionStream, type SubscriptionKind } from "./subscription_stream.ts";
 import { readBodyText } from "./request_body.ts";
@@ -56,6 +57,13 @@ export interface GatewayOptions {
    * @default {1}
    */
   sharedConnections?: number;
+  /**
+   * Commands the command policy refuses that this gateway runs anyway: `FLUSHDB`, or one
+   * subcommand as `CONFIG|GET`. Commands that block or change a shared connection cannot
+   * be allowed.
+   * @default {[]}
+   */
+  allow?: string[];
 }
 
 /** A running gateway. */
@@ -139,13 +147,48 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
   const pool = new RedisPool(endpoint, options.sharedConnections ?? 1);
+  const allowed = parseAllowList(options.allow ?? []);
   const streams = new Set<() => void>();
+
+  async function sharedConnection(): Promise<RedisConnection> {
+    const shared = pool.shared();
+    return shared instanceof RedisConnection ? shared : await shared;
+  }
+
+  // The policy comes from the Redis behind the gateway, so it is read from the first
+  // connection that works, before any command runs; while Redis is down requests get 503.
+  let policy: CommandPolicy | undefined;
+  let loadingPolicy: Promise<CommandPolicy> | undefined;
+  function commandPolicy(): CommandPolicy | Promise<CommandPolicy> {
+    if (policy !== undefined) return policy;
+    loadingPolicy ??= (async () => {
+      const connection = await sharedConnection();
+      const [table, docs] = await connection.commands([["COMMAND"], ["COMMAND", "DOCS"]]);
+      try {
+        return (policy = CommandPolicy.fromRedis(table, docs, allowed));
+      } catch (error) {
+        throw new RedisUnavailableError((error as Error).message, { cause: error });
+      }
+    })().finally(() => (loadingPolicy = undefined));
+    return loadingPolicy;
+  }
+
+  /** @throws {HttpError} 400 naming the first command the policy refuses */
+  async function checkPolicy(commands: ReadonlyArray<CommandArgs>, batch: boolean) {
+    const current = policy ?? await commandPolicy();
+    for (let i = 0; i < commands.length; i++) {
+      const refused = current.refusal(commands[i]);
+      if (refused !== undefined) {
+        throw new HttpError(400, batch ? `Command ${i}: ${refused}` : refused);
+      }
+    }
+  }
 
   async function runSingle(request: Request, base64: boolean): Promise<Response> {
     const command = toCommand(parseJsonBody(await readBodyText(request, maxBodyBytes)));
+    await checkPolicy([command], false);
     const payload = encoder.encode(appendCommand("", command));
-    const shared = pool.shared();
-    const connection = shared instanceof RedisConnection ? shared : await shared;
+    const connection = await sharedConnection();
     const reply = (await connection.send(payload, 1))[0];
     if (reply instanceof RedisErrorReply) return jsonResponse(errorJson(reply.message), 400);
     return jsonResponse('{"result":' + replyToJson(reply, base64) + "}", 200);
@@ -153,9 +196,9 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   async function runPipeline(request: Request, base64: boolean): Promise<Response> {
     const commands = toCommandList(parseJsonBody(await readBodyText(request, maxBodyBytes)));
+    await checkPolicy(commands, true);
     const payload = encodeCommands(commands);
-    const shared = pool.shared();
-    const connection = shared instanceof RedisConnection ? shared : await shared;
+    const connection = await sharedConnection();
     const replies = await connection.send(payload, commands.length);
     let out = "[";
     for (let i = 0; i < replies.length; i++) {
@@ -167,6 +210,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   async function runTransaction(request: Request, base64: boolean): Promise<Response> {
     const commands = toCommandList(parseJsonBody(await readBodyText(request, maxBodyBytes)));
+    await checkPolicy(commands, true);
     const connection = await pool.acquire();
     try {
       const replies = await connection.commands([["MULTI"], ...commands, ["EXEC"]]);

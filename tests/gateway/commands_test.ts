@@ -62,6 +62,24 @@ Deno.test("numbers are accepted as arguments and JSON values round-trip", async 
   });
 });
 
+Deno.test("JSON booleans are accepted and stored as the strings true and false, as @upstash/redis expects", async () => {
+  await using stack = await startRedisStack();
+  assert.equal(await stack.redis.set("flag", true), "OK");
+  assert.equal(await stack.redis.get("flag"), true);
+  await stack.redis.hset("h", { on: true, off: false });
+  assert.deepEqual(await stack.redis.hgetall("h"), { on: true, off: false });
+  const p = stack.redis.pipeline();
+  p.set("p", false).get("p").sadd("s", true);
+  assert.deepEqual(await p.exec(), ["OK", false, 1]);
+  // Redis holds the words themselves.
+  assert.deepEqual((await post(stack, "/", ["GET", "flag"])).body, { result: "true" });
+  assert.deepEqual((await post(stack, "/", ["HGET", "h", "off"])).body, { result: "false" });
+  assert.deepEqual((await post(stack, "/multi-exec", [["SET", "m", true], ["GET", "m"]])).body, [
+    { result: "OK" },
+    { result: "true" },
+  ]);
+});
+
 Deno.test("HGETALL comes back as Redis's flat array over raw HTTP and an object via the client", async () => {
   await using stack = await startRedisStack();
   await post(stack, "/", ["HSET", "h", "name", "Zoë", "count", "3"]);

@@ -89,7 +89,7 @@ async function concurrentTransactions(stack: RedisStack, count: number): Promise
 }
 
 Deno.test("every state-changing command is refused with a 400 naming it, alone, in a pipeline, in a transaction and as a path", async () => {
-  await using stack = await startRedisStack();
+  await using stack = await startRedisStack({ allow: ["CLIENT|LIST"] });
   await concurrentTransactions(stack, 3);
   const sharedBefore = await sharedConnectionId(stack);
   const before = new Set((await connections(stack)).map((client) => client.id));
@@ -124,7 +124,7 @@ Deno.test("every state-changing command is refused with a 400 naming it, alone, 
 });
 
 Deno.test("HELLO 3 in any form never switches a pooled connection to RESP3", async () => {
-  await using stack = await startRedisStack();
+  await using stack = await startRedisStack({ allow: ["CLIENT|LIST"] });
   await post(stack, "/", ["HSET", "h", "a", "1", "b", "2"]);
   const flat = ["a", "1", "b", "2"];
   await concurrentTransactions(stack, 3);
@@ -185,7 +185,7 @@ Deno.test("HELLO 3 in any form never switches a pooled connection to RESP3", asy
 });
 
 Deno.test("SELECT in any form, Lua included, never moves a pooled connection off its database", async () => {
-  await using stack = await startRedisStack();
+  await using stack = await startRedisStack({ allow: ["CLIENT|LIST"] });
   await post(stack, "/", ["SET", "where", "db0"]);
   await concurrentTransactions(stack, 3);
 

@@ -37,6 +37,12 @@ export interface RedisStackOptions {
    * @default {33554432}
    */
   sseMaxBufferedBytes?: number;
+  /**
+   * Commands the gateway's policy refuses that this stack's gateway runs anyway
+   * (`--allow`): test setups empty the database and the script cache between cases.
+   * @default {["FLUSHDB", "SCRIPT|FLUSH"]}
+   */
+  allow?: string[];
 }
 
 /** A running redis-server and gateway, owned by one test or suite. */
@@ -309,6 +315,10 @@ export async function startRedisStack(options: RedisStackOptions = {}): Promise<
     }
     if (options.sseMaxBufferedBytes !== undefined) {
       args.push("--sse-max-buffered-bytes", `${options.sseMaxBufferedBytes}`);
+    }
+    const allow = options.allow ?? ["FLUSHDB", "SCRIPT|FLUSH"];
+    if (allow.length > 0) {
+      args.push("--allow", allow.join(","));
     }
     return args;
   };
