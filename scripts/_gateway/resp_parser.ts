@@ -33,7 +33,14 @@ export type RespValue =
 const CR = 13;
 const INITIAL_CAPACITY = 64 * 1024;
 const INCOMPLETE: unique symbol = Symbol("incomplete");
-type Parsed = RespValue | typeof INCOMPLETE;
+/** An array header was read; its length is in `#arrayLength`. */
+const ARRAY_OPEN: unique symbol = Symbol("array open");
+
+/** An array being filled: the elements parsed so far survive a read that ends mid-array. */
+interface OpenArray {
+  items: RespValue[];
+  filled: number;
+}
 
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder();
@@ -41,11 +48,15 @@ const utf8 = new TextDecoder();
 /** Buffers bytes read from a socket and yields each complete reply in order. */
 export class RespParser {
   #buf = new Uint8Array(INITIAL_CAPACITY);
+  /** Where the next element starts; everything before it is parsed. */
   #start = 0;
   #end = 0;
-  #pos = 0;
   /** Absolute offset the last incomplete bulk string needs; lets reads grow the buffer. */
   #needed = 0;
+  /** Arrays whose elements are still arriving, outermost first. */
+  readonly #open: OpenArray[] = [];
+  #arrayLength = 0;
+  #elements = 0;
 
   /**
    * Returns the free tail of the buffer for the next socket read, compacting or
@@ -80,20 +91,39 @@ export class RespParser {
   }
 
   /**
-   * Parses the next complete reply.
+   * Parses the next complete reply. A reply cut off by the end of the buffered bytes is
+   * resumed where it stopped on the next call: the elements of unfinished arrays are
+   * kept, so a long array arriving in many reads is parsed once, in linear time.
    *
    * @returns the reply, or `undefined` when more bytes are needed
    * @throws {SyntaxError} when the stream is not RESP2
    */
   next(): RespValue | undefined {
-    if (this.#start === this.#end) return undefined;
     if (this.#needed > this.#end) return undefined;
-    this.#pos = this.#start;
-    const value = this.#parse();
-    if (value === INCOMPLETE) return undefined;
-    this.#needed = 0;
-    this.#start = this.#pos;
-    return value;
+    const open = this.#open;
+    while (true) {
+      let value = this.#element();
+      if (value === INCOMPLETE) return undefined;
+      this.#elements++;
+      if (value === ARRAY_OPEN) {
+        open.push({ items: new Array(this.#arrayLength), filled: 0 });
+        continue;
+      }
+      // Place the value in its array; a full array is itself the value for its parent.
+      while (true) {
+        const top = open[open.length - 1];
+        if (top === undefined) return value;
+        top.items[top.filled++] = value;
+        if (top.filled < top.items.length) break;
+        open.pop();
+        value = top.items;
+      }
+    }
+  }
+
+  /** How many RESP elements (replies, array headers, array elements) were parsed so far. */
+  get elementsParsed(): number {
+    return this.#elements;
   }
 
   #lineEnd(from: number): number {
@@ -118,9 +148,13 @@ export class RespParser {
     return negative ? -n : n;
   }
 
-  #parse(): Parsed {
+  /**
+   * Parses one element at `#start` and moves `#start` past it; an array yields only its
+   * header (`ARRAY_OPEN`, or its value when it is empty or nil).
+   */
+  #element(): RespValue | typeof INCOMPLETE | typeof ARRAY_OPEN {
     const buf = this.#buf;
-    const pos = this.#pos;
+    const pos = this.#start;
     if (pos >= this.#end) return INCOMPLETE;
     const lineEnd = this.#lineEnd(pos + 1);
     if (lineEnd < 0) return INCOMPLETE;
@@ -129,7 +163,7 @@ export class RespParser {
       case 36: { // '$' bulk string
         const length = this.#integer(pos + 1, lineEnd);
         if (length < 0) {
-          this.#pos = lineEnd + 2;
+          this.#start = lineEnd + 2;
           return null;
         }
         const from = lineEnd + 2;
@@ -138,16 +172,17 @@ export class RespParser {
           this.#needed = to + 2;
           return INCOMPLETE;
         }
-        this.#pos = to + 2;
+        this.#needed = 0;
+        this.#start = to + 2;
         return buf.slice(from, to);
       }
       case 43: { // '+' simple string
-        this.#pos = lineEnd + 2;
+        this.#start = lineEnd + 2;
         if (lineEnd - pos === 3 && buf[pos + 1] === 79 && buf[pos + 2] === 75) return "OK";
         return utf8.decode(buf.subarray(pos + 1, lineEnd));
       }
       case 58: { // ':' integer
-        this.#pos = lineEnd + 2;
+        this.#start = lineEnd + 2;
         if (lineEnd - pos < 16) return this.#integer(pos + 1, lineEnd);
         const text = latin1.decode(buf.subarray(pos + 1, lineEnd));
         const n = Number(text);
@@ -155,18 +190,14 @@ export class RespParser {
       }
       case 42: { // '*' array
         const length = this.#integer(pos + 1, lineEnd);
-        this.#pos = lineEnd + 2;
+        this.#start = lineEnd + 2;
         if (length < 0) return null;
-        const items: RespValue[] = new Array(length);
-        for (let i = 0; i < length; i++) {
-          const item = this.#parse();
-          if (item === INCOMPLETE) return INCOMPLETE;
-          items[i] = item;
-        }
-        return items;
+        if (length === 0) return [];
+        this.#arrayLength = length;
+        return ARRAY_OPEN;
       }
       case 45: { // '-' error
-        this.#pos = lineEnd + 2;
+        this.#start = lineEnd + 2;
         return new RedisErrorReply(utf8.decode(buf.subarray(pos + 1, lineEnd)));
       }
       default:
