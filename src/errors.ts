@@ -60,7 +60,8 @@ export type QueueErrorCode =
 export type SchedulerErrorCode =
   | "SCHEDULER_TASK_TIMEOUT"
   | "SCHEDULER_STOPPED"
-  | "SCHEDULER_PING_FAILED";
+  | "SCHEDULER_PING_FAILED"
+  | "SCHEDULER_UNKNOWN_TASK";
 
 /** Codes of the realtime module. */
 export type RealtimeErrorCode =
