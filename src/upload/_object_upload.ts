@@ -1,0 +1,200 @@
+/**
+ * One unfinished upload in object storage, open for appending. Bytes gather
+ * in one buffer of `partSize`; a full buffer becomes the next part (R2 wants
+ * every part but the last the same size, S3 at least 5 MiB), so a request
+ * holds at most one part in memory and has at most one in flight. What is
+ * left when the request ends is the tail, kept as `<key>.part` and read back
+ * by the next request.
+ *
+ * Nothing is recorded until `release()`: parts sent by this handle are listed
+ * in `<key>.info` only then, so `rollback()` to where the handle started just
+ * forgets them (a later part with the same number replaces them) and reads
+ * the old tail back.
+ */
+import { UploadError } from "./errors.ts";
+import { type InfoObjects, type MultipartProgress, tailKey } from "./_object_info.ts";
+import type { ObjectBucket, UploadedPart } from "./_object_bucket.ts";
+import type { ChunkedUpload, StoredFile } from "./store.ts";
+
+/** What an object upload needs from its store. */
+export interface ObjectUploadContext {
+  readonly bucket: ObjectBucket;
+  readonly info: InfoObjects;
+  readonly partSize: number;
+}
+
+/** An upload's bytes: the progress recorded so far, and the tail's bytes read back. */
+export interface OpenedUpload {
+  readonly progress: MultipartProgress;
+  readonly tail: Uint8Array;
+  /** The info object already says exactly this, so a handle that changes nothing writes nothing. */
+  readonly recorded: boolean;
+}
+
+export class ObjectChunkedUpload implements ChunkedUpload {
+  readonly path: string;
+  #context: ObjectUploadContext;
+  #key: string;
+  /** Where the handle was opened, which `rollback()` can return to. */
+  #opened: MultipartProgress;
+  #uploadId: string | null;
+  #parts: UploadedPart[];
+  #buffer: Uint8Array;
+  #filled: number;
+  /** The tail in `#buffer` is still the one stored as `<key>.part`. */
+  #tailStored = true;
+  #recorded: boolean;
+  #closed = false;
+
+  constructor(context: ObjectUploadContext, path: string, key: string, opened: OpenedUpload) {
+    this.#context = context;
+    this.path = path;
+    this.#key = key;
+    this.#opened = opened.progress;
+    this.#uploadId = opened.progress.uploadId;
+    this.#parts = [...opened.progress.parts];
+    this.#buffer = new Uint8Array(context.partSize);
+    this.#buffer.set(opened.tail);
+    this.#filled = opened.tail.byteLength;
+    this.#recorded = opened.recorded;
+  }
+
+  get offset(): number {
+    return this.#parts.length * this.#context.partSize + this.#filled;
+  }
+
+  async append(chunk: Uint8Array): Promise<void> {
+    this.#assertOpen();
+    let from = 0;
+    while (from < chunk.byteLength) {
+      const take = Math.min(chunk.byteLength - from, this.#buffer.byteLength - this.#filled);
+      this.#buffer.set(chunk.subarray(from, from + take), this.#filled);
+      this.#filled += take;
+      this.#tailStored = false;
+      from += take;
+      if (this.#filled === this.#buffer.byteLength) await this.#sendPart();
+    }
+  }
+
+  async rollback(offset: number): Promise<void> {
+    this.#assertOpen();
+    if (!Number.isInteger(offset) || offset < this.#opened.offset || offset > this.offset) {
+      throw new RangeError(
+        `Rollback offset must be between ${this.#opened.offset} and ${this.offset}, got ${offset}`,
+      );
+    }
+    const flushed = this.#parts.length * this.#context.partSize;
+    if (offset >= flushed) {
+      this.#filled = offset - flushed;
+      this.#tailStored = false;
+      return;
+    }
+    if (offset !== this.#opened.offset) {
+      // The bytes between the start and `offset` went into a part, which cannot be read back.
+      throw new RangeError(`Cannot roll back into a part already sent, to ${offset}`);
+    }
+    // Forget this handle's parts and read the stored tail back.
+    this.#parts = [...this.#opened.parts];
+    const tail = await readTail(this.#context.bucket, this.#key, this.#opened, this.path);
+    this.#buffer.set(tail);
+    this.#filled = tail.byteLength;
+    this.#tailStored = true;
+  }
+
+  async release(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const { bucket, info } = this.#context;
+    const unchanged = this.#tailStored && this.#parts.length === this.#opened.parts.length &&
+      this.#uploadId === this.#opened.uploadId;
+    if (unchanged && this.#recorded) return;
+    let tail: string | null = this.#tailStored ? this.#opened.tail : null;
+    if (!this.#tailStored && this.#filled > 0) {
+      tail = await bucket.put(tailKey(this.#key), this.#buffer.slice(0, this.#filled));
+    }
+    const current = await info.read(this.#key, this.path);
+    await info.write(this.#key, {
+      record: current?.record ?? null,
+      upload: {
+        offset: this.offset,
+        partSize: this.#context.partSize,
+        uploadId: this.#uploadId,
+        parts: this.#parts,
+        tail: this.#filled > 0 ? tail : null,
+      },
+    });
+  }
+
+  async finalize(): Promise<StoredFile> {
+    this.#assertOpen();
+    this.#closed = true;
+    const { bucket, info } = this.#context;
+    const size = this.offset;
+    if (this.#uploadId === null) {
+      await bucket.put(this.#key, this.#buffer.slice(0, this.#filled));
+    } else {
+      if (this.#filled > 0) await this.#sendPart();
+      await bucket.completeMultipart(this.#key, this.#uploadId, this.#parts);
+    }
+    await bucket.delete([tailKey(this.#key)]);
+    const current = await info.read(this.#key, this.path);
+    await info.write(this.#key, { record: current?.record ?? null, upload: null });
+    return { path: this.path, size };
+  }
+
+  async abort(): Promise<void> {
+    if (this.#closed && this.#uploadId === null) return;
+    this.#closed = true;
+    await discardUpload(this.#context, this.#key, this.#uploadId);
+  }
+
+  async #sendPart(): Promise<void> {
+    const { bucket } = this.#context;
+    this.#uploadId ??= await bucket.createMultipart(this.#key);
+    const number = this.#parts.length + 1;
+    const bytes = this.#buffer.subarray(0, this.#filled);
+    const etag = await bucket.uploadPart(this.#key, this.#uploadId, number, bytes);
+    this.#parts.push({ number, etag });
+    this.#filled = 0;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) {
+      throw new UploadError("UPLOAD_CLOSED", `The upload of ${this.path} is already closed`);
+    }
+  }
+}
+
+/**
+ * Reads `<key>.part` back, checking it is the tail the progress recorded:
+ * a crash between writing the tail and writing the info object leaves another.
+ *
+ * @throws {UploadError} `UPLOAD_RECORD_CORRUPT` when it is missing or another tail.
+ */
+export async function readTail(
+  bucket: ObjectBucket,
+  key: string,
+  progress: MultipartProgress,
+  id: string,
+): Promise<Uint8Array> {
+  if (progress.tail === null) return new Uint8Array(0);
+  const found = await bucket.get(tailKey(key));
+  const expected = progress.offset - progress.parts.length * progress.partSize;
+  if (!found || found.etag !== progress.tail || found.bytes.byteLength !== expected) {
+    throw new UploadError(
+      "UPLOAD_RECORD_CORRUPT",
+      `The stored tail of upload ${id} is not the one its info object names`,
+    );
+  }
+  return found.bytes;
+}
+
+/** Abandons the multipart upload (if any) and deletes every object of the unfinished upload. */
+export async function discardUpload(
+  context: ObjectUploadContext,
+  key: string,
+  uploadId: string | null,
+): Promise<void> {
+  if (uploadId !== null) await context.bucket.abortMultipart(key, uploadId);
+  await context.bucket.delete([tailKey(key), `${key}.info`]);
+}
