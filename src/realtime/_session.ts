@@ -10,10 +10,11 @@ import type { Clock } from "../clock.ts";
 import type { ConnectionSlot } from "./connection_slots.ts";
 import { CloseCode } from "./close_codes.ts";
 import type {
-  Connection,
   ConnectionMiddleware,
   ConnectionPolicy,
   TransportConnection,
+  Wire,
+  WireConnection,
 } from "./connection.ts";
 import {
   type ChannelInfo,
@@ -55,8 +56,8 @@ export interface SessionHost {
 }
 
 /** One connection, as the hub drives it. */
-export class Session implements Connection, TransportConnection {
-  readonly id: string = crypto.randomUUID();
+export class Session implements WireConnection, TransportConnection {
+  readonly id: string;
   data: Record<string, unknown> = {};
   readonly channels: Set<string> = new Set();
   /** What the client sent with each `subscribe`, for authorizing the channel again after a refresh. */
@@ -74,6 +75,7 @@ export class Session implements Connection, TransportConnection {
   #closed = false;
   #closing = false;
   #slot: ConnectionSlot | null;
+  #wire: Wire | null;
   #cancelIdle: () => void = () => {};
   #cancelExpiry: () => void = () => {};
 
@@ -83,7 +85,11 @@ export class Session implements Connection, TransportConnection {
     policy: ConnectionPolicy,
     host: SessionHost,
     slot?: ConnectionSlot,
+    wire?: Wire,
+    id?: string,
   ) {
+    this.id = id ?? crypto.randomUUID();
+    this.#wire = wire ?? null;
     this.#slot = slot ?? null;
     this.#socket = socket;
     this.#user = auth.user;
@@ -136,7 +142,20 @@ export class Session implements Connection, TransportConnection {
   }
 
   send(message: ServerMessage): void {
-    this.sendRaw(JSON.stringify(message));
+    const text = this.#wire ? this.#wire.encode(message) : JSON.stringify(message);
+    if (text !== null) this.sendRaw(text);
+  }
+
+  /** Sends a broadcast, serialized once as Kiln's JSON, in this connection's protocol. */
+  deliver(payload: string): void {
+    const text = this.#wire ? this.#wire.translate(payload) : payload;
+    if (text !== null) this.sendRaw(text);
+  }
+
+  identify(user: RealtimeUser): boolean {
+    if (this.#user.id !== this.id && this.#user.id !== user.id) return false;
+    this.#user = user;
+    return true;
   }
 
   /** Sends an already-serialized message; closes a consumer that does not keep up. */
@@ -163,7 +182,7 @@ export class Session implements Connection, TransportConnection {
   close(code: number = CloseCode.Normal, reason = ""): void {
     if (this.#closed) return;
     try {
-      this.#socket.close(code, reason);
+      this.#socket.close(this.#wire ? this.#wire.closeCode(code) : code, reason);
     } catch {
       // Already closed at the transport level.
     }
@@ -229,7 +248,8 @@ export class Session implements Connection, TransportConnection {
   async #handle(text: string): Promise<void> {
     if (this.#closed) return;
     if (this.#expired()) return;
-    const parsed = parseClientMessage(text);
+    const parsed = this.#wire ? await this.#wire.decode(text, this) : parseClientMessage(text);
+    if (parsed === null || this.#closed) return;
     if (!parsed.ok) {
       this.#error(parsed.code, parsed.message, parsed.channel);
       return;

@@ -5,7 +5,7 @@
  * @module
  */
 import type { RealtimeUser, WebSocketAuth } from "./auth.ts";
-import type { ChannelInfo, ClientMessage, ServerMessage } from "./protocol.ts";
+import type { ChannelInfo, ClientMessage, ParseResult, ServerMessage } from "./protocol.ts";
 
 /** One authenticated WebSocket connection. */
 export interface Connection<Data extends Record<string, unknown> = Record<string, unknown>> {
@@ -156,4 +156,50 @@ export interface TransportConnection extends Connection {
   receive(data: unknown): void;
   /** Reports that the socket closed. */
   closedByPeer(code: number, reason: string): void;
+}
+
+/**
+ * A wire protocol: how one connection's messages look on its socket. The hub
+ * and its limits speak Kiln's messages ({@linkcode ClientMessage},
+ * {@linkcode ServerMessage}); a wire translates them at the socket, so one
+ * broadcast reaches subscribers of every protocol. Kiln's own protocol needs
+ * none; `@kiln/core/realtime/pusher` brings Pusher's.
+ */
+export interface Wire {
+  /** Encodes a message for this connection, or `null` when the protocol has no such message. */
+  encode(message: ServerMessage): string | null;
+  /**
+   * Re-encodes a broadcast, given as Kiln's JSON text: the same string for
+   * every subscriber of one broadcast, so a wire can translate it once.
+   */
+  translate(payload: string): string | null;
+  /**
+   * Decodes one text frame into a message for the hub, an error to answer
+   * with, or `null` when the wire answered it itself.
+   */
+  decode(
+    text: string,
+    connection: WireConnection,
+  ): ParseResult | null | Promise<ParseResult | null>;
+  /** The close code this protocol's clients act on, for one of Kiln's. */
+  closeCode(code: number): number;
+}
+
+/** A connection as its {@linkcode Wire} sees it. */
+export interface WireConnection extends Connection {
+  /** Sends text exactly as given. */
+  sendRaw(text: string): void;
+  /**
+   * Names the user of a connection that opened without one (its user's id is
+   * its own id until then): `false` once it was named as someone else.
+   */
+  identify(user: RealtimeUser): boolean;
+}
+
+/** How {@linkcode import("./hub.ts").Hub.connect} sets up a connection of another protocol. */
+export interface ConnectOptions {
+  /** The connection's id. @default crypto.randomUUID() */
+  id?: string;
+  /** The wire protocol. @default Kiln's own */
+  wire?: Wire;
 }

@@ -9,7 +9,12 @@ import { HubClosedError } from "./errors.ts";
 import type { AuthSession } from "./auth.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { CloseCode } from "./close_codes.ts";
-import type { ConnectionMiddleware, ConnectionPolicy, TransportConnection } from "./connection.ts";
+import type {
+  ConnectionMiddleware,
+  ConnectionPolicy,
+  ConnectOptions,
+  TransportConnection,
+} from "./connection.ts";
 import { type Fanout, type FanoutEnvelope, LocalFanout } from "./fanout.ts";
 import {
   CHANNEL_NAME_PATTERN,
@@ -213,6 +218,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
    * @param auth Who the connection belongs to.
    * @param policy The limits and rules, as {@linkcode realtime} resolves them.
    * @param slot The user's slot from {@linkcode Hub.admit}; it goes back when the connection closes.
+   * @param options The connection's id and wire protocol, for a protocol other than Kiln's own.
    * @returns The connection, with `receive(data)` and `closedByPeer(code, reason)` for the transport.
    * @throws {HubClosedError} after {@linkcode Hub.close}.
    * @throws {TypeError} When `slot` is not this hub's, belongs to another user, or was used or given back.
@@ -222,6 +228,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     auth: AuthSession,
     policy: ConnectionPolicy,
     slot?: ConnectionSlot,
+    options: ConnectOptions = {},
   ): TransportConnection {
     if (this.#closed) throw new HubClosedError();
     if (slot !== undefined) {
@@ -231,7 +238,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
       if (slot.userId !== auth.user.id) throw new TypeError("The slot belongs to another user");
       if (!slot.attach()) throw new TypeError("The slot was used or given back already");
     }
-    const session = new Session(socket, auth, policy, this.#host, slot);
+    const session = new Session(socket, auth, policy, this.#host, slot, options.wire, options.id);
     this.#sessions.add(session);
     this.#start().catch((error) => this.#onError(error, "fanout"));
     session.start();
@@ -303,6 +310,56 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   }
 
   /**
+   * The channels with subscribers on this instance, and how many each has
+   * (other instances behind a `RedisFanout` count their own).
+   *
+   * @returns Subscribers per channel name.
+   *
+   * @example Counting subscribers
+   * ```ts
+   * import { Hub } from "@kiln/core/realtime";
+   * import assert from "node:assert/strict";
+   *
+   * const hub = new Hub();
+   * assert.equal(hub.subscriptions().size, 0); // nobody is subscribed to anything
+   * await hub.close();
+   * ```
+   */
+  subscriptions(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const [channel, sessions] of this.#channels) counts.set(channel, sessions.size);
+    return counts;
+  }
+
+  /**
+   * Closes this instance's connections of one user, whatever their protocol.
+   *
+   * @param userId The user's id.
+   * @param code The close code. @default CloseCode.Refused
+   * @param reason The close reason.
+   * @returns How many connections were closed.
+   *
+   * @example Signing a user out everywhere on this instance
+   * ```ts
+   * import { Hub } from "@kiln/core/realtime";
+   * import assert from "node:assert/strict";
+   *
+   * const hub = new Hub();
+   * assert.equal(hub.disconnect("user-7"), 0); // user-7 holds no connection here
+   * await hub.close();
+   * ```
+   */
+  disconnect(userId: string, code: number = CloseCode.Refused, reason = "disconnected"): number {
+    let closed = 0;
+    for (const session of [...this.#sessions]) {
+      if (session.user.id !== userId) continue;
+      session.close(code, reason);
+      closed++;
+    }
+    return closed;
+  }
+
+  /**
    * Closes every connection with `CloseCode.GoingAway`, waits for their
    * presence to be cleared, and stops the fan-out.
    *
@@ -366,7 +423,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     const subscribers = this.#channels.get(envelope.channel);
     if (!subscribers) return;
     for (const session of subscribers) {
-      if (session.id !== envelope.except) session.sendRaw(envelope.payload);
+      if (session.id !== envelope.except) session.deliver(envelope.payload);
     }
   }
 

@@ -51,7 +51,10 @@ export type {
   ClientEventFilter,
   Connection,
   ConnectionPolicy,
+  ConnectOptions,
   TransportConnection,
+  Wire,
+  WireConnection,
 } from "./connection.ts";
 export type { ConnectionSlot, ConnectionSlots } from "./connection_slots.ts";
 export {

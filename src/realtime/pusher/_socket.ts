@@ -1,0 +1,125 @@
+/**
+ * One Pusher WebSocket: the app found by its key, the upgrade, and the
+ * connection handed to the hub with a {@linkcode PusherWire}.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
+import type { Clock } from "../../clock.ts";
+import type { ConnectionPolicy, TransportConnection } from "../connection.ts";
+import type { Hub } from "../hub.ts";
+import { scheduleAt } from "../_timer.ts";
+import { dropOnProtocolError } from "../adapters/node.ts";
+import { answerClose } from "../adapters/workers.ts";
+import type { PusherApp } from "./app.ts";
+import { PusherCloseCode } from "./close_codes.ts";
+import { frame, pusherError } from "./_encode.ts";
+import { PusherWire } from "./_wire.ts";
+
+/** What every socket of one `pusher()` shares. */
+export interface SocketSettings {
+  readonly hub: Hub;
+  // deno-lint-ignore no-explicit-any
+  readonly upgradeWebSocket: UpgradeWebSocket<any, any, any>;
+  readonly clock: Clock;
+  /** Milliseconds of silence before the server pings. */
+  readonly activityTimeout: number;
+  /** The policy of one app's connections. */
+  policyFor(app: PusherApp): ConnectionPolicy;
+}
+
+/** Pusher's socket ids: two random integers, as the server SDKs check them (`/^\d+\.\d+$/`). */
+export function newSocketId(): string {
+  const [a, b] = crypto.getRandomValues(new Uint32Array(2));
+  return `${a}.${b}`;
+}
+
+/**
+ * Upgrades `GET /app/:key`. An unknown key or protocol version is refused
+ * after the upgrade, with the close code pusher-js acts on (an HTTP refusal
+ * would only make it retry).
+ */
+export function pusherSocket(
+  c: Context,
+  app: PusherApp | null,
+  settings: SocketSettings,
+): Promise<Response | void> {
+  const protocol = c.req.query("protocol");
+  const refusal = app === null
+    ? { code: PusherCloseCode.UnknownApp, message: "Unknown app key" }
+    : protocol !== "7"
+    ? { code: PusherCloseCode.UnsupportedProtocol, message: "Only protocol 7 is supported" }
+    : null;
+  const events = refusal || app === null ? refuse(refusal!) : accept(app, settings);
+  return Promise.resolve(settings.upgradeWebSocket(() => events)(c, async () => {}));
+}
+
+function refuse(refusal: { code: number; message: string }): WSEvents {
+  let done = false;
+  const end = (ws: WSContext) => {
+    if (done) return;
+    done = true;
+    ws.send(pusherError(refusal.code, refusal.message));
+    ws.close(refusal.code, refusal.message);
+  };
+  return {
+    onOpen: (_event, ws) => end(ws),
+    onMessage: (_event, ws) => end(ws),
+    onClose: (event, ws) => answerClose(ws, event.code),
+  };
+}
+
+function accept(app: PusherApp, settings: SocketSettings): WSEvents {
+  const id = newSocketId();
+  const wire = new PusherWire(app, Math.ceil(settings.activityTimeout / 1_000));
+  let connection: TransportConnection | null = null;
+  let lastSeen = settings.clock.now();
+  let stopPinging = () => {};
+  const ping = (ws: WSContext) => {
+    // Re-armed lazily from the last frame, so a busy connection costs no timer churn.
+    stopPinging = scheduleAt(settings.clock, lastSeen + settings.activityTimeout, () => {
+      if (ws.readyState !== 1) return;
+      // Silent for a whole activity timeout: ask; the hub's idle timeout closes it if no answer comes.
+      if (settings.clock.now() - lastSeen >= settings.activityTimeout) {
+        try {
+          ws.send(frame("pusher:ping", {}));
+        } catch {
+          return; // closing; its close event ends the connection
+        }
+        lastSeen = settings.clock.now();
+      }
+      ping(ws);
+    });
+  };
+  const attach = (ws: WSContext): TransportConnection | null => {
+    if (connection) return connection;
+    dropOnProtocolError(ws);
+    try {
+      connection = settings.hub.connect(
+        ws,
+        { user: { id, claims: {} }, expiresAt: null },
+        settings.policyFor(app),
+        undefined,
+        { id, wire },
+      );
+    } catch {
+      ws.close(PusherCloseCode.Reconnect, "server shutting down");
+      return null;
+    }
+    ping(ws);
+    return connection;
+  };
+  return {
+    onOpen: (_event, ws) => void attach(ws),
+    onMessage: (event, ws) => {
+      lastSeen = settings.clock.now();
+      attach(ws)?.receive(event.data);
+    },
+    onClose: (event, ws) => {
+      stopPinging();
+      connection?.closedByPeer(event.code, event.reason);
+      answerClose(ws, event.code);
+    },
+  };
+}
