@@ -54,7 +54,9 @@ export type QueueErrorCode =
   | "QUEUE_WORKER_BUSY"
   | "QUEUE_WORKER_STOPPED"
   | "QUEUE_JOB_ABANDONED"
-  | "QUEUE_NEXT_CALLED_TWICE";
+  | "QUEUE_NEXT_CALLED_TWICE"
+  | "QUEUE_JOB_CANCELLED"
+  | "QUEUE_INVALID_CURSOR";
 
 /** Codes of the scheduler module. */
 export type SchedulerErrorCode =
