@@ -8,6 +8,7 @@ import { isTimezone } from "./_patterns.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { MemoryHistory, type SchedulerHistory } from "./history.ts";
 import { MemoryMutex, type SchedulerMutex } from "./mutex.ts";
+import { MemoryPauses, type TaskPauses } from "./pauses.ts";
 import type { SchedulerOptions } from "./scheduler_options.ts";
 import type { SchedulerErrorHandler } from "./types.ts";
 
@@ -17,6 +18,8 @@ export interface SchedulerSettings {
   clock: Clock;
   mutex: SchedulerMutex;
   history: SchedulerHistory;
+  /** From the history, else the mutex, else in memory. */
+  pauses: TaskPauses;
   onError: SchedulerErrorHandler;
   fetch: typeof fetch;
   window: number;
@@ -42,12 +45,12 @@ export function resolveOptions(options: SchedulerOptions): SchedulerSettings {
       throw new TypeError(`Scheduler clock must have a ${method}() method`);
     }
   }
-  const mutex = options.mutex ?? new MemoryMutex({ clock });
+  const mutex: SchedulerMutex = options.mutex ?? new MemoryMutex({ clock });
   if (typeof mutex.acquire !== "function" || typeof mutex.release !== "function") {
     throw new TypeError("Scheduler mutex must have acquire() and release() methods");
   }
-  const history = options.history ?? new MemoryHistory();
-  for (const method of ["record", "list", "latest"] as const) {
+  const history: SchedulerHistory = options.history ?? new MemoryHistory();
+  for (const method of ["record", "list", "recent"] as const) {
     if (typeof history[method] !== "function") {
       throw new TypeError(`Scheduler history must have a ${method}() method`);
     }
@@ -57,6 +60,7 @@ export function resolveOptions(options: SchedulerOptions): SchedulerSettings {
     clock,
     mutex,
     history,
+    pauses: history.pauses ?? mutex.pauses ?? new MemoryPauses(),
     onError: options.onError ?? ((error, info) => {
       console.error(`Scheduler: ${info.phase} of task "${info.task}" failed`, error);
     }),

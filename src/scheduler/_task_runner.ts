@@ -27,11 +27,21 @@ export interface TaskRunnerOptions {
   claimTtl: number;
   /** This instance's name in history records. */
   instance: string;
+  /** The paused tasks, read once per tick however many runs it starts. */
+  paused(): Promise<ReadonlySet<string>>;
   /** Finds a task named by `then()`; the plan has checked that it exists. */
   lookup(name: string): TaskDefinition | undefined;
   /** Receives errors that are not the task's own failure; never throws. */
   report(error: unknown, info: TaskRunInfo, phase: string): void;
 }
+
+/**
+ * What started a run: its schedule; another task's `then()` (its schedule,
+ * claim, idempotence and pause do not apply); or an operator's `run(name)`,
+ * which also skips the windows and conditions, as Laravel's `schedule:test`
+ * does, and still respects `withoutOverlapping()`.
+ */
+export type RunTrigger = "schedule" | "chain" | "manual";
 
 /** Runs occurrences, and aborts the attempts in progress on request. */
 export class TaskRunner {
@@ -47,16 +57,11 @@ export class TaskRunner {
     for (const controller of this.#attempts) controller.abort(reason);
   }
 
-  /**
-   * Runs one occurrence, or says why it was skipped.
-   *
-   * @param chained Run by another task's `then()`: its schedule, claim and
-   *   idempotence do not apply.
-   */
+  /** Runs one occurrence, or says why it was skipped. */
   async run(
     definition: TaskDefinition,
     scheduledAt: number,
-    chained = false,
+    trigger: RunTrigger = "schedule",
   ): Promise<TaskRunOutcome> {
     const { clock, mutex } = this.#options;
     const info: TaskRunInfo = { task: definition.name, scheduledAt: new Date(scheduledAt) };
@@ -65,10 +70,11 @@ export class TaskRunner {
       status: "skipped",
       reason,
     });
-    if (!passesWindows(definition, scheduledAt, this.#options.timezone)) {
+    const scheduled = trigger === "schedule";
+    if (trigger !== "manual" && !passesWindows(definition, scheduledAt, this.#options.timezone)) {
       return skipped("filtered");
     }
-    if (!chained) {
+    if (scheduled) {
       const last = definition.lastScheduledAt;
       if (last !== undefined && scheduledAt <= last) return skipped("duplicate");
       // Set before any await, so a tick delivered twice at once still runs once.
@@ -76,8 +82,9 @@ export class TaskRunner {
     }
     const startedAt = clock.now();
     let lock: string | undefined;
+    if (scheduled && await this.#isPaused(info)) return skipped("paused");
     try {
-      if (!chained && definition.oneServer) {
+      if (scheduled && definition.oneServer) {
         const claimed = await mutex.acquire(
           `run:${definition.name}:${scheduledAt}`,
           crypto.randomUUID(),
@@ -85,7 +92,7 @@ export class TaskRunner {
         );
         if (!claimed) return skipped("claimed");
       }
-      for (const { test, expect } of definition.conditions ?? []) {
+      for (const { test, expect } of trigger === "manual" ? [] : definition.conditions ?? []) {
         if (Boolean(await test(info)) !== expect) return skipped("condition");
       }
       if (definition.overlapTtl !== undefined) {
@@ -153,13 +160,28 @@ export class TaskRunner {
         if (typeof next === "function") {
           await this.#guard(info, "then()", () => next(info));
         } else {
-          await this.run(this.#options.lookup(next)!, scheduledAt, true);
+          await this.run(this.#options.lookup(next)!, scheduledAt, "chain");
         }
       }
     }
     return failure
       ? { ...info, status: "failed", attempts, error: failure.error }
       : { ...info, status: "succeeded", attempts };
+  }
+
+  /**
+   * Whether an operator paused the task. A pause store that cannot be read is
+   * reported and counts as not paused: a Redis outage must not stop every task
+   * (only `onOneServer()` ones, which cannot claim), so a pause is a request
+   * that holds while its store answers.
+   */
+  async #isPaused(info: TaskRunInfo): Promise<boolean> {
+    try {
+      return (await this.#options.paused()).has(info.task);
+    } catch (error) {
+      this.#options.report(error, info, "reading paused tasks");
+      return false;
+    }
   }
 
   /** One attempt, raced against the task's timeout. */

@@ -91,3 +91,34 @@ export class PingFailedError extends KilnError {
     this.status = status;
   }
 }
+
+/**
+ * `pause()`, `resume()` or `run()` named a task this scheduler has not
+ * registered (a dashboard answers it with 404).
+ *
+ * @example Telling an unknown task from a failed run
+ * ```ts
+ * import { Scheduler } from "@kiln/core/scheduler";
+ * import { UnknownTaskError } from "@kiln/core/errors";
+ * import assert from "node:assert/strict";
+ *
+ * const scheduler = new Scheduler();
+ * await assert.rejects(scheduler.pause("nightly-typo"), (error: unknown) =>
+ *   error instanceof UnknownTaskError && error.code === "SCHEDULER_UNKNOWN_TASK" &&
+ *   error.task === "nightly-typo");
+ * ```
+ */
+export class UnknownTaskError extends KilnError {
+  /** The name that matched no task. */
+  readonly task: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param task The name that matched no task.
+   */
+  constructor(task: string) {
+    super("SCHEDULER_UNKNOWN_TASK", `No task named ${JSON.stringify(task)} is registered`);
+    this.task = task;
+  }
+}

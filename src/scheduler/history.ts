@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { TaskPauses } from "./pauses.ts";
 
 /** One finished run of a task, as history keeps it. Times are epoch milliseconds. */
 export interface TaskRunRecord {
@@ -33,8 +34,14 @@ export interface SchedulerHistory {
   record(run: TaskRunRecord): Promise<void>;
   /** The task's recent runs, newest occurrence first. */
   list(task: string, limit?: number): Promise<TaskRunRecord[]>;
-  /** The newest run of each task, in the order asked (`undefined` for a task that never ran). */
-  latest(tasks: readonly string[]): Promise<(TaskRunRecord | undefined)[]>;
+  /** Each task's recent runs, newest first, in the order asked (`[]` for a task that never ran). */
+  recent(tasks: readonly string[], limit: number): Promise<TaskRunRecord[][]>;
+  /**
+   * Where the scheduler keeps paused tasks when this is its history, so they
+   * live beside the runs (in Redis for `RedisHistory`). Without one, a
+   * scheduler keeps them in the mutex's store or in memory.
+   */
+  readonly pauses?: TaskPauses;
 }
 
 /** Options for {@linkcode MemoryHistory}. */
@@ -106,16 +113,14 @@ export class MemoryHistory implements SchedulerHistory {
   }
 
   /**
-   * The newest run of each task.
+   * Each task's recent runs, newest first.
    *
    * @param tasks The tasks' names.
-   * @returns One record or `undefined` per task, in order.
+   * @param limit At most this many per task.
+   * @returns One list per task, in order.
    */
-  latest(tasks: readonly string[]): Promise<(TaskRunRecord | undefined)[]> {
-    return Promise.resolve(tasks.map((task) => {
-      const run = this.#runs.get(task)?.[0];
-      return run && { ...run };
-    }));
+  recent(tasks: readonly string[], limit: number): Promise<TaskRunRecord[][]> {
+    return Promise.all(tasks.map((task) => this.list(task, limit)));
   }
 }
 

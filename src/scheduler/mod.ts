@@ -32,6 +32,7 @@ export type { Weekday } from "./_time_of_day.ts";
 export type { RetryBackoff } from "./_definition.ts";
 export { type Clock, systemClock } from "../clock.ts";
 export { MemoryMutex, type MemoryMutexOptions, type SchedulerMutex } from "./mutex.ts";
+export type { TaskPauses } from "./pauses.ts";
 export {
   MemoryHistory,
   type MemoryHistoryOptions,

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
+import type { TaskPauses } from "./pauses.ts";
 
 /**
  * Where a scheduler takes its locks. Instances that share one mutex (one
@@ -20,6 +21,11 @@ export interface SchedulerMutex {
   acquire(key: string, token: string, ttl: number): Promise<boolean>;
   /** Releases `key` if `token` holds it. */
   release(key: string, token: string): Promise<void>;
+  /**
+   * Where the scheduler keeps paused tasks when this is its mutex and its
+   * history offers none (in Redis for `RedisMutex`); else they stay in memory.
+   */
+  readonly pauses?: TaskPauses;
 }
 
 /** Options for {@linkcode MemoryMutex}. */

@@ -10,6 +10,7 @@ import { defineScript } from "../redis/script.ts";
 import { openRedisStore, type RedisStore } from "../redis/_store.ts";
 import { recordRun } from "./_scripts.ts";
 import { assertLimit, type SchedulerHistory, type TaskRunRecord } from "./history.ts";
+import { RedisPauses, type TaskPauses } from "./pauses.ts";
 
 const recordRunScript = defineScript(recordRun);
 
@@ -71,6 +72,11 @@ export interface RedisHistoryOptions {
  * ```
  */
 export class RedisHistory implements SchedulerHistory {
+  /**
+   * Paused tasks, in this Redis under the same prefix: a scheduler with this
+   * history keeps `pause()` here, so every instance sharing it obeys.
+   */
+  readonly pauses: TaskPauses;
   #store: RedisStore;
   #limit: number;
   #retention: number;
@@ -84,6 +90,7 @@ export class RedisHistory implements SchedulerHistory {
    */
   constructor(options: RedisHistoryOptions) {
     this.#store = openRedisStore("scheduler", options);
+    this.pauses = new RedisPauses(this.#store);
     this.#limit = assertLimit(options.limit ?? 20);
     this.#retention = options.retention ?? 2_592_000_000;
     if (!Number.isInteger(this.#retention) || this.#retention <= 0) {
@@ -121,14 +128,15 @@ export class RedisHistory implements SchedulerHistory {
   }
 
   /**
-   * The newest run of each task, in one round trip.
+   * Each task's recent runs, newest first, in one round trip.
    *
    * @param tasks The tasks' names.
-   * @returns One record or `undefined` per task, in order.
+   * @param limit At most this many per task.
+   * @returns One list per task, in order.
    * @throws {RedisError} When Redis is unreachable.
    */
-  async latest(tasks: readonly string[]): Promise<(TaskRunRecord | undefined)[]> {
-    return (await this.#read(tasks, 1)).map((runs) => runs[0]);
+  recent(tasks: readonly string[], limit: number): Promise<TaskRunRecord[][]> {
+    return this.#read(tasks, limit);
   }
 
   async #read(tasks: readonly string[], limit: number): Promise<TaskRunRecord[][]> {

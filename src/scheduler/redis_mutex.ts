@@ -8,6 +8,7 @@ import type { RedisInput } from "../redis/connect.ts";
 import { acquireLock, releaseLock } from "../redis/lock.ts";
 import { openRedisStore, type RedisStore } from "../redis/_store.ts";
 import type { SchedulerMutex } from "./mutex.ts";
+import { RedisPauses, type TaskPauses } from "./pauses.ts";
 
 /** Options for {@linkcode RedisMutex}. */
 export interface RedisMutexOptions {
@@ -53,6 +54,11 @@ export interface RedisMutexOptions {
  * ```
  */
 export class RedisMutex implements SchedulerMutex {
+  /**
+   * Paused tasks, in this Redis under the same prefix: a scheduler with this
+   * mutex (and no `RedisHistory`) keeps `pause()` here, so every instance obeys.
+   */
+  readonly pauses: TaskPauses;
   #store: RedisStore;
 
   /**
@@ -63,6 +69,7 @@ export class RedisMutex implements SchedulerMutex {
    */
   constructor(options: RedisMutexOptions) {
     this.#store = openRedisStore("scheduler", options);
+    this.pauses = new RedisPauses(this.#store);
   }
 
   /**

@@ -11,12 +11,14 @@ import type { TaskDefinition } from "./_definition.ts";
 import { jobTask } from "./_job_task.ts";
 import { resolveOptions } from "./_resolve_options.ts";
 import { TaskRegistry } from "./_task_registry.ts";
-import { TaskRunner } from "./_task_runner.ts";
+import { type RunTrigger, TaskRunner } from "./_task_runner.ts";
 import { nextRunsInWindows } from "./_time_windows.ts";
 import { TimerLoop } from "./_timer_loop.ts";
-import { SchedulerStoppedError } from "./errors.ts";
+import { describeSchedule } from "./_describe.ts";
+import { SchedulerStoppedError, UnknownTaskError } from "./errors.ts";
 import type { Clock } from "../clock.ts";
 import type { SchedulerHistory, TaskRunRecord } from "./history.ts";
+import type { TaskPauses } from "./pauses.ts";
 import type {
   JobDispatcher,
   JobTaskOptions,
@@ -25,6 +27,8 @@ import type {
   SchedulerStartOptions,
   SchedulerStopOptions,
   TaskListOptions,
+  TaskStatus,
+  TaskStatusOptions,
 } from "./scheduler_options.ts";
 import { ScheduledTask, type TaskHost } from "./task.ts";
 import type { SchedulerErrorHandler, TaskHandler, TaskRunInfo, TaskRunOutcome } from "./types.ts";
@@ -58,6 +62,9 @@ export class Scheduler {
   #timezone: string;
   #clock: Clock;
   #history: SchedulerHistory;
+  #pauses: TaskPauses;
+  /** The read of the paused tasks that the runs of one tick share, while it is under way. */
+  #pausedRead: Promise<ReadonlySet<string>> | undefined;
   #onError: SchedulerErrorHandler;
   #window: number;
   #tasks: TaskRegistry;
@@ -78,6 +85,7 @@ export class Scheduler {
     this.#timezone = settings.timezone;
     this.#clock = settings.clock;
     this.#history = settings.history;
+    this.#pauses = settings.pauses;
     this.#onError = settings.onError;
     this.#window = settings.window;
     const tasks = this.#tasks = new TaskRegistry(settings.timezone);
@@ -92,6 +100,7 @@ export class Scheduler {
     };
     this.#runner = new TaskRunner({
       ...settings,
+      paused: () => this.#pausedNow(),
       lookup: (name) => tasks.get(name),
       report: (error, info, phase) => this.#report(error, info, phase),
     });
@@ -320,29 +329,148 @@ export class Scheduler {
    * ```
    */
   async list(options: TaskListOptions = {}): Promise<ScheduledTaskInfo[]> {
-    const from = options.from?.getTime() ?? this.#clock.now();
-    const count = options.count ?? 3;
-    if (!Number.isInteger(count) || count < 0) {
-      throw new RangeError(`list() count must be a non-negative integer, got ${count}`);
+    return (await this.#overview(options, 1)).map(({ info }) => info);
+  }
+
+  /**
+   * What an operator (or a dashboard) sees of every task: its schedule as an
+   * expression and in words, its next run, whether it is paused, its last run
+   * and its recent history. One read of the history (one round trip on
+   * `RedisHistory`) and one of the paused tasks.
+   *
+   * @param options Where to start, how many next runs and how many past runs to show.
+   * @returns One entry per task, in registration order.
+   * @throws {RangeError} When `count` or `history` is not a non-negative integer.
+   * @throws {import("../errors.ts").RedisError} When the history or pauses are in Redis and it cannot be reached.
+   *
+   * @example A task's status after a run
+   * ```ts
+   * import { Scheduler } from "@kiln/core/scheduler";
+   * import assert from "node:assert/strict";
+   *
+   * const scheduler = new Scheduler({ timezone: "Europe/Berlin" });
+   * scheduler.call("digest", () => {}).dailyAt("08:00");
+   * await scheduler.runDue(new Date("2025-06-02T06:00:00Z")); // 08:00 in Berlin
+   * await scheduler.pause("digest");
+   * const [digest] = await scheduler.tasks({ from: new Date("2025-06-02T07:00:00Z") });
+   * assert.equal(digest.schedule, "daily at 08:00, Europe/Berlin");
+   * assert.equal(digest.expression, "0 0 8 * * *");
+   * assert.equal(digest.nextRunAt?.toISOString(), "2025-06-03T06:00:00.000Z");
+   * assert.equal(digest.paused, true);
+   * assert.equal(digest.lastRun?.status, "succeeded");
+   * assert.equal(digest.history.length, 1);
+   * ```
+   */
+  async tasks(options: TaskStatusOptions = {}): Promise<TaskStatus[]> {
+    const limit = options.history ?? 10;
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new RangeError(`tasks() history must be a non-negative integer, got ${limit}`);
     }
-    this.#tasks.plan();
-    const definitions = [...this.#tasks.definitions()];
-    const latest = await this.#history.latest(definitions.map((definition) => definition.name));
-    return definitions.map((definition, index) => {
-      const pattern = this.#tasks.pattern(definition);
-      const info: ScheduledTaskInfo = {
-        name: definition.name,
-        kind: definition.kind,
-        expression: pattern.expression,
-        timezone: pattern.timezone,
-        nextRuns: nextRunsInWindows(definition, pattern, this.#timezone, from, count),
-        withoutOverlapping: definition.overlapTtl !== undefined,
-        onOneServer: definition.oneServer === true,
-      };
-      if (definition.description !== undefined) info.description = definition.description;
-      if (latest[index] !== undefined) info.lastRun = latest[index];
-      return info;
-    });
+    const [overview, paused] = await Promise.all([
+      this.#overview(options, limit),
+      this.#pauses.paused(),
+    ]);
+    return overview.map(({ definition, info, runs, nextRunAt }) => ({
+      ...info,
+      schedule: describeSchedule(definition.fields, info.timezone, definition.windows),
+      nextRunAt,
+      paused: paused.has(definition.name),
+      history: runs,
+    }));
+  }
+
+  /**
+   * Pauses a task: its due occurrences are skipped (outcome `skipped`, reason
+   * `paused`) until {@linkcode Scheduler.resume}. With a `RedisHistory` or
+   * `RedisMutex` the pause is kept in that Redis, so every scheduler instance
+   * sharing it obeys; otherwise it holds in this instance only. A run in
+   * progress carries on, and {@linkcode Scheduler.run} still runs the task.
+   *
+   * @param name The task's name.
+   * @throws {UnknownTaskError} When no task has that name.
+   * @throws {import("../errors.ts").RedisError} When the pauses are in Redis and it cannot be reached.
+   *
+   * @example Pausing and resuming a task
+   * ```ts
+   * import { Scheduler } from "@kiln/core/scheduler";
+   * import assert from "node:assert/strict";
+   *
+   * let runs = 0;
+   * const scheduler = new Scheduler();
+   * scheduler.call("sync", () => void runs++).everyMinute();
+   * await scheduler.pause("sync");
+   * const [outcome] = await scheduler.runDue(new Date("2025-01-01T10:00:00Z"));
+   * assert.equal(outcome.status === "skipped" && outcome.reason, "paused");
+   * await scheduler.resume("sync");
+   * await scheduler.runDue(new Date("2025-01-01T10:01:00Z"));
+   * assert.equal(runs, 1);
+   * ```
+   */
+  async pause(name: string): Promise<void> {
+    this.#known(name);
+    await this.#pauses.pause(name);
+    this.#pausedRead = undefined;
+  }
+
+  /**
+   * Resumes a paused task: its next due occurrence runs. Resuming a task that
+   * is not paused changes nothing.
+   *
+   * @param name The task's name.
+   * @throws {UnknownTaskError} When no task has that name.
+   * @throws {import("../errors.ts").RedisError} When the pauses are in Redis and it cannot be reached.
+   *
+   * @example Resuming a task paused on another instance
+   * ```ts
+   * import { Redis } from "@upstash/redis";
+   * import { RedisMutex, Scheduler } from "@kiln/core/scheduler";
+   * import assert from "node:assert/strict";
+   *
+   * // UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN name Upstash or Kiln's gateway.
+   * const mutex = new RedisMutex({ redis: Redis.fromEnv(), prefix: `docs-${crypto.randomUUID()}` });
+   * const [a, b] = [new Scheduler({ mutex }), new Scheduler({ mutex })];
+   * for (const scheduler of [a, b]) scheduler.call("report", () => {}).hourly();
+   * await a.pause("report");
+   * assert.equal((await b.tasks())[0].paused, true); // b obeys a's pause
+   * await b.resume("report");
+   * assert.equal((await a.tasks())[0].paused, false);
+   * ```
+   */
+  async resume(name: string): Promise<void> {
+    this.#known(name);
+    await this.#pauses.resume(name);
+    this.#pausedRead = undefined;
+  }
+
+  /**
+   * Runs one occurrence of a task now, on this instance, whatever its
+   * schedule: its windows, conditions, pause and `onOneServer()` claim do not
+   * apply, but `withoutOverlapping()` does (the outcome is `skipped`, reason
+   * `overlapping`, while another run holds the lock). Retries, timeout, hooks,
+   * pings, `then()` and history apply as for a scheduled run; the run's
+   * `scheduledAt` is now. `stop()` waits for it like any run.
+   *
+   * @param name The task's name.
+   * @returns What happened to the run.
+   * @throws {UnknownTaskError} When no task has that name.
+   * @throws {TypeError} When a task chains to an unknown task or its schedule cannot be compiled.
+   *
+   * @example Running a task now
+   * ```ts
+   * import { Scheduler } from "@kiln/core/scheduler";
+   * import assert from "node:assert/strict";
+   *
+   * const scheduler = new Scheduler();
+   * scheduler.call("rebuild-index", () => "done").dailyAt("03:00").withoutOverlapping();
+   * const outcome = await scheduler.run("rebuild-index");
+   * assert.equal(outcome.status, "succeeded");
+   * assert.equal((await scheduler.history("rebuild-index")).length, 1);
+   * ```
+   */
+  async run(name: string): Promise<TaskRunOutcome> {
+    const definition = this.#known(name);
+    this.#tasks.plan(); // checks then() references, as a scheduled run would have
+    return await this.#launch(definition, this.#clock.now(), "manual");
   }
 
   /**
@@ -368,6 +496,66 @@ export class Scheduler {
     return this.#history.list(name, limit);
   }
 
+  /** The tasks with their list() entry, their next run and their recent runs. */
+  async #overview(options: TaskListOptions, historyLimit: number): Promise<{
+    definition: TaskDefinition;
+    info: ScheduledTaskInfo;
+    nextRunAt: Date | null;
+    runs: TaskRunRecord[];
+  }[]> {
+    const from = options.from?.getTime() ?? this.#clock.now();
+    const count = options.count ?? 3;
+    if (!Number.isInteger(count) || count < 0) {
+      throw new RangeError(`list() count must be a non-negative integer, got ${count}`);
+    }
+    this.#tasks.plan();
+    const definitions = [...this.#tasks.definitions()];
+    const names = definitions.map((definition) => definition.name);
+    const recent = historyLimit > 0
+      ? await this.#history.recent(names, historyLimit)
+      : names.map(() => []);
+    return definitions.map((definition, index) => {
+      const pattern = this.#tasks.pattern(definition);
+      const next = nextRunsInWindows(definition, pattern, this.#timezone, from, Math.max(count, 1));
+      const info: ScheduledTaskInfo = {
+        name: definition.name,
+        kind: definition.kind,
+        expression: pattern.expression,
+        timezone: pattern.timezone,
+        nextRuns: next.slice(0, count),
+        withoutOverlapping: definition.overlapTtl !== undefined,
+        onOneServer: definition.oneServer === true,
+      };
+      if (definition.description !== undefined) info.description = definition.description;
+      const runs = recent[index] ?? [];
+      if (runs[0] !== undefined) info.lastRun = runs[0];
+      return { definition, info, nextRunAt: next[0] ?? null, runs };
+    });
+  }
+
+  /**
+   * The registered task with this name.
+   *
+   * @throws {UnknownTaskError} When there is none.
+   */
+  #known(name: string): TaskDefinition {
+    const definition = typeof name === "string" ? this.#tasks.get(name) : undefined;
+    if (definition === undefined) throw new UnknownTaskError(String(name));
+    return definition;
+  }
+
+  /** The paused tasks: the runs started together (one tick, one runDue) share one read. */
+  #pausedNow(): Promise<ReadonlySet<string>> {
+    if (this.#pausedRead === undefined) {
+      const read = this.#pausedRead = this.#pauses.paused();
+      const forget = () => {
+        if (this.#pausedRead === read) this.#pausedRead = undefined;
+      };
+      read.then(forget, forget);
+    }
+    return this.#pausedRead;
+  }
+
   #register(name: string, handler: TaskHandler, kind: "call" | "job"): ScheduledTask {
     const definition = this.#tasks.register(name, handler, kind);
     this.#changed();
@@ -390,8 +578,12 @@ export class Scheduler {
   }
 
   /** Starts a run and tracks it until it settles, so `stop()` can wait for it. */
-  #launch(definition: TaskDefinition, scheduledAt: number): Promise<TaskRunOutcome> {
-    const run = this.#runner.run(definition, scheduledAt);
+  #launch(
+    definition: TaskDefinition,
+    scheduledAt: number,
+    trigger: RunTrigger = "schedule",
+  ): Promise<TaskRunOutcome> {
+    const run = this.#runner.run(definition, scheduledAt, trigger);
     this.#inFlight.add(run);
     void run.finally(() => this.#inFlight.delete(run));
     return run;

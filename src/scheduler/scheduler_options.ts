@@ -135,6 +135,31 @@ export interface ScheduledTaskInfo {
   onOneServer: boolean;
 }
 
+/** Options for {@linkcode Scheduler.tasks}. */
+export interface TaskStatusOptions extends TaskListOptions {
+  /**
+   * How many recent runs to show per task.
+   * @default 10
+   */
+  history?: number;
+}
+
+/** One task as {@linkcode Scheduler.tasks} shows it to an operator. */
+export interface TaskStatus extends ScheduledTaskInfo {
+  /**
+   * The schedule in words, with its windows and the time zone when local time
+   * matters: "daily at 08:00, Europe/Berlin", "every 10 seconds",
+   * "weekdays at 09:30, UTC". Outside the builder's words: "cron <expression>, <zone>".
+   */
+  schedule: string;
+  /** The next occurrence that passes the task's windows, or `null` when there is none. */
+  nextRunAt: Date | null;
+  /** Whether an operator paused it: due occurrences are skipped (reason `paused`). */
+  paused: boolean;
+  /** The recent runs, newest first (the first is {@linkcode ScheduledTaskInfo.lastRun}). */
+  history: TaskRunRecord[];
+}
+
 /**
  * What {@linkcode Scheduler.job} dispatches on: the queue module's `Queue`,
  * or anything with the same `dispatch()`.

@@ -40,7 +40,9 @@ export type TaskSkipReason =
   /** A `when()` condition was false or a `skip()` condition was true. */
   | "condition"
   /** `withoutOverlapping()`: the previous run still holds the lock. */
-  | "overlapping";
+  | "overlapping"
+  /** An operator paused the task (`scheduler.pause(name)`). */
+  | "paused";
 
 /** What happened to one occurrence of one task. */
 export type TaskRunOutcome =
