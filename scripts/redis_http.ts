@@ -11,7 +11,8 @@
  *
  * Flags: `--port` (default 8079, 0 picks a free port), `--hostname` (default 127.0.0.1),
  * `--redis` (default redis://127.0.0.1:6379), `--token` (required, or env
- * `REDIS_HTTP_TOKEN`), `--max-body-bytes` (default 10485760), `--sse-heartbeat-ms`
+ * `REDIS_HTTP_TOKEN`), `--max-body-bytes` (default 10485760), `--max-reply-bytes` (default 104857600),
+ * `--sse-heartbeat-ms`
  * (default 15000), `--sse-max-buffered-bytes` (default 33554432), `--connections`
  * (shared Redis connections, default 1), `--allow` (commands the policy refuses that
  * this gateway runs anyway, comma-separated: `FLUSHDB,CONFIG|GET`; repeatable).
@@ -48,6 +49,7 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
       redis: { type: "string" },
       token: { type: "string" },
       "max-body-bytes": { type: "string" },
+      "max-reply-bytes": { type: "string" },
       "sse-heartbeat-ms": { type: "string" },
       "sse-max-buffered-bytes": { type: "string" },
       connections: { type: "string" },
@@ -66,6 +68,7 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
     redisUrl: values.redis ?? "redis://127.0.0.1:6379",
     token,
     maxBodyBytes: toInteger("max-body-bytes", values["max-body-bytes"]),
+    maxReplyBytes: toInteger("max-reply-bytes", values["max-reply-bytes"]),
     sseHeartbeatMs: toInteger("sse-heartbeat-ms", values["sse-heartbeat-ms"]),
     sseMaxBufferedBytes: toInteger("sse-max-buffered-bytes", values["sse-max-buffered-bytes"]),
     sharedConnections: toInteger("connections", values.connections),

@@ -14,9 +14,11 @@ import { HttpError, parseJsonBody, toCommand, toCommandList } from "./command_ru
 import { RedisConnection, RedisUnavailableError } from "./redis_connection.ts";
 import { RedisPool } from "./redis_pool.ts";
 import { parseRedisUrl } from "./redis_url.ts";
-import { errorJson, replyToEnvelope, replyToJson } from "./reply_json.ts";
-import { appendCommand, type CommandArgs, encodeCommands } from "./resp_encoder.ts";
-import { RedisErrorReply } from "./resp_parser.ts";
+import { errorJson, replyToEnvelope, ReplyTooLargeError } from "./reply_json.ts";
+import { pipelineResponse, tooLargeEnvelope } from "./reply_stream.ts";
+import { utf8ByteLength } from "./resp_encoder.ts";
+import { appendCommand, type CommandArgs } from "./resp_encoder.ts";
+import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
 import { openSubscriptionStream, type SubscriptionKind } from "./subscription_stream.ts";
 import { readBodyText } from "./request_body.ts";
 
@@ -41,6 +43,13 @@ export interface GatewayOptions {
    * @default {10485760}
    */
   maxBodyBytes?: number;
+  /**
+   * Largest response body: a reply that would pass it is answered with an error naming
+   * the limit (in a pipeline, in that command's place). Upstash's largest record is
+   * 100 MB, so a GET of one must fit.
+   * @default {104857600}
+   */
+  maxReplyBytes?: number;
   /**
    * Interval of SSE keep-alive comments, which also reveal disconnected subscribers.
    * @default {15000}
@@ -111,6 +120,10 @@ function validateOptions(options: GatewayOptions): void {
   if (max !== undefined && (!Number.isInteger(max) || max <= 0)) {
     throw new RangeError(`maxBodyBytes must be a positive integer, got ${max}`);
   }
+  const reply = options.maxReplyBytes;
+  if (reply !== undefined && (!Number.isInteger(reply) || reply < 1024)) {
+    throw new RangeError(`maxReplyBytes must be an integer of at least 1024, got ${reply}`);
+  }
   const buffered = options.sseMaxBufferedBytes;
   if (buffered !== undefined && (!Number.isInteger(buffered) || buffered <= 0)) {
     throw new RangeError(`sseMaxBufferedBytes must be a positive integer, got ${buffered}`);
@@ -145,6 +158,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   const endpoint = parseRedisUrl(options.redisUrl);
   const expectedAuthorization = `Bearer ${options.token}`;
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const maxReplyBytes = options.maxReplyBytes ?? 100 * 1024 * 1024;
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
   const pool = new RedisPool(endpoint, options.sharedConnections ?? 1);
   const allowed = parseAllowList(options.allow ?? []);
@@ -191,21 +205,47 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     const connection = await sharedConnection();
     const reply = (await connection.send(payload, 1))[0];
     if (reply instanceof RedisErrorReply) return jsonResponse(errorJson(reply.message), 400);
-    return jsonResponse('{"result":' + replyToJson(reply, base64) + "}", 200);
+    return jsonResponse(limitedEnvelope(reply, base64), 200);
+  }
+
+  /**
+   * @returns `{"result":…}` for `reply`
+   * @throws {HttpError} 400 when it would pass `maxReplyBytes`
+   */
+  function limitedEnvelope(reply: RespValue, base64: boolean): string {
+    return limited(() => replyToEnvelope(reply, base64, maxReplyBytes));
+  }
+
+  /** @returns an array of one envelope per reply, as `/multi-exec` answers */
+  function envelopeArray(replies: RespValue[], base64: boolean): string {
+    let out = "[";
+    for (let i = 0; i < replies.length; i++) {
+      if (i > 0) out += ",";
+      out += replyToEnvelope(replies[i], base64, maxReplyBytes - out.length);
+    }
+    return out + "]";
+  }
+
+  /**
+   * @param build writes a body, throwing {@linkcode ReplyTooLargeError} once it is known
+   *   to pass `maxReplyBytes`
+   * @throws {HttpError} 400 when the body passes `maxReplyBytes`
+   */
+  function limited(build: () => string): string {
+    try {
+      const body = build();
+      if (body.length * 3 <= maxReplyBytes || utf8ByteLength(body) <= maxReplyBytes) return body;
+    } catch (error) {
+      if (!(error instanceof ReplyTooLargeError)) throw error;
+    }
+    throw new HttpError(400, JSON.parse(tooLargeEnvelope(maxReplyBytes)).error);
   }
 
   async function runPipeline(request: Request, base64: boolean): Promise<Response> {
     const commands = toCommandList(parseJsonBody(await readBodyText(request, maxBodyBytes)));
     await checkPolicy(commands, true);
-    const payload = encodeCommands(commands);
     const connection = await sharedConnection();
-    const replies = await connection.send(payload, commands.length);
-    let out = "[";
-    for (let i = 0; i < replies.length; i++) {
-      if (i > 0) out += ",";
-      out += replyToEnvelope(replies[i], base64);
-    }
-    return jsonResponse(out + "]", 200);
+    return await pipelineResponse(connection, commands, base64, maxReplyBytes);
   }
 
   async function runTransaction(request: Request, base64: boolean): Promise<Response> {
@@ -226,12 +266,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (!Array.isArray(exec)) {
         return jsonResponse(errorJson("Transaction was aborted"), 409);
       }
-      let out = "[";
-      for (let i = 0; i < exec.length; i++) {
-        if (i > 0) out += ",";
-        out += replyToEnvelope(exec[i], base64);
-      }
-      return jsonResponse(out + "]", 200);
+      return jsonResponse(limited(() => envelopeArray(exec, base64)), 200);
     } finally {
       pool.release(connection);
     }

@@ -27,6 +27,8 @@ export class RedisUnavailableError extends Error {
 interface PendingBatch {
   remaining: number;
   replies: RespValue[];
+  /** Takes each reply as it arrives instead of `replies` collecting them. */
+  onReply: ((reply: RespValue) => void) | undefined;
   resolve(replies: RespValue[]): void;
   reject(error: Error): void;
 }
@@ -89,16 +91,23 @@ export class RedisConnection {
    *
    * @param payload RESP2 bytes holding exactly `count` commands
    * @param count how many replies to wait for
+   * @param onReply when given, takes each reply as soon as it is parsed (so a large batch
+   *   is never held whole) and the promise resolves with an empty array
    * @throws {RedisUnavailableError} when the connection is or becomes closed
    */
-  send(payload: Uint8Array, count: number): Promise<RespValue[]> {
+  send(
+    payload: Uint8Array,
+    count: number,
+    onReply?: (reply: RespValue) => void,
+  ): Promise<RespValue[]> {
     if (this.#closed) {
       return Promise.reject(
         new RedisUnavailableError(`Redis connection to ${this.#label} is closed`),
       );
     }
     return new Promise((resolve, reject) => {
-      this.#pending.push({ remaining: count, replies: new Array(count), resolve, reject });
+      const replies = onReply === undefined ? new Array(count) : [];
+      this.#pending.push({ remaining: count, replies, onReply, resolve, reject });
       this.#write(payload);
     });
   }
@@ -196,7 +205,8 @@ export class RedisConnection {
       return;
     }
     const batch = this.#pending[this.#head];
-    batch.replies[batch.replies.length - batch.remaining] = reply;
+    if (batch.onReply === undefined) batch.replies[batch.replies.length - batch.remaining] = reply;
+    else batch.onReply(reply);
     if (--batch.remaining === 0) {
       this.#pending[this.#head++] = undefined as unknown as PendingBatch;
       if (this.#head === this.#pending.length) {

@@ -15,12 +15,24 @@ import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const encoder = new TextEncoder();
 
+/** A reply whose JSON would pass the response size limit; thrown before it is built whole. */
+export class ReplyTooLargeError extends Error {
+  constructor() {
+    super("The reply is larger than the response size limit");
+    this.name = "ReplyTooLargeError";
+  }
+}
+
 /**
  * @param reply one Redis reply
  * @param base64 whether strings are base64-encoded
+ * @param limit stop with {@linkcode ReplyTooLargeError} as soon as the JSON is known to
+ *   pass this many UTF-8 bytes (a string's UTF-16 length and a bulk string's byte length
+ *   are both lower bounds of that, so no more than about `limit` is ever built)
  * @returns the reply as a JSON value
+ * @throws {ReplyTooLargeError} when the JSON passes `limit`
  */
-export function replyToJson(reply: RespValue, base64: boolean): string {
+export function replyToJson(reply: RespValue, base64: boolean, limit = Infinity): string {
   if (reply === null) return "null";
   switch (typeof reply) {
     case "string":
@@ -31,13 +43,15 @@ export function replyToJson(reply: RespValue, base64: boolean): string {
       return String(reply);
   }
   if (reply instanceof Uint8Array) {
+    if (reply.length + 2 > limit) throw new ReplyTooLargeError();
     return base64 ? '"' + reply.toBase64() + '"' : JSON.stringify(utf8.decode(reply));
   }
   if (Array.isArray(reply)) {
     let out = "[";
     for (let i = 0; i < reply.length; i++) {
       if (i > 0) out += ",";
-      out += replyToJson(reply[i], base64);
+      out += replyToJson(reply[i], base64, limit - out.length);
+      if (out.length > limit) throw new ReplyTooLargeError();
     }
     return out + "]";
   }
@@ -50,9 +64,9 @@ export function replyToJson(reply: RespValue, base64: boolean): string {
  * @param base64 whether strings are base64-encoded
  * @returns `{"result":…}`, or `{"error":"…"}` for an error reply
  */
-export function replyToEnvelope(reply: RespValue, base64: boolean): string {
+export function replyToEnvelope(reply: RespValue, base64: boolean, limit = Infinity): string {
   if (reply instanceof RedisErrorReply) return errorJson(reply.message);
-  return '{"result":' + replyToJson(reply, base64) + "}";
+  return '{"result":' + replyToJson(reply, base64, limit - 11) + "}";
 }
 
 /** @returns the `{"error":"…"}` body for `message` */

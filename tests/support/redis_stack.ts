@@ -28,6 +28,11 @@ export interface RedisStackOptions {
    */
   maxBodyBytes?: number;
   /**
+   * Largest response body the gateway sends.
+   * @default {104857600}
+   */
+  maxReplyBytes?: number;
+  /**
    * Interval of the gateway's SSE keep-alive comments.
    * @default {15000}
    */
@@ -309,6 +314,9 @@ export async function startRedisStack(options: RedisStackOptions = {}): Promise<
     ];
     if (options.maxBodyBytes !== undefined) {
       args.push("--max-body-bytes", `${options.maxBodyBytes}`);
+    }
+    if (options.maxReplyBytes !== undefined) {
+      args.push("--max-reply-bytes", `${options.maxReplyBytes}`);
     }
     if (options.sseHeartbeatMs !== undefined) {
       args.push("--sse-heartbeat-ms", `${options.sseHeartbeatMs}`);
