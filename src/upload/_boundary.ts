@@ -26,6 +26,14 @@ const ANSWERS: Partial<Record<KilnErrorCode, UploadErrorAnswer>> = {
     headers: { "Retry-After": String(REDIS_RETRY_AFTER) },
     message: "Upload state is unavailable; retry shortly",
   },
+  // An object store that is unreachable or answering 5xx (S3Store, R2Store) passes like Redis.
+  UPLOAD_STORE_UNAVAILABLE: {
+    status: 503,
+    headers: { "Retry-After": String(REDIS_RETRY_AFTER) },
+    message: "Upload storage is unavailable; retry shortly",
+  },
+  // The store refused (wrong credentials, a missing bucket): retrying will not help until fixed.
+  UPLOAD_STORE_FAILED: { status: 500, headers: {}, message: "Upload storage refused the request" },
   // The upload vanished while the request was on its way (terminated, swept, or its bytes lost).
   UPLOAD_NOT_FOUND: { status: 404, headers: {}, message: "Upload not found" },
   // Nothing is removed: an operator can still recover the bytes (see onError, source "record").
