@@ -1,6 +1,7 @@
 /**
  * The gateway's HTTP side: routes Upstash REST requests (`/`, `/pipeline`, `/multi-exec`,
- * `/subscribe/…`, `/psubscribe/…`) onto the Redis connections held by a
+ * `/subscribe/…`, `/psubscribe/…`, and any other path as Upstash's path form of one
+ * command, `/set/foo/bar`) onto the Redis connections held by a
  * {@linkcode RedisPool}. Hot paths write JSON as strings and encode each request's
  * commands in one buffer; every failure becomes a JSON `{"error": …}` with a 4xx/5xx
  * status, never a crash.
@@ -8,7 +9,7 @@
  * @module
  */
 
-import { isAuthorized } from "./bearer_auth.ts";
+import { requestIsAuthorized } from "./bearer_auth.ts";
 import { CommandPolicy, parseAllowList } from "./command_policy.ts";
 import { HttpError, parseJsonBody, toCommand, toCommandList } from "./command_rules.ts";
 import { RedisConnection, RedisUnavailableError } from "./redis_connection.ts";
@@ -21,6 +22,7 @@ import { appendCommand, type CommandArgs } from "./resp_encoder.ts";
 import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
 import { openSubscriptionStream, type SubscriptionKind } from "./subscription_stream.ts";
 import { readBodyText } from "./request_body.ts";
+import { pathCommand } from "./path_command.ts";
 
 /** Options for {@linkcode startGateway}. */
 export interface GatewayOptions {
@@ -87,7 +89,9 @@ export interface Gateway extends AsyncDisposable {
 
 const JSON_HEADERS = { "content-type": "application/json" };
 const UNAUTHORIZED_HEADERS = { ...JSON_HEADERS, "www-authenticate": 'Bearer realm="redis"' };
-const KNOWN_PATHS = new Set(["/", "/pipeline", "/multi-exec"]);
+const BODY_PATHS = new Set(["/", "/pipeline", "/multi-exec"]);
+/** The methods Upstash answers a path-form command on. */
+const PATH_FORM_METHODS = new Set(["GET", "HEAD", "POST", "PUT"]);
 const encoder = new TextEncoder();
 
 function jsonResponse(body: string, status: number): Response {
@@ -198,8 +202,14 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
 
-  async function runSingle(request: Request, base64: boolean): Promise<Response> {
-    const command = toCommand(parseJsonBody(await readBodyText(request, maxBodyBytes)));
+  async function runSingle(
+    request: Request,
+    base64: boolean,
+    path: string,
+  ): Promise<Response> {
+    const command = path === "/"
+      ? toCommand(parseJsonBody(await readBodyText(request, maxBodyBytes)))
+      : await pathCommand(request, path, maxBodyBytes);
     await checkPolicy([command], false);
     const payload = encoder.encode(appendCommand("", command));
     const connection = await sharedConnection();
@@ -300,24 +310,27 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   async function handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
     try {
-      if (!isAuthorized(request.headers.get("authorization"), expectedAuthorization)) {
+      if (!requestIsAuthorized(request, expectedAuthorization)) {
         return new Response(errorJson("Unauthorized: missing or invalid bearer token"), {
           status: 401,
           headers: UNAUTHORIZED_HEADERS,
         });
       }
       const path = pathOf(request.url);
+      const base64 = request.headers.get("upstash-encoding")?.toLowerCase() === "base64";
       const isSubscription = path.startsWith("/subscribe") || path.startsWith("/psubscribe");
-      if (!KNOWN_PATHS.has(path) && !isSubscription) {
-        return jsonResponse(errorJson(`Not found: ${path}`), 404);
+      if (!BODY_PATHS.has(path) && !isSubscription) {
+        if (!PATH_FORM_METHODS.has(request.method)) {
+          return jsonResponse(errorJson(`Method ${request.method} not allowed`), 405);
+        }
+        return await runSingle(request, base64, path);
       }
       if (request.method !== "POST") {
         return jsonResponse(errorJson(`Method ${request.method} not allowed; use POST`), 405);
       }
-      const base64 = request.headers.get("upstash-encoding")?.toLowerCase() === "base64";
       switch (path) {
         case "/":
-          return await runSingle(request, base64);
+          return await runSingle(request, base64, path);
         case "/pipeline":
           return await runPipeline(request, base64);
         case "/multi-exec":

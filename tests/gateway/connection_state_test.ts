@@ -110,7 +110,7 @@ Deno.test("every state-changing command is refused with a 400 naming it, alone, 
     assert.match((queued.body as { error: string }).error, naming, `multi-exec ${label}`);
     assert.deepEqual((await post(stack, "/", ["GET", "ran"])).body, { result: null }, label);
 
-    // Upstash's path form (`/hello/3`) is not served: never a way around the rules.
+    // Upstash's path form (`/hello/3`) is refused the same way: never a way around the rules.
     const path = `/${command.map((arg) => encodeURIComponent(String(arg))).join("/")}`;
     const pathForm = await post(stack, path, "");
     assert.ok(pathForm.status >= 400 && pathForm.status < 500, `${path}: ${pathForm.status}`);

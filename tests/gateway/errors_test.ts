@@ -99,11 +99,17 @@ Deno.test("bodies over the size limit are 413, whether declared or streamed", as
   assert.deepEqual((await post(stack, "/", ["SET", "k", "small"])).body, { result: "OK" });
 });
 
-Deno.test("unknown paths are 404 and other methods are 405", async () => {
+Deno.test("an unknown command in the path form is Redis's error and other methods are 405", async () => {
   await using stack = await startRedisStack();
   const missing = await post(stack, "/nope", ["PING"]);
-  assert.equal(missing.status, 404);
-  assert.match((missing.body as { error: string }).error, /Not found/);
+  assert.equal(missing.status, 400);
+  assert.match((missing.body as { error: string }).error, /^ERR unknown command 'nope'/);
+  const deleted = await fetch(`${stack.gatewayUrl}/get/k`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${stack.token}` },
+  });
+  assert.equal(deleted.status, 405);
+  await deleted.body?.cancel();
   const get = await fetch(`${stack.gatewayUrl}/pipeline`, {
     headers: { authorization: `Bearer ${stack.token}` },
   });
