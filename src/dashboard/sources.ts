@@ -1,0 +1,168 @@
+/**
+ * What the dashboard reads and drives, typed by shape: a `Queue` of
+ * `@kiln/core/queue` and a `Scheduler` of `@kiln/core/scheduler` fit as they
+ * are. The operating calls (search, actions, pause, metrics, events, workers,
+ * task control) are optional: a page or API route whose call is missing
+ * answers `501 NOT_SUPPORTED` and says which call it needs, instead of
+ * pretending.
+ *
+ * @module
+ */
+import type { AttemptError, QueueCounts } from "../queue/mod.ts";
+import type { ScheduledTaskInfo, TaskRunRecord } from "../scheduler/mod.ts";
+
+/** The states a job search can ask for. */
+export type JobSearchState = "waiting" | "delayed" | "active" | "completed" | "failed";
+
+/** A job search, as `queue.jobs(query)` takes it. */
+export interface JobQuery {
+  /** Only this queue. */
+  queue?: string;
+  /** Only jobs in this state. */
+  state?: JobSearchState;
+  /** Only jobs of this definition. */
+  name?: string;
+  /** Only jobs carrying this tag. */
+  tag?: string;
+  /** Only the job with this id. */
+  id?: string;
+  /** Only jobs at or after this time, in epoch milliseconds. */
+  since?: number;
+  /** Only jobs before this time, in epoch milliseconds. */
+  until?: number;
+  /** At most this many. */
+  limit?: number;
+  /** Where the previous page ended. */
+  cursor?: string;
+}
+
+/** A page of jobs, newest first. */
+export interface JobPage {
+  /** The jobs. */
+  jobs: readonly DashboardJob[];
+  /** Where the next page starts, or `null` on the last. */
+  cursor: string | null;
+}
+
+/** A job as the dashboard shows it: a `JobInfo` or `FailedJob`, with what operating adds where known. */
+export interface DashboardJob {
+  /** The job's id. */
+  readonly id: string;
+  /** The job definition's name. */
+  readonly name: string;
+  /** The queue. */
+  readonly queue: string;
+  /** The payload. */
+  readonly payload: unknown;
+  /** The priority band. */
+  readonly priority: string;
+  /** Retries allowed at dispatch time. */
+  readonly maxRetries: number;
+  /** When it was dispatched, epoch milliseconds. */
+  readonly createdAt: number;
+  /** Reservations so far. */
+  readonly attempts: number;
+  /** Lease expiries so far. */
+  readonly stalls: number;
+  /** Every failed attempt's error, oldest first. */
+  readonly errors: readonly AttemptError[];
+  /** Where the job is (a failed-store entry may leave it out). */
+  readonly state?: string;
+  /** The latest progress, or `null`. */
+  readonly progress?: number | null;
+  /** The handler's result, for a completed job. */
+  readonly result?: unknown;
+  /** Lines the handler logged. */
+  readonly logs?: readonly unknown[];
+  /** Its tags. */
+  readonly tags?: readonly string[];
+  /** When it was moved to the failed store. */
+  readonly failedAt?: number;
+  /** When its last attempt started. */
+  readonly startedAt?: number | null;
+  /** When it finished. */
+  readonly finishedAt?: number | null;
+  /** When it is or was due. */
+  readonly runAt?: number | null;
+  /** The worker that ran it last. */
+  readonly workerId?: string | null;
+}
+
+/** One queue as `queue.queues()` lists it. */
+export interface QueueSummary {
+  /** The queue's name. */
+  readonly name: string;
+  /** Jobs per state. */
+  readonly counts: QueueCounts;
+  /** Whether workers are kept from taking its jobs. */
+  readonly paused?: boolean;
+}
+
+/** The queue the dashboard shows: a `Queue` of `@kiln/core/queue`. */
+export interface DashboardQueue {
+  /** The store, for the names of the queues seen. */
+  readonly backend: { queues(): Promise<string[]> };
+  /** Jobs per state in one queue. */
+  counts(queue?: string): Promise<QueueCounts>;
+  /** One job, or `null`. */
+  job(id: string, queue?: string): Promise<DashboardJob | null>;
+  /** The failed store. */
+  readonly failed: {
+    list(options?: { queue?: string; limit?: number; offset?: number }): Promise<DashboardJob[]>;
+    retry(id: string, queue?: string): Promise<boolean>;
+    retryAll(queue?: string): Promise<number>;
+    forget(id: string, queue?: string): Promise<boolean>;
+  };
+  /** Searches jobs (issue #12). */
+  jobs?(query: JobQuery): Promise<JobPage>;
+  /** Removes a job, cancelling it when active (issue #12). */
+  remove?(id: string): Promise<unknown>;
+  /** Runs a delayed job now (issue #12). */
+  promote?(id: string): Promise<unknown>;
+  /** Retries a failed job (issue #12). */
+  retry?(id: string): Promise<unknown>;
+  /** Retries what a search matches (issue #12). */
+  retryAll?(query: JobQuery): Promise<number>;
+  /** Removes what a search matches (issue #12). */
+  removeAll?(query: JobQuery): Promise<number>;
+  /** Keeps workers from taking a queue's jobs (issue #12). */
+  pause?(queue: string): Promise<unknown>;
+  /** Lets workers take a paused queue's jobs again (issue #12). */
+  resume?(queue: string): Promise<unknown>;
+  /** Every queue with its counts and paused flag (issue #12). */
+  queues?(): Promise<readonly QueueSummary[]>;
+  /** The live workers (issue #12). */
+  workers?(): Promise<readonly unknown[]>;
+  /** Figures over time (issue #12). */
+  metrics?(query: MetricsQuery): Promise<unknown>;
+  /** Job state changes as they happen (issue #12). */
+  events?(options?: { signal?: AbortSignal }): AsyncIterable<unknown>;
+}
+
+/** A metrics query, as `queue.metrics()` takes it. */
+export interface MetricsQuery {
+  /** The queue. */
+  queue?: string;
+  /** From, epoch milliseconds. */
+  since?: number;
+  /** To, epoch milliseconds. */
+  until?: number;
+  /** Minute or hour buckets. */
+  resolution?: "minute" | "hour";
+}
+
+/** The scheduler the dashboard shows: a `Scheduler` of `@kiln/core/scheduler`. */
+export interface DashboardScheduler {
+  /** Every task with its schedule, next runs and last run. */
+  list(options?: { count?: number }): Promise<ScheduledTaskInfo[]>;
+  /** A task's recent runs, newest first. */
+  history(name: string, limit?: number): Promise<TaskRunRecord[]>;
+  /** Every task with its human schedule, paused flag and history (issue #12). */
+  tasks?(): Promise<readonly unknown[]>;
+  /** Runs one occurrence now (issue #12). */
+  run?(name: string): Promise<unknown>;
+  /** Stops a task's runs (issue #12). */
+  pause?(name: string): Promise<unknown>;
+  /** Starts a paused task's runs again (issue #12). */
+  resume?(name: string): Promise<unknown>;
+}
