@@ -13,7 +13,7 @@
  * `--redis` (default redis://127.0.0.1:6379), `--token` (required, or env
  * `REDIS_HTTP_TOKEN`), `--max-body-bytes` (default 10485760), `--max-reply-bytes` (default 104857600),
  * `--sse-heartbeat-ms`
- * (default 15000), `--sse-max-buffered-bytes` (default 33554432), `--connections`
+ * (default 15000), `--sse-max-buffered-bytes` (default 4194304), `--connections`
  * (shared Redis connections, default 1), `--allow` (commands the policy refuses that
  * this gateway runs anyway, comma-separated: `FLUSHDB,CONFIG|GET`; repeatable).
  *

@@ -60,7 +60,7 @@ export interface GatewayOptions {
   /**
    * How many bytes of events may wait for one slow SSE subscriber before its stream is
    * dropped (as Redis drops a pub/sub client past its output buffer limit).
-   * @default {33554432}
+   * @default {4194304}
    */
   sseMaxBufferedBytes?: number;
   /**

@@ -82,3 +82,21 @@ function escapeName(name: string): string {
   // JSON.stringify of one string writes no comma of its own, so every comma is the name's.
   return JSON.stringify(name).replaceAll(",", "\\u002c");
 }
+
+/** The SSE event type that ends a stream the gateway had to close. */
+export const ERROR_EVENT = "error";
+
+/**
+ * The last event of a stream the gateway closes: typed `error` for spec parsers, and
+ * shaped as a push of kind `error` so `@upstash/redis` hands it to its `error`
+ * listeners (`{ channel, message }`). No Redis push has that kind, so it cannot be
+ * mistaken for a message.
+ *
+ * @param target the channel or pattern of the stream
+ * @param message why the stream ends
+ * @returns the event's bytes
+ */
+export function errorEvent(target: string, message: string): Uint8Array {
+  const line = `${ERROR_EVENT},${escapeName(target)},${JSON.stringify(message)}`;
+  return encoder.encode(`event: ${ERROR_EVENT}\ndata: ${line}\n\n`);
+}

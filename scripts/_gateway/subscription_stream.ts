@@ -13,7 +13,7 @@ import { HttpError } from "./command_rules.ts";
 import type { RedisConnection } from "./redis_connection.ts";
 import { RedisUnavailableError } from "./redis_connection.ts";
 import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
-import { pushToEvent } from "./sse_event.ts";
+import { errorEvent, pushToEvent } from "./sse_event.ts";
 
 /** Which subscription a stream holds. */
 export type SubscriptionKind = "subscribe" | "psubscribe";
@@ -21,10 +21,12 @@ export type SubscriptionKind = "subscribe" | "psubscribe";
 const HEARTBEAT = new TextEncoder().encode(": keep-alive\n\n");
 
 /**
- * How many bytes of events may wait for a slow client, by default: the hard limit Redis
- * itself puts on a pub/sub client's output (`client-output-buffer-limit pubsub 32mb`).
+ * How many bytes of events may wait for a slow client, by default: half of the soft
+ * limit Redis itself puts on a pub/sub client's output (`client-output-buffer-limit
+ * pubsub 32mb 8mb 60`), so the gateway never holds more for a subscriber than Redis
+ * would, and never drains Redis into its own memory past it.
  */
-export const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 const SSE_HEADERS = {
   "content-type": "text/event-stream",
@@ -69,6 +71,7 @@ export async function openSubscriptionStream(
   }
 
   let timer: ReturnType<typeof setInterval> | undefined;
+  let dropTimer: ReturnType<typeof setTimeout> | undefined;
   let finished = false;
   let end = () => {};
   const body = new ReadableStream<Uint8Array>({
@@ -80,11 +83,23 @@ export async function openSubscriptionStream(
         streams.delete(end);
         connection.close();
         try {
-          // An error drops the queued events at once; a close lets the client read them.
-          // An HttpError, so the server's onError knows it for an expected end (the
-          // status is never sent: the response has started).
-          if (overflow) controller.error(new HttpError(503, "The subscriber fell too far behind"));
-          else controller.close();
+          if (overflow) {
+            // The queued events and then one error event the client reads last, if it
+            // reads again within two heartbeats; otherwise the queue is dropped (an
+            // HttpError, so the server's onError knows it for an expected end).
+            controller.enqueue(errorEvent(
+              target,
+              `The subscriber fell more than ${maxBufferedBytes} bytes behind; subscription closed`,
+            ));
+            dropTimer = setTimeout(() => {
+              try {
+                controller.error(new HttpError(503, "The subscriber fell too far behind"));
+              } catch {
+                // already read to the end
+              }
+            }, 2 * heartbeatMs);
+          }
+          controller.close();
         } catch {
           // the client already cancelled the stream
         }
@@ -105,7 +120,11 @@ export async function openSubscriptionStream(
         }
       };
       streams.add(end);
-      completed.then(end, end);
+      const done = () => {
+        clearTimeout(dropTimer);
+        end();
+      };
+      completed.then(done, done);
       connection.onClose(end);
       const first = pushToEvent(confirmation);
       if (first) send(first);
@@ -116,6 +135,7 @@ export async function openSubscriptionStream(
       timer = setInterval(() => send(HEARTBEAT), heartbeatMs);
     },
     cancel() {
+      clearTimeout(dropTimer);
       end();
     },
   }, new ByteLengthQueuingStrategy({ highWaterMark: maxBufferedBytes }));

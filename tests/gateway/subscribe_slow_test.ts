@@ -1,7 +1,8 @@
 /**
  * A subscriber that stops reading must not make the gateway queue events for it without
- * bound: once it is `sseMaxBufferedBytes` behind, its stream is dropped (and its Redis
- * subscription released), while subscribers that read carry on.
+ * bound: once it is `sseMaxBufferedBytes` behind, its Redis subscription is released and
+ * its stream ends with an error event after what was queued, while subscribers that read
+ * carry on.
  */
 import assert from "node:assert/strict";
 import { type RedisStack, startRedisStack } from "../support/redis_stack.ts";
@@ -52,9 +53,15 @@ Deno.test("a subscriber that stops reading is dropped once it is sseMaxBufferedB
     await post(stack, "/", ["PUBLISH", "slow", "end"]);
     await within(last.promise, "the reading subscriber's last message");
     assert.equal(read, publishes + 1, "the reading subscriber got every message");
-    // The dropped stream ends with an error, not a clean end a client could mistake for
-    // a finished subscription.
-    await assert.rejects(stalled.body!.pipeTo(new WritableStream()));
+    // The dropped stream's last event says why, in a shape spec parsers (event type
+    // `error`) and @upstash/redis (an `error` push, for its error listeners) both see.
+    const text = await stalled.text();
+    const lastEvent = text.slice(text.lastIndexOf("\n\n", text.length - 3) + 2);
+    assert.equal(
+      lastEvent,
+      'event: error\ndata: error,slow,"The subscriber fell more than 1048576 bytes behind; ' +
+        'subscription closed"\n\n',
+    );
     const { status, body } = await post(stack, "/", ["PING"]);
     assert.deepEqual({ status, body }, { status: 200, body: { result: "PONG" } });
   } finally {
@@ -62,4 +69,24 @@ Deno.test("a subscriber that stops reading is dropped once it is sseMaxBufferedB
     await stalled.body?.cancel().catch(() => {});
     await reader.unsubscribe();
   }
+});
+
+Deno.test("a dropped subscriber that does not read again within two heartbeats loses its queue, which the gateway frees", async () => {
+  await using stack = await startRedisStack({
+    sseMaxBufferedBytes: MAX_BUFFERED,
+    sseHeartbeatMs: 100,
+  });
+  const stalled = await fetch(`${stack.gatewayUrl}/subscribe/slow`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${stack.token}` },
+  });
+  let receivers = 1;
+  for (let i = 0; receivers === 1 && i < MAX_PUBLISHES; i++) {
+    const { body } = await post(stack, "/", ["PUBLISH", "slow", CHUNK]);
+    receivers = (body as { result: number }).result;
+  }
+  assert.equal(receivers, 0, "the stalled subscriber was released in Redis");
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  // The queue was dropped: reading now ends in an error, not in the queued events.
+  await assert.rejects(stalled.body!.pipeTo(new WritableStream()));
 });

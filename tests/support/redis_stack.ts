@@ -39,7 +39,7 @@ export interface RedisStackOptions {
   sseHeartbeatMs?: number;
   /**
    * How far one SSE subscriber may fall behind, in bytes, before the gateway drops it.
-   * @default {33554432}
+   * @default {4194304}
    */
   sseMaxBufferedBytes?: number;
   /**
