@@ -173,11 +173,11 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   app.get("/api/demo/schedules", async (c) =>
     c.json({
       heartbeats,
-      tasks: (await scheduler.list({ count: 1 })).map((task) => ({
+      tasks: (await scheduler.tasks({ history: 0 })).map((task) => ({
         name: task.name,
+        schedule: task.schedule,
         description: task.description ?? "",
-        expression: task.expression,
-        nextRun: task.nextRuns[0]?.getTime() ?? null,
+        nextRun: task.nextRunAt?.getTime() ?? null,
         lastRun: task.lastRun
           ? {
             status: task.lastRun.status,

@@ -156,7 +156,11 @@ async function refreshSchedules() {
     const row = element("tr");
     row.dataset.task = task.name;
     const name = element("td");
-    name.append(element("strong", task.name), element("div", task.description, "muted small"));
+    name.append(
+      element("strong", task.name),
+      element("div", task.schedule, "small"),
+      element("div", task.description, "muted small"),
+    );
     const last = element("td");
     if (task.lastRun) {
       last.append(

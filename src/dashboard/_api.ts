@@ -20,12 +20,18 @@ import {
 } from "./_operations.ts";
 import { readOverview } from "./_overview.ts";
 import { jobQueryFrom } from "./_query.ts";
-import { readSchedules } from "./_schedules.ts";
+import { HISTORY } from "./_page_schedules.ts";
 import type { DashboardParts } from "./_state.ts";
+import type { DashboardScheduler } from "./sources.ts";
 
 /** The most pages following `/api/events` at once; more get 503. */
 const MAX_LISTENERS = 100;
 const JOB_ACTIONS: readonly JobAction[] = ["retry", "remove", "promote", "cancel"];
+
+function schedulerOf(parts: DashboardParts): DashboardScheduler {
+  if (!parts.scheduler) throw new HTTPException(404, { message: "No scheduler is shown here" });
+  return parts.scheduler;
+}
 
 /** Builds the API routes. */
 export function api(parts: DashboardParts, feed: Feed): Hono {
@@ -91,20 +97,14 @@ export function api(parts: DashboardParts, feed: Feed): Hono {
   });
 
   app.get("/schedules", async (c) => {
-    if (!parts.scheduler) throw new HTTPException(404, { message: "No scheduler is shown here" });
-    return c.json({ schedules: await readSchedules(parts.scheduler) });
+    const scheduler = schedulerOf(parts);
+    return c.json({ schedules: await scheduler.tasks({ history: HISTORY }) });
   });
   app.post("/schedules/:name/:action{run|pause|resume}", async (c) => {
-    const scheduler = parts.scheduler;
-    if (!scheduler) throw new HTTPException(404, { message: "No scheduler is shown here" });
-    const name = c.req.param("name");
-    if (!(await scheduler.list({ count: 0 })).some((task) => task.name === name)) {
-      throw new HTTPException(404, { message: `No task ${name}` });
-    }
+    const scheduler = schedulerOf(parts);
     const action = c.req.param("action") as "run" | "pause" | "resume";
-    const call = scheduler[action];
-    if (!call) throw notSupported(`${action} on a task`, `scheduler.${action}()`);
-    await call.call(scheduler, name);
+    // An unknown name is the scheduler's UnknownTaskError (SCHEDULER_UNKNOWN_TASK), answered 404.
+    await scheduler[action](c.req.param("name"));
     return c.json({ ok: true });
   });
 

@@ -96,7 +96,6 @@ export class Feed {
     this.#timer = this.#parts.clock.setTimeout(
       () => void this.#tick(generation),
       this.#interval,
-      true,
     );
   }
 

@@ -1,31 +1,44 @@
 /**
- * The schedules page: each task with its schedule, next run, last result and
- * recent history, and run now, pause and resume where the scheduler has them.
+ * The schedules page: each task with its schedule in words, next run, last
+ * result and recent history, with run now, pause and resume.
  *
  * @module
  */
 import { html } from "hono/html";
+import type { TaskStatus } from "../scheduler/mod.ts";
 import { actionButton, badge, duration, type Html, missing, when } from "./_layout.ts";
-import { readSchedules, type ScheduleView } from "./_schedules.ts";
 import type { DashboardScheduler } from "./sources.ts";
+
+/** Runs of history shown per task. */
+export const HISTORY = 10;
 
 /** The schedules page's body. */
 export async function schedulesPage(scheduler: DashboardScheduler, base: string): Promise<Html> {
-  const tasks = await readSchedules(scheduler);
+  const tasks = await scheduler.tasks({ history: HISTORY });
   if (tasks.length === 0) {
     return html`<section class="card">${missing("No task is scheduled.")}</section>`;
   }
-  const control = scheduler.run !== undefined;
-  return html`<section class="card" data-live><table><thead><tr><th>Task</th><th>Schedule</th>
-<th>Next run</th><th>Last run</th><th class="hide-narrow">Took</th><th></th></tr></thead><tbody>${
-    tasks.map((task) => row(task, base, scheduler))
-  }</tbody></table>${
-    control ? "" : missing("Run now, pause and resume need scheduler.run(), pause() and resume().")
-  }</section>
-${tasks.map((task) => history(task))}`;
+  return html`
+    <section class="card">
+      <table>
+        <thead>
+          <tr>
+            <th>Task</th>
+            <th>Schedule</th>
+            <th>Next run</th>
+            <th>Last run</th>
+            <th class="hide-narrow">Took</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>${tasks.map((task) => row(task, base))}</tbody>
+      </table>
+    </section>
+    ${tasks.map(history)}
+  `;
 }
 
-function row(task: ScheduleView, base: string, scheduler: DashboardScheduler): Html {
+function row(task: TaskStatus, base: string): Html {
   const api = `${base}/api/schedules/${encodeURIComponent(task.name)}`;
   return html`
     <tr data-task="${task.name}">
@@ -34,9 +47,8 @@ function row(task: ScheduleView, base: string, scheduler: DashboardScheduler): H
           ${badge("paused")}
         `
         : ""}${task.description ? html`<div class="note">${task.description}</div>` : ""}</td>
-      <td>${task.schedule}<div class="note"><code>${task.expression}</code> ${task
-        .timezone}</div></td>
-      <td>${when(task.nextRun)}</td>
+      <td>${task.schedule}<div class="note"><code>${task.expression}</code></div></td>
+      <td>${task.paused ? "paused" : when(task.nextRunAt?.getTime())}</td>
       <td>${task.lastRun
         ? html`${badge(task.lastRun.status)} ${when(task.lastRun.finishedAt)}${
           task.lastRun.error ? html`<div class="note">${task.lastRun.error}</div>` : ""
@@ -44,19 +56,17 @@ function row(task: ScheduleView, base: string, scheduler: DashboardScheduler): H
         : "never"}</td>
       <td class="hide-narrow">${duration(task.lastRun?.duration)}</td>
       <td>
-        <div class="actions">${scheduler.run
-          ? actionButton("Run now", `${api}/run`, { confirm: `Run ${task.name} now?` })
-          : ""}${task.paused
-          ? (scheduler.resume ? actionButton("Resume", `${api}/resume`) : "")
-          : (scheduler.pause
-            ? actionButton("Pause", `${api}/pause`, { confirm: `Pause ${task.name}?` })
-            : "")}</div>
+        <div class="actions">${actionButton("Run now", `${api}/run`, {
+          confirm: `Run ${task.name} now?`,
+        })}${task.paused
+          ? actionButton("Resume", `${api}/resume`, { confirm: `Resume ${task.name}?` })
+          : actionButton("Pause", `${api}/pause`, { confirm: `Pause ${task.name}?` })}</div>
       </td>
     </tr>
   `;
 }
 
-function history(task: ScheduleView): Html {
+function history(task: TaskStatus): Html {
   return html`
     <section class="card">
       <details><summary><strong>${task.name}</strong>: last ${task.history

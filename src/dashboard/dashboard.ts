@@ -59,6 +59,13 @@ export interface DashboardOptions {
   clock?: Clock;
 }
 
+/** The HTTP status of the Kiln error codes a dashboard request can meet; others are 500. */
+const STATUS_BY_CODE: Record<string, number> = {
+  SCHEDULER_UNKNOWN_TASK: 404,
+  QUEUE_INVALID_CURSOR: 400,
+  REDIS_UNAVAILABLE: 503,
+};
+
 const SECURITY_HEADERS: Record<string, string> = {
   // Only the dashboard's own stylesheet and script: no inline script can run.
   "Content-Security-Policy":
@@ -201,9 +208,7 @@ function answerError(
   const code = typeof raw === "string" ? raw : undefined;
   const status = error instanceof HTTPException
     ? error.status
-    : code === "REDIS_UNAVAILABLE"
-    ? 503
-    : 500;
+    : (code !== undefined ? STATUS_BY_CODE[code] : undefined) ?? 500;
   let message = error.message;
   if (status === 500 && code === undefined) {
     console.error("[kiln dashboard]", error);

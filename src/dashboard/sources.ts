@@ -9,7 +9,7 @@
  * @module
  */
 import type { AttemptError, QueueCounts } from "../queue/mod.ts";
-import type { ScheduledTaskInfo, TaskRunRecord } from "../scheduler/mod.ts";
+import type { TaskStatus } from "../scheduler/mod.ts";
 
 /** The states a job search can ask for. */
 export type JobSearchState = "waiting" | "delayed" | "active" | "completed" | "failed";
@@ -151,18 +151,14 @@ export interface MetricsQuery {
   resolution?: "minute" | "hour";
 }
 
-/** The scheduler the dashboard shows: a `Scheduler` of `@kiln/core/scheduler`. */
+/** The scheduler the dashboard shows and drives: a `Scheduler` of `@kiln/core/scheduler`. */
 export interface DashboardScheduler {
-  /** Every task with its schedule, next runs and last run. */
-  list(options?: { count?: number }): Promise<ScheduledTaskInfo[]>;
-  /** A task's recent runs, newest first. */
-  history(name: string, limit?: number): Promise<TaskRunRecord[]>;
-  /** Every task with its human schedule, paused flag and history (issue #12). */
-  tasks?(): Promise<readonly unknown[]>;
-  /** Runs one occurrence now (issue #12). */
-  run?(name: string): Promise<unknown>;
-  /** Stops a task's runs (issue #12). */
-  pause?(name: string): Promise<unknown>;
-  /** Starts a paused task's runs again (issue #12). */
-  resume?(name: string): Promise<unknown>;
+  /** Every task with its schedule in words, next run, paused flag, last run and history. */
+  tasks(options?: { history?: number }): Promise<TaskStatus[]>;
+  /** Runs one occurrence of a task now. */
+  run(name: string): Promise<unknown>;
+  /** Skips a task's occurrences until resumed. */
+  pause(name: string): Promise<unknown>;
+  /** Lets a paused task run again. */
+  resume(name: string): Promise<unknown>;
 }

@@ -1,0 +1,276 @@
+/**
+ * The dashboard's JSON API and pages over a real queue, in memory and on
+ * Redis through the gateway: what it lists, what its actions change, what it
+ * refuses, and that nothing a job carries can become markup.
+ */
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import * as v from "valibot";
+import { dashboard, type DashboardQueue } from "../../src/dashboard/mod.ts";
+import { defineJob, MemoryBackend, Queue, RedisBackend, Worker } from "../../src/queue/mod.ts";
+import { Scheduler } from "../../src/scheduler/mod.ts";
+import { startRedisStack } from "../support/redis_stack.ts";
+
+const HOSTILE = `<script>alert("payload")</script><img src=x onerror=alert(1)>`;
+const ORIGIN = "http://localhost";
+
+const hostile = defineJob({
+  name: "hostile",
+  queue: "evil",
+  schema: v.object({ note: v.string() }),
+  maxRetries: 0,
+  handle(payload) {
+    throw new Error(payload.note);
+  },
+});
+
+type Backend = () => Promise<{ queue: Queue; close(): Promise<void> }>;
+
+const BACKENDS: Record<string, Backend> = {
+  memory: () =>
+    Promise.resolve({
+      queue: new Queue({ backend: new MemoryBackend() }),
+      close: () => Promise.resolve(),
+    }),
+  redis: async () => {
+    const stack = await startRedisStack();
+    return {
+      queue: new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "dash" }) }),
+      close: () => stack.close(),
+    };
+  },
+};
+
+async function failedJobs(queue: Queue, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let n = 0; n < count; n++) {
+    ids.push((await queue.dispatch(hostile, { note: `${HOSTILE} #${n}` })).id);
+  }
+  const summary = await new Worker(queue, { jobs: [hostile] }).drain({ maxJobs: count });
+  assert.equal(summary.failed, count);
+  return ids;
+}
+
+function appFor(queue: DashboardQueue, scheduler?: Scheduler): Hono {
+  return new Hono().route(
+    "/kiln",
+    dashboard({ queue, ...(scheduler ? { scheduler } : {}), authorize: () => true }),
+  );
+}
+
+const post = (app: Hono, path: string) =>
+  app.request(`${ORIGIN}${path}`, { method: "POST", headers: { Origin: ORIGIN } });
+
+for (const [backend, open] of Object.entries(BACKENDS)) {
+  Deno.test(`${backend}: the API lists queues and failed jobs, pages them, and shows one job with its errors`, async () => {
+    const { queue, close } = await open();
+    try {
+      const ids = await failedJobs(queue, 3);
+      const app = appFor(queue);
+      const queues = await (await app.request("/kiln/api/queues")).json();
+      const evil = queues.queues.find((q: { name: string }) => q.name === "evil");
+      assert.equal(evil.counts.failed, 3);
+
+      const first = await (await app.request("/kiln/api/jobs?queue=evil&state=failed&limit=2"))
+        .json();
+      assert.equal(first.jobs.length, 2);
+      assert.equal(typeof first.cursor, "string");
+      const second = await (await app.request(
+        `/kiln/api/jobs?queue=evil&state=failed&limit=2&cursor=${encodeURIComponent(first.cursor)}`,
+      )).json();
+      assert.equal(second.jobs.length, 1);
+      assert.equal(second.cursor, null);
+      const listed = [...first.jobs, ...second.jobs].map((job: { id: string }) => job.id);
+      assert.deepEqual(listed.toSorted(), ids.toSorted(), "every failed job once, none twice");
+
+      const job = await (await app.request(`/kiln/api/jobs/${ids[0]}?queue=evil`)).json();
+      assert.equal(job.payload.note, `${HOSTILE} #0`, "JSON keeps the payload exactly");
+      assert.equal(job.errors[0].message, `${HOSTILE} #0`);
+      assert.match(job.errors[0].stack, /at /);
+      const unknown = await app.request("/kiln/api/jobs/no-such-job");
+      assert.equal(unknown.status, 404);
+      assert.deepEqual(await unknown.json(), { error: "No job no-such-job" });
+    } finally {
+      await close();
+    }
+  });
+
+  Deno.test(`${backend}: retry from the API puts a failed job back, once; bulk retry answers how many`, async () => {
+    const { queue, close } = await open();
+    try {
+      const [one, ...rest] = await failedJobs(queue, 3);
+      const app = appFor(queue);
+      const retried = await post(app, `/kiln/api/jobs/${one}/retry?queue=evil`);
+      assert.equal(retried.status, 200);
+      await retried.body?.cancel();
+      assert.notEqual((await queue.job(one, "evil"))?.state, "failed");
+      const again = await post(app, `/kiln/api/jobs/${one}/retry?queue=evil`);
+      assert.equal(again.status, 409, "a job that is no longer failed cannot be retried");
+      await again.body?.cancel();
+
+      const bulk = await post(app, "/kiln/api/jobs/retry-all?queue=evil&state=failed");
+      assert.deepEqual(await bulk.json(), { count: rest.length });
+      assert.equal((await queue.counts("evil")).failed, 0);
+      const unknown = await post(app, `/kiln/api/jobs/${one}/frobnicate`);
+      assert.equal(unknown.status, 404);
+      await unknown.body?.cancel();
+    } finally {
+      await close();
+    }
+  });
+
+  Deno.test(`${backend}: pages escape what jobs carry, and forbid inline scripts besides`, async () => {
+    const { queue, close } = await open();
+    try {
+      const [id] = await failedJobs(queue, 1);
+      const app = appFor(queue);
+      for (
+        const path of [
+          "/kiln/",
+          "/kiln/jobs?queue=evil&state=failed",
+          `/kiln/jobs/${id}?queue=evil`,
+        ]
+      ) {
+        const response = await app.request(path);
+        assert.equal(response.status, 200, path);
+        const page = await response.text();
+        assert.ok(!page.includes("<script>alert"), `${path} carries a live script`);
+        assert.ok(!page.includes("<img src=x"), `${path} carries a live image`);
+        if (path.includes(id)) {
+          assert.ok(
+            page.includes("&lt;script&gt;alert(&quot;payload&quot;)&lt;/script&gt;"),
+            "shown as text",
+          );
+        }
+        assert.match(response.headers.get("Content-Security-Policy") ?? "", /script-src 'self';/);
+        assert.equal(response.headers.get("X-Content-Type-Options"), "nosniff");
+      }
+      const missing = await app.request(`/kiln/jobs/${encodeURIComponent(HOSTILE)}`);
+      assert.equal(missing.status, 404);
+      const page = await missing.text();
+      assert.ok(!page.includes("<script>alert") && page.includes("No job &lt;script&gt;"));
+    } finally {
+      await close();
+    }
+  });
+}
+
+Deno.test("a search with a bad field is refused with 400 naming it", async () => {
+  const app = appFor(new Queue({ backend: new MemoryBackend() }));
+  const cases: [string, RegExp][] = [
+    ["state=exploded", /state must be one of waiting, delayed, active, completed, failed/],
+    ["limit=0", /limit must be an integer from 1 to 200/],
+    ["limit=201", /limit/],
+    ["limit=2.5", /limit/],
+    ["since=yesterday", /since must be a date or epoch milliseconds/],
+    [`tag=${"x".repeat(257)}`, /tag is longer than 256 characters/],
+  ];
+  for (const [query, message] of cases) {
+    for (
+      const response of [
+        await app.request(`/kiln/api/jobs?${query}`),
+        await post(app, `/kiln/api/jobs/remove-all?${query}`),
+      ]
+    ) {
+      assert.equal(response.status, 400, query);
+      assert.match((await response.json()).error, message);
+    }
+  }
+});
+
+Deno.test("without the queue's operating calls, search, promote and pause answer 501 naming the call", async () => {
+  const full = new Queue({ backend: new MemoryBackend() });
+  // The calls a queue had before issue #12: what the dashboard must cope with.
+  const basic: DashboardQueue = {
+    backend: full.backend,
+    counts: (name) => full.counts(name),
+    job: (id, name) => full.job(id, name),
+    failed: full.failed,
+  };
+  const app = appFor(basic);
+  const search = await app.request("/kiln/api/jobs?tag=user:42");
+  assert.equal(search.status, 501);
+  assert.deepEqual(await search.json(), {
+    error:
+      "Searching jobs by state, name, tag or time needs queue.jobs(), which this queue does not have",
+    code: "NOT_SUPPORTED",
+  });
+  for (
+    const path of [
+      "/kiln/api/jobs/x/promote",
+      "/kiln/api/queues/mail/pause",
+      "/kiln/api/jobs/remove-all?state=failed",
+    ]
+  ) {
+    const response = await post(app, path);
+    assert.equal(response.status, 501, path);
+    assert.equal((await response.json()).code, "NOT_SUPPORTED");
+  }
+  const page = await app.request("/kiln/jobs?tag=user:42");
+  assert.equal(page.status, 200, "the page says what is missing instead of failing");
+  assert.match(await page.text(), /needs queue\.jobs\(\)/);
+});
+
+Deno.test("schedules: the API shows each task's schedule in words and history; run, pause and resume act", async () => {
+  const queue = new Queue({ backend: new MemoryBackend() });
+  const scheduler = new Scheduler();
+  let runs = 0;
+  scheduler.call("report <b>", () => {
+    runs++;
+  }).everyTenSeconds();
+  await scheduler.runDue(new Date("2025-01-01T00:00:00Z"));
+  const app = appFor(queue, scheduler);
+  const [task] = (await (await app.request("/kiln/api/schedules")).json()).schedules;
+  assert.equal(task.name, "report <b>");
+  assert.equal(task.schedule, "every 10 seconds");
+  assert.equal(task.lastRun.status, "succeeded");
+  assert.equal(task.history.length, 1);
+
+  const name = encodeURIComponent("report <b>");
+  assert.equal((await post(app, `/kiln/api/schedules/${name}/run`)).status, 200);
+  assert.equal(runs, 2);
+  assert.equal((await post(app, `/kiln/api/schedules/${name}/pause`)).status, 200);
+  assert.equal((await scheduler.tasks())[0].paused, true);
+  const page = await (await app.request("/kiln/schedules")).text();
+  assert.ok(page.includes("report &lt;b&gt;") && !page.includes("report <b>"));
+  assert.equal((await post(app, `/kiln/api/schedules/${name}/resume`)).status, 200);
+  assert.equal((await scheduler.tasks())[0].paused, false);
+
+  const unknown = await post(app, "/kiln/api/schedules/nightly-typo/run");
+  assert.equal(unknown.status, 404);
+  assert.equal((await unknown.json()).code, "SCHEDULER_UNKNOWN_TASK");
+});
+
+Deno.test("/api/events streams a snapshot at once and every refresh, and stops reading when the page leaves", async () => {
+  const queue = new Queue({ backend: new MemoryBackend() });
+  let reads = 0;
+  const counting: DashboardQueue = {
+    backend: queue.backend,
+    counts: (name) => {
+      reads++;
+      return queue.counts(name);
+    },
+    job: (id, name) => queue.job(id, name),
+    failed: queue.failed,
+  };
+  await failedJobs(queue, 1);
+  const app = new Hono().route(
+    "/kiln",
+    dashboard({ queue: counting, authorize: () => true, refresh: 20 }),
+  );
+  const response = await app.request("/kiln/api/events");
+  assert.equal(response.headers.get("Content-Type"), "text/event-stream");
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while ((text.match(/event: snapshot/g) ?? []).length < 2) {
+    text += (await reader.read()).value ?? "";
+  }
+  const data = JSON.parse(text.split("\n").find((line) => line.startsWith("data: "))!.slice(6));
+  assert.equal(data.queues.find((q: { name: string }) => q.name === "evil").counts.failed, 1);
+  assert.equal(data.totals.failed, 1);
+  await reader.cancel();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  const after = reads;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(reads, after, "no reads once nobody listens");
+});
