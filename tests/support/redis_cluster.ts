@@ -62,8 +62,11 @@ export interface RedisCluster extends AsyncDisposable {
   nodeForSlot(slot: number): Promise<ClusterNode>;
   /** Kills a node's process with SIGKILL, as a crash would. */
   kill(node: ClusterNode): Promise<void>;
-  /** Starts a killed node again on its port with its `nodes.conf`, and waits for the cluster. */
-  restart(node: ClusterNode): Promise<void>;
+  /**
+   * Starts killed nodes again on their ports with their `nodes.conf` (empty of data), and
+   * waits until the cluster is healthy again. Running nodes are left alone.
+   */
+  restart(...nodes: ClusterNode[]): Promise<void>;
   /**
    * Waits until every running node says `cluster_state:ok` and agrees on who serves
    * every slot.
@@ -342,10 +345,9 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       return nodeForPort(range.port);
     },
     kill: (node) => stopNode(processOf(node), "SIGKILL"),
-    async restart(node) {
-      const p = processOf(node);
-      if (p.child !== undefined) return;
-      await startNode(p, dir, nodeTimeout);
+    async restart(...restarted) {
+      const stopped = restarted.map(processOf).filter((p) => p.child === undefined);
+      await Promise.all(stopped.map((p) => startNode(p, dir, nodeTimeout)));
       await waitUntilHealthy();
     },
     waitUntilHealthy,

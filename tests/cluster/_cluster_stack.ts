@@ -1,0 +1,166 @@
+/**
+ * A stand-in for `tests/support/redis_stack.ts` with a real 3-master Redis Cluster behind
+ * the gateway (`--cluster`, every node a `--redis` seed) instead of one redis-server.
+ *
+ * `deno task test:cluster` maps `../support/redis_stack.ts` to this file for the queue,
+ * realtime and scheduler suites (an import-map scope, see `scripts/test_cluster.ts`), so
+ * those suites run unchanged against the cluster: the same API, the same assertions.
+ * `stopRedis()` kills every node and `startRedis()` brings them back empty, as the single
+ * server's restart does.
+ *
+ * @module
+ */
+
+import type { Redis } from "@upstash/redis";
+import {
+  createRedisClient,
+  findFreePort,
+  type RedisStack,
+  type RedisStackOptions,
+} from "../support/redis_stack.ts";
+import { type RedisCluster, startRedisCluster } from "../support/redis_cluster.ts";
+
+export { createRedisClient, findFreePort, type RedisStack, type RedisStackOptions };
+
+const GATEWAY_SCRIPT = new URL("../../scripts/redis_http.ts", import.meta.url).pathname;
+const STARTUP_TIMEOUT_MS = 15_000;
+
+/** A gateway subprocess in front of the cluster. */
+interface ClusterGateway {
+  readonly process: Deno.ChildProcess;
+  readonly url: string;
+  exited: boolean;
+  /** Settles when its stdout is drained and closed. */
+  readonly drained: Promise<void>;
+}
+
+/**
+ * Spawns the gateway in cluster mode and waits for its `{"listening": url}` line.
+ * (The single-server harness keeps its launcher private; this one adds the seeds.)
+ */
+async function launchClusterGateway(
+  cluster: RedisCluster,
+  port: number,
+  token: string,
+  allow: string[],
+): Promise<ClusterGateway> {
+  const args = ["run", "-A", GATEWAY_SCRIPT, "--port", `${port}`, "--token", token, "--cluster"];
+  for (const url of cluster.seedUrls) args.push("--redis", url);
+  if (allow.length > 0) args.push("--allow", allow.join(","));
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const timer = setTimeout(() => child.kill("SIGKILL"), STARTUP_TIMEOUT_MS);
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`The cluster gateway exited with ${(await child.status).code}`);
+      text += value;
+    }
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  const gateway: ClusterGateway = {
+    process: child,
+    url: (JSON.parse(text.slice(0, text.indexOf("\n"))) as { listening: string }).listening,
+    exited: false,
+    drained: (async () => {
+      while (!(await lines.read()).done) {
+        // discard anything else the gateway prints
+      }
+    })(),
+  };
+  child.status.then(() => (gateway.exited = true));
+  return gateway;
+}
+
+async function stopGatewayProcess(gateway: ClusterGateway, signal: Deno.Signal): Promise<void> {
+  try {
+    gateway.process.kill(signal);
+  } catch {
+    // already exited
+  }
+  await gateway.process.status;
+  await gateway.drained;
+}
+
+/**
+ * Starts a 3-master cluster and the gateway in front of it, with the same API as the
+ * single-server {@linkcode RedisStack}.
+ *
+ * @param options only `allow` applies; the others would change the gateway under test, so
+ *   they are refused rather than ignored
+ * @returns the running stack; close it with `await using`
+ * @throws {TypeError} for an option this stand-in cannot honour
+ */
+export async function startRedisStack(options: RedisStackOptions = {}): Promise<RedisStack> {
+  const unsupported = Object.keys(options).filter((name) => name !== "allow");
+  if (unsupported.length > 0) {
+    throw new TypeError(`The cluster stack does not support ${unsupported.join(", ")}`);
+  }
+  const allow = options.allow ?? ["FLUSHDB", "SCRIPT|FLUSH"];
+  const token = crypto.randomUUID();
+  const cluster = await startRedisCluster();
+  let gateway: ClusterGateway;
+  try {
+    gateway = await launchClusterGateway(cluster, 0, token, allow);
+  } catch (error) {
+    await cluster.close();
+    throw error;
+  }
+  const gatewayUrl = gateway.url;
+  const gatewayPort = Number(new URL(gatewayUrl).port);
+  const seed = cluster.nodes[0];
+
+  let closing: Promise<void> | undefined;
+  const stack: RedisStack = {
+    redis: createRedisClient(gatewayUrl, token),
+    gatewayUrl,
+    token,
+    redisUrl: seed.url,
+    redisPort: seed.port,
+    get gatewayProcess() {
+      return gateway.process;
+    },
+    newRedis: (): Redis => createRedisClient(gatewayUrl, token),
+    async stopRedis() {
+      await Promise.all(cluster.nodes.map((node) => cluster.kill(node)));
+    },
+    startRedis: () => cluster.restart(...cluster.nodes),
+    stopGateway: (signal: Deno.Signal = "SIGKILL") => stopGatewayProcess(gateway, signal),
+    async startGateway() {
+      if (!gateway.exited) return;
+      // The old process is gone, but its port may take a moment to be free again.
+      const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+      for (;;) {
+        try {
+          gateway = await launchClusterGateway(cluster, gatewayPort, token, allow);
+          return;
+        } catch (error) {
+          if (Date.now() >= deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    },
+    close() {
+      closing ??= (async () => {
+        await stopGatewayProcess(gateway, "SIGTERM");
+        await cluster.close();
+      })();
+      return closing;
+    },
+    [Symbol.asyncDispose]() {
+      return stack.close();
+    },
+  };
+  return stack;
+}
