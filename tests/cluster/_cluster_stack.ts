@@ -63,8 +63,7 @@ async function launchClusterGateway(
       text += value;
     }
   } catch (error) {
-    child.kill("SIGKILL");
-    await child.status;
+    await stopProcess(child);
     throw error;
   } finally {
     clearTimeout(timer);
@@ -83,14 +82,26 @@ async function launchClusterGateway(
   return gateway;
 }
 
-async function stopGatewayProcess(gateway: ClusterGateway, signal: Deno.Signal): Promise<void> {
+async function stopProcess(
+  child: Deno.ChildProcess,
+  signal: Deno.Signal = "SIGKILL",
+): Promise<void> {
   try {
-    gateway.process.kill(signal);
+    child.kill(signal);
   } catch {
     // already exited
   }
-  await gateway.process.status;
+  await child.status;
+}
+
+async function stopGatewayProcess(gateway: ClusterGateway, signal: Deno.Signal): Promise<void> {
+  await stopProcess(gateway.process, signal);
   await gateway.drained;
+}
+
+/** A {@linkcode RedisStack} whose Redis is a cluster, with the cluster at hand. */
+export interface ClusterStack extends RedisStack {
+  readonly cluster: RedisCluster;
 }
 
 /**
@@ -102,14 +113,26 @@ async function stopGatewayProcess(gateway: ClusterGateway, signal: Deno.Signal):
  * @returns the running stack; close it with `await using`
  * @throws {TypeError} for an option this stand-in cannot honour
  */
-export async function startRedisStack(options: RedisStackOptions = {}): Promise<RedisStack> {
+export function startRedisStack(options: RedisStackOptions = {}): Promise<RedisStack> {
   const unsupported = Object.keys(options).filter((name) => name !== "allow");
   if (unsupported.length > 0) {
     throw new TypeError(`The cluster stack does not support ${unsupported.join(", ")}`);
   }
+  return startClusterStack({ allow: options.allow });
+}
+
+/**
+ * Starts a cluster (with `replicas: 1`, one replica per master) and the gateway in front.
+ *
+ * @param options `allow` as for the single stack, `replicas` as for the cluster
+ * @returns the stack with its cluster
+ */
+export async function startClusterStack(
+  options: { allow?: string[]; replicas?: 0 | 1 } = {},
+): Promise<ClusterStack> {
   const allow = options.allow ?? ["FLUSHDB", "SCRIPT|FLUSH"];
   const token = crypto.randomUUID();
-  const cluster = await startRedisCluster();
+  const cluster = await startRedisCluster({ replicas: options.replicas });
   let gateway: ClusterGateway;
   try {
     gateway = await launchClusterGateway(cluster, 0, token, allow);
@@ -122,7 +145,8 @@ export async function startRedisStack(options: RedisStackOptions = {}): Promise<
   const seed = cluster.nodes[0];
 
   let closing: Promise<void> | undefined;
-  const stack: RedisStack = {
+  const stack: ClusterStack = {
+    cluster,
     redis: createRedisClient(gatewayUrl, token),
     gatewayUrl,
     token,
