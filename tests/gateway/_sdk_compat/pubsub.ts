@@ -8,21 +8,7 @@
 import assert from "node:assert/strict";
 import type { CompatCase } from "./context.ts";
 import { JSON_VALUES } from "./json_values.ts";
-
-const DEADLINE_MS = 5_000;
-
-/** Waits for `promise`, failing with `what` if it takes longer than {@linkcode DEADLINE_MS}. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), DEADLINE_MS);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { within } from "../../redis/_sse_payloads.ts";
 
 /** Collects `count` events and resolves with them. */
 function collector<T>(count: number): { push(item: T): void; done: Promise<T[]> } {
