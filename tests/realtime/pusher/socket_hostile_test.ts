@@ -1,0 +1,204 @@
+/**
+ * What a hostile Pusher client tries over the WebSocket, sent by hand:
+ * forged and borrowed signatures, someone else's channel data, a second
+ * identity, another user's private channel, floods, oversized frames, and
+ * silence after the server's ping.
+ */
+import assert from "node:assert/strict";
+import { ManualClock } from "../../support/manual_clock.ts";
+import { APP, startPusherServer } from "./_server.ts";
+import { RawPusher } from "./_raw.ts";
+import { hmac } from "./_sign.ts";
+
+const auth = (text: string) => `${APP.key}:${hmac(APP.secret, text)}`;
+const member = (id: string) => JSON.stringify({ user_id: id, user_info: { name: id } });
+
+Deno.test("a forged signature, or one made for another socket, subscribes to nothing", async () => {
+  await using server = startPusherServer();
+  const { raw } = await RawPusher.connect(server);
+  await using _raw = raw;
+  raw.send("pusher:subscribe", { channel: "private-chat", auth: `${APP.key}:${"ab".repeat(32)}` });
+  assert.deepEqual((await raw.next("pusher:subscription_error", "private-chat")).data, {
+    type: "AuthError",
+    error: "Invalid signature",
+    status: 401,
+  });
+  // A signature lifted from another connection names that connection's socket id.
+  raw.send("pusher:subscribe", { channel: "private-chat", auth: auth("1.1:private-chat") });
+  assert.equal(
+    ((await raw.next("pusher:subscription_error", "private-chat")).data as { status: number })
+      .status,
+    401,
+  );
+  raw.send("pusher:subscribe", { channel: "private-chat", auth: "no-colon" });
+  await raw.next("pusher:subscription_error", "private-chat");
+  raw.send("pusher:subscribe", { channel: "private-chat" });
+  await raw.next("pusher:subscription_error", "private-chat");
+  assert.equal(server.hub.subscriptions().size, 0);
+});
+
+Deno.test("channel_data other than what was signed is refused, and nobody joins", async () => {
+  await using server = startPusherServer();
+  const { raw, socketId } = await RawPusher.connect(server);
+  await using _raw = raw;
+  // Signed for user "mallory", sent claiming to be "admin".
+  raw.send("pusher:subscribe", {
+    channel: "presence-room",
+    auth: auth(`${socketId}:presence-room:${member("mallory")}`),
+    channel_data: member("admin"),
+  });
+  assert.equal(
+    ((await raw.next("pusher:subscription_error", "presence-room")).data as { status: number })
+      .status,
+    401,
+  );
+  assert.deepEqual(await server.hub.members("presence-room"), []);
+});
+
+Deno.test("one connection is one user: a second, validly signed identity is refused", async () => {
+  await using server = startPusherServer();
+  const { raw, socketId } = await RawPusher.connect(server);
+  await using _raw = raw;
+  raw.send("pusher:subscribe", {
+    channel: "presence-a",
+    auth: auth(`${socketId}:presence-a:${member("alice")}`),
+    channel_data: member("alice"),
+  });
+  await raw.next("pusher_internal:subscription_succeeded", "presence-a");
+  raw.send("pusher:subscribe", {
+    channel: "presence-b",
+    auth: auth(`${socketId}:presence-b:${member("bob")}`),
+    channel_data: member("bob"),
+  });
+  assert.deepEqual((await raw.next("pusher:subscription_error", "presence-b")).data, {
+    type: "AuthError",
+    error: "The user_id differs from this connection's user",
+    status: 403,
+  });
+  // Nor can it sign in as someone else afterwards.
+  const userData = JSON.stringify({ id: "bob" });
+  raw.send("pusher:signin", { auth: auth(`${socketId}::user::${userData}`), user_data: userData });
+  assert.deepEqual((await raw.next("pusher:error")).data, {
+    code: 4009,
+    message: "This connection belongs to another user",
+  });
+  assert.deepEqual((await server.hub.members("presence-b")).length, 0);
+});
+
+Deno.test("a user's server-to-user channel needs that user's sign-in", async () => {
+  await using server = startPusherServer();
+  const { raw, socketId } = await RawPusher.connect(server);
+  await using _raw = raw;
+  raw.send("pusher:subscribe", { channel: "#server-to-user-bob" });
+  await raw.next("pusher:subscription_error", "#server-to-user-bob");
+  const userData = JSON.stringify({ id: "alice" });
+  raw.send("pusher:signin", { auth: auth(`${socketId}::user::${"{}"}`), user_data: userData });
+  assert.equal(((await raw.next("pusher:error")).data as { code: number }).code, 4009);
+  raw.send("pusher:signin", { auth: auth(`${socketId}::user::${userData}`), user_data: userData });
+  assert.deepEqual((await raw.next("pusher:signin_success")).data, { user_data: userData });
+  raw.send("pusher:subscribe", { channel: "#server-to-user-bob" });
+  await raw.next("pusher:subscription_error", "#server-to-user-bob");
+  raw.send("pusher:subscribe", { channel: "#server-to-user-alice" });
+  await raw.next("pusher_internal:subscription_succeeded", "#server-to-user-alice");
+});
+
+Deno.test("client events are refused when the app turns them off, and on channels not joined", async () => {
+  await using server = startPusherServer({ pusher: { apps: [{ ...APP, clientEvents: false }] } });
+  const { raw, socketId } = await RawPusher.connect(server);
+  await using _raw = raw;
+  raw.send("pusher:subscribe", { channel: "private-chat", auth: auth(`${socketId}:private-chat`) });
+  await raw.next("pusher_internal:subscription_succeeded", "private-chat");
+  raw.send("client-hi", {}, "private-chat");
+  assert.equal(((await raw.next("pusher:error")).data as { code: number }).code, 4301);
+  raw.send("client-hi", {}, "private-elsewhere");
+  assert.equal(((await raw.next("pusher:error")).data as { code: number }).code, 4301);
+});
+
+Deno.test("a flood of client events gets 4301 errors, then a 4301 close; only the burst is relayed", async () => {
+  const clock = new ManualClock(Date.now()); // no refills while the test runs
+  await using server = startPusherServer({
+    hub: { clock },
+    pusher: { clock, rateLimit: { messagesPerSecond: 5, burst: 5, maxViolations: 3 } },
+  });
+  const { raw: listener, socketId: listenerId } = await RawPusher.connect(server);
+  await using _listener = listener;
+  listener.send("pusher:subscribe", {
+    channel: "private-chat",
+    auth: auth(`${listenerId}:private-chat`),
+  });
+  await listener.next("pusher_internal:subscription_succeeded", "private-chat");
+  const { raw, socketId } = await RawPusher.connect(server);
+  await using _raw = raw;
+  raw.send("pusher:subscribe", { channel: "private-chat", auth: auth(`${socketId}:private-chat`) });
+  await raw.next("pusher_internal:subscription_succeeded", "private-chat");
+  // The subscribe took one token: 4 events fit the burst, 3 are refused, the 8th closes.
+  for (let i = 0; i < 8; i++) raw.send("client-spam", { i }, "private-chat");
+  assert.equal((await raw.closed).code, 4301);
+  assert.deepEqual(
+    raw.frames.filter((frame) => frame.event === "pusher:error").map((frame) => frame.data),
+    Array(3).fill({ code: 4301, message: "Too many messages; this one was dropped" }),
+  );
+  await listener.roundTrip();
+  assert.deepEqual(
+    listener.frames.filter((frame) => frame.event === "client-spam").map((frame) => frame.data),
+    [{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }],
+  );
+});
+
+Deno.test("a frame over maxMessageBytes closes the connection with 4300", async () => {
+  await using server = startPusherServer({ pusher: { maxMessageBytes: 1_024 } });
+  const { raw } = await RawPusher.connect(server);
+  await using _raw = raw;
+  raw.send("client-big", { blob: "x".repeat(2_000) }, "private-chat");
+  assert.equal((await raw.closed).code, 4300);
+});
+
+Deno.test("garbage frames get pusher:error and the connection lives on", async () => {
+  await using server = startPusherServer();
+  const { raw } = await RawPusher.connect(server);
+  await using _raw = raw;
+  for (const text of ["{nope", "[]", '{"event":42}', '{"event":"pusher:whatever"}']) {
+    raw.socket.send(text);
+    assert.equal(((await raw.next("pusher:error")).data as { code: null }).code, null);
+  }
+  raw.send("pusher:subscribe", { channel: "bad channel name" });
+  assert.equal(
+    ((await raw.next("pusher:subscription_error")).data as { status: number }).status,
+    400,
+  );
+  await raw.roundTrip();
+});
+
+Deno.test("protocol versions other than 7 are refused with 4007", async () => {
+  await using server = startPusherServer();
+  for (const query of ["protocol=6", "client=js"]) {
+    await using raw = new RawPusher(server, query);
+    assert.deepEqual((await raw.next("pusher:error")).data, {
+      code: 4007,
+      message: "Only protocol 7 is supported",
+    });
+    assert.equal((await raw.closed).code, 4007);
+  }
+});
+
+Deno.test("a client silent after the server's ping is closed with 4201; one that answers stays", async () => {
+  const clock = new ManualClock(Date.now());
+  await using server = startPusherServer({
+    hub: { clock },
+    pusher: { clock, activityTimeout: 10_000, pongTimeout: 5_000 },
+  });
+  await using quiet = new RawPusher(server);
+  const established = await quiet.next("pusher:connection_established");
+  assert.equal((established.data as { activity_timeout: number }).activity_timeout, 10);
+  const { raw: lively } = await RawPusher.connect(server);
+  await using _lively = lively;
+  clock.advance(10_000);
+  await quiet.next("pusher:ping");
+  await lively.next("pusher:ping");
+  lively.send("pusher:pong", {});
+  await lively.roundTrip();
+  clock.advance(5_000);
+  assert.equal((await quiet.closed).code, 4201);
+  await lively.roundTrip();
+  assert.equal(lively.socket.readyState, WebSocket.OPEN);
+});
