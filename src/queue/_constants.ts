@@ -3,9 +3,34 @@
  *
  * @module
  */
+import type { RetainLimit, Retention } from "./backend.ts";
 
-/** How many failed jobs a queue keeps before the oldest are trimmed. */
-export const DEFAULT_FAILED_LIMIT = 10_000;
+/** What a queue keeps of finished jobs unless told otherwise (the issue's defaults). */
+export const DEFAULT_RETENTION: Retention = {
+  completed: { count: 1_000, age: 24 * 3_600_000 },
+  failed: { count: 10_000, age: 7 * 24 * 3_600_000 },
+};
+
+/** What a backend keeps when a caller passes no retention: completed jobs deleted at once. */
+export const BACKEND_RETENTION: Retention = {
+  completed: false,
+  failed: { count: 10_000, age: 0 },
+};
+
+/** The largest handler result kept with a completed job, in UTF-8 bytes of JSON. */
+export const MAX_RESULT_BYTES = 65_536;
+
+/** The most log lines a job keeps (the newest; jobs.lua keeps the same number). */
+export const MAX_LOG_LINES = 100;
+
+/** The longest log line kept, in UTF-16 units; longer lines are cut. */
+export const MAX_LOG_LINE = 2_000;
+
+/** The error name recorded when an operator cancels a running job. */
+export const CANCELLED_ERROR_NAME = "JobCancelledError";
+
+/** The error message recorded when an operator cancels a running job (manage-19.lua says the same). */
+export const CANCELLED_MESSAGE = "The job was cancelled while it ran";
 
 /** How many stalls a job survives unless it or its worker says otherwise. */
 export const DEFAULT_MAX_STALLS = 1;
@@ -33,9 +58,20 @@ export const MAX_TIMER_MS = 2_147_483_647;
 /** The index of each priority band, best first. */
 export const BANDS = { high: 0, normal: 1, low: 2 } as const;
 
-/** Checks the failed-store retention limit. */
-export function assertFailedLimit(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new RangeError(`failedLimit must be a positive integer, got ${limit}`);
-  }
+/** Checks a retention setting, naming the bad field. */
+export function assertRetention(retain: Retention): void {
+  const check = (what: string, limit: RetainLimit) => {
+    if (!Number.isSafeInteger(limit?.count) || limit.count < 0) {
+      throw new RangeError(
+        `retain.${what}.count must be a non-negative integer, got ${limit?.count}`,
+      );
+    }
+    if (!Number.isSafeInteger(limit.age) || limit.age < 0) {
+      throw new RangeError(
+        `retain.${what}.age must be a non-negative integer of ms, got ${limit.age}`,
+      );
+    }
+  };
+  if (retain.completed !== false) check("completed", retain.completed);
+  check("failed", retain.failed);
 }

@@ -51,6 +51,7 @@ export class OutcomeReporter {
     token: string,
     error: unknown,
     outcome: "retry" | "dead",
+    logs?: readonly string[],
   ): Promise<void> {
     const { events, logger } = this.#options;
     const definition = this.#options.jobs.get(job.name);
@@ -65,12 +66,14 @@ export class OutcomeReporter {
         logger.error("Backoff failed; retrying at once", { error: describeError(backoffError) });
         wait = 0;
       }
-      if (await this.report(job, "retry", now + wait, attemptError, token) === "retried") {
+      if (
+        await this.report(job, "retry", now + wait, attemptError, token, false, logs) === "retried"
+      ) {
         events.emit("retrying", { job, error, retryAt: now + wait });
       }
       return;
     }
-    if (await this.report(job, "dead", now, attemptError, token) === "failed") {
+    if (await this.report(job, "dead", now, attemptError, token, false, logs) === "failed") {
       events.emit("failed", { job, error });
     }
   }
@@ -86,6 +89,7 @@ export class OutcomeReporter {
     error: AttemptError | undefined,
     token: string,
     undoAttempt = false,
+    logs?: readonly string[],
   ): Promise<FailResult> {
     const { events, logger } = this.#options;
     const delay = retryDelay(this.#options.maxDelay);
@@ -101,6 +105,9 @@ export class OutcomeReporter {
           error,
           undoAttempt,
           uniqueKey: job.uniqueKey,
+          dedupeFor: job.dedupeFor,
+          retain: this.#queue.retain,
+          logs,
         });
         if (result === "retried" || result === "failed" || result === "released") {
           this.#options.count(result);

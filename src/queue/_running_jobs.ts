@@ -15,6 +15,7 @@ import { compose, type Middleware, type MiddlewareContext } from "./middleware.t
 import { describeError, type Logger, withFields } from "./logger.ts";
 import {
   JobAbandonedError,
+  JobCancelledError,
   JobTimeoutError,
   LeaseLostError,
   UnknownJobError,
@@ -23,6 +24,13 @@ import {
 import { parsePayload } from "./_payload.ts";
 import type { AbandonedJob } from "./worker_options.ts";
 import type { Clock } from "../clock.ts";
+import {
+  CANCELLED_ERROR_NAME,
+  MAX_LOG_LINE,
+  MAX_LOG_LINES,
+  MAX_RESULT_BYTES,
+} from "./_constants.ts";
+import { utf8Length } from "./_payload.ts";
 
 /** One running job. */
 interface Run {
@@ -37,6 +45,8 @@ interface Run {
   /** The progress write in flight, if any, and the value waiting to follow it. */
   progressWrite: Promise<void> | undefined;
   progressNext: number | undefined;
+  /** The lines `ctx.log()` gathered in this attempt, stored with its outcome. */
+  readonly logs: string[];
   /** Marks the job's outcome as known (it no longer holds back a completion batch). */
   readonly decided: () => void;
 }
@@ -98,6 +108,7 @@ export class RunningJobs {
       decided: this.#options.completions.hold(),
       progressWrite: undefined,
       progressNext: undefined,
+      logs: [],
     };
     this.#runs.set(key, run);
     run.done = this.#execute(run).catch((error) => {
@@ -193,6 +204,14 @@ export class RunningJobs {
         for (const run of runs) {
           if (!lost.has(run.job.id) || run.lost) continue;
           run.lost = true;
+          // A lost lease is rare: only then ask whether an operator cancelled the job.
+          const now = await this.#backend.getJob(queue, run.job.id).catch(() => null);
+          if (now?.state === "failed" && now.errors.at(-1)?.name === CANCELLED_ERROR_NAME) {
+            const error = new JobCancelledError(run.job.id);
+            run.controller.abort(error);
+            events.emit("failed", { job: run.job, error });
+            continue;
+          }
           run.controller.abort(new LeaseLostError(run.job.id));
           events.emit("stalled", { jobId: run.job.id, queue, failed: false });
         }
@@ -245,6 +264,11 @@ export class RunningJobs {
       release: (delay = 0) => {
         releasedAfter = Math.max(0, delay);
       },
+      log: (line: string) => {
+        if (typeof line !== "string") throw new TypeError("log line must be a string");
+        if (run.logs.length === MAX_LOG_LINES) run.logs.shift();
+        run.logs.push(line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}…` : line);
+      },
       job,
       limiter: this.#backend,
       now: () => this.#clock.now(),
@@ -272,7 +296,7 @@ export class RunningJobs {
     await run.progressWrite;
     if (held) {
       if (!outcome.ok) {
-        await reporter.fail(job, run.token, outcome.error, "retry");
+        await reporter.fail(job, run.token, outcome.error, "retry", run.logs);
       } else if (releasedAfter !== undefined) {
         await reporter.report(
           job,
@@ -280,12 +304,19 @@ export class RunningJobs {
           this.#queue.clock.now() + releasedAfter,
           undefined,
           run.token,
+          false,
+          run.logs,
         );
       } else {
         this.#options.completions.add({
           id: job.id,
           token: run.token,
           uniqueKey: job.uniqueKey,
+          dedupeFor: job.dedupeFor,
+          resultJson: this.#queue.retain.completed === false
+            ? undefined
+            : resultJson(outcome.value),
+          logs: run.logs,
           job,
           result: outcome.value,
           duration: performance.now() - started,
@@ -320,6 +351,22 @@ export class RunningJobs {
     };
     run.progressWrite = write(value).finally(() => (run.progressWrite = undefined));
   }
+}
+
+/**
+ * The handler's result as JSON, kept with the completed job: `undefined`
+ * (kept as `null`) when JSON cannot carry it or it is over `MAX_RESULT_BYTES`,
+ * so a huge or odd return value never makes the completion report fail.
+ */
+function resultJson(value: unknown): string | undefined {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+  if (json === undefined || json.length > MAX_RESULT_BYTES) return undefined;
+  return utf8Length(json) > MAX_RESULT_BYTES ? undefined : json;
 }
 
 /** Settles with `outcome`, or with a failure built by `onTimeout` after `ms`, whichever is first. */

@@ -26,6 +26,19 @@ export class Deque<T> {
     else this.#items.unshift(item);
   }
 
+  /** Removes one item wherever it is (O(n)); `false` when it is not there. */
+  delete(item: T): boolean {
+    const at = this.#items.indexOf(item, this.#head);
+    if (at < 0) return false;
+    this.#items.splice(at, 1);
+    return true;
+  }
+
+  /** The items, front first. */
+  values(): T[] {
+    return this.#items.slice(this.#head);
+  }
+
   /** Removes from the front. */
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;

@@ -45,6 +45,10 @@ export interface NewJob {
    * is a genuine duplicate, answered not created.
    */
   readonly dispatchToken?: string;
+  /** Labels to find the job by (`defineJob({ tags })`), indexed on every state. */
+  readonly tags?: readonly string[];
+  /** How long its id and unique key stay reserved after it ends, in milliseconds. */
+  readonly dedupeFor?: number;
 }
 
 /** The error of one failed attempt, kept with the job. */
@@ -85,21 +89,97 @@ export interface StoredJob {
   readonly errors: readonly AttemptError[];
   /** Its unique key, if dispatched with one. */
   readonly uniqueKey?: string;
+  /** Its tags, if its definition has any. */
+  readonly tags?: readonly string[];
+  /** How long its id and unique key stay reserved after it ends, if dispatched with `dedupeFor`. */
+  readonly dedupeFor?: number;
 }
 
-/** Where a job is: waiting, delayed, leased to a worker, or in the failed store. */
-export type JobState = "ready" | "delayed" | "active" | "failed";
+/**
+ * Where a job is: waiting for a worker, delayed, leased to a worker
+ * (active), kept after completing, or in the failed store.
+ */
+export type JobState = "waiting" | "delayed" | "active" | "completed" | "failed";
 
-/** A job as {@linkcode QueueBackend.getJob} returns it: its record, state and progress. */
+/** A job as an operator sees it: its record, state, result, logs and last run. */
 export interface JobInfo extends StoredJob {
   /** Where the job is now. */
   readonly state: JobState;
   /** The latest value a handler passed to `ctx.progress()`, or `null` if none. */
   readonly progress: number | null;
+  /** The handler's return value as JSON keeps it, for a completed job; `null` otherwise or when too large. */
+  readonly result: unknown;
+  /** The lines its handler logged with `ctx.log()`, oldest first (the newest 100 are kept). */
+  readonly logs: readonly string[];
+  /** Its tags (empty when none). */
+  readonly tags: readonly string[];
+  /** When its last attempt started, in epoch milliseconds, or `null` if it never ran. */
+  readonly startedAt: number | null;
+  /** When it completed or failed for good, in epoch milliseconds, or `null`. */
+  readonly finishedAt: number | null;
+  /** When a delayed job becomes due, in epoch milliseconds, or `null` for other states. */
+  readonly runAt: number | null;
+  /** The id of the worker that ran its last attempt, or `null` if it never ran. */
+  readonly workerId: string | null;
 }
 
+/** How long finished jobs are kept: at most `count` per queue, none older than `age` ms. */
+export interface RetainLimit {
+  /** The most kept per queue; the oldest go first. */
+  readonly count: number;
+  /** The longest a job is kept after it finished, in milliseconds. */
+  readonly age: number;
+}
+
+/** What a queue keeps of finished jobs; `completed: false` deletes completed jobs at once. */
+export interface Retention {
+  /** Completed jobs, with their results and logs. */
+  readonly completed: RetainLimit | false;
+  /** Failed jobs (the dead letters). */
+  readonly failed: RetainLimit;
+}
+
+/** What {@linkcode QueueBackend.findJobs} reads: one queue's jobs, filtered. */
+export interface BackendJobQuery {
+  /** Only jobs in this state. */
+  readonly state?: JobState;
+  /** Only jobs of this definition. */
+  readonly name?: string;
+  /** Only jobs carrying this tag. */
+  readonly tag?: string;
+  /** Only the job with this id. */
+  readonly id?: string;
+  /** Only jobs dispatched at or after this time (epoch ms). */
+  readonly since?: number;
+  /** Only jobs dispatched before this time (epoch ms). */
+  readonly until?: number;
+  /** At most this many. */
+  readonly limit: number;
+  /** Where the previous page ended: the sort value and id of its last job. */
+  readonly after?: JobPosition;
+}
+
+/** A place in a job listing: the sort value and id of a job. */
+export interface JobPosition {
+  /** The job's sort value (dispatch time, or its state's own order). */
+  readonly value: number;
+  /** The job's id. */
+  readonly id: string;
+}
+
+/** A page of one queue's jobs. */
+export interface BackendJobPage {
+  /** The jobs, newest first. */
+  readonly jobs: JobInfo[];
+  /** Where to go on from, or `null` when the listing is over. */
+  readonly next: JobPosition | null;
+}
+
+/** An operator's action on jobs; see {@linkcode QueueBackend.manage}. */
+export type JobAction = "remove" | "promote" | "retry" | "forget";
+
 /** A dead-lettered job. */
-export interface FailedJob extends StoredJob {
+export interface FailedJob extends JobInfo {
   /** When it was moved to the failed store, in epoch milliseconds. */
   readonly failedAt: number;
 }
@@ -128,6 +208,12 @@ export interface Lease {
 export interface Completion extends Lease {
   /** The job's unique key, released with it. */
   readonly uniqueKey?: string;
+  /** The job's dedupe window, which starts now. */
+  readonly dedupeFor?: number;
+  /** The handler's result as JSON, kept with a retained job. */
+  readonly resultJson?: string;
+  /** Lines the handler logged in this attempt. */
+  readonly logs?: readonly string[];
 }
 
 /** One round trip: complete some jobs, then reserve up to `reserve` due jobs. */
@@ -149,6 +235,10 @@ export interface TakeRequest {
   readonly token: string;
   /** Stalls tolerated for jobs dispatched without their own `maxStalls`. @default 1 */
   readonly maxStalls?: number;
+  /** What to keep of finished jobs. @default the backend's: completed deleted, 10,000 failed */
+  readonly retain?: Retention;
+  /** The reserving worker's id, kept with each job it starts. */
+  readonly worker?: string;
 }
 
 /** What {@linkcode QueueBackend.take} did. */
@@ -187,6 +277,12 @@ export interface FailRequest extends Lease {
   readonly undoAttempt?: boolean;
   /** The job's unique key, released when it is dead-lettered. */
   readonly uniqueKey?: string;
+  /** The job's dedupe window, which starts when it is dead-lettered. */
+  readonly dedupeFor?: number;
+  /** What to keep of failed jobs. @default 10,000, no age limit */
+  readonly retain?: Retention;
+  /** Lines the handler logged in this attempt. */
+  readonly logs?: readonly string[];
 }
 
 /**
@@ -205,8 +301,10 @@ export interface QueueCounts {
   readonly active: number;
   /** In the failed store. */
   readonly failed: number;
-  /** Completed since the queue was created (a counter; completed jobs are not kept). */
+  /** Completed since the queue was created (a counter, whatever retention keeps). */
   readonly completed: number;
+  /** Whether workers are kept from taking its jobs (`queue.pause()`). */
+  readonly paused: boolean;
 }
 
 /** Shared counters and locks for job middleware (`rateLimited`, `withoutOverlapping`). */
@@ -247,8 +345,10 @@ export interface QueueBackend extends Limiter {
   fail(request: FailRequest): Promise<FailResult>;
   /** Stores a running job's latest progress; `false` when the token no longer holds the lease. */
   progress(queue: string, lease: Lease, value: number): Promise<boolean>;
-  /** One job with its state and progress; `null` once completed, forgotten or never dispatched. */
+  /** One job with its state, result and logs; `null` once deleted, or never dispatched. */
   getJob(queue: string, id: string): Promise<JobInfo | null>;
+  /** A page of one queue's jobs, newest first; see {@linkcode BackendJobQuery}. */
+  findJobs(queue: string, query: BackendJobQuery): Promise<BackendJobPage>;
   /**
    * Extends leases to `leaseDuration` from now on the backend's clock (0 ends them
    * at once); returns the ids whose lease was lost. `now` is the caller's
@@ -264,12 +364,26 @@ export interface QueueBackend extends Limiter {
   counts(queue: string): Promise<QueueCounts>;
   /** The names of every queue that has had a job enqueued. */
   queues(): Promise<string[]>;
-  /** Failed jobs of one queue, most recently failed first. */
-  listFailed(queue: string, offset: number, limit: number): Promise<FailedJob[]>;
-  /** Moves failed jobs back to ready with a fresh retry budget; returns how many moved. */
-  retryFailed(queue: string, ids: readonly string[] | "all", now: number): Promise<number>;
-  /** Deletes failed jobs; returns how many were deleted. */
-  forgetFailed(queue: string, ids: readonly string[] | "all"): Promise<number>;
+  /**
+   * Acts on jobs of one queue, each checked against its state in one atomic
+   * step: `remove` deletes a waiting, delayed, completed or failed job and
+   * cancels an active one (it goes to the failed store with a
+   * `JobCancelledError`, and its worker's lease is taken away); `promote` makes
+   * a delayed job ready; `retry` moves a failed job back to ready with a fresh
+   * retry budget; `forget` deletes a failed job. `"all"` takes the oldest
+   * failed jobs (for `retry` and `forget`).
+   *
+   * @returns How many jobs the action changed.
+   */
+  manage(
+    queue: string,
+    action: JobAction,
+    ids: readonly string[] | "all",
+    now: number,
+    retain?: Retention,
+  ): Promise<number>;
+  /** Keeps workers from taking a queue's jobs (`true`), or lets them again. */
+  setPaused(queue: string, paused: boolean): Promise<void>;
   /**
    * Subscribes to enqueues made through this backend object, so a worker in
    * the same process wakes at once instead of at its next poll.

@@ -35,10 +35,14 @@
  * @module
  */
 export type {
+  BackendJobPage,
+  BackendJobQuery,
   Completion,
   FailOutcome,
   FailRequest,
   FailResult,
+  JobAction,
+  JobPosition,
   Lease,
   NewJob,
   QueueBackend,

@@ -346,3 +346,58 @@ export class NextCalledTwiceError extends KilnError {
     super("QUEUE_NEXT_CALLED_TWICE", "next() was called more than once");
   }
 }
+
+/**
+ * An operator removed a job while it ran (`queue.remove(id)`): its handler's
+ * `ctx.signal` is aborted with this error, and the job ends in the failed
+ * store without a retry.
+ *
+ * @example Telling a cancellation from a failure
+ * ```ts
+ * import { JobCancelledError } from "@kiln/core/errors";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new JobCancelledError("job-1");
+ * assert.equal(error.code, "QUEUE_JOB_CANCELLED");
+ * assert.equal(error.jobId, "job-1");
+ * ```
+ */
+export class JobCancelledError extends KilnError {
+  /** The cancelled job's id. */
+  readonly jobId: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param jobId The cancelled job's id.
+   */
+  constructor(jobId: string) {
+    super("QUEUE_JOB_CANCELLED", `Job ${jobId} was cancelled while it ran`);
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * A `queue.jobs()` cursor that this query did not hand out: malformed,
+ * tampered with, or from a search with other filters.
+ *
+ * @example Refusing a forged cursor
+ * ```ts
+ * import { MemoryBackend, Queue } from "@kiln/core/queue";
+ * import { InvalidCursorError } from "@kiln/core/errors";
+ * import assert from "node:assert/strict";
+ *
+ * const queue = new Queue({ backend: new MemoryBackend() });
+ * await assert.rejects(queue.jobs({ cursor: "not-a-cursor" }), InvalidCursorError);
+ * ```
+ */
+export class InvalidCursorError extends KilnError {
+  /**
+   * Creates the error.
+   *
+   * @param reason What is wrong with the cursor.
+   */
+  constructor(reason: string) {
+    super("QUEUE_INVALID_CURSOR", `Invalid job search cursor: ${reason}`);
+  }
+}

@@ -62,6 +62,15 @@ export interface JobContext {
    * `delay`. Used by middleware such as `rateLimited`; the handler does not run.
    */
   release(delay?: number): void;
+  /**
+   * Appends a line to the job's log, kept with the job (the newest 100 lines,
+   * each cut at 2,000 characters) and shown by `queue.job(id)` and
+   * `queue.jobs()`. The lines of an attempt are stored with its outcome, in
+   * the same round trip, so logging costs no request of its own.
+   *
+   * @throws {TypeError} When `line` is not a string.
+   */
+  log(line: string): void;
 }
 
 /** What {@linkcode defineJob} takes. */
@@ -96,6 +105,13 @@ export interface JobOptions<S extends PayloadSchema, R> {
   backoff?: Backoff;
   /** The default priority of dispatched jobs. @default "normal" */
   priority?: Priority;
+  /**
+   * Labels computed from the payload at dispatch and indexed on every state,
+   * so `queue.jobs({ tag })` finds the job whether it waits, runs, completed
+   * or failed (at most 20 tags of at most 200 characters, no control characters).
+   * @default no tags
+   */
+  tags?: (payload: PayloadOutput<S>) => readonly string[];
 }
 
 /** A defined job, ready to dispatch and to give to workers. */
@@ -116,6 +132,8 @@ export interface JobDefinition<S extends PayloadSchema = PayloadSchema, R = unkn
   readonly backoff: Backoff;
   /** The default priority. */
   readonly priority: Priority;
+  /** Computes the tags of a payload, if the job has tags. */
+  readonly tags: ((payload: PayloadOutput<S>) => readonly string[]) | undefined;
   /** The handler. */
   handle(payload: PayloadOutput<S>, ctx: JobContext): Promise<R> | R;
 }
@@ -162,8 +180,10 @@ export function defineJob<S extends PayloadSchema, R = unknown>(
   options: JobOptions<S, R>,
 ): JobDefinition<S, R> {
   const name = options?.name;
-  if (typeof name !== "string" || name.length === 0 || name.length > 200) {
-    throw new TypeError("Job name must be a non-empty string of at most 200 characters");
+  if (!isLabel(name)) {
+    throw new TypeError(
+      "Job name must be a non-empty string of at most 200 characters, without control characters",
+    );
   }
   if (
     typeof options.schema !== "object" || options.schema === null || !("~run" in options.schema)
@@ -199,6 +219,9 @@ export function defineJob<S extends PayloadSchema, R = unknown>(
   }
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   assertBackoff(backoff, name);
+  if (options.tags !== undefined && typeof options.tags !== "function") {
+    throw new TypeError(`Job ${name}: tags must be a function of the payload`);
+  }
   return {
     name,
     schema: options.schema,
@@ -208,6 +231,20 @@ export function defineJob<S extends PayloadSchema, R = unknown>(
     timeout,
     backoff,
     priority,
+    tags: options.tags,
     handle: options.handle,
   };
+}
+
+/** The most tags a job carries. */
+export const MAX_TAGS = 20;
+
+/**
+ * Whether a job name or tag is acceptable: 1 to 200 characters and no control
+ * characters (the Redis index separates its parts with NUL).
+ */
+export function isLabel(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= 200 &&
+    // deno-lint-ignore no-control-regex
+    !/[\u0000-\u001f\u007f]/.test(value);
 }

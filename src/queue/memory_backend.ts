@@ -6,15 +6,20 @@
  */
 import type {
   AttemptError,
+  BackendJobPage,
+  BackendJobQuery,
   DispatchResult,
-  FailedJob,
   FailRequest,
   FailResult,
+  JobAction,
   JobInfo,
+  JobState,
   Lease,
   NewJob,
   QueueBackend,
   QueueCounts,
+  RetainLimit,
+  Retention,
   StoredJob,
   TakeRequest,
   TakeResult,
@@ -23,21 +28,15 @@ import type { Priority } from "./job.ts";
 import { Deque } from "./_structures.ts";
 import { MinHeap } from "../_min_heap.ts";
 import {
-  assertFailedLimit,
+  BACKEND_RETENTION,
   BANDS,
-  DEFAULT_FAILED_LIMIT,
+  CANCELLED_ERROR_NAME,
+  CANCELLED_MESSAGE,
   DEFAULT_MAX_STALLS,
+  MAX_LOG_LINES,
   STALL_ERROR_NAME,
   stallErrorMessage,
 } from "./_constants.ts";
-
-/** Options for {@linkcode MemoryBackend}. */
-export interface MemoryBackendOptions {
-  /** How many failed jobs each queue keeps; the oldest are trimmed beyond it. @default 10000 */
-  failedLimit?: number;
-}
-
-type State = "ready" | "delayed" | "active" | "failed";
 
 interface Entry {
   readonly id: string;
@@ -50,32 +49,50 @@ interface Entry {
   readonly createdAt: number;
   readonly uniqueKey?: string;
   readonly dispatchToken: string | undefined;
+  readonly tags: readonly string[];
+  readonly dedupeFor: number;
   attempts: number;
   stalls: number;
   progress: number | null;
   /** The last outcome reported by `fail`, so a replay of that call answers the same. */
   lastOutcome: { token: string; result: FailResult } | undefined;
   errors: AttemptError[];
-  state: State;
+  state: JobState;
   runAt: number;
+  /** Its place in its band: later is higher; a released job goes first with 0. */
+  seq: number;
   token: string;
   deadline: number;
-  failedAt: number;
+  startedAt: number | null;
+  workerId: string | null;
+  finishedAt: number | null;
+  resultJson: string | undefined;
+  logs: string[];
 }
+
+/** The lease token of a job an operator cancelled: no worker's token matches it. */
+const CANCELLED = "!cancelled";
 
 class QueueState {
   readonly jobs = new Map<string, Entry>();
   readonly bands = [new Deque<Entry>(), new Deque<Entry>(), new Deque<Entry>()];
   readonly delayed = new MinHeap<Entry>();
   readonly active = new Map<string, Entry>();
+  /** Kept completed and failed jobs, oldest finished first (Map keeps insertion order). */
+  readonly completed = new Map<string, Entry>();
   readonly failed = new Map<string, Entry>();
   readonly unique = new Map<string, string>();
-  completed = 0;
+  /** Open dedupe windows: "i" or "u", a NUL, the id or unique key → when it closes. */
+  readonly dedupe = new Map<string, number>();
+  completedCount = 0;
+  seq = 0;
+  paused = false;
   /** A lower bound of the earliest lease deadline, so most reserves skip the scan. */
   minDeadline = Infinity;
 
   ready(entry: Entry, front = false): void {
-    entry.state = "ready";
+    entry.state = "waiting";
+    entry.seq = front ? 0 : ++this.seq;
     const band = this.bands[BANDS[entry.priority]];
     if (front) band.unshift(entry);
     else band.push(entry);
@@ -103,15 +120,72 @@ class QueueState {
       this.unique.delete(entry.uniqueKey);
     }
   }
+
+  /** Whether a dedupe window is open at `now`, closing it if it is over. */
+  reserved(kind: "i" | "u", value: string, now: number): boolean {
+    const key = `${kind}\0${value}`;
+    const until = this.dedupe.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.dedupe.delete(key);
+    return false;
+  }
+
+  /** A job ended: open its dedupe window, or free its unique key. */
+  ended(entry: Entry, now: number): void {
+    entry.finishedAt = now;
+    if (entry.dedupeFor > 0) {
+      this.dedupe.set(`i\0${entry.id}`, now + entry.dedupeFor);
+      if (entry.uniqueKey !== undefined) {
+        this.dedupe.set(`u\0${entry.uniqueKey}`, now + entry.dedupeFor);
+      }
+    } else {
+      this.releaseUnique(entry);
+    }
+  }
+
+  /** Whether the job counts as pending for its unique key. */
+  pending(id: string): boolean {
+    const state = this.jobs.get(id)?.state;
+    return state !== undefined && state !== "completed" && state !== "failed";
+  }
+
+  /** Keeps at most `limit.count` jobs of a finished set, none older than `limit.age`. */
+  trim(set: Map<string, Entry>, limit: RetainLimit, now: number): void {
+    for (const entry of set.values()) {
+      const old = limit.age > 0 && entry.finishedAt! < now - limit.age;
+      if (!old && set.size <= limit.count) break;
+      set.delete(entry.id);
+      this.jobs.delete(entry.id);
+    }
+  }
+
+  deadLetter(entry: Entry, now: number, limit: RetainLimit): void {
+    entry.state = "failed";
+    this.failed.delete(entry.id);
+    this.failed.set(entry.id, entry);
+    this.ended(entry, now);
+    this.trim(this.failed, limit, now);
+  }
+
+  /** Takes a job out of whatever holds it and deletes it. */
+  drop(entry: Entry): void {
+    if (entry.state === "waiting") this.bands[BANDS[entry.priority]].delete(entry);
+    this.active.delete(entry.id);
+    this.completed.delete(entry.id);
+    this.failed.delete(entry.id);
+    entry.state = "completed"; // no longer "delayed": the heap drops it lazily
+    this.jobs.delete(entry.id);
+  }
 }
 
 /**
  * Keeps queues in this process's memory, with the same semantics as
  * {@linkcode import("./redis_backend.ts").RedisBackend}: priorities, delays,
- * leases, retries, the failed store. Jobs are lost when the process ends.
- * One process has one clock, so leases are timed on the `now` its callers
- * pass (the queue's clock), where `RedisBackend` times them on Redis's: a test
- * expires a lease by moving the injected clock.
+ * leases, retries, retention, search, the failed store. Jobs are lost when
+ * the process ends. One process has one clock, so leases are timed on the
+ * `now` its callers pass (the queue's clock), where `RedisBackend` times them
+ * on Redis's: a test expires a lease by moving the injected clock.
  *
  * @example Running a job in memory
  * ```ts
@@ -137,18 +211,6 @@ export class MemoryBackend implements QueueBackend {
   #locks = new Map<string, { token: string; expiresAt: number }>();
   #windows = new Map<string, Map<string, number>>();
   #listeners = new Set<(queue: string) => void>();
-  #failedLimit: number;
-
-  /**
-   * Creates an empty backend.
-   *
-   * @param options The failed-store retention limit.
-   * @throws {RangeError} When `failedLimit` is not a positive integer.
-   */
-  constructor(options: MemoryBackendOptions = {}) {
-    this.#failedLimit = options.failedLimit ?? DEFAULT_FAILED_LIMIT;
-    assertFailedLimit(this.#failedLimit);
-  }
 
   #state(queue: string): QueueState {
     let state = this.#queues.get(queue);
@@ -159,6 +221,10 @@ export class MemoryBackend implements QueueBackend {
     return state;
   }
 
+  #wake(queue: string): void {
+    for (const listener of this.#listeners) listener(queue);
+  }
+
   /** {@inheritDoc QueueBackend.enqueue} */
   enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<DispatchResult[]> {
     const state = this.#state(queue);
@@ -166,18 +232,32 @@ export class MemoryBackend implements QueueBackend {
     const seen = new Set<string>();
     for (const job of jobs) {
       const existing = state.jobs.get(job.id);
+      if (seen.has(job.id)) {
+        results.push({ id: job.id, created: false });
+        continue;
+      }
       if (existing !== undefined) {
         // The same dispatch call again (a replay) answers as it did the first time.
-        const replay = !seen.has(job.id) && job.dispatchToken !== undefined &&
+        const replay = job.dispatchToken !== undefined &&
           existing.dispatchToken === job.dispatchToken;
-        seen.add(job.id);
-        results.push({ id: job.id, created: replay });
+        if (replay || existing.state !== "completed" || state.reserved("i", job.id, now)) {
+          seen.add(job.id);
+          results.push({ id: job.id, created: replay });
+          continue;
+        }
+        // A completed job kept for viewing no longer holds its id: the new job replaces it.
+        state.drop(existing);
+      } else if (state.reserved("i", job.id, now)) {
+        results.push({ id: job.id, created: false });
         continue;
       }
       seen.add(job.id);
       if (job.uniqueKey !== undefined) {
         const holder = state.unique.get(job.uniqueKey);
-        if (holder !== undefined && state.jobs.has(holder)) {
+        if (
+          holder !== undefined &&
+          (state.pending(holder) || state.reserved("u", job.uniqueKey, now))
+        ) {
           results.push({ id: holder, created: false });
           continue;
         }
@@ -194,25 +274,30 @@ export class MemoryBackend implements QueueBackend {
         createdAt: job.createdAt,
         uniqueKey: job.uniqueKey,
         dispatchToken: job.dispatchToken,
+        tags: job.tags ?? [],
+        dedupeFor: job.dedupeFor ?? 0,
         attempts: 0,
         stalls: 0,
         progress: null,
         lastOutcome: undefined,
         errors: [],
-        state: "ready",
+        state: "waiting",
         runAt: job.runAt,
+        seq: 0,
         token: "",
         deadline: 0,
-        failedAt: 0,
+        startedAt: null,
+        workerId: null,
+        finishedAt: null,
+        resultJson: undefined,
+        logs: [],
       };
       state.jobs.set(job.id, entry);
       if (job.runAt > now) state.delay(entry, job.runAt);
       else state.ready(entry);
       results.push({ id: job.id, created: true });
     }
-    if (results.some((result) => result.created)) {
-      for (const listener of this.#listeners) listener(queue);
-    }
+    if (results.some((result) => result.created)) this.#wake(queue);
     return Promise.resolve(results);
   }
 
@@ -220,24 +305,35 @@ export class MemoryBackend implements QueueBackend {
   take(request: TakeRequest): Promise<TakeResult> {
     const state = this.#state(request.queue);
     const { now } = request;
+    const retain = request.retain ?? BACKEND_RETENTION;
     const lost: string[] = [];
-    for (const { id, token } of request.complete) {
-      const entry = state.jobs.get(id);
-      if (entry === undefined || entry.state !== "active" || entry.token !== token) {
-        lost.push(id);
+    for (const completion of request.complete) {
+      const entry = state.jobs.get(completion.id);
+      if (entry === undefined || entry.state !== "active" || entry.token !== completion.token) {
+        lost.push(completion.id);
         continue;
       }
-      state.jobs.delete(id);
-      state.active.delete(id);
-      state.releaseUnique(entry);
-      state.completed++;
+      state.active.delete(entry.id);
+      state.completedCount++;
+      appendLogs(entry, completion.logs);
+      state.ended(entry, now);
+      if (retain.completed === false) {
+        state.jobs.delete(entry.id);
+        continue;
+      }
+      entry.state = "completed";
+      entry.resultJson = completion.resultJson;
+      state.completed.set(entry.id, entry);
+      state.trim(state.completed, retain.completed, now);
     }
+    if (request.complete.length > 0) state.trim(state.failed, retain.failed, now);
     const stalled: string[] = [];
     const stalledOut: string[] = [];
     const jobs: StoredJob[] = [];
-    if (request.reserve > 0) {
+    if (request.reserve > 0 && !state.paused) {
       if (now >= state.minDeadline) {
-        this.#reclaim(state, now, request.maxStalls ?? DEFAULT_MAX_STALLS, stalled, stalledOut);
+        const maxStalls = request.maxStalls ?? DEFAULT_MAX_STALLS;
+        this.#reclaim(state, now, maxStalls, retain.failed, stalled, stalledOut);
       }
       state.cleanDelayed();
       while (state.delayed.size > 0 && state.delayed.peekKey()! <= now) {
@@ -253,6 +349,8 @@ export class MemoryBackend implements QueueBackend {
           entry.state = "active";
           entry.token = request.token;
           entry.deadline = deadline;
+          entry.startedAt = now;
+          entry.workerId = request.worker ?? null;
           state.active.set(entry.id, entry);
           jobs.push(toStored(entry));
         }
@@ -275,6 +373,7 @@ export class MemoryBackend implements QueueBackend {
     state: QueueState,
     now: number,
     defaultMaxStalls: number,
+    keepFailed: RetainLimit,
     stalled: string[],
     stalledOut: string[],
   ): void {
@@ -296,25 +395,13 @@ export class MemoryBackend implements QueueBackend {
           message: stallErrorMessage(entry.stalls, limit),
           at: now,
         });
-        this.#deadLetter(state, entry, now);
+        state.deadLetter(entry, now, keepFailed);
         stalledOut.push(entry.id);
       } else {
         state.ready(entry);
       }
     }
     state.minDeadline = min;
-  }
-
-  #deadLetter(state: QueueState, entry: Entry, now: number): void {
-    entry.state = "failed";
-    entry.failedAt = now;
-    state.failed.set(entry.id, entry);
-    state.releaseUnique(entry);
-    while (state.failed.size > this.#failedLimit) {
-      const oldest = state.failed.keys().next().value!;
-      state.failed.delete(oldest);
-      state.jobs.delete(oldest);
-    }
   }
 
   /** {@inheritDoc QueueBackend.fail} */
@@ -328,9 +415,10 @@ export class MemoryBackend implements QueueBackend {
     }
     state.active.delete(entry.id);
     if (request.error) entry.errors.push(request.error);
+    appendLogs(entry, request.logs);
     let result: FailResult;
     if (request.outcome === "dead") {
-      this.#deadLetter(state, entry, request.now);
+      state.deadLetter(entry, request.now, (request.retain ?? BACKEND_RETENTION).failed);
       result = "failed";
     } else {
       if (request.undoAttempt) entry.attempts = Math.max(0, entry.attempts - 1);
@@ -355,8 +443,67 @@ export class MemoryBackend implements QueueBackend {
   /** {@inheritDoc QueueBackend.getJob} */
   getJob(queue: string, id: string): Promise<JobInfo | null> {
     const entry = this.#queues.get(queue)?.jobs.get(id);
-    if (entry === undefined) return Promise.resolve(null);
-    return Promise.resolve({ ...toStored(entry), state: entry.state, progress: entry.progress });
+    return Promise.resolve(entry === undefined ? null : toInfo(entry));
+  }
+
+  /** {@inheritDoc QueueBackend.findJobs} */
+  findJobs(queue: string, query: BackendJobQuery): Promise<BackendJobPage> {
+    const state = this.#queues.get(queue);
+    if (state === undefined || query.limit <= 0) return Promise.resolve({ jobs: [], next: null });
+    // The same order as RedisBackend's sources: a state's own order for a plain state
+    // listing, else dispatch time; ties by id, both descending.
+    const byState = query.state !== undefined && query.id === undefined &&
+      query.tag === undefined && query.name === undefined && query.since === undefined &&
+      query.until === undefined;
+    const valueOf = (entry: Entry): number => byState ? stateOrder(entry) : entry.createdAt;
+    const candidates = query.id !== undefined
+      ? [state.jobs.get(query.id)].filter((entry) => entry !== undefined)
+      : [...state.jobs.values()];
+    const sorted = candidates
+      .map((entry) => ({ entry, value: valueOf(entry) }))
+      .sort((a, b) => b.value - a.value || (a.entry.id < b.entry.id ? 1 : -1));
+    const after = query.after;
+    const jobs: JobInfo[] = [];
+    let next: BackendJobPage["next"] = null;
+    for (const { entry, value } of sorted) {
+      if (after && (value > after.value || (value === after.value && entry.id >= after.id))) {
+        continue;
+      }
+      if (!matches(entry, query)) continue;
+      jobs.push(toInfo(entry));
+      if (jobs.length === query.limit) {
+        next = { value, id: entry.id };
+        break;
+      }
+    }
+    return Promise.resolve({ jobs, next });
+  }
+
+  /** {@inheritDoc QueueBackend.manage} */
+  manage(
+    queue: string,
+    action: JobAction,
+    ids: readonly string[] | "all",
+    now: number,
+    retain: Retention = BACKEND_RETENTION,
+  ): Promise<number> {
+    const state = this.#state(queue);
+    const chosen = ids === "all" ? [...state.failed.keys()] : ids;
+    let changed = 0;
+    for (const id of chosen) {
+      const entry = state.jobs.get(id);
+      if (entry === undefined || !act(state, entry, action, now, retain.failed)) continue;
+      changed++;
+    }
+    if (changed > 0 && (action === "retry" || action === "promote")) this.#wake(queue);
+    return Promise.resolve(changed);
+  }
+
+  /** {@inheritDoc QueueBackend.setPaused} */
+  setPaused(queue: string, paused: boolean): Promise<void> {
+    this.#state(queue).paused = paused;
+    if (!paused) this.#wake(queue);
+    return Promise.resolve();
   }
 
   /** {@inheritDoc QueueBackend.extend} */
@@ -393,60 +540,14 @@ export class MemoryBackend implements QueueBackend {
       delayed,
       active: state.active.size,
       failed: state.failed.size,
-      completed: state.completed,
+      completed: state.completedCount,
+      paused: state.paused,
     });
   }
 
   /** {@inheritDoc QueueBackend.queues} */
   queues(): Promise<string[]> {
-    return Promise.resolve([...this.#queues.keys()]);
-  }
-
-  /** {@inheritDoc QueueBackend.listFailed} */
-  listFailed(queue: string, offset: number, limit: number): Promise<FailedJob[]> {
-    const entries = [...this.#state(queue).failed.values()].reverse();
-    return Promise.resolve(
-      entries.slice(offset, offset + limit).map((entry) => ({
-        ...toStored(entry),
-        failedAt: entry.failedAt,
-      })),
-    );
-  }
-
-  /** {@inheritDoc QueueBackend.retryFailed} */
-  retryFailed(queue: string, ids: readonly string[] | "all", _now: number): Promise<number> {
-    const state = this.#state(queue);
-    const chosen = ids === "all" ? [...state.failed.keys()] : ids;
-    let moved = 0;
-    for (const id of chosen) {
-      const entry = state.failed.get(id);
-      if (entry === undefined) continue;
-      state.failed.delete(id);
-      entry.errors = [];
-      entry.attempts = 0;
-      entry.stalls = 0;
-      entry.progress = null;
-      if (entry.uniqueKey !== undefined && !state.unique.has(entry.uniqueKey)) {
-        state.unique.set(entry.uniqueKey, entry.id);
-      }
-      state.ready(entry);
-      moved++;
-    }
-    if (moved > 0) { for (const listener of this.#listeners) listener(queue); }
-    return Promise.resolve(moved);
-  }
-
-  /** {@inheritDoc QueueBackend.forgetFailed} */
-  forgetFailed(queue: string, ids: readonly string[] | "all"): Promise<number> {
-    const state = this.#state(queue);
-    const chosen = ids === "all" ? [...state.failed.keys()] : ids;
-    let deleted = 0;
-    for (const id of chosen) {
-      if (!state.failed.delete(id)) continue;
-      state.jobs.delete(id);
-      deleted++;
-    }
-    return Promise.resolve(deleted);
+    return Promise.resolve([...this.#queues.keys()].sort());
   }
 
   /** {@inheritDoc QueueBackend.onEnqueue} */
@@ -492,6 +593,85 @@ export class MemoryBackend implements QueueBackend {
   }
 }
 
+/** Does one operator action on one job; `false` when its state does not allow it. */
+function act(
+  state: QueueState,
+  entry: Entry,
+  action: JobAction,
+  now: number,
+  keepFailed: RetainLimit,
+): boolean {
+  switch (action) {
+    case "promote":
+      if (entry.state !== "delayed") return false;
+      state.ready(entry);
+      return true;
+    case "retry":
+      if (entry.state !== "failed") return false;
+      state.failed.delete(entry.id);
+      entry.errors = [];
+      entry.attempts = 0;
+      entry.stalls = 0;
+      entry.progress = null;
+      entry.logs = [];
+      entry.finishedAt = null;
+      if (entry.uniqueKey !== undefined && !state.unique.has(entry.uniqueKey)) {
+        state.unique.set(entry.uniqueKey, entry.id);
+      }
+      state.ready(entry);
+      return true;
+    case "forget":
+      if (entry.state !== "failed") return false;
+      state.drop(entry);
+      return true;
+    case "remove":
+      if (entry.state === "active") {
+        // Cancel: no worker's token holds the lease any more, so its outcome is refused.
+        state.active.delete(entry.id);
+        entry.token = CANCELLED;
+        entry.errors.push({
+          attempt: entry.attempts,
+          name: CANCELLED_ERROR_NAME,
+          message: CANCELLED_MESSAGE,
+          at: now,
+        });
+        state.deadLetter(entry, now, keepFailed);
+        return true;
+      }
+      state.releaseUnique(entry);
+      state.drop(entry);
+      return true;
+  }
+}
+
+/** A job's place in its state's own listing, as RedisBackend's state sets score it. */
+function stateOrder(entry: Entry): number {
+  switch (entry.state) {
+    case "waiting":
+      return BANDS[entry.priority] * 1e13 + entry.seq;
+    case "delayed":
+      return entry.runAt;
+    case "active":
+      return entry.deadline;
+    default:
+      return entry.finishedAt ?? 0;
+  }
+}
+
+function matches(entry: Entry, query: BackendJobQuery): boolean {
+  return (query.state === undefined || entry.state === query.state) &&
+    (query.name === undefined || entry.name === query.name) &&
+    (query.tag === undefined || entry.tags.includes(query.tag)) &&
+    (query.since === undefined || entry.createdAt >= query.since) &&
+    (query.until === undefined || entry.createdAt < query.until);
+}
+
+function appendLogs(entry: Entry, lines: readonly string[] | undefined): void {
+  if (lines === undefined || lines.length === 0) return;
+  entry.logs.push(...lines);
+  if (entry.logs.length > MAX_LOG_LINES) entry.logs.splice(0, entry.logs.length - MAX_LOG_LINES);
+}
+
 function toStored(entry: Entry): StoredJob {
   return {
     id: entry.id,
@@ -505,5 +685,25 @@ function toStored(entry: Entry): StoredJob {
     stalls: entry.stalls,
     errors: entry.errors.slice(),
     ...(entry.uniqueKey !== undefined ? { uniqueKey: entry.uniqueKey } : {}),
+    ...(entry.tags.length > 0 ? { tags: entry.tags } : {}),
+    ...(entry.dedupeFor > 0 ? { dedupeFor: entry.dedupeFor } : {}),
+  };
+}
+
+function toInfo(entry: Entry): JobInfo {
+  const ended = entry.state === "completed" || entry.state === "failed";
+  return {
+    ...toStored(entry),
+    state: entry.state,
+    progress: entry.progress,
+    result: entry.state === "completed" && entry.resultJson !== undefined
+      ? JSON.parse(entry.resultJson)
+      : null,
+    logs: entry.logs.slice(),
+    tags: entry.tags.slice(),
+    startedAt: entry.startedAt,
+    finishedAt: ended ? entry.finishedAt : null,
+    runAt: entry.state === "delayed" ? entry.runAt : null,
+    workerId: entry.workerId,
   };
 }

@@ -56,7 +56,9 @@ export {
   type ListFailedOptions,
   Queue,
   type QueueOptions,
+  type QueueSummary,
 } from "./queue.ts";
+export type { JobPage, JobQuery } from "./_search.ts";
 export { Worker } from "./worker.ts";
 export type {
   AbandonedJob,
@@ -75,9 +77,11 @@ export type {
   JobState,
   Limiter,
   QueueCounts,
+  RetainLimit,
+  Retention,
   StoredJob,
 } from "./backend.ts";
-export { MemoryBackend, type MemoryBackendOptions } from "./memory_backend.ts";
+export { MemoryBackend } from "./memory_backend.ts";
 export { RedisBackend, type RedisBackendOptions } from "./redis_backend.ts";
 export type { Middleware, MiddlewareContext } from "./middleware.ts";
 export {

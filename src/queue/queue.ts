@@ -6,14 +6,19 @@
 import type {
   DispatchResult,
   FailedJob,
+  JobAction,
   JobInfo,
   NewJob,
   QueueBackend,
   QueueCounts,
+  RetainLimit,
+  Retention,
 } from "./backend.ts";
 import {
   type AnyJob,
+  isLabel,
   type JobDefinition,
+  MAX_TAGS,
   type PayloadInput,
   type PayloadSchema,
   PRIORITIES,
@@ -22,6 +27,8 @@ import {
 import { JobValidationError, PayloadTooLargeError } from "./errors.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { jsonIssues, parsePayload, utf8Length } from "./_payload.ts";
+import { assertRetention, DEFAULT_RETENTION } from "./_constants.ts";
+import { forEachPage, type JobPage, type JobQuery, searchPage } from "./_search.ts";
 
 /** Options for {@linkcode Queue}. */
 export interface QueueOptions {
@@ -42,6 +49,15 @@ export interface QueueOptions {
    * @default 1_048_576 (1 MiB)
    */
   maxPayloadBytes?: number;
+  /**
+   * What is kept of finished jobs, per queue, so an operator can see them:
+   * completed jobs with their result and logs, failed jobs with their errors.
+   * The oldest beyond `count`, and any older than `age` ms, are deleted by the
+   * same scripts that complete and fail jobs. `completed: false` deletes
+   * completed jobs at once (only the counter remains).
+   * @default { completed: { count: 1_000, age: 86_400_000 }, failed: { count: 10_000, age: 604_800_000 } }
+   */
+  retain?: { completed?: RetainLimit | false; failed?: RetainLimit };
 }
 
 /** The default of {@linkcode QueueOptions.maxPayloadBytes}: 1 MiB. */
@@ -59,6 +75,14 @@ export interface DispatchOptions {
   jobId?: string;
   /** While a job with this key is pending or running, a second dispatch returns its id instead. */
   uniqueKey?: string;
+  /**
+   * Keeps `jobId` and `uniqueKey` reserved for this many milliseconds after
+   * the job completes or fails, so a dispatch in that window enqueues nothing
+   * (a webhook redelivered an hour later). Without it a completed job's id and
+   * key are free again at once.
+   * @default 0
+   */
+  dedupeFor?: number;
 }
 
 /** Options for {@linkcode Queue.dispatchMany}: shared settings plus per-payload ids and keys. */
@@ -73,6 +97,8 @@ export interface DispatchManyOptions<P> {
   jobId?: (payload: P, index: number) => string;
   /** The unique key of each job, from its payload and index. */
   uniqueKey?: (payload: P, index: number) => string | undefined;
+  /** How long each job's id and unique key stay reserved after it ends, in ms. @default 0 */
+  dedupeFor?: number;
 }
 
 /** Options for {@linkcode FailedJobs.list}. */
@@ -85,6 +111,16 @@ export interface ListFailedOptions {
   offset?: number;
 }
 
+/** One queue as {@linkcode Queue.queues} lists it. */
+export interface QueueSummary {
+  /** The queue's name. */
+  readonly name: string;
+  /** Its size per state. */
+  readonly counts: QueueCounts;
+  /** Whether workers are kept from taking its jobs. */
+  readonly paused: boolean;
+}
+
 /** The largest batch sent in one round trip by {@linkcode Queue.dispatchMany}. */
 export const DISPATCH_BATCH_SIZE = 1_000;
 
@@ -95,16 +131,23 @@ export const DISPATCH_BATCH_SIZE = 1_000;
 export class FailedJobs {
   #backend: QueueBackend;
   #clock: Clock;
+  #retain: Retention;
 
   /**
    * Wraps a backend's failed store. Reach it as `queue.failed`.
    *
    * @param backend The queue's backend.
    * @param clock The queue's clock.
+   * @param retain What the queue keeps of failed jobs.
    */
-  constructor(backend: QueueBackend, clock: Clock) {
+  constructor(backend: QueueBackend, clock: Clock, retain: Retention = DEFAULT_RETENTION) {
     this.#backend = backend;
     this.#clock = clock;
+    this.#retain = retain;
+  }
+
+  #manage(action: JobAction, ids: readonly string[] | "all", queue?: string): Promise<number> {
+    return manageIn(this.#backend, queue, action, ids, this.#clock.now(), this.#retain);
   }
 
   /**
@@ -147,11 +190,22 @@ export class FailedJobs {
       throw new RangeError(`offset must be a non-negative integer, got ${offset}`);
     }
     const queues = options.queue === undefined ? await this.#backend.queues() : [options.queue];
-    if (queues.length === 1) return await this.#backend.listFailed(queues[0], offset, limit);
-    const lists = await Promise.all(
-      queues.map((q) => this.#backend.listFailed(q, 0, offset + limit)),
-    );
-    return lists.flat().sort((a, b) => b.failedAt - a.failedAt).slice(offset, offset + limit);
+    const lists = await Promise.all(queues.map(async (queue) => {
+      const jobs: JobInfo[] = [];
+      let after;
+      while (jobs.length < offset + limit) {
+        const want = Math.min(offset + limit - jobs.length, 1_000);
+        const page = await this.#backend.findJobs(queue, { state: "failed", limit: want, after });
+        jobs.push(...page.jobs);
+        if (page.next === null) break;
+        after = page.next;
+      }
+      return jobs;
+    }));
+    return lists.flat()
+      .map((job) => ({ ...job, failedAt: job.finishedAt ?? 0 }))
+      .sort((a, b) => b.failedAt - a.failedAt)
+      .slice(offset, offset + limit);
   }
 
   /**
@@ -171,10 +225,7 @@ export class FailedJobs {
    * ```
    */
   async retry(id: string, queue?: string): Promise<boolean> {
-    for (const name of queue === undefined ? await this.#backend.queues() : [queue]) {
-      if (await this.#backend.retryFailed(name, [id], this.#clock.now()) > 0) return true;
-    }
-    return false;
+    return await this.#manage("retry", [id], queue) > 0;
   }
 
   /**
@@ -206,12 +257,8 @@ export class FailedJobs {
    * assert.equal((await queue.counts("mail")).ready, 1);
    * ```
    */
-  async retryAll(queue?: string): Promise<number> {
-    let moved = 0;
-    for (const name of queue === undefined ? await this.#backend.queues() : [queue]) {
-      moved += await this.#backend.retryFailed(name, "all", this.#clock.now());
-    }
-    return moved;
+  retryAll(queue?: string): Promise<number> {
+    return this.#manage("retry", "all", queue);
   }
 
   /**
@@ -231,10 +278,7 @@ export class FailedJobs {
    * ```
    */
   async forget(id: string, queue?: string): Promise<boolean> {
-    for (const name of queue === undefined ? await this.#backend.queues() : [queue]) {
-      if (await this.#backend.forgetFailed(name, [id]) > 0) return true;
-    }
-    return false;
+    return await this.#manage("forget", [id], queue) > 0;
   }
 
   /**
@@ -266,12 +310,8 @@ export class FailedJobs {
    * assert.equal((await queue.counts("mail")).failed, 0);
    * ```
    */
-  async flush(queue?: string): Promise<number> {
-    let deleted = 0;
-    for (const name of queue === undefined ? await this.#backend.queues() : [queue]) {
-      deleted += await this.#backend.forgetFailed(name, "all");
-    }
-    return deleted;
+  flush(queue?: string): Promise<number> {
+    return this.#manage("forget", "all", queue);
   }
 }
 
@@ -303,13 +343,16 @@ export class Queue {
   readonly failed: FailedJobs;
   /** The largest payload accepted, in UTF-8 bytes of JSON. */
   readonly maxPayloadBytes: number;
+  /** What is kept of finished jobs, with the defaults filled in. */
+  readonly retain: Retention;
 
   /**
    * Creates a queue client over a backend.
    *
-   * @param options The backend, clock and payload limit.
+   * @param options The backend, clock, payload limit and retention.
    * @throws {TypeError} When the backend is missing, or the clock lacks a method.
-   * @throws {RangeError} When `maxPayloadBytes` is not a positive integer.
+   * @throws {RangeError} When `maxPayloadBytes` is not a positive integer, or a
+   *   retention count or age is negative or not an integer.
    */
   constructor(options: QueueOptions) {
     if (typeof options?.backend?.take !== "function") {
@@ -322,7 +365,12 @@ export class Queue {
     this.maxPayloadBytes = maxPayloadBytes;
     this.backend = options.backend;
     this.clock = clockOf(options);
-    this.failed = new FailedJobs(this.backend, this.clock);
+    this.retain = {
+      completed: options.retain?.completed ?? DEFAULT_RETENTION.completed,
+      failed: options.retain?.failed ?? DEFAULT_RETENTION.failed,
+    };
+    assertRetention(this.retain);
+    this.failed = new FailedJobs(this.backend, this.clock, this.retain);
   }
 
   /**
@@ -367,6 +415,7 @@ export class Queue {
       priority,
       id: options.jobId,
       uniqueKey: options.uniqueKey,
+      dedupeFor: dedupeOf(options),
       dispatchToken: crypto.randomUUID(),
     });
     const [result] = await this.backend.enqueue(job.queue, [newJob], now);
@@ -414,6 +463,7 @@ export class Queue {
     const prepared: { job: NewJob; bytes: number }[] = [];
     const issues = [];
     const dispatchToken = crypto.randomUUID();
+    const dedupeFor = dedupeOf(options);
     for (const [index, payload] of payloads.entries()) {
       try {
         prepared.push(
@@ -423,6 +473,7 @@ export class Queue {
             priority,
             id: options.jobId?.(payload, index),
             uniqueKey: options.uniqueKey?.(payload, index),
+            dedupeFor,
             dispatchToken,
           }),
         );
@@ -465,7 +516,7 @@ export class Queue {
    * Counts each part of a queue.
    *
    * @param queue The queue's name. @default "default"
-   * @returns Ready, delayed, active, failed and completed counts.
+   * @returns Ready, delayed, active, failed and completed counts, and whether it is paused.
    *
    * @example Counting
    * ```ts
@@ -473,7 +524,14 @@ export class Queue {
    * import assert from "node:assert/strict";
    *
    * const queue = new Queue({ backend: new MemoryBackend() });
-   * assert.deepEqual(await queue.counts("mail"), { ready: 0, delayed: 0, active: 0, failed: 0, completed: 0 });
+   * assert.deepEqual(await queue.counts("mail"), {
+   *   ready: 0,
+   *   delayed: 0,
+   *   active: 0,
+   *   failed: 0,
+   *   completed: 0,
+   *   paused: false,
+   * });
    * ```
    */
   counts(queue = "default"): Promise<QueueCounts> {
@@ -481,9 +539,10 @@ export class Queue {
   }
 
   /**
-   * Reads one job: its payload, state, attempts, stalls, errors and latest
-   * progress. Completed jobs are deleted at once, so a job that completed (or
-   * was forgotten, or never dispatched) reads as `null`.
+   * Reads one job: its payload, state, attempts, stalls, errors, latest
+   * progress, result, logs, tags and last run. Completed and failed jobs are
+   * kept within `retain`, so a finished job reads with its state `completed`
+   * or `failed`; a job removed, trimmed or never dispatched reads as `null`.
    *
    * @param id The job's id.
    * @param queue Its queue, when known (saves looking through every queue).
@@ -512,6 +571,242 @@ export class Queue {
     return null;
   }
 
+  /**
+   * Searches jobs: a page, newest first, with a cursor for the next. Every
+   * filter is optional; `since`/`until` bound when jobs were dispatched. A
+   * plain state listing comes in that state's own order (completed and failed
+   * by when they ended, delayed by run-at, active by lease deadline, waiting
+   * in reverse queue order); anything else by dispatch time. Without `queue`,
+   * the queues are read one after another, in name order. On Redis no search
+   * scans every job: it reads one state's set or one index range (all jobs,
+   * one name's or one tag's), written in the same step as each state change,
+   * and checks the other filters on what it reads, at most 1,000 jobs per call
+   * (a page may come back short, with a cursor).
+   *
+   * @param query Queue, state, name, tag, id, since, until, limit (1 to 1,000, default 50), cursor.
+   * @returns The page and the cursor of the next (`null` on the last).
+   * @throws {InvalidCursorError} When `cursor` was not handed out for these filters.
+   * @throws {TypeError} When a filter is malformed.
+   * @throws {RangeError} When `limit`, `since` or `until` is out of range.
+   *
+   * @example Finding a user's jobs in every state
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const invoice = defineJob({
+   *   name: "invoice",
+   *   schema: v.object({ user: v.number() }),
+   *   tags: (payload) => [`user:${payload.user}`],
+   *   handle() {},
+   * });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * await queue.dispatch(invoice, { user: 42 });
+   * await queue.dispatch(invoice, { user: 7 }, { delay: 60_000 });
+   * const { jobs, cursor } = await queue.jobs({ tag: "user:42" });
+   * assert.deepEqual(jobs.map((job) => [job.state, job.tags]), [["waiting", ["user:42"]]]);
+   * assert.equal(cursor, null);
+   * ```
+   */
+  jobs(query: JobQuery = {}): Promise<JobPage> {
+    return searchPage(this.backend, query);
+  }
+
+  /**
+   * Removes a job: a waiting, delayed, completed or failed job is deleted
+   * with its data; an active job is cancelled: it goes to the failed store
+   * with a `JobCancelledError`, without retry, and its handler's `ctx.signal`
+   * aborts with that error at the worker's next lease renewal (within a third
+   * of `leaseDuration`). Whatever the handler returns afterwards is refused.
+   *
+   * @param id The job's id.
+   * @param queue Its queue, when known (saves looking through every queue).
+   * @returns `true` when a job was removed or cancelled.
+   *
+   * @example Removing a delayed job
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const report = defineJob({ name: "report", schema: v.null(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const { id } = await queue.dispatch(report, null, { delay: 60_000 });
+   * assert.equal(await queue.remove(id), true);
+   * assert.equal(await queue.job(id), null);
+   * assert.equal(await queue.remove(id), false);
+   * ```
+   */
+  async remove(id: string, queue?: string): Promise<boolean> {
+    return await this.#act("remove", [id], queue) > 0;
+  }
+
+  /**
+   * Makes a delayed job due now.
+   *
+   * @param id The job's id.
+   * @param queue Its queue, when known.
+   * @returns `true` when a delayed job was made ready.
+   *
+   * @example Running a delayed job now
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const report = defineJob({ name: "report", schema: v.null(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const { id } = await queue.dispatch(report, null, { delay: 60_000 });
+   * assert.equal(await queue.promote(id), true);
+   * assert.equal((await queue.job(id))?.state, "waiting");
+   * ```
+   */
+  async promote(id: string, queue?: string): Promise<boolean> {
+    return await this.#act("promote", [id], queue) > 0;
+  }
+
+  /**
+   * Moves a failed job back to waiting with a fresh retry budget (its errors,
+   * attempts, stalls, progress and logs cleared); the same as `failed.retry()`.
+   *
+   * @param id The job's id.
+   * @param queue Its queue, when known.
+   * @returns `true` when a failed job was queued again.
+   *
+   * @example Retrying an unknown job
+   * ```ts
+   * import { MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * assert.equal(await queue.retry("no-such-job"), false);
+   * ```
+   */
+  async retry(id: string, queue?: string): Promise<boolean> {
+    return await this.#act("retry", [id], queue) > 0;
+  }
+
+  /**
+   * Retries every failed job a search matches (its `state` is taken as
+   * `"failed"`), page by page; a job that a worker or another operator moved
+   * meanwhile is skipped, never retried twice.
+   *
+   * @param query The search, as {@linkcode Queue.jobs} takes it.
+   * @returns How many jobs were queued again.
+   *
+   * @example Retrying one tenant's failures
+   * ```ts
+   * import { MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * assert.equal(await queue.retryAll({ tag: "tenant:acme" }), 0);
+   * ```
+   */
+  retryAll(query: JobQuery = {}): Promise<number> {
+    return forEachPage(
+      this.backend,
+      { ...query, state: "failed" },
+      (queue, ids) => this.#act("retry", ids, queue),
+    );
+  }
+
+  /**
+   * Removes every job a search matches, as {@linkcode Queue.remove} does
+   * (active ones are cancelled), page by page.
+   *
+   * @param query The search, as {@linkcode Queue.jobs} takes it.
+   * @returns How many jobs were removed or cancelled.
+   *
+   * @example Clearing a queue's delayed jobs
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const report = defineJob({ name: "report", schema: v.number(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * await queue.dispatchMany(report, [1, 2, 3], { delay: 60_000 });
+   * assert.equal(await queue.removeAll({ queue: "default", state: "delayed" }), 3);
+   * ```
+   */
+  removeAll(query: JobQuery = {}): Promise<number> {
+    return forEachPage(this.backend, query, (queue, ids) => this.#act("remove", ids, queue));
+  }
+
+  /**
+   * Pauses a queue: workers everywhere (the flag lives in the backend, so in
+   * Redis for `RedisBackend`) stop taking its jobs at their next poll and go
+   * on with their other queues. Running jobs finish; dispatching still works.
+   *
+   * @param queue The queue's name.
+   *
+   * @example Pausing and resuming
+   * ```ts
+   * import { MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * await queue.pause("mail");
+   * assert.equal((await queue.counts("mail")).paused, true);
+   * await queue.resume("mail");
+   * assert.equal((await queue.counts("mail")).paused, false);
+   * ```
+   */
+  pause(queue: string): Promise<void> {
+    return this.backend.setPaused(queueName(queue), true);
+  }
+
+  /**
+   * Lets workers take a paused queue's jobs again.
+   *
+   * @param queue The queue's name.
+   *
+   * @example Resuming a queue that was not paused
+   * ```ts
+   * import { MemoryBackend, Queue } from "@kiln/core/queue";
+   *
+   * await new Queue({ backend: new MemoryBackend() }).resume("mail");
+   * ```
+   */
+  resume(queue: string): Promise<void> {
+    return this.backend.setPaused(queueName(queue), false);
+  }
+
+  /**
+   * Lists every queue that has had a job (or a pause), with its counts and paused flag.
+   *
+   * @returns The queues in name order.
+   *
+   * @example Listing queues
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const mail = defineJob({ name: "mail", schema: v.null(), queue: "mail", handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * await queue.dispatch(mail, null);
+   * await queue.pause("mail");
+   * const [summary] = await queue.queues();
+   * assert.equal(summary.name, "mail");
+   * assert.equal(summary.paused, true);
+   * assert.equal(summary.counts.ready, 1);
+   * ```
+   */
+  async queues(): Promise<QueueSummary[]> {
+    const names = await this.backend.queues();
+    return await Promise.all(names.map(async (name) => {
+      const counts = await this.backend.counts(name);
+      return { name, counts, paused: counts.paused };
+    }));
+  }
+
+  #act(action: JobAction, ids: readonly string[], queue?: string): Promise<number> {
+    return manageIn(this.backend, queue, action, ids, this.clock.now(), this.retain);
+  }
+
   async #prepare(
     job: AnyJob,
     payload: unknown,
@@ -521,6 +816,7 @@ export class Queue {
       priority: Priority;
       id?: string;
       uniqueKey?: string;
+      dedupeFor: number;
       dispatchToken: string;
     },
   ): Promise<{ job: NewJob; bytes: number }> {
@@ -535,6 +831,7 @@ export class Queue {
     const id = meta.id ?? newJobId(meta.now);
     assertIdLike("jobId", id);
     if (meta.uniqueKey !== undefined) assertIdLike("uniqueKey", meta.uniqueKey);
+    const tags = tagsOf(job, payload);
     const newJob: NewJob = {
       id,
       name: job.name,
@@ -546,10 +843,56 @@ export class Queue {
       createdAt: meta.now,
       runAt: meta.runAt,
       ...(meta.uniqueKey !== undefined ? { uniqueKey: meta.uniqueKey } : {}),
+      ...(tags.length > 0 ? { tags } : {}),
+      ...(meta.dedupeFor > 0 ? { dedupeFor: meta.dedupeFor } : {}),
       dispatchToken: meta.dispatchToken,
     };
     return { job: newJob, bytes };
   }
+}
+
+/** The job's tags for a payload: computed by its definition, checked, duplicates dropped. */
+function tagsOf(job: AnyJob, payload: unknown): string[] {
+  if (job.tags === undefined) return [];
+  const tags = job.tags(payload);
+  if (!Array.isArray(tags) || tags.length > MAX_TAGS || !tags.every(isLabel)) {
+    throw new TypeError(
+      `Job ${job.name}: tags must return at most ${MAX_TAGS} strings of 1 to 200 characters without control characters`,
+    );
+  }
+  return [...new Set(tags)];
+}
+
+/** Acts on jobs in one queue, or in each queue in turn (a single id: until one changes). */
+async function manageIn(
+  backend: QueueBackend,
+  queue: string | undefined,
+  action: JobAction,
+  ids: readonly string[] | "all",
+  now: number,
+  retain: Retention,
+): Promise<number> {
+  let changed = 0;
+  for (const name of queue === undefined ? await backend.queues() : [queue]) {
+    changed += await backend.manage(name, action, ids, now, retain);
+    if (changed > 0 && ids !== "all" && ids.length === 1) break;
+  }
+  return changed;
+}
+
+function queueName(queue: unknown): string {
+  if (typeof queue !== "string" || queue.length === 0) {
+    throw new TypeError("queue must be a queue's name");
+  }
+  return queue;
+}
+
+function dedupeOf(options: { dedupeFor?: number }): number {
+  const ms = options.dedupeFor ?? 0;
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw new RangeError(`dedupeFor must be a non-negative integer of milliseconds, got ${ms}`);
+  }
+  return ms;
 }
 
 function clockOf(options: QueueOptions): Clock {

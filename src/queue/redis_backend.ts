@@ -12,16 +12,19 @@ import { defineScript, ScriptRunner } from "../redis/script.ts";
 import { RedisError } from "../errors.ts";
 import type {
   AttemptError,
+  BackendJobPage,
+  BackendJobQuery,
   DispatchResult,
-  FailedJob,
   FailRequest,
   FailResult,
+  JobAction,
   JobInfo,
   JobState,
   Lease,
   NewJob,
   QueueBackend,
   QueueCounts,
+  Retention,
   StoredJob,
   TakeRequest,
   TakeResult,
@@ -31,27 +34,44 @@ import { PayloadTooLargeError } from "./errors.ts";
 import { utf8Length } from "./_payload.ts";
 import { asArray, asCount, asStatus, unexpected } from "./_replies.ts";
 import * as scripts from "./_scripts.ts";
-import {
-  assertFailedLimit,
-  BANDS,
-  DEFAULT_FAILED_LIMIT,
-  DEFAULT_MAX_STALLS,
-  REPLAY_MEMO_MS,
-} from "./_constants.ts";
+import { BACKEND_RETENTION, BANDS, DEFAULT_MAX_STALLS, REPLAY_MEMO_MS } from "./_constants.ts";
 
 const enqueueScript = defineScript(scripts.enqueue);
 const takeScript = defineScript(scripts.take);
 const failScript = defineScript(scripts.fail);
 const extendScript = defineScript(scripts.extend);
-const retryFailedScript = defineScript(scripts.retryFailed);
-const forgetFailedScript = defineScript(scripts.forgetFailed);
-const listFailedScript = defineScript(scripts.listFailed);
+const manageScript = defineScript(scripts.manage);
+const jobsScript = defineScript(scripts.jobs);
 const rateHitScript = defineScript(scripts.rateHit);
 const progressScript = defineScript(scripts.progress);
-const getJobScript = defineScript(scripts.getJob);
 
-/** How many failed jobs one `retryAll`/`flush` script call handles. */
+/** How many failed jobs one `retry`/`forget` of "all" handles per script call. */
 const FAILED_CHUNK = 500;
+
+/** The most jobs one search call reads (a page may come back short, with a cursor). */
+const SEARCH_BUDGET = 1_000;
+
+/** The parts of the lifecycle keys, KEYS[1..18] of most scripts (see lua/includes/jobs.lua). */
+const LIFECYCLE = [
+  "jobs",
+  "attempts",
+  "errors",
+  "ready",
+  "delayed",
+  "active",
+  "leases",
+  "failed",
+  "unique",
+  "stats",
+  "stalls",
+  "progress",
+  "completed",
+  "results",
+  "logs",
+  "runs",
+  "index",
+  "dedupe",
+] as const;
 
 /** Options for {@linkcode RedisBackend}. */
 export interface RedisBackendOptions {
@@ -66,27 +86,13 @@ export interface RedisBackendOptions {
    * @default false
    */
   allowKeyLocking?: boolean;
-  /** How many failed jobs each queue keeps; the oldest are trimmed beyond it. @default 10000 */
-  failedLimit?: number;
 }
 
-interface QueueKeys {
-  jobs: string;
-  attempts: string;
-  errors: string;
-  ready: string;
-  delayed: string;
-  active: string;
-  leases: string;
-  failed: string;
-  unique: string;
-  stats: string;
-  stalls: string;
-  progress: string;
-  /** KEYS[1..12] of the take and fail scripts, which share this layout. */
+type QueueKeys = Record<typeof LIFECYCLE[number], string> & {
+  /** KEYS[1..18] of the scripts that include jobs.lua, in its order. */
   lifecycle: readonly string[];
   space: Keyspace;
-}
+};
 
 /**
  * Keeps queues in Redis. Lease deadlines are set and compared on Redis's own
@@ -95,9 +101,12 @@ interface QueueKeys {
  * and retries are the dispatching process's clock. Per queue, one hash tag
  * holds: `jobs` (HASH id → record), `ready` (ZSET, priority band then FIFO),
  * `delayed` (ZSET by run-at), `active` (ZSET by lease deadline) with `leases` (HASH id →
- * token), `failed` (ZSET, the dead letters), `unique` keys, `stats`
- * counters, and per job `attempts`, `errors`, `stalls` and `progress`.
- * Completed jobs are deleted at once.
+ * token), `failed` and `completed` (ZSETs by when they ended, trimmed to the
+ * queue's retention by the same scripts), `unique` keys, `dedupe` windows,
+ * `stats` counters and the paused flag, per job `attempts`, `errors`,
+ * `stalls`, `progress`, `results`, `logs` and `runs`, and `index`: one ZSET
+ * sorted as text by dispatch time, for all jobs, by name and by tag, which
+ * the scripts that change a job's state keep in the same atomic step.
  *
  * @example Queues on Redis over HTTP
  * ```ts
@@ -120,7 +129,6 @@ export class RedisBackend implements QueueBackend {
   readonly redis: RedisLike;
   #runner: ScriptRunner;
   #prefix: string;
-  #failedLimit: number;
   #keys = new Map<string, QueueKeys>();
   #registered = new Map<string, Promise<void>>();
   #registry: string;
@@ -130,9 +138,8 @@ export class RedisBackend implements QueueBackend {
   /**
    * Creates a backend over a Redis handle.
    *
-   * @param options The Redis handle, key prefix, key-locking and retention.
+   * @param options The Redis handle, key prefix and key-locking.
    * @throws {TypeError} When `redis` is not a Redis handle or `prefix` is malformed.
-   * @throws {RangeError} When `failedLimit` is not a positive integer.
    */
   constructor(options: RedisBackendOptions) {
     this.redis = toRedisLike(options?.redis);
@@ -140,8 +147,6 @@ export class RedisBackend implements QueueBackend {
       allowKeyLocking: options.allowKeyLocking ?? false,
     });
     this.#prefix = options.prefix ?? "kiln";
-    this.#failedLimit = options.failedLimit ?? DEFAULT_FAILED_LIMIT;
-    assertFailedLimit(this.#failedLimit);
     this.#registry = new Keyspace("registry", this.#prefix).key("queues");
     this.#limits = new Keyspace("limits", this.#prefix);
   }
@@ -150,36 +155,9 @@ export class RedisBackend implements QueueBackend {
     let keys = this.#keys.get(queue);
     if (!keys) {
       const space = new Keyspace(queue, this.#prefix);
-      keys = {
-        space,
-        jobs: space.key("jobs"),
-        attempts: space.key("attempts"),
-        errors: space.key("errors"),
-        ready: space.key("ready"),
-        delayed: space.key("delayed"),
-        active: space.key("active"),
-        leases: space.key("leases"),
-        failed: space.key("failed"),
-        unique: space.key("unique"),
-        stats: space.key("stats"),
-        stalls: space.key("stalls"),
-        progress: space.key("progress"),
-        lifecycle: [],
-      };
-      keys.lifecycle = [
-        keys.jobs,
-        keys.attempts,
-        keys.errors,
-        keys.ready,
-        keys.delayed,
-        keys.active,
-        keys.leases,
-        keys.failed,
-        keys.unique,
-        keys.stats,
-        keys.stalls,
-        keys.progress,
-      ];
+      const lifecycle = LIFECYCLE.map((part) => space.key(part));
+      const named = Object.fromEntries(LIFECYCLE.map((part, i) => [part, lifecycle[i]]));
+      keys = { ...named as Record<typeof LIFECYCLE[number], string>, lifecycle, space };
       this.#keys.set(queue, keys);
     }
     return keys;
@@ -207,15 +185,20 @@ export class RedisBackend implements QueueBackend {
     await this.#register(queue);
     const args: (string | number)[] = [now, jobs.length];
     for (const job of jobs) {
-      args.push(job.id, encodeRecord(job), BANDS[job.priority], job.runAt, job.uniqueKey ?? "");
+      args.push(
+        job.id,
+        encodeRecord(job),
+        BANDS[job.priority],
+        job.runAt,
+        job.uniqueKey ?? "",
+        job.name,
+        job.createdAt,
+        job.tags?.length ? JSON.stringify(job.tags) : "",
+      );
     }
     let reply: RedisReply;
     try {
-      reply = await this.#runner.run(
-        enqueueScript,
-        [k.jobs, k.ready, k.delayed, k.unique, k.stats],
-        args,
-      );
+      reply = await this.#runner.run(enqueueScript, k.lifecycle, args);
     } catch (error) {
       if (error instanceof RedisError && error.code === "REDIS_REQUEST_TOO_LARGE") {
         // The endpoint refused the whole request: nothing was enqueued.
@@ -240,17 +223,29 @@ export class RedisBackend implements QueueBackend {
   async take(request: TakeRequest): Promise<TakeResult> {
     const k = this.#k(request.queue);
     if (request.reserve > 0) await this.#register(request.queue);
+    const retain = request.retain ?? BACKEND_RETENTION;
     const args: (string | number)[] = [
       request.now,
       request.reserve,
       request.leaseDuration,
       request.token,
-      this.#failedLimit,
+      retain.completed === false ? -1 : retain.completed.count,
+      retain.completed === false ? 0 : retain.completed.age,
+      retain.failed.count,
+      retain.failed.age,
       request.maxStalls ?? DEFAULT_MAX_STALLS,
+      request.worker ?? "",
       request.complete.length,
     ];
     for (const completion of request.complete) {
-      args.push(completion.id, completion.token, completion.uniqueKey ?? "");
+      args.push(
+        completion.id,
+        completion.token,
+        completion.uniqueKey ?? "",
+        completion.dedupeFor ?? 0,
+        completion.resultJson ?? "",
+        completion.logs?.length ? JSON.stringify(completion.logs) : "",
+      );
     }
     const reply = await this.#runner.run(
       takeScript,
@@ -282,6 +277,7 @@ export class RedisBackend implements QueueBackend {
   /** {@inheritDoc QueueBackend.fail} */
   async fail(request: FailRequest): Promise<FailResult> {
     const k = this.#k(request.queue);
+    const failed = (request.retain ?? BACKEND_RETENTION).failed;
     const reply = await this.#runner.run(failScript, [
       ...k.lifecycle,
       k.space.key("outcomes", request.token),
@@ -294,8 +290,11 @@ export class RedisBackend implements QueueBackend {
       request.error ? JSON.stringify(request.error) : "",
       request.undoAttempt ? "1" : "0",
       request.uniqueKey ?? "",
-      this.#failedLimit,
+      failed.count,
+      failed.age,
       REPLAY_MEMO_MS,
+      request.dedupeFor ?? 0,
+      request.logs?.length ? JSON.stringify(request.logs) : "",
     ]);
     // A status outside 0..3 (a tampered replay memo, another version's script) is
     // not "lost": the job may still be leased, so say so rather than guess.
@@ -315,28 +314,107 @@ export class RedisBackend implements QueueBackend {
 
   /** {@inheritDoc QueueBackend.getJob} */
   async getJob(queue: string, id: string): Promise<JobInfo | null> {
+    const page = await this.findJobs(queue, { id, limit: 1 });
+    return page.jobs[0] ?? null;
+  }
+
+  /** {@inheritDoc QueueBackend.findJobs} */
+  async findJobs(queue: string, query: BackendJobQuery): Promise<BackendJobPage> {
+    if (query.limit <= 0) return { jobs: [], next: null };
     const k = this.#k(queue);
+    // The source a search reads: one job, an index range, or a state's set; the
+    // other filters are checked on each job read (see jobs-18.lua).
+    const plainState = query.state !== undefined && query.since === undefined &&
+      query.until === undefined;
+    const [source, key] = query.id !== undefined
+      ? ["id", query.id]
+      : query.tag !== undefined
+      ? ["index", `t\0${query.tag}`]
+      : query.name !== undefined
+      ? ["index", `n\0${query.name}`]
+      : plainState
+      ? ["state", query.state!]
+      : ["index", "a"];
     const reply = asArray(
-      await this.#runner.run(getJobScript, [
-        k.jobs,
-        k.attempts,
-        k.errors,
-        k.stalls,
-        k.progress,
-        k.ready,
-        k.delayed,
-        k.active,
-        k.failed,
-      ], [id]),
-      "getJob",
+      await this.#runner.run(jobsScript, k.lifecycle, [
+        source,
+        key,
+        query.since ?? "",
+        query.until ?? "",
+        query.state ?? "",
+        query.name ?? "",
+        query.tag ?? "",
+        query.limit,
+        SEARCH_BUDGET,
+        query.after?.value ?? "",
+        query.after?.id ?? "",
+      ]),
+      "jobs",
     );
-    if (reply.length === 0) return null;
-    const [record, attempts, errors, stalls, progress, state] = reply;
+    if (reply.length !== 3) throw unexpected("jobs", reply);
+    const rows = asArray(reply[0], "jobs (rows)", 11);
+    const jobs: JobInfo[] = [];
+    for (let i = 0; i < rows.length; i += 11) jobs.push(decodeInfo(queue, rows.slice(i, i + 11)));
+    const next = String(reply[1] ?? "");
     return {
-      ...decodeJob(queue, id, record, attempts, errors, stalls),
-      state: String(state) as JobState,
-      progress: progress === "" || progress === null ? null : Number(progress),
+      jobs,
+      next: next === "" ? null : { value: Number(next), id: String(reply[2]) },
     };
+  }
+
+  /** {@inheritDoc QueueBackend.manage} */
+  async manage(
+    queue: string,
+    action: JobAction,
+    ids: readonly string[] | "all",
+    now: number,
+    retain: Retention = BACKEND_RETENTION,
+  ): Promise<number> {
+    const k = this.#k(queue);
+    // A count above what was asked for is not a count this script could give.
+    const run = async (head: (string | number)[], list: readonly string[] = []) =>
+      asStatus(
+        await this.#runner.run(
+          manageScript,
+          [...k.lifecycle, k.space.key("admin", crypto.randomUUID())],
+          [
+            action,
+            ...head,
+            REPLAY_MEMO_MS,
+            now,
+            retain.failed.count,
+            retain.failed.age,
+            ...list,
+          ],
+        ),
+        "manage",
+        list.length || FAILED_CHUNK,
+      );
+    let changed = 0;
+    if (ids === "all") {
+      for (;;) {
+        const count = await run(["all", FAILED_CHUNK]);
+        changed += count;
+        if (count < FAILED_CHUNK) break;
+      }
+    } else if (ids.length > 0) {
+      changed = await run(["ids", 0], ids);
+    }
+    if (changed > 0 && (action === "retry" || action === "promote")) {
+      for (const listener of this.#listeners) listener(queue);
+    }
+    return changed;
+  }
+
+  /** {@inheritDoc QueueBackend.setPaused} */
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    await this.#register(queue);
+    const k = this.#k(queue);
+    const [result] = await this.redis.pipeline([
+      paused ? ["HSET", k.stats, "paused", "1"] : ["HDEL", k.stats, "paused"],
+    ]);
+    if (!result.ok) throw new RedisError("REDIS_COMMAND_FAILED", result.error);
+    if (!paused) { for (const listener of this.#listeners) listener(queue); }
   }
 
   /** {@inheritDoc QueueBackend.extend} */
@@ -364,13 +442,14 @@ export class RedisBackend implements QueueBackend {
       ["ZCARD", k.active],
       ["ZCARD", k.failed],
       ["HGET", k.stats, "completed"],
+      ["HEXISTS", k.stats, "paused"],
     ]);
     const numbers = results.map((result) => {
       if (!result.ok) throw new RedisError("REDIS_COMMAND_FAILED", result.error);
       return Number(result.reply ?? 0);
     });
-    const [ready, delayed, active, failed, completed] = numbers;
-    return { ready, delayed, active, failed, completed };
+    const [ready, delayed, active, failed, completed, paused] = numbers;
+    return { ready, delayed, active, failed, completed, paused: paused === 1 };
   }
 
   /** {@inheritDoc QueueBackend.queues} */
@@ -378,87 +457,6 @@ export class RedisBackend implements QueueBackend {
     const [result] = await this.redis.pipeline([["SMEMBERS", this.#registry]]);
     if (!result.ok) throw new RedisError("REDIS_COMMAND_FAILED", result.error);
     return asArray(result.reply, "SMEMBERS").map(String).sort();
-  }
-
-  /** {@inheritDoc QueueBackend.listFailed} */
-  async listFailed(queue: string, offset: number, limit: number): Promise<FailedJob[]> {
-    const k = this.#k(queue);
-    const flat = asArray(
-      await this.#runner.run(
-        listFailedScript,
-        [k.jobs, k.attempts, k.errors, k.failed, k.stalls, k.progress],
-        [offset, limit],
-      ),
-      "listFailed",
-    );
-    const jobs: FailedJob[] = [];
-    for (let i = 0; i < flat.length; i += 7) {
-      jobs.push({
-        ...decodeJob(queue, flat[i], flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 5]),
-        failedAt: Number(flat[i + 4]),
-      });
-    }
-    return jobs;
-  }
-
-  /** {@inheritDoc QueueBackend.retryFailed} */
-  async retryFailed(queue: string, ids: readonly string[] | "all", _now: number): Promise<number> {
-    const k = this.#k(queue);
-    const keys = [
-      k.jobs,
-      k.attempts,
-      k.errors,
-      k.ready,
-      k.failed,
-      k.unique,
-      k.stats,
-      k.stalls,
-      k.progress,
-    ];
-    let moved = 0;
-    if (ids === "all") {
-      for (;;) {
-        const count = await this.#failedScript(retryFailedScript, k, keys, ["all", FAILED_CHUNK]);
-        moved += count;
-        if (count < FAILED_CHUNK) break;
-      }
-    } else if (ids.length > 0) {
-      moved = await this.#failedScript(retryFailedScript, k, keys, ["ids", 0], ids);
-    }
-    if (moved > 0) { for (const listener of this.#listeners) listener(queue); }
-    return moved;
-  }
-
-  /** {@inheritDoc QueueBackend.forgetFailed} */
-  async forgetFailed(queue: string, ids: readonly string[] | "all"): Promise<number> {
-    const k = this.#k(queue);
-    const keys = [k.jobs, k.attempts, k.errors, k.failed, k.stalls, k.progress];
-    if (ids !== "all") {
-      return ids.length === 0
-        ? 0
-        : await this.#failedScript(forgetFailedScript, k, keys, ["ids", 0], ids);
-    }
-    let deleted = 0;
-    for (;;) {
-      const count = await this.#failedScript(forgetFailedScript, k, keys, ["all", FAILED_CHUNK]);
-      deleted += count;
-      if (count < FAILED_CHUNK) return deleted;
-    }
-  }
-
-  /** Runs a failed-store script with a fresh token, under which its answer is remembered for a replay. */
-  async #failedScript(
-    script: typeof retryFailedScript,
-    k: QueueKeys,
-    keys: string[],
-    head: (string | number)[],
-    ids: readonly string[] = [],
-  ): Promise<number> {
-    const memo = k.space.key("admin", crypto.randomUUID());
-    return asCount(
-      await this.#runner.run(script, [...keys, memo], [...head, REPLAY_MEMO_MS, ...ids]),
-      script.name,
-    );
   }
 
   /** {@inheritDoc QueueBackend.onEnqueue} */
@@ -509,7 +507,9 @@ export class RedisBackend implements QueueBackend {
 /**
  * The stored record: band, max retries, max stalls (-1: the worker's) and
  * dispatch token first, in a fixed form the Lua scripts read with a pattern
- * instead of decoding the whole payload.
+ * instead of decoding the whole payload; then the fields the scripts decode
+ * when a job ends or leaves the index (unique key `u`, tags `t`, dedupe
+ * window `x`), and the payload last.
  */
 function encodeRecord(job: NewJob): string {
   const meta = JSON.stringify({
@@ -518,6 +518,8 @@ function encodeRecord(job: NewJob): string {
     priority: job.priority,
     createdAt: job.createdAt,
     ...(job.uniqueKey !== undefined ? { u: job.uniqueKey } : {}),
+    ...(job.tags?.length ? { t: job.tags } : {}),
+    ...(job.dedupeFor ? { x: job.dedupeFor } : {}),
   });
   const token = JSON.stringify(job.dispatchToken ?? "");
   return `{"b":${BANDS[job.priority]},"m":${job.maxRetries},"s":${
@@ -539,6 +541,8 @@ function decodeJob(
     priority: Priority;
     createdAt: number;
     u?: string;
+    t?: string[];
+    x?: number;
     payload: unknown;
   };
   return {
@@ -553,5 +557,28 @@ function decodeJob(
     stalls: Number(stalls ?? 0),
     errors: errors ? JSON.parse(String(errors)) as AttemptError[] : [],
     ...(parsed.u !== undefined ? { uniqueKey: parsed.u } : {}),
+    ...(parsed.t !== undefined ? { tags: parsed.t } : {}),
+    ...(parsed.x !== undefined ? { dedupeFor: parsed.x } : {}),
+  };
+}
+
+/** One row of jobs-18.lua: id, record, attempts, errors, stalls, progress, state, at, result, logs, run. */
+function decodeInfo(queue: string, row: RedisReply[]): JobInfo {
+  const [id, record, attempts, errors, stalls, progress, state, at, result, logs, run] = row;
+  const job = decodeJob(queue, id, record, attempts, errors, stalls);
+  const when = at === "" || at === null ? null : Number(at);
+  const last = run ? JSON.parse(String(run)) as { startedAt: number; workerId: string } : null;
+  const status = String(state) as JobState;
+  return {
+    ...job,
+    state: status,
+    progress: progress === "" || progress === null ? null : Number(progress),
+    result: status === "completed" && result ? JSON.parse(String(result)) : null,
+    logs: logs ? JSON.parse(String(logs)) as string[] : [],
+    tags: job.tags ?? [],
+    startedAt: last?.startedAt ?? null,
+    finishedAt: status === "completed" || status === "failed" ? when : null,
+    runAt: status === "delayed" ? when : null,
+    workerId: last?.workerId || null,
   };
 }

@@ -58,6 +58,8 @@ type Mode = "idle" | "running" | "draining" | "stopping";
  * ```
  */
 export class Worker {
+  /** This worker's id, kept with each job it runs (`JobInfo.workerId`). */
+  readonly id: string = crypto.randomUUID();
   #queue: Queue;
   #settings: WorkerSettings;
   #middleware: Middleware[] = [];
@@ -512,11 +514,20 @@ export class Worker {
       result = await this.#queue.backend.take({
         queue,
         now: this.#queue.clock.now(),
-        complete: completions.map(({ id, token, uniqueKey }) => ({ id, token, uniqueKey })),
+        complete: completions.map(({ id, token, uniqueKey, dedupeFor, resultJson, logs }) => ({
+          id,
+          token,
+          uniqueKey,
+          dedupeFor,
+          resultJson,
+          logs,
+        })),
         reserve: wanted,
         leaseDuration,
         token,
         maxStalls,
+        retain: this.#queue.retain,
+        worker: this.id,
       });
     } finally {
       this.#claimed -= wanted;

@@ -23,14 +23,8 @@ import type { QueueBackend, TakeRequest } from "../../src/queue/backend_mod.ts";
 import { FakeClock, quietWorker, waitFor } from "./_helpers.ts";
 import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 
-/** Options every backend takes. */
-export interface BackendOptions {
-  /** How many failed jobs each queue keeps. */
-  failedLimit?: number;
-}
-
 /** Creates a fresh, empty backend for one case. */
-export type BackendFactory = (options?: BackendOptions) => QueueBackend | Promise<QueueBackend>;
+export type BackendFactory = () => QueueBackend | Promise<QueueBackend>;
 
 interface Setup {
   backend: QueueBackend;
@@ -77,6 +71,7 @@ const cases: Case[] = [
         active: 0,
         failed: 0,
         completed: 0,
+        paused: false,
       });
     },
   ],
@@ -161,6 +156,7 @@ const cases: Case[] = [
         active: 0,
         failed: 0,
         completed: 0,
+        paused: false,
       });
       const worker = quietWorker(queue, { jobs: [job] });
       assert.equal((await worker.drain()).processed, 0);
@@ -291,6 +287,7 @@ const cases: Case[] = [
         active: 0,
         failed: 1,
         completed: 0,
+        paused: false,
       });
     },
   ],
@@ -376,6 +373,7 @@ const cases: Case[] = [
         active: 0,
         failed: 0,
         completed: 4,
+        paused: false,
       });
     },
   ],
@@ -508,6 +506,7 @@ const cases: Case[] = [
         active: 0,
         failed: 0,
         completed: 1,
+        paused: false,
       });
     },
   ],
@@ -629,6 +628,7 @@ const cases: Case[] = [
         active: 0,
         failed: 1,
         completed: 0,
+        paused: false,
       });
     },
   ],
@@ -648,7 +648,7 @@ const cases: Case[] = [
       });
       const { id } = await queue.dispatch(job, { n: 7 });
       const ready = await queue.job(id);
-      assert.equal(ready?.state, "ready");
+      assert.equal(ready?.state, "waiting");
       assert.equal(ready?.progress, null);
       assert.deepEqual(ready?.payload, { n: 7 });
       const worker = quietWorker(queue, { jobs: [job] });
@@ -668,7 +668,9 @@ const cases: Case[] = [
       open();
       assert.equal((await draining).completed, 1);
       assert.deepEqual(heard, [10, 40]);
-      assert.equal(await queue.job(id), null); // completed jobs are not kept
+      const done = await queue.job(id);
+      assert.equal(done?.state, "completed"); // kept (retention), with its last progress
+      assert.equal(done?.progress, 40);
     },
   ],
   [
@@ -731,7 +733,7 @@ const cases: Case[] = [
         job: 1,
         hungRunning: true,
         started: [1], // job 2 waits for the slot
-        counts: { ready: 1, delayed: 0, active: 0, failed: 1, completed: 0 },
+        counts: { ready: 1, delayed: 0, active: 0, failed: 1, completed: 0, paused: false },
       }]);
       assert.equal(summary.failed, 1);
       assert.equal(summary.completed, 1);
@@ -743,13 +745,16 @@ const cases: Case[] = [
     },
   ],
   [
-    "the failed store keeps at most failedLimit jobs, dropping the oldest with all their data",
-    async (_setup, make) => {
-      const backend = await make({ failedLimit: 3 });
+    "the failed store keeps at most retain.failed.count jobs, dropping the oldest with all their data",
+    async ({ backend }) => {
       // A clock that ticks on every read gives each failure its own time, so "oldest" is
       // well defined (failures in the same millisecond have no order between them).
       let tick = Date.now();
-      const queue = new Queue({ backend, clock: { ...systemClock, now: () => tick++ } });
+      const queue = new Queue({
+        backend,
+        clock: { ...systemClock, now: () => tick++ },
+        retain: { failed: { count: 3, age: 0 } },
+      });
       const job = defineJob({
         name: "j",
         schema: v.number(),
@@ -857,7 +862,14 @@ const cases: Case[] = [
       assert.deepEqual(finished, [1]);
       assert.ok(abortedReason instanceof WorkerStoppedError, `got ${abortedReason}`);
       const counts = await queue.counts();
-      assert.deepEqual(counts, { ready: 1, delayed: 0, active: 0, failed: 0, completed: 1 });
+      assert.deepEqual(counts, {
+        ready: 1,
+        delayed: 0,
+        active: 0,
+        failed: 0,
+        completed: 1,
+        paused: false,
+      });
     },
   ],
   [
@@ -939,6 +951,7 @@ const cases: Case[] = [
         active: 0,
         failed: 0,
         completed: 0,
+        paused: false,
       });
       // The stubborn handler still holds its slot until it returns; then the retry runs.
       open();
@@ -1057,6 +1070,7 @@ const cases: Case[] = [
         active: 0,
         failed: 0,
         completed: 0,
+        paused: false,
       });
       clock.advance(5_000);
       assert.equal((await worker.drain()).completed, 1);

@@ -113,7 +113,8 @@ Deno.test("Worker, Queue and backends refuse malformed options", () => {
   assert.throws(() => new Worker(queue, { jobs: [job], concurrency: 0 }), RangeError);
   assert.throws(() => new Worker(queue, { jobs: [job], maxStalls: -1 }), /maxStalls/);
   assert.throws(() => new Worker(queue, { jobs: [job], queues: [] }), TypeError);
-  assert.throws(() => new MemoryBackend({ failedLimit: 0 }), RangeError);
+  assert.throws(() => new Queue({ backend, retain: { failed: { count: -1, age: 0 } } }), /count/);
+  assert.throws(() => new Queue({ backend, retain: { completed: { count: 1, age: 0.5 } } }), /age/);
   assert.throws(() => new RedisBackend({ redis: {} }), TypeError);
 });
 

@@ -27,6 +27,7 @@ Deno.test("a payload under maxPayloadBytes but over the gateway's body limit get
     active: 0,
     failed: 0,
     completed: 0,
+    paused: false,
   });
   // The queue still works for payloads that fit.
   assert.equal((await queue.dispatch(blob, { text: "small" })).created, true);

@@ -115,6 +115,7 @@ Deno.test("every request delivered twice (a retried HTTP call) runs each job onc
     active: 0,
     failed: 1,
     completed: 201,
+    paused: false,
   });
   // The failed store's answers survive replay too: each call reports what it did.
   const doomed = bulk[199].id;
@@ -150,6 +151,7 @@ Deno.test("a replayed reserve with the same token returns the same jobs instead 
     active: 2,
     failed: 0,
     completed: 0,
+    paused: false,
   });
 });
 

@@ -59,6 +59,7 @@ Deno.test("fail() with a tampered replay memo throws REDIS_UNEXPECTED_REPLY inst
     active: 2,
     failed: 0,
     completed: 0,
+    paused: false,
   });
   assert.deepEqual(await backend.extend("default", [{ id: "a", token: "lease" }], 60_000, now), []);
 });
@@ -113,8 +114,8 @@ Deno.test("RedisBackend refuses malformed replies from every script with REDIS_U
       (b) => b.fail({ queue: "q", id: "a", token: "t", now: 0, outcome: "retry", runAt: 0 }),
     ],
     ["progress", (b) => b.progress("q", { id: "a", token: "t" }, 1)],
-    ["retryFailed", (b) => b.retryFailed("q", ["a"], 0)],
-    ["forgetFailed", (b) => b.forgetFailed("q", ["a"])],
+    ["manage", (b) => b.manage("q", "retry", ["a"], 0)],
+    ["jobs", (b) => b.findJobs("q", { limit: 1 })],
     ["hit", (b) => b.hit("k", "t", 1, 1_000, 0)],
     [
       "take",

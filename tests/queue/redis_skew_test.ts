@@ -101,6 +101,7 @@ for (
       active: 0,
       failed: 0,
       completed: 1,
+      paused: false,
     });
   });
 }

@@ -65,7 +65,7 @@ Deno.test("stop() aborts a handler past its grace period with a WorkerStoppedErr
   assert.ok(reason instanceof WorkerStoppedError);
   assert.equal(reason.code, "QUEUE_WORKER_STOPPED");
   assert.equal(reason.jobId, id);
-  assert.equal((await queue.job(id))?.state, "ready", "the job was handed back, not lost");
+  assert.equal((await queue.job(id))?.state, "waiting", "the job was handed back, not lost");
 });
 
 Deno.test("drain({ maxTime }) aborts a handler it gives up on with a JobAbandonedError", async () => {

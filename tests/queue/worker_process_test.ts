@@ -75,6 +75,7 @@ Deno.test("a worker process killed with SIGKILL mid-job loses nothing: its jobs 
     active: 0,
     failed: 0,
     completed: 6,
+    paused: false,
   });
 });
 
@@ -104,5 +105,6 @@ Deno.test("four worker processes on one Redis complete 20,000 jobs exactly once"
     active: 0,
     failed: 0,
     completed: 20_000,
+    paused: false,
   });
 });

@@ -1,36 +1,142 @@
--- Shared by the queue scripts. `hashes` lists the per-job HASHes (record,
--- attempts, errors, stalls, progress), in whatever KEYS order a script has.
+-- Shared by the scripts that take a queue's lifecycle keys as KEYS[1..18], in
+-- this order (redis_backend.ts builds the list in one place).
+local q = {
+  jobs = KEYS[1], attempts = KEYS[2], errors = KEYS[3], ready = KEYS[4], delayed = KEYS[5],
+  active = KEYS[6], leases = KEYS[7], failed = KEYS[8], unique = KEYS[9], stats = KEYS[10],
+  stalls = KEYS[11], progress = KEYS[12], completed = KEYS[13], results = KEYS[14],
+  logs = KEYS[15], runs = KEYS[16], index = KEYS[17], dedupe = KEYS[18],
+}
+-- The per-job hashes, emptied together when a job's data goes.
+local jobHashes = {
+  q.jobs, q.attempts, q.errors, q.stalls, q.progress, q.results, q.logs, q.runs, q.leases,
+}
+-- Separates the parts of an index entry and a dedupe entry; names and tags may not hold it.
+local SEP = "\0"
+-- A job's log keeps its newest lines only (running_jobs.ts cuts each line).
+local MAX_LOG_LINES = 100
+-- The lease value of a job an operator cancelled: no worker's token matches it.
+local CANCELLED = "!cancelled"
 
--- Deletes everything the per-job hashes hold for `ids` (a non-empty list).
-local function dropJobData(hashes, ids)
-  for _, key in ipairs(hashes) do redis.call("HDEL", key, unpack(ids)) end
+-- Epoch milliseconds as 13 digits, so index entries sort by time as text.
+local function stamp(ms)
+  return string.format("%013.0f", ms)
+end
+
+-- Appends the index entries of a job (its decoded record) to `out`: every job,
+-- by name and by each tag, each sorted by dispatch time, in one ZSET ranged by
+-- text, so a search reads a range instead of scanning jobs.
+local function indexEntries(id, rec, out)
+  local tail = SEP .. stamp(tonumber(rec.createdAt) or 0) .. SEP .. id
+  out[#out + 1] = "a" .. tail
+  out[#out + 1] = "n" .. SEP .. tostring(rec.name) .. tail
+  if type(rec.t) == "table" then
+    for _, tag in ipairs(rec.t) do out[#out + 1] = "t" .. SEP .. tostring(tag) .. tail end
+  end
+  return out
+end
+
+-- ZADD (score 0) or ZREM many members, in chunks that unpack() can hold.
+local function indexWrite(command, members)
+  for from = 1, #members, 1000 do
+    local args = {}
+    for i = from, math.min(from + 999, #members) do
+      if command == "ZADD" then args[#args + 1] = 0 end
+      args[#args + 1] = members[i]
+    end
+    redis.call(command, q.index, unpack(args))
+  end
+end
+
+-- Deletes jobs' data and index entries (ids: already out of every state set).
+local function dropJobs(ids)
+  if #ids == 0 then return end
+  local records = redis.call("HMGET", q.jobs, unpack(ids))
+  local entries = {}
+  for i, id in ipairs(ids) do
+    if records[i] then
+      local ok, rec = pcall(cjson.decode, records[i])
+      if ok and type(rec) == "table" then indexEntries(id, rec, entries) end
+    end
+  end
+  indexWrite("ZREM", entries)
+  for _, key in ipairs(jobHashes) do redis.call("HDEL", key, unpack(ids)) end
+end
+
+-- Whether a dedupe window (kind "i" for a job id, "u" for a unique key) is open.
+local function reserved(kind, value, now)
+  local until_ = redis.call("ZSCORE", q.dedupe, kind .. SEP .. value)
+  return until_ ~= false and until_ ~= nil and tonumber(until_) > now
+end
+
+-- A job has ended (completed or dead-lettered): with a dedupe window `dd` its id
+-- and unique key stay reserved until now + dd, else its unique key is freed.
+local function reserveOrRelease(id, uk, dd, now)
+  if dd > 0 then
+    redis.call("ZADD", q.dedupe, now + dd, "i" .. SEP .. id)
+    if uk ~= "" then redis.call("ZADD", q.dedupe, now + dd, "u" .. SEP .. uk) end
+  elseif uk ~= "" and redis.call("HGET", q.unique, uk) == id then
+    redis.call("HDEL", q.unique, uk)
+  end
+end
+
+-- Keeps at most `count` jobs in a finished set (completed or failed), none
+-- finished more than `age` ms ago (0: no age limit), dropping the rest with
+-- their data; at most 1,000 per call, so one call stays short.
+local function trim(set, count, age, now)
+  local victims = {}
+  if age > 0 then
+    victims = redis.call("ZRANGEBYSCORE", set, "-inf", "(" .. (now - age), "LIMIT", 0, 1000)
+    if #victims > 0 then redis.call("ZREM", set, unpack(victims)) end
+  end
+  local over = redis.call("ZCARD", set) - count
+  if over > 0 then
+    local oldest = redis.call("ZRANGE", set, 0, math.min(over, 1000) - 1)
+    redis.call("ZREM", set, unpack(oldest))
+    for _, id in ipairs(oldest) do victims[#victims + 1] = id end
+  end
+  dropJobs(victims)
 end
 
 -- Appends one attempt's error (a JSON object) to the job's JSON array of errors.
-local function appendError(errorsKey, id, errorJson)
-  local list = redis.call("HGET", errorsKey, id)
+local function appendError(id, errorJson)
+  local list = redis.call("HGET", q.errors, id)
   if list then
     list = string.sub(list, 1, -2) .. "," .. errorJson .. "]"
   else
     list = "[" .. errorJson .. "]"
   end
-  redis.call("HSET", errorsKey, id, list)
+  redis.call("HSET", q.errors, id, list)
 end
 
--- Moves a job to the failed store (`q.failed`, a ZSET by failed-at), frees its
--- unique key `uk` in `q.unique` if the job still owns it, counts it in
--- `q.stats`, and trims the store to `limit`, dropping the oldest failed jobs
--- with all their data (`q.hashes`).
-local function deadLetter(q, id, uk, now, limit)
+-- Appends log lines (a JSON array of strings, "" for none), keeping the newest.
+local function appendLogs(id, linesJson)
+  if linesJson == "" then return end
+  local ok, lines = pcall(cjson.decode, linesJson)
+  if not ok or type(lines) ~= "table" or #lines == 0 then return end
+  local current = redis.call("HGET", q.logs, id)
+  local all = {}
+  if current then
+    local fine, kept = pcall(cjson.decode, current)
+    if fine and type(kept) == "table" then all = kept end
+  end
+  for _, line in ipairs(lines) do all[#all + 1] = tostring(line) end
+  local out = {}
+  for i = math.max(1, #all - MAX_LOG_LINES + 1), #all do out[#out + 1] = all[i] end
+  redis.call("HSET", q.logs, id, cjson.encode(out))
+end
+
+-- Moves a job to the failed store (a ZSET by failed-at), ends its unique key or
+-- dedupe window, counts it, and trims the store (`keep`: count and age).
+local function deadLetter(id, uk, dd, now, keep)
   redis.call("ZADD", q.failed, now, id)
-  if uk and uk ~= "" and redis.call("HGET", q.unique, uk) == id then
-    redis.call("HDEL", q.unique, uk)
-  end
+  reserveOrRelease(id, uk, dd, now)
   redis.call("HINCRBY", q.stats, "failed", 1)
-  local over = redis.call("ZCARD", q.failed) - limit
-  if over > 0 then
-    local oldest = redis.call("ZRANGE", q.failed, 0, over - 1)
-    redis.call("ZREM", q.failed, unpack(oldest))
-    dropJobData(q.hashes, oldest)
-  end
+  trim(q.failed, keep.count, keep.age, now)
+end
+
+-- The unique key and dedupe window a record carries ("" and 0 when none).
+local function endingOf(record)
+  local ok, rec = pcall(cjson.decode, record)
+  if not ok or type(rec) ~= "table" then return "", 0 end
+  return type(rec.u) == "string" and rec.u or "", tonumber(rec.x) or 0
 end

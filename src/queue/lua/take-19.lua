@@ -13,28 +13,24 @@
   same jobs and completions instead of taking more.
   Lease deadlines are on Redis's clock (TIME); run-at times on the caller's.
 
-  KEYS[1]   jobs         HASH  id -> record JSON ({"b":band,"m":maxRetries,"s":maxStalls,...})
-  KEYS[2]   attempts     HASH  id -> reservations so far
-  KEYS[3]   errors       HASH  id -> JSON array of attempt errors
-  KEYS[4]   ready        ZSET  id by band * 1e13 + sequence
-  KEYS[5]   delayed      ZSET  id by run-at
-  KEYS[6]   active       ZSET  id by lease deadline
-  KEYS[7]   leases       HASH  id -> token
-  KEYS[8]   failed       ZSET  id by failed-at
-  KEYS[9]   unique       HASH  unique key -> id
-  KEYS[10]  stats        HASH  seq, completed, failed
-  KEYS[11]  stalls       HASH  id -> times its lease expired
-  KEYS[12]  progress     HASH  id -> latest progress reported
-  KEYS[13]  reservation  STRING  this call's remembered outcome
+  KEYS[1..18]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[19]     reservation  STRING  this call's remembered outcome
 
-  ARGV[1]  now (epoch ms, the caller's clock)
-  ARGV[2]  how many jobs to reserve (0: only complete)
-  ARGV[3]  lease duration (ms)
-  ARGV[4]  reservation token
-  ARGV[5]  failed-store retention limit
-  ARGV[6]  max stalls for jobs whose record sets none ("s":-1)
-  ARGV[7]  number of completions, n
-  ARGV[8 + 3i .. 10 + 3i]  per completion: id, token, unique key ("" for none)
+  ARGV[1]   now (epoch ms, the caller's clock)
+  ARGV[2]   how many jobs to reserve (0: only complete); nothing is reserved while
+            the queue is paused (the "paused" field of stats)
+  ARGV[3]   lease duration (ms)
+  ARGV[4]   reservation token
+  ARGV[5]   completed jobs kept (-1: deleted at once)
+  ARGV[6]   completed jobs' longest stay (ms, 0: no limit)
+  ARGV[7]   failed jobs kept
+  ARGV[8]   failed jobs' longest stay (ms, 0: no limit)
+  ARGV[9]   max stalls for jobs whose record sets none ("s":-1)
+  ARGV[10]  the worker's id, kept with each job it reserves
+  ARGV[11]  number of completions, n
+  ARGV[12 + 6i .. 17 + 6i]  per completion: id, token, unique key ("" for none),
+            dedupe window (ms, 0 for none), result JSON ("" for none), log lines as a
+            JSON array ("" for none)
 
   Output:
     { lost ids, stalled ids, jobs, next due, ids of stalled jobs moved to the failed store }
@@ -47,9 +43,13 @@ local now = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
 local leaseMs = tonumber(ARGV[3])
 local token = ARGV[4]
-local failedLimit = tonumber(ARGV[5])
-local defaultMaxStalls = tonumber(ARGV[6])
-local n = tonumber(ARGV[7])
+local keepCompleted = { count = tonumber(ARGV[5]), age = tonumber(ARGV[6]) }
+local keepFailed = { count = tonumber(ARGV[7]), age = tonumber(ARGV[8]) }
+local defaultMaxStalls = tonumber(ARGV[9])
+local workerId = ARGV[10]
+local n = tonumber(ARGV[11])
+local PER = 6
+local memoKey = KEYS[19]
 -- Two clocks, on purpose. Leases are set and compared on Redis's own clock, never
 -- the caller's: a worker whose clock runs ahead must not reclaim other workers'
 -- live leases, nor one running behind hand out leases already over. Redis 7
@@ -58,18 +58,14 @@ local n = tonumber(ARGV[7])
 -- times stay on the caller's clock (ARGV[1]), as their dispatcher computed them.
 local time = redis.call("TIME")
 local leaseNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local queueKeys = {
-  failed = KEYS[8], unique = KEYS[9], stats = KEYS[10],
-  hashes = { KEYS[1], KEYS[2], KEYS[3], KEYS[11], KEYS[12] },
-}
 
 local function jobsOf(ids)
   local out = {}
   if #ids == 0 then return out end
-  local records = redis.call("HMGET", KEYS[1], unpack(ids))
-  local attempts = redis.call("HMGET", KEYS[2], unpack(ids))
-  local errors = redis.call("HMGET", KEYS[3], unpack(ids))
-  local stalls = redis.call("HMGET", KEYS[11], unpack(ids))
+  local records = redis.call("HMGET", q.jobs, unpack(ids))
+  local attempts = redis.call("HMGET", q.attempts, unpack(ids))
+  local errors = redis.call("HMGET", q.errors, unpack(ids))
+  local stalls = redis.call("HMGET", q.stalls, unpack(ids))
   for i, id in ipairs(ids) do
     if records[i] then
       out[#out + 1] = id
@@ -84,9 +80,9 @@ end
 
 local function nextDue()
   local due = -1
-  local d = redis.call("ZRANGE", KEYS[5], 0, 0, "WITHSCORES")
+  local d = redis.call("ZRANGE", q.delayed, 0, 0, "WITHSCORES")
   if d[2] then due = tonumber(d[2]) end
-  local a = redis.call("ZRANGE", KEYS[6], 0, 0, "WITHSCORES")
+  local a = redis.call("ZRANGE", q.active, 0, 0, "WITHSCORES")
   if a[2] then
     -- A lease deadline is on Redis's clock: say it on the caller's.
     local leaseDue = now + math.max(0, tonumber(a[2]) - leaseNow)
@@ -96,85 +92,101 @@ local function nextDue()
 end
 
 -- A replay: answer what the first run answered.
-local memo = redis.call("GET", KEYS[13])
+local memo = redis.call("GET", memoKey)
 if memo then
   local saved = cjson.decode(memo)
   local held = {}
   for _, id in ipairs(saved.ids) do
-    if redis.call("HGET", KEYS[7], id) == token then held[#held + 1] = id end
+    if redis.call("HGET", q.leases, id) == token then held[#held + 1] = id end
   end
   return { saved.lost, {}, jobsOf(held), want > 0 and nextDue() or -1, {} }
 end
 
--- Complete.
+-- Complete: kept with their result for viewing (within the retention limits), or dropped.
 local lost = {}
 if n > 0 then
   local ids = {}
-  for i = 0, n - 1 do ids[i + 1] = ARGV[8 + i * 3] end
-  local holders = redis.call("HMGET", KEYS[7], unpack(ids))
-  local done = {}
+  for i = 0, n - 1 do ids[i + 1] = ARGV[12 + i * PER] end
+  local holders = redis.call("HMGET", q.leases, unpack(ids))
+  local done, finished, results = {}, {}, {}
   for i = 0, n - 1 do
-    local id, tok, uk = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
+    local base = 12 + i * PER
+    local id, tok, uk, dd = ARGV[base], ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
     if holders[i + 1] == tok then
       done[#done + 1] = id
-      if uk ~= "" and redis.call("HGET", KEYS[9], uk) == id then redis.call("HDEL", KEYS[9], uk) end
+      finished[#finished + 1] = now
+      finished[#finished + 1] = id
+      if ARGV[base + 4] ~= "" then
+        results[#results + 1] = id
+        results[#results + 1] = ARGV[base + 4]
+      end
+      appendLogs(id, ARGV[base + 5])
+      reserveOrRelease(id, uk, dd, now)
     else
       lost[#lost + 1] = id
     end
   end
   if #done > 0 then
-    dropJobData(queueKeys.hashes, done)
-    redis.call("HDEL", KEYS[7], unpack(done))
-    redis.call("ZREM", KEYS[6], unpack(done))
-    redis.call("HINCRBY", KEYS[10], "completed", #done)
+    redis.call("HDEL", q.leases, unpack(done))
+    redis.call("ZREM", q.active, unpack(done))
+    redis.call("HINCRBY", q.stats, "completed", #done)
+    if keepCompleted.count >= 0 then
+      redis.call("ZADD", q.completed, unpack(finished))
+      if #results > 0 then redis.call("HSET", q.results, unpack(results)) end
+      trim(q.completed, keepCompleted.count, keepCompleted.age, now)
+    else
+      dropJobs(done)
+    end
+    trim(q.failed, keepFailed.count, keepFailed.age, now)
   end
 end
 
+if want > 0 and redis.call("HEXISTS", q.stats, "paused") == 1 then want = 0 end
 if want <= 0 then
   if n > 0 then
-    redis.call("SET", KEYS[13], cjson.encode({ lost = lost, ids = {} }), "PX", leaseMs)
+    redis.call("SET", memoKey, cjson.encode({ lost = lost, ids = {} }), "PX", leaseMs)
   end
   return { lost, {}, {}, -1, {} }
 end
 
 -- Reclaim expired leases: a stall, not a failed attempt.
 local stalled, stalledOut = {}, {}
-local expired = redis.call("ZRANGEBYSCORE", KEYS[6], "-inf", leaseNow, "LIMIT", 0, 1000)
+local expired = redis.call("ZRANGEBYSCORE", q.active, "-inf", leaseNow, "LIMIT", 0, 1000)
 for _, id in ipairs(expired) do
-  redis.call("ZREM", KEYS[6], id)
-  redis.call("HDEL", KEYS[7], id)
-  local record = redis.call("HGET", KEYS[1], id)
+  redis.call("ZREM", q.active, id)
+  redis.call("HDEL", q.leases, id)
+  local record = redis.call("HGET", q.jobs, id)
   if record then
     stalled[#stalled + 1] = id
-    local count = redis.call("HINCRBY", KEYS[11], id, 1)
+    local count = redis.call("HINCRBY", q.stalls, id, 1)
     -- "s":-1 (or a record without "s") takes the worker's default.
     local limit = tonumber(string.match(record, '^{"b":%d,"m":%d+,"s":(%d+)')) or defaultMaxStalls
     if count > limit then
-      appendError(KEYS[3], id, cjson.encode({
-        attempt = tonumber(redis.call("HGET", KEYS[2], id)) or 0,
+      appendError(id, cjson.encode({
+        attempt = tonumber(redis.call("HGET", q.attempts, id)) or 0,
         name = "JobStalledError",
         message = string.format(
           "The job stalled too many times: its lease expired %d times before it finished (maxStalls %d)",
           count, limit),
         at = now,
       }))
-      local ok, decoded = pcall(cjson.decode, record)
-      deadLetter(queueKeys, id, ok and type(decoded.u) == "string" and decoded.u or nil, now, failedLimit)
+      local uk, dd = endingOf(record)
+      deadLetter(id, uk, dd, now, keepFailed)
       stalledOut[#stalledOut + 1] = id
     else
       local band = string.match(record, '^{"b":(%d)')
-      local seq = redis.call("HINCRBY", KEYS[10], "seq", 1)
-      redis.call("ZADD", KEYS[4], tonumber(band) * 1e13 + seq, id)
+      local seq = redis.call("HINCRBY", q.stats, "seq", 1)
+      redis.call("ZADD", q.ready, tonumber(band) * 1e13 + seq, id)
     end
   end
 end
 
 -- Promote due delayed jobs.
-local due = redis.call("ZRANGEBYSCORE", KEYS[5], "-inf", now, "LIMIT", 0, 1000)
+local due = redis.call("ZRANGEBYSCORE", q.delayed, "-inf", now, "LIMIT", 0, 1000)
 if #due > 0 then
-  redis.call("ZREM", KEYS[5], unpack(due))
-  local records = redis.call("HMGET", KEYS[1], unpack(due))
-  local last = redis.call("HINCRBY", KEYS[10], "seq", #due)
+  redis.call("ZREM", q.delayed, unpack(due))
+  local records = redis.call("HMGET", q.jobs, unpack(due))
+  local last = redis.call("HINCRBY", q.stats, "seq", #due)
   local seq = last - #due
   local ready = {}
   for i, id in ipairs(due) do
@@ -185,30 +197,34 @@ if #due > 0 then
       ready[#ready + 1] = id
     end
   end
-  if #ready > 0 then redis.call("ZADD", KEYS[4], unpack(ready)) end
+  if #ready > 0 then redis.call("ZADD", q.ready, unpack(ready)) end
 end
 
--- Reserve.
+-- Reserve, noting when and by whom each job started.
 local reserved = {}
-local popped = redis.call("ZPOPMIN", KEYS[4], want)
+local popped = redis.call("ZPOPMIN", q.ready, want)
 for i = 1, #popped, 2 do reserved[#reserved + 1] = popped[i] end
 local jobs = {}
 if #reserved > 0 then
   local deadline = leaseNow + leaseMs
-  local leases, active = {}, {}
+  local run = '{"startedAt":' .. string.format("%.0f", now) .. ',"workerId":' .. cjson.encode(workerId) .. '}'
+  local leases, active, runs = {}, {}, {}
   for _, id in ipairs(reserved) do
-    redis.call("HINCRBY", KEYS[2], id, 1)
+    redis.call("HINCRBY", q.attempts, id, 1)
     leases[#leases + 1] = id
     leases[#leases + 1] = token
     active[#active + 1] = deadline
     active[#active + 1] = id
+    runs[#runs + 1] = id
+    runs[#runs + 1] = run
   end
-  redis.call("HSET", KEYS[7], unpack(leases))
-  redis.call("ZADD", KEYS[6], unpack(active))
+  redis.call("HSET", q.leases, unpack(leases))
+  redis.call("ZADD", q.active, unpack(active))
+  redis.call("HSET", q.runs, unpack(runs))
   jobs = jobsOf(reserved)
 end
 
 if #reserved > 0 or n > 0 then
-  redis.call("SET", KEYS[13], cjson.encode({ lost = lost, ids = reserved }), "PX", leaseMs)
+  redis.call("SET", memoKey, cjson.encode({ lost = lost, ids = reserved }), "PX", leaseMs)
 end
 return { lost, stalled, jobs, nextDue(), stalledOut }

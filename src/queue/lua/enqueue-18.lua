@@ -1,0 +1,151 @@
+--[[
+  Enqueues a batch of jobs of one queue, all or nothing: every check runs
+  before the first write. A job whose id is taken, or whose unique key is held,
+  is skipped and reported with the holder's id, which also makes a replayed
+  request (the HTTP client retries) enqueue nothing.
+
+  An id is taken by a job that exists, except a completed job kept only for
+  viewing: a new dispatch with its id replaces it, unless the job was
+  dispatched with a dedupe window (`dedupeFor`) that is still open. A unique
+  key is held by a waiting, delayed or active job, or by an open dedupe window.
+
+  Each record starts {"b":band,"m":maxRetries,"s":maxStalls,"d":"dispatch token",
+  and the token is unique per dispatch call. A job that exists with the same
+  token as the one being enqueued was created by this very call, replayed:
+  it is reported as created again, so the replay answers what the first call
+  answered, while another caller dispatching the same id is told "skipped".
+
+  KEYS[1..18]  the queue's lifecycle keys (see includes/jobs.lua)
+
+  ARGV[1]  now (epoch ms)
+  ARGV[2]  number of jobs, n
+  ARGV[3 + 8i .. 10 + 8i]  per job: id, record JSON, band (0 high, 1 normal, 2 low),
+                           run-at (epoch ms), unique key ("" for none), name,
+                           created-at (epoch ms), tags as a JSON array ("" for none)
+
+  Output:
+    a flat array: id, created (1) or skipped (0), for each job in order
+]]
+-- @include "jobs.lua"
+
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local PER = 8
+local ids = {}
+for i = 0, n - 1 do ids[i + 1] = ARGV[3 + i * PER] end
+local existing = n > 0 and redis.call("HMGET", q.jobs, unpack(ids)) or {}
+
+-- Forget dedupe windows that have closed, and the unique keys only they held.
+local windows = redis.call("ZCARD", q.dedupe) > 0
+if windows then
+  local closed = redis.call("ZRANGEBYSCORE", q.dedupe, "-inf", now, "LIMIT", 0, 100)
+  for _, member in ipairs(closed) do
+    redis.call("ZREM", q.dedupe, member)
+    if string.sub(member, 1, 1) == "u" then
+      local uk = string.sub(member, 3)
+      local holder = redis.call("HGET", q.unique, uk)
+      if holder and redis.call("HEXISTS", q.jobs, holder) == 0 then
+        redis.call("HDEL", q.unique, uk)
+      end
+    end
+  end
+end
+
+-- Whether a job still counts as pending for its unique key: it exists and has not ended.
+local function pending(id)
+  return redis.call("HEXISTS", q.jobs, id) == 1 and not redis.call("ZSCORE", q.completed, id)
+    and not redis.call("ZSCORE", q.failed, id)
+end
+
+-- The record prefix up to and including the dispatch token, when it has one.
+local function tokenOf(record)
+  return string.match(record, '^{"b":%d,"m":%d+,"s":%-?%d+,"d":"[^"]+"')
+end
+
+local seen = {}
+local heldBy = {}
+local records, ready, delayed, uniques, entries, replaced = {}, {}, {}, {}, {}, {}
+local readyCount = 0
+local out = {}
+for i = 0, n - 1 do
+  local base = 3 + i * PER
+  local id, record, band, runAt, uk =
+    ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), ARGV[base + 4]
+  local holder = nil
+  local mine = false
+  if seen[id] then
+    holder = id
+  elseif existing[i + 1] then
+    local token = tokenOf(existing[i + 1])
+    if token and token == tokenOf(record) then
+      -- The same call, replayed: answer "created" again and hold the key as the first run did.
+      holder = id
+      mine = true
+      seen[id] = true
+      if uk ~= "" then heldBy[uk] = id end
+    elseif not (redis.call("ZSCORE", q.completed, id) and not (windows and reserved("i", id, now))) then
+      holder = id
+    else
+      replaced[#replaced + 1] = id
+    end
+  elseif windows and reserved("i", id, now) then
+    holder = id
+  end
+  if not holder and not mine and uk ~= "" then
+    holder = heldBy[uk]
+    if not holder then
+      local current = redis.call("HGET", q.unique, uk)
+      if current and (pending(current) or (windows and reserved("u", uk, now))) then
+        holder = current
+      end
+    end
+  end
+  if holder then
+    out[#out + 1] = holder
+    out[#out + 1] = mine and 1 or 0
+  else
+    seen[id] = true
+    records[#records + 1] = id
+    records[#records + 1] = record
+    if uk ~= "" then
+      heldBy[uk] = id
+      uniques[#uniques + 1] = uk
+      uniques[#uniques + 1] = id
+    end
+    if runAt > now then
+      delayed[#delayed + 1] = runAt
+      delayed[#delayed + 1] = id
+    else
+      readyCount = readyCount + 1
+      ready[#ready + 1] = band
+      ready[#ready + 1] = id
+    end
+    local tags = ARGV[base + 7]
+    indexEntries(id, {
+      createdAt = tonumber(ARGV[base + 6]),
+      name = ARGV[base + 5],
+      t = tags ~= "" and cjson.decode(tags) or nil,
+    }, entries)
+    out[#out + 1] = id
+    out[#out + 1] = 1
+  end
+end
+
+if #replaced > 0 then
+  redis.call("ZREM", q.completed, unpack(replaced))
+  dropJobs(replaced)
+end
+if #records > 0 then redis.call("HSET", q.jobs, unpack(records)) end
+if #uniques > 0 then redis.call("HSET", q.unique, unpack(uniques)) end
+if #delayed > 0 then redis.call("ZADD", q.delayed, unpack(delayed)) end
+if readyCount > 0 then
+  local last = redis.call("HINCRBY", q.stats, "seq", readyCount)
+  local seq = last - readyCount
+  for j = 1, #ready, 2 do
+    seq = seq + 1
+    ready[j] = ready[j] * 1e13 + seq
+  end
+  redis.call("ZADD", q.ready, unpack(ready))
+end
+indexWrite("ZADD", entries)
+return out

@@ -1,0 +1,138 @@
+--[[
+  Reads a page of one queue's jobs, newest first, in one consistent step.
+  Writes nothing. The caller picks the source, so no search scans every job:
+    id     one job
+    index  a range of the text-sorted index: every job, one name's or one
+           tag's, by dispatch time (since/until bound the range)
+    state  one state's set in its own order: completed and failed by when
+           they ended, delayed by run-at, active by lease deadline, waiting in
+           reverse queue order
+  and the other filters are checked on each job read from it. At most
+  `budget` jobs are read per call: a page may come back short, with a cursor.
+
+  KEYS[1..18]  the queue's lifecycle keys (see includes/jobs.lua)
+
+  ARGV[1]   source: "id", "index" or "state"
+  ARGV[2]   the job id, the index prefix ("a", "n" SEP name, "t" SEP tag), or the state
+  ARGV[3]   since: dispatched at or after (epoch ms, "" for any)
+  ARGV[4]   until: dispatched before (epoch ms, "" for any)
+  ARGV[5]   only this state ("" for any)
+  ARGV[6]   only this name ("" for any)
+  ARGV[7]   only this tag ("" for any)
+  ARGV[8]   at most this many jobs
+  ARGV[9]   read at most this many jobs
+  ARGV[10]  cursor: the sort value of the last job of the previous page ("" for none)
+  ARGV[11]  cursor: that job's id
+
+  Output:
+    { rows, next cursor value ("" at the end), next cursor id }
+    rows is flat, 11 per job: id, record, attempts, errors JSON ("" for none), stalls,
+    progress ("" for none), state, when it entered that state ("" for waiting),
+    result JSON (""), log lines JSON (""), last run JSON ("")
+]]
+-- @include "jobs.lua"
+
+local source, key = ARGV[1], ARGV[2]
+local since, till = tonumber(ARGV[3]), tonumber(ARGV[4])
+local onlyState, onlyName, onlyTag = ARGV[5], ARGV[6], ARGV[7]
+local limit, budget = tonumber(ARGV[8]), tonumber(ARGV[9])
+local afterValue, afterId = ARGV[10], ARGV[11]
+
+local sets = {
+  { "active", q.active }, { "delayed", q.delayed }, { "failed", q.failed },
+  { "completed", q.completed }, { "waiting", q.ready },
+}
+local stateSet = {}
+for _, pair in ipairs(sets) do stateSet[pair[1]] = pair[2] end
+
+local rows, count = {}, 0
+
+-- Adds the job to the page when it passes the filters; false when it does not exist.
+local function consider(id)
+  local record = redis.call("HGET", q.jobs, id)
+  if not record then return false end
+  local state, at = nil, ""
+  for _, pair in ipairs(sets) do
+    local score = redis.call("ZSCORE", pair[2], id)
+    if score then
+      state = pair[1]
+      if state ~= "waiting" and state ~= "active" then at = score end
+      break
+    end
+  end
+  if not state then return false end
+  if onlyState ~= "" and state ~= onlyState then return true end
+  if onlyName ~= "" or onlyTag ~= "" or since or till then
+    local ok, rec = pcall(cjson.decode, record)
+    if not ok or type(rec) ~= "table" then return true end
+    if onlyName ~= "" and rec.name ~= onlyName then return true end
+    local created = tonumber(rec.createdAt) or 0
+    if (since and created < since) or (till and created >= till) then return true end
+    if onlyTag ~= "" then
+      local found = false
+      if type(rec.t) == "table" then
+        for _, tag in ipairs(rec.t) do if tag == onlyTag then found = true end end
+      end
+      if not found then return true end
+    end
+  end
+  local function get(hash) return redis.call("HGET", hash, id) or "" end
+  for _, value in ipairs({
+    id, record, tonumber(get(q.attempts)) or 0, get(q.errors), tonumber(get(q.stalls)) or 0,
+    get(q.progress), state, at, get(q.results), get(q.logs), get(q.runs),
+  }) do rows[#rows + 1] = value end
+  count = count + 1
+  return true
+end
+
+local nextValue, nextId = "", ""
+if source == "id" then
+  consider(key)
+elseif source == "index" then
+  local head = key .. SEP
+  local low = "[" .. head .. (since and stamp(since) or "")
+  local high = till and ("(" .. head .. stamp(till)) or ("(" .. key .. string.char(1))
+  if afterValue ~= "" then
+    local after = head .. stamp(tonumber(afterValue)) .. SEP .. afterId
+    if after < string.sub(high, 2) then high = "(" .. after end
+  end
+  local read = 0
+  while count < limit and read < budget do
+    local chunk = redis.call("ZREVRANGEBYLEX", q.index, high, low, "LIMIT", 0, math.min(200, budget - read))
+    if #chunk == 0 then break end
+    for _, member in ipairs(chunk) do
+      read = read + 1
+      high = "(" .. member
+      local rest = string.sub(member, #head + 1)
+      nextValue = tostring(tonumber(string.sub(rest, 1, 13)))
+      nextId = string.sub(rest, 15)
+      consider(nextId)
+      if count >= limit or read >= budget then break end
+    end
+    if #chunk < 200 and count < limit and read < budget then nextValue = "" break end
+  end
+  if count < limit and read < budget then nextValue = "" end
+elseif stateSet[key] then
+  local set = stateSet[key]
+  local max = afterValue ~= "" and afterValue or "+inf"
+  local offset, read = 0, 0
+  while count < limit and read < budget do
+    local chunk = redis.call("ZREVRANGEBYSCORE", set, max, "-inf", "WITHSCORES", "LIMIT", offset, 200)
+    if #chunk == 0 then break end
+    offset = offset + #chunk / 2
+    for i = 1, #chunk, 2 do
+      local id, score = chunk[i], chunk[i + 1]
+      -- Ties with the cursor's value come in reverse id order: skip those already served.
+      if not (afterValue ~= "" and tonumber(score) == tonumber(afterValue) and id >= afterId) then
+        read = read + 1
+        nextValue, nextId = score, id
+        consider(id)
+        if count >= limit or read >= budget then break end
+      end
+    end
+    if #chunk < 400 then break end
+  end
+  if count < limit and read < budget then nextValue = "" end
+end
+if nextValue == "" then nextId = "" end
+return { rows, nextValue, nextId }
