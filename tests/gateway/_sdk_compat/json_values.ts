@@ -18,7 +18,10 @@ export interface JsonValueCase {
 export const JSON_VALUES: readonly JsonValueCase[] = [
   { type: "string", value: "héllo wörld 🔥", stored: "héllo wörld 🔥" },
   { type: "string with a line break and quotes", value: 'a\n"b"\r\n', stored: 'a\n"b"\r\n' },
+  { type: "empty string", value: "", stored: "" },
   { type: "integer", value: 42, stored: "42" },
+  { type: "integer past 2^53", value: 2 ** 53 + 2, stored: "9007199254740994" },
+  { type: "float in exponent form", value: 1.5e-7, stored: "1.5e-7" },
   { type: "negative float", value: -3.25, stored: "-3.25" },
   { type: "boolean true", value: true, stored: "true" },
   { type: "boolean false", value: false, stored: "false" },
