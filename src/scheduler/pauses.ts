@@ -26,20 +26,9 @@ export interface TaskPauses {
 /** Paused tasks in this process's memory: one scheduler instance obeys them. */
 export class MemoryPauses implements TaskPauses {
   #paused = new Set<string>();
-
-  paused(): Promise<ReadonlySet<string>> {
-    return Promise.resolve(new Set(this.#paused));
-  }
-
-  pause(task: string): Promise<void> {
-    this.#paused.add(task);
-    return Promise.resolve();
-  }
-
-  resume(task: string): Promise<void> {
-    this.#paused.delete(task);
-    return Promise.resolve();
-  }
+  paused = (): Promise<ReadonlySet<string>> => Promise.resolve(new Set(this.#paused));
+  pause = (task: string): Promise<void> => Promise.resolve(void this.#paused.add(task));
+  resume = (task: string): Promise<void> => Promise.resolve(void this.#paused.delete(task));
 }
 
 /**
