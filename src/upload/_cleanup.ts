@@ -26,7 +26,8 @@ export async function cleanupExpired(config: Config): Promise<CleanupResult> {
           skipped.add(id);
           continue;
         }
-        if (record.completedAt === null) {
+        // A finished partial upload is only a piece of another file: its bytes go too.
+        if (record.completedAt === null || record.concat === "partial") {
           await store.delete(id);
           result.removed++;
         } else {

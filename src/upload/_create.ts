@@ -6,7 +6,8 @@ import { parseChecksum, parseInteger } from "./_headers.ts";
 import { parseMetadata } from "./_metadata.ts";
 import { ID, isOffsetStream } from "./_protocol.ts";
 import { chooseChannel } from "./_progress.ts";
-import { expiresHeader, type Reply } from "./_reply.ts";
+import { expiresHeader, refusalReply, type Reply } from "./_reply.ts";
+import { createFinal, parseConcat } from "./_concat.ts";
 import { locationOf } from "./_location.ts";
 import type { BodyReceiver } from "./_receive.ts";
 import { uploadInfo } from "./_upload_info.ts";
@@ -22,6 +23,16 @@ export async function create(
   request: Request,
 ): Promise<Reply> {
   const headers = request.headers;
+  const concat = parseConcat(headers.get("Upload-Concat"), request);
+  if (typeof concat === "string") return { status: 400, message: concat };
+  if (concat?.kind === "final") {
+    const metadata = parseMetadataHeader(config, headers);
+    if (typeof metadata === "string") return { status: 400, message: metadata };
+    return createFinal(config, request, concat.ids, metadata);
+  }
+  if (concat && !config.store.concatenate) {
+    return { status: 400, message: "This server's store cannot join uploads (concatenation)" };
+  }
   const length = parseInteger("Upload-Length", headers.get("Upload-Length"));
   const defer = headers.get("Upload-Defer-Length");
   if (typeof length === "string") return { status: 400, message: length };
@@ -37,16 +48,9 @@ export async function create(
       message: `Upload-Length exceeds the maximum of ${config.maxSize} bytes`,
     };
   }
-  const rawMetadata = headers.get("Upload-Metadata");
-  let metadata: Record<string, string | null> = {};
-  if (rawMetadata !== null) {
-    if (new TextEncoder().encode(rawMetadata).byteLength > config.maxMetadataSize) {
-      return { status: 400, message: `Upload-Metadata exceeds ${config.maxMetadataSize} bytes` };
-    }
-    const parsed = parseMetadata(rawMetadata, 64);
-    if (typeof parsed === "string") return { status: 400, message: parsed };
-    metadata = parsed;
-  }
+  const parsedMetadata = parseMetadataHeader(config, headers);
+  if (typeof parsedMetadata === "string") return { status: 400, message: parsedMetadata };
+  const { metadata, rawMetadata } = parsedMetadata;
   const withBody = isOffsetStream(headers);
   const checksum = withBody ? parseChecksum(headers.get("Upload-Checksum")) : null;
   if (typeof checksum === "string") return { status: 400, message: checksum };
@@ -76,15 +80,10 @@ export async function create(
     head: null,
     sweepAt: expiresAt,
     channel: null,
+    concat: concat ? "partial" : null,
   };
   const refusal = await config.onCreate?.(uploadInfo(record), request);
-  if (refusal) {
-    const status =
-      Number.isInteger(refusal.status) && refusal.status >= 400 && refusal.status <= 599
-        ? refusal.status
-        : 403;
-    return { status, message: refusal.message ?? "Upload refused" };
-  }
+  if (refusal) return refusalReply(refusal);
   record.channel = chooseChannel(config, record, request);
   await (await config.store.startChunkedUpload(id)).release();
   let created: boolean;
@@ -126,4 +125,18 @@ export async function create(
       ...expiresHeader(current),
     },
   };
+}
+
+/** `Upload-Metadata`, decoded, or a message for a 400. */
+function parseMetadataHeader(
+  config: Config,
+  headers: Headers,
+): Pick<UploadRecord, "metadata" | "rawMetadata"> | string {
+  const rawMetadata = headers.get("Upload-Metadata");
+  if (rawMetadata === null) return { metadata: {}, rawMetadata };
+  if (new TextEncoder().encode(rawMetadata).byteLength > config.maxMetadataSize) {
+    return `Upload-Metadata exceeds ${config.maxMetadataSize} bytes`;
+  }
+  const metadata = parseMetadata(rawMetadata, 64);
+  return typeof metadata === "string" ? metadata : { metadata, rawMetadata };
 }

@@ -19,6 +19,13 @@ export interface ByteRange {
   readonly length: number;
 }
 
+/** Where a part goes: part `number` of multipart upload `uploadId` to `key`. */
+export interface PartTarget {
+  readonly key: string;
+  readonly uploadId: string;
+  readonly number: number;
+}
+
 /** One stored object found by {@linkcode ObjectBucket.list}. */
 export interface ListedObject {
   readonly key: string;
@@ -42,15 +49,9 @@ export interface ObjectBucket {
   /** Starts a multipart upload to `key`; returns its upload id. */
   createMultipart(key: string): Promise<string>;
   /** Uploads one part; returns its ETag. */
-  uploadPart(key: string, uploadId: string, number: number, bytes: Uint8Array): Promise<string>;
-  /** Makes a part from a range of another object without the bytes passing through here when the store can. */
-  copyPart(
-    key: string,
-    uploadId: string,
-    number: number,
-    source: string,
-    range: ByteRange,
-  ): Promise<string>;
+  uploadPart(target: PartTarget, bytes: Uint8Array): Promise<string>;
+  /** Makes a part from a range of another object, without the bytes passing through here when the store can. */
+  copyPart(target: PartTarget, source: string, range: ByteRange): Promise<string>;
   /** Joins the parts into the object at `key`. */
   completeMultipart(key: string, uploadId: string, parts: UploadedPart[]): Promise<void>;
   /** Abandons a multipart upload and its parts; an unknown one is no error. */

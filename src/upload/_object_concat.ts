@@ -44,17 +44,13 @@ export async function concatenateObjects(
     for (let start = 0, number = 1; start < total; start += partSize, number++) {
       const end = Math.min(start + partSize, total);
       const inside = sources.find((s) => s.start <= start && end <= s.start + s.size);
+      const target = { key, uploadId, number };
       const etag = inside
-        ? await bucket.copyPart(key, uploadId, number, inside.key, {
+        ? await bucket.copyPart(target, inside.key, {
           offset: start - inside.start,
           length: end - start,
         })
-        : await bucket.uploadPart(
-          key,
-          uploadId,
-          number,
-          await gather(context, sources, start, end),
-        );
+        : await bucket.uploadPart(target, await gather(context, sources, start, end));
       parts.push({ number, etag });
     }
     await bucket.completeMultipart(key, uploadId, parts);

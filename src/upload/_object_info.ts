@@ -7,7 +7,7 @@
  * back from outside the process, so it is checked before it is trusted.
  */
 import * as v from "valibot";
-import { corrupt, parseRecord } from "./_record_schema.ts";
+import { corrupt, parseRecord, parseStored } from "./_record_schema.ts";
 import type { ObjectBucket, UploadedPart } from "./_object_bucket.ts";
 import type { UploadRecord } from "./state.ts";
 
@@ -58,15 +58,7 @@ export class InfoObjects {
     const found = await this.#bucket.get(infoKey(key));
     if (!found) return null;
     const text = new TextDecoder().decode(found.bytes);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw corrupt(id, "its info object is not JSON", error);
-    }
-    const result = v.safeParse(InfoSchema, parsed);
-    if (!result.success) throw corrupt(id, v.summarize(result.issues));
-    const { upload, record } = result.output;
+    const { upload, record } = parseStored(id, text, InfoSchema);
     if (upload && !consistent(upload)) throw corrupt(id, "its part list does not match its offset");
     return {
       upload,

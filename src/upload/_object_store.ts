@@ -6,7 +6,7 @@
  */
 import { UploadError } from "./errors.ts";
 import { assertUploadPath } from "./_path.ts";
-import { pipeToStore } from "./_pipe.ts";
+import { ChunkedStore } from "./chunked_store.ts";
 import { InfoObjects, type MultipartProgress } from "./_object_info.ts";
 import {
   discardUpload,
@@ -18,7 +18,7 @@ import { ObjectUploadState } from "./_object_state.ts";
 import { concatenateObjects } from "./_object_concat.ts";
 import type { ObjectBucket } from "./_object_bucket.ts";
 import type { UploadState } from "./state.ts";
-import type { ChunkedUpload, ProgressCallback, StoredFile, UploadStore } from "./store.ts";
+import type { ChunkedUpload, StoredFile } from "./store.ts";
 
 /** The part size unless told otherwise: 8 MiB, as tusd and @tus/s3-store use. */
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
@@ -48,17 +48,18 @@ export interface ObjectStoreOptions {
   prefix?: string;
 }
 
-export class ObjectStore implements UploadStore {
+export class ObjectStore extends ChunkedStore {
   /**
    * Upload records kept in each upload's `<key>.info` object, so no other
    * state is needed; locks are held in this process (pass a
    * `RedisUploadState` as `uploads({ state })` to share them between instances).
    */
-  readonly state: UploadState;
+  override readonly state: UploadState;
   #context: ObjectUploadContext;
   #prefix: string;
 
   constructor(bucket: ObjectBucket, options: ObjectStoreOptions = {}) {
+    super();
     const partSize = options.partSize ?? DEFAULT_PART_SIZE;
     if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
       throw new RangeError(
@@ -150,23 +151,6 @@ export class ObjectStore implements UploadStore {
   }
 
   /**
-   * Writes a whole stream as the file at `path`, in parts as it arrives; on
-   * failure nothing is kept.
-   *
-   * @param path The file's path.
-   * @param stream The bytes.
-   * @param onProgress Called after each chunk with the bytes written so far.
-   * @returns The stored file.
-   */
-  uploadWithProgress(
-    path: string,
-    stream: ReadableStream<Uint8Array>,
-    onProgress?: ProgressCallback,
-  ): Promise<StoredFile> {
-    return pipeToStore(this, path, stream, onProgress);
-  }
-
-  /**
    * Describes a finished file.
    *
    * @param path The file's path.
@@ -218,7 +202,7 @@ export class ObjectStore implements UploadStore {
    * @returns The new file.
    * @throws {UploadError} `UPLOAD_NOT_FOUND` when a source is not a finished file.
    */
-  concatenate(path: string, sources: readonly string[]): Promise<StoredFile> {
+  override concatenate(path: string, sources: readonly string[]): Promise<StoredFile> {
     return concatenateObjects(this.#context, path, this.#key(path), sources, (p) => this.#key(p));
   }
 

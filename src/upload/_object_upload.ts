@@ -153,7 +153,10 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     this.#uploadId ??= await bucket.createMultipart(this.#key);
     const number = this.#parts.length + 1;
     const bytes = this.#buffer.subarray(0, this.#filled);
-    const etag = await bucket.uploadPart(this.#key, this.#uploadId, number, bytes);
+    const etag = await bucket.uploadPart(
+      { key: this.#key, uploadId: this.#uploadId, number },
+      bytes,
+    );
     this.#parts.push({ number, etag });
     this.#filled = 0;
   }

@@ -40,6 +40,12 @@ export async function patch(
     const missing = missingReply(record, config.now);
     if (missing) return missing;
     const found = record!;
+    if (Array.isArray(found.concat)) {
+      return {
+        status: 403,
+        message: "A final upload is joined from partial ones; it takes no bytes",
+      };
+    }
     if (found.offset !== offset) {
       return {
         status: 409,

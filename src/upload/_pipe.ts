@@ -1,3 +1,4 @@
+import { UploadError } from "./errors.ts";
 import type { ProgressCallback, StoredFile, UploadStore } from "./store.ts";
 
 /** `uploadWithProgress` for any store, built on its chunked uploads. */
@@ -27,4 +28,43 @@ export async function pipeToStore(
   } finally {
     reader.releaseLock();
   }
+}
+
+/**
+ * `concatenate` for a store that keeps bytes itself (memory, file system):
+ * each source is read and appended in turn to a new chunked upload, so a
+ * failure leaves nothing at `path`.
+ *
+ * @throws {UploadError} `UPLOAD_NOT_FOUND` when a source is not a finished file.
+ */
+export async function concatenateByCopy(
+  store: UploadStore,
+  path: string,
+  sources: readonly string[],
+): Promise<StoredFile> {
+  const streams: ReadableStream<Uint8Array>[] = [];
+  for (const source of sources) {
+    const stream = await store.read(source);
+    if (!stream) {
+      for (const opened of streams) await opened.cancel();
+      throw new UploadError("UPLOAD_NOT_FOUND", `No finished file at ${source}`);
+    }
+    streams.push(stream);
+  }
+  const joined = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      while (streams.length > 0) {
+        const reader = streams[0].getReader();
+        const { done, value } = await reader.read();
+        reader.releaseLock();
+        if (!done) return controller.enqueue(value);
+        streams.shift();
+      }
+      controller.close();
+    },
+    async cancel(reason) {
+      for (const stream of streams) await stream.cancel(reason);
+    },
+  });
+  return await pipeToStore(store, path, joined);
 }

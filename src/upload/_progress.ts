@@ -23,6 +23,19 @@ export function broadcastComplete(config: Config, record: UploadRecord): void {
   broadcast(config, record, "complete", record.offset);
 }
 
+/**
+ * Announces a finished upload: the realtime `complete` event, then
+ * `onComplete`; a throwing hook is told to `onError` and the upload stays complete.
+ */
+export async function announceComplete(config: Config, record: UploadRecord): Promise<void> {
+  broadcastComplete(config, record);
+  try {
+    await config.onComplete?.(uploadInfo(record));
+  } catch (error) {
+    config.onError(error, uploadInfo(record), "onComplete");
+  }
+}
+
 /** Asks `broadcastProgress.channel` once, at creation; a failure only means no broadcasts. */
 export function chooseChannel(
   config: Config,

@@ -3,9 +3,12 @@
 /** The only protocol version served (`Tus-Resumable`, `Tus-Version`). */
 export const TUS_VERSION = "1.0.0";
 
-/** The extensions announced in `Tus-Extension`. */
+/** The extensions announced in `Tus-Extension`; `concatenation` too when the store can join files. */
 export const EXTENSIONS =
   "creation,creation-with-upload,creation-defer-length,expiration,checksum,termination";
+
+/** The extension a store with `concatenate()` adds. */
+export const CONCATENATION = "concatenation";
 
 /** The content type of every body that carries upload bytes. */
 export const OFFSET_CONTENT_TYPE = "application/offset+octet-stream";

@@ -20,8 +20,7 @@ import { type Checksum, sameBytes } from "./_headers.ts";
 import { fromBase64, toBase64 } from "./_base64.ts";
 import { createHasher, type Hasher } from "./_sha.ts";
 import { appendHead, detectType, SNIFF_LENGTH } from "./_file_type.ts";
-import { broadcastComplete, isReported, reportProgress } from "./_progress.ts";
-import { uploadInfo } from "./_upload_info.ts";
+import { announceComplete, isReported, reportProgress } from "./_progress.ts";
 import type { Config } from "./_config.ts";
 import type { Reply } from "./_reply.ts";
 import type { UploadRecord } from "./state.ts";
@@ -107,7 +106,9 @@ export class BodyReceiver {
     const limit = length ?? config.maxSize;
     const hasher: Hasher | null = checksum ? createHasher(checksum.algorithm) : null;
     // The first bytes (from the record, then this body) until the type is known.
-    let head: Uint8Array | null = config.allowedTypes && record.type === null
+    // A partial upload's bytes may start mid-file: its type is checked on the final upload.
+    let head: Uint8Array | null = config.allowedTypes && record.type === null &&
+        record.concat !== "partial"
       ? (record.head ? fromBase64(record.head) : new Uint8Array(0))
       : null;
     // The type found in this request, and how many first bytes it was found from.
@@ -220,13 +221,9 @@ export class BodyReceiver {
     const saved = await this.#save(next, upload);
     if (!saved) return { ok: false, reply: { status: 404, message: "Upload not found" } };
     reportProgress(config, next, offset);
-    if (next.completedAt !== null) {
-      broadcastComplete(config, next);
-      try {
-        await config.onComplete?.(uploadInfo(next));
-      } catch (error) {
-        config.onError(error, uploadInfo(next), "onComplete");
-      }
+    // A partial upload is not a file yet: its final upload completes, once, when it is joined.
+    if (next.completedAt !== null && next.concat !== "partial") {
+      await announceComplete(config, next);
     }
     if (ending === "done" || complete) return { ok: true, record: next };
     logEarlyEnd(ending, record.id, offset, offset - start, config);
@@ -262,7 +259,11 @@ export class BodyReceiver {
       await upload.finalize();
       record.completedAt = now;
       record.expiresAt = null;
-      record.sweepAt = config.keepCompletedFor === null ? null : now + config.keepCompletedFor;
+      // A finished partial waits for its final upload as long as an unfinished upload would.
+      const keep = record.concat === "partial"
+        ? config.expiresIn ?? config.keepCompletedFor
+        : config.keepCompletedFor;
+      record.sweepAt = keep === null ? null : now + keep;
     } else {
       await upload.release();
       if (config.expiresIn !== null) {

@@ -26,6 +26,9 @@ const RecordSchema = v.looseObject({
   head: v.nullable(v.string()),
   sweepAt: nullableNumber,
   channel: v.optional(v.nullable(v.string())),
+  concat: v.optional(
+    v.nullable(v.union([v.literal("partial"), v.array(v.pipe(v.string(), v.regex(ID)))])),
+  ),
 });
 
 /**
@@ -34,17 +37,31 @@ const RecordSchema = v.looseObject({
  * @throws {UploadError} `UPLOAD_RECORD_CORRUPT` when it is not a record of that upload.
  */
 export function parseRecord(id: string, text: string): UploadRecord {
+  const record = parseStored(id, text, RecordSchema);
+  // A record copied under another name must not lead to that other upload's bytes.
+  if (record.id !== id) throw corrupt(id, `it names upload ${record.id}`);
+  return record as UploadRecord;
+}
+
+/**
+ * Parses stored JSON about upload `id` with `schema`.
+ *
+ * @throws {UploadError} `UPLOAD_RECORD_CORRUPT` when it is not JSON or does not fit `schema`.
+ */
+export function parseStored<T extends v.GenericSchema>(
+  id: string,
+  text: string,
+  schema: T,
+): v.InferOutput<T> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
     throw corrupt(id, "it is not JSON", error);
   }
-  const result = v.safeParse(RecordSchema, parsed);
+  const result = v.safeParse(schema, parsed);
   if (!result.success) throw corrupt(id, v.summarize(result.issues));
-  // A record copied under another name must not lead to that other upload's bytes.
-  if (result.output.id !== id) throw corrupt(id, `it names upload ${result.output.id}`);
-  return result.output as UploadRecord;
+  return result.output;
 }
 
 /** The error for a record that cannot be read. */

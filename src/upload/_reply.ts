@@ -49,6 +49,15 @@ export function missingReply(record: UploadRecord | null, now: () => number): Re
   return null;
 }
 
+/** The answer for an `onCreate` refusal: its status when 400–599, else 403. */
+export function refusalReply(refusal: { status?: number; message?: string }): Reply {
+  const status = Number.isInteger(refusal.status) && refusal.status! >= 400 &&
+      refusal.status! <= 599
+    ? refusal.status!
+    : 403;
+  return { status, message: refusal.message ?? "Upload refused" };
+}
+
 /** `Upload-Expires`, for an unfinished upload that expires. */
 export function expiresHeader(record: UploadRecord): Record<string, string> {
   return record.completedAt === null && record.expiresAt !== null

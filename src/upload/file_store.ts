@@ -24,10 +24,10 @@ import { mkdir, open, rename, rm, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { UploadError } from "./errors.ts";
 import { assertUploadPath } from "./_path.ts";
-import { pipeToStore } from "./_pipe.ts";
+import { ChunkedStore } from "./chunked_store.ts";
 import { FileUploadState } from "./_file_state.ts";
 import type { UploadState } from "./state.ts";
-import type { ChunkedUpload, ProgressCallback, StoredFile, UploadStore } from "./store.ts";
+import type { ChunkedUpload, StoredFile } from "./store.ts";
 
 /** Options for {@linkcode FileStore}. */
 export interface FileStoreOptions {
@@ -92,7 +92,7 @@ const RECORDS_DIR = ".info";
  * await Deno.remove(directory, { recursive: true });
  * ```
  */
-export class FileStore implements UploadStore {
+export class FileStore extends ChunkedStore {
   /** The directory holding finished files. */
   readonly directory: string;
   /**
@@ -110,7 +110,7 @@ export class FileStore implements UploadStore {
    * await Deno.remove(directory, { recursive: true });
    * ```
    */
-  readonly state: UploadState;
+  override readonly state: UploadState;
 
   /**
    * Creates a store below `directory`.
@@ -119,6 +119,7 @@ export class FileStore implements UploadStore {
    * @throws {TypeError} When the directory is not a non-empty string.
    */
   constructor(options: FileStoreOptions) {
+    super();
     if (typeof options?.directory !== "string" || options.directory.length === 0) {
       throw new TypeError("FileStore directory must be a non-empty string");
     }
@@ -189,23 +190,6 @@ export class FileStore implements UploadStore {
       throw error;
     }
     return new FileChunkedUpload(path, partial, this.#finalPath(path), handle, offset);
-  }
-
-  /**
-   * Writes a whole stream as the file at `path`; on failure nothing is kept.
-   *
-   * @param path The file's path.
-   * @param stream The bytes.
-   * @param onProgress Called after each chunk with the bytes written so far.
-   * @returns The stored file.
-   * @throws {TypeError} When `path` is not a safe relative path.
-   */
-  uploadWithProgress(
-    path: string,
-    stream: ReadableStream<Uint8Array>,
-    onProgress?: ProgressCallback,
-  ): Promise<StoredFile> {
-    return pipeToStore(this, path, stream, onProgress);
   }
 
   /**

@@ -5,9 +5,9 @@
  */
 import { UploadError } from "./errors.ts";
 import { assertUploadPath } from "./_path.ts";
-import { pipeToStore } from "./_pipe.ts";
+import { ChunkedStore } from "./chunked_store.ts";
 import { settle } from "./_settle.ts";
-import type { ChunkedUpload, ProgressCallback, StoredFile, UploadStore } from "./store.ts";
+import type { ChunkedUpload, StoredFile } from "./store.ts";
 
 interface Bytes {
   chunks: Uint8Array[];
@@ -35,7 +35,7 @@ interface Bytes {
  * assert.equal(await new Response(await store.read("avatars/7.png")).text(), "hello world");
  * ```
  */
-export class MemoryStore implements UploadStore {
+export class MemoryStore extends ChunkedStore {
   #files = new Map<string, Bytes>();
   #partial = new Map<string, Bytes>();
 
@@ -79,23 +79,6 @@ export class MemoryStore implements UploadStore {
     const upload = new MemoryChunkedUpload(path, bytes, this.#files, this.#partial);
     await upload.rollback(offset);
     return upload;
-  }
-
-  /**
-   * Writes a whole stream as the file at `path`; on failure nothing is kept.
-   *
-   * @param path The file's path.
-   * @param stream The bytes.
-   * @param onProgress Called after each chunk with the bytes written so far.
-   * @returns The stored file.
-   * @throws {TypeError} When `path` is not a safe relative path.
-   */
-  uploadWithProgress(
-    path: string,
-    stream: ReadableStream<Uint8Array>,
-    onProgress?: ProgressCallback,
-  ): Promise<StoredFile> {
-    return pipeToStore(this, path, stream, onProgress);
   }
 
   /**

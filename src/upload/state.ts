@@ -40,6 +40,13 @@ export interface UploadRecord {
    * before the option existed) for none.
    */
   channel?: string | null;
+  /**
+   * The tus concatenation extension: `"partial"` for an upload sent to be
+   * joined, the ids of the partial uploads a final upload was joined from,
+   * or `null` (or absent, in records written before the extension) for an
+   * ordinary upload.
+   */
+  concat?: "partial" | string[] | null;
 }
 
 /** A held per-upload lock. */

@@ -118,4 +118,15 @@ export interface UploadStore {
    * @returns `true` when something was deleted.
    */
   delete(path: string): Promise<boolean>;
+  /**
+   * Makes the finished file at `path` from finished files, one after another
+   * (the tus `concatenation` extension, which `uploads()` offers only when
+   * the store has this method). The sources are kept.
+   *
+   * @param path The new file's path.
+   * @param sources The finished files' paths, in order.
+   * @returns The new file.
+   * @throws {UploadError} `UPLOAD_NOT_FOUND` when a source is not a finished file.
+   */
+  concatenate?(path: string, sources: readonly string[]): Promise<StoredFile>;
 }

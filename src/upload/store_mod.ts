@@ -9,6 +9,9 @@
  * - {@linkcode UploadState} keeps each {@linkcode UploadRecord} and the
  *   per-upload {@linkcode UploadLock}.
  *
+ * - {@linkcode ChunkedStore} is a base for a store built on its own chunked
+ *   uploads: `uploadWithProgress()` and `concatenate()` come with it.
+ *
  * The types these contracts are written in ({@linkcode StoredFile},
  * {@linkcode ProgressCallback}) are repeated here, so a store author imports
  * from one place.
@@ -61,3 +64,4 @@
  */
 export type { ChunkedUpload, ProgressCallback, StoredFile, UploadStore } from "./store.ts";
 export type { UploadLock, UploadRecord, UploadState } from "./state.ts";
+export { ChunkedStore } from "./chunked_store.ts";

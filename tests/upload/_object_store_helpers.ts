@@ -72,8 +72,8 @@ export function runTusClient(data: Uint8Array, run: TusRun): Promise<string> {
 }
 
 /** The SHA-256 of some bytes, as hex. */
-export async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", data)).toHex();
+export async function sha256(data: Uint8Array): Promise<string> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(data))).toHex();
 }
 
 /** Reads the bucket directly over its S3 API. */

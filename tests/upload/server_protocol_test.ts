@@ -46,6 +46,7 @@ Deno.test("OPTIONS advertises version, extensions, max size and checksum algorit
     response.headers.get("Tus-Extension")!.split(",").sort(),
     [
       "checksum",
+      "concatenation",
       "creation",
       "creation-defer-length",
       "creation-with-upload",

@@ -5,10 +5,10 @@
  * `Uint8Array`, so its length is always known.
  */
 import { UploadError } from "../errors.ts";
-import type { ByteRange, ListedObject, ObjectBucket, UploadedPart } from "../_object_bucket.ts";
+import type * as Port from "../_object_bucket.ts";
 import type { R2BucketBinding } from "./binding.ts";
 
-export class R2Bucket implements ObjectBucket {
+export class R2Bucket implements Port.ObjectBucket {
   #binding: R2BucketBinding;
 
   constructor(binding: R2BucketBinding) {
@@ -19,7 +19,7 @@ export class R2Bucket implements ObjectBucket {
     return call(`put ${key}`, async () => (await this.#binding.put(key, bytes))!.etag);
   }
 
-  get(key: string, range?: ByteRange): Promise<{ bytes: Uint8Array; etag: string } | null> {
+  get(key: string, range?: Port.ByteRange): Promise<{ bytes: Uint8Array; etag: string } | null> {
     return call(`get ${key}`, async () => {
       const object = await this.#binding.get(key, range ? { range } : undefined);
       if (!object) return null;
@@ -39,7 +39,7 @@ export class R2Bucket implements ObjectBucket {
     return call(`delete ${keys.join(", ")}`, () => this.#binding.delete(keys));
   }
 
-  async *list(prefix: string): AsyncIterable<ListedObject> {
+  async *list(prefix: string): AsyncIterable<Port.ListedObject> {
     let cursor: string | undefined;
     do {
       const page = await call(`list ${prefix}`, () => this.#binding.list({ prefix, cursor }));
@@ -55,28 +55,22 @@ export class R2Bucket implements ObjectBucket {
     );
   }
 
-  uploadPart(key: string, uploadId: string, number: number, bytes: Uint8Array): Promise<string> {
+  uploadPart({ key, uploadId, number }: Port.PartTarget, bytes: Uint8Array): Promise<string> {
     return call(`uploadPart ${number} of ${key}`, async () => {
       const upload = this.#binding.resumeMultipartUpload(key, uploadId);
       return (await upload.uploadPart(number, bytes)).etag;
     });
   }
 
-  async copyPart(
-    key: string,
-    uploadId: string,
-    number: number,
-    source: string,
-    range: ByteRange,
-  ): Promise<string> {
+  async copyPart(target: Port.PartTarget, source: string, range: Port.ByteRange): Promise<string> {
     const found = await this.get(source, range);
     if (!found || found.bytes.byteLength !== range.length) {
       throw new UploadError("UPLOAD_NOT_FOUND", `The file at ${source} changed while joining`);
     }
-    return await this.uploadPart(key, uploadId, number, found.bytes);
+    return await this.uploadPart(target, found.bytes);
   }
 
-  completeMultipart(key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
+  completeMultipart(key: string, uploadId: string, parts: Port.UploadedPart[]): Promise<void> {
     return call(`completeMultipartUpload ${key}`, async () => {
       const upload = this.#binding.resumeMultipartUpload(key, uploadId);
       await upload.complete(parts.map(({ number, etag }) => ({ partNumber: number, etag })));

@@ -12,7 +12,13 @@
  */
 import type { AwsClient } from "aws4fetch";
 import { UploadError } from "../errors.ts";
-import type { ByteRange, ListedObject, ObjectBucket, UploadedPart } from "../_object_bucket.ts";
+import type {
+  ByteRange,
+  ListedObject,
+  ObjectBucket,
+  PartTarget,
+  UploadedPart,
+} from "../_object_bucket.ts";
 
 export class S3Bucket implements ObjectBucket {
   #client: AwsClient;
@@ -74,20 +80,13 @@ export class S3Bucket implements ObjectBucket {
     return uploadId;
   }
 
-  async uploadPart(
-    key: string,
-    uploadId: string,
-    number: number,
-    bytes: Uint8Array,
-  ): Promise<string> {
+  async uploadPart({ key, uploadId, number }: PartTarget, bytes: Uint8Array): Promise<string> {
     const query = { partNumber: String(number), uploadId };
     return etagOf(await this.#send("PUT", key, query, { body: bytes }));
   }
 
   async copyPart(
-    key: string,
-    uploadId: string,
-    number: number,
+    { key, uploadId, number }: PartTarget,
     source: string,
     range: ByteRange,
   ): Promise<string> {
