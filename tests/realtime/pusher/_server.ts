@@ -41,7 +41,13 @@ export interface PusherTestServer extends AsyncDisposable {
 
 /** Starts the server on a free port. */
 export function startPusherServer(
-  options: { hub?: HubOptions; pusher?: Partial<PusherOptions>; hubInstance?: Hub } = {},
+  options: {
+    hub?: HubOptions;
+    pusher?: Partial<PusherOptions>;
+    hubInstance?: Hub;
+    /** A port to listen on (to restart a server in place). @default a free one */
+    port?: number;
+  } = {},
 ): PusherTestServer {
   const hub = options.hubInstance ?? new Hub({ onError: () => {}, ...options.hub });
   const app = new Hono();
@@ -68,7 +74,10 @@ export function startPusherServer(
     "/",
     pusher(hub, { apps: [APP], upgradeWebSocket, onError: () => {}, ...options.pusher }),
   );
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, app.fetch);
+  const server = Deno.serve(
+    { port: options.port ?? 0, hostname: "127.0.0.1", onListen() {} },
+    app.fetch,
+  );
   const port = server.addr.port;
   let closing: Promise<void> | null = null;
   const close = () =>
