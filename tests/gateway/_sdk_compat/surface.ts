@@ -16,7 +16,7 @@ import type { Redis } from "@upstash/redis";
 export const NOT_COMMANDS: ReadonlySet<string> = new Set([
   "use", // adds a request middleware
   "addTelemetry", // sets telemetry headers
-  "autoPipeline", // a proxy batching the very methods listed here
+  "autoPipeline", // protected: the proxy enableAutoPipelining installs (the suite's "auto" mode)
   "readYourWritesSyncToken", // a getter over the last response's sync token
 ]);
 

@@ -15,6 +15,31 @@ const STORED = JSON_VALUES.map(({ stored }) => stored);
 export const TRANSACTION_CASES: CompatCase[] = [
   {
     method: "pipeline",
+    async run({ redis: auto, raw, key }) {
+      // Concurrent calls: in the auto-pipelined mode they travel as one write and one read
+      // pipeline, elsewhere as concurrent requests. Each caller gets its own reply, and one
+      // failing command rejects only its own caller.
+      await raw("SET", key("text"), "not a number");
+      const writes = VALUES.map((value, i) => auto.set(key(`s${i}`), value));
+      const failing = auto.incr(key("text"));
+      const counter = auto.incrby(key("n"), 5);
+      const [written, failed, counted] = await Promise.allSettled([
+        Promise.all(writes),
+        failing,
+        counter,
+      ]);
+      assert.deepEqual(written, { status: "fulfilled", value: VALUES.map(() => "OK") });
+      assert.equal(failed.status, "rejected");
+      assert.match(String((failed as PromiseRejectedResult).reason), /not an integer/);
+      assert.deepEqual(counted, { status: "fulfilled", value: 5 });
+      const reads = await Promise.all(VALUES.map((_, i) => auto.get(key(`s${i}`))));
+      assert.deepEqual(reads, VALUES);
+      assert.deepEqual(await raw("MGET", ...VALUES.map((_, i) => key(`s${i}`))), STORED);
+      assert.equal(await raw("GET", key("text")), "not a number");
+    },
+  },
+  {
+    method: "pipeline",
     async run({ redis, raw, key }) {
       const p = redis.pipeline();
       for (const [i, value] of VALUES.entries()) p.set(key(`s${i}`), value);
