@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { WSContext } from "hono/ws";
+import { WSContext, type WSEvents } from "hono/ws";
 import { PROTOCOL } from "../protocol.ts";
 
 /**
@@ -41,4 +41,44 @@ export function withProtocol(response: Response, offered: string | undefined): R
       webSocket: (response as { webSocket?: unknown }).webSocket,
     } as ResponseInit);
   }
+}
+
+/** The server end of a Workers `WebSocketPair`, as far as this uses it. */
+interface WorkersSocket {
+  readonly readyState: number;
+  accept(): void;
+  send(data: string | ArrayBuffer | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: string, listener: (event: never) => void): void;
+}
+
+/**
+ * Upgrades on Workers with `onOpen` called once the socket is accepted, for a
+ * protocol whose server speaks first (Pusher's `connection_established`):
+ * `hono/cloudflare-workers` builds the same pair and context but never calls
+ * `onOpen`. Answers `null` elsewhere (no `WebSocketPair`), where the runtime's
+ * own helper opens the socket.
+ */
+export function upgradeOnWorkers(events: WSEvents): Response | null {
+  const Pair = (globalThis as { WebSocketPair?: new () => Record<0 | 1, WorkersSocket> })
+    .WebSocketPair;
+  if (typeof Pair !== "function") return null;
+  const pair = new Pair();
+  const server = pair[1];
+  const ws = new WSContext({
+    send: (data) => server.send(data),
+    close: (code, reason) => server.close(code, reason),
+    raw: server,
+    get readyState() {
+      return server.readyState as 0 | 1 | 2 | 3;
+    },
+    url: null,
+    protocol: null,
+  });
+  server.addEventListener("message", (event: MessageEvent) => events.onMessage?.(event, ws));
+  server.addEventListener("close", (event: CloseEvent) => events.onClose?.(event, ws));
+  server.addEventListener("error", (event: Event) => events.onError?.(event, ws));
+  server.accept();
+  events.onOpen?.(new Event("open"), ws);
+  return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit);
 }

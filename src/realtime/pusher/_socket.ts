@@ -11,7 +11,7 @@ import type { ConnectionPolicy, TransportConnection } from "../connection.ts";
 import type { Hub } from "../hub.ts";
 import { scheduleAt } from "../_timer.ts";
 import { dropOnProtocolError } from "../adapters/node.ts";
-import { answerClose } from "../adapters/workers.ts";
+import { answerClose, upgradeOnWorkers } from "../adapters/workers.ts";
 import type { PusherApp } from "./app.ts";
 import { PusherCloseCode } from "./close_codes.ts";
 import { frame, pusherError } from "./_encode.ts";
@@ -52,6 +52,10 @@ export function pusherSocket(
     ? { code: PusherCloseCode.UnsupportedProtocol, message: "Only protocol 7 is supported" }
     : null;
   const events = refusal || app === null ? refuse(refusal!) : accept(app, settings);
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return Promise.resolve();
+  // The server speaks first, and Workers' Hono helper never reports the open.
+  const opened = upgradeOnWorkers(events);
+  if (opened) return Promise.resolve(opened);
   return Promise.resolve(settings.upgradeWebSocket(() => events)(c, async () => {}));
 }
 
