@@ -246,6 +246,7 @@ export class MemoryBackend implements QueueBackend {
           continue;
         }
         // A completed job kept for viewing no longer holds its id: the new job replaces it.
+        state.releaseUnique(existing);
         state.drop(existing);
       } else if (state.reserved("i", job.id, now)) {
         results.push({ id: job.id, created: false });

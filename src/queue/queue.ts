@@ -754,8 +754,8 @@ export class Queue {
    * assert.equal((await queue.counts("mail")).paused, false);
    * ```
    */
-  pause(queue: string): Promise<void> {
-    return this.backend.setPaused(queueName(queue), true);
+  async pause(queue: string): Promise<void> {
+    await this.backend.setPaused(queueName(queue), true);
   }
 
   /**
@@ -770,8 +770,8 @@ export class Queue {
    * await new Queue({ backend: new MemoryBackend() }).resume("mail");
    * ```
    */
-  resume(queue: string): Promise<void> {
-    return this.backend.setPaused(queueName(queue), false);
+  async resume(queue: string): Promise<void> {
+    await this.backend.setPaused(queueName(queue), false);
   }
 
   /**

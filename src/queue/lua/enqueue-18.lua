@@ -64,7 +64,7 @@ end
 
 local seen = {}
 local heldBy = {}
-local records, ready, delayed, uniques, entries, replaced = {}, {}, {}, {}, {}, {}
+local records, ready, delayed, uniques, entries, replaced, releases = {}, {}, {}, {}, {}, {}, {}
 local readyCount = 0
 local out = {}
 for i = 0, n - 1 do
@@ -87,6 +87,11 @@ for i = 0, n - 1 do
       holder = id
     else
       replaced[#replaced + 1] = id
+      -- Its unique key, if it still holds one, must not point at the new job.
+      local oldKey = endingOf(existing[i + 1])
+      if oldKey ~= "" and redis.call("HGET", q.unique, oldKey) == id then
+        releases[#releases + 1] = oldKey
+      end
     end
   elseif windows and reserved("i", id, now) then
     holder = id
@@ -135,6 +140,7 @@ if #replaced > 0 then
   redis.call("ZREM", q.completed, unpack(replaced))
   dropJobs(replaced)
 end
+if #releases > 0 then redis.call("HDEL", q.unique, unpack(releases)) end
 if #records > 0 then redis.call("HSET", q.jobs, unpack(records)) end
 if #uniques > 0 then redis.call("HSET", q.unique, unpack(uniques)) end
 if #delayed > 0 then redis.call("ZADD", q.delayed, unpack(delayed)) end
