@@ -8,7 +8,7 @@
  */
 import * as v from "valibot";
 import { corrupt, parseRecord, parseStored } from "./_record_schema.ts";
-import type { ObjectBucket, UploadedPart } from "./_object_bucket.ts";
+import type { ObjectBucket, UploadedPart } from "./object_bucket.ts";
 import type { UploadRecord } from "./state.ts";
 
 /** Where an unfinished upload stands in the bucket. */

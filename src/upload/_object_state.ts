@@ -6,7 +6,7 @@
  */
 import { lockInProcess } from "./_held_locks.ts";
 import type { InfoObjects } from "./_object_info.ts";
-import type { ObjectBucket } from "./_object_bucket.ts";
+import type { ObjectBucket } from "./object_bucket.ts";
 import type { UploadLock, UploadRecord, UploadState } from "./state.ts";
 
 /** Upload records in `<key>.info` objects. */

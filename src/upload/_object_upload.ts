@@ -13,7 +13,7 @@
  */
 import { UploadError } from "./errors.ts";
 import { type InfoObjects, type MultipartProgress, tailKey } from "./_object_info.ts";
-import type { ObjectBucket, UploadedPart } from "./_object_bucket.ts";
+import type { ObjectBucket, UploadedPart } from "./object_bucket.ts";
 import type { ChunkedUpload, StoredFile } from "./store.ts";
 
 /** What an object upload needs from its store. */

@@ -11,6 +11,8 @@
  *
  * - {@linkcode ChunkedStore} is a base for a store built on its own chunked
  *   uploads: `uploadWithProgress()` and `concatenate()` come with it.
+ * - {@linkcode ObjectStore} over an {@linkcode ObjectBucket} is the upload
+ *   design of `S3Store` and `R2Store`, for an adapter to another object store.
  *
  * The types these contracts are written in ({@linkcode StoredFile},
  * {@linkcode ProgressCallback}) are repeated here, so a store author imports
@@ -65,3 +67,11 @@
 export type { ChunkedUpload, ProgressCallback, StoredFile, UploadStore } from "./store.ts";
 export type { UploadLock, UploadRecord, UploadState } from "./state.ts";
 export { ChunkedStore } from "./chunked_store.ts";
+export { ObjectStore, type ObjectStoreOptions } from "./object_store.ts";
+export type {
+  ByteRange,
+  ListedObject,
+  ObjectBucket,
+  PartTarget,
+  UploadedPart,
+} from "./object_bucket.ts";

@@ -5,7 +5,7 @@
  * `Uint8Array`, so its length is always known.
  */
 import { UploadError } from "../errors.ts";
-import type * as Port from "../_object_bucket.ts";
+import type * as Port from "../object_bucket.ts";
 import type { R2BucketBinding } from "./binding.ts";
 
 export class R2Bucket implements Port.ObjectBucket {

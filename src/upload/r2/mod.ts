@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { ObjectStore, type ObjectStoreOptions } from "../_object_store.ts";
+import { ObjectStore, type ObjectStoreOptions } from "../object_store.ts";
 import { R2Bucket } from "./_r2_bucket.ts";
 import type { R2BucketBinding } from "./binding.ts";
 

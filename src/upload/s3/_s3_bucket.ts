@@ -18,7 +18,7 @@ import type {
   ObjectBucket,
   PartTarget,
   UploadedPart,
-} from "../_object_bucket.ts";
+} from "../object_bucket.ts";
 
 export class S3Bucket implements ObjectBucket {
   #client: AwsClient;

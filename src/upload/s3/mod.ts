@@ -33,7 +33,7 @@
  * @module
  */
 import { AwsClient } from "aws4fetch";
-import { ObjectStore, type ObjectStoreOptions } from "../_object_store.ts";
+import { ObjectStore, type ObjectStoreOptions } from "../object_store.ts";
 import { S3Bucket } from "./_s3_bucket.ts";
 
 /** Options for {@linkcode S3Store}. */

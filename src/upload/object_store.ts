@@ -2,7 +2,10 @@
  * The upload store shared by `S3Store` and `R2Store`: tus uploads as
  * multipart uploads cut into parts of one size, the tail and the part list
  * kept as objects beside the upload (see `_object_upload.ts` and
- * `_object_info.ts`), and concatenation assembled in the bucket.
+ * `_object_info.ts`), and concatenation assembled in the bucket. An adapter
+ * for another object store passes its own {@linkcode ObjectBucket}.
+ *
+ * @module
  */
 import { UploadError } from "./errors.ts";
 import { assertUploadPath } from "./_path.ts";
@@ -16,7 +19,7 @@ import {
 } from "./_object_upload.ts";
 import { ObjectUploadState } from "./_object_state.ts";
 import { concatenateObjects } from "./_object_concat.ts";
-import type { ObjectBucket } from "./_object_bucket.ts";
+import type { ObjectBucket } from "./object_bucket.ts";
 import type { UploadState } from "./state.ts";
 import type { ChunkedUpload, StoredFile } from "./store.ts";
 
@@ -48,6 +51,37 @@ export interface ObjectStoreOptions {
   prefix?: string;
 }
 
+/**
+ * An upload store in object storage, over any {@linkcode ObjectBucket}:
+ * every tus upload is a multipart upload whose parts are all `partSize`
+ * bytes but the last, the bytes after the last full part wait in
+ * `<key>.part`, and `<key>.info` holds the part list, the offset and the tus
+ * record. Use `S3Store` or `R2Store`; extend this for another object store.
+ *
+ * @example Counting the parts an upload sends
+ * ```ts
+ * import { ObjectStore, type PartTarget } from "@kiln/core/upload/store";
+ * import { S3Store } from "@kiln/core/upload/s3";
+ * import { startR2Simulator } from "../../tests/upload/_r2_simulator.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using bucket = await startR2Simulator();
+ * const s3 = new S3Store({
+ *   endpoint: bucket.s3Endpoint,
+ *   accessKeyId: bucket.accessKeyId,
+ *   secretAccessKey: bucket.secretAccessKey,
+ * });
+ * assert.ok(s3 instanceof ObjectStore);
+ * const upload = await s3.startChunkedUpload("big.bin");
+ * await upload.append(new Uint8Array(9 * 1024 * 1024)); // one 8 MiB part sent, 1 MiB kept
+ * await upload.release();
+ * const resumed = await s3.resumeChunkedUpload("big.bin", 9 * 1024 * 1024);
+ * assert.equal(resumed.offset, 9 * 1024 * 1024);
+ * assert.deepEqual(await resumed.finalize(), { path: "big.bin", size: 9 * 1024 * 1024 });
+ * const part: PartTarget = { key: "big.bin", uploadId: "id", number: 1 };
+ * assert.equal(part.number, 1);
+ * ```
+ */
 export class ObjectStore extends ChunkedStore {
   /**
    * Upload records kept in each upload's `<key>.info` object, so no other
@@ -58,6 +92,14 @@ export class ObjectStore extends ChunkedStore {
   #context: ObjectUploadContext;
   #prefix: string;
 
+  /**
+   * Creates a store on a bucket.
+   *
+   * @param bucket The bucket's operations.
+   * @param options The part size and the key prefix.
+   * @throws {RangeError} When `partSize` is below 5 MiB or above 4 GiB.
+   * @throws {TypeError} When `prefix` holds other characters or is too long.
+   */
   constructor(bucket: ObjectBucket, options: ObjectStoreOptions = {}) {
     super();
     const partSize = options.partSize ?? DEFAULT_PART_SIZE;
