@@ -88,7 +88,7 @@ Deno.test("clients that hang up right after their 101 give their slots back, and
     await waitUntil(() => server.hub.size === 0, "the last close was processed");
   } finally {
     // A graceful shutdown that waits forever would hang the whole suite: bound it, and fail.
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const outcome = await Promise.race([
       server.close().then(() => "closed"),
       new Promise<string>((resolve) => timer = setTimeout(() => resolve("still waiting"), 10_000)),
