@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { startRedisStack } from "../support/redis_stack.ts";
+import { quietWorker } from "./_helpers.ts";
+
+Deno.test("no hash field or index entry outlives its job: trimming, removal and replacement clean every key", async () => {
+  await using stack = await startRedisStack();
+  const prefix = "hygiene";
+  const queue = new Queue({
+    backend: new RedisBackend({ redis: stack.redis, prefix }),
+    retain: { completed: { count: 3, age: 0 }, failed: { count: 1, age: 0 } },
+  });
+  const job = defineJob({
+    name: "tidy",
+    schema: v.object({ n: v.number(), fail: v.boolean() }),
+    maxRetries: 0,
+    tags: (payload) => [`n:${payload.n}`, "all"],
+    handle(payload, ctx) {
+      ctx.log(`run ${payload.n}`);
+      ctx.progress(50);
+      if (payload.fail) throw new Error("no");
+      return payload.n;
+    },
+  });
+  const payloads = Array.from({ length: 12 }, (_, n) => ({ n, fail: n >= 10 }));
+  await queue.dispatchMany(job, payloads);
+  await quietWorker(queue, { jobs: [job], concurrency: 4 }).drain();
+  await queue.dispatch(job, { n: 20, fail: false }, { jobId: "replaced" });
+  await quietWorker(queue, { jobs: [job] }).drain();
+  await queue.dispatch(job, { n: 21, fail: false }, { jobId: "replaced" }); // replaces the kept one
+  const removed = (await queue.dispatch(job, { n: 22, fail: false })).id;
+  assert.equal(await queue.remove(removed), true);
+
+  const live = new Set<string>();
+  for (const state of ["waiting", "completed", "failed"] as const) {
+    for (const info of (await queue.jobs({ state, limit: 100 })).jobs) live.add(info.id);
+  }
+  // 3 completed kept, one of them ('replaced') since replaced by a waiting job, and 1 failed.
+  assert.equal(live.size, 4);
+  const key = (part: string) => `${prefix}:{default}:${part}`;
+  assert.equal(await stack.redis.zcard(key("index")), live.size * 4, "a, name and two tags each");
+  for (const hash of ["jobs", "attempts", "errors", "progress", "results", "logs", "runs"]) {
+    const fields = await stack.redis.hkeys(key(hash));
+    const strays = fields.filter((id) => !live.has(id));
+    assert.deepEqual(strays, [], `${hash} keeps data of jobs that are gone`);
+  }
+  assert.deepEqual(await stack.redis.hkeys(key("unique")), []);
+});
