@@ -24,9 +24,9 @@ const releaseScript = defineScript(releaseSource);
  * @param runner The script runner of the Redis holding the lock.
  * @param key The lock's key (build it with {@linkcode import("./keys.ts").Keyspace}).
  * @param token A value unique to this holder, such as `crypto.randomUUID()`.
- * @param ttlMs How long the lock lives unless extended, in milliseconds.
+ * @param ttl How long the lock lives unless extended, in milliseconds.
  * @returns `true` when `token` now holds the lock.
- * @throws {RangeError} When `ttlMs` is not a positive integer.
+ * @throws {RangeError} When `ttl` is not a positive integer.
  *
  * @example Holding a lock around some work
  * ```ts
@@ -54,10 +54,10 @@ export async function acquireLock(
   runner: ScriptRunner,
   key: string,
   token: string,
-  ttlMs: number,
+  ttl: number,
 ): Promise<boolean> {
-  assertTtl(ttlMs);
-  return (await runner.run(acquireScript, [key], [token, ttlMs])) === 1;
+  assertTtl(ttl);
+  return (await runner.run(acquireScript, [key], [token, ttl])) === 1;
 }
 
 /**
@@ -66,9 +66,9 @@ export async function acquireLock(
  * @param runner The script runner of the Redis holding the lock.
  * @param key The lock's key.
  * @param token The holder's token.
- * @param ttlMs The new time to live, in milliseconds.
+ * @param ttl The new time to live, in milliseconds.
  * @returns `true` when extended; `false` when the lock was lost.
- * @throws {RangeError} When `ttlMs` is not a positive integer.
+ * @throws {RangeError} When `ttl` is not a positive integer.
  *
  * @example Extending a lock while work goes on
  * ```ts
@@ -88,10 +88,10 @@ export async function extendLock(
   runner: ScriptRunner,
   key: string,
   token: string,
-  ttlMs: number,
+  ttl: number,
 ): Promise<boolean> {
-  assertTtl(ttlMs);
-  return (await runner.run(extendScript, [key], [token, ttlMs])) === 1;
+  assertTtl(ttl);
+  return (await runner.run(extendScript, [key], [token, ttl])) === 1;
 }
 
 /**
@@ -123,10 +123,10 @@ export async function releaseLock(
   return (await runner.run(releaseScript, [key], [token])) === 1;
 }
 
-function assertTtl(ttlMs: number): void {
-  if (!Number.isInteger(ttlMs) || ttlMs <= 0) {
+function assertTtl(ttl: number): void {
+  if (!Number.isInteger(ttl) || ttl <= 0) {
     throw new RangeError(
-      `Lock time to live must be a positive integer of milliseconds, got ${ttlMs}`,
+      `Lock time to live must be a positive integer of milliseconds, got ${ttl}`,
     );
   }
 }
