@@ -80,9 +80,9 @@ export class TaskRunner {
       // Set before any await, so a tick delivered twice at once still runs once.
       definition.lastScheduledAt = scheduledAt;
     }
+    if (scheduled && await this.#isPaused(info)) return skipped("paused");
     const startedAt = clock.now();
     let lock: string | undefined;
-    if (scheduled && await this.#isPaused(info)) return skipped("paused");
     try {
       if (scheduled && definition.oneServer) {
         const claimed = await mutex.acquire(
