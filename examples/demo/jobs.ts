@@ -12,11 +12,13 @@ export const resizeImage = defineJob({
   name: "resize-image",
   schema: v.object({ seconds: v.pipe(v.number(), v.minValue(0), v.maxValue(30)) }),
   queue: "media",
+  tags: () => ["demo", "kind:slow"],
   async handle(payload, ctx) {
     const steps = 10;
     for (let step = 1; step <= steps; step++) {
       await sleep((payload.seconds * 1_000) / steps, ctx.signal);
       await ctx.progress(step * 10);
+      ctx.log(`resized tile ${step} of ${steps}`);
     }
     return { width: 640, height: 480 };
   },
@@ -27,9 +29,11 @@ export const sendReport = defineJob({
   name: "send-report",
   schema: v.object({ to: v.string() }),
   queue: "mail",
+  tags: (payload) => ["demo", "kind:failing", `to:${payload.to}`],
   maxRetries: 1,
   backoff: { type: "fixed", delay: 1_000 },
-  handle(payload) {
+  handle(payload, ctx) {
+    ctx.log(`connecting to smtp.example.com for ${payload.to}`);
     throw new Error(`SMTP server refused the report for ${payload.to}`);
   },
 });
@@ -39,6 +43,7 @@ export const syncContacts = defineJob({
   name: "sync-contacts",
   schema: v.object({ account: v.string() }),
   queue: "default",
+  tags: (payload) => ["demo", "kind:flaky", `account:${payload.account}`],
   maxRetries: 2,
   backoff: { type: "fixed", delay: 1_500 },
   handle(payload, ctx) {
@@ -52,6 +57,7 @@ export const sendReminder = defineJob({
   name: "send-reminder",
   schema: v.object({ note: v.string() }),
   queue: "mail",
+  tags: () => ["demo", "kind:delayed"],
   handle: () => ({ sent: true }),
 });
 

@@ -15,7 +15,6 @@ import {
   findJob,
   type JobAction,
   notSupported,
-  searchJobs,
   setPaused,
 } from "./_operations.ts";
 import { readOverview } from "./_overview.ts";
@@ -48,7 +47,7 @@ export function api(parts: DashboardParts, feed: Feed): Hono {
 
   app.get(
     "/jobs",
-    async (c) => c.json(await searchJobs(queue, jobQueryFrom(new URL(c.req.url).searchParams))),
+    async (c) => c.json(await queue.jobs(jobQueryFrom(new URL(c.req.url).searchParams))),
   );
   app.post("/jobs/:action{retry-all|remove-all}", async (c) => {
     const query = jobQueryFrom(new URL(c.req.url).searchParams);
@@ -64,14 +63,7 @@ export function api(parts: DashboardParts, feed: Feed): Hono {
     if (!JOB_ACTIONS.includes(action)) {
       throw new HTTPException(404, { message: `No action ${action}` });
     }
-    const done = await actOnJob(queue, action, c.req.param("id"), queueParam(c.req.query("queue")));
-    if (!done) {
-      throw new HTTPException(409, {
-        message: `Job ${c.req.param("id")} could not be ${
-          action === "retry" ? "retried" : `${action}d`
-        } in its state`,
-      });
-    }
+    await actOnJob(queue, action, c.req.param("id"), queueParam(c.req.query("queue")));
     return c.json({ ok: true });
   });
 

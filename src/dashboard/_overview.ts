@@ -6,7 +6,6 @@
  * @module
  */
 import type { ThroughputPoint } from "./_chart.ts";
-import { queueSummaries } from "./_operations.ts";
 import type { DashboardParts } from "./_state.ts";
 import type { QueueSummary } from "./sources.ts";
 
@@ -15,7 +14,7 @@ export interface Overview {
   /** When it was read, epoch milliseconds. */
   at: number;
   /** Every queue with its counts. */
-  queues: QueueSummary[];
+  queues: readonly QueueSummary[];
   /** Jobs per state over all queues. */
   totals: Record<string, number>;
   /** Live workers, or `null` when the queue cannot list them. */
@@ -29,7 +28,7 @@ export interface Overview {
 /** Reads the overview. */
 export async function readOverview(parts: DashboardParts): Promise<Overview> {
   const [queues, workers] = await Promise.all([
-    queueSummaries(parts.queue),
+    parts.queue.queues(),
     parts.queue.workers ? parts.queue.workers() : Promise.resolve(null),
   ]);
   const totals: Record<string, number> = {};

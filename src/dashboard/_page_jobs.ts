@@ -6,9 +6,8 @@
  * @module
  */
 import { html } from "hono/html";
-import type { HTTPException } from "hono/http-exception";
 import { actionButton, badge, duration, type Html, json, missing, when } from "./_layout.ts";
-import { queueSummaries, searchJobs, stateOf } from "./_operations.ts";
+
 import { SEARCH_STATES, searchParamsOf } from "./_query.ts";
 import type { DashboardParts } from "./_state.ts";
 import type { DashboardJob, JobQuery } from "./sources.ts";
@@ -19,17 +18,9 @@ export async function jobsPage(
   base: string,
   query: JobQuery,
 ): Promise<Html> {
-  const queues = await queueSummaries(parts.queue);
-  let results: Html;
-  try {
-    const page = await searchJobs(parts.queue, query);
-    results = jobTable(page.jobs, base, query, page.cursor);
-  } catch (error) {
-    if ((error as HTTPException).status !== 501) throw error;
-    results = missing(
-      `${(error as Error).message}. This version lists failed jobs and finds a job by id.`,
-    );
-  }
+  const queues = await parts.queue.queues();
+  const page = await parts.queue.jobs(query);
+  const results = jobTable(page.jobs, base, query, page.cursor);
   const filtered = searchParamsOf(query).toString();
   return html`<section class="card">${searchForm(queues.map((q) => q.name), query, base)}</section>
 <section class="card"><div class="bar">
@@ -112,7 +103,7 @@ function jobTable(
             )}"><code>${job.id}</code></a></td>
             <td>${job.name}</td>
             <td>${job.queue}</td>
-            <td>${badge(stateOf(job))}</td>
+            <td>${badge(job.state)}</td>
             <td class="hide-narrow">${(job.tags ?? []).join(", ")}</td>
             <td class="num hide-narrow">${job.attempts}</td>
             <td>${when(job.createdAt)}</td>
@@ -127,7 +118,7 @@ function jobTable(
 
 /** The job page's body. */
 export function jobPage(job: DashboardJob, base: string): Html {
-  const state = stateOf(job);
+  const state = job.state;
   const api = `${base}/api/jobs/${encodeURIComponent(job.id)}`;
   const inQueue = `?queue=${encodeURIComponent(job.queue)}`;
   const back = `${base}/jobs?queue=${encodeURIComponent(job.queue)}`;

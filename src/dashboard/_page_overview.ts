@@ -50,7 +50,11 @@ export async function overviewPage(parts: DashboardParts, base: string): Promise
     ${chartOrNote("Jobs per minute, last hour", hour)}
     ${chartOrNote("Jobs per hour, last day", day)}
     </section>
-    <section class="card"><h2>Queues</h2>${queueTable(overview.queues, base)}</section>
+    <section class="card"><h2>Queues</h2>${queueTable(
+      overview.queues,
+      base,
+      parts.queue.pause !== undefined,
+    )}</section>
     ${overview.workers && overview.workers.length > 0 ? workerList(overview.workers) : ""}
   `;
 }
@@ -58,6 +62,7 @@ export async function overviewPage(parts: DashboardParts, base: string): Promise
 function queueTable(
   queues: Awaited<ReturnType<typeof readOverview>>["queues"],
   base: string,
+  canPause: boolean,
 ): Html {
   if (queues.length === 0) return missing("No queue has had a job yet.");
   return html`
@@ -87,7 +92,7 @@ function queueTable(
             `
           )
         }<td>${
-          queue.paused === undefined ? "" : actionButton(
+          !canPause ? "" : actionButton(
             queue.paused ? "Resume" : "Pause",
             `${base}/api/queues/${encodeURIComponent(queue.name)}/${
               queue.paused ? "resume" : "pause"

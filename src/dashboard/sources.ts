@@ -1,10 +1,9 @@
 /**
  * What the dashboard reads and drives, typed by shape: a `Queue` of
  * `@kiln/core/queue` and a `Scheduler` of `@kiln/core/scheduler` fit as they
- * are. The operating calls (search, actions, pause, metrics, events, workers,
- * task control) are optional: a page or API route whose call is missing
- * answers `501 NOT_SUPPORTED` and says which call it needs, instead of
- * pretending.
+ * are. Workers, metrics and events are optional: a page or API route whose
+ * call is missing says which call it needs (`501 NOT_SUPPORTED` from the API)
+ * instead of pretending.
  *
  * @module
  */
@@ -66,8 +65,8 @@ export interface DashboardJob {
   readonly stalls: number;
   /** Every failed attempt's error, oldest first. */
   readonly errors: readonly AttemptError[];
-  /** Where the job is (a failed-store entry may leave it out). */
-  readonly state?: string;
+  /** Where the job is: waiting, delayed, active, completed or failed. */
+  readonly state: string;
   /** The latest progress, or `null`. */
   readonly progress?: number | null;
   /** The handler's result, for a completed job. */
@@ -98,44 +97,33 @@ export interface QueueSummary {
   readonly paused?: boolean;
 }
 
-/** The queue the dashboard shows: a `Queue` of `@kiln/core/queue`. */
+/** The queue the dashboard shows and drives: a `Queue` of `@kiln/core/queue`. */
 export interface DashboardQueue {
-  /** The store, for the names of the queues seen. */
-  readonly backend: { queues(): Promise<string[]> };
-  /** Jobs per state in one queue. */
-  counts(queue?: string): Promise<QueueCounts>;
+  /** Every queue with its counts and paused flag. */
+  queues(): Promise<readonly QueueSummary[]>;
   /** One job, or `null`. */
   job(id: string, queue?: string): Promise<DashboardJob | null>;
-  /** The failed store. */
-  readonly failed: {
-    list(options?: { queue?: string; limit?: number; offset?: number }): Promise<DashboardJob[]>;
-    retry(id: string, queue?: string): Promise<boolean>;
-    retryAll(queue?: string): Promise<number>;
-    forget(id: string, queue?: string): Promise<boolean>;
-  };
-  /** Searches jobs (issue #12). */
-  jobs?(query: JobQuery): Promise<JobPage>;
-  /** Removes a job, cancelling it when active (issue #12). */
-  remove?(id: string): Promise<unknown>;
-  /** Runs a delayed job now (issue #12). */
-  promote?(id: string): Promise<unknown>;
-  /** Retries a failed job (issue #12). */
-  retry?(id: string): Promise<unknown>;
-  /** Retries what a search matches (issue #12). */
-  retryAll?(query: JobQuery): Promise<number>;
-  /** Removes what a search matches (issue #12). */
-  removeAll?(query: JobQuery): Promise<number>;
-  /** Keeps workers from taking a queue's jobs (issue #12). */
-  pause?(queue: string): Promise<unknown>;
-  /** Lets workers take a paused queue's jobs again (issue #12). */
-  resume?(queue: string): Promise<unknown>;
-  /** Every queue with its counts and paused flag (issue #12). */
-  queues?(): Promise<readonly QueueSummary[]>;
-  /** The live workers (issue #12). */
+  /** A page of jobs matching a search, newest first. */
+  jobs(query: JobQuery): Promise<JobPage>;
+  /** Removes a job, cancelling it when active; `false` when there was none to remove. */
+  remove(id: string, queue?: string): Promise<boolean>;
+  /** Runs a delayed job now; `false` when it is not delayed. */
+  promote(id: string, queue?: string): Promise<boolean>;
+  /** Retries a failed job; `false` when it is not failed. */
+  retry(id: string, queue?: string): Promise<boolean>;
+  /** Retries the failed jobs a search matches; answers how many. */
+  retryAll(query: JobQuery): Promise<number>;
+  /** Removes what a search matches; answers how many. */
+  removeAll(query: JobQuery): Promise<number>;
+  /** Keeps workers from taking a queue's jobs. */
+  pause(queue: string): Promise<unknown>;
+  /** Lets workers take a paused queue's jobs again. */
+  resume(queue: string): Promise<unknown>;
+  /** The live workers, where the queue lists them. */
   workers?(): Promise<readonly unknown[]>;
-  /** Figures over time (issue #12). */
+  /** Figures over time, where the queue keeps them. */
   metrics?(query: MetricsQuery): Promise<unknown>;
-  /** Job state changes as they happen (issue #12). */
+  /** Job state changes as they happen, where the queue publishes them. */
   events?(options?: { signal?: AbortSignal }): AsyncIterable<unknown>;
 }
 

@@ -106,7 +106,7 @@ for (const [backend, open] of Object.entries(BACKENDS)) {
       assert.notEqual((await queue.job(one, "evil"))?.state, "failed");
       const again = await post(app, `/kiln/api/jobs/${one}/retry?queue=evil`);
       assert.equal(again.status, 409, "a job that is no longer failed cannot be retried");
-      await again.body?.cancel();
+      assert.deepEqual(await again.json(), { error: `Job ${one} cannot be retried while waiting` });
 
       const bulk = await post(app, "/kiln/api/jobs/retry-all?queue=evil&state=failed");
       assert.deepEqual(await bulk.json(), { count: rest.length });
@@ -178,37 +178,90 @@ Deno.test("a search with a bad field is refused with 400 naming it", async () =>
   }
 });
 
-Deno.test("without the queue's operating calls, search, promote and pause answer 501 naming the call", async () => {
-  const full = new Queue({ backend: new MemoryBackend() });
-  // The calls a queue had before issue #12: what the dashboard must cope with.
-  const basic: DashboardQueue = {
-    backend: full.backend,
-    counts: (name) => full.counts(name),
-    job: (id, name) => full.job(id, name),
-    failed: full.failed,
+/** The queue's calls the dashboard needs, without workers, metrics and events. */
+function withoutWatching(queue: Queue): DashboardQueue {
+  return {
+    queues: () => queue.queues(),
+    job: (id, name) => queue.job(id, name),
+    jobs: (query) => queue.jobs(query),
+    remove: (id, name) => queue.remove(id, name),
+    promote: (id, name) => queue.promote(id, name),
+    retry: (id, name) => queue.retry(id, name),
+    retryAll: (query) => queue.retryAll(query),
+    removeAll: (query) => queue.removeAll(query),
+    pause: (name) => queue.pause(name),
+    resume: (name) => queue.resume(name),
   };
-  const app = appFor(basic);
-  const search = await app.request("/kiln/api/jobs?tag=user:42");
-  assert.equal(search.status, 501);
-  assert.deepEqual(await search.json(), {
-    error:
-      "Searching jobs by state, name, tag or time needs queue.jobs(), which this queue does not have",
-    code: "NOT_SUPPORTED",
-  });
+}
+
+Deno.test("without workers() and metrics(), the API answers 501 naming the call and the overview says so", async () => {
+  const app = appFor(withoutWatching(new Queue({ backend: new MemoryBackend() })));
   for (
-    const path of [
-      "/kiln/api/jobs/x/promote",
-      "/kiln/api/queues/mail/pause",
-      "/kiln/api/jobs/remove-all?state=failed",
-    ]
+    const [path, call] of [["/kiln/api/workers", "queue.workers()"], [
+      "/kiln/api/metrics",
+      "queue.metrics()",
+    ]]
   ) {
-    const response = await post(app, path);
+    const response = await app.request(path);
     assert.equal(response.status, 501, path);
-    assert.equal((await response.json()).code, "NOT_SUPPORTED");
+    const answer = await response.json();
+    assert.equal(answer.code, "NOT_SUPPORTED");
+    assert.ok(answer.error.includes(call), answer.error);
   }
-  const page = await app.request("/kiln/jobs?tag=user:42");
-  assert.equal(page.status, 200, "the page says what is missing instead of failing");
-  assert.match(await page.text(), /needs queue\.jobs\(\)/);
+  const page = await (await app.request("/kiln/")).text();
+  assert.match(page, /Charts need queue\.metrics\(\)/);
+  assert.match(page, /Listing workers needs queue\.workers\(\)/);
+});
+
+const tagged = defineJob({
+  name: "tagged",
+  queue: "mail",
+  schema: v.object({ user: v.number() }),
+  tags: (payload) => [`user:${payload.user}`],
+  handle() {},
+});
+
+Deno.test("search by tag, promote, remove, cancel and pause act through the API, and refuse what a state does not allow", async () => {
+  const queue = new Queue({ backend: new MemoryBackend() });
+  const app = appFor(queue);
+  const { id: waiting } = await queue.dispatch(tagged, { user: 42 });
+  const { id: delayed } = await queue.dispatch(tagged, { user: 7 }, { delay: 60_000 });
+
+  const found = await (await app.request("/kiln/api/jobs?tag=user:42")).json();
+  assert.deepEqual(found.jobs.map((job: { id: string }) => job.id), [waiting]);
+  const page = await (await app.request("/kiln/jobs?tag=user:7")).text();
+  assert.ok(page.includes(`data-job="${delayed}"`) && !page.includes(`data-job="${waiting}"`));
+
+  const cancel = await post(app, `/kiln/api/jobs/${waiting}/cancel`);
+  assert.equal(cancel.status, 409);
+  assert.deepEqual(await cancel.json(), {
+    error: `Job ${waiting} cannot be cancelled while waiting`,
+  });
+  const early = await post(app, `/kiln/api/jobs/${waiting}/promote`);
+  assert.equal(early.status, 409);
+  await early.body?.cancel();
+
+  assert.equal((await post(app, `/kiln/api/jobs/${delayed}/promote?queue=mail`)).status, 200);
+  assert.equal((await queue.job(delayed, "mail"))?.state, "waiting");
+  assert.equal((await post(app, `/kiln/api/jobs/${delayed}/remove`)).status, 200);
+  assert.equal(await queue.job(delayed, "mail"), null);
+  const gone = await post(app, `/kiln/api/jobs/${delayed}/remove`);
+  assert.equal(gone.status, 404);
+  await gone.body?.cancel();
+
+  const unknown = await post(app, "/kiln/api/queues/made-up/pause");
+  assert.equal(unknown.status, 404, "pausing cannot create a queue");
+  await unknown.body?.cancel();
+  assert.equal((await post(app, "/kiln/api/queues/mail/pause")).status, 200);
+  assert.equal((await queue.counts("mail")).paused, true);
+  const overview = await (await app.request("/kiln/")).text();
+  assert.match(overview, /data-post="\/kiln\/api\/queues\/mail\/resume"/);
+  assert.equal((await post(app, "/kiln/api/queues/mail/resume")).status, 200);
+  assert.equal((await queue.counts("mail")).paused, false);
+
+  const removed = await post(app, "/kiln/api/jobs/remove-all?queue=mail&tag=user:42");
+  assert.deepEqual(await removed.json(), { count: 1 });
+  assert.equal(await queue.job(waiting, "mail"), null);
 });
 
 Deno.test("schedules: the API shows each task's schedule in words and history; run, pause and resume act", async () => {
@@ -245,13 +298,11 @@ Deno.test("/api/events streams a snapshot at once and every refresh, and stops r
   const queue = new Queue({ backend: new MemoryBackend() });
   let reads = 0;
   const counting: DashboardQueue = {
-    backend: queue.backend,
-    counts: (name) => {
+    ...withoutWatching(queue),
+    queues: () => {
       reads++;
-      return queue.counts(name);
+      return queue.queues();
     },
-    job: (id, name) => queue.job(id, name),
-    failed: queue.failed,
   };
   await failedJobs(queue, 1);
   const app = new Hono().route(

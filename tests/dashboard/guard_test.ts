@@ -248,7 +248,7 @@ Deno.test("a POST from another origin, or with no origin at all, is refused and 
   });
   assert.equal(same.status, 200);
   assert.deepEqual(await same.json(), { ok: true });
-  assert.equal((await queue.job(id))?.state, "ready");
+  assert.equal((await queue.job(id))?.state, "waiting");
 });
 
 Deno.test("a browser's same-origin POST without Origin passes on Sec-Fetch-Site", async () => {
