@@ -143,7 +143,6 @@ export class ObjectChunkedUpload implements ChunkedUpload {
   }
 
   async abort(): Promise<void> {
-    if (this.#closed && this.#uploadId === null) return;
     this.#closed = true;
     await discardUpload(this.#context, this.#key, this.#uploadId);
   }
