@@ -125,9 +125,19 @@ export const SCRIPTING_CASES: CompatCase[] = [
   },
   {
     method: "functions.stats",
-    async run({ redis }) {
+    async run({ redis, raw }) {
+      await raw("FUNCTION", "LOAD", library().code);
       const stats = await redis.functions.stats();
-      assert.ok(stats.engines.LUA.librariesCount >= 0, JSON.stringify(stats));
+      // FUNCTION STATS: ["running_script", nil, "engines", ["LUA", ["libraries_count", n, …]]]
+      const [, , , [, lua]] = (await raw("FUNCTION", "STATS")) as [
+        string,
+        null,
+        string,
+        [string, (string | number)[]],
+      ];
+      assert.ok(stats.engines.LUA.librariesCount >= 1, JSON.stringify(stats));
+      assert.equal(stats.engines.LUA.librariesCount, lua[1]);
+      assert.equal(stats.engines.LUA.functionsCount, lua[3]);
     },
   },
   {
