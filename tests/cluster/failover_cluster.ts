@@ -92,10 +92,12 @@ Deno.test("a killed master whose replica is promoted: the gateway follows the sl
   await redis.set("kiln:{a}:survivor", "kept");
 
   const victim = await cluster.nodeForSlot(SLOT_A);
-  // Make sure the replica has every write before its master dies.
+  // Make sure the replica has every write before its master dies: WAIT covers this
+  // connection's own last write, and the replication stream is in order, so write first.
   const direct = createClient({ url: victim.url });
   await direct.connect();
   try {
+    await direct.set("kiln:{a}:fence", "1");
     assert.equal(await direct.sendCommand(["WAIT", "1", "5000"]), 1);
   } finally {
     direct.destroy();
