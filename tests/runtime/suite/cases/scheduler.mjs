@@ -2,8 +2,8 @@
  * Cases for `@kiln/core/scheduler` in tick mode, the mode serverless runtimes
  * use: `runDue()` with fluent schedules and time zones (croner and `Intl`
  * in each runtime), the Cloudflare `scheduled` handler with a realistic
- * controller and `ctx.waitUntil`, and `onOneServer()` through the real
- * Redis gateway.
+ * controller and `ctx.waitUntil`, and `onOneServer()` and `pause()`
+ * through the real Redis gateway.
  *
  * @module
  */
@@ -74,6 +74,34 @@ export const cases = [
       const history = await schedulers[0].history("backup");
       assert.equal(history.length, 1);
       assert.equal(history[0].scheduledAt, tick.getTime());
+    },
+  },
+  {
+    name: "pause() through the Redis gateway is obeyed by another scheduler, and tasks() shows it",
+    async run(ctx) {
+      const ran = [];
+      const prefix = `${ctx.namespace}-pause`;
+      const [a, b] = ["a", "b"].map((instance) => {
+        const redis = new ctx.Redis({ url: ctx.redisUrl, token: ctx.redisToken });
+        const scheduler = new Scheduler({
+          timezone: "Europe/Berlin",
+          history: new RedisHistory({ redis, prefix }),
+        });
+        scheduler.call("digest", () => ran.push(instance)).dailyAt("08:00");
+        return scheduler;
+      });
+      await a.pause("digest");
+      const eight = new Date("2025-06-02T06:00:00Z"); // 08:00 in Berlin
+      const [skipped] = await b.runDue(eight);
+      assert.equal(skipped.status === "skipped" && skipped.reason, "paused");
+      const [digest] = await b.tasks();
+      assert.equal(digest.schedule, "daily at 08:00, Europe/Berlin");
+      assert.equal(digest.paused, true);
+      await b.resume("digest");
+      const manual = await a.run("digest");
+      assert.equal(manual.status, "succeeded");
+      assert.deepEqual(ran, ["a"]);
+      assert.equal((await b.tasks())[0].lastRun.status, "succeeded");
     },
   },
 ];
