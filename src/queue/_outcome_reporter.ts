@@ -52,6 +52,7 @@ export class OutcomeReporter {
     error: unknown,
     outcome: "retry" | "dead",
     logs?: readonly string[],
+    runTime?: number,
   ): Promise<void> {
     const { events, logger } = this.#options;
     const definition = this.#options.jobs.get(job.name);
@@ -67,13 +68,16 @@ export class OutcomeReporter {
         wait = 0;
       }
       if (
-        await this.report(job, "retry", now + wait, attemptError, token, false, logs) === "retried"
+        await this.report(job, "retry", now + wait, attemptError, token, false, logs, runTime) ===
+          "retried"
       ) {
         events.emit("retrying", { job, error, retryAt: now + wait });
       }
       return;
     }
-    if (await this.report(job, "dead", now, attemptError, token, false, logs) === "failed") {
+    if (
+      await this.report(job, "dead", now, attemptError, token, false, logs, runTime) === "failed"
+    ) {
       events.emit("failed", { job, error });
     }
   }
@@ -90,6 +94,7 @@ export class OutcomeReporter {
     token: string,
     undoAttempt = false,
     logs?: readonly string[],
+    runTime?: number,
   ): Promise<FailResult> {
     const { events, logger } = this.#options;
     const delay = retryDelay(this.#options.maxDelay);
@@ -108,6 +113,7 @@ export class OutcomeReporter {
           dedupeFor: job.dedupeFor,
           retain: this.#queue.retain,
           logs,
+          runTime,
         });
         if (result === "retried" || result === "failed" || result === "released") {
           this.#options.count(result);

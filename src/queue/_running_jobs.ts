@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { QueueBackend, StoredJob } from "./backend.ts";
+import type { Heartbeat, QueueBackend, StoredJob } from "./backend.ts";
 import type { AnyJob, JobContext } from "./job.ts";
 import type { Queue } from "./queue.ts";
 import type { WorkerEventEmitter } from "./worker_events.ts";
@@ -66,6 +66,8 @@ export interface RunningJobsOptions {
   readonly completions: CompletionBatcher;
   /** Called each time a job has finished and reported: a slot is free. */
   readonly finished: () => void;
+  /** The worker's heartbeat, sent with each lease renewal. */
+  readonly heartbeat: () => Heartbeat;
 }
 
 /** The running jobs of one worker, keyed by queue and id. */
@@ -88,6 +90,11 @@ export class RunningJobs {
   /** How many jobs are running. */
   get size(): number {
     return this.#runs.size;
+  }
+
+  /** The ids of the running jobs. */
+  ids(): string[] {
+    return [...this.#runs.values()].map((run) => run.job.id);
   }
 
   /** How many started jobs have finished and reported, ever. */
@@ -199,6 +206,7 @@ export class RunningJobs {
             runs.map((run) => ({ id: run.job.id, token: run.token })),
             leaseDuration,
             this.#queue.clock.now(),
+            this.#options.heartbeat(),
           ),
         );
         for (const run of runs) {
@@ -288,6 +296,7 @@ export class RunningJobs {
         return error;
       });
     run.decided();
+    const runTime = performance.now() - started;
     const held = !run.lost;
     // From here on the outcome owns the lease: stop renewing it and storing progress
     // (a handler that ignored a timeout may run on, holding its slot, but not the job).
@@ -296,7 +305,7 @@ export class RunningJobs {
     await run.progressWrite;
     if (held) {
       if (!outcome.ok) {
-        await reporter.fail(job, run.token, outcome.error, "retry", run.logs);
+        await reporter.fail(job, run.token, outcome.error, "retry", run.logs, runTime);
       } else if (releasedAfter !== undefined) {
         await reporter.report(
           job,
@@ -319,7 +328,7 @@ export class RunningJobs {
           logs: run.logs,
           job,
           result: outcome.value,
-          duration: performance.now() - started,
+          duration: runTime,
         });
       }
     }

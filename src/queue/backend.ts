@@ -175,6 +175,54 @@ export interface BackendJobPage {
   readonly next: JobPosition | null;
 }
 
+/** A running worker as its heartbeat describes it. */
+export interface WorkerInfo {
+  /** The worker's id (`worker.id`). */
+  readonly id: string;
+  /** The machine or isolate it runs on, as far as the runtime tells. */
+  readonly host: string;
+  /** The runtime and its version, such as `"Deno/2.1.4"`. */
+  readonly runtime: string;
+  /** The queues it serves, in order. */
+  readonly queues: readonly string[];
+  /** How many handlers it runs at once. */
+  readonly concurrency: number;
+  /** The ids of the jobs it was running at its last heartbeat. */
+  readonly active: readonly string[];
+  /** When it started, in epoch milliseconds. */
+  readonly startedAt: number;
+  /** When it was last seen, in epoch milliseconds. */
+  readonly lastSeen: number;
+}
+
+/** A heartbeat riding on a worker's request: its details, and how long they last. */
+export interface Heartbeat {
+  /** The worker's details; `lastSeen` is the request's `now`. */
+  readonly info: Omit<WorkerInfo, "lastSeen">;
+  /** How long the heartbeat lasts, in milliseconds: a worker not seen for this long is gone. */
+  readonly ttl: number;
+}
+
+/** One bucket of a queue's metrics: counters and latency histograms. */
+export interface MetricBucket {
+  /** The bucket's start, in epoch milliseconds. */
+  readonly at: number;
+  /** Counts by name: `completed`, `failed`, `retried`, `stalled`, `w<bin>` and `r<bin>`. */
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+/** A job's change of state, as `queue.events()` delivers it. */
+export interface JobEvent {
+  /** The queue. */
+  readonly queue: string;
+  /** The job's id. */
+  readonly id: string;
+  /** Its new state, or `"removed"` when it was deleted. */
+  readonly state: JobState | "removed";
+  /** When it changed, in epoch milliseconds (the changing process's clock). */
+  readonly at: number;
+}
+
 /** An operator's action on jobs; see {@linkcode QueueBackend.manage}. */
 export type JobAction = "remove" | "promote" | "retry" | "forget";
 
@@ -214,6 +262,8 @@ export interface Completion extends Lease {
   readonly resultJson?: string;
   /** Lines the handler logged in this attempt. */
   readonly logs?: readonly string[];
+  /** How long the handler ran, in milliseconds (for the run-time metric). */
+  readonly runTime?: number;
 }
 
 /** One round trip: complete some jobs, then reserve up to `reserve` due jobs. */
@@ -239,6 +289,8 @@ export interface TakeRequest {
   readonly retain?: Retention;
   /** The reserving worker's id, kept with each job it starts. */
   readonly worker?: string;
+  /** The worker's heartbeat, written by this call. */
+  readonly heartbeat?: Heartbeat;
 }
 
 /** What {@linkcode QueueBackend.take} did. */
@@ -283,6 +335,8 @@ export interface FailRequest extends Lease {
   readonly retain?: Retention;
   /** Lines the handler logged in this attempt. */
   readonly logs?: readonly string[];
+  /** How long the handler ran, in milliseconds, when it ran (not for a release). */
+  readonly runTime?: number;
 }
 
 /**
@@ -359,7 +413,25 @@ export interface QueueBackend extends Limiter {
     leases: readonly Lease[],
     leaseDuration: number,
     now: number,
+    heartbeat?: Heartbeat,
   ): Promise<string[]>;
+  /** The workers whose heartbeat on this queue is younger than its ttl at `now`. */
+  workers(queue: string, now: number): Promise<WorkerInfo[]>;
+  /**
+   * A queue's metric buckets of one resolution whose start is in `[from, to]`
+   * (kept 24 hours per minute and 30 days per hour), oldest first.
+   */
+  metrics(
+    queue: string,
+    resolution: "minute" | "hour",
+    from: number,
+    to: number,
+  ): Promise<MetricBucket[]>;
+  /**
+   * Delivers a queue's job state changes, from every process on the same
+   * store, until the returned function is called. Resolves once listening.
+   */
+  watch(queue: string, listener: (event: JobEvent) => void): Promise<() => Promise<void>>;
   /** The size of each part of a queue. */
   counts(queue: string): Promise<QueueCounts>;
   /** The names of every queue that has had a job enqueued. */

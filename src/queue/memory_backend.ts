@@ -11,10 +11,13 @@ import type {
   DispatchResult,
   FailRequest,
   FailResult,
+  Heartbeat,
   JobAction,
+  JobEvent,
   JobInfo,
   JobState,
   Lease,
+  MetricBucket,
   NewJob,
   QueueBackend,
   QueueCounts,
@@ -23,7 +26,9 @@ import type {
   StoredJob,
   TakeRequest,
   TakeResult,
+  WorkerInfo,
 } from "./backend.ts";
+import { MetricStore, type Resolution } from "./_metrics.ts";
 import type { Priority } from "./job.ts";
 import { Deque } from "./_structures.ts";
 import { MinHeap } from "../_min_heap.ts";
@@ -51,6 +56,8 @@ interface Entry {
   readonly dispatchToken: string | undefined;
   readonly tags: readonly string[];
   readonly dedupeFor: number;
+  /** When it was due at dispatch (the wait-time metric counts from here). */
+  readonly dueAt: number;
   attempts: number;
   stalls: number;
   progress: number | null;
@@ -74,6 +81,9 @@ interface Entry {
 const CANCELLED = "!cancelled";
 
 class QueueState {
+  constructor(readonly emit: (id: string, state: JobEvent["state"], at: number) => void) {}
+  readonly metrics = new MetricStore();
+  readonly workers = new Map<string, WorkerInfo>();
   readonly jobs = new Map<string, Entry>();
   readonly bands = [new Deque<Entry>(), new Deque<Entry>(), new Deque<Entry>()];
   readonly delayed = new MinHeap<Entry>();
@@ -161,6 +171,8 @@ class QueueState {
   }
 
   deadLetter(entry: Entry, now: number, limit: RetainLimit): void {
+    this.metrics.count("failed", 1, now);
+    this.emit(entry.id, "failed", now);
     entry.state = "failed";
     this.failed.delete(entry.id);
     this.failed.set(entry.id, entry);
@@ -211,11 +223,16 @@ export class MemoryBackend implements QueueBackend {
   #locks = new Map<string, { token: string; expiresAt: number }>();
   #windows = new Map<string, Map<string, number>>();
   #listeners = new Set<(queue: string) => void>();
+  #watchers = new Map<string, Set<(event: JobEvent) => void>>();
 
   #state(queue: string): QueueState {
     let state = this.#queues.get(queue);
     if (!state) {
-      state = new QueueState();
+      state = new QueueState((id, change, at) => {
+        for (const watcher of this.#watchers.get(queue) ?? []) {
+          watcher({ queue, id, state: change, at });
+        }
+      });
       this.#queues.set(queue, state);
     }
     return state;
@@ -277,6 +294,7 @@ export class MemoryBackend implements QueueBackend {
         dispatchToken: job.dispatchToken,
         tags: job.tags ?? [],
         dedupeFor: job.dedupeFor ?? 0,
+        dueAt: job.runAt,
         attempts: 0,
         stalls: 0,
         progress: null,
@@ -296,6 +314,7 @@ export class MemoryBackend implements QueueBackend {
       state.jobs.set(job.id, entry);
       if (job.runAt > now) state.delay(entry, job.runAt);
       else state.ready(entry);
+      state.emit(job.id, entry.state, now);
       results.push({ id: job.id, created: true });
     }
     if (results.some((result) => result.created)) this.#wake(queue);
@@ -316,6 +335,9 @@ export class MemoryBackend implements QueueBackend {
       }
       state.active.delete(entry.id);
       state.completedCount++;
+      state.metrics.count("completed", 1, now);
+      if (completion.runTime !== undefined) state.metrics.sample("r", completion.runTime, now);
+      state.emit(entry.id, "completed", now);
       appendLogs(entry, completion.logs);
       state.ended(entry, now);
       if (retain.completed === false) {
@@ -328,6 +350,7 @@ export class MemoryBackend implements QueueBackend {
       state.trim(state.completed, retain.completed, now);
     }
     if (request.complete.length > 0) state.trim(state.failed, retain.failed, now);
+    if (request.heartbeat !== undefined) beat(state, request.heartbeat, now);
     const stalled: string[] = [];
     const stalledOut: string[] = [];
     const jobs: StoredJob[] = [];
@@ -339,7 +362,10 @@ export class MemoryBackend implements QueueBackend {
       state.cleanDelayed();
       while (state.delayed.size > 0 && state.delayed.peekKey()! <= now) {
         const entry = state.delayed.pop()!;
-        if (entry.state === "delayed") state.ready(entry);
+        if (entry.state === "delayed") {
+          state.ready(entry);
+          state.emit(entry.id, "waiting", now);
+        }
         state.cleanDelayed();
       }
       const deadline = now + request.leaseDuration;
@@ -347,6 +373,8 @@ export class MemoryBackend implements QueueBackend {
         while (jobs.length < request.reserve && band.size > 0) {
           const entry = band.shift()!;
           entry.attempts++;
+          if (entry.attempts === 1) state.metrics.sample("w", Math.max(0, now - entry.dueAt), now);
+          state.emit(entry.id, "active", now);
           entry.state = "active";
           entry.token = request.token;
           entry.deadline = deadline;
@@ -400,8 +428,10 @@ export class MemoryBackend implements QueueBackend {
         stalledOut.push(entry.id);
       } else {
         state.ready(entry);
+        state.emit(entry.id, "waiting", now);
       }
     }
+    state.metrics.count("stalled", stalled.length, now);
     state.minDeadline = min;
   }
 
@@ -417,6 +447,7 @@ export class MemoryBackend implements QueueBackend {
     state.active.delete(entry.id);
     if (request.error) entry.errors.push(request.error);
     appendLogs(entry, request.logs);
+    if (request.runTime !== undefined) state.metrics.sample("r", request.runTime, request.now);
     let result: FailResult;
     if (request.outcome === "dead") {
       state.deadLetter(entry, request.now, (request.retain ?? BACKEND_RETENTION).failed);
@@ -426,6 +457,8 @@ export class MemoryBackend implements QueueBackend {
       if (request.runAt > request.now) state.delay(entry, request.runAt);
       else state.ready(entry, request.outcome === "release");
       result = request.outcome === "release" ? "released" : "retried";
+      if (result === "retried") state.metrics.count("retried", 1, request.now);
+      state.emit(entry.id, entry.state, request.now);
     }
     entry.lastOutcome = { token: request.token, result };
     return Promise.resolve(result);
@@ -507,14 +540,49 @@ export class MemoryBackend implements QueueBackend {
     return Promise.resolve();
   }
 
+  /** {@inheritDoc QueueBackend.workers} */
+  workers(queue: string, now: number): Promise<WorkerInfo[]> {
+    const state = this.#queues.get(queue);
+    return Promise.resolve(
+      [...state?.workers.values() ?? []].filter((worker) => worker.lastSeen + ttlOf(worker) > now)
+        .map(({ ...worker }) => worker),
+    );
+  }
+
+  /** {@inheritDoc QueueBackend.metrics} */
+  metrics(
+    queue: string,
+    resolution: Resolution,
+    from: number,
+    to: number,
+  ): Promise<MetricBucket[]> {
+    return Promise.resolve(this.#queues.get(queue)?.metrics.read(resolution, from, to) ?? []);
+  }
+
+  /** {@inheritDoc QueueBackend.watch} */
+  watch(queue: string, listener: (event: JobEvent) => void): Promise<() => Promise<void>> {
+    let set = this.#watchers.get(queue);
+    if (!set) {
+      set = new Set();
+      this.#watchers.set(queue, set);
+    }
+    set.add(listener);
+    return Promise.resolve(() => {
+      set.delete(listener);
+      return Promise.resolve();
+    });
+  }
+
   /** {@inheritDoc QueueBackend.extend} */
   extend(
     queue: string,
     leases: readonly Lease[],
     leaseDuration: number,
     now: number,
+    heartbeat?: Heartbeat,
   ): Promise<string[]> {
     const state = this.#state(queue);
+    if (heartbeat !== undefined) beat(state, heartbeat, now);
     const lost: string[] = [];
     for (const { id, token } of leases) {
       const entry = state.jobs.get(id);
@@ -606,6 +674,7 @@ function act(
     case "promote":
       if (entry.state !== "delayed") return false;
       state.ready(entry);
+      state.emit(entry.id, "waiting", now);
       return true;
     case "retry":
       if (entry.state !== "failed") return false;
@@ -620,10 +689,12 @@ function act(
         state.unique.set(entry.uniqueKey, entry.id);
       }
       state.ready(entry);
+      state.emit(entry.id, "waiting", now);
       return true;
     case "forget":
       if (entry.state !== "failed") return false;
       state.drop(entry);
+      state.emit(entry.id, "removed", now);
       return true;
     case "remove":
       if (entry.state === "active") {
@@ -641,7 +712,25 @@ function act(
       }
       state.releaseUnique(entry);
       state.drop(entry);
+      state.emit(entry.id, "removed", now);
       return true;
+  }
+}
+
+/** Heartbeats expire after their ttl, kept beside the worker's details. */
+const ttls = new WeakMap<WorkerInfo, number>();
+
+function ttlOf(worker: WorkerInfo): number {
+  return ttls.get(worker) ?? 0;
+}
+
+/** Records a worker's heartbeat, and forgets workers whose heartbeat has run out. */
+function beat(state: QueueState, heartbeat: Heartbeat, now: number): void {
+  const info: WorkerInfo = { ...heartbeat.info, lastSeen: now };
+  ttls.set(info, heartbeat.ttl);
+  state.workers.set(info.id, info);
+  for (const [id, worker] of state.workers) {
+    if (worker.lastSeen + ttlOf(worker) <= now) state.workers.delete(id);
   }
 }
 

@@ -54,11 +54,14 @@ export {
   type DispatchOptions,
   FailedJobs,
   type ListFailedOptions,
+  type MetricsQuery,
   Queue,
   type QueueOptions,
   type QueueSummary,
 } from "./queue.ts";
 export type { JobPage, JobQuery } from "./_search.ts";
+export type { MetricPoint, Percentiles } from "./_metrics.ts";
+export type { EventsOptions, JobEventStream } from "./_events.ts";
 export { Worker } from "./worker.ts";
 export type {
   AbandonedJob,
@@ -73,6 +76,7 @@ export type {
   AttemptError,
   DispatchResult,
   FailedJob,
+  JobEvent,
   JobInfo,
   JobState,
   Limiter,
@@ -80,6 +84,7 @@ export type {
   RetainLimit,
   Retention,
   StoredJob,
+  WorkerInfo,
 } from "./backend.ts";
 export { MemoryBackend } from "./memory_backend.ts";
 export { RedisBackend, type RedisBackendOptions } from "./redis_backend.ts";

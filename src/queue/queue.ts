@@ -13,6 +13,7 @@ import type {
   QueueCounts,
   RetainLimit,
   Retention,
+  WorkerInfo,
 } from "./backend.ts";
 import {
   type AnyJob,
@@ -29,6 +30,8 @@ import { type Clock, systemClock } from "../clock.ts";
 import { jsonIssues, parsePayload, utf8Length } from "./_payload.ts";
 import { assertRetention, DEFAULT_RETENTION } from "./_constants.ts";
 import { forEachPage, type JobPage, type JobQuery, searchPage } from "./_search.ts";
+import { mergeBuckets, type MetricPoint, RESOLUTIONS, toPoint } from "./_metrics.ts";
+import { type EventsOptions, type JobEventStream, watchJobs } from "./_events.ts";
 
 /** Options for {@linkcode Queue}. */
 export interface QueueOptions {
@@ -109,6 +112,18 @@ export interface ListFailedOptions {
   limit?: number;
   /** Skip this many of the most recent. @default 0 */
   offset?: number;
+}
+
+/** What {@linkcode Queue.metrics} reads. */
+export interface MetricsQuery {
+  /** The queue. @default every queue, added up */
+  queue?: string;
+  /** From, epoch milliseconds. @default an hour (minutes) or 30 days (hours) before `until` */
+  since?: number;
+  /** To, epoch milliseconds. @default now */
+  until?: number;
+  /** Minute or hour buckets. @default "minute" */
+  resolution?: "minute" | "hour";
 }
 
 /** One queue as {@linkcode Queue.queues} lists it. */
@@ -801,6 +816,126 @@ export class Queue {
       const counts = await this.backend.counts(name);
       return { name, counts, paused: counts.paused };
     }));
+  }
+
+  /**
+   * Lists the live workers: every worker whose heartbeat (sent with the
+   * requests it makes anyway) is younger than its ttl, three times its
+   * longest gap between requests. A worker that died leaves the list once its
+   * ttl has passed.
+   *
+   * @returns Each worker once, with the queues it serves and the jobs it runs.
+   *
+   * @example Listing workers
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const ping = defineJob({ name: "ping", schema: v.null(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const worker = new Worker(queue, { jobs: [ping], concurrency: 5 });
+   * await worker.drain();
+   * const [seen] = await queue.workers();
+   * assert.equal(seen.id, worker.id);
+   * assert.equal(seen.concurrency, 5);
+   * ```
+   */
+  async workers(): Promise<WorkerInfo[]> {
+    const now = this.clock.now();
+    const byId = new Map<string, WorkerInfo>();
+    for (const name of await this.backend.queues()) {
+      for (const worker of await this.backend.workers(name, now)) {
+        const known = byId.get(worker.id);
+        if (known === undefined || known.lastSeen < worker.lastSeen) byId.set(worker.id, worker);
+      }
+    }
+    return [...byId.values()].sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /**
+   * A queue's figures over time: completed, failed, retried and stalled
+   * counts, and wait- and run-time percentiles, per minute (kept 24 hours)
+   * or per hour (kept 30 days). Only periods with activity are returned.
+   *
+   * @param query The queue (default: every queue, added up), the time range
+   *   (default: the last hour, or the last day for hours) and the resolution.
+   * @returns The points, oldest first.
+   * @throws {RangeError} When `since`/`until` are not epoch milliseconds.
+   * @throws {TypeError} When `resolution` is neither `"minute"` nor `"hour"`.
+   *
+   * @example Reading the last hour
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const ping = defineJob({ name: "ping", schema: v.null(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * await queue.dispatchMany(ping, [null, null, null]);
+   * await new Worker(queue, { jobs: [ping] }).drain();
+   * const [point] = await queue.metrics({ queue: "default" });
+   * assert.equal(point.completed, 3);
+   * assert.equal(point.run.count, 3);
+   * ```
+   */
+  async metrics(query: MetricsQuery = {}): Promise<MetricPoint[]> {
+    const resolution = query.resolution ?? "minute";
+    if (!(resolution in RESOLUTIONS)) {
+      throw new TypeError(`resolution must be "minute" or "hour", got ${String(resolution)}`);
+    }
+    const { size, keep } = RESOLUTIONS[resolution];
+    const until = query.until ?? this.clock.now();
+    const since = query.since ?? until - (resolution === "minute" ? 3_600_000 : keep);
+    for (const [field, value] of [["since", since], ["until", until]] as const) {
+      if (!Number.isSafeInteger(value)) {
+        throw new RangeError(`${field} must be epoch milliseconds, got ${value}`);
+      }
+    }
+    const from = Math.floor(since / size) * size;
+    const names = query.queue === undefined ? await this.backend.queues() : [query.queue];
+    const lists = await Promise.all(
+      names.map((name) => this.backend.metrics(name, resolution, from, until)),
+    );
+    return mergeBuckets(lists).map(toPoint);
+  }
+
+  /**
+   * Job state changes as they happen, from every process on the same store:
+   * on Redis one pub/sub channel per queue (through the gateway's SSE
+   * subscription, one message per script call), in memory an in-process
+   * emitter. A `ReadableStream` (a dashboard can forward it, for instance as
+   * server-sent events) that is also an async iterable; cancel it, or abort
+   * `signal`, to stop listening. Its `ready` settles once it listens: changes
+   * made before, or while nobody listens, are not replayed. A reader that falls
+   * more than 10,000 changes behind loses the newest.
+   *
+   * @param options The queues (default: every queue seen now) and an abort signal.
+   * @returns The stream of changes.
+   *
+   * @example Watching a job complete
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const ping = defineJob({ name: "ping", schema: v.null(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const controller = new AbortController();
+   * const events = queue.events({ queues: ["default"], signal: controller.signal });
+   * await events.ready;
+   * const { id } = await queue.dispatch(ping, null);
+   * await new Worker(queue, { jobs: [ping] }).drain();
+   * const states: string[] = [];
+   * for await (const event of events) {
+   *   if (event.id === id) states.push(event.state);
+   *   if (event.state === "completed") break;
+   * }
+   * assert.deepEqual(states, ["waiting", "active", "completed"]);
+   * ```
+   */
+  events(options: EventsOptions = {}): JobEventStream {
+    return watchJobs(this.backend, options);
   }
 
   #act(action: JobAction, ids: readonly string[], queue?: string): Promise<number> {

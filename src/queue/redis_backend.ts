@@ -17,10 +17,13 @@ import type {
   DispatchResult,
   FailRequest,
   FailResult,
+  Heartbeat,
   JobAction,
+  JobEvent,
   JobInfo,
   JobState,
   Lease,
+  MetricBucket,
   NewJob,
   QueueBackend,
   QueueCounts,
@@ -28,7 +31,9 @@ import type {
   StoredJob,
   TakeRequest,
   TakeResult,
+  WorkerInfo,
 } from "./backend.ts";
+import { METRIC_NAMES, type Resolution, RESOLUTIONS } from "./_metrics.ts";
 import type { Priority } from "./job.ts";
 import { PayloadTooLargeError } from "./errors.ts";
 import { utf8Length } from "./_payload.ts";
@@ -44,6 +49,7 @@ const manageScript = defineScript(scripts.manage);
 const jobsScript = defineScript(scripts.jobs);
 const rateHitScript = defineScript(scripts.rateHit);
 const progressScript = defineScript(scripts.progress);
+const metricsScript = defineScript(scripts.metrics);
 
 /** How many failed jobs one `retry`/`forget` of "all" handles per script call. */
 const FAILED_CHUNK = 500;
@@ -71,6 +77,10 @@ const LIFECYCLE = [
   "runs",
   "index",
   "dedupe",
+  "workers",
+  "seen",
+  "metrics",
+  "buckets",
 ] as const;
 
 /** Options for {@linkcode RedisBackend}. */
@@ -235,6 +245,8 @@ export class RedisBackend implements QueueBackend {
       retain.failed.age,
       request.maxStalls ?? DEFAULT_MAX_STALLS,
       request.worker ?? "",
+      request.heartbeat ? heartbeatJson(request.heartbeat) : "",
+      request.heartbeat?.ttl ?? 0,
       request.complete.length,
     ];
     for (const completion of request.complete) {
@@ -245,6 +257,7 @@ export class RedisBackend implements QueueBackend {
         completion.dedupeFor ?? 0,
         completion.resultJson ?? "",
         completion.logs?.length ? JSON.stringify(completion.logs) : "",
+        Math.round(completion.runTime ?? 0),
       );
     }
     const reply = await this.#runner.run(
@@ -295,6 +308,7 @@ export class RedisBackend implements QueueBackend {
       REPLAY_MEMO_MS,
       request.dedupeFor ?? 0,
       request.logs?.length ? JSON.stringify(request.logs) : "",
+      request.runTime === undefined ? "" : Math.round(request.runTime),
     ]);
     // A status outside 0..3 (a tampered replay memo, another version's script) is
     // not "lost": the job may still be leased, so say so rather than guess.
@@ -422,15 +436,96 @@ export class RedisBackend implements QueueBackend {
     queue: string,
     leases: readonly Lease[],
     leaseDuration: number,
-    _now: number,
+    now: number,
+    heartbeat?: Heartbeat,
   ): Promise<string[]> {
-    if (leases.length === 0) return [];
+    if (leases.length === 0 && heartbeat === undefined) return [];
     const k = this.#k(queue);
-    // Deadlines are set on Redis's clock: the caller's does not enter into it.
-    const args: (string | number)[] = [leaseDuration];
+    // Deadlines are set on Redis's clock; `now` only dates the heartbeat.
+    const args: (string | number)[] = [
+      leaseDuration,
+      heartbeat?.info.id ?? "",
+      heartbeat ? heartbeatJson(heartbeat) : "",
+      heartbeat?.ttl ?? 0,
+      now,
+    ];
     for (const lease of leases) args.push(lease.id, lease.token);
-    return asArray(await this.#runner.run(extendScript, [k.active, k.leases], args), "extend")
-      .map(String);
+    const keys = [k.active, k.leases, k.workers, k.seen];
+    return asArray(await this.#runner.run(extendScript, keys, args), "extend").map(String);
+  }
+
+  /** {@inheritDoc QueueBackend.workers} */
+  async workers(queue: string, now: number): Promise<WorkerInfo[]> {
+    const k = this.#k(queue);
+    const [seen, all] = await this.redis.pipeline([
+      ["ZRANGE", k.seen, 0, -1, "WITHSCORES"],
+      ["HGETALL", k.workers],
+    ]);
+    if (!seen.ok) throw new RedisError("REDIS_COMMAND_FAILED", seen.error);
+    if (!all.ok) throw new RedisError("REDIS_COMMAND_FAILED", all.error);
+    const lastSeen = new Map<string, number>();
+    const pairs = asArray(seen.reply, "workers (seen)", 2);
+    for (let i = 0; i < pairs.length; i += 2) lastSeen.set(String(pairs[i]), Number(pairs[i + 1]));
+    const fields = asArray(all.reply, "workers", 2);
+    const workers: WorkerInfo[] = [];
+    for (let i = 0; i < fields.length; i += 2) {
+      const { ttl, ...info } = JSON.parse(String(fields[i + 1])) as
+        & Omit<WorkerInfo, "lastSeen">
+        & { ttl: number };
+      const at = lastSeen.get(String(fields[i]));
+      if (at !== undefined && at + ttl > now) workers.push({ ...info, lastSeen: at });
+    }
+    return workers;
+  }
+
+  /** {@inheritDoc QueueBackend.metrics} */
+  async metrics(
+    queue: string,
+    resolution: Resolution,
+    from: number,
+    to: number,
+  ): Promise<MetricBucket[]> {
+    const k = this.#k(queue);
+    const { prefix, keep } = RESOLUTIONS[resolution];
+    const flat = asArray(
+      await this.#runner.run(
+        metricsScript,
+        [k.metrics, k.buckets],
+        [prefix, from, to, keep, ...METRIC_NAMES],
+      ),
+      "metrics",
+      METRIC_NAMES.length + 1,
+    );
+    const buckets: MetricBucket[] = [];
+    for (let i = 0; i < flat.length; i += METRIC_NAMES.length + 1) {
+      const counts: Record<string, number> = {};
+      METRIC_NAMES.forEach((name, j) => {
+        const value = flat[i + 1 + j];
+        if (value !== "" && value !== null) counts[name] = Number(value);
+      });
+      buckets.push({ at: Number(flat[i]), counts });
+    }
+    return buckets.sort((a, b) => a.at - b.at);
+  }
+
+  /** {@inheritDoc QueueBackend.watch} */
+  async watch(queue: string, listener: (event: JobEvent) => void): Promise<() => Promise<void>> {
+    const channel = this.#k(queue).space.key("events");
+    const subscription = await this.redis.subscribe(channel, {
+      onMessage: (message) => {
+        let batch: { at: number; changes: { id: string; state: JobEvent["state"] }[] };
+        try {
+          batch = JSON.parse(message);
+        } catch {
+          return; // not a message the scripts wrote: ignore it rather than guess
+        }
+        if (!Array.isArray(batch?.changes)) return;
+        for (const change of batch.changes) {
+          listener({ queue, id: String(change.id), state: change.state, at: Number(batch.at) });
+        }
+      },
+    });
+    return () => subscription.close();
   }
 
   /** {@inheritDoc QueueBackend.counts} */
@@ -504,6 +599,11 @@ export class RedisBackend implements QueueBackend {
   }
 }
 
+/** A heartbeat as the workers hash keeps it: the details and their ttl. */
+function heartbeatJson(heartbeat: Heartbeat): string {
+  return JSON.stringify({ ...heartbeat.info, ttl: heartbeat.ttl });
+}
+
 /**
  * The stored record: band, max retries, max stalls (-1: the worker's) and
  * dispatch token first, in a fixed form the Lua scripts read with a pattern
@@ -517,6 +617,7 @@ function encodeRecord(job: NewJob): string {
     name: job.name,
     priority: job.priority,
     createdAt: job.createdAt,
+    runAt: job.runAt,
     ...(job.uniqueKey !== undefined ? { u: job.uniqueKey } : {}),
     ...(job.tags?.length ? { t: job.tags } : {}),
     ...(job.dedupeFor ? { x: job.dedupeFor } : {}),

@@ -27,6 +27,8 @@ import { retryDelay } from "./_retry_delay.ts";
 import { Backoff } from "../_backoff.ts";
 import { WakeSignal } from "./_wake_signal.ts";
 import { WorkerBusyError } from "./errors.ts";
+import type { Heartbeat } from "./backend.ts";
+import { hostName, runtimeName } from "./_runtime_info.ts";
 
 type Mode = "idle" | "running" | "draining" | "stopping";
 
@@ -128,7 +130,33 @@ export class Worker {
       reporter: this.#reporter,
       completions: this.#completions,
       finished: () => this.#signal.wake(),
+      heartbeat: () => this.#heartbeat(),
     });
+  }
+
+  #startedAt = Date.now();
+  #host = hostName();
+
+  /**
+   * This worker's heartbeat, sent with every reservation and lease renewal it
+   * makes anyway (no request of its own). It lasts three times the longest
+   * gap between them: an idle worker polls every `maxPollInterval` at most, a
+   * busy one renews every third of `leaseDuration`.
+   */
+  #heartbeat(): Heartbeat {
+    const { queues, concurrency, maxPoll, leaseDuration } = this.#settings;
+    return {
+      info: {
+        id: this.id,
+        host: this.#host,
+        runtime: runtimeName(),
+        queues,
+        concurrency,
+        active: this.#runs.ids(),
+        startedAt: this.#startedAt,
+      },
+      ttl: 3 * Math.max(maxPoll, Math.ceil(leaseDuration / 3)),
+    };
   }
 
   /** Whether the worker is started (and not yet stopped). */
@@ -514,13 +542,14 @@ export class Worker {
       result = await this.#queue.backend.take({
         queue,
         now: this.#queue.clock.now(),
-        complete: completions.map(({ id, token, uniqueKey, dedupeFor, resultJson, logs }) => ({
-          id,
-          token,
-          uniqueKey,
-          dedupeFor,
-          resultJson,
-          logs,
+        complete: completions.map((done) => ({
+          id: done.id,
+          token: done.token,
+          uniqueKey: done.uniqueKey,
+          dedupeFor: done.dedupeFor,
+          resultJson: done.resultJson,
+          logs: done.logs,
+          runTime: done.duration,
         })),
         reserve: wanted,
         leaseDuration,
@@ -528,6 +557,7 @@ export class Worker {
         maxStalls,
         retain: this.#queue.retain,
         worker: this.id,
+        heartbeat: this.#heartbeat(),
       });
     } finally {
       this.#claimed -= wanted;

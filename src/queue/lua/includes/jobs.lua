@@ -1,11 +1,14 @@
--- Shared by the scripts that take a queue's lifecycle keys as KEYS[1..18], in
+-- Shared by the scripts that take a queue's lifecycle keys as KEYS[1..22], in
 -- this order (redis_backend.ts builds the list in one place).
 local q = {
   jobs = KEYS[1], attempts = KEYS[2], errors = KEYS[3], ready = KEYS[4], delayed = KEYS[5],
   active = KEYS[6], leases = KEYS[7], failed = KEYS[8], unique = KEYS[9], stats = KEYS[10],
   stalls = KEYS[11], progress = KEYS[12], completed = KEYS[13], results = KEYS[14],
   logs = KEYS[15], runs = KEYS[16], index = KEYS[17], dedupe = KEYS[18],
+  workers = KEYS[19], seen = KEYS[20], metrics = KEYS[21], buckets = KEYS[22],
 }
+-- The queue's pub/sub channel for live views: the keys' common part, then "events".
+local channel = string.sub(q.jobs, 1, -5) .. "events"
 -- The per-job hashes, emptied together when a job's data goes.
 local jobHashes = {
   q.jobs, q.attempts, q.errors, q.stalls, q.progress, q.results, q.logs, q.runs, q.leases,
@@ -16,6 +19,71 @@ local SEP = "\0"
 local MAX_LOG_LINES = 100
 -- The lease value of a job an operator cancelled: no worker's token matches it.
 local CANCELLED = "!cancelled"
+
+-- Job state changes of this call, published once at its end (see publish()).
+local changes = {}
+
+-- Notes that a job entered `state` (waiting, delayed, active, completed, failed, removed).
+local function changed(id, state)
+  changes[#changes + 1] = { id = id, state = state }
+end
+
+-- Publishes this call's changes as one message, so a live view costs one PUBLISH per call.
+local function publish(now)
+  if #changes == 0 then return end
+  redis.call("PUBLISH", channel, cjson.encode({ at = now, changes = changes }))
+end
+
+-- Metrics: per minute (kept 24 h) and per hour (kept 30 days), counters and a
+-- fixed histogram per latency (metrics.ts reads the same bounds), as fields
+-- "m:<minute>:<name>" and "h:<hour>:<name>" of one HASH. The buckets ZSET
+-- scores each bucket by when it expires, so trimming is one range read.
+local BOUNDS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000 }
+local MINUTE, HOUR, DAY = 60000, 3600000, 86400000
+local tally = {}
+
+-- Adds `by` to a counter ("completed", "failed", "retried", "stalled").
+local function count(name, by)
+  tally[name] = (tally[name] or 0) + by
+end
+
+-- Adds one latency sample (ms) to a histogram ("w" wait, "r" run).
+local function sample(kind, ms)
+  local bin = #BOUNDS + 1
+  for i, bound in ipairs(BOUNDS) do
+    if ms <= bound then
+      bin = i
+      break
+    end
+  end
+  count(kind .. bin, 1)
+end
+
+-- Writes this call's tally into the current minute and hour, and drops expired buckets.
+local function flushMetrics(now)
+  if next(tally) == nil then return end
+  local minute = "m:" .. string.format("%.0f", math.floor(now / MINUTE) * MINUTE)
+  local hour = "h:" .. string.format("%.0f", math.floor(now / HOUR) * HOUR)
+  for name, by in pairs(tally) do
+    redis.call("HINCRBY", q.metrics, minute .. ":" .. name, by)
+    redis.call("HINCRBY", q.metrics, hour .. ":" .. name, by)
+  end
+  local fresh = redis.call("ZADD", q.buckets, "NX", math.floor(now / MINUTE) * MINUTE + DAY, minute)
+  redis.call("ZADD", q.buckets, "NX", math.floor(now / HOUR) * HOUR + 30 * DAY, hour)
+  if fresh == 0 then return end
+  -- A new minute: forget the buckets whose time is over, with every field they may hold.
+  local expired = redis.call("ZRANGEBYSCORE", q.buckets, "-inf", now, "LIMIT", 0, 10)
+  for _, bucket in ipairs(expired) do
+    local fields = { bucket .. ":completed", bucket .. ":failed", bucket .. ":retried",
+      bucket .. ":stalled" }
+    for bin = 1, #BOUNDS + 1 do
+      fields[#fields + 1] = bucket .. ":w" .. bin
+      fields[#fields + 1] = bucket .. ":r" .. bin
+    end
+    redis.call("HDEL", q.metrics, unpack(fields))
+    redis.call("ZREM", q.buckets, bucket)
+  end
+end
 
 -- Epoch milliseconds as 13 digits, so index entries sort by time as text.
 local function stamp(ms)
@@ -82,13 +150,13 @@ end
 -- Keeps at most `count` jobs in a finished set (completed or failed), none
 -- finished more than `age` ms ago (0: no age limit), dropping the rest with
 -- their data; at most 1,000 per call, so one call stays short.
-local function trim(set, count, age, now)
+local function trim(set, most, age, now)
   local victims = {}
   if age > 0 then
     victims = redis.call("ZRANGEBYSCORE", set, "-inf", "(" .. (now - age), "LIMIT", 0, 1000)
     if #victims > 0 then redis.call("ZREM", set, unpack(victims)) end
   end
-  local over = redis.call("ZCARD", set) - count
+  local over = redis.call("ZCARD", set) - most
   if over > 0 then
     local oldest = redis.call("ZRANGE", set, 0, math.min(over, 1000) - 1)
     redis.call("ZREM", set, unpack(oldest))
@@ -129,6 +197,8 @@ end
 -- dedupe window, counts it, and trims the store (`keep`: count and age).
 local function deadLetter(id, uk, dd, now, keep)
   redis.call("ZADD", q.failed, now, id)
+  count("failed", 1)
+  changed(id, "failed")
   reserveOrRelease(id, uk, dd, now)
   redis.call("HINCRBY", q.stats, "failed", 1)
   trim(q.failed, keep.count, keep.age, now)
@@ -140,3 +210,4 @@ local function endingOf(record)
   if not ok or type(rec) ~= "table" then return "", 0 end
   return type(rec.u) == "string" and rec.u or "", tonumber(rec.x) or 0
 end
+

@@ -7,8 +7,8 @@
   (the HTTP client retrying) answers what the first call answered instead of
   "lost".
 
-  KEYS[1..18]  the queue's lifecycle keys (see includes/jobs.lua)
-  KEYS[19]     outcomes  HASH  id -> outcome, for the token's calls (the replay memo)
+  KEYS[1..22]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[23]     outcomes  HASH  id -> outcome, for the token's calls (the replay memo)
 
   ARGV[1]   now (epoch ms)
   ARGV[2]   job id
@@ -23,6 +23,7 @@
   ARGV[11]  how long the replay memo is kept (ms)
   ARGV[12]  the job's dedupe window (ms, 0 for none)
   ARGV[13]  the attempt's log lines as a JSON array ("" for none)
+  ARGV[14]  the attempt's run time (ms, "" for none: a release)
 
   Output:
     0  the token does not hold the lease (lost)
@@ -35,7 +36,7 @@
 local now, id, token, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local runAt, errorJson, undo, uk = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local keepFailed = { count = tonumber(ARGV[9]), age = tonumber(ARGV[10]) }
-local outcomes = KEYS[19]
+local outcomes = KEYS[23]
 
 local replayed = redis.call("HGET", outcomes, id)
 if replayed then return tonumber(replayed) end
@@ -52,10 +53,13 @@ end
 
 if errorJson ~= "" then appendError(id, errorJson) end
 appendLogs(id, ARGV[13])
+if ARGV[14] ~= "" then sample("r", tonumber(ARGV[14])) end
 
 if outcome == "dead" then
   deadLetter(id, uk, tonumber(ARGV[12]), now, keepFailed)
   remember(2)
+  flushMetrics(now)
+  publish(now)
   return 2
 end
 
@@ -73,5 +77,9 @@ else
   redis.call("ZADD", q.ready, band * 1e13 + seq, id)
 end
 local result = outcome == "release" and 3 or 1
+if result == 1 then count("retried", 1) end
+changed(id, runAt > now and "delayed" or "waiting")
 remember(result)
+flushMetrics(now)
+publish(now)
 return result

@@ -1,20 +1,14 @@
 --[[
-  One worker round trip on one queue: completes a batch of jobs, then
-  reserves up to N due jobs, first reclaiming expired leases and promoting
-  due delayed jobs. A reclaimed job "stalled": its stall count goes up and it
-  goes back to ready (a stall is not a failed attempt, so it costs no retry),
-  unless it has now stalled more than its max stalls, when it goes to the
-  failed store with a JobStalledError.
+  One worker round trip on one queue: completes a batch (kept within the
+  retention limits, or dropped), then reserves up to N due jobs, first
+  reclaiming expired leases (a stall: back to ready, or to the failed store
+  past max stalls) and promoting due delayed jobs. Only the token holding a
+  lease completes it. The outcome is remembered under the caller's unique
+  reservation token, so a replay returns the same. Leases on Redis's clock.
+  Also beats the worker's heartbeat, counts metrics, publishes the changes.
 
-  A completion counts only when the job's lease is still held by the token
-  that reserved it, so a worker that lost its lease can never complete the job.
-  The reservation token is the caller's and unique per call: the outcome is
-  remembered under it for the lease's duration, and a replay returns the
-  same jobs and completions instead of taking more.
-  Lease deadlines are on Redis's clock (TIME); run-at times on the caller's.
-
-  KEYS[1..18]  the queue's lifecycle keys (see includes/jobs.lua)
-  KEYS[19]     reservation  STRING  this call's remembered outcome
+  KEYS[1..22]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[23]     reservation  STRING  this call's remembered outcome
 
   ARGV[1]   now (epoch ms, the caller's clock)
   ARGV[2]   how many jobs to reserve (0: only complete); nothing is reserved while
@@ -27,10 +21,12 @@
   ARGV[8]   failed jobs' longest stay (ms, 0: no limit)
   ARGV[9]   max stalls for jobs whose record sets none ("s":-1)
   ARGV[10]  the worker's id, kept with each job it reserves
-  ARGV[11]  number of completions, n
-  ARGV[12 + 6i .. 17 + 6i]  per completion: id, token, unique key ("" for none),
+  ARGV[11]  the worker's heartbeat: its details as JSON ("" for none)
+  ARGV[12]  how long a heartbeat lasts (ms)
+  ARGV[13]  number of completions, n
+  ARGV[14 + 7i .. 20 + 7i]  per completion: id, token, unique key ("" for none),
             dedupe window (ms, 0 for none), result JSON ("" for none), log lines as a
-            JSON array ("" for none)
+            JSON array ("" for none), run time (ms)
 
   Output:
     { lost ids, stalled ids, jobs, next due, ids of stalled jobs moved to the failed store }
@@ -38,6 +34,7 @@
     next due is the earliest delayed run-at or lease deadline, on the caller's clock, -1 for none
 ]]
 -- @include "jobs.lua"
+-- @include "heartbeat.lua"
 
 local now = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
@@ -47,9 +44,10 @@ local keepCompleted = { count = tonumber(ARGV[5]), age = tonumber(ARGV[6]) }
 local keepFailed = { count = tonumber(ARGV[7]), age = tonumber(ARGV[8]) }
 local defaultMaxStalls = tonumber(ARGV[9])
 local workerId = ARGV[10]
-local n = tonumber(ARGV[11])
-local PER = 6
-local memoKey = KEYS[19]
+local n = tonumber(ARGV[13])
+local PER = 7
+local FIRST = 14
+local memoKey = KEYS[23]
 -- Two clocks, on purpose. Leases are set and compared on Redis's own clock, never
 -- the caller's: a worker whose clock runs ahead must not reclaim other workers'
 -- live leases, nor one running behind hand out leases already over. Redis 7
@@ -59,10 +57,10 @@ local memoKey = KEYS[19]
 local time = redis.call("TIME")
 local leaseNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
-local function jobsOf(ids)
+local function jobsOf(ids, records)
   local out = {}
   if #ids == 0 then return out end
-  local records = redis.call("HMGET", q.jobs, unpack(ids))
+  records = records or redis.call("HMGET", q.jobs, unpack(ids))
   local attempts = redis.call("HMGET", q.attempts, unpack(ids))
   local errors = redis.call("HMGET", q.errors, unpack(ids))
   local stalls = redis.call("HMGET", q.stalls, unpack(ids))
@@ -106,11 +104,11 @@ end
 local lost = {}
 if n > 0 then
   local ids = {}
-  for i = 0, n - 1 do ids[i + 1] = ARGV[12 + i * PER] end
+  for i = 0, n - 1 do ids[i + 1] = ARGV[FIRST + i * PER] end
   local holders = redis.call("HMGET", q.leases, unpack(ids))
   local done, finished, results = {}, {}, {}
   for i = 0, n - 1 do
-    local base = 12 + i * PER
+    local base = FIRST + i * PER
     local id, tok, uk, dd = ARGV[base], ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
     if holders[i + 1] == tok then
       done[#done + 1] = id
@@ -122,6 +120,8 @@ if n > 0 then
       end
       appendLogs(id, ARGV[base + 5])
       reserveOrRelease(id, uk, dd, now)
+      sample("r", tonumber(ARGV[base + 6]))
+      changed(id, "completed")
     else
       lost[#lost + 1] = id
     end
@@ -130,6 +130,7 @@ if n > 0 then
     redis.call("HDEL", q.leases, unpack(done))
     redis.call("ZREM", q.active, unpack(done))
     redis.call("HINCRBY", q.stats, "completed", #done)
+    count("completed", #done)
     if keepCompleted.count >= 0 then
       redis.call("ZADD", q.completed, unpack(finished))
       if #results > 0 then redis.call("HSET", q.results, unpack(results)) end
@@ -141,11 +142,14 @@ if n > 0 then
   end
 end
 
+beat(q.workers, q.seen, ARGV[11] ~= "" and workerId or "", ARGV[11], now, tonumber(ARGV[12]))
 if want > 0 and redis.call("HEXISTS", q.stats, "paused") == 1 then want = 0 end
 if want <= 0 then
   if n > 0 then
     redis.call("SET", memoKey, cjson.encode({ lost = lost, ids = {} }), "PX", leaseMs)
   end
+  flushMetrics(now)
+  publish(now)
   return { lost, {}, {}, -1, {} }
 end
 
@@ -177,9 +181,11 @@ for _, id in ipairs(expired) do
       local band = string.match(record, '^{"b":(%d)')
       local seq = redis.call("HINCRBY", q.stats, "seq", 1)
       redis.call("ZADD", q.ready, tonumber(band) * 1e13 + seq, id)
+      changed(id, "waiting")
     end
   end
 end
+count("stalled", #stalled)
 
 -- Promote due delayed jobs.
 local due = redis.call("ZRANGEBYSCORE", q.delayed, "-inf", now, "LIMIT", 0, 1000)
@@ -195,6 +201,7 @@ if #due > 0 then
       local band = string.match(records[i], '^{"b":(%d)')
       ready[#ready + 1] = tonumber(band) * 1e13 + seq
       ready[#ready + 1] = id
+      changed(id, "waiting")
     end
   end
   if #ready > 0 then redis.call("ZADD", q.ready, unpack(ready)) end
@@ -209,8 +216,14 @@ if #reserved > 0 then
   local deadline = leaseNow + leaseMs
   local run = '{"startedAt":' .. string.format("%.0f", now) .. ',"workerId":' .. cjson.encode(workerId) .. '}'
   local leases, active, runs = {}, {}, {}
-  for _, id in ipairs(reserved) do
-    redis.call("HINCRBY", q.attempts, id, 1)
+  local records = redis.call("HMGET", q.jobs, unpack(reserved))
+  for i, id in ipairs(reserved) do
+    -- Wait time: from when a job was due to its first start.
+    if redis.call("HINCRBY", q.attempts, id, 1) == 1 and records[i] then
+      local due = tonumber(string.match(records[i], '"runAt":(%d+)'))
+      if due then sample("w", math.max(0, now - due)) end
+    end
+    changed(id, "active")
     leases[#leases + 1] = id
     leases[#leases + 1] = token
     active[#active + 1] = deadline
@@ -221,10 +234,12 @@ if #reserved > 0 then
   redis.call("HSET", q.leases, unpack(leases))
   redis.call("ZADD", q.active, unpack(active))
   redis.call("HSET", q.runs, unpack(runs))
-  jobs = jobsOf(reserved)
+  jobs = jobsOf(reserved, records)
 end
 
 if #reserved > 0 or n > 0 then
   redis.call("SET", memoKey, cjson.encode({ lost = lost, ids = reserved }), "PX", leaseMs)
 end
+flushMetrics(now)
+publish(now)
 return { lost, stalled, jobs, nextDue(), stalledOut }

@@ -12,8 +12,8 @@
     forget   deletes a failed job with its data
   The answer is remembered under the call's token, so a replay answers the same.
 
-  KEYS[1..18]  the queue's lifecycle keys (see includes/jobs.lua)
-  KEYS[19]     memo  STRING  this call's answer, for a replay
+  KEYS[1..22]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[23]     memo  STRING  this call's answer, for a replay
 
   ARGV[1]  action: "remove", "promote", "retry" or "forget"
   ARGV[2]  "all" to take the oldest failed jobs (retry, forget), "ids" for the ids that follow
@@ -29,7 +29,7 @@
 ]]
 -- @include "jobs.lua"
 
-local memo = redis.call("GET", KEYS[19])
+local memo = redis.call("GET", KEYS[23])
 if memo then return tonumber(memo) end
 local action, now = ARGV[1], tonumber(ARGV[5])
 local keepFailed = { count = tonumber(ARGV[6]), age = tonumber(ARGV[7]) }
@@ -45,14 +45,15 @@ local function toReady(id, record, seq)
   redis.call("ZADD", q.ready, band * 1e13 + seq, id)
 end
 
-local changed = 0
+local done = 0
 for _, id in ipairs(ids) do
   local record = redis.call("HGET", q.jobs, id)
   if record then
     if action == "promote" then
       if redis.call("ZREM", q.delayed, id) == 1 then
         toReady(id, record, redis.call("HINCRBY", q.stats, "seq", 1))
-        changed = changed + 1
+        done = done + 1
+        changed(id, "waiting")
       end
     elseif action == "retry" then
       if redis.call("ZREM", q.failed, id) == 1 then
@@ -62,12 +63,14 @@ for _, id in ipairs(ids) do
         local uk = endingOf(record)
         if uk ~= "" then redis.call("HSETNX", q.unique, uk, id) end
         toReady(id, record, redis.call("HINCRBY", q.stats, "seq", 1))
-        changed = changed + 1
+        done = done + 1
+        changed(id, "waiting")
       end
     elseif action == "forget" then
       if redis.call("ZREM", q.failed, id) == 1 then
         dropJobs({ id })
-        changed = changed + 1
+        done = done + 1
+        changed(id, "removed")
       end
     elseif redis.call("ZREM", q.active, id) == 1 then
       -- Cancel: no worker's token holds the lease any more, so its outcome is refused.
@@ -80,7 +83,7 @@ for _, id in ipairs(ids) do
       }))
       local uk, dd = endingOf(record)
       deadLetter(id, uk, dd, now, keepFailed)
-      changed = changed + 1
+      done = done + 1
     else
       local removed = 0
       for _, set in ipairs({ q.ready, q.delayed, q.completed, q.failed }) do
@@ -90,10 +93,13 @@ for _, id in ipairs(ids) do
         local uk = endingOf(record)
         if uk ~= "" and redis.call("HGET", q.unique, uk) == id then redis.call("HDEL", q.unique, uk) end
         dropJobs({ id })
-        changed = changed + 1
+        done = done + 1
+        changed(id, "removed")
       end
     end
   end
 end
-redis.call("SET", KEYS[19], changed, "PX", tonumber(ARGV[4]))
-return changed
+redis.call("SET", KEYS[23], done, "PX", tonumber(ARGV[4]))
+flushMetrics(now)
+publish(now)
+return done

@@ -15,7 +15,7 @@
   it is reported as created again, so the replay answers what the first call
   answered, while another caller dispatching the same id is told "skipped".
 
-  KEYS[1..18]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[1..22]  the queue's lifecycle keys (see includes/jobs.lua)
 
   ARGV[1]  now (epoch ms)
   ARGV[2]  number of jobs, n
@@ -117,6 +117,7 @@ for i = 0, n - 1 do
       uniques[#uniques + 1] = uk
       uniques[#uniques + 1] = id
     end
+    changed(id, runAt > now and "delayed" or "waiting")
     if runAt > now then
       delayed[#delayed + 1] = runAt
       delayed[#delayed + 1] = id
@@ -154,4 +155,5 @@ if readyCount > 0 then
   redis.call("ZADD", q.ready, unpack(ready))
 end
 indexWrite("ZADD", entries)
+publish(now)
 return out
