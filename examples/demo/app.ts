@@ -173,7 +173,7 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   app.get("/api/demo/schedules", async (c) =>
     c.json({
       heartbeats,
-      tasks: (await scheduler.tasks({ history: 0 })).map((task) => ({
+      tasks: (await scheduler.tasks({ history: 1 })).map((task) => ({
         name: task.name,
         schedule: task.schedule,
         description: task.description ?? "",

@@ -27,6 +27,7 @@ section.card { background: var(--card); border: 1px solid var(--line); border-ra
   padding: 1rem; margin-bottom: 1rem; overflow-x: auto; }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); }
 .stat { font-size: 1.6rem; font-weight: 650; }
+.stat.small { font-size: 1.1rem; padding-top: .35rem; }
 .muted, .note { color: var(--muted); }
 .note { font-size: .9rem; }
 table { border-collapse: collapse; width: 100%; font-size: .92rem; }
@@ -116,6 +117,15 @@ export const SCRIPT = `
   localTimes(document);
   if (!document.querySelector("[data-live]") || !window.EventSource) return;
   const source = new EventSource(base + "/api/events");
+  // A job changed state (queue.events()): update its badge wherever it is shown.
+  source.addEventListener("job", (event) => {
+    const change = JSON.parse(event.data);
+    for (const el of document.querySelectorAll("[data-state-of]")) {
+      if (el.dataset.stateOf !== change.id) continue;
+      el.textContent = change.state;
+      el.className = "badge " + change.state;
+    }
+  });
   source.addEventListener("snapshot", (event) => {
     const snapshot = JSON.parse(event.data);
     for (const queue of snapshot.queues || []) {

@@ -81,9 +81,11 @@ export function duration(ms: number | null | undefined): string {
   return `${Math.round(ms / 60_000)} min`;
 }
 
-/** A state as a coloured badge. */
-export function badge(state: string): Html {
-  return html`<span class="badge ${state}">${state}</span>`;
+/** A state as a coloured badge; with a job's id, live updates change it. */
+export function badge(state: string, jobId?: string): Html {
+  return jobId === undefined
+    ? html`<span class="badge ${state}">${state}</span>`
+    : html`<span class="badge ${state}" data-state-of="${jobId}">${state}</span>`;
 }
 
 /** Any value as indented JSON (escaped by the template like everything else). */

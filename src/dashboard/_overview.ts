@@ -43,25 +43,46 @@ export async function readOverview(parts: DashboardParts): Promise<Overview> {
   return overview;
 }
 
-/**
- * Throughput buckets from a `queue.metrics()` answer: an array (or an object
- * with a `points`/`series` array) of buckets with a start time and counts.
- */
-export function throughputOf(answer: unknown): ThroughputPoint[] | null {
-  const list = Array.isArray(answer)
-    ? answer
-    : Array.isArray((answer as { points?: unknown })?.points)
-    ? (answer as { points: unknown[] }).points
-    : Array.isArray((answer as { series?: unknown })?.series)
-    ? (answer as { series: unknown[] }).series
-    : null;
-  if (list === null) return null;
-  const points: ThroughputPoint[] = [];
-  for (const item of list) {
+/** Latency percentiles of one bucket, in milliseconds (`null` when nothing was measured). */
+export interface Latency {
+  /** The median. */
+  p50: number | null;
+  /** The 95th percentile. */
+  p95: number | null;
+}
+
+/** One bucket of `queue.metrics()` as the overview uses it. */
+export interface MetricSample extends ThroughputPoint {
+  /** From due to start. */
+  wait?: Latency;
+  /** How long handlers ran. */
+  run?: Latency;
+}
+
+/** The buckets of a `queue.metrics()` answer (an array of `{ at, completed, failed, wait?, run? }`). */
+export function samplesOf(answer: unknown): MetricSample[] | null {
+  if (!Array.isArray(answer)) return null;
+  const samples: MetricSample[] = [];
+  for (const item of answer) {
     const bucket = item as Record<string, unknown>;
-    const at = bucket.at ?? bucket.start ?? bucket.time ?? bucket.minute;
-    if (typeof at !== "number" || typeof bucket.completed !== "number") return null;
-    points.push({ at, completed: bucket.completed, failed: Number(bucket.failed ?? 0) });
+    if (typeof bucket.at !== "number" || typeof bucket.completed !== "number") return null;
+    const sample: MetricSample = {
+      at: bucket.at,
+      completed: bucket.completed,
+      failed: Number(bucket.failed ?? 0),
+    };
+    const wait = latencyOf(bucket.wait);
+    if (wait) sample.wait = wait;
+    const run = latencyOf(bucket.run);
+    if (run) sample.run = run;
+    samples.push(sample);
   }
-  return points;
+  return samples;
+}
+
+function latencyOf(value: unknown): Latency | undefined {
+  const latency = value as { p50?: unknown; p95?: unknown } | undefined;
+  if (typeof latency !== "object" || latency === null) return undefined;
+  const number = (n: unknown) => (typeof n === "number" ? n : null);
+  return { p50: number(latency.p50), p95: number(latency.p95) };
 }

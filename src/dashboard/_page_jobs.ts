@@ -23,7 +23,7 @@ export async function jobsPage(
   const results = jobTable(page.jobs, base, query, page.cursor);
   const filtered = searchParamsOf(query).toString();
   return html`<section class="card">${searchForm(queues.map((q) => q.name), query, base)}</section>
-<section class="card"><div class="bar">
+<section class="card" data-live><div class="bar">
 <h2>Results</h2>
 <div class="actions">${
     filtered === "" ? "" : [
@@ -103,7 +103,7 @@ function jobTable(
             )}"><code>${job.id}</code></a></td>
             <td>${job.name}</td>
             <td>${job.queue}</td>
-            <td>${badge(job.state)}</td>
+            <td>${badge(job.state, job.id)}</td>
             <td class="hide-narrow">${(job.tags ?? []).join(", ")}</td>
             <td class="num hide-narrow">${job.attempts}</td>
             <td>${when(job.createdAt)}</td>
@@ -123,8 +123,8 @@ export function jobPage(job: DashboardJob, base: string): Html {
   const inQueue = `?queue=${encodeURIComponent(job.queue)}`;
   const back = `${base}/jobs?queue=${encodeURIComponent(job.queue)}`;
   return html`
-    <section class="card">
-      <div class="actions">${badge(state)}
+    <section class="card" data-live>
+      <div class="actions">${badge(state, job.id)}
     ${state === "failed"
       ? actionButton("Retry", `${api}/retry${inQueue}`, { confirm: `Retry job ${job.id}?` })
       : ""}

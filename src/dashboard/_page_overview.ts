@@ -1,13 +1,14 @@
 /**
- * The overview page: throughput charts, counts per state per queue (updated
- * live), pause and resume, and the live workers.
+ * The overview page: counts (updated live), failure rate, wait and run time
+ * percentiles, throughput charts, the queues with pause and resume, and the
+ * live workers.
  *
  * @module
  */
 import { html } from "hono/html";
-import { throughputChart, type ThroughputPoint } from "./_chart.ts";
-import { actionButton, type Html, json, missing } from "./_layout.ts";
-import { readOverview, throughputOf } from "./_overview.ts";
+import { throughputChart } from "./_chart.ts";
+import { actionButton, duration, type Html, missing, when } from "./_layout.ts";
+import { type MetricSample, type Overview, readOverview, samplesOf } from "./_overview.ts";
 import type { DashboardParts } from "./_state.ts";
 
 const HOUR = 3_600_000;
@@ -16,66 +17,78 @@ const STATES = ["ready", "delayed", "active", "completed", "failed"] as const;
 /** The overview's body. */
 export async function overviewPage(parts: DashboardParts, base: string): Promise<Html> {
   const overview = await readOverview(parts);
-  const now = overview.at;
   const [hour, day] = await Promise.all([
-    throughput(parts, now - HOUR, "minute"),
-    throughput(parts, now - 24 * HOUR, "hour"),
+    samples(parts, overview.at - HOUR, "minute"),
+    samples(parts, overview.at - 24 * HOUR, "hour"),
   ]);
-  const done = overview.totals.completed ?? 0;
-  const failed = overview.totals.failed ?? 0;
-  const rate = done + failed === 0 ? "—" : `${((failed / (done + failed)) * 100).toFixed(1)} %`;
+  // The current hour's bucket holds one histogram for the whole hour: exact percentiles.
+  const thisHour = typeof day === "string" ? undefined : day.at(-1);
   return html`
     <div class="grid" data-live>
       <section class="card">
         <h2>Waiting</h2>
         <div class="stat" data-total="ready">${overview.totals.ready ?? 0}</div>
+        <div class="note"><span data-total="delayed">${overview.totals.delayed ??
+          0}</span> delayed</div>
       </section>
       <section class="card">
         <h2>Active</h2>
         <div class="stat" data-total="active">${overview.totals.active ?? 0}</div>
+        <div class="note">${workerCount(overview)}</div>
       </section>
       <section class="card">
-        <h2>Failed / completed</h2>
-        <div class="stat">${failed} / ${done}</div>
-        <div class="note">failure rate ${rate} (failed store against completions counted)</div>
+        <h2>Failure rate</h2>
+        <div class="stat">${failureRate(hour, overview)}</div>
+        <div class="note">${typeof hour === "string"
+          ? "failed store against completions counted"
+          : "last hour"}</div>
       </section>
-      <section class="card"><h2>Workers</h2><div class="stat">${overview.workers === null
-        ? "—"
-        : overview.workers.length}</div>${overview.workers === null
-        ? missing("Listing workers needs queue.workers().")
-        : ""}</section>
+      <section class="card">
+        <h2>Wait / run time</h2>
+        <div class="stat small">${latency(thisHour, "wait")} · ${latency(thisHour, "run")}</div>
+        <div class="note">p50 / p95 this hour, wait then run</div>
+      </section>
     </div>
     <section class="card"><h2>Throughput</h2>
     <div class="legend"><span class="completed">completed</span><span class="failed">failed</span></div>
-    ${chartOrNote("Jobs per minute, last hour", hour)}
-    ${chartOrNote("Jobs per hour, last day", day)}
+    ${chart("Jobs per minute, last hour", hour)}
+    ${chart("Jobs per hour, last day", day)}
     </section>
-    <section class="card"><h2>Queues</h2>${queueTable(
-      overview.queues,
-      base,
-      parts.queue.pause !== undefined,
-    )}</section>
-    ${overview.workers && overview.workers.length > 0 ? workerList(overview.workers) : ""}
+    <section class="card"><h2>Queues</h2>${queueTable(overview, base)}</section>
+    ${workerTable(overview)}
   `;
 }
 
-function queueTable(
-  queues: Awaited<ReturnType<typeof readOverview>>["queues"],
-  base: string,
-  canPause: boolean,
-): Html {
-  if (queues.length === 0) return missing("No queue has had a job yet.");
+function workerCount(overview: Overview): string {
+  if (overview.workers === null) return "listing workers needs queue.workers()";
+  return `${overview.workers.length} live worker${overview.workers.length === 1 ? "" : "s"}`;
+}
+
+function failureRate(hour: MetricSample[] | string, overview: Overview): string {
+  const [done, failed] = typeof hour === "string"
+    ? [overview.totals.completed ?? 0, overview.totals.failed ?? 0]
+    : hour.reduce(([d, f], p) => [d + p.completed, f + p.failed], [0, 0]);
+  return done + failed === 0 ? "—" : `${((failed / (done + failed)) * 100).toFixed(1)} %`;
+}
+
+function latency(sample: MetricSample | undefined, kind: "wait" | "run"): string {
+  const figures = sample?.[kind];
+  if (!figures || figures.p50 === null) return "—";
+  return `${duration(figures.p50)} / ${duration(figures.p95)}`;
+}
+
+function queueTable(overview: Overview, base: string): Html {
+  if (overview.queues.length === 0) return missing("No queue has had a job yet.");
   return html`
-    <table data-live>
+    <table>
       <thead>
         <tr><th>Queue</th>${STATES.map((state) =>
           html`<th class="num">${state === "ready" ? "waiting" : state}</th>`
         )}<th></th></tr>
       </thead>
-      <tbody>${queues.map((queue) =>
-        html`<tr><td><a href="${base}/jobs?queue=${
-          encodeURIComponent(queue.name)
-        }">${queue.name}</a>${
+      <tbody>${overview.queues.map((queue) => {
+        const name = encodeURIComponent(queue.name);
+        return html`<tr><td><a href="${base}/jobs?queue=${name}">${queue.name}</a>${
           queue.paused
             ? html`
               <span class="badge paused">paused</span>
@@ -85,43 +98,81 @@ function queueTable(
           STATES.map((state) =>
             html`
               <td
-                class="num"><a href="${base}/jobs?queue=${encodeURIComponent(
-                  queue.name,
-                )}&amp;state=${state === "ready" ? "waiting" : state}" data-count="${queue
-                  .name}:${state}">${queue.counts[state]}</a></td>
+                class="num"><a href="${base}/jobs?queue=${name}&amp;state=${state === "ready"
+                  ? "waiting"
+                  : state}" data-count="${queue.name}:${state}">${queue.counts[state]}</a></td>
             `
           )
         }<td>${
-          !canPause ? "" : actionButton(
+          actionButton(
             queue.paused ? "Resume" : "Pause",
-            `${base}/api/queues/${encodeURIComponent(queue.name)}/${
-              queue.paused ? "resume" : "pause"
-            }`,
+            `${base}/api/queues/${name}/${queue.paused ? "resume" : "pause"}`,
             { confirm: `${queue.paused ? "Resume" : "Pause"} queue ${queue.name}?` },
           )
-        }</td></tr>`
-      )}</tbody>
+        }</td></tr>`;
+      })}</tbody>
     </table>
   `;
 }
 
-function workerList(workers: readonly unknown[]): Html {
-  return html`<section class="card"><h2>Live workers</h2>${
-    workers.map((worker) => html`<pre>${json(worker)}</pre>`)
-  }</section>`;
+/** A worker's heartbeat, as far as the dashboard reads it. */
+interface WorkerView {
+  id?: string;
+  host?: string;
+  runtime?: string;
+  queues?: readonly string[];
+  concurrency?: number;
+  active?: readonly string[];
+  startedAt?: number;
+  lastSeen?: number;
 }
 
-async function throughput(
+function workerTable(overview: Overview): Html | string {
+  if (overview.workers === null || overview.workers.length === 0) return "";
+  const workers = overview.workers as readonly WorkerView[];
+  return html`
+    <section class="card">
+      <h2>Live workers</h2>
+      <table>
+        <thead>
+          <tr>
+            <th>Worker</th>
+            <th class="hide-narrow">Host</th>
+            <th>Queues</th>
+            <th class="num">Busy</th>
+            <th class="hide-narrow">Started</th>
+            <th>Last seen</th>
+          </tr>
+        </thead>
+        <tbody>${workers.map((worker) =>
+          html`
+            <tr>
+              <td><code>${worker.id ?? "?"}</code><div class="note">${worker.runtime ??
+                ""}</div></td>
+              <td class="hide-narrow">${worker.host ?? ""}</td>
+              <td>${(worker.queues ?? []).join(", ")}</td>
+              <td class="num">${worker.active?.length ?? 0} / ${worker.concurrency ?? "?"}</td>
+              <td class="hide-narrow">${when(worker.startedAt)}</td>
+              <td>${when(worker.lastSeen)}</td>
+            </tr>
+          `
+        )}</tbody>
+      </table>
+    </section>
+  `;
+}
+
+async function samples(
   parts: DashboardParts,
   since: number,
   resolution: "minute" | "hour",
-): Promise<ThroughputPoint[] | string> {
+): Promise<MetricSample[] | string> {
   if (!parts.queue.metrics) return "Charts need queue.metrics(), which this queue does not have.";
   const answer = await parts.queue.metrics({ since, until: parts.clock.now(), resolution });
-  return throughputOf(answer) ?? "queue.metrics() answered in a shape this dashboard cannot chart.";
+  return samplesOf(answer) ?? "queue.metrics() answered in a shape this dashboard cannot chart.";
 }
 
-function chartOrNote(title: string, series: ThroughputPoint[] | string): Html {
+function chart(title: string, series: MetricSample[] | string): Html {
   if (typeof series === "string") return missing(series);
   return html`<h3 class="note">${title}</h3>${throughputChart(title, series)}`;
 }

@@ -210,7 +210,7 @@ Deno.test("without workers() and metrics(), the API answers 501 naming the call 
   }
   const page = await (await app.request("/kiln/")).text();
   assert.match(page, /Charts need queue\.metrics\(\)/);
-  assert.match(page, /Listing workers needs queue\.workers\(\)/);
+  assert.match(page, /listing workers needs queue\.workers\(\)/);
 });
 
 const tagged = defineJob({
