@@ -12,6 +12,7 @@ import * as v from "valibot";
 import { defineJob, type JobInfo, Queue, type QueueOptions } from "../../src/queue/mod.ts";
 import { InvalidCursorError, JobCancelledError } from "../../src/public_errors.ts";
 import type { QueueBackend } from "../../src/queue/backend_mod.ts";
+import type { JobEvent } from "../../src/queue/mod.ts";
 import { FakeClock, quietWorker, waitFor } from "./_helpers.ts";
 
 /** A fresh, empty store, and a way to reach the same store as another instance would. */
@@ -494,6 +495,162 @@ const cases: Case[] = [
         await worker.stop();
       }
       await assert.rejects(admin.pause(""), TypeError);
+    },
+  ],
+  [
+    "workers() lists a worker by its heartbeat, riding on its polls; a worker that stops beating leaves after its ttl",
+    async ({ store, clock }) => {
+      const calls: string[] = [];
+      const counted = new Proxy(store.backend, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target);
+          if (typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            calls.push(String(property));
+            return value.apply(target, args);
+          };
+        },
+      });
+      const queue = new Queue({ backend: counted, clock });
+      const job = defineJob({ name: "w", schema: v.null(), handle() {} });
+      await queue.dispatch(job, null); // the queue exists
+      const worker = quietWorker(queue, { jobs: [job], concurrency: 3, maxPollInterval: 100 });
+      await worker.start();
+      try {
+        await waitFor(() => calls.filter((c) => c === "take").length >= 4);
+        calls.length = 0;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        // Idle: only polls went out; the heartbeat added no request of its own.
+        assert.deepEqual([...new Set(calls)], ["take"]);
+        const observer = new Queue({ backend: store.twin(), clock });
+        const [seen] = await observer.workers();
+        assert.equal(seen.id, worker.id);
+        assert.deepEqual(seen.queues, ["default"]);
+        assert.equal(seen.concurrency, 3);
+        assert.deepEqual(seen.active, []);
+        assert.ok(seen.runtime.length > 0 && seen.host.length > 0);
+        assert.equal(seen.lastSeen, clock.time);
+      } finally {
+        await worker.stop();
+      }
+      // A worker killed mid-job: its last heartbeat said it ran a job, then nothing more.
+      await store.backend.take({
+        queue: "default",
+        now: clock.time,
+        complete: [],
+        reserve: 1,
+        leaseDuration: 60_000,
+        token: crypto.randomUUID(),
+        worker: "doomed",
+        heartbeat: {
+          info: {
+            id: "doomed",
+            host: "h",
+            runtime: "r",
+            queues: ["default"],
+            concurrency: 1,
+            active: ["some-job"],
+            startedAt: clock.time,
+          },
+          ttl: 30_000,
+        },
+      });
+      assert.deepEqual(
+        (await queue.workers()).map((w) => w.id).sort(),
+        ["doomed", worker.id].sort(),
+      );
+      assert.deepEqual((await queue.workers()).find((w) => w.id === "doomed")?.active, [
+        "some-job",
+      ]);
+      clock.advance(30_001);
+      assert.deepEqual(await queue.workers(), [], "both are past their ttl");
+    },
+  ],
+  [
+    "metrics() counts per minute and hour, with run- and wait-time percentiles from known durations",
+    async ({ store, clock, queue: make }) => {
+      const queue = make();
+      const job = defineJob({ name: "m", schema: v.number(), handle() {} });
+      const due = clock.time;
+      await queue.dispatchMany(job, Array.from({ length: 100 }, (_, i) => i));
+      clock.advance(2_000); // every job waits 2 s
+      const token = crypto.randomUUID();
+      const taken = await store.backend.take({
+        queue: "default",
+        now: clock.time,
+        complete: [],
+        reserve: 100,
+        leaseDuration: 60_000,
+        token,
+      });
+      assert.equal(taken.jobs.length, 100);
+      await store.backend.take({
+        queue: "default",
+        now: clock.time,
+        complete: taken.jobs.map((j, i) => ({ id: j.id, token, runTime: i + 1 })), // 1..100 ms
+        reserve: 0,
+        leaseDuration: 60_000,
+        token: crypto.randomUUID(),
+      });
+      const flaky = defineJob({
+        name: "flaky",
+        schema: v.null(),
+        maxRetries: 1,
+        backoff: { type: "fixed", delay: 0 },
+        handle() {
+          throw new Error("no");
+        },
+      });
+      await queue.dispatch(flaky, null);
+      await quietWorker(queue, { jobs: [flaky] }).drain();
+      const [point] = await queue.metrics({ queue: "default", since: due });
+      assert.equal(point.at, Math.floor(clock.time / 60_000) * 60_000);
+      assert.deepEqual(
+        [point.completed, point.failed, point.retried, point.stalled],
+        [100, 1, 1, 0],
+      );
+      assert.equal(point.run.count, 102);
+      assert.deepEqual([point.run.p50, point.run.p95, point.run.p99], [50, 100, 100]);
+      assert.equal(point.wait.count, 101);
+      assert.deepEqual([point.wait.p50, point.wait.p95, point.wait.p99], [2_500, 2_500, 2_500]);
+      const [hour] = await queue.metrics({ resolution: "hour" });
+      assert.equal(hour.completed, 100);
+      // A day later the minute is trimmed as the next one is written; the hour is kept 30 days.
+      clock.advance(86_400_000 + 60_000);
+      await queue.dispatch(job, 1);
+      await quietWorker(queue, { jobs: [job] }).drain();
+      const minutes = await queue.metrics({ queue: "default", since: due, until: clock.time });
+      assert.deepEqual(minutes.map((p) => p.completed), [1]);
+      const hours = await queue.metrics({ resolution: "hour", since: due, until: clock.time });
+      assert.deepEqual(hours.map((p) => p.completed), [100, 1]);
+      await assert.rejects(queue.metrics({ resolution: "day" as never }), TypeError);
+      await assert.rejects(queue.metrics({ since: Number.NaN }), RangeError);
+    },
+  ],
+  [
+    "events() on one instance hears another instance's jobs change state, and stops when aborted",
+    async ({ store, clock }) => {
+      const watcher = new Queue({ backend: store.backend, clock });
+      const other = new Queue({ backend: store.twin(), clock });
+      const job = defineJob({ name: "e", schema: v.null(), handle() {} });
+      const controller = new AbortController();
+      const events = watcher.events({ queues: ["default"], signal: controller.signal });
+      await events.ready;
+      const { id } = await other.dispatch(job, null);
+      await quietWorker(other, { jobs: [job] }).drain();
+      assert.equal(await other.remove(id), true);
+      const seen: JobEvent[] = [];
+      for await (const event of events) {
+        seen.push(event);
+        if (event.state === "removed") controller.abort();
+      }
+      assert.deepEqual(seen.map((e) => [e.id, e.state]), [
+        [id, "waiting"],
+        [id, "active"],
+        [id, "completed"],
+        [id, "removed"],
+      ]);
+      assert.ok(seen.every((e) => e.queue === "default" && e.at === clock.time));
     },
   ],
 ];
