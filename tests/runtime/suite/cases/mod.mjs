@@ -14,6 +14,7 @@
 import * as errors from "./errors.mjs";
 import * as fileStore from "./file_store.mjs";
 import { hostCases } from "./host_cases.mjs";
+import * as pusher from "./pusher.mjs";
 import * as queue from "./queue.mjs";
 import * as realtime from "./realtime.mjs";
 import * as realtimeRedis from "./realtime_redis.mjs";
@@ -127,6 +128,7 @@ export const suites = [
   fileStore,
   realtime,
   realtimeRedis,
+  pusher,
 ];
 
 /**

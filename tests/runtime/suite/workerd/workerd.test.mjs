@@ -59,7 +59,7 @@ const bundle = await build({
   platform: "browser",
   target: "es2022",
   conditions: ["workerd", "worker", "browser"],
-  plugins: [nodeAndBunOnly(["@kiln/core/upload/file-store", "tus-js-client"])],
+  plugins: [nodeAndBunOnly(["@kiln/core/upload/file-store", "tus-js-client", "pusher"])],
   write: false,
   logLevel: "error",
 });
