@@ -28,7 +28,9 @@ import { collect, serve, tus } from "./_serve.ts";
  * and a FileStore's own records beside its files.
  */
 export const STATE_KINDS = ["memory", "redis", "file"] as const;
-export type StateKind = typeof STATE_KINDS[number];
+/** The same, plus an S3Store on Cloudflare's R2 simulator with the records in its `.info` objects. */
+export const STORE_KINDS = [...STATE_KINDS, "s3"] as const;
+export type StateKind = typeof STORE_KINDS[number];
 
 /** Wraps a state so a test can wait, by event, until a request releases an upload's lock. */
 export class WatchedState implements UploadState {
@@ -105,12 +107,20 @@ export class ProgressLog {
 
 /**
  * A tus server over a real socket: a MemoryStore with memory or Redis state,
- * or a FileStore in a fresh temp directory with its own records.
+ * a FileStore in a fresh temp directory with its own records, or an S3Store
+ * on a fresh R2 simulator with its own records.
  */
 export async function hostileServer(kind: StateKind, options: Partial<UploadsOptions> = {}) {
   const stack = kind === "redis" ? await startRedisStack() : null;
   const directory = kind === "file" ? await Deno.makeTempDir({ prefix: "kiln-hostile-" }) : null;
-  const store: UploadStore = directory ? new FileStore({ directory }) : new MemoryStore();
+  // Loaded only for "s3": miniflare is a large module the other kinds never need.
+  const objects = kind === "s3" ? await import("./_object_store_helpers.ts") : null;
+  const bucket = objects ? await (await import("./_r2_simulator.ts")).startR2Simulator() : null;
+  const store: UploadStore = directory
+    ? new FileStore({ directory })
+    : bucket
+    ? objects!.s3Store(bucket)
+    : new MemoryStore();
   const inner = stack
     ? new RedisUploadState({ redis: stack.redis, prefix: crypto.randomUUID() })
     : store.state ?? new MemoryUploadState();
@@ -155,6 +165,7 @@ export async function hostileServer(kind: StateKind, options: Partial<UploadsOpt
     /** Everything the store holds: paths in a MemoryStore, files (and records) below a FileStore. */
     async paths(): Promise<string[]> {
       if (store instanceof MemoryStore) return store.paths();
+      if (bucket) return await objects!.bucketReader(bucket).keys();
       const found: string[] = [];
       const walk = async (dir: string, prefix: string) => {
         for await (const entry of Deno.readDir(dir)) {
@@ -168,6 +179,7 @@ export async function hostileServer(kind: StateKind, options: Partial<UploadsOpt
     async [Symbol.asyncDispose]() {
       await served[Symbol.asyncDispose]();
       await stack?.close();
+      await bucket?.[Symbol.asyncDispose]();
       if (directory) await Deno.remove(directory, { recursive: true });
     },
   };
