@@ -9,14 +9,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import type { Feed } from "./_feed.ts";
-import {
-  actOnJob,
-  actOnSearch,
-  findJob,
-  type JobAction,
-  notSupported,
-  setPaused,
-} from "./_operations.ts";
+import { actOnJob, actOnSearch, findJob, type JobAction, setPaused } from "./_operations.ts";
 import { readOverview } from "./_overview.ts";
 import { jobQueryFrom } from "./_query.ts";
 import { HISTORY } from "./_page_schedules.ts";
@@ -68,7 +61,6 @@ export function api(parts: DashboardParts, feed: Feed): Hono {
   });
 
   app.get("/metrics", async (c) => {
-    if (!queue.metrics) throw notSupported("Metrics", "queue.metrics()");
     const params = jobQueryFrom(new URL(c.req.url).searchParams);
     const resolution = c.req.query("resolution");
     if (resolution !== undefined && resolution !== "minute" && resolution !== "hour") {
@@ -84,7 +76,6 @@ export function api(parts: DashboardParts, feed: Feed): Hono {
     );
   });
   app.get("/workers", async (c) => {
-    if (!queue.workers) throw notSupported("Listing workers", "queue.workers()");
     return c.json({ workers: await queue.workers() });
   });
 

@@ -18,13 +18,37 @@ export interface ThroughputPoint {
   failed: number;
 }
 
-const WIDTH = 600;
-const HEIGHT = 160;
+const WIDTH = 1000;
+const HEIGHT = 170;
 const LEFT = 34;
 const BOTTOM = 18;
 
-/** A stacked bar chart of `points`, labelled `title` for screen readers. */
-export function throughputChart(title: string, points: readonly ThroughputPoint[]): Html {
+/** The time range a chart covers, and its bucket size, all in milliseconds. */
+export interface ChartRange {
+  /** From. */
+  since: number;
+  /** To. */
+  until: number;
+  /** One bucket: 60_000 for minutes, 3_600_000 for hours. */
+  step: number;
+}
+
+/**
+ * A stacked bar chart, one bar per bucket of `range` (buckets without a
+ * point are drawn empty, so the time axis is even), labelled `title` for
+ * screen readers.
+ */
+export function throughputChart(
+  title: string,
+  samples: readonly ThroughputPoint[],
+  range: ChartRange,
+): Html {
+  const byStart = new Map(samples.map((point) => [point.at, point]));
+  const points: ThroughputPoint[] = [];
+  const end = Math.floor(range.until / range.step) * range.step;
+  for (let at = Math.floor(range.since / range.step) * range.step; at <= end; at += range.step) {
+    points.push(byStart.get(at) ?? { at, completed: 0, failed: 0 });
+  }
   const top = Math.max(1, ...points.map((p) => p.completed + p.failed));
   const plotHeight = HEIGHT - BOTTOM - 6;
   const step = (WIDTH - LEFT) / Math.max(1, points.length);

@@ -58,12 +58,11 @@ export class Feed {
   #start(): void {
     void this.#tick(++this.#generation);
     const { queue } = this.#parts;
-    if (!queue.events) return;
     const controller = new AbortController();
     this.#events = controller;
     void (async () => {
       try {
-        for await (const event of queue.events!({ signal: controller.signal })) {
+        for await (const event of queue.events({ signal: controller.signal })) {
           if (controller.signal.aborted) break;
           this.#send({ event: "job", data: JSON.stringify(event) });
         }

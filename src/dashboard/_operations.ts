@@ -6,7 +6,8 @@
  * @module
  */
 import { HTTPException } from "hono/http-exception";
-import type { DashboardJob, DashboardQueue, JobQuery } from "./sources.ts";
+import type { JobInfo, JobQuery } from "../queue/mod.ts";
+import type { DashboardQueue } from "./sources.ts";
 
 /** The actions on one job. */
 export type JobAction = "retry" | "remove" | "promote" | "cancel";
@@ -14,19 +15,12 @@ export type JobAction = "retry" | "remove" | "promote" | "cancel";
 /** The actions on what a search matches. */
 export type BulkAction = "retry" | "remove";
 
-/** Thrown when the queue lacks the call an answer needs (HTTP 501, code `NOT_SUPPORTED`). */
-export function notSupported(what: string, call: string): HTTPException {
-  return new HTTPException(501, {
-    message: `${what} needs ${call}, which this queue does not have`,
-  });
-}
-
 /** One job, or a 404. */
 export async function findJob(
   queue: DashboardQueue,
   id: string,
   queueName?: string,
-): Promise<DashboardJob> {
+): Promise<JobInfo> {
   const job = await queue.job(id, queueName);
   if (job === null) throw new HTTPException(404, { message: `No job ${id}` });
   return job;

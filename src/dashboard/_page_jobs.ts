@@ -10,7 +10,7 @@ import { actionButton, badge, duration, type Html, json, missing, when } from ".
 
 import { SEARCH_STATES, searchParamsOf } from "./_query.ts";
 import type { DashboardParts } from "./_state.ts";
-import type { DashboardJob, JobQuery } from "./sources.ts";
+import type { JobInfo, JobQuery } from "../queue/mod.ts";
 
 /** The search page's body. */
 export async function jobsPage(
@@ -74,7 +74,7 @@ ${text("id", "Id")}${text("name", "Job name")}${text("tag", "Tag")}
 }
 
 function jobTable(
-  jobs: readonly DashboardJob[],
+  jobs: readonly JobInfo[],
   base: string,
   query: JobQuery,
   cursor: string | null,
@@ -104,7 +104,7 @@ function jobTable(
             <td>${job.name}</td>
             <td>${job.queue}</td>
             <td>${badge(job.state, job.id)}</td>
-            <td class="hide-narrow">${(job.tags ?? []).join(", ")}</td>
+            <td class="hide-narrow">${job.tags.join(", ")}</td>
             <td class="num hide-narrow">${job.attempts}</td>
             <td>${when(job.createdAt)}</td>
           </tr>
@@ -117,7 +117,7 @@ function jobTable(
 }
 
 /** The job page's body. */
-export function jobPage(job: DashboardJob, base: string): Html {
+export function jobPage(job: JobInfo, base: string): Html {
   const state = job.state;
   const api = `${base}/api/jobs/${encodeURIComponent(job.id)}`;
   const inQueue = `?queue=${encodeURIComponent(job.queue)}`;
@@ -160,7 +160,7 @@ export function jobPage(job: DashboardJob, base: string): Html {
         <dt>Progress</dt>
         <dd>${job.progress ?? "—"}</dd>
         <dt>Tags</dt>
-        <dd>${(job.tags ?? []).join(", ") || "—"}</dd>
+        <dd>${job.tags.join(", ") || "—"}</dd>
         <dt>Worker</dt>
         <dd>${job.workerId ?? "—"}</dd>
         <dt>Created</dt>
@@ -170,7 +170,7 @@ export function jobPage(job: DashboardJob, base: string): Html {
         <dt>Started</dt>
         <dd>${when(job.startedAt)}</dd>
         <dt>Finished</dt>
-        <dd>${when(job.finishedAt ?? job.failedAt)}</dd>
+        <dd>${when(job.finishedAt)}</dd>
         <dt>Ran for</dt>
         <dd>${job.startedAt && job.finishedAt ? duration(job.finishedAt - job.startedAt) : "—"}</dd>
       </dl>
@@ -196,12 +196,8 @@ export function jobPage(job: DashboardJob, base: string): Html {
           error.stack ? html`<pre>${error.stack}</pre>` : ""
         }`
       )}</section>
-    <section class="card"><h2>Logs</h2>${job.logs === undefined
-      ? missing("This queue keeps no job logs (ctx.log() needs issue #12).")
-      : job.logs.length === 0
+    <section class="card"><h2>Logs</h2>${job.logs.length === 0
       ? missing("The handler logged nothing.")
-      : html`<pre>${
-        job.logs.map((line) => typeof line === "string" ? line : json(line)).join("\n")
-      }</pre>`}</section>
+      : html`<pre>${job.logs.join("\n")}</pre>`}</section>
   `;
 }

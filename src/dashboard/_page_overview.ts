@@ -6,9 +6,10 @@
  * @module
  */
 import { html } from "hono/html";
-import { throughputChart } from "./_chart.ts";
+import { type ChartRange, throughputChart } from "./_chart.ts";
 import { actionButton, duration, type Html, missing, when } from "./_layout.ts";
-import { type MetricSample, type Overview, readOverview, samplesOf } from "./_overview.ts";
+import type { MetricPoint, WorkerInfo } from "../queue/mod.ts";
+import { type Overview, readOverview } from "./_overview.ts";
 import type { DashboardParts } from "./_state.ts";
 
 const HOUR = 3_600_000;
@@ -22,7 +23,7 @@ export async function overviewPage(parts: DashboardParts, base: string): Promise
     samples(parts, overview.at - 24 * HOUR, "hour"),
   ]);
   // The current hour's bucket holds one histogram for the whole hour: exact percentiles.
-  const thisHour = typeof day === "string" ? undefined : day.at(-1);
+  const thisHour = day.at(-1);
   return html`
     <div class="grid" data-live>
       <section class="card">
@@ -38,21 +39,28 @@ export async function overviewPage(parts: DashboardParts, base: string): Promise
       </section>
       <section class="card">
         <h2>Failure rate</h2>
-        <div class="stat">${failureRate(hour, overview)}</div>
-        <div class="note">${typeof hour === "string"
-          ? "failed store against completions counted"
-          : "last hour"}</div>
+        <div class="stat">${failureRate(hour)}</div>
+        <div class="note">failed for good, last hour</div>
       </section>
       <section class="card">
         <h2>Wait / run time</h2>
-        <div class="stat small">${latency(thisHour, "wait")} · ${latency(thisHour, "run")}</div>
-        <div class="note">p50 / p95 this hour, wait then run</div>
+        <div class="stat small">wait ${latency(thisHour, "wait")}</div>
+        <div class="stat small">run ${latency(thisHour, "run")}</div>
+        <div class="note">p50 / p95, this hour</div>
       </section>
     </div>
     <section class="card"><h2>Throughput</h2>
     <div class="legend"><span class="completed">completed</span><span class="failed">failed</span></div>
-    ${chart("Jobs per minute, last hour", hour)}
-    ${chart("Jobs per hour, last day", day)}
+    ${chart("Jobs per minute, last hour", hour, {
+      since: overview.at - HOUR,
+      until: overview.at,
+      step: 60_000,
+    })}
+    ${chart("Jobs per hour, last day", day, {
+      since: overview.at - 24 * HOUR,
+      until: overview.at,
+      step: HOUR,
+    })}
     </section>
     <section class="card"><h2>Queues</h2>${queueTable(overview, base)}</section>
     ${workerTable(overview)}
@@ -60,18 +68,15 @@ export async function overviewPage(parts: DashboardParts, base: string): Promise
 }
 
 function workerCount(overview: Overview): string {
-  if (overview.workers === null) return "listing workers needs queue.workers()";
   return `${overview.workers.length} live worker${overview.workers.length === 1 ? "" : "s"}`;
 }
 
-function failureRate(hour: MetricSample[] | string, overview: Overview): string {
-  const [done, failed] = typeof hour === "string"
-    ? [overview.totals.completed ?? 0, overview.totals.failed ?? 0]
-    : hour.reduce(([d, f], p) => [d + p.completed, f + p.failed], [0, 0]);
+function failureRate(hour: readonly MetricPoint[]): string {
+  const [done, failed] = hour.reduce(([d, f], p) => [d + p.completed, f + p.failed], [0, 0]);
   return done + failed === 0 ? "—" : `${((failed / (done + failed)) * 100).toFixed(1)} %`;
 }
 
-function latency(sample: MetricSample | undefined, kind: "wait" | "run"): string {
+function latency(sample: MetricPoint | undefined, kind: "wait" | "run"): string {
   const figures = sample?.[kind];
   if (!figures || figures.p50 === null) return "—";
   return `${duration(figures.p50)} / ${duration(figures.p95)}`;
@@ -115,21 +120,9 @@ function queueTable(overview: Overview, base: string): Html {
   `;
 }
 
-/** A worker's heartbeat, as far as the dashboard reads it. */
-interface WorkerView {
-  id?: string;
-  host?: string;
-  runtime?: string;
-  queues?: readonly string[];
-  concurrency?: number;
-  active?: readonly string[];
-  startedAt?: number;
-  lastSeen?: number;
-}
-
 function workerTable(overview: Overview): Html | string {
-  if (overview.workers === null || overview.workers.length === 0) return "";
-  const workers = overview.workers as readonly WorkerView[];
+  if (overview.workers.length === 0) return "";
+  const workers: readonly WorkerInfo[] = overview.workers;
   return html`
     <section class="card">
       <h2>Live workers</h2>
@@ -147,11 +140,10 @@ function workerTable(overview: Overview): Html | string {
         <tbody>${workers.map((worker) =>
           html`
             <tr>
-              <td><code>${worker.id ?? "?"}</code><div class="note">${worker.runtime ??
-                ""}</div></td>
-              <td class="hide-narrow">${worker.host ?? ""}</td>
-              <td>${(worker.queues ?? []).join(", ")}</td>
-              <td class="num">${worker.active?.length ?? 0} / ${worker.concurrency ?? "?"}</td>
+              <td><code>${worker.id}</code><div class="note">${worker.runtime}</div></td>
+              <td class="hide-narrow">${worker.host}</td>
+              <td>${worker.queues.join(", ")}</td>
+              <td class="num">${worker.active.length} / ${worker.concurrency}</td>
               <td class="hide-narrow">${when(worker.startedAt)}</td>
               <td>${when(worker.lastSeen)}</td>
             </tr>
@@ -162,17 +154,14 @@ function workerTable(overview: Overview): Html | string {
   `;
 }
 
-async function samples(
+function samples(
   parts: DashboardParts,
   since: number,
   resolution: "minute" | "hour",
-): Promise<MetricSample[] | string> {
-  if (!parts.queue.metrics) return "Charts need queue.metrics(), which this queue does not have.";
-  const answer = await parts.queue.metrics({ since, until: parts.clock.now(), resolution });
-  return samplesOf(answer) ?? "queue.metrics() answered in a shape this dashboard cannot chart.";
+): Promise<readonly MetricPoint[]> {
+  return parts.queue.metrics({ since, until: parts.clock.now(), resolution });
 }
 
-function chart(title: string, series: MetricSample[] | string): Html {
-  if (typeof series === "string") return missing(series);
-  return html`<h3 class="note">${title}</h3>${throughputChart(title, series)}`;
+function chart(title: string, series: readonly MetricPoint[], range: ChartRange): Html {
+  return html`<h3 class="note">${title}</h3>${throughputChart(title, series, range)}`;
 }

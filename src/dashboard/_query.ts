@@ -6,10 +6,10 @@
  * @module
  */
 import { HTTPException } from "hono/http-exception";
-import type { JobQuery, JobSearchState } from "./sources.ts";
+import type { JobQuery, JobState } from "../queue/mod.ts";
 
 /** The states a search may name. */
-export const SEARCH_STATES: readonly JobSearchState[] = [
+export const SEARCH_STATES: readonly JobState[] = [
   "waiting",
   "delayed",
   "active",
@@ -39,7 +39,7 @@ export function jobQueryFrom(params: URLSearchParams): JobQuery {
     if (!(SEARCH_STATES as readonly string[]).includes(state)) {
       throw bad(`state must be one of ${SEARCH_STATES.join(", ")}`);
     }
-    query.state = state as JobSearchState;
+    query.state = state as JobState;
   }
   const since = time(params, "since");
   if (since !== undefined) query.since = since;

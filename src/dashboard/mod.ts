@@ -29,13 +29,4 @@ export {
   type UploadActivityOptions,
 } from "./upload_activity.ts";
 export type { ChannelSummary, DashboardHub } from "./_realtime_activity.ts";
-export type {
-  DashboardJob,
-  DashboardQueue,
-  DashboardScheduler,
-  JobPage,
-  JobQuery,
-  JobSearchState,
-  MetricsQuery,
-  QueueSummary,
-} from "./sources.ts";
+export type { DashboardQueue, DashboardScheduler } from "./sources.ts";

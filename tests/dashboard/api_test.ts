@@ -178,39 +178,39 @@ Deno.test("a search with a bad field is refused with 400 naming it", async () =>
   }
 });
 
-/** The queue's calls the dashboard needs, without workers, metrics and events. */
-function withoutWatching(queue: Queue): DashboardQueue {
-  return {
-    queues: () => queue.queues(),
-    job: (id, name) => queue.job(id, name),
-    jobs: (query) => queue.jobs(query),
-    remove: (id, name) => queue.remove(id, name),
-    promote: (id, name) => queue.promote(id, name),
-    retry: (id, name) => queue.retry(id, name),
-    retryAll: (query) => queue.retryAll(query),
-    removeAll: (query) => queue.removeAll(query),
-    pause: (name) => queue.pause(name),
-    resume: (name) => queue.resume(name),
-  };
-}
-
-Deno.test("without workers() and metrics(), the API answers 501 naming the call and the overview says so", async () => {
-  const app = appFor(withoutWatching(new Queue({ backend: new MemoryBackend() })));
-  for (
-    const [path, call] of [["/kiln/api/workers", "queue.workers()"], [
-      "/kiln/api/metrics",
-      "queue.metrics()",
-    ]]
-  ) {
-    const response = await app.request(path);
-    assert.equal(response.status, 501, path);
-    const answer = await response.json();
-    assert.equal(answer.code, "NOT_SUPPORTED");
-    assert.ok(answer.error.includes(call), answer.error);
+Deno.test("the overview charts metrics and lists live workers; /api/metrics and /api/workers answer the queue's", async () => {
+  const queue = new Queue({ backend: new MemoryBackend() });
+  const app = appFor(queue);
+  const worker = new Worker(queue, { jobs: [tagged] });
+  await worker.start();
+  try {
+    await queue.dispatch(tagged, { user: 1 });
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const off = worker.on("completed", () => resolve());
+    await promise;
+    off();
+    const workers = (await (await app.request("/kiln/api/workers")).json()).workers;
+    assert.deepEqual(workers.map((w: { id: string }) => w.id), [worker.id]);
+    const metrics = await (await app.request("/kiln/api/metrics?queue=mail&resolution=minute"))
+      .json();
+    assert.equal(
+      metrics.reduce((sum: number, point: { completed: number }) => sum + point.completed, 0),
+      1,
+    );
+    const bad = await app.request("/kiln/api/metrics?resolution=week");
+    assert.equal(bad.status, 400);
+    await bad.body?.cancel();
+    const page = await (await app.request("/kiln/")).text();
+    assert.match(page, /<svg class="chart"[^>]*aria-label="Jobs per minute, last hour"/);
+    assert.match(
+      page,
+      /<title>[^<]*: 1 completed, 0 failed<\/title>/,
+      "the minute that completed the job",
+    );
+    assert.ok(page.includes(`<code>${worker.id}</code>`), "the worker is listed");
+  } finally {
+    await worker.stop();
   }
-  const page = await (await app.request("/kiln/")).text();
-  assert.match(page, /Charts need queue\.metrics\(\)/);
-  assert.match(page, /listing workers needs queue\.workers\(\)/);
 });
 
 const tagged = defineJob({
@@ -294,20 +294,19 @@ Deno.test("schedules: the API shows each task's schedule in words and history; r
   assert.equal((await unknown.json()).code, "SCHEDULER_UNKNOWN_TASK");
 });
 
-Deno.test("/api/events streams a snapshot at once and every refresh, and stops reading when the page leaves", async () => {
+Deno.test("/api/events streams snapshots and job events, and stops reading when the page leaves", async () => {
   const queue = new Queue({ backend: new MemoryBackend() });
   let reads = 0;
-  const counting: DashboardQueue = {
-    ...withoutWatching(queue),
-    queues: () => {
-      reads++;
-      return queue.queues();
-    },
+  const backend = queue.backend;
+  const queues = backend.queues.bind(backend);
+  backend.queues = () => {
+    reads++;
+    return queues();
   };
   await failedJobs(queue, 1);
   const app = new Hono().route(
     "/kiln",
-    dashboard({ queue: counting, authorize: () => true, refresh: 20 }),
+    dashboard({ queue, authorize: () => true, refresh: 20 }),
   );
   const response = await app.request("/kiln/api/events");
   assert.equal(response.headers.get("Content-Type"), "text/event-stream");
@@ -319,6 +318,10 @@ Deno.test("/api/events streams a snapshot at once and every refresh, and stops r
   const data = JSON.parse(text.split("\n").find((line) => line.startsWith("data: "))!.slice(6));
   assert.equal(data.queues.find((q: { name: string }) => q.name === "evil").counts.failed, 1);
   assert.equal(data.totals.failed, 1);
+  // queue.events() is forwarded: a dispatch shows up as a job event.
+  const { id } = await queue.dispatch(hostile, { note: "watched" });
+  while (!text.includes(`"id":"${id}"`)) text += (await reader.read()).value ?? "";
+  assert.match(text, new RegExp(`event: job\ndata: \\{[^\n]*"id":"${id}"[^\n]*"state":"waiting"`));
   await reader.cancel();
   await new Promise((resolve) => setTimeout(resolve, 60));
   const after = reads;
