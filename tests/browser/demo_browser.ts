@@ -162,7 +162,7 @@ Deno.test({
           assert.match(shown, /SMTP server refused the report/, "the error");
           assert.match(shown, /connecting to smtp\.example\.com/, "the handler's log");
           assert.match(shown, /kind:failing/, "the tags");
-          await screenshot(dash, "dashboard-job.png", true);
+          await screenshot(dash, "dashboard-job.png");
           const clickedAt = Date.now();
           // Record every state the demo page shows for the job from now on.
           await page.evaluate((id) => {
