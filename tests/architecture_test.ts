@@ -14,6 +14,8 @@ const SRC = join(ROOT, "src");
 function layerOf(path: string): string {
   const parts = relative(SRC, path).split("/");
   if (parts.length === 1) return parts[0] === "public_errors.ts" ? "errors-entry" : "leaf";
+  // The Pusher protocol sits on the hub and delivers webhooks as queue jobs.
+  if (parts[0] === "realtime" && parts[1] === "pusher") return "realtime-pusher";
   return parts[1] === "errors.ts" ? `${parts[0]}-errors` : parts[0];
 }
 
@@ -24,6 +26,15 @@ const ALLOWED_LAYERS: Record<string, readonly string[]> = {
   queue: ["leaf", "redis", "queue", "queue-errors"],
   scheduler: ["leaf", "redis", "scheduler", "scheduler-errors"],
   realtime: ["leaf", "redis", "realtime", "realtime-errors"],
+  "realtime-pusher": [
+    "leaf",
+    "redis",
+    "realtime",
+    "realtime-errors",
+    "realtime-pusher",
+    "queue",
+    "queue-errors",
+  ],
   upload: ["leaf", "redis", "upload", "upload-errors"],
   // The dashboard reads the modules through the shapes of their objects, never their code.
   dashboard: ["leaf", "dashboard"],

@@ -62,6 +62,17 @@ export interface BroadcastOptions {
   except?: string;
 }
 
+/**
+ * What {@linkcode Hub.watch} reports: a channel gaining its first subscriber or
+ * losing its last on this instance, and a presence member joining or leaving
+ * (as the shared presence store decides, so once across instances).
+ */
+export type HubEvent =
+  | { type: "channel_occupied"; channel: string }
+  | { type: "channel_vacated"; channel: string }
+  | { type: "member_added"; channel: string; member: PresenceMember }
+  | { type: "member_removed"; channel: string; member: PresenceMember };
+
 interface PresenceEntry {
   sessions: Set<Session>;
   member: PresenceMember;
@@ -100,6 +111,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   #localSlots = new MemorySlots();
   #admissions = new Set<Admission>();
   #releases = new Set<Promise<void>>();
+  #watchers = new Set<(event: HubEvent) => void>();
 
   /**
    * Creates a hub.
@@ -310,6 +322,41 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   }
 
   /**
+   * Calls `listener` with every {@linkcode HubEvent} from now on, for webhooks
+   * and metrics. A listener that throws is reported to `onError`.
+   *
+   * @param listener Called synchronously, in the order events happen.
+   * @returns A function that stops the calls.
+   *
+   * @example Noticing channels that become occupied
+   * ```ts
+   * import { Hub, type HubEvent } from "@kiln/core/realtime";
+   * import assert from "node:assert/strict";
+   *
+   * const hub = new Hub();
+   * const seen: HubEvent[] = [];
+   * const stop = hub.watch((event) => seen.push(event));
+   * stop();
+   * assert.deepEqual(seen, []); // nothing happened while watching
+   * await hub.close();
+   * ```
+   */
+  watch(listener: (event: HubEvent) => void): () => void {
+    this.#watchers.add(listener);
+    return () => this.#watchers.delete(listener);
+  }
+
+  #notify(event: HubEvent): void {
+    for (const listener of this.#watchers) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#onError(error, "watch");
+      }
+    }
+  }
+
+  /**
    * The channels with subscribers on this instance, and how many each has
    * (other instances behind a `RedisFanout` count their own).
    *
@@ -403,6 +450,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     this.#started ??= this.#fanout.start({
       deliver: (envelope) => this.#deliver(envelope),
       memberGone: (channel, member) => {
+        this.#notify({ type: "member_removed", channel, member });
         this.#emit(channel, { type: "member_removed", channel, member }).catch((error) =>
           this.#onError(error, "presence")
         );
@@ -478,7 +526,10 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     // Closed while the fan-out started: detach already ran, so do not index it now.
     if (session.closed) return undefined;
     let subscribers = this.#channels.get(channel.name);
-    if (!subscribers) this.#channels.set(channel.name, subscribers = new Set());
+    if (!subscribers) {
+      this.#channels.set(channel.name, subscribers = new Set());
+      this.#notify({ type: "channel_occupied", channel: channel.name });
+    }
     subscribers.add(session);
     if (channel.kind !== "presence") return undefined;
     let users = this.#presence.get(channel.name);
@@ -502,6 +553,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
       }
       const joined = await store.join(channel.name, member);
       if (joined.added) {
+        this.#notify({ type: "member_added", channel: channel.name, member });
         await this.#emit(
           channel.name,
           { type: "member_added", channel: channel.name, member },
@@ -535,7 +587,10 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   #unsubscribe(session: Session, channel: string): void {
     const subscribers = this.#channels.get(channel);
     subscribers?.delete(session);
-    if (subscribers?.size === 0) this.#channels.delete(channel);
+    if (subscribers?.size === 0) {
+      this.#channels.delete(channel);
+      this.#notify({ type: "channel_vacated", channel });
+    }
     const users = this.#presence.get(channel);
     const entry = users?.get(session.user.id);
     if (!users || !entry || !entry.sessions.delete(session) || entry.sessions.size > 0) return;
@@ -544,7 +599,9 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     // The user's last tab here left: tell the store, and everyone if nobody else holds them.
     this.#serial(`${channel}\n${session.user.id}`, async () => {
       const member = await this.#fanout.presence.leave(channel, session.user.id);
-      if (member) await this.#emit(channel, { type: "member_removed", channel, member });
+      if (!member) return;
+      this.#notify({ type: "member_removed", channel, member });
+      await this.#emit(channel, { type: "member_removed", channel, member });
     }).catch((error) => this.#onError(error, "presence"));
   }
 }

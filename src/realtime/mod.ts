@@ -64,7 +64,7 @@ export {
   limitNodeFrames,
   type NodeWebSocketLike,
 } from "./adapters/frame_limits.ts";
-export { type BroadcastOptions, Hub, type HubOptions } from "./hub.ts";
+export { type BroadcastOptions, Hub, type HubEvent, type HubOptions } from "./hub.ts";
 export { type JwtAlgorithm, jwtAuth, type JwtAuthOptions } from "./jwt_auth.ts";
 export {
   CHANNEL_NAME_PATTERN,

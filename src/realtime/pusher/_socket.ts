@@ -15,7 +15,7 @@ import { answerClose, upgradeOnWorkers } from "../adapters/workers.ts";
 import type { PusherApp } from "./app.ts";
 import { PusherCloseCode } from "./close_codes.ts";
 import { frame, pusherError } from "./_encode.ts";
-import { PusherWire } from "./_wire.ts";
+import { type ClientEventReport, PusherWire } from "./_wire.ts";
 
 /** What every socket of one `pusher()` shares. */
 export interface SocketSettings {
@@ -27,6 +27,8 @@ export interface SocketSettings {
   readonly activityTimeout: number;
   /** The policy of one app's connections. */
   policyFor(app: PusherApp): ConnectionPolicy;
+  /** Told of client events, for webhooks; absent without webhooks. */
+  readonly onClientEvent?: (event: ClientEventReport) => void;
 }
 
 /** Pusher's socket ids: two random integers, as the server SDKs check them (`/^\d+\.\d+$/`). */
@@ -76,7 +78,11 @@ function refuse(refusal: { code: number; message: string }): WSEvents {
 
 function accept(app: PusherApp, settings: SocketSettings): WSEvents {
   const id = newSocketId();
-  const wire = new PusherWire(app, Math.ceil(settings.activityTimeout / 1_000));
+  const wire = new PusherWire(
+    app,
+    Math.ceil(settings.activityTimeout / 1_000),
+    settings.onClientEvent,
+  );
   let connection: TransportConnection | null = null;
   let lastSeen = settings.clock.now();
   let stopPinging = () => {};

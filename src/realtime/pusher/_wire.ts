@@ -19,6 +19,16 @@ import { verifyAuth } from "./_signature.ts";
 /** The channel pusher-js subscribes to after a sign-in, for events sent to the user. */
 export const SERVER_TO_USER = "#server-to-user-";
 
+/** A client event, as Pusher's `client_event` webhook reports it. */
+export interface ClientEventReport {
+  channel: string;
+  event: string;
+  /** The data as JSON text. */
+  data: string;
+  socket_id: string;
+  user_id?: string;
+}
+
 /** What a checked `pusher:subscribe` grants; only the wire makes these. */
 export interface SubscriptionGrant {
   /** The presence member's `user_info`. */
@@ -43,15 +53,22 @@ const invalid = (message: string): ParseResult => ({
 export class PusherWire implements Wire {
   #app: PusherApp;
   #activityTimeout: number;
+  #onClientEvent: ((event: ClientEventReport) => void) | null;
   #signedIn: string | null = null;
 
   /**
    * @param app The app the connection belongs to.
    * @param activityTimeout Seconds, as `pusher:connection_established` announces them.
+   * @param onClientEvent Told of each client event on a channel the connection is in (webhooks).
    */
-  constructor(app: PusherApp, activityTimeout: number) {
+  constructor(
+    app: PusherApp,
+    activityTimeout: number,
+    onClientEvent?: (event: ClientEventReport) => void,
+  ) {
     this.#app = app;
     this.#activityTimeout = activityTimeout;
+    this.#onClientEvent = onClientEvent ?? null;
   }
 
   encode(message: ServerMessage): string | null {
@@ -113,6 +130,15 @@ export class PusherWire implements Wire {
       // The server cannot read what it would relay, and Pusher refuses these too.
       connection.sendRaw(pusherError(4301, "Client events are not allowed on encrypted channels"));
       return null;
+    }
+    if (this.#onClientEvent && connection.channels.has(channel)) {
+      this.#onClientEvent({
+        channel,
+        event,
+        data: JSON.stringify(data ?? null),
+        socket_id: connection.id,
+        ...(channel.startsWith("presence-") ? { user_id: connection.user.id } : {}),
+      });
     }
     return { ok: true, message: { type: "publish", channel, event, data: data ?? null } };
   }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { PusherWebhook } from "./webhooks.ts";
 
 /** One Pusher app: the credentials its clients and back end use. */
 export interface PusherApp {
@@ -17,6 +18,8 @@ export interface PusherApp {
    * @default true
    */
   readonly clientEvents?: boolean;
+  /** Where this app's webhooks go (needs `webhooks.queue` in `pusher()`'s options). @default none */
+  readonly webhooks?: readonly PusherWebhook[];
 }
 
 /**

@@ -45,3 +45,9 @@ export {
 } from "./auth_endpoints.ts";
 export { PusherCloseCode } from "./close_codes.ts";
 export { pusher, type PusherOptions } from "./pusher.ts";
+export {
+  type PusherWebhook,
+  pusherWebhook,
+  type PusherWebhookDelivery,
+  type PusherWebhookEvent,
+} from "./webhooks.ts";

@@ -14,6 +14,8 @@ import { appLookup, type PusherApp, type PusherAppLookup } from "./app.ts";
 import { httpApi } from "./_http_api.ts";
 import { pusherSocket } from "./_socket.ts";
 import { grantedInfo } from "./_wire.ts";
+import type { Queue } from "../../queue/queue.ts";
+import { fromHubEvent, WebhookBatcher } from "./_webhook_batcher.ts";
 
 /** Options for {@linkcode pusher}. */
 export interface PusherOptions {
@@ -46,6 +48,13 @@ export interface PusherOptions {
   maxBufferedBytes?: number;
   /** Largest `data` of one event published through the HTTP API, in bytes (Pusher's limit). @default 10_240 */
   maxEventBytes?: number;
+  /**
+   * Delivers the apps' webhooks (`PusherApp.webhooks`; `apps` must be a list)
+   * through `queue`, whose workers run {@linkcode pusherWebhook}; events are
+   * gathered for `interval` milliseconds into one batch.
+   * @default no webhooks
+   */
+  webhooks?: { queue: Queue; interval?: number };
   /** Time, for the activity timer and `auth_timestamp`. @default systemClock */
   clock?: Clock;
   /** Called with errors the server recovers from. @default console.error */
@@ -124,6 +133,7 @@ export function pusher(hub: Hub, options: PusherOptions): Hono {
     maxBufferedBytes: options.maxBufferedBytes,
     idleTimeout: activityTimeout + pongTimeout,
   });
+  const batcher = webhookBatcher(hub, options, clock, onError, positive);
   const withEvents: ConnectionPolicy = { ...base, clientEvents: true };
   const withoutEvents: ConnectionPolicy = { ...base, clientEvents: false };
 
@@ -136,6 +146,9 @@ export function pusher(hub: Hub, options: PusherOptions): Hono {
       clock,
       activityTimeout,
       policyFor: (app) => (app.clientEvents === false ? withoutEvents : withEvents),
+      onClientEvent: batcher
+        ? (event) => batcher.add({ name: "client_event", ...event })
+        : undefined,
     });
     return response ?? c.text("Expected a WebSocket upgrade", 426, { Upgrade: "websocket" });
   });
@@ -155,4 +168,31 @@ export function pusher(hub: Hub, options: PusherOptions): Hono {
     return c.text("Internal server error", 500);
   });
   return app;
+}
+
+/** Watches the hub for the apps' webhooks, when any app has one. */
+function webhookBatcher(
+  hub: Hub,
+  options: PusherOptions,
+  clock: Clock,
+  onError: (error: unknown, context: string) => void,
+  positive: (name: string, value: number | undefined, fallback: number) => number,
+): WebhookBatcher | null {
+  const apps = Array.isArray(options.apps) ? options.apps as readonly PusherApp[] : [];
+  const wanted = apps.some((app) => (app.webhooks?.length ?? 0) > 0);
+  if (!wanted && !options.webhooks) return null;
+  if (!options.webhooks?.queue) throw new TypeError("Webhooks need webhooks.queue");
+  if (!wanted) throw new TypeError("webhooks.queue is set but no app (in a list) has webhooks");
+  const batcher = new WebhookBatcher({
+    queue: options.webhooks.queue,
+    clock,
+    interval: positive("webhooks.interval", options.webhooks.interval, 1_000),
+    apps,
+    onError,
+  });
+  // Channels named by Pusher's own machinery are not the application's.
+  hub.watch((event) => {
+    if (!event.channel.startsWith("#")) batcher.add(fromHubEvent(event));
+  });
+  return batcher;
 }

@@ -1,0 +1,157 @@
+/**
+ * Webhooks from real hub activity, delivered by a queue worker to a real
+ * HTTP receiver that checks them with the `pusher` server SDK's `webhook()`.
+ */
+import assert from "node:assert/strict";
+import { MemoryBackend } from "../../../src/queue/memory_backend.ts";
+import { Queue } from "../../../src/queue/queue.ts";
+import { Worker } from "../../../src/queue/worker.ts";
+import { pusherWebhook } from "../../../src/realtime/pusher/webhooks.ts";
+import { within } from "../_support/ws_client.ts";
+import { APP, startPusherServer } from "./_server.ts";
+import { connectPusherJs, disconnect, serverSdk } from "./_clients.ts";
+
+interface Delivery {
+  valid: boolean;
+  events: { name: string; channel: string; [field: string]: unknown }[];
+}
+
+/** A receiver that answers `statuses` in turn (then 200) and checks each delivery with the SDK. */
+function receiver(statuses: number[] = []) {
+  const deliveries: Delivery[] = [];
+  let attempts = 0;
+  const waiters: Array<() => void> = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (request) => {
+    attempts++;
+    const rawBody = await request.text();
+    const status = statuses.shift() ?? 200;
+    if (status === 200) {
+      const headers = Object.fromEntries(request.headers);
+      // The SDK checks X-Pusher-Key and X-Pusher-Signature against the app's key and secret.
+      const sdk = serverSdk({ host: "127.0.0.1", port: 1 } as Parameters<typeof serverSdk>[0]);
+      const hook = sdk.webhook({ headers, rawBody });
+      deliveries.push({
+        valid: hook.isValid(),
+        events: hook.getEvents() as unknown as Delivery["events"],
+      });
+      for (const wake of waiters.splice(0)) wake();
+    }
+    return new Response(null, { status });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/pusher/webhooks`,
+    deliveries,
+    get attempts() {
+      return attempts;
+    },
+    /** Resolves the events delivered once `count` of them arrived. */
+    async events(count: number) {
+      const all = () => deliveries.flatMap((delivery) => delivery.events);
+      await within(
+        (async () => {
+          while (all().length < count) await new Promise<void>((resolve) => waiters.push(resolve));
+        })(),
+        8_000,
+        () => `${count} webhook events; got ${JSON.stringify(all())}`,
+      );
+      return all();
+    },
+    close: () => server.shutdown(),
+  };
+}
+
+Deno.test("presence, channel and client events arrive batched, signed, through a queue job", async () => {
+  const hooks = receiver();
+  const queue = new Queue({ backend: new MemoryBackend() });
+  const worker = new Worker(queue, {
+    jobs: [pusherWebhook],
+    minPollInterval: 10,
+    maxPollInterval: 20,
+  });
+  await worker.start();
+  const server = startPusherServer({
+    pusher: {
+      apps: [{ ...APP, webhooks: [{ url: hooks.url }] }],
+      webhooks: { queue, interval: 50 },
+    },
+  });
+  const alice = await connectPusherJs(server, "alice");
+  const bob = await connectPusherJs(server, "bob");
+  try {
+    const room = alice.subscribe("presence-room");
+    await new Promise((resolve) => room.bind("pusher:subscription_succeeded", resolve));
+    const theirs = bob.subscribe("presence-room");
+    await new Promise((resolve) => theirs.bind("pusher:subscription_succeeded", resolve));
+    room.trigger("client-typing", { on: true });
+    const first = await hooks.events(4);
+    assert.deepEqual(first.map((event) => event.name), [
+      "channel_occupied",
+      "member_added",
+      "member_added",
+      "client_event",
+    ]);
+    assert.deepEqual(first[3], {
+      name: "client_event",
+      channel: "presence-room",
+      event: "client-typing",
+      data: '{"on":true}',
+      socket_id: alice.connection.socket_id,
+      user_id: "alice",
+    });
+    await disconnect(bob);
+    await disconnect(alice);
+    const all = await hooks.events(7);
+    // The channel empties at once; the presence store answers the leaves a moment later.
+    assert.deepEqual(all.slice(4).map((event) => `${event.name} ${event.user_id ?? ""}`).sort(), [
+      "channel_vacated ",
+      "member_removed alice",
+      "member_removed bob",
+    ]);
+    assert.ok(hooks.deliveries.every((delivery) => delivery.valid), "every signature checks out");
+    // Batched: fewer requests than events.
+    assert.ok(hooks.deliveries.length < all.length, `${hooks.deliveries.length} deliveries`);
+  } finally {
+    await disconnect(alice);
+    await disconnect(bob);
+    await server.close();
+    await worker.stop();
+    await hooks.close();
+  }
+});
+
+Deno.test("a receiver that fails is retried by the queue until it takes the batch", async () => {
+  const hooks = receiver([500]);
+  const queue = new Queue({ backend: new MemoryBackend() });
+  const worker = new Worker(queue, {
+    jobs: [pusherWebhook],
+    minPollInterval: 10,
+    maxPollInterval: 20,
+  });
+  await worker.start();
+  const server = startPusherServer({
+    pusher: {
+      apps: [{ ...APP, webhooks: [{ url: hooks.url, events: ["channel_occupied"] }] }],
+      webhooks: { queue, interval: 20 },
+    },
+  });
+  const client = await connectPusherJs(server);
+  try {
+    const channel = client.subscribe("news");
+    await new Promise((resolve) => channel.bind("pusher:subscription_succeeded", resolve));
+    assert.deepEqual(await hooks.events(1), [{ name: "channel_occupied", channel: "news" }]);
+    assert.equal(hooks.attempts, 2); // the 500, then the retry
+  } finally {
+    await disconnect(client);
+    await server.close();
+    await worker.stop();
+    await hooks.close();
+  }
+});
+
+Deno.test("webhooks without a queue are refused when pusher() is called", () => {
+  assert.throws(
+    () =>
+      startPusherServer({ pusher: { apps: [{ ...APP, webhooks: [{ url: "https://x.test/" }] }] } }),
+    { name: "TypeError", message: "Webhooks need webhooks.queue" },
+  );
+});
