@@ -10,7 +10,8 @@
  * ```
  *
  * Flags: `--port` (default 8079, 0 picks a free port), `--hostname` (default 127.0.0.1),
- * `--redis` (default redis://127.0.0.1:6379), `--token` (required, or env
+ * `--redis` (default redis://127.0.0.1:6379; with `--cluster`, repeat it for several seed
+ * nodes of a Redis Cluster), `--cluster`, `--token` (required, or env
  * `REDIS_HTTP_TOKEN`), `--max-body-bytes` (default 10485760), `--max-reply-bytes` (default 104857600),
  * `--sse-heartbeat-ms`
  * (default 15000), `--sse-max-buffered-bytes` (default 4194304), `--connections`
@@ -46,7 +47,8 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
     options: {
       port: { type: "string" },
       hostname: { type: "string" },
-      redis: { type: "string" },
+      redis: { type: "string", multiple: true },
+      cluster: { type: "boolean" },
       token: { type: "string" },
       "max-body-bytes": { type: "string" },
       "max-reply-bytes": { type: "string" },
@@ -65,7 +67,8 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
   return {
     port: toInteger("port", values.port) ?? 8079,
     hostname: values.hostname ?? "127.0.0.1",
-    redisUrl: values.redis ?? "redis://127.0.0.1:6379",
+    redisUrl: values.redis ?? ["redis://127.0.0.1:6379"],
+    cluster: values.cluster ?? false,
     token,
     maxBodyBytes: toInteger("max-body-bytes", values["max-body-bytes"]),
     maxReplyBytes: toInteger("max-reply-bytes", values["max-reply-bytes"]),

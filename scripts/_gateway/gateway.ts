@@ -12,13 +12,13 @@
 import { requestIsAuthorized } from "./bearer_auth.ts";
 import { CommandPolicy, parseAllowList } from "./command_policy.ts";
 import { HttpError, parseJsonBody, toCommand, toCommandList } from "./command_rules.ts";
-import { RedisConnection, RedisUnavailableError } from "./redis_connection.ts";
-import { RedisPool } from "./redis_pool.ts";
+import { RedisUnavailableError } from "./redis_connection.ts";
+import { type RedisBackend, SingleRedis } from "./redis_backend.ts";
+import { ClusterRedis } from "./cluster_redis.ts";
 import { parseRedisUrl } from "./redis_url.ts";
 import { errorJson, replyToEnvelope, ReplyTooLargeError } from "./reply_json.ts";
 import { pipelineResponse, tooLargeEnvelope } from "./reply_stream.ts";
-import { utf8ByteLength } from "./resp_encoder.ts";
-import { appendCommand, type CommandArgs } from "./resp_encoder.ts";
+import { type CommandArgs, utf8ByteLength } from "./resp_encoder.ts";
 import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
 import { openSubscriptionStream, type SubscriptionKind } from "./subscription_stream.ts";
 import { readBodyText } from "./request_body.ts";
@@ -26,8 +26,17 @@ import { pathCommand } from "./path_command.ts";
 
 /** Options for {@linkcode startGateway}. */
 export interface GatewayOptions {
-  /** The TCP Redis to front, e.g. `redis://127.0.0.1:6379`. */
-  redisUrl: string;
+  /**
+   * The TCP Redis to front, e.g. `redis://127.0.0.1:6379`; with `cluster`, one or more
+   * seed nodes of the Redis Cluster.
+   */
+  redisUrl: string | string[];
+  /**
+   * Front a Redis Cluster: route by hash slot, follow MOVED/ASK, re-read the slot table
+   * after a failover.
+   * @default {false}
+   */
+  cluster?: boolean;
   /** The bearer token clients must send. */
   token: string;
   /**
@@ -92,7 +101,6 @@ const UNAUTHORIZED_HEADERS = { ...JSON_HEADERS, "www-authenticate": 'Bearer real
 const BODY_PATHS = new Set(["/", "/pipeline", "/multi-exec"]);
 /** The methods Upstash answers a path-form command on. */
 const PATH_FORM_METHODS = new Set(["GET", "HEAD", "POST", "PUT"]);
-const encoder = new TextEncoder();
 
 function jsonResponse(body: string, status: number): Response {
   return new Response(body, { status, headers: JSON_HEADERS });
@@ -159,19 +167,19 @@ function validateOptions(options: GatewayOptions): void {
  */
 export function startGateway(options: GatewayOptions): Promise<Gateway> {
   validateOptions(options);
-  const endpoint = parseRedisUrl(options.redisUrl);
+  const endpoints = [options.redisUrl].flat().map(parseRedisUrl);
+  if (endpoints.length !== 1 && !options.cluster) {
+    throw new TypeError("Several Redis URLs are seed nodes of a cluster: add --cluster");
+  }
   const expectedAuthorization = `Bearer ${options.token}`;
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const maxReplyBytes = options.maxReplyBytes ?? 100 * 1024 * 1024;
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
-  const pool = new RedisPool(endpoint, options.sharedConnections ?? 1);
+  const backend: RedisBackend = options.cluster
+    ? new ClusterRedis(endpoints, options.sharedConnections ?? 1)
+    : new SingleRedis(endpoints[0], options.sharedConnections ?? 1);
   const allowed = parseAllowList(options.allow ?? []);
   const streams = new Set<() => void>();
-
-  async function sharedConnection(): Promise<RedisConnection> {
-    const shared = pool.shared();
-    return shared instanceof RedisConnection ? shared : await shared;
-  }
 
   // The policy comes from the Redis behind the gateway, so it is read from the first
   // connection that works, before any command runs; while Redis is down requests get 503.
@@ -180,8 +188,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   function commandPolicy(): CommandPolicy | Promise<CommandPolicy> {
     if (policy !== undefined) return policy;
     loadingPolicy ??= (async () => {
-      const connection = await sharedConnection();
-      const [table, docs] = await connection.commands([["COMMAND"], ["COMMAND", "DOCS"]]);
+      const [table, docs] = await backend.describe();
       try {
         return (policy = CommandPolicy.fromRedis(table, docs, allowed));
       } catch (error) {
@@ -211,9 +218,8 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
       ? toCommand(parseJsonBody(await readBodyText(request, maxBodyBytes)))
       : await pathCommand(request, path, maxBodyBytes);
     await checkPolicy([command], false);
-    const payload = encoder.encode(appendCommand("", command));
-    const connection = await sharedConnection();
-    const reply = (await connection.send(payload, 1))[0];
+    let reply = null as RespValue;
+    await backend.run([command], (r) => (reply = r));
     if (reply instanceof RedisErrorReply) return jsonResponse(errorJson(reply.message), 400);
     return jsonResponse(limitedEnvelope(reply, base64), 200);
   }
@@ -254,32 +260,26 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   async function runPipeline(request: Request, base64: boolean): Promise<Response> {
     const commands = toCommandList(parseJsonBody(await readBodyText(request, maxBodyBytes)));
     await checkPolicy(commands, true);
-    const connection = await sharedConnection();
-    return await pipelineResponse(connection, commands, base64, maxReplyBytes);
+    return await pipelineResponse(backend, commands, base64, maxReplyBytes);
   }
 
   async function runTransaction(request: Request, base64: boolean): Promise<Response> {
     const commands = toCommandList(parseJsonBody(await readBodyText(request, maxBodyBytes)));
     await checkPolicy(commands, true);
-    const connection = await pool.acquire();
-    try {
-      const replies = await connection.commands([["MULTI"], ...commands, ["EXEC"]]);
-      const exec = replies[replies.length - 1];
-      if (exec instanceof RedisErrorReply) {
-        // EXECABORT: a command was refused while queueing, so nothing ran. Say which.
-        const queued = replies.find((r, i) => i > 0 && r instanceof RedisErrorReply);
-        const detail = queued instanceof RedisErrorReply && queued !== exec
-          ? `${exec.message.replace(/\.$/, "")}: ${queued.message}`
-          : exec.message;
-        return jsonResponse(errorJson(detail), 400);
-      }
-      if (!Array.isArray(exec)) {
-        return jsonResponse(errorJson("Transaction was aborted"), 409);
-      }
-      return jsonResponse(limited(() => envelopeArray(exec, base64)), 200);
-    } finally {
-      pool.release(connection);
+    const replies = await backend.transaction(commands);
+    const exec = replies[replies.length - 1];
+    if (exec instanceof RedisErrorReply) {
+      // EXECABORT: a command was refused while queueing, so nothing ran. Say which.
+      const queued = replies.find((r, i) => i > 0 && r instanceof RedisErrorReply);
+      const detail = queued instanceof RedisErrorReply && queued !== exec
+        ? `${exec.message.replace(/\.$/, "")}: ${queued.message}`
+        : exec.message;
+      return jsonResponse(errorJson(detail), 400);
     }
+    if (!Array.isArray(exec)) {
+      return jsonResponse(errorJson("Transaction was aborted"), 409);
+    }
+    return jsonResponse(limited(() => envelopeArray(exec, base64)), 200);
   }
 
   async function runSubscription(
@@ -296,7 +296,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     if (target.length === 0) throw new HttpError(400, "Channel name is empty");
     await request.body?.cancel().catch(() => {});
-    const connection = await pool.dedicated();
+    const connection = await backend.subscriber();
     return await openSubscriptionStream(
       connection,
       kind,
@@ -366,7 +366,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
       closing ??= (async () => {
         for (const end of [...streams]) end();
         await server.shutdown();
-        await pool.close();
+        await backend.close();
       })();
       return closing;
     };

@@ -63,6 +63,15 @@ export class RedisPool {
   }
 
   /**
+   * {@linkcode shared}, always as a promise.
+   *
+   * @throws {RedisUnavailableError} when Redis cannot be reached
+   */
+  async sharedReady(): Promise<RedisConnection> {
+    return await this.shared();
+  }
+
+  /**
    * Borrows a connection nobody else writes to, for MULTI/EXEC.
    * Give it back with {@linkcode release}.
    *

@@ -10,8 +10,8 @@
  * @module
  */
 
-import type { RedisConnection } from "./redis_connection.ts";
-import { type CommandArgs, encodeCommands, utf8ByteLength } from "./resp_encoder.ts";
+import type { RedisBackend } from "./redis_backend.ts";
+import { type CommandArgs, utf8ByteLength } from "./resp_encoder.ts";
 import { errorJson, replyToEnvelope, ReplyTooLargeError } from "./reply_json.ts";
 import type { RespValue } from "./resp_parser.ts";
 
@@ -39,7 +39,7 @@ export function tooLargeEnvelope(limit: number): string {
 }
 
 /**
- * Runs `commands` on `connection` and answers their replies as a JSON array of
+ * Runs `commands` on `redis` and answers their replies as a JSON array of
  * envelopes.
  *
  * Commands go out in windows, the next one only once the client has read what the last
@@ -50,7 +50,7 @@ export function tooLargeEnvelope(limit: number): string {
  * round trips. Other requests' commands may run between windows, which a pipeline allows
  * (it is not atomic, on Upstash either).
  *
- * @param connection the shared connection to send on
+ * @param redis the Redis to run them on
  * @param commands the pipeline
  * @param base64 whether strings are base64-encoded
  * @param maxBytes the most bytes of replies the response body may have
@@ -58,7 +58,7 @@ export function tooLargeEnvelope(limit: number): string {
  * @throws {RedisUnavailableError} when Redis goes away before the response started
  */
 export function pipelineResponse(
-  connection: RedisConnection,
+  redis: RedisBackend,
   commands: ReadonlyArray<CommandArgs>,
   base64: boolean,
   maxBytes: number,
@@ -128,7 +128,7 @@ export function pipelineResponse(
       for (let next = 0; next < count && !cancelled;) {
         const end = Math.min(count, next + window);
         const before = produced;
-        await connection.send(encodeCommands(commands.slice(next, end)), end - next, onReply);
+        await redis.run(commands.slice(next, end), onReply);
         const perReply = Math.max(1, (produced - before) / (end - next));
         window = Math.max(1, Math.min(MAX_WINDOW, Math.floor(HIGH_WATER_BYTES / perReply)));
         next = end;

@@ -1,0 +1,83 @@
+/**
+ * What the gateway's HTTP side needs from Redis, whether one server
+ * ({@linkcode SingleRedis}) or a Redis Cluster (`cluster_redis.ts`): run commands in order,
+ * run a transaction, open a subscriber connection, describe the command table.
+ *
+ * @module
+ */
+
+import type { RedisConnection } from "./redis_connection.ts";
+import { RedisPool } from "./redis_pool.ts";
+import type { RedisEndpoint } from "./redis_url.ts";
+import { type CommandArgs, encodeCommands } from "./resp_encoder.ts";
+import type { RespValue } from "./resp_parser.ts";
+
+/** The Redis behind the gateway. */
+export interface RedisBackend {
+  /**
+   * Runs `commands` and hands their replies to `onReply` in the commands' order.
+   *
+   * @throws {import("./redis_connection.ts").RedisUnavailableError} when Redis cannot be
+   *   reached or the connection breaks
+   */
+  run(commands: ReadonlyArray<CommandArgs>, onReply: (reply: RespValue) => void): Promise<void>;
+  /**
+   * Runs `commands` between MULTI and EXEC on a connection nobody else writes to.
+   *
+   * @returns every reply: MULTI's, one per queued command, then EXEC's
+   */
+  transaction(commands: ReadonlyArray<CommandArgs>): Promise<RespValue[]>;
+  /** A fresh connection the caller owns (and closes), for one subscription. */
+  subscriber(): Promise<RedisConnection>;
+  /** Redis's replies to `COMMAND` and `COMMAND DOCS`, read once the gateway needs them. */
+  describe(): Promise<[RespValue, RespValue]>;
+  /** Closes every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * One redis-server: plain commands and pipelines share a few pipelined connections,
+ * transactions borrow one, subscriptions get their own.
+ */
+export class SingleRedis implements RedisBackend {
+  readonly #pool: RedisPool;
+
+  /**
+   * @param endpoint where Redis listens
+   * @param sharedConnections how many multiplexed connections carry plain commands
+   */
+  constructor(endpoint: RedisEndpoint, sharedConnections: number) {
+    this.#pool = new RedisPool(endpoint, sharedConnections);
+  }
+
+  async run(
+    commands: ReadonlyArray<CommandArgs>,
+    onReply: (reply: RespValue) => void,
+  ): Promise<void> {
+    const connection = await this.#pool.sharedReady();
+    await connection.send(encodeCommands(commands), commands.length, onReply);
+  }
+
+  async transaction(commands: ReadonlyArray<CommandArgs>): Promise<RespValue[]> {
+    const connection = await this.#pool.acquire();
+    try {
+      return await connection.commands([["MULTI"], ...commands, ["EXEC"]]);
+    } finally {
+      this.#pool.release(connection);
+    }
+  }
+
+  subscriber(): Promise<RedisConnection> {
+    return this.#pool.dedicated();
+  }
+
+  async describe(): Promise<[RespValue, RespValue]> {
+    const connection = await this.#pool.sharedReady();
+    const [table, docs] = await connection.commands([["COMMAND"], ["COMMAND", "DOCS"]]);
+    return [table, docs];
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}
