@@ -23,6 +23,7 @@
 
 import { join } from "node:path";
 import { startRedisStack } from "../support/redis_stack.ts";
+import { type R2Simulator, startR2Simulator } from "../upload/_r2_simulator.ts";
 import { prepareWorkspace } from "./_workspace.ts";
 import { runRuntime, type RuntimeResult, RUNTIMES } from "./_runtimes.ts";
 import { type CaseId, caseKey } from "./_tally.ts";
@@ -225,12 +226,28 @@ async function main(): Promise<void> {
     );
     finish(0, 1);
   }
+  // The upload/s3 cases' bucket: Cloudflare's R2 simulator, with R2's S3 API.
+  let bucket: R2Simulator;
+  try {
+    bucket = await startR2Simulator();
+  } catch (error) {
+    await stack.close();
+    console.error(`test:runtime: could not start the R2 simulator: ${(error as Error).message}`);
+    finish(0, 1);
+  }
   const results: RuntimeResult[] = [];
   try {
-    const env = { KILN_REDIS_URL: stack.gatewayUrl, KILN_REDIS_TOKEN: stack.token };
+    const env = {
+      KILN_REDIS_URL: stack.gatewayUrl,
+      KILN_REDIS_TOKEN: stack.token,
+      KILN_S3_ENDPOINT: bucket.s3Endpoint,
+      KILN_S3_KEY: bucket.accessKeyId,
+      KILN_S3_SECRET: bucket.secretAccessKey,
+    };
     if (Deno.args.includes("--self-check")) {
       const { passed, failed } = await selfCheck(runtimes, expected, env);
       await stack.close();
+      await bucket.miniflare.dispose();
       finish(passed, failed);
     }
     for (const runtime of runtimes) {
@@ -242,6 +259,7 @@ async function main(): Promise<void> {
     if (withConsumer) results.push(...await consumerStep(env));
   } finally {
     await stack.close();
+    await bucket.miniflare.dispose();
   }
 
   heading("summary");

@@ -22,6 +22,7 @@ import * as redis from "./redis.mjs";
 import * as scheduler from "./scheduler.mjs";
 import * as upload from "./upload.mjs";
 import * as uploadHttp from "./upload_http.mjs";
+import * as uploadS3 from "./upload_s3.mjs";
 
 export { hostCases };
 
@@ -125,6 +126,7 @@ export const suites = [
   scheduler,
   upload,
   uploadHttp,
+  uploadS3,
   fileStore,
   realtime,
   realtimeRedis,
