@@ -47,14 +47,34 @@ export type RunTrigger = "schedule" | "chain" | "manual";
 export class TaskRunner {
   #options: TaskRunnerOptions;
   #attempts = new Set<AbortController>();
+  /** Wakes a run waiting out a retry's backoff. */
+  #backoffs = new Set<() => void>();
+  /**
+   * Set from {@linkcode TaskRunner.abortAttempts} until
+   * {@linkcode TaskRunner.allowAttempts}: while a `stop({ abort: true })` waits,
+   * no attempt starts (a retry, or a `run(name)` that came meanwhile), or the
+   * stop would wait for work it was asked to abort.
+   */
+  #stopped: Error | undefined;
 
   constructor(options: TaskRunnerOptions) {
     this.#options = options;
   }
 
-  /** Aborts the `signal` of every attempt in progress. */
+  /**
+   * Aborts the `signal` of every attempt in progress, cuts short the backoffs
+   * of runs waiting to retry, and starts no attempt until
+   * {@linkcode TaskRunner.allowAttempts}.
+   */
   abortAttempts(reason: Error): void {
+    this.#stopped = reason;
     for (const controller of this.#attempts) controller.abort(reason);
+    for (const wake of this.#backoffs) wake();
+  }
+
+  /** Lets attempts start again, once the stop that aborted them has finished. */
+  allowAttempts(): void {
+    this.#stopped = undefined;
   }
 
   /** Runs one occurrence, or says why it was skipped. */
@@ -114,6 +134,7 @@ export class TaskRunner {
       await Promise.all((definition.pingBefore ?? []).map((url) => this.#ping(url, info)));
       for (const hook of definition.before ?? []) await hook(info);
       for (;;) {
+        if (this.#stopped) throw this.#stopped;
         attempts++;
         try {
           await this.#attempt(definition, info, attempts);
@@ -121,8 +142,8 @@ export class TaskRunner {
           break;
         } catch (error) {
           failure = { error };
-          if (attempts > (definition.retries ?? 0)) break;
-          await this.#sleep(backoffDelay(definition.backoff ?? 0, attempts));
+          if (attempts > (definition.retries ?? 0) || this.#stopped) break;
+          await this.#backoff(backoffDelay(definition.backoff ?? 0, attempts));
         }
       }
     } catch (error) {
@@ -268,9 +289,19 @@ export class TaskRunner {
     }
   }
 
-  #sleep(ms: number): Promise<void> {
+  /** Waits before a retry; an aborting stop wakes it early. */
+  #backoff(ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => this.#options.clock.setTimeout(resolve, ms));
+    const { clock } = this.#options;
+    return new Promise((resolve) => {
+      const wake = () => {
+        clock.clearTimeout(timer);
+        this.#backoffs.delete(wake);
+        resolve();
+      };
+      const timer = clock.setTimeout(wake, ms);
+      this.#backoffs.add(wake);
+    });
   }
 }
 

@@ -272,7 +272,10 @@ export class Scheduler {
   }
 
   /**
-   * Stops long-running mode and waits for runs in progress to settle.
+   * Stops long-running mode and waits for runs in progress to settle. With
+   * `abort`, their signals are aborted first, and until the stop resolves no
+   * attempt starts: a run waiting to retry, or a `run(name)` that comes
+   * meanwhile, ends failed with `SchedulerStoppedError`.
    *
    * @param options Whether to abort runs in progress.
    * @returns Once no run is in progress.
@@ -301,8 +304,17 @@ export class Scheduler {
    */
   async stop(options: SchedulerStopOptions = {}): Promise<void> {
     this.#loop.stop();
-    if (options.abort) this.#runner.abortAttempts(new SchedulerStoppedError());
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    if (!options.abort) {
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      return;
+    }
+    // Until the runs have settled, no attempt starts: not a retry, not a run(name) meanwhile.
+    this.#runner.abortAttempts(new SchedulerStoppedError());
+    try {
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    } finally {
+      this.#runner.allowAttempts();
+    }
   }
 
   /**

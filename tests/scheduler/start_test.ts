@@ -159,8 +159,70 @@ Deno.test("with the real clock, an every-second task runs on a whole second and 
   const after = Date.now();
   const scheduledAt = await promise;
   await scheduler.stop();
-  const nextSecond = (ms: number) => Math.floor(ms / 1_000) * 1_000 + 1_000;
+  // start() at 12:00:00.000 exactly runs 12:00:00 itself: the bounds are whole seconds at or after.
+  const wholeSecondFrom = (ms: number) => Math.ceil(ms / 1_000) * 1_000;
   assert.equal(scheduledAt.getTime() % 1_000, 0);
-  assert.ok(scheduledAt.getTime() >= nextSecond(before), "not an occurrence before start()");
-  assert.ok(scheduledAt.getTime() <= nextSecond(after), "the first occurrence, none skipped");
+  assert.ok(scheduledAt.getTime() >= wholeSecondFrom(before), "not an occurrence before start()");
+  assert.ok(scheduledAt.getTime() <= wholeSecondFrom(after), "the first occurrence, none skipped");
+});
+
+Deno.test("stop({ abort: true }) ends a retrying run: no retry starts after the abort, and a backoff in progress is cut short", async () => {
+  const clock = new FakeClock(T0);
+  const attempts: number[] = [];
+  const scheduler = new Scheduler({ clock, onError: () => {} });
+  scheduler.call("flaky", ({ attempt, signal }) => {
+    attempts.push(attempt);
+    // The first attempt fails at once; the second waits for its signal.
+    if (attempt === 1) throw new Error("first attempt fails");
+    return new Promise<void>((_, reject) =>
+      signal.addEventListener("abort", () => reject(signal.reason))
+    );
+  }).retry(5, 60_000);
+  const inBackoff = scheduler.runDue(new Date(ms(T0)));
+  await clock.advance(0);
+  assert.deepEqual(attempts, [1], "waiting 60 s before the second attempt");
+  await scheduler.stop({ abort: true }); // must not wait out the backoff
+  const outcome = await inBackoff;
+  assert.equal(outcome[0].status, "failed");
+  assert.ok(outcome[0].status === "failed" && outcome[0].error instanceof SchedulerStoppedError);
+  assert.deepEqual(attempts, [1], "no attempt after the abort");
+  assert.equal(clock.timers.length, 0, "the backoff timer is cleared");
+
+  // An attempt aborted by stop() is not retried either.
+  attempts.length = 0;
+  const again = scheduler.runDue(new Date(ms(T0) + 60_000));
+  await clock.advance(60_000); // the first attempt failed; the backoff passes; attempt 2 runs
+  assert.deepEqual(attempts, [1, 2]);
+  await scheduler.stop({ abort: true });
+  const [ended] = await again;
+  assert.ok(ended.status === "failed" && ended.error instanceof SchedulerStoppedError);
+  assert.deepEqual(attempts, [1, 2]);
+  assert.equal(clock.timers.length, 0);
+});
+
+Deno.test("a run() that comes while stop({ abort: true }) waits starts no attempt, so the stop ends", async () => {
+  const clock = new FakeClock(T0);
+  const scheduler = new Scheduler({ clock });
+  const reasons: unknown[] = [];
+  scheduler.call("export", ({ signal }) =>
+    new Promise<void>((resolve) => {
+      signal.addEventListener("abort", () => resolve(void reasons.push(signal.reason)));
+    })).hourly();
+  const first = scheduler.run("export");
+  await clock.advance(0);
+  // The handler settles on abort in a later turn, so stop() is still waiting when run() comes.
+  const stopping = scheduler.stop({ abort: true });
+  const late = scheduler.run("export");
+  await stopping;
+  assert.equal((await first).status, "succeeded");
+  assert.deepEqual(reasons.length, 1, "the late run's handler never started");
+  assert.ok(reasons[0] instanceof SchedulerStoppedError);
+  const outcome = await late;
+  assert.ok(outcome.status === "failed" && outcome.error instanceof SchedulerStoppedError);
+  assert.equal(outcome.attempts, 0);
+  // Once stop() has resolved, runs start again and are not aborted.
+  let signalled: boolean | undefined;
+  scheduler.call("after", ({ signal }) => void (signalled = signal.aborted));
+  assert.equal((await scheduler.run("after")).status, "succeeded");
+  assert.equal(signalled, false);
 });
