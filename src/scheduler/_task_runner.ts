@@ -37,9 +37,10 @@ export interface TaskRunnerOptions {
 
 /**
  * What started a run: its schedule; another task's `then()` (its schedule,
- * claim, idempotence and pause do not apply); or an operator's `run(name)`,
- * which also skips the windows and conditions, as Laravel's `schedule:test`
- * does, and still respects `withoutOverlapping()`.
+ * claim and idempotence do not apply, but a pause does: an operator who
+ * paused a task does not expect it to run); or an operator's `run(name)`,
+ * which also skips the windows, conditions and pause, as Laravel's
+ * `schedule:test` does, and still respects `withoutOverlapping()`.
  */
 export type RunTrigger = "schedule" | "chain" | "manual";
 
@@ -100,7 +101,7 @@ export class TaskRunner {
       // Set before any await, so a tick delivered twice at once still runs once.
       definition.lastScheduledAt = scheduledAt;
     }
-    if (scheduled && await this.#isPaused(info)) return skipped("paused");
+    if (trigger !== "manual" && await this.#isPaused(info)) return skipped("paused");
     const startedAt = clock.now();
     let lock: string | undefined;
     try {

@@ -392,8 +392,9 @@ export class Scheduler {
   }
 
   /**
-   * Pauses a task: its due occurrences are skipped (outcome `skipped`, reason
-   * `paused`) until {@linkcode Scheduler.resume}. With a `RedisHistory` or
+   * Pauses a task: its due occurrences, and the runs another task's `then()`
+   * would start, are skipped (outcome `skipped`, reason `paused`) until
+   * {@linkcode Scheduler.resume}. With a `RedisHistory` or
    * `RedisMutex` the pause is kept in that Redis, so every scheduler instance
    * sharing it obeys; otherwise it holds in this instance only. A run in
    * progress carries on, and {@linkcode Scheduler.run} still runs the task.

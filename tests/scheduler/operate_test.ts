@@ -48,6 +48,21 @@ Deno.test("pause() skips a task's due occurrences until resume(), and tasks() sh
   assert.equal((await scheduler.tasks())[0].paused, false);
 });
 
+Deno.test("a paused task is not started by another task's then() either; run() of the first still chains", async () => {
+  const ran: string[] = [];
+  const scheduler = new Scheduler();
+  scheduler.call("report", () => void ran.push("report")).hourly().then("notify");
+  scheduler.call("notify", () => void ran.push("notify")).yearly();
+  await scheduler.pause("notify");
+  const outcomes = await scheduler.runDue(new Date(T0));
+  assert.deepEqual(outcomes.map((o) => [o.task, o.status]), [["report", "succeeded"]]);
+  assert.deepEqual(ran, ["report"], "an operator who paused notify does not see it run");
+  assert.deepEqual(await scheduler.history("notify"), []);
+  await scheduler.resume("notify");
+  await scheduler.run("report");
+  assert.deepEqual(ran, ["report", "report", "notify"]);
+});
+
 Deno.test("pause(), resume() and run() refuse a name no task has, with UnknownTaskError", async () => {
   const scheduler = new Scheduler();
   scheduler.call("known", () => {});
