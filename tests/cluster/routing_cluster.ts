@@ -59,6 +59,18 @@ Deno.test("the clustered gateway routes by slot, refuses CROSSSLOT, orders pipel
     assert.equal(await readFromOwner(cluster, SLOTS.b, "kiln:{b}:p1"), "1");
   });
 
+  await t.step("a CROSSSLOT command inside a pipeline fails alone, in its place", async () => {
+    const replies = await redis.pipeline()
+      .set("kiln:{a}:q", "a")
+      .mget("kiln:{a}:q", "kiln:{b}:q")
+      .set("kiln:{b}:q", "b")
+      .exec({ keepErrors: true });
+    assert.equal(replies[0].result, "OK");
+    assert.match(String(replies[1].error), /CROSSSLOT/);
+    assert.equal(replies[2].result, "OK");
+    assert.equal(await readFromOwner(cluster, SLOTS.b, "kiln:{b}:q"), "b");
+  });
+
   await t.step("MULTI/EXEC and scripts run on the master of their one slot", async () => {
     const replies = await redis.multi().incr("kiln:{c}:n").incrby("kiln:{c}:n", 41)
       .get("kiln:{c}:n").exec();
