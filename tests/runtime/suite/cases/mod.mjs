@@ -11,6 +11,7 @@
  *
  * @module
  */
+import * as dashboard from "./dashboard.mjs";
 import * as errors from "./errors.mjs";
 import * as fileStore from "./file_store.mjs";
 import { hostCases } from "./host_cases.mjs";
@@ -131,6 +132,7 @@ export const suites = [
   realtime,
   realtimeRedis,
   pusher,
+  dashboard,
 ];
 
 /**
