@@ -29,17 +29,30 @@ function gets(count: number): string[][] {
   return Array.from({ length: count }, (_, i) => ["GET", `big:${i + 1}`]);
 }
 
-Deno.test("a pipeline of 100 GETs of 1 MB values streams whole while the gateway's memory grows far less than the reply", async () => {
-  await using stack = await startRedisStack();
-  await storeBigValues(stack, 100, MB);
+/**
+ * Stores `count` values of 1 MB, then POSTs a pipeline GETting them all.
+ *
+ * @returns the gateway's peak RSS before the request, and the response (body unread)
+ */
+async function pipelineOfBigValues(
+  stack: RedisStack,
+  count: number,
+): Promise<{ before: number; response: Response }> {
+  await storeBigValues(stack, count, MB);
   await post(stack, "/", ["PING"]);
   const before = await peakRss(stack);
   const response = await fetch(`${stack.gatewayUrl}/pipeline`, {
     method: "POST",
     headers: { authorization: `Bearer ${stack.token}` },
-    body: JSON.stringify(gets(100)),
+    body: JSON.stringify(gets(count)),
   });
   assert.equal(response.status, 200);
+  return { before, response };
+}
+
+Deno.test("a pipeline of 100 GETs of 1 MB values streams whole while the gateway's memory grows far less than the reply", async () => {
+  await using stack = await startRedisStack();
+  const { before, response } = await pipelineOfBigValues(stack, 100);
   // Read it as a client does, chunk by chunk, checking the JSON only at the end.
   const text = await response.text();
   const grown = (await peakRss(stack)) - before;
@@ -53,15 +66,7 @@ Deno.test("a pipeline of 100 GETs of 1 MB values streams whole while the gateway
 
 Deno.test("a client that stops reading a large pipeline reply holds back Redis, not the gateway's memory, and blocks nobody", async () => {
   await using stack = await startRedisStack();
-  await storeBigValues(stack, 40, MB);
-  await post(stack, "/", ["PING"]);
-  const before = await peakRss(stack);
-  const response = await fetch(`${stack.gatewayUrl}/pipeline`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${stack.token}` },
-    body: JSON.stringify(gets(40)),
-  });
-  assert.equal(response.status, 200);
+  const { before, response } = await pipelineOfBigValues(stack, 40);
   const reader = response.body!.getReader();
   assert.equal((await reader.read()).done, false);
   // The reader has stopped. Other clients are served meanwhile, on the same connection.
