@@ -12,6 +12,10 @@
  */
 import { DAY, HOUR, MINUTE, MONTH, SECOND, WEEKDAY } from "./_cron_fields.ts";
 import type { TimeWindow } from "./_definition.ts";
+import { localSecondsOfDay } from "./_patterns.ts";
+
+/** Half a year: a zone's offset is read at the reference time and half a year on, across DST. */
+const HALF_YEAR_MS = 182 * 86_400_000;
 
 const WEEKDAY_NAMES = [
   "Sunday",
@@ -43,11 +47,13 @@ const MONTH_NAMES = [
  * @param fields The cron fields, seconds first (a seventh, the year, reads as cron).
  * @param timezone The time zone the schedule is read in.
  * @param windows The task's `between()` and `unlessBetween()` windows.
+ * @param at When the zone's offsets are read (they change with daylight saving). @default now
  */
 export function describeSchedule(
   fields: readonly string[],
   timezone: string,
   windows: readonly TimeWindow[] = [],
+  at: number = Date.now(),
 ): string {
   const words = fields.length === 6 ? inWords(fields) : undefined;
   if (words === undefined) return `cron ${fields.join(" ")}, ${timezone}`;
@@ -56,10 +62,30 @@ export function describeSchedule(
       clock(window.end)
     }`
   );
-  // Local time matters once an hour, a day or a window is fixed; "every 10 seconds" has none.
+  // Local time matters once an hour, a day or a window is fixed ("every 10 seconds" has
+  // none), and for the minutes when the zone's offset shifts them: on the hour in
+  // Asia/Kolkata (+05:30) is half past in UTC.
   const local = fields[HOUR] !== "*" || fields[DAY] !== "*" || fields[MONTH] !== "*" ||
-    fields[WEEKDAY] !== "*" || windows.length > 0;
+    fields[WEEKDAY] !== "*" || windows.length > 0 ||
+    shiftsMinutes(fields[MINUTE], timezone, at);
   return [words, ...limits, ...(local ? [timezone] : [])].join(", ");
+}
+
+/**
+ * Whether the zone's offset, now or half a year on, moves the runs of a
+ * minute field off the instants it names in UTC: a fixed minute moves with
+ * an offset that is not whole hours, every n minutes with one that is not a
+ * multiple of n.
+ */
+function shiftsMinutes(minute: string, timezone: string, at: number): boolean {
+  const period = isNumber(minute) ? 60 : stepOf(minute, 60);
+  if (period === undefined || period === 1) return false;
+  return [at, at + HALF_YEAR_MS].some((instant) => {
+    const utc = Math.floor(instant / 1000) % 86_400;
+    // Within a day, as a day's minutes are a multiple of every period that divides 60.
+    const offsetMinutes = Math.round((localSecondsOfDay(instant, timezone) - utc) / 60);
+    return ((offsetMinutes % period) + period) % period !== 0;
+  });
 }
 
 /** The schedule without its windows and zone, or `undefined` outside the vocabulary. */
@@ -67,9 +93,9 @@ function inWords(fields: readonly string[]): string | undefined {
   const [second, minute, hour] = [fields[SECOND], fields[MINUTE], fields[HOUR]];
   const days = dayWords(fields[DAY], fields[MONTH], fields[WEEKDAY]);
   if (days === undefined) return undefined;
-  const hours = hour.split(",").map(number);
-  if (hours.every((h) => h !== undefined && h < 24) && isNumber(minute) && isNumber(second)) {
-    const times = hours.map((h) => time(h!, number(minute)!, number(second)!));
+  const hours = numbers(hour, 23);
+  if (hours !== undefined && isNumber(minute) && isNumber(second)) {
+    const times = hours.map((h) => time(h, number(minute)!, number(second)!));
     return `${days.at ?? "daily"} at ${list(times)}`;
   }
   const frequency = frequencyWords(second, minute, hour);
@@ -111,10 +137,12 @@ function dayWords(
 ): { at?: string; on?: string } | undefined {
   if (day === "*" && month === "*") {
     if (weekday === "*") return {};
-    if (weekday === "1-5") return { at: "weekdays", on: "on weekdays" };
-    if (weekday === "0,6") return { at: "weekends", on: "on weekends" };
-    const names = weekday.split(",").map((d) => WEEKDAY_NAMES[number(d) ?? -1]);
-    if (names.some((name) => name === undefined)) return undefined;
+    // 7 is Sunday too, as in croner and Vixie cron.
+    const set = weekday === "1-5" ? [1, 2, 3, 4, 5] : numbers(weekday.replace(/\b7\b/g, "0"), 6);
+    if (set === undefined) return undefined;
+    if (set.join() === "1,2,3,4,5") return { at: "weekdays", on: "on weekdays" };
+    if (set.join() === "0,6") return { at: "weekends", on: "on weekends" };
+    const names = set.map((d) => WEEKDAY_NAMES[d]);
     if (names.length === 1) return { at: `weekly on ${names[0]}`, on: `on ${names[0]}s` };
     return { at: list(names), on: `on ${list(names)}` };
   }
@@ -166,6 +194,13 @@ function list(items: readonly string[]): string {
   return items.length <= 1
     ? items.join("")
     : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}
+
+/** A list of numbers up to `max`, sorted and without repeats, or `undefined` for anything else. */
+function numbers(field: string, max: number): number[] | undefined {
+  const values = field.split(",").map(number);
+  if (values.some((value) => value === undefined || value > max)) return undefined;
+  return [...new Set(values as number[])].sort((a, b) => a - b);
 }
 
 function isNumber(field: string): boolean {

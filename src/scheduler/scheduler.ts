@@ -382,9 +382,10 @@ export class Scheduler {
       this.#overview(options, limit),
       this.#pauses.paused(),
     ]);
+    const from = options.from?.getTime() ?? this.#clock.now();
     return overview.map(({ definition, info, runs, nextRunAt }) => ({
       ...info,
-      schedule: describeSchedule(definition.fields, info.timezone, definition.windows),
+      schedule: describeSchedule(definition.fields, info.timezone, definition.windows, from),
       nextRunAt,
       paused: paused.has(definition.name),
       history: runs,

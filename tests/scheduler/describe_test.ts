@@ -82,3 +82,67 @@ Deno.test("tasks() describes each schedule in the builder's words", async () => 
     CASES.map(([name, , expected]) => [name, expected]),
   );
 });
+
+Deno.test("tasks() names the time zone of a minute-level schedule whose runs it shifts (offsets of :30 or :45)", async () => {
+  const cases: [string, string, (task: ScheduledTask) => unknown, string][] = [
+    // +05:30: on the hour in Kolkata is half past in UTC, and every 20 minutes starts at :10.
+    ["Asia/Kolkata", "hourly", (t) => t.hourly(), "every hour, Asia/Kolkata"],
+    ["Asia/Kolkata", "hourly at :15", (t) => t.hourlyAt(15), "every hour at :15, Asia/Kolkata"],
+    [
+      "Asia/Kolkata",
+      "every 20 minutes",
+      (t) => t.cron("*/20 * * * *"),
+      "every 20 minutes, Asia/Kolkata",
+    ],
+    // Every 5 or 30 minutes in Kolkata are the same instants as in UTC: no zone to name.
+    ["Asia/Kolkata", "every 5 minutes", (t) => t.everyFiveMinutes(), "every 5 minutes"],
+    ["Asia/Kolkata", "every 30 minutes", (t) => t.everyThirtyMinutes(), "every 30 minutes"],
+    ["Asia/Kolkata", "every 10 seconds", (t) => t.everyTenSeconds(), "every 10 seconds"],
+    // +05:45.
+    [
+      "Asia/Kathmandu",
+      "every 30 minutes",
+      (t) => t.everyThirtyMinutes(),
+      "every 30 minutes, Asia/Kathmandu",
+    ],
+    ["Asia/Kathmandu", "every 15 minutes", (t) => t.everyFifteenMinutes(), "every 15 minutes"],
+    // +11:00 in January but +10:30 in July (a half-hour daylight saving shift).
+    ["Australia/Lord_Howe", "hourly", (t) => t.hourly(), "every hour, Australia/Lord_Howe"],
+    ["Europe/Berlin", "hourly", (t) => t.hourly(), "every hour"],
+  ];
+  const scheduler = new Scheduler();
+  for (const [zone, name, build] of cases) {
+    build(scheduler.call(`${zone} ${name}`, () => {}).timezone(zone));
+  }
+  const statuses = await scheduler.tasks({
+    from: new Date("2025-01-15T00:00:00Z"),
+    count: 0,
+    history: 0,
+  });
+  assert.deepEqual(
+    statuses.map((status) => [status.name, status.schedule]),
+    cases.map(([zone, name, , expected]) => [`${zone} ${name}`, expected]),
+  );
+});
+
+Deno.test("tasks() reads hours and weekdays in order, once, whatever order the expression lists them", async () => {
+  const cases: [string, (task: ScheduledTask) => unknown, string][] = [
+    ["twice daily, later hour first", (t) => t.twiceDaily(13, 1), "daily at 01:00 and 13:00, UTC"],
+    ["twice daily, one hour twice", (t) => t.twiceDaily(8, 8), "daily at 08:00, UTC"],
+    ["weekdays listed", (t) => t.cron("0 8 * * 1,2,3,4,5"), "weekdays at 08:00, UTC"],
+    ["weekends listed backwards", (t) => t.cron("0 8 * * 6,0"), "weekends at 08:00, UTC"],
+    ["Sunday as 7", (t) => t.cron("0 8 * * 7"), "weekly on Sunday at 08:00, UTC"],
+    [
+      "days out of order",
+      (t) => t.cron("0 8 * * 5,1,3"),
+      "Monday, Wednesday and Friday at 08:00, UTC",
+    ],
+  ];
+  const scheduler = new Scheduler();
+  for (const [name, build] of cases) build(scheduler.call(name, () => {}));
+  const statuses = await scheduler.tasks({ count: 0, history: 0 });
+  assert.deepEqual(
+    statuses.map((status) => [status.name, status.schedule]),
+    cases.map(([name, , expected]) => [name, expected]),
+  );
+});
