@@ -13,7 +13,7 @@
 
 import { parseArgs } from "node:util";
 import { createClient } from "redis";
-import { createRedisClient, startRedisStack } from "../tests/support/redis_stack.ts";
+import { createRedisClient, findFreePort, startRedisStack } from "../tests/support/redis_stack.ts";
 
 type Op = () => Promise<unknown>;
 
@@ -267,6 +267,51 @@ const independent = {
   tcp_redis_benchmark: await redisBenchmarkThroughput(stack.redisPort, 64),
 };
 
+/**
+ * The gateway's single-command route on its own Redis client and on node-redis, each in
+ * its own process under the same raw HTTP/1.1 load at 64 connections, alternating, three
+ * rounds; the medians decide whether the gateway moves onto node-redis (at most 10% slower).
+ */
+async function clientComparison(): Promise<Record<string, unknown>> {
+  const server = new URL("./_redis_http/client_server.ts", import.meta.url).pathname;
+  const rates: Record<string, number[]> = { ours: [], "node-redis": [] };
+  for (let round = 0; round < 3; round++) {
+    for (const kind of ["ours", "node-redis"]) {
+      const port = findFreePort();
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", server, kind, String(port), stack.redisUrl],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      await reader.read(); // the listening line
+      const clients = await Promise.all(
+        Array.from(
+          { length: 64 },
+          () => openRawHttpClient(`http://127.0.0.1:${port}`, "/", getBody),
+        ),
+      );
+      rates[kind].push(await measureThroughputPerWorker(clients.map((c) => c.op)));
+      for (const c of clients) c.close();
+      child.kill();
+      await reader.cancel();
+      await child.status;
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const ours = median(rates.ours);
+  const nodeRedis = median(rates["node-redis"]);
+  return {
+    clients: 64,
+    rounds: rates,
+    median_ours: ours,
+    median_node_redis: nodeRedis,
+    node_redis_cost: round(1 - nodeRedis / ours),
+    move_to_node_redis: nodeRedis >= 0.9 * ours,
+  };
+}
+const redisClients = await clientComparison();
+
 const overheadP50 = round(latency.gateway_fetch.p50 - latency.tcp_node_redis.p50);
 const fetch64 = throughput.clients_64.gateway_fetch;
 const raw64 = throughput.clients_64.gateway_raw_http1;
@@ -285,6 +330,8 @@ console.log(JSON.stringify(
     pipelined_commands_per_second: pipelined,
     // C load generators on both sides, so neither figure is capped by a JavaScript client.
     independent_load_generators_64_clients: independent,
+    // Issue 11: would the gateway keep its throughput on node-redis? (same route, same load)
+    redis_client_single_command_64_clients: redisClients,
     targets: {
       gateway_p50_overhead_ms: { measured: overheadP50, target: 0.3, met: overheadP50 <= 0.3 },
       gateway_commands_per_second_at_64_clients: {
