@@ -191,7 +191,13 @@ async function launchRedis(port: number, dir: string): Promise<Deno.ChildProcess
   );
 }
 
-async function stopProcess(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void> {
+/**
+ * Signals a subprocess (if it still runs) and waits for it to exit.
+ *
+ * @param child the process
+ * @param signal the signal to send
+ */
+export async function stopProcess(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void> {
   try {
     child.kill(signal);
   } catch {
@@ -234,7 +240,7 @@ async function readListeningLine(
 }
 
 /** A gateway subprocess that has printed its listening line. */
-interface RunningGateway {
+export interface RunningGateway {
   readonly process: Deno.ChildProcess;
   readonly url: string;
   /** Settles when the process's stdout closes. */
@@ -243,8 +249,15 @@ interface RunningGateway {
   readonly exited: boolean;
 }
 
-/** Spawns the gateway with `args` and waits for its listening line. */
-async function launchGateway(args: string[]): Promise<RunningGateway> {
+/**
+ * Spawns the gateway with `args` (e.g. `["run", "-A", script, "--cluster", …]`) and waits
+ * for its `{"listening": url}` line.
+ *
+ * @param args the arguments to the Deno executable
+ * @returns the running gateway
+ * @throws {Error} when it exits or stays silent past the startup timeout
+ */
+export async function launchGateway(args: string[]): Promise<RunningGateway> {
   const child = new Deno.Command(Deno.execPath(), {
     args,
     stdin: "null",
