@@ -307,6 +307,57 @@ Deno.test("the operate API on a real Redis through the HTTP gateway", async (t) 
   });
 
   await t.step(
+    "names with Redis-special characters pause, run and keep history, every key under the prefix and hash tag",
+    async () => {
+      const prefix = `names-${crypto.randomUUID()}`;
+      const marker = crypto.randomUUID();
+      const names = [
+        `${marker} a b`,
+        `${marker}:history:x`,
+        `${marker}{other}`,
+        `}${marker}{`,
+        `${marker}*?[]`,
+        `${marker} ünïcødé 🙂`,
+        `${marker}${"n".repeat(10_000)}`,
+      ];
+      const make = () => {
+        const scheduler = new Scheduler({
+          mutex: new RedisMutex({ redis: stack.newRedis(), prefix }),
+          history: new RedisHistory({ redis: stack.newRedis(), prefix }),
+        });
+        for (const name of names) scheduler.call(name, () => {}).hourly().withoutOverlapping();
+        return scheduler;
+      };
+      const [a, b] = [make(), make()];
+      for (const name of names) await a.pause(name);
+      assert.deepEqual((await b.tasks()).map((task) => task.paused), names.map(() => true));
+      const skipped = await b.runDue(new Date(T0));
+      assert.ok(skipped.every((o) => o.status === "skipped" && o.reason === "paused"));
+      for (const name of names) {
+        assert.equal((await b.run(name)).status, "succeeded");
+        await b.resume(name);
+      }
+      const tasks = await a.tasks();
+      assert.deepEqual(
+        tasks.map((task) => [task.name, task.paused, task.history.length]),
+        names.map((
+          name,
+        ) => [name, false, 1]),
+      );
+      // Every key a name went into stays under the scheduler's prefix and hash tag.
+      const keys: string[] = [];
+      let cursor = "0";
+      do {
+        const [next, page] = await stack.redis.scan(cursor, { match: `*${marker}*`, count: 1_000 });
+        keys.push(...page);
+        cursor = String(next);
+      } while (cursor !== "0");
+      assert.equal(keys.length, names.length, "one history per task, the overlap locks released");
+      assert.ok(keys.every((key) => key.startsWith(`${prefix}:{scheduler}:history:`)), keys.join());
+    },
+  );
+
+  await t.step(
     "with Redis stopped, pause() fails with REDIS_UNAVAILABLE and due runs go on, reported",
     async () => {
       const prefix = `outage-${crypto.randomUUID()}`;
@@ -319,10 +370,14 @@ Deno.test("the operate API on a real Redis through the HTTP gateway", async (t) 
       scheduler.call("charge", () => void ran++).everyMinute();
       await stack.stopRedis();
       try {
-        await assert.rejects(
-          scheduler.pause("charge"),
-          (error: unknown) => error instanceof RedisError && error.code === "REDIS_UNAVAILABLE",
-        );
+        for (
+          const call of [scheduler.pause("charge"), scheduler.resume("charge"), scheduler.tasks()]
+        ) {
+          await assert.rejects(
+            call,
+            (error: unknown) => error instanceof RedisError && error.code === "REDIS_UNAVAILABLE",
+          );
+        }
         const [outcome] = await scheduler.runDue(minute(0));
         assert.equal(outcome.status, "succeeded");
         assert.equal(ran, 1);
