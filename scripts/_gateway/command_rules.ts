@@ -51,6 +51,11 @@ const CONNECTION_COMMANDS = new Set([
   "HELLO",
   "RESET",
   "QUIT",
+  // Cluster connection modes: ASKING redirects the connection's next command, READONLY
+  // lets it read from replicas.
+  "ASKING",
+  "READONLY",
+  "READWRITE",
 ]);
 
 /**
