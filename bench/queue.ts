@@ -5,15 +5,21 @@
  *
  * Measured for each: single `dispatch` latency (p50/p99), bulk dispatch
  * throughput (`dispatchMany` vs BullMQ's `addBulk`), and end-to-end
- * processing of 20,000 no-op jobs at concurrency 50.
+ * processing of 20,000 no-op jobs at concurrency 50. Kiln over HTTP runs
+ * twice: with the operating features on (completed jobs retained, tags, and
+ * an `events()` reader; metrics and heartbeats are always on) and off
+ * (`retain: { completed: false }`, no tags, no reader). Then, on Redis: a tag
+ * search over 100,000 retained jobs, the memory a retained completed job
+ * costs (200-byte payload), and the memory of one queue-day of metrics.
  *
  * ```sh
- * deno run -A bench/queue.ts [--jobs 20000] [--samples 2000]
+ * deno run -A bench/queue.ts [--jobs 20000] [--samples 2000] [--search 100000]
  * ```
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import type { Redis } from "@upstash/redis";
 import * as v from "valibot";
 import { Queue as BullQueue, Worker as BullWorker } from "bullmq";
 import {
@@ -26,6 +32,7 @@ import {
 } from "../src/queue/mod.ts";
 import type { QueueBackend } from "../src/queue/backend_mod.ts";
 import { startRedisStack } from "../tests/support/redis_stack.ts";
+import { createClient } from "redis";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -33,8 +40,10 @@ const { values } = parseArgs({
     jobs: { type: "string", default: "20000" },
     samples: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "50" },
+    search: { type: "string", default: "100000" },
   },
 });
+const SEARCH_JOBS = Number(values.search);
 const JOBS = Number(values.jobs);
 const SAMPLES = Number(values.samples);
 const CONCURRENCY = Number(values.concurrency);
@@ -67,33 +76,53 @@ async function timed(op: () => Promise<unknown>): Promise<number> {
 }
 
 const payloads = Array.from({ length: JOBS }, (_, n) => ({ n }));
-const noop = defineJob({
+const schema = v.object({ n: v.number() });
+const noop = defineJob({ name: "noop", schema, maxRetries: 0, handle() {} });
+const taggedNoop = defineJob({
   name: "noop",
-  schema: v.object({ n: v.number() }),
+  schema,
   maxRetries: 0,
+  tags: (payload) => [`user:${payload.n % 1_000}`],
   handle() {},
 });
 
-async function benchKiln(makeBackend: (name: string) => QueueBackend) {
-  const single = new Queue({ backend: makeBackend("single") });
-  const dispatch = await latency(() => single.dispatch(noop, { n: 1 }));
+/** Operating features on (the defaults, tags, a live reader) or off. */
+type Mode = "on" | "off";
 
-  const bulkQueue = new Queue({ backend: makeBackend("bulk") });
-  const bulkSeconds = await timed(() => bulkQueue.dispatchMany(noop, payloads));
+async function benchKiln(makeBackend: (name: string) => QueueBackend, mode: Mode = "off") {
+  const options = mode === "on" ? {} : { retain: { completed: false as const } };
+  const job = mode === "on" ? taggedNoop : noop;
+  const single = new Queue({ backend: makeBackend("single"), ...options });
+  const dispatch = await latency(() => single.dispatch(job, { n: 1 }));
 
-  const e2eQueue = new Queue({ backend: makeBackend("e2e") });
-  await e2eQueue.dispatchMany(noop, payloads);
+  const bulkQueue = new Queue({ backend: makeBackend("bulk"), ...options });
+  const bulkSeconds = await timed(() => bulkQueue.dispatchMany(job, payloads));
+
+  const e2eQueue = new Queue({ backend: makeBackend("e2e"), ...options });
+  await e2eQueue.dispatchMany(job, payloads);
   const worker = new Worker(e2eQueue, {
-    jobs: [noop],
+    jobs: [job],
     concurrency: CONCURRENCY,
     logger: silentLogger,
   });
+  let heard = 0;
+  const stop = new AbortController();
+  const reader = mode === "on"
+    ? e2eQueue.events({ queues: ["default"], signal: stop.signal })
+    : undefined;
+  await reader?.ready;
+  const reading = (async () => {
+    if (reader) { for await (const _ of reader) heard++; }
+  })();
   let completed = 0;
   const e2eSeconds = await timed(async () => {
     completed = (await worker.drain()).completed;
   });
+  stop.abort();
+  await reading;
   if (completed !== JOBS) throw new Error(`Kiln completed ${completed} of ${JOBS}`);
   return {
+    ...(reader ? { eventsHeard: heard } : {}),
     dispatchLatencyMs: dispatch,
     bulkDispatchJobsPerSecond: Math.round(JOBS / bulkSeconds),
     endToEndJobsPerSecond: Math.round(JOBS / e2eSeconds),
@@ -143,16 +172,101 @@ async function benchBullmq(redisPort: number) {
   }
 }
 
+/** The Redis memory of every key matching a pattern, in bytes (MEMORY USAGE, all samples). */
+async function memoryOf(redisUrl: string, pattern: string): Promise<number> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    let bytes = 0;
+    for await (const keys of client.scanIterator({ MATCH: pattern, COUNT: 1_000 })) {
+      for (const key of keys) bytes += (await client.memoryUsage(key, { SAMPLES: 0 })) ?? 0;
+    }
+    return bytes;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** A tag search over many retained completed jobs, and what one retained job costs. */
+async function benchRetention(redis: Redis, redisUrl: string) {
+  const big = { n: 0, text: "x".repeat(185) }; // {"n":…,"text":"…"}: 200 bytes of JSON
+  const wide = defineJob({
+    name: "wide",
+    schema: v.object({ n: v.number(), text: v.string() }),
+    maxRetries: 0,
+    tags: (payload) => [`user:${payload.n % 1_000}`],
+    handle() {},
+  });
+  const measure = async (prefix: string, retain: boolean, count: number) => {
+    const queue = new Queue({
+      backend: new RedisBackend({ redis, prefix }),
+      retain: { completed: retain ? { count, age: 86_400_000 } : false },
+    });
+    for (let i = 0; i < count; i += 1_000) {
+      await queue.dispatchMany(
+        wide,
+        Array.from({ length: Math.min(1_000, count - i) }, (_, k) => ({ ...big, n: i + k })),
+      );
+    }
+    await new Worker(queue, { jobs: [wide], concurrency: 200, logger: silentLogger }).drain();
+    return queue;
+  };
+  const queue = await measure("bench-search", true, SEARCH_JOBS);
+  const search = await latency(() => queue.jobs({ tag: "user:42", limit: 50 }));
+  const sample = 10_000;
+  await measure("bench-kept", true, sample);
+  await measure("bench-dropped", false, sample);
+  const kept = await memoryOf(redisUrl, "bench-kept:*");
+  const dropped = await memoryOf(redisUrl, "bench-dropped:*");
+  return {
+    tagSearchOverRetainedJobs: { jobs: SEARCH_JOBS, matching: SEARCH_JOBS / 1_000, ms: search },
+    bytesPerRetainedCompletedJob: Math.round((kept - dropped) / sample),
+  };
+}
+
+/** One queue-day of metrics: four jobs every minute for 24 hours, on a moving clock. */
+async function benchMetricsDay(redis: Redis, redisUrl: string) {
+  const start = Date.UTC(2026, 0, 1);
+  let now = start;
+  const backend = new RedisBackend({ redis, prefix: "bench-metrics" });
+  const queue = new Queue({
+    backend,
+    clock: { setTimeout, clearTimeout, now: () => now },
+    retain: { completed: false },
+  });
+  for (let minute = 0; minute < 1_440; minute++) {
+    now = start + minute * 60_000;
+    await queue.dispatchMany(noop, [{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }]);
+    const token = crypto.randomUUID();
+    const take = { queue: "default", leaseDuration: 60_000, complete: [], token };
+    const { jobs } = await backend.take({ ...take, now: now + 2_000, reserve: 4 });
+    await backend.take({
+      ...take,
+      now: now + 6_000,
+      reserve: 0,
+      token: crypto.randomUUID(),
+      // Run times across four histogram bins, as a varied workload would spread them.
+      complete: jobs.map((job, i) => ({ id: job.id, token, runTime: [3, 40, 700, 4_000][i] })),
+    });
+  }
+  const metrics = await memoryOf(redisUrl, "bench-metrics:{default}:metrics");
+  const buckets = await memoryOf(redisUrl, "bench-metrics:{default}:buckets");
+  return { bytesPerQueueDayOfMetrics: metrics + buckets };
+}
+
 await using stack = await startRedisStack();
+const redisBackend = (tag: string) => (name: string) =>
+  new RedisBackend({ redis: stack.redis, prefix: `bench-${tag}-${name}` });
 const results = {
   benchmark: "queue",
   jobs: JOBS,
   concurrency: CONCURRENCY,
   runtime: `deno ${Deno.version.deno}`,
-  kilnRedisOverHttp: await benchKiln((name) =>
-    new RedisBackend({ redis: stack.redis, prefix: `bench-${name}` })
-  ),
+  kilnRedisOverHttpOperatingOff: await benchKiln(redisBackend("off"), "off"),
+  kilnRedisOverHttpOperatingOn: await benchKiln(redisBackend("on"), "on"),
   kilnMemory: await benchKiln(() => new MemoryBackend()),
   bullmqOverTcp: await benchBullmq(stack.redisPort),
+  redisRetention: await benchRetention(stack.redis, stack.redisUrl),
+  redisMetrics: await benchMetricsDay(stack.redis, stack.redisUrl),
 };
 console.log(JSON.stringify(results, null, 2));

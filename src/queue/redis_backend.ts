@@ -57,7 +57,7 @@ const FAILED_CHUNK = 500;
 /** The most jobs one search call reads (a page may come back short, with a cursor). */
 const SEARCH_BUDGET = 1_000;
 
-/** The parts of the lifecycle keys, KEYS[1..18] of most scripts (see lua/includes/jobs.lua). */
+/** The parts of the lifecycle keys, KEYS[1..23] of most scripts (see lua/includes/jobs.lua). */
 const LIFECYCLE = [
   "jobs",
   "attempts",
@@ -81,6 +81,7 @@ const LIFECYCLE = [
   "seen",
   "metrics",
   "buckets",
+  "labels",
 ] as const;
 
 /** Options for {@linkcode RedisBackend}. */
@@ -99,7 +100,7 @@ export interface RedisBackendOptions {
 }
 
 type QueueKeys = Record<typeof LIFECYCLE[number], string> & {
-  /** KEYS[1..18] of the scripts that include jobs.lua, in its order. */
+  /** KEYS[1..23] of the scripts that include jobs.lua, in its order. */
   lifecycle: readonly string[];
   space: Keyspace;
 };
@@ -337,7 +338,7 @@ export class RedisBackend implements QueueBackend {
     if (query.limit <= 0) return { jobs: [], next: null };
     const k = this.#k(queue);
     // The source a search reads: one job, an index range, or a state's set; the
-    // other filters are checked on each job read (see jobs-18.lua).
+    // other filters are checked on each job read (see jobs-23.lua).
     const plainState = query.state !== undefined && query.since === undefined &&
       query.until === undefined;
     const [source, key] = query.id !== undefined
@@ -663,7 +664,7 @@ function decodeJob(
   };
 }
 
-/** One row of jobs-18.lua: id, record, attempts, errors, stalls, progress, state, at, result, logs, run. */
+/** One row of jobs-23.lua: id, record, attempts, errors, stalls, progress, state, at, result, logs, run. */
 function decodeInfo(queue: string, row: RedisReply[]): JobInfo {
   const [id, record, attempts, errors, stalls, progress, state, at, result, logs, run] = row;
   const job = decodeJob(queue, id, record, attempts, errors, stalls);

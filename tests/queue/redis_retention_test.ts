@@ -40,7 +40,9 @@ Deno.test("no hash field or index entry outlives its job: trimming, removal and 
   assert.equal(live.size, 4);
   const key = (part: string) => `${prefix}:{default}:${part}`;
   assert.equal(await stack.redis.zcard(key("index")), live.size * 4, "a, name and two tags each");
-  for (const hash of ["jobs", "attempts", "errors", "progress", "results", "logs", "runs"]) {
+  for (
+    const hash of ["jobs", "attempts", "errors", "progress", "results", "logs", "runs", "labels"]
+  ) {
     const fields = await stack.redis.hkeys(key(hash));
     const strays = fields.filter((id) => !live.has(id));
     assert.deepEqual(strays, [], `${hash} keeps data of jobs that are gone`);

@@ -1,4 +1,4 @@
--- Shared by the scripts that take a queue's lifecycle keys as KEYS[1..22], in
+-- Shared by the scripts that take a queue's lifecycle keys as KEYS[1..23], in
 -- this order (redis_backend.ts builds the list in one place).
 local q = {
   jobs = KEYS[1], attempts = KEYS[2], errors = KEYS[3], ready = KEYS[4], delayed = KEYS[5],
@@ -6,12 +6,14 @@ local q = {
   stalls = KEYS[11], progress = KEYS[12], completed = KEYS[13], results = KEYS[14],
   logs = KEYS[15], runs = KEYS[16], index = KEYS[17], dedupe = KEYS[18],
   workers = KEYS[19], seen = KEYS[20], metrics = KEYS[21], buckets = KEYS[22],
+  labels = KEYS[23],
 }
 -- The queue's pub/sub channel for live views: the keys' common part, then "events".
 local channel = string.sub(q.jobs, 1, -5) .. "events"
 -- The per-job hashes, emptied together when a job's data goes.
 local jobHashes = {
   q.jobs, q.attempts, q.errors, q.stalls, q.progress, q.results, q.logs, q.runs, q.leases,
+  q.labels,
 }
 -- Separates the parts of an index entry and a dedupe entry; names and tags may not hold it.
 local SEP = "\0"
@@ -20,12 +22,15 @@ local MAX_LOG_LINES = 100
 -- The lease value of a job an operator cancelled: no worker's token matches it.
 local CANCELLED = "!cancelled"
 
--- Job state changes of this call, published once at its end (see publish()).
+-- Job state changes of this call, published once at its end (see publish()), and only
+-- gathered while someone listens: a queue nobody watches pays one PUBSUB NUMSUB per call.
+-- (On a Redis Cluster NUMSUB counts the node's own subscribers: subscribe through it.)
 local changes = {}
+local listening = redis.call("PUBSUB", "NUMSUB", channel)[2] > 0
 
 -- Notes that a job entered `state` (waiting, delayed, active, completed, failed, removed).
 local function changed(id, state)
-  changes[#changes + 1] = { id = id, state = state }
+  if listening then changes[#changes + 1] = { id = id, state = state } end
 end
 
 -- Publishes this call's changes as one message, so a live view costs one PUBLISH per call.
@@ -90,16 +95,33 @@ local function stamp(ms)
   return string.format("%013.0f", ms)
 end
 
--- Appends the index entries of a job (its decoded record) to `out`: every job,
--- by name and by each tag, each sorted by dispatch time, in one ZSET ranged by
--- text, so a search reads a range instead of scanning jobs.
-local function indexEntries(id, rec, out)
-  local tail = SEP .. stamp(tonumber(rec.createdAt) or 0) .. SEP .. id
+-- A job's labels, as the labels HASH keeps them: name, dispatch time and tags,
+-- separated by SEP. Index entries are rebuilt from them, and searches filter on
+-- them, so neither ever decodes a record (whose payload may be a megabyte).
+local function labelsOf(name, createdAt, tags)
+  local parts = { name, string.format("%.0f", createdAt) }
+  for _, tag in ipairs(tags or {}) do parts[#parts + 1] = tag end
+  return table.concat(parts, SEP)
+end
+
+-- Splits labels into name, dispatch time (a number) and a list of tags.
+local function parseLabels(labels)
+  local parts = {}
+  for part in string.gmatch(labels .. SEP, "([^%z]*)%z") do parts[#parts + 1] = part end
+  local tags = {}
+  for i = 3, #parts do tags[#tags + 1] = parts[i] end
+  return parts[1], tonumber(parts[2]) or 0, tags
+end
+
+-- Appends the index entries of a job to `out`: every job, by name and by each
+-- tag, each sorted by dispatch time, in one ZSET ranged by text, so a search
+-- reads a range instead of scanning jobs.
+local function indexEntries(id, labels, out)
+  local name, createdAt, tags = parseLabels(labels)
+  local tail = SEP .. stamp(createdAt) .. SEP .. id
   out[#out + 1] = "a" .. tail
-  out[#out + 1] = "n" .. SEP .. tostring(rec.name) .. tail
-  if type(rec.t) == "table" then
-    for _, tag in ipairs(rec.t) do out[#out + 1] = "t" .. SEP .. tostring(tag) .. tail end
-  end
+  out[#out + 1] = "n" .. SEP .. name .. tail
+  for _, tag in ipairs(tags) do out[#out + 1] = "t" .. SEP .. tag .. tail end
   return out
 end
 
@@ -118,13 +140,10 @@ end
 -- Deletes jobs' data and index entries (ids: already out of every state set).
 local function dropJobs(ids)
   if #ids == 0 then return end
-  local records = redis.call("HMGET", q.jobs, unpack(ids))
+  local labels = redis.call("HMGET", q.labels, unpack(ids))
   local entries = {}
   for i, id in ipairs(ids) do
-    if records[i] then
-      local ok, rec = pcall(cjson.decode, records[i])
-      if ok and type(rec) == "table" then indexEntries(id, rec, entries) end
-    end
+    if labels[i] then indexEntries(id, labels[i], entries) end
   end
   indexWrite("ZREM", entries)
   for _, key in ipairs(jobHashes) do redis.call("HDEL", key, unpack(ids)) end

@@ -15,7 +15,7 @@
   it is reported as created again, so the replay answers what the first call
   answered, while another caller dispatching the same id is told "skipped".
 
-  KEYS[1..22]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[1..23]  the queue's lifecycle keys (see includes/jobs.lua)
 
   ARGV[1]  now (epoch ms)
   ARGV[2]  number of jobs, n
@@ -65,6 +65,7 @@ end
 local seen = {}
 local heldBy = {}
 local records, ready, delayed, uniques, entries, replaced, releases = {}, {}, {}, {}, {}, {}, {}
+local labels = {}
 local readyCount = 0
 local out = {}
 for i = 0, n - 1 do
@@ -127,11 +128,11 @@ for i = 0, n - 1 do
       ready[#ready + 1] = id
     end
     local tags = ARGV[base + 7]
-    indexEntries(id, {
-      createdAt = tonumber(ARGV[base + 6]),
-      name = ARGV[base + 5],
-      t = tags ~= "" and cjson.decode(tags) or nil,
-    }, entries)
+    local label = labelsOf(ARGV[base + 5], tonumber(ARGV[base + 6]),
+      tags ~= "" and cjson.decode(tags) or nil)
+    labels[#labels + 1] = id
+    labels[#labels + 1] = label
+    indexEntries(id, label, entries)
     out[#out + 1] = id
     out[#out + 1] = 1
   end
@@ -142,7 +143,10 @@ if #replaced > 0 then
   dropJobs(replaced)
 end
 if #releases > 0 then redis.call("HDEL", q.unique, unpack(releases)) end
-if #records > 0 then redis.call("HSET", q.jobs, unpack(records)) end
+if #records > 0 then
+  redis.call("HSET", q.jobs, unpack(records))
+  redis.call("HSET", q.labels, unpack(labels))
+end
 if #uniques > 0 then redis.call("HSET", q.unique, unpack(uniques)) end
 if #delayed > 0 then redis.call("ZADD", q.delayed, unpack(delayed)) end
 if readyCount > 0 then

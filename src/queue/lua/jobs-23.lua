@@ -10,7 +10,7 @@
   and the other filters are checked on each job read from it. At most
   `budget` jobs are read per call: a page may come back short, with a cursor.
 
-  KEYS[1..22]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[1..23]  the queue's lifecycle keys (see includes/jobs.lua)
 
   ARGV[1]   source: "id", "index" or "state"
   ARGV[2]   the job id, the index prefix ("a", "n" SEP name, "t" SEP tag), or the state
@@ -63,16 +63,12 @@ local function consider(id)
   if not state then return false end
   if onlyState ~= "" and state ~= onlyState then return true end
   if onlyName ~= "" or onlyTag ~= "" or since or till then
-    local ok, rec = pcall(cjson.decode, record)
-    if not ok or type(rec) ~= "table" then return true end
-    if onlyName ~= "" and rec.name ~= onlyName then return true end
-    local created = tonumber(rec.createdAt) or 0
+    local name, created, tags = parseLabels(redis.call("HGET", q.labels, id) or "")
+    if onlyName ~= "" and name ~= onlyName then return true end
     if (since and created < since) or (till and created >= till) then return true end
     if onlyTag ~= "" then
       local found = false
-      if type(rec.t) == "table" then
-        for _, tag in ipairs(rec.t) do if tag == onlyTag then found = true end end
-      end
+      for _, tag in ipairs(tags) do if tag == onlyTag then found = true end end
       if not found then return true end
     end
   end
