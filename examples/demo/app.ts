@@ -151,23 +151,11 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   app.get("/api/demo/jobs", (c) => c.json({ jobs: feed.list() }));
   app.get("/api/demo/jobs/events", (c) =>
     streamSSE(c, async (stream) => {
-      const pending: string[] = [];
-      let wake: (() => void) | null = null;
       const stop = feed.listen((job) => {
-        if (pending.length < 100) pending.push(JSON.stringify(job));
-        wake?.();
+        stream.writeSSE({ event: "job", data: JSON.stringify(job) }).catch(() => {});
       });
-      const closed = new Promise<void>((resolve) => stream.onAbort(resolve));
-      try {
-        while (!stream.aborted) {
-          while (pending.length > 0) {
-            await stream.writeSSE({ event: "job", data: pending.shift()! });
-          }
-          await Promise.race([closed, new Promise<void>((resolve) => wake = resolve)]);
-        }
-      } finally {
-        stop();
-      }
+      await new Promise<void>((resolve) => stream.onAbort(resolve));
+      stop();
     }));
 
   app.get("/api/demo/schedules", async (c) =>

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { createDemo, type Demo, type DemoOptions } from "../../examples/demo/app.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
+import { outsideAddress } from "../dashboard/_outside_address.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -61,16 +62,6 @@ async function uploadFile(page: Page): Promise<{ path: string; bytes: Uint8Array
   return { path, bytes };
 }
 
-function outsideAddress(): string {
-  const found = Deno.networkInterfaces().find((i) =>
-    i.family === "IPv4" && !i.address.startsWith("127.")
-  );
-  if (found === undefined) {
-    throw new Error("this test needs a non-loopback IPv4 interface to connect from");
-  }
-  return found.address;
-}
-
 async function signIn(page: Page, name: string): Promise<void> {
   await page.fill("#name", name);
   await page.click("#sign-in button");
@@ -103,7 +94,7 @@ Deno.test({
       });
 
       await t.step(
-        "a file upload survives a page reload, reaches 100% and the stored bytes match",
+        "a file upload pauses, resumes, survives a page reload, reaches 100% and the stored bytes match",
         async () => {
           const { path, bytes } = await uploadFile(page);
           // Slow every chunk down so the reload lands mid-upload.
@@ -112,9 +103,26 @@ Deno.test({
             await route.continue();
           });
           await page.setInputFiles("#file", path);
+          const percent = async () =>
+            Number((await page.textContent("#upload-status"))?.match(/^(\d+)%/)?.[1] ?? NaN);
           await page.waitForFunction(() =>
-            /^([2-9]\d)%/.test(document.querySelector("#upload-status")!.textContent!)
+            /^([1-9]\d)%/.test(document.querySelector("#upload-status")!.textContent!)
           );
+          // Pause holds the upload where it is; resume goes on from there.
+          await page.click("#upload-pause");
+          await page.waitForSelector("#upload-status:has-text('paused')");
+          const paused = await percent();
+          await new Promise((resolve) => setTimeout(resolve, 800));
+          assert.equal(await percent(), paused, "no bytes while paused");
+          await page.click("#upload-resume");
+          await page.waitForFunction(
+            (at) =>
+              Number(document.querySelector("#upload-status")!.textContent!.match(/^(\d+)%/)?.[1]) >
+                at,
+            paused,
+          );
+          const beforeReload = await percent();
+          assert.ok(beforeReload < 100, "still under way when the page reloads");
           await page.reload();
           await page.setInputFiles("#file", path);
           await page.waitForSelector("#notice:has-text('Resuming the upload you started before')");

@@ -10,6 +10,7 @@ import * as v from "valibot";
 import { dashboard } from "../../src/dashboard/mod.ts";
 import { isLoopbackAddress, isLoopbackHost } from "../../src/dashboard/_loopback.ts";
 import { defineJob, MemoryBackend, Queue, Worker } from "../../src/queue/mod.ts";
+import { outsideAddress } from "./_outside_address.ts";
 
 const failing = defineJob({
   name: "failing",
@@ -151,17 +152,6 @@ Deno.test("loopback addresses and host names are told from look-alikes", () => {
     assert.equal(isLoopbackHost(host), false, String(host));
   }
 });
-
-/** This machine's first non-loopback IPv4 address: the peer a remote client would be. */
-function outsideAddress(): string {
-  const found = Deno.networkInterfaces().find((i) =>
-    i.family === "IPv4" && !i.address.startsWith("127.")
-  );
-  if (found === undefined) {
-    throw new Error("this test needs a non-loopback IPv4 interface to connect from");
-  }
-  return found.address;
-}
 
 /** Sends GET /kiln/api/queues to 127.0.0.1 with the Host header given, and reads the status. */
 async function rawStatus(port: number, host: string): Promise<number> {
