@@ -1,7 +1,10 @@
 /**
  * Benchmarks Kiln's realtime hub on Node (the npm build: `Hub` + `realtime()`
  * on `@hono/node-server` and `@hono/node-ws`) beside a bare `ws` server sending
- * the same bytes (the ceiling) and Socket.IO rooms, and prints one JSON document.
+ * the same bytes (the ceiling) and Socket.IO rooms, and the same hub behind
+ * `pusher()` with pusher-js clients (`pusher`) and with bare `ws` clients
+ * reading Pusher frames (`pusher-frames`: the server's share without
+ * pusher-js's), and prints one JSON document.
  *
  * Measured for each server, in one run: fan-out of one broadcast to 1,000 and
  * 5,000 clients (time until the last client has it, p50/p99 over repeats),
@@ -34,7 +37,7 @@ const { values } = parseArgs({
 const ROOT = join(import.meta.dirname!, "..");
 const WORKSPACE = join(ROOT, ".tmp", "bench-realtime");
 const SCRIPTS = join(import.meta.dirname!, "_realtime");
-const KINDS = ["ws", "kiln", "socketio"] as const;
+const KINDS = ["ws", "kiln", "pusher", "pusher-frames", "socketio"] as const;
 type Kind = typeof KINDS[number];
 
 const OPTIONS = {
@@ -88,6 +91,7 @@ async function prepareWorkspace(): Promise<void> {
           jose: "^6.2.18",
           "socket.io": "^4.8.1",
           "socket.io-client": "^4.8.1",
+          "pusher-js": "8.6.0",
           ws: "^8.18.3",
         },
       },
@@ -132,7 +136,8 @@ async function readLine(stream: ReadableStream<Uint8Array>, prefix: string): Pro
 
 async function measure(kind: Kind): Promise<ClientReport> {
   const server = new Deno.Command("node", {
-    args: ["server.mjs", kind],
+    // pusher-frames measures the same server as pusher, with bare ws clients.
+    args: ["server.mjs", kind === "pusher-frames" ? "pusher" : kind],
     cwd: WORKSPACE,
     stdin: "null",
     stdout: "piped",
@@ -165,9 +170,17 @@ async function main(): Promise<void> {
     console.error(`bench/realtime: ${kind}`);
     results[kind] = await measure(kind);
   }
-  const { kiln, ws, socketio } = results;
+  const { kiln, ws, socketio, pusher } = results;
   const comparisons: Record<string, number> = {};
   for (const size of OPTIONS.sizes) {
+    comparisons[`pusherFanout${size}P50VsKiln`] = ratio(
+      pusher.fanout[size].p50Ms,
+      kiln.fanout[size].p50Ms,
+    );
+    comparisons[`pusherFramesFanout${size}P50VsKiln`] = ratio(
+      results["pusher-frames"].fanout[size].p50Ms,
+      kiln.fanout[size].p50Ms,
+    );
     comparisons[`fanout${size}P50VsWs`] = ratio(kiln.fanout[size].p50Ms, ws.fanout[size].p50Ms);
     comparisons[`fanout${size}P50VsSocketIO`] = ratio(
       kiln.fanout[size].p50Ms,
@@ -187,6 +200,9 @@ async function main(): Promise<void> {
       comparisons[`fanout${size}P50VsSocketIO`] < 1
     ),
     throughputAtLeastSocketIO: comparisons.throughputVsSocketIO >= 1,
+    pusherFanoutWithin11xOfKiln: OPTIONS.sizes.every((size) =>
+      comparisons[`pusherFanout${size}P50VsKiln`] <= 1.1
+    ),
   };
   const node = new TextDecoder().decode(
     (await new Deno.Command("node", { args: ["--version"], stdout: "piped" }).output()).stdout,

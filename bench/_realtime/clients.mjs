@@ -26,9 +26,60 @@ function sign(sub) {
   ).sign(SECRET);
 }
 
+/** pusher-js, loaded only for its kind. */
+const PusherJs = kind === "pusher" ? (await import("pusher-js")).default : null;
+
+/** One pusher-js client (the Node build), as a Laravel or Pusher back end's users run it. */
+function openPusherJs(resolve, reject) {
+  const client = new PusherJs("bench-key", {
+    cluster: "",
+    wsHost: "127.0.0.1",
+    wsPort: Number(port),
+    forceTLS: false,
+    enabledTransports: ["ws"],
+    disableStats: true,
+    activityTimeout: 600_000,
+  });
+  client.connection.bind("connected", () =>
+    resolve({
+      subscribe: (channel) =>
+        new Promise((done) => {
+          const subscription = client.subscribe(channel);
+          subscription.bind("invoice.paid", (data) => onData(data));
+          subscription.bind("pusher:subscription_succeeded", done);
+        }),
+      close: () => client.disconnect(),
+    }));
+  client.connection.bind("failed", () => reject(new Error("pusher-js failed to connect")));
+}
+
+/** A bare `ws` client speaking Pusher's frames: the Pusher server's cost without pusher-js's. */
+function openPusherFrames(resolve, reject) {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/app/bench-key?protocol=7&client=js`);
+  let subscribed = null;
+  socket.on("message", (raw) => {
+    const message = JSON.parse(raw.toString());
+    if (message.event === "invoice.paid") onData(JSON.parse(message.data));
+    else if (message.event === "pusher:connection_established") {
+      resolve({
+        subscribe: (channel) =>
+          new Promise((done) => {
+            subscribed = done;
+            socket.send(JSON.stringify({ event: "pusher:subscribe", data: { channel } }));
+          }),
+        close: () => socket.close(),
+      });
+    } else if (message.event === "pusher_internal:subscription_succeeded") subscribed?.();
+    else if (message.event === "pusher:error") console.error("server error", message);
+  });
+  socket.once("error", reject);
+}
+
 /** Opens one client and waits until the server has accepted it (welcome or connect). */
 function open(token) {
   return new Promise((resolve, reject) => {
+    if (kind === "pusher") return openPusherJs(resolve, reject);
+    if (kind === "pusher-frames") return openPusherFrames(resolve, reject);
     if (kind === "socketio") {
       const socket = io(`http://127.0.0.1:${port}`, {
         transports: ["websocket"],

@@ -1,8 +1,10 @@
 /**
  * One realtime server for bench/realtime.ts, on Node: `kiln` (Hub + realtime()
- * on @hono/node-server and @hono/node-ws, from the npm build), `ws` (a bare `ws`
- * server with the same wire messages: the ceiling) or `socketio` (Socket.IO
- * rooms). All three verify an HS256 JWT on connect with jose.
+ * on @hono/node-server and @hono/node-ws, from the npm build), `pusher` (the
+ * same hub behind `pusher()`, Pusher's protocol 7), `ws` (a bare `ws` server
+ * with the same wire messages: the ceiling) or `socketio` (Socket.IO rooms).
+ * All but `pusher` verify an HS256 JWT on connect with jose (pusher-js
+ * connects with the app key alone, and public channels need no signature).
  *
  * A control socket on a second port takes the bench's commands, so the
  * trigger path is the same for all three: `fanout <channel> <seq>` broadcasts
@@ -38,6 +40,28 @@ if (kind === "kiln") {
       upgradeWebSocket,
       auth: jwtAuth({ secret: SECRET, algorithms: ["HS256"] }),
       idleTimeout: 600_000, // the bench's clients only listen
+    }),
+  );
+  broadcast = (channel, data) => hub.broadcast(channel, "invoice.paid", data);
+  server = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+  });
+  injectWebSocket(server);
+} else if (kind === "pusher") {
+  const { serve } = await import("@hono/node-server");
+  const { createNodeWebSocket } = await import("@hono/node-ws");
+  const { Hono } = await import("hono");
+  const { Hub } = await import("@kiln/core/realtime");
+  const { pusher } = await import("@kiln/core/realtime/pusher");
+  const hub = new Hub();
+  const app = new Hono();
+  const { injectWebSocket, upgradeWebSocket } = createNodeWebSocket({ app });
+  app.route(
+    "/",
+    pusher(hub, {
+      apps: [{ id: "bench", key: "bench-key", secret: "bench-secret" }],
+      upgradeWebSocket,
+      activityTimeout: 600_000, // the bench's clients only listen
     }),
   );
   broadcast = (channel, data) => hub.broadcast(channel, "invoice.paid", data);
