@@ -17,8 +17,7 @@ import { patterned, serveUploads, storedBytes } from "./_served_uploads.mjs";
 /** The suite's name, printed by every runner. */
 export const name = "upload/s3";
 
-const NODE_AND_BUN =
-  "workerd stores into R2 through its binding (R2Store, deno task " +
+const NODE_AND_BUN = "workerd stores into R2 through its binding (R2Store, deno task " +
   "test:storage), and tus-js-client sends through node:http or XMLHttpRequest, which a " +
   "Worker has neither of";
 const MIB = 1024 * 1024;
@@ -78,8 +77,7 @@ async function tusJsClient(bytes, run) {
 /** @type {import("./mod.mjs").Case[]} */
 export const cases = [
   {
-    name:
-      "S3Store takes 7 MiB from tus-js-client in 5 MiB-and-odd chunks, aborted and " +
+    name: "S3Store takes 7 MiB from tus-js-client in 5 MiB-and-odd chunks, aborted and " +
       "resumed on a new server and store; the SHA-256 matches",
     runtimes: ["node", "bun"],
     because: NODE_AND_BUN,
@@ -127,8 +125,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "S3Store joins tus-js-client's parallelUploads: 3 in the bucket, from partials " +
+    name: "S3Store joins tus-js-client's parallelUploads: 3 in the bucket, from partials " +
       "below the 5 MiB part minimum",
     runtimes: ["node", "bun"],
     because: NODE_AND_BUN,
@@ -156,8 +153,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "S3Store with a wrong secret fails with UPLOAD_STORE_FAILED, answered 500 with " +
+    name: "S3Store with a wrong secret fails with UPLOAD_STORE_FAILED, answered 500 with " +
       "Tus-Resumable; a part size under 5 MiB is refused at construction",
     runtimes: ["node", "bun"],
     because: NODE_AND_BUN,
