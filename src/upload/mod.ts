@@ -4,8 +4,10 @@
  * `@kiln/core/upload/file-store`), and upload state in memory or Redis so a
  * resume can land on any instance. The client, `uploadFile()`, has its own
  * entry point, `@kiln/core/upload/client`, so a browser bundle never pulls in
- * the server. The contracts a store author implements are in
- * `@kiln/core/upload/store`.
+ * the server. Object storage has its own entry points: `S3Store` in
+ * `@kiln/core/upload/s3` (any S3-compatible bucket, every runtime) and
+ * `R2Store` in `@kiln/core/upload/r2` (R2 through a Workers binding). The
+ * contracts a store author implements are in `@kiln/core/upload/store`.
  *
  * @example Mounting the server
  * ```ts
