@@ -54,13 +54,22 @@ const PAST: Record<JobAction, string> = {
   cancel: "cancelled",
 };
 
-/** Runs an action on every job a search matches; answers how many. */
+/**
+ * Runs an action on every job a search matches (every page of it); answers
+ * how many. A search with no field at all is refused: one stray request must
+ * not remove every job of every queue.
+ */
 export async function actOnSearch(
   queue: DashboardQueue,
   action: BulkAction,
   query: JobQuery,
 ): Promise<number> {
   const { limit: _limit, cursor: _cursor, ...all } = query;
+  if (Object.values(all).every((value) => value === undefined)) {
+    throw new HTTPException(400, {
+      message: `${action}-all needs a search: queue, state, name, tag, id, since or until`,
+    });
+  }
   return action === "retry" ? await queue.retryAll(all) : await queue.removeAll(all);
 }
 

@@ -259,6 +259,12 @@ Deno.test("search by tag, promote, remove, cancel and pause act through the API,
   assert.equal((await post(app, "/kiln/api/queues/mail/resume")).status, 200);
   assert.equal((await queue.counts("mail")).paused, false);
 
+  for (const action of ["remove-all", "retry-all"]) {
+    const everything = await post(app, `/kiln/api/jobs/${action}?limit=5`);
+    assert.equal(everything.status, 400, "a bulk action needs a search");
+    assert.match((await everything.json()).error, /needs a search/);
+  }
+  assert.notEqual(await queue.job(waiting, "mail"), null, "nothing was removed");
   const removed = await post(app, "/kiln/api/jobs/remove-all?queue=mail&tag=user:42");
   assert.deepEqual(await removed.json(), { count: 1 });
   assert.equal(await queue.job(waiting, "mail"), null);
