@@ -33,6 +33,9 @@ import type {
 import { ScheduledTask, type TaskHost } from "./task.ts";
 import type { SchedulerErrorHandler, TaskHandler, TaskRunInfo, TaskRunOutcome } from "./types.ts";
 
+/** The most next runs `list()` and `tasks()` show per task. */
+const MAX_LISTED_RUNS = 100;
+
 /**
  * Runs tasks on cron schedules: in a long-running process from one timer
  * ({@linkcode Scheduler.start}), or on each platform tick
@@ -324,7 +327,8 @@ export class Scheduler {
    *
    * @param options Where to start and how many next runs to show.
    * @returns One entry per task, in registration order.
-   * @throws {TypeError} When a task's schedule cannot be compiled.
+   * @throws {RangeError} When `count` is not an integer from 0 to 100.
+   * @throws {TypeError} When `from` is not a valid Date, or a task's schedule cannot be compiled.
    *
    * @example Showing the next runs of a task
    * ```ts
@@ -352,7 +356,8 @@ export class Scheduler {
    *
    * @param options Where to start, how many next runs and how many past runs to show.
    * @returns One entry per task, in registration order.
-   * @throws {RangeError} When `count` or `history` is not a non-negative integer.
+   * @throws {RangeError} When `count` is not an integer from 0 to 100, or `history` not a non-negative integer.
+   * @throws {TypeError} When `from` is not a valid Date.
    * @throws {import("../errors.ts").RedisError} When the history or pauses are in Redis and it cannot be reached.
    *
    * @example A task's status after a run
@@ -382,7 +387,7 @@ export class Scheduler {
       this.#overview(options, limit),
       this.#pauses.paused(),
     ]);
-    const from = options.from?.getTime() ?? this.#clock.now();
+    const from = this.#listedFrom(options);
     return overview.map(({ definition, info, runs, nextRunAt }) => ({
       ...info,
       schedule: describeSchedule(definition.fields, info.timezone, definition.windows, from),
@@ -517,10 +522,13 @@ export class Scheduler {
     nextRunAt: Date | null;
     runs: TaskRunRecord[];
   }[]> {
-    const from = options.from?.getTime() ?? this.#clock.now();
+    const from = this.#listedFrom(options);
     const count = options.count ?? 3;
-    if (!Number.isInteger(count) || count < 0) {
-      throw new RangeError(`list() count must be a non-negative integer, got ${count}`);
+    // Each next run is a croner step: a million of them per task would hold the process for minutes.
+    if (!Number.isInteger(count) || count < 0 || count > MAX_LISTED_RUNS) {
+      throw new RangeError(
+        `list() count must be an integer from 0 to ${MAX_LISTED_RUNS}, got ${count}`,
+      );
     }
     this.#tasks.plan();
     const definitions = [...this.#tasks.definitions()];
@@ -545,6 +553,18 @@ export class Scheduler {
       if (runs[0] !== undefined) info.lastRun = runs[0];
       return { definition, info, nextRunAt: next[0] ?? null, runs };
     });
+  }
+
+  /**
+   * Where `list()` and `tasks()` start.
+   *
+   * @throws {TypeError} When `from` is not a valid Date.
+   */
+  #listedFrom(options: TaskListOptions): number {
+    if (options.from === undefined) return this.#clock.now();
+    const from = options.from instanceof Date ? options.from.getTime() : NaN;
+    if (!Number.isFinite(from)) throw new TypeError("list() from must be a valid Date");
+    return from;
   }
 
   /**

@@ -107,7 +107,7 @@ export interface TaskListOptions {
    */
   from?: Date;
   /**
-   * How many next runs to list per task.
+   * How many next runs to list per task, at most 100.
    * @default 3
    */
   count?: number;

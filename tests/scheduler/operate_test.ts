@@ -168,6 +168,21 @@ Deno.test("tasks() answers schedule, next run, last run with duration and error,
   assert.deepEqual((await scheduler.tasks({ history: 0 }))[0].history, []);
 });
 
+Deno.test("tasks() and list() refuse a count that would take the process minutes, and a from that is no date, before any work", async () => {
+  const scheduler = new Scheduler();
+  scheduler.call("a", () => {}).hourly();
+  for (const options of [{ count: 101 }, { count: 1e6 }, { count: 2.5 }, { count: -1 }]) {
+    await assert.rejects(scheduler.tasks(options), RangeError);
+    await assert.rejects(scheduler.list(options), RangeError);
+  }
+  for (const from of [new Date("garbage"), "2025-01-01", 1_700_000_000_000]) {
+    const options = { from: from as unknown as Date };
+    await assert.rejects(scheduler.tasks(options), /from must be a valid Date/);
+    await assert.rejects(scheduler.list(options), /from must be a valid Date/);
+  }
+  assert.equal((await scheduler.tasks({ count: 100 }))[0].nextRuns.length, 100);
+});
+
 Deno.test("a pause store that cannot be read is reported and the task runs: an outage does not stop every task", async () => {
   const failing: TaskPauses = {
     paused: () => Promise.reject(new RedisError("REDIS_UNAVAILABLE", "down")),
