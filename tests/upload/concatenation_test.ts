@@ -138,6 +138,16 @@ Deno.test("a final upload is refused clearly: unfinished or unknown partials, a 
   assert.match((await final([head, `${server.endpoint}/nope`])).text, /not a partial upload/);
   assert.equal((await final([head, tail], { "Upload-Length": "5000" })).status, 400);
   assert.equal((await final(["::"])).status, 400);
+  assert.match((await final([])).text, /names no partial upload/);
+  const bad = await fetch(server.endpoint, {
+    method: "POST",
+    headers: tus({ "Upload-Concat": "everything", "Upload-Length": "1" }),
+  });
+  assert.equal(bad.status, 400);
+  await bad.body?.cancel();
+  // Two partials within maxSize each, over it together: 413 before anything is joined.
+  const big = [await partial(png(600_000)), await partial(new Uint8Array(600_000))];
+  assert.equal((await final(big)).status, 413);
   assert.equal((await final([tail, head])).status, 415, "joined in the wrong order: not a PNG");
   const joined = await final([head, tail]);
   assert.equal(joined.status, 201);
