@@ -214,10 +214,9 @@ function answerError(
     console.error("[kiln dashboard]", error);
     message = "Internal error (see the server's log)";
   }
-  const label = error instanceof HTTPException && status === 501 ? "NOT_SUPPORTED" : code;
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
   if (new URL(c.req.url).pathname.startsWith(`${c.get("base") ?? ""}/api/`)) {
-    return c.json({ error: message, ...(label ? { code: label } : {}) }, status as 400);
+    return c.json({ error: message, ...(code ? { code } : {}) }, status as 400);
   }
   const base = c.get("base") ?? "";
   return c.html(
