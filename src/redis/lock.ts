@@ -56,8 +56,7 @@ export async function acquireLock(
   token: string,
   ttl: number,
 ): Promise<boolean> {
-  assertTtl(ttl);
-  return (await runner.run(acquireScript, [key], [token, ttl])) === 1;
+  return await runWithTtl(runner, acquireScript, key, token, ttl);
 }
 
 /**
@@ -90,8 +89,7 @@ export async function extendLock(
   token: string,
   ttl: number,
 ): Promise<boolean> {
-  assertTtl(ttl);
-  return (await runner.run(extendScript, [key], [token, ttl])) === 1;
+  return await runWithTtl(runner, extendScript, key, token, ttl);
 }
 
 /**
@@ -123,10 +121,18 @@ export async function releaseLock(
   return (await runner.run(releaseScript, [key], [token])) === 1;
 }
 
-function assertTtl(ttl: number): void {
+/** Runs a lock script that sets a time to live, once `ttl` is checked. */
+async function runWithTtl(
+  runner: ScriptRunner,
+  script: typeof acquireScript,
+  key: string,
+  token: string,
+  ttl: number,
+): Promise<boolean> {
   if (!Number.isInteger(ttl) || ttl <= 0) {
     throw new RangeError(
       `Lock time to live must be a positive integer of milliseconds, got ${ttl}`,
     );
   }
+  return (await runner.run(script, [key], [token, ttl])) === 1;
 }
