@@ -58,6 +58,7 @@ interface Placed {
 export class ClusterRedis implements RedisBackend {
   readonly #seeds: RedisEndpoint[];
   readonly #sharedConnections: number;
+  readonly #maxReplyBytes: number;
   readonly #pools = new Map<NodeAddress, RedisPool>();
   readonly #slots = new SlotMap();
   #routes: CommandRoutes | undefined;
@@ -68,14 +69,16 @@ export class ClusterRedis implements RedisBackend {
    * @param seeds nodes to read the cluster's slot table from (their user and password
    *   are used for every node)
    * @param sharedConnections pipelined connections per master
+   * @param maxReplyBytes replies larger than this arrive as `OversizedReply`, unheld
    */
-  constructor(seeds: RedisEndpoint[], sharedConnections: number) {
+  constructor(seeds: RedisEndpoint[], sharedConnections: number, maxReplyBytes = Infinity) {
     if (seeds.length === 0) throw new TypeError("A cluster needs at least one seed node");
     if (seeds.some((seed) => seed.db !== 0)) {
       throw new TypeError("A Redis Cluster has only database 0: drop the /db from --redis");
     }
     this.#seeds = seeds;
     this.#sharedConnections = sharedConnections;
+    this.#maxReplyBytes = maxReplyBytes;
   }
 
   async describe(): Promise<[RespValue, RespValue]> {
@@ -382,13 +385,17 @@ export class ClusterRedis implements RedisBackend {
     if (pool === undefined) {
       const split = address.lastIndexOf(":");
       const seed = this.#seeds[0];
-      pool = new RedisPool({
-        hostname: address.slice(0, split).replace(/^\[|\]$/g, ""),
-        port: Number(address.slice(split + 1)),
-        username: seed.username,
-        password: seed.password,
-        db: 0,
-      }, this.#sharedConnections);
+      pool = new RedisPool(
+        {
+          hostname: address.slice(0, split).replace(/^\[|\]$/g, ""),
+          port: Number(address.slice(split + 1)),
+          username: seed.username,
+          password: seed.password,
+          db: 0,
+        },
+        this.#sharedConnections,
+        this.#maxReplyBytes,
+      );
       this.#pools.set(address, pool);
     }
     return pool;

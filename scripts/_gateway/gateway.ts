@@ -19,7 +19,7 @@ import { parseRedisUrl } from "./redis_url.ts";
 import { errorJson, replyToEnvelope, ReplyTooLargeError } from "./reply_json.ts";
 import { pipelineResponse, tooLargeEnvelope } from "./reply_stream.ts";
 import { type CommandArgs, utf8ByteLength } from "./resp_encoder.ts";
-import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import { OversizedReply, RedisErrorReply, type RespValue } from "./resp_parser.ts";
 import { openSubscriptionStream, type SubscriptionKind } from "./subscription_stream.ts";
 import { readBodyText } from "./request_body.ts";
 import { pathCommand } from "./path_command.ts";
@@ -175,9 +175,13 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const maxReplyBytes = options.maxReplyBytes ?? 100 * 1024 * 1024;
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
+  // Redis's wire format can take up to twice the bytes of the JSON it becomes (":1\r\n"
+  // is "1,"), so a reply is held whole up to twice the response limit and read past
+  // beyond it; the JSON is measured against the limit itself.
+  const respLimit = 2 * maxReplyBytes + 1024;
   const backend: RedisBackend = options.cluster
-    ? new ClusterRedis(endpoints, options.sharedConnections ?? 1)
-    : new SingleRedis(endpoints[0], options.sharedConnections ?? 1);
+    ? new ClusterRedis(endpoints, options.sharedConnections ?? 1, respLimit)
+    : new SingleRedis(endpoints[0], options.sharedConnections ?? 1, respLimit);
   const allowed = parseAllowList(options.allow ?? []);
   const streams = new Set<() => void>();
 
@@ -276,6 +280,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
         : exec.message;
       return jsonResponse(errorJson(detail), 400);
     }
+    if (exec instanceof OversizedReply) limitedEnvelope(exec, base64); // throws: too large
     if (!Array.isArray(exec)) {
       return jsonResponse(errorJson("Transaction was aborted"), 409);
     }

@@ -45,9 +45,10 @@ export class SingleRedis implements RedisBackend {
   /**
    * @param endpoint where Redis listens
    * @param sharedConnections how many multiplexed connections carry plain commands
+   * @param maxReplyBytes replies larger than this arrive as `OversizedReply`, unheld
    */
-  constructor(endpoint: RedisEndpoint, sharedConnections: number) {
-    this.#pool = new RedisPool(endpoint, sharedConnections);
+  constructor(endpoint: RedisEndpoint, sharedConnections: number, maxReplyBytes = Infinity) {
+    this.#pool = new RedisPool(endpoint, sharedConnections, maxReplyBytes);
   }
 
   async run(

@@ -38,7 +38,7 @@ const CONNECT_TIMEOUT_MS = 5_000;
 /** A pipelined RESP2 connection. Create it with {@linkcode openRedisConnection}. */
 export class RedisConnection {
   readonly #conn: Deno.TcpConn;
-  readonly #parser = new RespParser();
+  readonly #parser: RespParser;
   readonly #label: string;
   #pending: PendingBatch[] = [];
   #head = 0;
@@ -53,9 +53,11 @@ export class RedisConnection {
   /**
    * @param conn a connected socket
    * @param label names the endpoint in error messages
+   * @param maxReplyBytes replies larger than this arrive as `OversizedReply`, unheld
    */
-  constructor(conn: Deno.TcpConn, label: string) {
+  constructor(conn: Deno.TcpConn, label: string, maxReplyBytes = Infinity) {
     this.#conn = conn;
+    this.#parser = new RespParser(maxReplyBytes);
     this.#label = label;
     this.#nextTurn.port1.onmessage = this.#flushNow;
     this.done = this.#readLoop();
@@ -244,10 +246,14 @@ export class RedisConnection {
  * Connects, authenticates and selects the database.
  *
  * @param endpoint where Redis listens
+ * @param maxReplyBytes replies larger than this arrive as `OversizedReply`, unheld
  * @returns a ready connection
  * @throws {RedisUnavailableError} when Redis cannot be reached or rejects the handshake
  */
-export async function openRedisConnection(endpoint: RedisEndpoint): Promise<RedisConnection> {
+export async function openRedisConnection(
+  endpoint: RedisEndpoint,
+  maxReplyBytes = Infinity,
+): Promise<RedisConnection> {
   const label = `${endpoint.hostname}:${endpoint.port}`;
   let conn: Deno.TcpConn;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -269,7 +275,7 @@ export async function openRedisConnection(endpoint: RedisEndpoint): Promise<Redi
     clearTimeout(timer);
   }
   conn.setNoDelay(true);
-  const connection = new RedisConnection(conn, label);
+  const connection = new RedisConnection(conn, label, maxReplyBytes);
   const handshake: CommandArgs[] = [];
   if (endpoint.password !== undefined) {
     handshake.push(

@@ -17,6 +17,7 @@ const MAX_IDLE_DEDICATED = 4;
 /** Hands out connections to one Redis endpoint and closes them all on {@linkcode close}. */
 export class RedisPool {
   readonly #endpoint: RedisEndpoint;
+  readonly #maxReplyBytes: number;
   readonly #shared: Array<RedisConnection | undefined>;
   readonly #connecting: Array<Promise<RedisConnection> | undefined>;
   #next = 0;
@@ -27,9 +28,11 @@ export class RedisPool {
   /**
    * @param endpoint where Redis listens
    * @param sharedConnections how many multiplexed connections carry plain commands
+   * @param maxReplyBytes replies larger than this arrive as `OversizedReply`, unheld
    */
-  constructor(endpoint: RedisEndpoint, sharedConnections = 1) {
+  constructor(endpoint: RedisEndpoint, sharedConnections = 1, maxReplyBytes = Infinity) {
     this.#endpoint = endpoint;
+    this.#maxReplyBytes = maxReplyBytes;
     this.#shared = new Array(sharedConnections);
     this.#connecting = new Array(sharedConnections);
   }
@@ -117,7 +120,7 @@ export class RedisPool {
   }
 
   async #dial(): Promise<RedisConnection> {
-    const connection = await openRedisConnection(this.#endpoint);
+    const connection = await openRedisConnection(this.#endpoint, this.#maxReplyBytes);
     if (this.#closed) {
       connection.close();
       await connection.done;

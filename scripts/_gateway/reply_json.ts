@@ -8,7 +8,7 @@
  * @module
  */
 
-import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import { OversizedReply, RedisErrorReply, type RespValue } from "./resp_parser.ts";
 
 // ignoreBOM: each string is decoded on its own, and the default would drop a leading
 // U+FEFF from every one of them.
@@ -46,6 +46,7 @@ export function replyToJson(reply: RespValue, base64: boolean, limit = Infinity)
     if (reply.length + 2 > limit) throw new ReplyTooLargeError();
     return base64 ? '"' + reply.toBase64() + '"' : JSON.stringify(utf8.decode(reply));
   }
+  if (reply instanceof OversizedReply) throw new ReplyTooLargeError();
   if (Array.isArray(reply)) {
     let out = "[";
     for (let i = 0; i < reply.length; i++) {

@@ -18,6 +18,19 @@ export class RedisErrorReply {
 }
 
 /**
+ * A reply larger than the parser's limit, read past and dropped instead of held: only its
+ * size is kept. Always a whole top-level reply, never inside an array.
+ */
+export class OversizedReply {
+  /** The reply's size on the wire, in bytes. */
+  readonly bytes: number;
+  /** @param bytes the reply's size on the wire */
+  constructor(bytes: number) {
+    this.bytes = bytes;
+  }
+}
+
+/**
  * One RESP2 reply: a simple string is a `string`, a bulk string is a `Uint8Array`,
  * an integer is a `number` (a `bigint` beyond 2^53), nil is `null`.
  */
@@ -28,6 +41,7 @@ export type RespValue =
   | bigint
   | null
   | RedisErrorReply
+  | OversizedReply
   | RespValue[];
 
 const CR = 13;
@@ -36,17 +50,34 @@ const INCOMPLETE: unique symbol = Symbol("incomplete");
 /** An array header was read; its length is in `#arrayLength`. */
 const ARRAY_OPEN: unique symbol = Symbol("array open");
 
-/** An array being filled: the elements parsed so far survive a read that ends mid-array. */
+/**
+ * An array being filled: the elements parsed so far survive a read that ends mid-array.
+ * Past the size limit its elements are only counted (`items` is dropped).
+ */
 interface OpenArray {
-  items: RespValue[];
+  items: RespValue[] | undefined;
+  length: number;
   filled: number;
 }
 
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder();
 
-/** Buffers bytes read from a socket and yields each complete reply in order. */
+/**
+ * Buffers bytes read from a socket and yields each complete reply in order. A reply
+ * larger than `maxReplyBytes` is read past without being held (a bulk string's bytes are
+ * dropped as they arrive) and yielded as an {@linkcode OversizedReply}, so one huge reply
+ * (a GET of a 500 MB value, LRANGE of ten million elements) costs the reader neither the
+ * memory nor its place in the stream.
+ */
 export class RespParser {
+  readonly #limit: number;
+  /** Bytes of the current top-level reply parsed so far. */
+  #replyBytes = 0;
+  /** Whether the current top-level reply passed the limit and is being read past. */
+  #skipping = false;
+  /** Bytes of a dropped bulk string still to come from the socket. */
+  #discard = 0;
   #buf = new Uint8Array(INITIAL_CAPACITY);
   /** Where the next element starts; everything before it is parsed. */
   #start = 0;
@@ -57,6 +88,11 @@ export class RespParser {
   readonly #open: OpenArray[] = [];
   #arrayLength = 0;
   #elements = 0;
+
+  /** @param maxReplyBytes the largest reply (in wire bytes) held whole */
+  constructor(maxReplyBytes = Infinity) {
+    this.#limit = maxReplyBytes;
+  }
 
   /**
    * Returns the free tail of the buffer for the next socket read, compacting or
@@ -87,7 +123,13 @@ export class RespParser {
 
   /** Records that `n` bytes were read into the region returned by {@linkcode writable}. */
   commit(n: number): void {
-    this.#end += n;
+    const dropped = Math.min(n, this.#discard);
+    if (dropped > 0) {
+      // The head of this read belongs to a bulk string being read past.
+      this.#discard -= dropped;
+      this.#buf.copyWithin(this.#end, this.#end + dropped, this.#end + n);
+    }
+    this.#end += n - dropped;
   }
 
   /**
@@ -99,26 +141,43 @@ export class RespParser {
    * @throws {SyntaxError} when the stream is not RESP2
    */
   next(): RespValue | undefined {
-    if (this.#needed > this.#end) return undefined;
+    if (this.#discard > 0 || this.#needed > this.#end) return undefined;
     const open = this.#open;
     while (true) {
       let value = this.#element();
       if (value === INCOMPLETE) return undefined;
       this.#elements++;
+      if (!this.#skipping && this.#replyBytes > this.#limit) this.#skip();
       if (value === ARRAY_OPEN) {
-        open.push({ items: new Array(this.#arrayLength), filled: 0 });
+        const length = this.#arrayLength;
+        // Every element takes at least 4 bytes (":0\r\n"): a header that promises more
+        // than the limit is read past at once, before an array of its length is made.
+        if (!this.#skipping && this.#replyBytes + 4 * length > this.#limit) this.#skip();
+        open.push({ items: this.#skipping ? undefined : new Array(length), length, filled: 0 });
         continue;
       }
       // Place the value in its array; a full array is itself the value for its parent.
       while (true) {
         const top = open[open.length - 1];
-        if (top === undefined) return value;
-        top.items[top.filled++] = value;
-        if (top.filled < top.items.length) break;
+        if (top === undefined) {
+          const bytes = this.#replyBytes;
+          this.#replyBytes = 0;
+          if (!this.#skipping) return value;
+          this.#skipping = false;
+          return new OversizedReply(bytes);
+        }
+        if (top.items !== undefined) top.items[top.filled] = value;
+        if (++top.filled < top.length) break;
         open.pop();
-        value = top.items;
+        value = top.items ?? null;
       }
     }
+  }
+
+  /** Reads the rest of the current reply without keeping it, and drops what was kept. */
+  #skip(): void {
+    this.#skipping = true;
+    for (const array of this.#open) array.items = undefined;
   }
 
   /** How many RESP elements (replies, array headers, array elements) were parsed so far. */
@@ -153,6 +212,13 @@ export class RespParser {
    * header (`ARRAY_OPEN`, or its value when it is empty or nil).
    */
   #element(): RespValue | typeof INCOMPLETE | typeof ARRAY_OPEN {
+    const before = this.#start;
+    const value = this.#parseElement();
+    if (value !== INCOMPLETE) this.#replyBytes += this.#start - before + this.#discard;
+    return value;
+  }
+
+  #parseElement(): RespValue | typeof INCOMPLETE | typeof ARRAY_OPEN {
     const buf = this.#buf;
     const pos = this.#start;
     if (pos >= this.#end) return INCOMPLETE;
@@ -168,6 +234,13 @@ export class RespParser {
         }
         const from = lineEnd + 2;
         const to = from + length;
+        if (this.#skipping || this.#replyBytes + (to + 2 - pos) > this.#limit) {
+          // Too big to hold: read past it, dropping what has not arrived yet as it comes.
+          if (!this.#skipping) this.#skip();
+          this.#discard = Math.max(0, to + 2 - this.#end);
+          this.#start = Math.min(to + 2, this.#end);
+          return null;
+        }
         if (to + 2 > this.#end) {
           this.#needed = to + 2;
           return INCOMPLETE;

@@ -12,7 +12,7 @@
 import { HttpError } from "./command_rules.ts";
 import type { RedisConnection } from "./redis_connection.ts";
 import { RedisUnavailableError } from "./redis_connection.ts";
-import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import { OversizedReply, RedisErrorReply, type RespValue } from "./resp_parser.ts";
 import { errorEvent, pushToEvent } from "./sse_event.ts";
 
 /** Which subscription a stream holds. */
@@ -129,6 +129,8 @@ export async function openSubscriptionStream(
       const first = pushToEvent(confirmation);
       if (first) send(first);
       connection.setPushHandler((reply) => {
+        // A message too big to hold is too big for any subscriber's buffer too.
+        if (reply instanceof OversizedReply) return finish(true);
         const event = pushToEvent(reply);
         if (event) send(event);
       });

@@ -121,6 +121,17 @@ Deno.test("a single command or transaction past --max-reply-bytes is a 400 namin
   const range = await post(stack, "/", ["LRANGE", "list", 0, -1]);
   assert.equal(range.status, 400);
   assert.match((range.body as { error: string }).error, naming);
+  // Five times the limit: read past by the gateway's parser, never held whole.
+  const rep = "redis.call('SET', KEYS[1], string.rep('y', 5 * 1024 * 1024))";
+  await post(stack, "/", ["EVAL", rep, 1, "huge"]);
+  for (const path of ["/", "/multi-exec"]) {
+    const body = path === "/" ? ["GET", "huge"] : [["GET", "huge"]];
+    const huge = await post(stack, path, body);
+    assert.equal(huge.status, 400, path);
+    assert.match((huge.body as { error: string }).error, naming, path);
+  }
+  const piped = await post(stack, "/pipeline", [["GET", "huge"], ["STRLEN", "huge"]]);
+  assert.deepEqual((piped.body as Array<{ result?: number }>)[1], { result: 5 * 1024 * 1024 });
   const tx = await post(stack, "/multi-exec", [["GET", "big:1"], ["INCR", "n"]]);
   assert.equal(tx.status, 400);
   assert.match((tx.body as { error: string }).error, naming);

@@ -4,7 +4,12 @@
  */
 
 import assert from "node:assert/strict";
-import { RedisErrorReply, RespParser, type RespValue } from "../../scripts/_gateway/resp_parser.ts";
+import {
+  OversizedReply,
+  RedisErrorReply,
+  RespParser,
+  type RespValue,
+} from "../../scripts/_gateway/resp_parser.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { post } from "./_http.ts";
 
@@ -70,6 +75,40 @@ Deno.test("nested replies cut at every byte boundary come back whole and in orde
   for (const chunk of [1, 2, 3, 5, 7, bytes.length]) {
     assert.deepEqual(feed(new RespParser(), bytes, chunk), expected, `reads of ${chunk} bytes`);
   }
+});
+
+Deno.test("a reply past the parser's limit is read past without being held, and the next reply is intact", () => {
+  const limit = 64 * 1024;
+  const huge = 10 * 1024 * 1024;
+  const parts = [
+    `$${huge}\r\n${"x".repeat(huge)}\r\n`, // one bulk string, 160 times the limit
+    "+after-bulk\r\n",
+    new TextDecoder().decode(bulkArray(20_000)), // many small elements, about 240 KiB
+    "+after-array\r\n",
+    "*100000000\r\n:1\r\n", // a header promising far more than the limit (cut short)
+  ];
+  const parser = new RespParser(limit);
+  let largest = 0;
+  const replies: RespValue[] = [];
+  const bytes = encoder.encode(parts.join(""));
+  for (let offset = 0; offset < bytes.length;) {
+    const target = parser.writable();
+    largest = Math.max(largest, target.byteOffset + target.length);
+    const n = Math.min(8192, target.length, bytes.length - offset);
+    target.set(bytes.subarray(offset, offset + n));
+    parser.commit(n);
+    offset += n;
+    let reply: RespValue | undefined;
+    while ((reply = parser.next()) !== undefined) replies.push(reply);
+  }
+  assert.equal(replies.length, 4);
+  assert.ok(replies[0] instanceof OversizedReply);
+  assert.equal(replies[0].bytes, huge + `$${huge}\r\n`.length + 2);
+  assert.equal(replies[1], "after-bulk");
+  assert.ok(replies[2] instanceof OversizedReply);
+  assert.equal(replies[3], "after-array");
+  // The buffer never grew to hold what it read past.
+  assert.ok(largest <= 2 * limit, `buffer grew to ${largest} bytes`);
 });
 
 Deno.test("LRANGE of 400k elements comes back whole through the gateway", async () => {
