@@ -87,11 +87,10 @@ export class UploadActivity {
    * @param progress The upload's id, offset and length.
    */
   onProgress(progress: UploadProgress): void {
+    // A report that arrives after the last byte (from an earlier request) changes nothing.
+    if (this.#entries.get(progress.id)?.complete) return;
     const complete = progress.length !== null && progress.offset === progress.length;
-    this.#put({
-      ...pick(progress),
-      complete: complete || this.#entries.get(progress.id)?.complete === true,
-    });
+    this.#put({ ...pick(progress), complete });
   }
 
   /**
