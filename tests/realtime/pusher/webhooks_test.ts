@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { MemoryBackend } from "../../../src/queue/memory_backend.ts";
 import { Queue } from "../../../src/queue/queue.ts";
 import { Worker } from "../../../src/queue/worker.ts";
-import { pusherWebhook } from "../../../src/realtime/pusher/webhooks.ts";
+import { type PusherWebhook, pusherWebhook } from "../../../src/realtime/pusher/webhooks.ts";
 import { within } from "../_support/ws_client.ts";
 import { APP, startPusherServer } from "./_server.ts";
 import { connectPusherJs, disconnect, serverSdk } from "./_clients.ts";
@@ -60,8 +60,15 @@ function receiver(statuses: number[] = []) {
   };
 }
 
-Deno.test("presence, channel and client events arrive batched, signed, through a queue job", async () => {
-  const hooks = receiver();
+/**
+ * A server whose app sends `hook` (at `receiver`'s URL) through a queue with
+ * a running worker; stops all of it when disposed.
+ */
+async function webhookServer(
+  hooks: ReturnType<typeof receiver>,
+  hook: Omit<PusherWebhook, "url">,
+  interval: number,
+) {
   const queue = new Queue({ backend: new MemoryBackend() });
   const worker = new Worker(queue, {
     jobs: [pusherWebhook],
@@ -71,10 +78,22 @@ Deno.test("presence, channel and client events arrive batched, signed, through a
   await worker.start();
   const server = startPusherServer({
     pusher: {
-      apps: [{ ...APP, webhooks: [{ url: hooks.url }] }],
-      webhooks: { queue, interval: 50 },
+      apps: [{ ...APP, webhooks: [{ url: hooks.url, ...hook }] }],
+      webhooks: { queue, interval },
     },
   });
+  return Object.assign(server, {
+    async [Symbol.asyncDispose]() {
+      await server.close();
+      await worker.stop();
+      await hooks.close();
+    },
+  });
+}
+
+Deno.test("presence, channel and client events arrive batched, signed, through a queue job", async () => {
+  const hooks = receiver();
+  await using server = await webhookServer(hooks, {}, 50);
   const alice = await connectPusherJs(server, "alice");
   const bob = await connectPusherJs(server, "bob");
   try {
@@ -113,27 +132,12 @@ Deno.test("presence, channel and client events arrive batched, signed, through a
   } finally {
     await disconnect(alice);
     await disconnect(bob);
-    await server.close();
-    await worker.stop();
-    await hooks.close();
   }
 });
 
 Deno.test("a receiver that fails is retried by the queue until it takes the batch", async () => {
   const hooks = receiver([500]);
-  const queue = new Queue({ backend: new MemoryBackend() });
-  const worker = new Worker(queue, {
-    jobs: [pusherWebhook],
-    minPollInterval: 10,
-    maxPollInterval: 20,
-  });
-  await worker.start();
-  const server = startPusherServer({
-    pusher: {
-      apps: [{ ...APP, webhooks: [{ url: hooks.url, events: ["channel_occupied"] }] }],
-      webhooks: { queue, interval: 20 },
-    },
-  });
+  await using server = await webhookServer(hooks, { events: ["channel_occupied"] }, 20);
   const client = await connectPusherJs(server);
   try {
     const channel = client.subscribe("news");
@@ -142,9 +146,6 @@ Deno.test("a receiver that fails is retried by the queue until it takes the batc
     assert.equal(hooks.attempts, 2); // the 500, then the retry
   } finally {
     await disconnect(client);
-    await server.close();
-    await worker.stop();
-    await hooks.close();
   }
 });
 

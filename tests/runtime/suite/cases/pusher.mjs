@@ -30,7 +30,8 @@ export const name = "pusher";
 const EVENTS = `/apps/${APP.id}/events`;
 const SDK_ONLY = {
   runtimes: /** @type {import("./mod.mjs").Runtime[]} */ (["node", "bun"]),
-  because: "the pusher server SDK needs node:crypto and node-fetch, which a Worker without " +
+  because:
+    "the pusher server SDK needs node:crypto and node-fetch, which a Worker without " +
     "nodejs_compat lacks (workerd's HTTP API cases sign with Web Crypto instead)",
 };
 
@@ -60,7 +61,7 @@ async function serverSdk(url, secret = APP.secret) {
  *
  * @param {import("./mod.mjs").CaseContext} ctx
  * @param {(string | undefined)[]} users
- * @param {(url: string, clients: any[]) => Promise<void>} body
+ * @param {(url: string, clients: any[]) => void | Promise<void>} body
  */
 async function withClients(ctx, users, body) {
   await withPusher(ctx, async (url) => {
@@ -104,10 +105,29 @@ async function endEcho(echo) {
 }
 
 /** @param {any} value */
-const text = async (/** @type {Response} */ response) => [response.status, await response.text()];
+const text = async (
+  /** @type {Response} */ response,
+) => [response.status, await response.text()];
 
 const member = (/** @type {string} */ id) =>
   JSON.stringify({ user_id: id, user_info: { name: id } });
+
+/**
+ * Runs `body` with a raw Pusher socket on a fresh server, closing both.
+ *
+ * @param {import("./mod.mjs").CaseContext} ctx
+ * @param {(raw: RawPusher, url: string) => Promise<void>} body
+ */
+async function withRaw(ctx, body) {
+  await withPusher(ctx, async (url) => {
+    const raw = await RawPusher.open(ctx, url);
+    try {
+      await body(raw, url);
+    } finally {
+      await raw.close();
+    }
+  });
+}
 
 /** @type {import("./mod.mjs").Case[]} */
 export const cases = [
@@ -115,9 +135,12 @@ export const cases = [
   {
     name: "pusher-js connects and gets a socket id of two integers",
     async run(ctx) {
-      await withClients(ctx, [undefined], async (_url, [client]) => {
+      await withClients(ctx, [undefined], (_url, [client]) => {
         assert.equal(client.connection.state, "connected");
-        assert.ok(/^\d+\.\d+$/.test(client.connection.socket_id), client.connection.socket_id);
+        assert.ok(
+          /^\d+\.\d+$/.test(client.connection.socket_id),
+          client.connection.socket_id,
+        );
       });
     },
   },
@@ -138,30 +161,32 @@ export const cases = [
   {
     name: "pusher:ping is answered with pusher:pong",
     async run(ctx) {
-      await withPusher(ctx, async (url) => {
-        const raw = await RawPusher.open(ctx, url);
-        try {
-          await raw.roundTrip();
-        } finally {
-          await raw.close();
-        }
+      await withRaw(ctx, async (raw) => {
+        await raw.roundTrip();
       });
     },
   },
   {
-    name: "an unknown app key is refused with 4001 and pusher-js does not reconnect",
+    name:
+      "an unknown app key is refused with 4001 and pusher-js does not reconnect",
     async run(ctx) {
       await withPusher(ctx, async (url) => {
         const PusherJs = await loadPusherJs(ctx);
         const client = new PusherJs("wrong-key", clientOptions(url));
         const errors = [];
-        client.connection.bind("error", (/** @type {unknown} */ error) => errors.push(error));
+        client.connection.bind(
+          "error",
+          (/** @type {unknown} */ error) => errors.push(error),
+        );
         try {
           await next(
             (resolve) =>
-              client.connection.bind("state_change", (/** @type {any} */ change) => {
-                if (change.current === "disconnected") resolve(change);
-              }),
+              client.connection.bind(
+                "state_change",
+                (/** @type {any} */ change) => {
+                  if (change.current === "disconnected") resolve(change);
+                },
+              ),
             "pusher-js to give up",
           );
           assert.equal(errors.length, 1);
@@ -183,19 +208,15 @@ export const cases = [
     },
   },
   {
-    name: "garbage frames are answered with pusher:error and the connection stays open",
+    name:
+      "garbage frames are answered with pusher:error and the connection stays open",
     async run(ctx) {
-      await withPusher(ctx, async (url) => {
-        const raw = await RawPusher.open(ctx, url);
-        try {
-          raw.socket.send("{not json");
-          await raw.next("pusher:error");
-          raw.send("pusher:nonsense", {});
-          await raw.next("pusher:error");
-          await raw.roundTrip();
-        } finally {
-          await raw.close();
-        }
+      await withRaw(ctx, async (raw) => {
+        raw.socket.send("{not json");
+        await raw.next("pusher:error");
+        raw.send("pusher:nonsense", {});
+        await raw.next("pusher:error");
+        await raw.roundTrip();
       });
     },
   },
@@ -223,10 +244,17 @@ export const cases = [
     async run(ctx) {
       await withClients(ctx, [undefined], async (url, [client]) => {
         const channel = await subscribed(client, "news");
-        const got = next((resolve) => channel.bind("headline", resolve), "headline");
+        const got = next(
+          (resolve) => channel.bind("headline", resolve),
+          "headline",
+        );
         await fetch(`${url}/broadcast`, {
           method: "POST",
-          body: JSON.stringify({ channel: "news", event: "headline", data: { title: "Hi" } }),
+          body: JSON.stringify({
+            channel: "news",
+            event: "headline",
+            data: { title: "Hi" },
+          }),
         });
         assert.deepEqual(await got, { title: "Hi" });
       });
@@ -235,22 +263,17 @@ export const cases = [
   {
     name: "after unsubscribe a channel's broadcasts no longer arrive",
     async run(ctx) {
-      await withPusher(ctx, async (url) => {
-        const raw = await RawPusher.open(ctx, url);
-        try {
-          raw.send("pusher:subscribe", { channel: "news" });
-          await raw.next("pusher_internal:subscription_succeeded", "news");
-          raw.send("pusher:unsubscribe", { channel: "news" });
-          await raw.roundTrip();
-          const answer = await api(url, "POST", EVENTS, {
-            body: { name: "late", channel: "news", data: "{}" },
-          });
-          assert.equal(answer.status, 200);
-          await raw.roundTrip();
-          assert.equal(raw.frames.some((frame) => frame.event === "late"), false);
-        } finally {
-          await raw.close();
-        }
+      await withRaw(ctx, async (raw, url) => {
+        raw.send("pusher:subscribe", { channel: "news" });
+        await raw.next("pusher_internal:subscription_succeeded", "news");
+        raw.send("pusher:unsubscribe", { channel: "news" });
+        await raw.roundTrip();
+        const answer = await api(url, "POST", EVENTS, {
+          body: { name: "late", channel: "news", data: "{}" },
+        });
+        assert.equal(answer.status, 200);
+        await raw.roundTrip();
+        assert.equal(raw.frames.some((frame) => frame.event === "late"), false);
       });
     },
   },
@@ -260,7 +283,9 @@ export const cases = [
       await withClients(ctx, [undefined], async (url, [client]) => {
         const channel = await subscribed(client, "news");
         const got = next((resolve) => channel.bind("note", resolve), "note");
-        await api(url, "POST", EVENTS, { body: { name: "note", channel: "news", data: "hello" } });
+        await api(url, "POST", EVENTS, {
+          body: { name: "note", channel: "news", data: "hello" },
+        });
         assert.equal(await got, "hello");
       });
     },
@@ -280,32 +305,34 @@ export const cases = [
     },
   },
   {
-    name: "a private channel the app refuses fails with a 403 subscription error",
+    name:
+      "a private channel the app refuses fails with a 403 subscription error",
     async run(ctx) {
       await withClients(ctx, ["7"], async (_url, [client]) => {
-        await assert.rejects(subscribed(client, "private-user.8"), { status: 403 });
+        await assert.rejects(subscribed(client, "private-user.8"), {
+          status: 403,
+        });
       });
     },
   },
   {
-    name: "a forged subscription signature is refused with a 401 subscription error",
+    name:
+      "a forged subscription signature is refused with a 401 subscription error",
     async run(ctx) {
-      await withPusher(ctx, async (url) => {
-        const raw = await RawPusher.open(ctx, url);
-        try {
-          raw.send("pusher:subscribe", {
-            channel: "private-chat",
-            auth: `${APP.key}:${"0".repeat(64)}`,
-          });
-          const refused = await raw.next("pusher:subscription_error", "private-chat");
-          assert.deepEqual(refused.data, {
-            type: "AuthError",
-            error: "Invalid signature",
-            status: 401,
-          });
-        } finally {
-          await raw.close();
-        }
+      await withRaw(ctx, async (raw) => {
+        raw.send("pusher:subscribe", {
+          channel: "private-chat",
+          auth: `${APP.key}:${"0".repeat(64)}`,
+        });
+        const refused = await raw.next(
+          "pusher:subscription_error",
+          "private-chat",
+        );
+        assert.deepEqual(refused.data, {
+          type: "AuthError",
+          error: "Invalid signature",
+          status: 401,
+        });
       });
     },
   },
@@ -321,7 +348,8 @@ export const cases = [
             auth: await a.auth("private-chat"),
           });
           assert.equal(
-            (await b.next("pusher:subscription_error", "private-chat")).data.status,
+            (await b.next("pusher:subscription_error", "private-chat")).data
+              .status,
             401,
           );
         } finally {
@@ -333,21 +361,17 @@ export const cases = [
   {
     name: "a signature under another app's key is refused",
     async run(ctx) {
-      await withPusher(ctx, async (url) => {
-        const raw = await RawPusher.open(ctx, url);
-        try {
-          const signed = await raw.auth("private-chat");
-          raw.send("pusher:subscribe", {
-            channel: "private-chat",
-            auth: `other-key:${signed.split(":")[1]}`,
-          });
-          assert.equal(
-            (await raw.next("pusher:subscription_error", "private-chat")).data.status,
-            401,
-          );
-        } finally {
-          await raw.close();
-        }
+      await withRaw(ctx, async (raw) => {
+        const signed = await raw.auth("private-chat");
+        raw.send("pusher:subscribe", {
+          channel: "private-chat",
+          auth: `other-key:${signed.split(":")[1]}`,
+        });
+        assert.equal(
+          (await raw.next("pusher:subscription_error", "private-chat")).data
+            .status,
+          401,
+        );
       });
     },
   },
@@ -368,9 +392,15 @@ export const cases = [
     async run(ctx) {
       await withClients(ctx, ["alice", "bob"], async (_url, [alice, bob]) => {
         const room = await subscribed(alice, "presence-room");
-        const added = next((resolve) => room.bind("pusher:member_added", resolve), "member_added");
+        const added = next(
+          (resolve) => room.bind("pusher:member_added", resolve),
+          "member_added",
+        );
         await subscribed(bob, "presence-room");
-        assert.deepEqual(await added, { id: "bob", info: { name: "User bob" } });
+        assert.deepEqual(await added, {
+          id: "bob",
+          info: { name: "User bob" },
+        });
         const removed = next(
           (resolve) => room.bind("pusher:member_removed", resolve),
           "member_removed",
@@ -383,12 +413,16 @@ export const cases = [
   {
     name: "one user in two connections is one member",
     async run(ctx) {
-      await withClients(ctx, ["alice", "alice", "bob"], async (_url, [a1, a2, bob]) => {
-        await subscribed(a1, "presence-room");
-        await subscribed(a2, "presence-room");
-        const room = await subscribed(bob, "presence-room");
-        assert.equal(room.members.count, 2);
-      });
+      await withClients(
+        ctx,
+        ["alice", "alice", "bob"],
+        async (_url, [a1, a2, bob]) => {
+          await subscribed(a1, "presence-room");
+          await subscribed(a2, "presence-room");
+          const room = await subscribed(bob, "presence-room");
+          assert.equal(room.members.count, 2);
+        },
+      );
     },
   },
   {
@@ -396,14 +430,23 @@ export const cases = [
     async run(ctx) {
       await withClients(ctx, ["alice"], async (url, [alice]) => {
         const room = await subscribed(alice, "presence-room");
-        const added = next((resolve) => room.bind("pusher:member_added", resolve), "member_added");
+        const added = next(
+          (resolve) => room.bind("pusher:member_added", resolve),
+          "member_added",
+        );
         const kiln = new Client(ctx, url, await sign("carol"));
         try {
           await kiln.open();
           kiln.send({ type: "subscribe", channel: "presence-room" });
           const joined = await kiln.next("subscribed");
-          assert.deepEqual(joined.members.map((m) => m.id).sort(), ["alice", "carol"]);
-          assert.deepEqual(await added, { id: "carol", info: { name: "User carol" } });
+          assert.deepEqual(joined.members.map((m) => m.id).sort(), [
+            "alice",
+            "carol",
+          ]);
+          assert.deepEqual(await added, {
+            id: "carol",
+            info: { name: "User carol" },
+          });
         } finally {
           await kiln.close();
         }
@@ -413,56 +456,54 @@ export const cases = [
   {
     name: "channel_data other than what was signed is refused and nobody joins",
     async run(ctx) {
-      await withPusher(ctx, async (url) => {
-        const raw = await RawPusher.open(ctx, url);
-        try {
-          raw.send("pusher:subscribe", {
-            channel: "presence-room",
-            auth: await raw.auth("presence-room", member("mallory")),
-            channel_data: member("admin"),
-          });
-          assert.equal(
-            (await raw.next("pusher:subscription_error", "presence-room")).data.status,
-            401,
-          );
-          const users = await api(url, "GET", `/apps/${APP.id}/channels/presence-room/users`);
-          assert.deepEqual(await users.json(), { users: [] });
-        } finally {
-          await raw.close();
-        }
+      await withRaw(ctx, async (raw, url) => {
+        raw.send("pusher:subscribe", {
+          channel: "presence-room",
+          auth: await raw.auth("presence-room", member("mallory")),
+          channel_data: member("admin"),
+        });
+        assert.equal(
+          (await raw.next("pusher:subscription_error", "presence-room")).data
+            .status,
+          401,
+        );
+        const users = await api(
+          url,
+          "GET",
+          `/apps/${APP.id}/channels/presence-room/users`,
+        );
+        assert.deepEqual(await users.json(), { users: [] });
       });
     },
   },
   {
-    name: "a connection cannot take a second identity on another presence channel",
+    name:
+      "a connection cannot take a second identity on another presence channel",
     async run(ctx) {
-      await withPusher(ctx, async (url) => {
-        const raw = await RawPusher.open(ctx, url);
-        try {
-          raw.send("pusher:subscribe", {
-            channel: "presence-a",
-            auth: await raw.auth("presence-a", member("alice")),
-            channel_data: member("alice"),
-          });
-          await raw.next("pusher_internal:subscription_succeeded", "presence-a");
-          raw.send("pusher:subscribe", {
-            channel: "presence-b",
-            auth: await raw.auth("presence-b", member("bob")),
-            channel_data: member("bob"),
-          });
-          assert.equal(
-            (await raw.next("pusher:subscription_error", "presence-b")).data.status,
-            403,
-          );
-        } finally {
-          await raw.close();
-        }
+      await withRaw(ctx, async (raw) => {
+        raw.send("pusher:subscribe", {
+          channel: "presence-a",
+          auth: await raw.auth("presence-a", member("alice")),
+          channel_data: member("alice"),
+        });
+        await raw.next("pusher_internal:subscription_succeeded", "presence-a");
+        raw.send("pusher:subscribe", {
+          channel: "presence-b",
+          auth: await raw.auth("presence-b", member("bob")),
+          channel_data: member("bob"),
+        });
+        assert.equal(
+          (await raw.next("pusher:subscription_error", "presence-b")).data
+            .status,
+          403,
+        );
       });
     },
   },
   // Encrypted channels.
   {
-    name: "an encrypted channel subscribes with the shared secret from /broadcasting/auth",
+    name:
+      "an encrypted channel subscribes with the shared secret from /broadcasting/auth",
     async run(ctx) {
       await withClients(ctx, ["7"], async (_url, [client]) => {
         await subscribed(client, "private-encrypted-vault");
@@ -472,19 +513,17 @@ export const cases = [
   {
     name: "client events on an encrypted channel are refused with 4301",
     async run(ctx) {
-      await withPusher(ctx, async (url) => {
-        const raw = await RawPusher.open(ctx, url);
-        try {
-          raw.send("pusher:subscribe", {
-            channel: "private-encrypted-vault",
-            auth: await raw.auth("private-encrypted-vault"),
-          });
-          await raw.next("pusher_internal:subscription_succeeded", "private-encrypted-vault");
-          raw.send("client-leak", {}, "private-encrypted-vault");
-          assert.equal((await raw.next("pusher:error")).data.code, 4301);
-        } finally {
-          await raw.close();
-        }
+      await withRaw(ctx, async (raw) => {
+        raw.send("pusher:subscribe", {
+          channel: "private-encrypted-vault",
+          auth: await raw.auth("private-encrypted-vault"),
+        });
+        await raw.next(
+          "pusher_internal:subscription_succeeded",
+          "private-encrypted-vault",
+        );
+        raw.send("client-leak", {}, "private-encrypted-vault");
+        assert.equal((await raw.next("pusher:error")).data.code, 4301);
       });
     },
   },
@@ -497,7 +536,10 @@ export const cases = [
         const theirs = await subscribed(bob, "private-chat");
         let echoed = false;
         mine.bind("client-typing", () => echoed = true);
-        const got = next((resolve) => theirs.bind("client-typing", resolve), "client-typing");
+        const got = next(
+          (resolve) => theirs.bind("client-typing", resolve),
+          "client-typing",
+        );
         mine.trigger("client-typing", { on: true });
         assert.deepEqual(await got, { on: true });
         const synced = next((resolve) => mine.bind("sync", resolve), "sync");
@@ -519,7 +561,8 @@ export const cases = [
           (resolve) =>
             theirs.bind(
               "client-wave",
-              (/** @type {unknown} */ data, /** @type {unknown} */ meta) => resolve([data, meta]),
+              (/** @type {unknown} */ data, /** @type {unknown} */ meta) =>
+                resolve([data, meta]),
             ),
           "client-wave",
         );
@@ -531,16 +574,11 @@ export const cases = [
   {
     name: "a client event on a public channel is refused with 4301",
     async run(ctx) {
-      await withPusher(ctx, async (url) => {
-        const raw = await RawPusher.open(ctx, url);
-        try {
-          raw.send("pusher:subscribe", { channel: "news" });
-          await raw.next("pusher_internal:subscription_succeeded", "news");
-          raw.send("client-spoof", {}, "news");
-          assert.equal((await raw.next("pusher:error")).data.code, 4301);
-        } finally {
-          await raw.close();
-        }
+      await withRaw(ctx, async (raw) => {
+        raw.send("pusher:subscribe", { channel: "news" });
+        await raw.next("pusher_internal:subscription_succeeded", "news");
+        raw.send("client-spoof", {}, "news");
+        assert.equal((await raw.next("pusher:error")).data.code, 4301);
       });
     },
   },
@@ -556,7 +594,9 @@ export const cases = [
           await kiln.next("subscribed");
           channel.trigger("client-hello", { from: "pusher-js" });
           const message = await kiln.next("message");
-          assert.deepEqual([message.event, message.data], ["client-hello", { from: "pusher-js" }]);
+          assert.deepEqual([message.event, message.data], ["client-hello", {
+            from: "pusher-js",
+          }]);
         } finally {
           await kiln.close();
         }
@@ -572,12 +612,20 @@ export const cases = [
           channel: "private-chat",
           auth: await raw.auth("private-chat"),
         });
-        await raw.next("pusher_internal:subscription_succeeded", "private-chat");
-        for (let i = 0; i < 200; i++) raw.send("client-spam", { i }, "private-chat");
+        await raw.next(
+          "pusher_internal:subscription_succeeded",
+          "private-chat",
+        );
+        for (let i = 0; i < 200; i++) {
+          raw.send("client-spam", { i }, "private-chat");
+        }
         const code = await raw.closed;
         // A client still sending may see the close cut short; when it arrives it is 4301.
         assert.ok(code === 4301 || code === 1006, `closed with ${code}`);
-        assert.equal(raw.frames.some((frame) => frame.data?.code === 4301), true);
+        assert.equal(
+          raw.frames.some((frame) => frame.data?.code === 4301),
+          true,
+        );
       });
     },
   },
@@ -594,15 +642,24 @@ export const cases = [
     },
   },
   {
-    name: "terminate_connections closes the signed-in user's connections with 4009",
+    name:
+      "terminate_connections closes the signed-in user's connections with 4009",
     async run(ctx) {
       await withClients(ctx, ["dana", "erin"], async (url, [dana, erin]) => {
         dana.signin();
         await dana.user.signinDonePromise;
-        const closed = next((resolve) => dana.connection.bind("error", resolve), "the close");
-        const answer = await api(url, "POST", `/apps/${APP.id}/users/dana/terminate_connections`, {
-          body: {},
-        });
+        const closed = next(
+          (resolve) => dana.connection.bind("error", resolve),
+          "the close",
+        );
+        const answer = await api(
+          url,
+          "POST",
+          `/apps/${APP.id}/users/dana/terminate_connections`,
+          {
+            body: {},
+          },
+        );
         assert.equal(answer.status, 200);
         assert.equal(JSON.stringify(await closed).includes("4009"), true);
         assert.equal(erin.connection.state, "connected");
@@ -612,17 +669,12 @@ export const cases = [
   {
     name: "a sign-in with a forged signature is refused with pusher:error 4009",
     async run(ctx) {
-      await withPusher(ctx, async (url) => {
-        const raw = await RawPusher.open(ctx, url);
-        try {
-          raw.send("pusher:signin", {
-            auth: `${APP.key}:${"1".repeat(64)}`,
-            user_data: '{"id":"x"}',
-          });
-          assert.equal((await raw.next("pusher:error")).data.code, 4009);
-        } finally {
-          await raw.close();
-        }
+      await withRaw(ctx, async (raw) => {
+        raw.send("pusher:signin", {
+          auth: `${APP.key}:${"1".repeat(64)}`,
+          user_data: '{"id":"x"}',
+        });
+        assert.equal((await raw.next("pusher:error")).data.code, 4009);
       });
     },
   },
@@ -674,11 +726,21 @@ export const cases = [
         atA.bind("saved", () => seen.push("a"));
         const got = next((resolve) => atB.bind("saved", resolve), "saved at b");
         await api(url, "POST", EVENTS, {
-          body: { name: "saved", channel: "news", data: "{}", socket_id: a.connection.socket_id },
+          body: {
+            name: "saved",
+            channel: "news",
+            data: "{}",
+            socket_id: a.connection.socket_id,
+          },
         });
         await got;
-        const after = next((resolve) => atA.bind("after", resolve), "after at a");
-        await api(url, "POST", EVENTS, { body: { name: "after", channel: "news", data: "{}" } });
+        const after = next(
+          (resolve) => atA.bind("after", resolve),
+          "after at a",
+        );
+        await api(url, "POST", EVENTS, {
+          body: { name: "after", channel: "news", data: "{}" },
+        });
         await after;
         assert.deepEqual(seen, []);
       });
@@ -728,9 +790,16 @@ export const cases = [
       await withPusher(ctx, async (url) => {
         const signed = await api(url, "GET", `/apps/${APP.id}/channels`);
         await signed.body?.cancel();
-        const body = JSON.stringify({ name: "x", channel: "news", data: '{"amount":1}' });
+        const body = JSON.stringify({
+          name: "x",
+          channel: "news",
+          data: '{"amount":1}',
+        });
         const query = new URL(signed.url).search;
-        const replayed = await fetch(`${url}${EVENTS}${query}`, { method: "POST", body });
+        const replayed = await fetch(`${url}${EVENTS}${query}`, {
+          method: "POST",
+          body,
+        });
         assert.equal(replayed.status, 401);
         await replayed.body?.cancel();
       });
@@ -755,7 +824,9 @@ export const cases = [
         await subscribed(client, "news");
         await subscribed(client, "presence-room");
         const all = await api(url, "GET", `/apps/${APP.id}/channels`);
-        assert.deepEqual(await all.json(), { channels: { news: {}, "presence-room": {} } });
+        assert.deepEqual(await all.json(), {
+          channels: { news: {}, "presence-room": {} },
+        });
         const presence = await api(url, "GET", `/apps/${APP.id}/channels`, {
           params: { filter_by_prefix: "presence-", info: "user_count" },
         });
@@ -774,20 +845,32 @@ export const cases = [
         const answer = await api(url, "GET", `/apps/${APP.id}/channels/news`, {
           params: { info: "subscription_count" },
         });
-        assert.deepEqual(await answer.json(), { occupied: true, subscription_count: 2 });
+        assert.deepEqual(await answer.json(), {
+          occupied: true,
+          subscription_count: 2,
+        });
         const empty = await api(url, "GET", `/apps/${APP.id}/channels/nobody`);
         assert.deepEqual(await empty.json(), { occupied: false });
       });
     },
   },
   {
-    name: "GET /channels/:name/users lists a presence channel's users and refuses others with 400",
+    name:
+      "GET /channels/:name/users lists a presence channel's users and refuses others with 400",
     async run(ctx) {
       await withClients(ctx, ["alice"], async (url, [client]) => {
         await subscribed(client, "presence-room");
-        const users = await api(url, "GET", `/apps/${APP.id}/channels/presence-room/users`);
+        const users = await api(
+          url,
+          "GET",
+          `/apps/${APP.id}/channels/presence-room/users`,
+        );
         assert.deepEqual(await users.json(), { users: [{ id: "alice" }] });
-        const refused = await api(url, "GET", `/apps/${APP.id}/channels/news/users`);
+        const refused = await api(
+          url,
+          "GET",
+          `/apps/${APP.id}/channels/news/users`,
+        );
         assert.equal(refused.status, 400);
         await refused.body?.cancel();
       });
@@ -812,7 +895,10 @@ export const cases = [
     async run(ctx) {
       await withClients(ctx, [undefined], async (url, [client]) => {
         const channel = await subscribed(client, "news");
-        const got = next((resolve) => channel.bind("batched", resolve), "batched");
+        const got = next(
+          (resolve) => channel.bind("batched", resolve),
+          "batched",
+        );
         await (await serverSdk(url)).triggerBatch([{
           channel: "news",
           name: "batched",
@@ -828,8 +914,15 @@ export const cases = [
     async run(ctx) {
       await withClients(ctx, ["7"], async (url, [client]) => {
         const channel = await subscribed(client, "private-encrypted-vault");
-        const got = next((resolve) => channel.bind("secret", resolve), "secret");
-        await (await serverSdk(url)).trigger("private-encrypted-vault", "secret", { pin: "0042" });
+        const got = next(
+          (resolve) => channel.bind("secret", resolve),
+          "secret",
+        );
+        await (await serverSdk(url)).trigger(
+          "private-encrypted-vault",
+          "secret",
+          { pin: "0042" },
+        );
         assert.deepEqual(await got, { pin: "0042" });
       });
     },
@@ -839,9 +932,12 @@ export const cases = [
     ...SDK_ONLY,
     async run(ctx) {
       await withPusher(ctx, async (url) => {
-        await assert.rejects((await serverSdk(url, "wrong")).trigger("news", "x", {}), {
-          status: 401,
-        });
+        await assert.rejects(
+          (await serverSdk(url, "wrong")).trigger("news", "x", {}),
+          {
+            status: 401,
+          },
+        );
       });
     },
   },
@@ -854,9 +950,12 @@ export const cases = [
         const bob = await echoFor(ctx, url, "bob");
         try {
           const room = alice.join("room.1");
-          assert.deepEqual(await next((resolve) => room.here(resolve), "here"), [{
-            name: "User alice",
-          }]);
+          assert.deepEqual(
+            await next((resolve) => room.here(resolve), "here"),
+            [{
+              name: "User alice",
+            }],
+          );
           const joining = next((resolve) => room.joining(resolve), "joining");
           bob.join("room.1");
           assert.deepEqual(await joining, { name: "User bob" });
@@ -883,7 +982,10 @@ export const cases = [
             next((resolve) => mine.subscribed(resolve), "alice subscribed"),
             next((resolve) => theirs.subscribed(resolve), "bob subscribed"),
           ]);
-          const got = next((resolve) => theirs.listenForWhisper("typing", resolve), "whisper");
+          const got = next(
+            (resolve) => theirs.listenForWhisper("typing", resolve),
+            "whisper",
+          );
           mine.whisper("typing", { name: "alice" });
           assert.deepEqual(await got, { name: "alice" });
         } finally {
@@ -894,14 +996,18 @@ export const cases = [
     },
   },
   {
-    name: "Echo: a Laravel-namespaced event reaches listen(), and error() hears a refusal",
+    name:
+      "Echo: a Laravel-namespaced event reaches listen(), and error() hears a refusal",
     async run(ctx) {
       await withPusher(ctx, async (url) => {
         const echo = await echoFor(ctx, url, "7");
         try {
           const channel = echo.private("user.7");
           await next((resolve) => channel.subscribed(resolve), "subscribed");
-          const got = next((resolve) => channel.listen("OrderShipped", resolve), "OrderShipped");
+          const got = next(
+            (resolve) => channel.listen("OrderShipped", resolve),
+            "OrderShipped",
+          );
           await api(url, "POST", EVENTS, {
             body: {
               name: "App\\Events\\OrderShipped",
@@ -910,7 +1016,10 @@ export const cases = [
             },
           });
           assert.deepEqual(await got, { order: 3 });
-          const refused = await next((resolve) => echo.private("user.8").error(resolve), "error");
+          const refused = await next(
+            (resolve) => echo.private("user.8").error(resolve),
+            "error",
+          );
           assert.equal(refused.status, 403);
         } finally {
           await endEcho(echo);
