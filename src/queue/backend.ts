@@ -226,6 +226,18 @@ export interface JobEvent {
 /** An operator's action on jobs; see {@linkcode QueueBackend.manage}. */
 export type JobAction = "remove" | "promote" | "retry" | "forget";
 
+/** What {@linkcode QueueBackend.manage} does, to which jobs. */
+export interface ManageRequest {
+  /** The action. */
+  readonly action: JobAction;
+  /** The jobs' ids, or `"all"`: the oldest failed jobs (for `retry` and `forget`). */
+  readonly ids: readonly string[] | "all";
+  /** The caller's clock, epoch milliseconds. */
+  readonly now: number;
+  /** What to keep of failed jobs (a cancelled job goes to the failed store). */
+  readonly retain?: Retention;
+}
+
 /** A dead-lettered job. */
 export interface FailedJob extends JobInfo {
   /** When it was moved to the failed store, in epoch milliseconds. */
@@ -442,18 +454,11 @@ export interface QueueBackend extends Limiter {
    * cancels an active one (it goes to the failed store with a
    * `JobCancelledError`, and its worker's lease is taken away); `promote` makes
    * a delayed job ready; `retry` moves a failed job back to ready with a fresh
-   * retry budget; `forget` deletes a failed job. `"all"` takes the oldest
-   * failed jobs (for `retry` and `forget`).
+   * retry budget; `forget` deletes a failed job.
    *
    * @returns How many jobs the action changed.
    */
-  manage(
-    queue: string,
-    action: JobAction,
-    ids: readonly string[] | "all",
-    now: number,
-    retain?: Retention,
-  ): Promise<number>;
+  manage(queue: string, request: ManageRequest): Promise<number>;
   /** Keeps workers from taking a queue's jobs (`true`), or lets them again. */
   setPaused(queue: string, paused: boolean): Promise<void>;
   /**

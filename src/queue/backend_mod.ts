@@ -45,6 +45,7 @@ export type {
   JobAction,
   JobPosition,
   Lease,
+  ManageRequest,
   MetricBucket,
   NewJob,
   QueueBackend,

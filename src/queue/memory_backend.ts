@@ -17,18 +17,18 @@ import type {
   JobInfo,
   JobState,
   Lease,
+  ManageRequest,
   MetricBucket,
   NewJob,
   QueueBackend,
   QueueCounts,
   RetainLimit,
-  Retention,
   StoredJob,
   TakeRequest,
   TakeResult,
   WorkerInfo,
 } from "./backend.ts";
-import { MetricStore, type Resolution } from "./_metrics.ts";
+import { MetricStore } from "./_metrics.ts";
 import type { Priority } from "./job.ts";
 import { Deque } from "./_structures.ts";
 import { MinHeap } from "../_min_heap.ts";
@@ -514,13 +514,8 @@ export class MemoryBackend implements QueueBackend {
   }
 
   /** {@inheritDoc QueueBackend.manage} */
-  manage(
-    queue: string,
-    action: JobAction,
-    ids: readonly string[] | "all",
-    now: number,
-    retain: Retention = BACKEND_RETENTION,
-  ): Promise<number> {
+  manage(queue: string, request: ManageRequest): Promise<number> {
+    const { action, ids, now, retain = BACKEND_RETENTION } = request;
     const state = this.#state(queue);
     const chosen = ids === "all" ? [...state.failed.keys()] : ids;
     let changed = 0;
@@ -552,7 +547,7 @@ export class MemoryBackend implements QueueBackend {
   /** {@inheritDoc QueueBackend.metrics} */
   metrics(
     queue: string,
-    resolution: Resolution,
+    resolution: "minute" | "hour",
     from: number,
     to: number,
   ): Promise<MetricBucket[]> {

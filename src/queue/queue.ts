@@ -1009,7 +1009,7 @@ async function manageIn(
 ): Promise<number> {
   let changed = 0;
   for (const name of queue === undefined ? await backend.queues() : [queue]) {
-    changed += await backend.manage(name, action, ids, now, retain);
+    changed += await backend.manage(name, { action, ids, now, retain });
     if (changed > 0 && ids !== "all" && ids.length === 1) break;
   }
   return changed;

@@ -18,22 +18,21 @@ import type {
   FailRequest,
   FailResult,
   Heartbeat,
-  JobAction,
   JobEvent,
   JobInfo,
   JobState,
   Lease,
+  ManageRequest,
   MetricBucket,
   NewJob,
   QueueBackend,
   QueueCounts,
-  Retention,
   StoredJob,
   TakeRequest,
   TakeResult,
   WorkerInfo,
 } from "./backend.ts";
-import { METRIC_NAMES, type Resolution, RESOLUTIONS } from "./_metrics.ts";
+import { METRIC_NAMES, RESOLUTIONS } from "./_metrics.ts";
 import type { Priority } from "./job.ts";
 import { PayloadTooLargeError } from "./errors.ts";
 import { utf8Length } from "./_payload.ts";
@@ -378,13 +377,8 @@ export class RedisBackend implements QueueBackend {
   }
 
   /** {@inheritDoc QueueBackend.manage} */
-  async manage(
-    queue: string,
-    action: JobAction,
-    ids: readonly string[] | "all",
-    now: number,
-    retain: Retention = BACKEND_RETENTION,
-  ): Promise<number> {
+  async manage(queue: string, request: ManageRequest): Promise<number> {
+    const { action, ids, now, retain = BACKEND_RETENTION } = request;
     const k = this.#k(queue);
     // A count above what was asked for is not a count this script could give.
     const run = async (head: (string | number)[], list: readonly string[] = []) =>
@@ -482,7 +476,7 @@ export class RedisBackend implements QueueBackend {
   /** {@inheritDoc QueueBackend.metrics} */
   async metrics(
     queue: string,
-    resolution: Resolution,
+    resolution: "minute" | "hour",
     from: number,
     to: number,
   ): Promise<MetricBucket[]> {

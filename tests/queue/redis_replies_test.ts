@@ -114,7 +114,7 @@ Deno.test("RedisBackend refuses malformed replies from every script with REDIS_U
       (b) => b.fail({ queue: "q", id: "a", token: "t", now: 0, outcome: "retry", runAt: 0 }),
     ],
     ["progress", (b) => b.progress("q", { id: "a", token: "t" }, 1)],
-    ["manage", (b) => b.manage("q", "retry", ["a"], 0)],
+    ["manage", (b) => b.manage("q", { action: "retry", ids: ["a"], now: 0 })],
     ["jobs", (b) => b.findJobs("q", { limit: 1 })],
     ["hit", (b) => b.hit("k", "t", 1, 1_000, 0)],
     [

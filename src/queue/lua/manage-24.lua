@@ -40,21 +40,21 @@ else
   for i = 8, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
 
-local function toReady(id, record, seq)
+local done = 0
+
+-- Puts a job at the back of its band, now waiting.
+local function requeue(id, record)
   local band = tonumber(string.match(record, '^{"b":(%d)'))
-  redis.call("ZADD", q.ready, band * 1e13 + seq, id)
+  redis.call("ZADD", q.ready, band * 1e13 + redis.call("HINCRBY", q.stats, "seq", 1), id)
+  done = done + 1
+  changed(id, "waiting")
 end
 
-local done = 0
 for _, id in ipairs(ids) do
   local record = redis.call("HGET", q.jobs, id)
   if record then
     if action == "promote" then
-      if redis.call("ZREM", q.delayed, id) == 1 then
-        toReady(id, record, redis.call("HINCRBY", q.stats, "seq", 1))
-        done = done + 1
-        changed(id, "waiting")
-      end
+      if redis.call("ZREM", q.delayed, id) == 1 then requeue(id, record) end
     elseif action == "retry" then
       if redis.call("ZREM", q.failed, id) == 1 then
         for _, key in ipairs({ q.attempts, q.errors, q.stalls, q.progress, q.logs, q.leases }) do
@@ -62,9 +62,7 @@ for _, id in ipairs(ids) do
         end
         local uk = endingOf(record)
         if uk ~= "" then redis.call("HSETNX", q.unique, uk, id) end
-        toReady(id, record, redis.call("HINCRBY", q.stats, "seq", 1))
-        done = done + 1
-        changed(id, "waiting")
+        requeue(id, record)
       end
     elseif action == "forget" then
       if redis.call("ZREM", q.failed, id) == 1 then
