@@ -62,6 +62,9 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
   const allow = (values.allow ?? []).flatMap((list) => list.split(","))
     .filter((name) => name.trim() !== "");
   parseAllowList(allow); // refuses a malformed or impossible entry before start-up
+  if ((values.redis?.length ?? 0) > 1 && !values.cluster) {
+    throw new TypeError("Several --redis URLs are seed nodes of a Redis Cluster: add --cluster");
+  }
   const token = values.token ?? Deno.env.get("REDIS_HTTP_TOKEN");
   if (!token) throw new TypeError("--token is required (or set REDIS_HTTP_TOKEN)");
   return {

@@ -121,6 +121,7 @@ Deno.test("--allow refuses at start-up what can never run on a shared connection
     );
   }
   assert.throws(() => parseGatewayArgs(["--token", "t", "--allow", "A|B|C"]), /NAME\|SUBCOMMAND/);
+
   const options = parseGatewayArgs([
     "--token",
     "t",
@@ -229,4 +230,21 @@ Deno.test("the policy follows what Redis reports, not a list of names: a new @ad
     () => CommandPolicy.fromRedis({ message: "NOPERM" } as any, [], new Set()),
     /did not answer COMMAND/,
   );
+});
+
+Deno.test("several --redis URLs without --cluster are refused at start-up", () => {
+  assert.throws(
+    () => parseGatewayArgs(["--token", "t", "--redis", "redis://a:1", "--redis", "redis://b:2"]),
+    /add --cluster/,
+  );
+  const cluster = parseGatewayArgs([
+    "--token",
+    "t",
+    "--cluster",
+    "--redis",
+    "redis://a:1",
+    "--redis",
+    "redis://b:2",
+  ]);
+  assert.deepEqual([cluster.cluster, cluster.redisUrl], [true, ["redis://a:1", "redis://b:2"]]);
 });
