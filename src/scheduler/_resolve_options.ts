@@ -55,12 +55,20 @@ export function resolveOptions(options: SchedulerOptions): SchedulerSettings {
       throw new TypeError(`Scheduler history must have a ${method}() method`);
     }
   }
+  const pauses = history.pauses ?? mutex.pauses ?? new MemoryPauses();
+  for (const method of ["paused", "pause", "resume"] as const) {
+    if (typeof pauses?.[method] !== "function") {
+      throw new TypeError(
+        `Scheduler pauses (of its history or mutex) must have a ${method}() method`,
+      );
+    }
+  }
   return {
     timezone,
     clock,
     mutex,
     history,
-    pauses: history.pauses ?? mutex.pauses ?? new MemoryPauses(),
+    pauses,
     onError: options.onError ?? ((error, info) => {
       console.error(`Scheduler: ${info.phase} of task "${info.task}" failed`, error);
     }),

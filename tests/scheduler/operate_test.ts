@@ -7,6 +7,7 @@ import { RedisError, UnknownTaskError } from "../../src/public_errors.ts";
 import { UpstashRedis } from "../../src/redis/mod.ts";
 import type { RedisCommand, RedisLike } from "../../src/redis/redis_like.ts";
 import {
+  MemoryHistory,
   MemoryMutex,
   RedisHistory,
   RedisMutex,
@@ -181,6 +182,21 @@ Deno.test("tasks() and list() refuse a count that would take the process minutes
     await assert.rejects(scheduler.list(options), /from must be a valid Date/);
   }
   assert.equal((await scheduler.tasks({ count: 100 }))[0].nextRuns.length, 100);
+});
+
+Deno.test("a history or mutex offering pauses without their methods is refused at construction, not at every tick", () => {
+  const broken = { paused: () => Promise.resolve(new Set<string>()) } as unknown as TaskPauses;
+  assert.throws(
+    () => new Scheduler({ mutex: Object.assign(new MemoryMutex(), { pauses: broken }) }),
+    (error: unknown) => error instanceof TypeError && /pause\(\)/.test(error.message),
+  );
+  assert.throws(
+    () =>
+      new Scheduler({
+        history: Object.assign(new MemoryHistory(), { pauses: 42 as unknown as TaskPauses }),
+      }),
+    TypeError,
+  );
 });
 
 Deno.test("a pause store that cannot be read is reported and the task runs: an outage does not stop every task", async () => {
