@@ -69,33 +69,36 @@ function row(task: TaskStatus, base: string): Html {
 function history(task: TaskStatus): Html {
   return html`
     <section class="card">
-      <details><summary><strong>${task.name}</strong>: last ${task.history
-        .length} runs</summary>${task.history.length === 0 ? missing("No run yet.") : html`
-        <table>
-          <thead>
-            <tr>
-              <th>Occurrence</th>
-              <th>Status</th>
-              <th>Took</th>
-              <th>Attempts</th>
-              <th>Error</th>
-              <th class="hide-narrow">Instance</th>
-            </tr>
-          </thead>
-          <tbody>${task.history.map((run) =>
-            html`
+      <details><summary><strong>${task.name}</strong>: ${task.history.length === 1
+        ? "the last run"
+        : `the last ${task.history.length} runs`}</summary>${task.history.length === 0
+        ? missing("No run yet.")
+        : html`
+          <table>
+            <thead>
               <tr>
-                <td>${when(run.scheduledAt)}</td>
-                <td>${badge(run.status)}</td>
-                <td>${duration(run.duration)}</td>
-                <td>${run.attempts}</td>
-                <td>${run.error ?? ""}</td>
-                <td class="hide-narrow"><code>${run.instance}</code></td>
+                <th>Occurrence</th>
+                <th>Status</th>
+                <th>Took</th>
+                <th>Attempts</th>
+                <th>Error</th>
+                <th class="hide-narrow">Instance</th>
               </tr>
-            `
-          )}</tbody>
-        </table>
-      `}</details>
+            </thead>
+            <tbody>${task.history.map((run) =>
+              html`
+                <tr>
+                  <td>${when(run.scheduledAt)}</td>
+                  <td>${badge(run.status)}</td>
+                  <td>${duration(run.duration)}</td>
+                  <td>${run.attempts}</td>
+                  <td>${run.error ?? ""}</td>
+                  <td class="hide-narrow"><code>${run.instance}</code></td>
+                </tr>
+              `
+            )}</tbody>
+          </table>
+        `}</details>
     </section>
   `;
 }
