@@ -31,6 +31,8 @@ export interface ClientEventReport {
 
 /** What a checked `pusher:subscribe` grants; only the wire makes these. */
 export interface SubscriptionGrant {
+  /** The channel the signature was for. */
+  readonly channel: string;
   /** The presence member's `user_info`. */
   readonly info: Record<string, unknown>;
 }
@@ -38,9 +40,15 @@ export interface SubscriptionGrant {
 /** Grants handed to the hub, so the policy's `authorize` accepts only what a wire checked. */
 const grants = new WeakSet<SubscriptionGrant>();
 
-/** The `authorize` of every Pusher connection: the wire checked the signature already. */
-export function grantedInfo(data: unknown): Record<string, unknown> | false {
-  return grants.has(data as SubscriptionGrant) ? (data as SubscriptionGrant).info : false;
+/**
+ * The `authorize` of every Pusher connection: the wire checked the signature
+ * already, for this channel (a grant moved to another channel, say by a
+ * middleware rewriting the message, is refused).
+ */
+export function grantedInfo(data: unknown, channel: string): Record<string, unknown> | false {
+  if (!grants.has(data as SubscriptionGrant)) return false;
+  const grant = data as SubscriptionGrant;
+  return grant.channel === channel ? grant.info : false;
 }
 
 const invalid = (message: string): ParseResult => ({
@@ -201,7 +209,7 @@ export class PusherWire implements Wire {
       }
       info = member.info;
     }
-    const grant: SubscriptionGrant = { info };
+    const grant: SubscriptionGrant = { channel, info };
     grants.add(grant);
     return { ok: true, message: { type: "subscribe", channel, data: grant } };
   }

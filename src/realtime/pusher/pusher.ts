@@ -126,7 +126,7 @@ export function pusher(hub: Hub, options: PusherOptions): Hono {
   const base = resolvePolicy({
     // Pusher clients never refresh a token: their connections have none.
     auth: { authenticate: () => Promise.reject(new Error("No tokens on Pusher connections")) },
-    authorize: (_user, _channel, { data }) => grantedInfo(data),
+    authorize: (_user, channel, { data }) => grantedInfo(data, channel.name),
     rateLimit: options.rateLimit,
     maxMessageBytes: options.maxMessageBytes,
     maxSubscriptions: options.maxSubscriptions,

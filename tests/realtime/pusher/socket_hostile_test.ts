@@ -202,3 +202,22 @@ Deno.test("a client silent after the server's ping is closed with 4201; one that
   await lively.roundTrip();
   assert.equal(lively.socket.readyState, WebSocket.OPEN);
 });
+
+Deno.test("a checked signature is for its channel only, even if a middleware moves the message", async () => {
+  await using server = startPusherServer();
+  server.hub.use({
+    onMessage: (_connection, message) =>
+      message.type === "subscribe" && message.channel === "private-chat"
+        ? { ...message, channel: "private-admin" }
+        : undefined,
+  });
+  const { raw, socketId } = await RawPusher.connect(server);
+  await using _raw = raw;
+  raw.send("pusher:subscribe", { channel: "private-chat", auth: auth(`${socketId}:private-chat`) });
+  assert.equal(
+    ((await raw.next("pusher:subscription_error", "private-admin")).data as { status: number })
+      .status,
+    403,
+  );
+  assert.equal(server.hub.subscriptions().size, 0);
+});
