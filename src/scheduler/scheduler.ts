@@ -533,9 +533,8 @@ export class Scheduler {
     this.#tasks.plan();
     const definitions = [...this.#tasks.definitions()];
     const names = definitions.map((definition) => definition.name);
-    const recent = historyLimit > 0
-      ? await this.#history.recent(names, historyLimit)
-      : names.map(() => []);
+    // At least one run each: the last run is part of every listing, even with no history asked.
+    const recent = await this.#history.recent(names, Math.max(historyLimit, 1));
     return definitions.map((definition, index) => {
       const pattern = this.#tasks.pattern(definition);
       const next = nextRunsInWindows(definition, pattern, this.#timezone, from, Math.max(count, 1));
@@ -551,7 +550,7 @@ export class Scheduler {
       if (definition.description !== undefined) info.description = definition.description;
       const runs = recent[index] ?? [];
       if (runs[0] !== undefined) info.lastRun = runs[0];
-      return { definition, info, nextRunAt: next[0] ?? null, runs };
+      return { definition, info, nextRunAt: next[0] ?? null, runs: runs.slice(0, historyLimit) };
     });
   }
 
