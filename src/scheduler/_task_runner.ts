@@ -42,7 +42,7 @@ export interface TaskRunnerOptions {
  * which also skips the windows, conditions and pause, as Laravel's
  * `schedule:test` does, and still respects `withoutOverlapping()`.
  */
-export type RunTrigger = "schedule" | "chain" | "manual";
+export type RunTrigger = TaskRunRecord["trigger"];
 
 /** Runs occurrences, and aborts the attempts in progress on request. */
 export class TaskRunner {
@@ -119,14 +119,14 @@ export class TaskRunner {
       if (definition.overlapTtl !== undefined) {
         const token = crypto.randomUUID();
         if (!await mutex.acquire(`overlap:${definition.name}`, token, definition.overlapTtl)) {
-          await this.#finish(definition, info, startedAt, "skipped", 0, "overlapping");
+          await this.#finish(definition, info, startedAt, trigger, "skipped", 0, "overlapping");
           return skipped("overlapping");
         }
         lock = token;
       }
     } catch (error) {
       // The mutex or a condition failed: the run cannot safely start.
-      await this.#finish(definition, info, startedAt, "failed", 0, error);
+      await this.#finish(definition, info, startedAt, trigger, "failed", 0, error);
       return { ...info, status: "failed", attempts: 0, error };
     }
     let attempts = 0;
@@ -160,6 +160,7 @@ export class TaskRunner {
       definition,
       info,
       startedAt,
+      trigger,
       failure ? "failed" : "succeeded",
       attempts,
       failure?.error,
@@ -243,6 +244,7 @@ export class TaskRunner {
     definition: TaskDefinition,
     info: TaskRunInfo,
     startedAt: number,
+    trigger: RunTrigger,
     status: TaskRunRecord["status"],
     attempts: number,
     error?: unknown,
@@ -257,6 +259,7 @@ export class TaskRunner {
       status,
       attempts,
       instance: this.#options.instance,
+      trigger,
     };
     if (error !== undefined) {
       record.error = error instanceof Error ? error.message : String(error);

@@ -26,6 +26,11 @@ export interface TaskRunRecord {
   error?: string;
   /** The scheduler instance that ran it. */
   instance: string;
+  /**
+   * What started it: its `schedule`, another task's `then()` (`chain`), or an
+   * operator's `run(name)` (`manual`, with `scheduledAt` the time it was asked).
+   */
+  trigger: "schedule" | "chain" | "manual";
 }
 
 /** Where a scheduler keeps its run history. */
@@ -65,7 +70,7 @@ export interface MemoryHistoryOptions {
  * for (const at of [1, 2, 3]) {
  *   await history.record({
  *     task: "t", scheduledAt: at, startedAt: at, finishedAt: at, duration: 0,
- *     status: "succeeded", attempts: 1, instance: "a",
+ *     status: "succeeded", attempts: 1, instance: "a", trigger: "schedule",
  *   });
  * }
  * assert.deepEqual((await history.list("t")).map((run) => run.scheduledAt), [3, 2]);

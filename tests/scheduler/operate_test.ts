@@ -109,6 +109,22 @@ Deno.test("run() runs one occurrence now, skipping windows, conditions and pause
   assert.deepEqual(rebuild.history.map((run) => run.status), ["succeeded", "succeeded", "skipped"]);
 });
 
+Deno.test("history tells an operator's run() from a scheduled run and from a then() chain", async () => {
+  const clock = new FakeClock("2025-06-02T12:00:00Z");
+  const scheduler = new Scheduler({ clock });
+  scheduler.call("report", () => {}).hourly().then("notify");
+  scheduler.call("notify", () => {}).yearly();
+  await scheduler.runDue(new Date(clock.now()));
+  await clock.advance(90_000);
+  await scheduler.run("report");
+  const [report, notify] = await scheduler.tasks();
+  assert.deepEqual(report.history.map((run) => [run.trigger, run.scheduledAt]), [
+    ["manual", Date.parse("2025-06-02T12:01:30Z")],
+    ["schedule", Date.parse("2025-06-02T12:00:00Z")],
+  ]);
+  assert.deepEqual(notify.history.map((run) => run.trigger), ["chain", "chain"]);
+});
+
 Deno.test("stop() waits for a run() in progress", async () => {
   const scheduler = new Scheduler();
   const held = gate();

@@ -22,6 +22,7 @@ function record(task: string, scheduledAt: number, status: TaskRunRecord["status
     status,
     attempts: 1,
     instance: "test",
+    trigger: "schedule",
   } satisfies TaskRunRecord;
 }
 

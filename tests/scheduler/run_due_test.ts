@@ -304,6 +304,7 @@ Deno.test("history keeps the last runs per task, newest first, with status, erro
     attempts: 1,
     error: "odd run 4",
     instance: "i1",
+    trigger: "schedule",
   });
   assert.equal(history[0].status, "succeeded");
 });
