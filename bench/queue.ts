@@ -249,9 +249,9 @@ async function benchMetricsDay(redis: Redis, redisUrl: string) {
       complete: jobs.map((job, i) => ({ id: job.id, token, runTime: [3, 40, 700, 4_000][i] })),
     });
   }
-  const metrics = await memoryOf(redisUrl, "bench-metrics:{default}:metrics");
-  const buckets = await memoryOf(redisUrl, "bench-metrics:{default}:buckets");
-  return { bytesPerQueueDayOfMetrics: metrics + buckets };
+  return {
+    bytesPerQueueDayOfMetrics: await memoryOf(redisUrl, "bench-metrics:{default}:metrics:*"),
+  };
 }
 
 await using stack = await startRedisStack();

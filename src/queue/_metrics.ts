@@ -27,16 +27,7 @@ export const LATENCY_BOUNDS = [
   300_000,
 ] as const;
 
-/** The counters a bucket keeps. */
-const COUNTERS = ["completed", "failed", "retried", "stalled"] as const;
-
-/** Every name a bucket may hold: the counters, then wait (`w`) and run (`r`) bins from 1. */
-export const METRIC_NAMES: readonly string[] = [
-  ...COUNTERS,
-  ...[...LATENCY_BOUNDS, Infinity].flatMap((_, i) => [`w${i + 1}`, `r${i + 1}`]),
-];
-
-/** Bucket size and how long buckets are kept, per resolution. */
+/** Bucket size, how long buckets are kept, and the letter in their key, per resolution. */
 export const RESOLUTIONS = {
   minute: { size: 60_000, keep: 86_400_000, prefix: "m" },
   hour: { size: 3_600_000, keep: 30 * 86_400_000, prefix: "h" },

@@ -32,7 +32,7 @@ import type {
   TakeResult,
   WorkerInfo,
 } from "./backend.ts";
-import { METRIC_NAMES, RESOLUTIONS } from "./_metrics.ts";
+import { RESOLUTIONS } from "./_metrics.ts";
 import type { Priority } from "./job.ts";
 import { PayloadTooLargeError } from "./errors.ts";
 import { utf8Length } from "./_payload.ts";
@@ -48,7 +48,6 @@ const manageScript = defineScript(scripts.manage);
 const jobsScript = defineScript(scripts.jobs);
 const rateHitScript = defineScript(scripts.rateHit);
 const progressScript = defineScript(scripts.progress);
-const metricsScript = defineScript(scripts.metrics);
 
 /** How many failed jobs one `retry`/`forget` of "all" handles per script call. */
 const FAILED_CHUNK = 500;
@@ -78,8 +77,8 @@ const LIFECYCLE = [
   "dedupe",
   "workers",
   "seen",
-  "metrics",
-  "buckets",
+  "minute", // the metric bucket of the call's minute: see #lifecycle()
+  "hour", // and of its hour
   "labels",
 ] as const;
 
@@ -173,6 +172,20 @@ export class RedisBackend implements QueueBackend {
     return keys;
   }
 
+  /** The lifecycle keys of a call made at `now`: its minute's and hour's metric buckets included. */
+  #lifecycle(k: QueueKeys, now: number): string[] {
+    const keys = [...k.lifecycle];
+    keys[LIFECYCLE.indexOf("minute")] = this.#bucket(k, "minute", now);
+    keys[LIFECYCLE.indexOf("hour")] = this.#bucket(k, "hour", now);
+    return keys;
+  }
+
+  /** The key of the metric bucket holding `at`. */
+  #bucket(k: QueueKeys, resolution: "minute" | "hour", at: number): string {
+    const { size, prefix } = RESOLUTIONS[resolution];
+    return k.space.key("metrics", prefix, String(Math.floor(at / size) * size));
+  }
+
   /** Records the queue's name once per process, so `failed.list()` can find it. */
   #register(queue: string): Promise<void> {
     let done = this.#registered.get(queue);
@@ -262,7 +275,7 @@ export class RedisBackend implements QueueBackend {
     }
     const reply = await this.#runner.run(
       takeScript,
-      [...k.lifecycle, k.space.key("reservation", request.token)],
+      [...this.#lifecycle(k, request.now), k.space.key("reservation", request.token)],
       args,
     );
     const parts = asArray(reply, "take");
@@ -292,7 +305,7 @@ export class RedisBackend implements QueueBackend {
     const k = this.#k(request.queue);
     const failed = (request.retain ?? BACKEND_RETENTION).failed;
     const reply = await this.#runner.run(failScript, [
-      ...k.lifecycle,
+      ...this.#lifecycle(k, request.now),
       k.space.key("outcomes", request.token),
     ], [
       request.now,
@@ -385,7 +398,7 @@ export class RedisBackend implements QueueBackend {
       asStatus(
         await this.#runner.run(
           manageScript,
-          [...k.lifecycle, k.space.key("admin", crypto.randomUUID())],
+          [...this.#lifecycle(k, now), k.space.key("admin", crypto.randomUUID())],
           [
             action,
             ...head,
@@ -481,26 +494,25 @@ export class RedisBackend implements QueueBackend {
     to: number,
   ): Promise<MetricBucket[]> {
     const k = this.#k(queue);
-    const { prefix, keep } = RESOLUTIONS[resolution];
-    const flat = asArray(
-      await this.#runner.run(
-        metricsScript,
-        [k.metrics, k.buckets],
-        [prefix, from, to, keep, ...METRIC_NAMES],
-      ),
-      "metrics",
-      METRIC_NAMES.length + 1,
+    const { size, keep } = RESOLUTIONS[resolution];
+    // Buckets older than they are kept have expired: do not ask for them.
+    const first = Math.max(Math.floor(from / size) * size, Math.floor((to - keep) / size) * size);
+    const starts: number[] = [];
+    for (let at = first; at <= to; at += size) starts.push(at);
+    if (starts.length === 0) return [];
+    const replies = await this.redis.pipeline(
+      starts.map((at) => ["HGETALL", this.#bucket(k, resolution, at)]),
     );
     const buckets: MetricBucket[] = [];
-    for (let i = 0; i < flat.length; i += METRIC_NAMES.length + 1) {
+    replies.forEach((reply, i) => {
+      if (!reply.ok) throw new RedisError("REDIS_COMMAND_FAILED", reply.error);
+      const flat = asArray(reply.reply, "metrics", 2);
+      if (flat.length === 0) return;
       const counts: Record<string, number> = {};
-      METRIC_NAMES.forEach((name, j) => {
-        const value = flat[i + 1 + j];
-        if (value !== "" && value !== null) counts[name] = Number(value);
-      });
-      buckets.push({ at: Number(flat[i]), counts });
-    }
-    return buckets.sort((a, b) => a.at - b.at);
+      for (let j = 0; j < flat.length; j += 2) counts[String(flat[j])] = Number(flat[j + 1]);
+      buckets.push({ at: starts[i], counts });
+    });
+    return buckets;
   }
 
   /** {@inheritDoc QueueBackend.watch} */

@@ -5,7 +5,7 @@ local q = {
   active = KEYS[6], leases = KEYS[7], failed = KEYS[8], unique = KEYS[9], stats = KEYS[10],
   stalls = KEYS[11], progress = KEYS[12], completed = KEYS[13], results = KEYS[14],
   logs = KEYS[15], runs = KEYS[16], index = KEYS[17], dedupe = KEYS[18],
-  workers = KEYS[19], seen = KEYS[20], metrics = KEYS[21], buckets = KEYS[22],
+  workers = KEYS[19], seen = KEYS[20], minute = KEYS[21], hour = KEYS[22],
   labels = KEYS[23],
 }
 -- The queue's pub/sub channel for live views: the keys' common part, then "events".
@@ -40,9 +40,10 @@ local function publish(now)
 end
 
 -- Metrics: per minute (kept 24 h) and per hour (kept 30 days), counters and a
--- fixed histogram per latency (metrics.ts reads the same bounds), as fields
--- "m:<minute>:<name>" and "h:<hour>:<name>" of one HASH. The buckets ZSET
--- scores each bucket by when it expires, so trimming is one range read.
+-- fixed histogram per latency (_metrics.ts reads the same bounds), in one small
+-- HASH per bucket: KEYS[21] is the minute's and KEYS[22] the hour's of this
+-- call's `now` (the caller builds both names from the same `now`). Each bucket
+-- expires when its time is over, so Redis trims them as they are written.
 local BOUNDS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000 }
 local MINUTE, HOUR, DAY = 60000, 3600000, 86400000
 local tally = {}
@@ -64,30 +65,16 @@ local function sample(kind, ms)
   count(kind .. bin, 1)
 end
 
--- Writes this call's tally into the current minute and hour, and drops expired buckets.
+-- Writes this call's tally into the current minute's and hour's buckets.
 local function flushMetrics(now)
   if next(tally) == nil then return end
-  local minute = "m:" .. string.format("%.0f", math.floor(now / MINUTE) * MINUTE)
-  local hour = "h:" .. string.format("%.0f", math.floor(now / HOUR) * HOUR)
   for name, by in pairs(tally) do
-    redis.call("HINCRBY", q.metrics, minute .. ":" .. name, by)
-    redis.call("HINCRBY", q.metrics, hour .. ":" .. name, by)
+    redis.call("HINCRBY", q.minute, name, by)
+    redis.call("HINCRBY", q.hour, name, by)
   end
-  local fresh = redis.call("ZADD", q.buckets, "NX", math.floor(now / MINUTE) * MINUTE + DAY, minute)
-  redis.call("ZADD", q.buckets, "NX", math.floor(now / HOUR) * HOUR + 30 * DAY, hour)
-  if fresh == 0 then return end
-  -- A new minute: forget the buckets whose time is over, with every field they may hold.
-  local expired = redis.call("ZRANGEBYSCORE", q.buckets, "-inf", now, "LIMIT", 0, 10)
-  for _, bucket in ipairs(expired) do
-    local fields = { bucket .. ":completed", bucket .. ":failed", bucket .. ":retried",
-      bucket .. ":stalled" }
-    for bin = 1, #BOUNDS + 1 do
-      fields[#fields + 1] = bucket .. ":w" .. bin
-      fields[#fields + 1] = bucket .. ":r" .. bin
-    end
-    redis.call("HDEL", q.metrics, unpack(fields))
-    redis.call("ZREM", q.buckets, bucket)
-  end
+  -- Relative to the caller's `now`, as every time the scripts are given (not Redis's clock).
+  redis.call("PEXPIRE", q.minute, math.floor(now / MINUTE) * MINUTE + MINUTE + DAY - now)
+  redis.call("PEXPIRE", q.hour, math.floor(now / HOUR) * HOUR + HOUR + 30 * DAY - now)
 end
 
 -- Epoch milliseconds as 13 digits, so index entries sort by time as text.
