@@ -18,7 +18,11 @@ import {
   type RedisStack,
   type RedisStackOptions,
 } from "../support/redis_stack.ts";
-import { type RedisCluster, startRedisCluster } from "../support/redis_cluster.ts";
+import {
+  type RedisCluster,
+  type RedisClusterOptions,
+  startRedisCluster,
+} from "../support/redis_cluster.ts";
 
 export { createRedisClient, findFreePort, type RedisStack, type RedisStackOptions };
 
@@ -124,15 +128,15 @@ export function startRedisStack(options: RedisStackOptions = {}): Promise<RedisS
 /**
  * Starts a cluster (with `replicas: 1`, one replica per master) and the gateway in front.
  *
- * @param options `allow` as for the single stack, `replicas` as for the cluster
+ * @param options `allow` as for the single stack; the rest as for {@linkcode startRedisCluster}
  * @returns the stack with its cluster
  */
 export async function startClusterStack(
-  options: { allow?: string[]; replicas?: 0 | 1 } = {},
+  options: { allow?: string[] } & RedisClusterOptions = {},
 ): Promise<ClusterStack> {
-  const allow = options.allow ?? ["FLUSHDB", "SCRIPT|FLUSH"];
+  const { allow = ["FLUSHDB", "SCRIPT|FLUSH"], ...clusterOptions } = options;
   const token = crypto.randomUUID();
-  const cluster = await startRedisCluster({ replicas: options.replicas });
+  const cluster = await startRedisCluster(clusterOptions);
   let gateway: ClusterGateway;
   try {
     gateway = await launchClusterGateway(cluster, 0, token, allow);

@@ -38,6 +38,12 @@ export interface RedisClusterOptions {
    * @default {1000}
    */
   nodeTimeout?: number;
+  /**
+   * `cluster-require-full-coverage`: with `false`, the masters still serve their own slots
+   * while another master's slots have no master (Redis's default is `true`: all refuse).
+   * @default {true}
+   */
+  requireFullCoverage?: boolean;
 }
 
 /** One redis-server of the cluster. */
@@ -160,7 +166,15 @@ interface NodeProcess {
   child?: Deno.ChildProcess;
 }
 
-function spawnNode(node: NodeProcess, dir: string, nodeTimeout: number): Deno.ChildProcess {
+/** The settings every node of one cluster starts with. */
+interface NodeSettings {
+  readonly dir: string;
+  readonly nodeTimeout: number;
+  readonly requireFullCoverage: boolean;
+}
+
+function spawnNode(node: NodeProcess, settings: NodeSettings): Deno.ChildProcess {
+  const { dir, nodeTimeout, requireFullCoverage } = settings;
   try {
     return new Deno.Command("redis-server", {
       args: [
@@ -178,6 +192,8 @@ function spawnNode(node: NodeProcess, dir: string, nodeTimeout: number): Deno.Ch
         `nodes-${node.port}.conf`,
         "--cluster-node-timeout",
         `${nodeTimeout}`,
+        "--cluster-require-full-coverage",
+        requireFullCoverage ? "yes" : "no",
         "--save",
         "",
         // Redis 7.0 waits 5 s before a diskless sync to batch replicas; a replica that has
@@ -209,8 +225,8 @@ async function waitFor(what: string, ready: () => Promise<boolean>): Promise<voi
   }
 }
 
-async function startNode(node: NodeProcess, dir: string, nodeTimeout: number): Promise<void> {
-  const child = spawnNode(node, dir, nodeTimeout);
+async function startNode(node: NodeProcess, settings: NodeSettings): Promise<void> {
+  const child = spawnNode(node, settings);
   node.child = child;
   let exited = false;
   child.status.then(() => (exited = true));
@@ -242,8 +258,12 @@ async function stopNode(node: NodeProcess, signal: Deno.Signal): Promise<void> {
  */
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
   const replicas = options.replicas ?? 0;
-  const nodeTimeout = options.nodeTimeout ?? 1_000;
   const dir = await Deno.makeTempDir({ prefix: "kiln-cluster-" });
+  const settings: NodeSettings = {
+    dir,
+    nodeTimeout: options.nodeTimeout ?? 1_000,
+    requireFullCoverage: options.requireFullCoverage ?? true,
+  };
   const processes: NodeProcess[] = [];
   const used = new Set<number>();
   const freePort = (): number => {
@@ -302,7 +322,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   };
 
   try {
-    await Promise.all(processes.map((p) => startNode(p, dir, nodeTimeout)));
+    await Promise.all(processes.map((p) => startNode(p, settings)));
     await redisCli([
       "--cluster",
       "create",
@@ -347,7 +367,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     kill: (node) => stopNode(processOf(node), "SIGKILL"),
     async restart(...restarted) {
       const stopped = restarted.map(processOf).filter((p) => p.child === undefined);
-      await Promise.all(stopped.map((p) => startNode(p, dir, nodeTimeout)));
+      await Promise.all(stopped.map((p) => startNode(p, settings)));
       await waitUntilHealthy();
     },
     waitUntilHealthy,
