@@ -51,6 +51,8 @@ export interface SessionHost {
   updateMember(session: Session, channel: string, member: PresenceMember): Promise<void>;
   members(channel: string): Promise<PresenceMember[]>;
   emit(channel: string, message: ServerMessage, except?: string): Promise<void>;
+  /** A slot for a connection named after it opened, attached; `null` at the cap. */
+  admit(userId: string): Promise<ConnectionSlot | null>;
   detach(session: Session): void;
   reportError(error: unknown, context: string): void;
 }
@@ -152,10 +154,22 @@ export class Session implements WireConnection, TransportConnection {
     if (text !== null) this.sendRaw(text);
   }
 
-  identify(user: RealtimeUser): boolean {
-    if (this.#user.id !== this.id && this.#user.id !== user.id) return false;
+  async identify(user: RealtimeUser): Promise<"ok" | "other_user" | "over_quota"> {
+    if (this.#user.id === user.id) {
+      this.#user = user;
+      return "ok";
+    }
+    if (this.#user.id !== this.id) return "other_user";
+    // The wire names users from the ordered message loop, so nothing renames it meanwhile.
+    const slot = await this.#host.admit(user.id);
+    if (slot === null) return "over_quota";
+    if (this.#closed) {
+      slot.release();
+      return "over_quota";
+    }
+    this.#slot = slot;
     this.#user = user;
-    return true;
+    return "ok";
   }
 
   /** Sends an already-serialized message; closes a consumer that does not keep up. */

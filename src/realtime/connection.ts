@@ -191,9 +191,11 @@ export interface WireConnection extends Connection {
   sendRaw(text: string): void;
   /**
    * Names the user of a connection that opened without one (its user's id is
-   * its own id until then): `false` once it was named as someone else.
+   * its own id until then), taking a slot under the hub's
+   * `maxConnectionsPerUser`: `"other_user"` once it was named as someone
+   * else, `"over_quota"` when the user holds that many connections already.
    */
-  identify(user: RealtimeUser): boolean;
+  identify(user: RealtimeUser): Promise<"ok" | "other_user" | "over_quota">;
 }
 
 /** How {@linkcode import("./hub.ts").Hub.connect} sets up a connection of another protocol. */

@@ -509,6 +509,17 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
       updateMember: (session, channel, member) => this.#updateMember(session, channel, member),
       members: (channel) => this.#fanout.presence.members(channel),
       emit: (channel, message, except) => this.#emit(channel, message, except),
+      admit: async (userId) => {
+        let slot: ConnectionSlot | null;
+        try {
+          slot = await this.admit(userId);
+        } catch {
+          return null; // closing
+        }
+        if (slot instanceof Admission && slot.attach()) return slot;
+        slot?.release();
+        return null;
+      },
       detach: (session) => {
         this.#sessions.delete(session);
         for (const channel of session.channels) this.#unsubscribe(session, channel);

@@ -13,7 +13,7 @@ import {
 } from "../protocol.ts";
 import type { PusherApp } from "./app.ts";
 import { encode, frame, pusherError, subscriptionError, translate } from "./_encode.ts";
-import { pusherCloseCode } from "./close_codes.ts";
+import { PusherCloseCode, pusherCloseCode } from "./close_codes.ts";
 import { verifyAuth } from "./_signature.ts";
 
 /** The channel pusher-js subscribes to after a sign-in, for events sent to the user. */
@@ -201,7 +201,9 @@ export class PusherWire implements Wire {
         return null;
       }
       // One user per connection: a second identity would let one socket speak for two people.
-      if (!connection.identify({ id: member.id, claims: {} })) {
+      const named = await connection.identify({ id: member.id, claims: {} });
+      if (named !== "ok") {
+        if (named === "over_quota") return overQuota(connection);
         connection.sendRaw(
           subscriptionError(channel, 403, "The user_id differs from this connection's user"),
         );
@@ -235,13 +237,26 @@ export class PusherWire implements Wire {
       connection.sendRaw(pusherError(4009, "user_data needs an id"));
       return;
     }
-    if (!connection.identify({ id, claims: user })) {
+    const named = await connection.identify({ id, claims: user });
+    if (named === "over_quota") {
+      overQuota(connection);
+      return;
+    }
+    if (named === "other_user") {
       connection.sendRaw(pusherError(4009, "This connection belongs to another user"));
       return;
     }
     this.#signedIn = id;
     connection.sendRaw(frame("pusher:signin_success", { user_data: userData }));
   }
+}
+
+/** The user holds the hub's `maxConnectionsPerUser` already: this one goes (4004, no reconnect). */
+function overQuota(connection: WireConnection): null {
+  const message = "Too many connections for this user";
+  connection.sendRaw(pusherError(PusherCloseCode.OverQuota, message));
+  connection.close(PusherCloseCode.OverQuota, message);
+  return null;
 }
 
 /** `channel_data`'s member: `user_id` (a string, or a number as Laravel sends it) and `user_info`. */

@@ -13,6 +13,7 @@ import { CloseCode } from "../close_codes.ts";
  * | code | name | when |
  * | --- | --- | --- |
  * | 4001 | `UnknownApp` | no app has the key in `/app/:key` |
+ * | 4004 | `OverQuota` | the user holds the hub's `maxConnectionsPerUser` connections already |
  * | 4007 | `UnsupportedProtocol` | `?protocol=` is not 7 |
  * | 4009 | `Unauthorized` | `terminate_connections`, or a middleware refused the connection |
  * | 4100 | `OverCapacity` | the client read too slowly (its buffer passed `maxBufferedBytes`) |
@@ -34,6 +35,8 @@ import { CloseCode } from "../close_codes.ts";
 export const PusherCloseCode = {
   /** No app has this key. */
   UnknownApp: 4001,
+  /** The user holds the hub's `maxConnectionsPerUser` connections already. */
+  OverQuota: 4004,
   /** The protocol version is not 7. */
   UnsupportedProtocol: 4007,
   /** The connection is not (or no longer) allowed. */

@@ -9,6 +9,8 @@ import { ManualClock } from "../../support/manual_clock.ts";
 import { APP, startPusherServer } from "./_server.ts";
 import { RawPusher } from "./_raw.ts";
 import { hmac } from "./_sign.ts";
+import { rawUpgrade } from "../_support/ws_client.ts";
+import { sign } from "../_support/server.ts";
 
 const auth = (text: string) => `${APP.key}:${hmac(APP.secret, text)}`;
 const member = (id: string) => JSON.stringify({ user_id: id, user_info: { name: id } });
@@ -220,4 +222,40 @@ Deno.test("a checked signature is for its channel only, even if a middleware mov
     403,
   );
   assert.equal(server.hub.subscriptions().size, 0);
+});
+
+Deno.test("maxConnectionsPerUser counts Pusher connections once named, with Kiln's: the next gets 4004", async () => {
+  await using server = startPusherServer({ hub: { maxConnectionsPerUser: 1 } });
+  const { raw: first, socketId: firstId } = await RawPusher.connect(server);
+  await using _first = first;
+  const userData = JSON.stringify({ id: "dana" });
+  first.send("pusher:signin", {
+    auth: auth(`${firstId}::user::${userData}`),
+    user_data: userData,
+  });
+  await first.next("pusher:signin_success");
+  const { raw: second, socketId: secondId } = await RawPusher.connect(server);
+  await using _second = second;
+  second.send("pusher:subscribe", {
+    channel: "presence-room",
+    auth: auth(`${secondId}:presence-room:${member("dana")}`),
+    channel_data: member("dana"),
+  });
+  assert.deepEqual((await second.next("pusher:error")).data, {
+    code: 4004,
+    message: "Too many connections for this user",
+  });
+  assert.equal((await second.closed).code, 4004);
+  assert.deepEqual(await server.hub.members("presence-room"), []);
+  // Kiln's own protocol counts against the same cap: refused before its upgrade.
+  const kiln = await rawUpgrade(`ws://${server.host}:${server.port}/ws`, {
+    "Sec-WebSocket-Protocol": `kiln.v1, bearer.${await sign("dana")}`,
+  });
+  assert.equal(kiln.status, 429);
+  // The slot goes back with the connection.
+  await first.close();
+  const { raw: third, socketId: thirdId } = await RawPusher.connect(server);
+  await using _third = third;
+  third.send("pusher:signin", { auth: auth(`${thirdId}::user::${userData}`), user_data: userData });
+  await third.next("pusher:signin_success");
 });

@@ -30,8 +30,7 @@ export const name = "pusher";
 const EVENTS = `/apps/${APP.id}/events`;
 const SDK_ONLY = {
   runtimes: /** @type {import("./mod.mjs").Runtime[]} */ (["node", "bun"]),
-  because:
-    "the pusher server SDK needs node:crypto and node-fetch, which a Worker without " +
+  because: "the pusher server SDK needs node:crypto and node-fetch, which a Worker without " +
     "nodejs_compat lacks (workerd's HTTP API cases sign with Web Crypto instead)",
 };
 
@@ -167,8 +166,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "an unknown app key is refused with 4001 and pusher-js does not reconnect",
+    name: "an unknown app key is refused with 4001 and pusher-js does not reconnect",
     async run(ctx) {
       await withPusher(ctx, async (url) => {
         const PusherJs = await loadPusherJs(ctx);
@@ -208,8 +206,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "garbage frames are answered with pusher:error and the connection stays open",
+    name: "garbage frames are answered with pusher:error and the connection stays open",
     async run(ctx) {
       await withRaw(ctx, async (raw) => {
         raw.socket.send("{not json");
@@ -305,8 +302,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "a private channel the app refuses fails with a 403 subscription error",
+    name: "a private channel the app refuses fails with a 403 subscription error",
     async run(ctx) {
       await withClients(ctx, ["7"], async (_url, [client]) => {
         await assert.rejects(subscribed(client, "private-user.8"), {
@@ -316,8 +312,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "a forged subscription signature is refused with a 401 subscription error",
+    name: "a forged subscription signature is refused with a 401 subscription error",
     async run(ctx) {
       await withRaw(ctx, async (raw) => {
         raw.send("pusher:subscribe", {
@@ -477,8 +472,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "a connection cannot take a second identity on another presence channel",
+    name: "a connection cannot take a second identity on another presence channel",
     async run(ctx) {
       await withRaw(ctx, async (raw) => {
         raw.send("pusher:subscribe", {
@@ -502,8 +496,7 @@ export const cases = [
   },
   // Encrypted channels.
   {
-    name:
-      "an encrypted channel subscribes with the shared secret from /broadcasting/auth",
+    name: "an encrypted channel subscribes with the shared secret from /broadcasting/auth",
     async run(ctx) {
       await withClients(ctx, ["7"], async (_url, [client]) => {
         await subscribed(client, "private-encrypted-vault");
@@ -561,8 +554,7 @@ export const cases = [
           (resolve) =>
             theirs.bind(
               "client-wave",
-              (/** @type {unknown} */ data, /** @type {unknown} */ meta) =>
-                resolve([data, meta]),
+              (/** @type {unknown} */ data, /** @type {unknown} */ meta) => resolve([data, meta]),
             ),
           "client-wave",
         );
@@ -642,8 +634,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "terminate_connections closes the signed-in user's connections with 4009",
+    name: "terminate_connections closes the signed-in user's connections with 4009",
     async run(ctx) {
       await withClients(ctx, ["dana", "erin"], async (url, [dana, erin]) => {
         dana.signin();
@@ -855,8 +846,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "GET /channels/:name/users lists a presence channel's users and refuses others with 400",
+    name: "GET /channels/:name/users lists a presence channel's users and refuses others with 400",
     async run(ctx) {
       await withClients(ctx, ["alice"], async (url, [client]) => {
         await subscribed(client, "presence-room");
@@ -996,8 +986,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "Echo: a Laravel-namespaced event reaches listen(), and error() hears a refusal",
+    name: "Echo: a Laravel-namespaced event reaches listen(), and error() hears a refusal",
     async run(ctx) {
       await withPusher(ctx, async (url) => {
         const echo = await echoFor(ctx, url, "7");
