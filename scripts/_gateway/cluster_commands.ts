@@ -32,6 +32,14 @@ const NUMKEYS_AT_2 = new Set([
   "FCALL_RO",
 ]);
 
+/**
+ * PUBLISH has no key, but routing it by its channel sends every message of a channel
+ * through one master, the one its subscribers are on (see `subscriber()`): messages
+ * relayed between masters over the cluster bus from several publishers' nodes would
+ * arrive in no set order.
+ */
+const CHANNEL_AT_1 = new Set(["PUBLISH"]);
+
 const text = new TextDecoder();
 const str = (value: RespValue) => value instanceof Uint8Array ? text.decode(value) : String(value);
 
@@ -80,6 +88,9 @@ export class CommandRoutes {
   firstKey(command: CommandArgs): string | null | undefined {
     const route = this.routeOf(command);
     if (route === undefined) return null;
+    if (CHANNEL_AT_1.has(String(command[0]).toUpperCase())) {
+      return command.length > 1 ? String(command[1]) : null;
+    }
     if (route.firstKey > 0) {
       return command.length > route.firstKey ? String(command[route.firstKey]) : null;
     }

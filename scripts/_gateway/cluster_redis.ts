@@ -48,6 +48,24 @@ const TRANSIENT = /^(TRYAGAIN|CLUSTERDOWN|LOADING|MASTERDOWN) /;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * @returns the slot every key a SCAN's MATCH pattern can match lies in, when the pattern
+ *   starts with literal text up to a literal `{tag}`; otherwise `undefined`
+ */
+function taggedSlot(command: CommandArgs): number | undefined {
+  for (let i = 2; i + 1 < command.length; i += 2) {
+    if (String(command[i]).toUpperCase() !== "MATCH") continue;
+    const pattern = String(command[i + 1]);
+    const open = pattern.indexOf("{");
+    const close = pattern.indexOf("}", open + 1);
+    if (open < 0 || close <= open + 1 || /[*?[\\]/.test(pattern.slice(0, close))) {
+      return undefined;
+    }
+    return slotOfKey(pattern.slice(0, close + 1));
+  }
+  return undefined;
+}
+
 /** A command the cluster answered for, at a position of the request. */
 interface Placed {
   index: number;
@@ -100,10 +118,14 @@ export class ClusterRedis implements RedisBackend {
     let segment: Placed[] = [];
     for (let index = 0; index < commands.length; index++) {
       const command = commands[index];
-      if (this.#routes!.routeOf(command)?.allShards) {
+      const everywhere = this.#routes!.routeOf(command)?.allShards;
+      const scan = String(command[0]).toUpperCase() === "SCAN";
+      if (everywhere || scan) {
         await this.#runSegment(segment, replies);
         segment = [];
-        replies[index] = await this.#runEverywhere(command);
+        replies[index] = everywhere
+          ? await this.#runEverywhere(command)
+          : await this.#scan(command);
       } else {
         segment.push({ index, command });
       }
@@ -174,11 +196,15 @@ export class ClusterRedis implements RedisBackend {
     }
   }
 
-  async subscriber(): Promise<RedisConnection> {
+  async subscriber(channel?: string): Promise<RedisConnection> {
     await this.#ready();
     for (let attempt = 0;; attempt++) {
+      // The channel's master, where PUBLISH to it goes: its messages arrive in order.
+      const address = channel === undefined
+        ? this.#slots.anyMaster()
+        : this.#slots.ownerOf(slotOfKey(channel));
       try {
-        return await this.#poolFor(this.#slots.anyMaster()).dedicated();
+        return await this.#poolFor(address).dedicated();
       } catch (error) {
         await this.#afterDialFailure(error, attempt);
       }
@@ -239,6 +265,35 @@ export class ClusterRedis implements RedisBackend {
       }
       replies[index] = reply;
     }
+  }
+
+  /**
+   * SCAN over the cluster. A MATCH pattern that fixes a hash tag (`kiln:{q}:*`) can only
+   * match keys of that tag's slot: it goes to that slot's master, cursor untouched.
+   * Otherwise the masters are scanned one after the other, the cursor carrying which
+   * one: `cursor × masters + index` (0 still means done).
+   */
+  async #scan(command: CommandArgs): Promise<RespValue> {
+    const slot = taggedSlot(command);
+    if (slot !== undefined) return (await this.#send(this.#slots.ownerOf(slot), [command]))[0];
+    const masters = [...this.#slots.masters].sort();
+    let composite: bigint;
+    try {
+      composite = BigInt(String(command[1] ?? ""));
+    } catch {
+      return (await this.#send(masters[0], [command]))[0]; // Redis names the bad cursor
+    }
+    const count = BigInt(masters.length);
+    const node = Number(composite % count);
+    const args = [...command];
+    args[1] = (composite / count).toString();
+    const reply = (await this.#send(masters[node], [args]))[0];
+    if (!Array.isArray(reply) || reply.length !== 2) return reply;
+    const next = BigInt(new TextDecoder().decode(reply[0] as Uint8Array));
+    const following = next === 0n
+      ? (node + 1 < masters.length ? BigInt(node + 1) : 0n)
+      : next * count + BigInt(node);
+    return [new TextEncoder().encode(following.toString()), reply[1]];
   }
 
   /** Runs a command on every master and combines the replies as Redis says to. */

@@ -301,7 +301,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     if (target.length === 0) throw new HttpError(400, "Channel name is empty");
     await request.body?.cancel().catch(() => {});
-    const connection = await backend.subscriber();
+    const connection = await backend.subscriber(kind === "subscribe" ? target : undefined);
     return await openSubscriptionStream(
       connection,
       kind,

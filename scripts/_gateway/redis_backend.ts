@@ -27,8 +27,13 @@ export interface RedisBackend {
    * @returns every reply: MULTI's, one per queued command, then EXEC's
    */
   transaction(commands: ReadonlyArray<CommandArgs>): Promise<RespValue[]>;
-  /** A fresh connection the caller owns (and closes), for one subscription. */
-  subscriber(): Promise<RedisConnection>;
+  /**
+   * A fresh connection the caller owns (and closes), for one subscription.
+   *
+   * @param channel the channel it will SUBSCRIBE to, if any (a cluster picks the master
+   *   PUBLISH to it goes through)
+   */
+  subscriber(channel?: string): Promise<RedisConnection>;
   /** Redis's replies to `COMMAND` and `COMMAND DOCS`, read once the gateway needs them. */
   describe(): Promise<[RespValue, RespValue]>;
   /** Closes every connection. */
