@@ -3,7 +3,8 @@
  * after the gateway read the slot table answers MOVED and the command is resent to the new
  * master; a slot being migrated answers ASK and the command goes to the importing master
  * after ASKING. Run against a real 3-master Redis Cluster; the slots are moved by hand
- * with CLUSTER SETSLOT, as `redis-cli --cluster reshard` does.
+ * with CLUSTER SETSLOT, as `redis-cli --cluster reshard` does. A SCAN whose pattern fixes
+ * no hash tag walks every master.
  */
 
 import assert from "node:assert/strict";
@@ -27,7 +28,7 @@ async function keyServedBy(
   }
 }
 
-Deno.test("the clustered gateway follows MOVED to a slot's new master and ASK to an importing one", async () => {
+Deno.test("the clustered gateway follows MOVED to a slot's new master and ASK to an importing one, and SCAN walks every master", async () => {
   await using cluster = await startRedisCluster();
   const token = "redirect-token";
   await using gateway = await startGateway({
@@ -109,6 +110,26 @@ Deno.test("the clustered gateway follows MOVED to a slot's new master and ASK to
       await clients.get(b.port)!.sendCommand(["CLUSTER", "COUNTKEYSINSLOT", String(asked.slot)]),
       2,
     );
+
+    // SCAN without a hash tag in its pattern visits every master, one after the other.
+    const keys = Array.from({ length: 30 }, (_, i) => `scan:${i}`);
+    await call(keys.map((key) => ["SET", key, "1"]), "/pipeline");
+    const holders = await Promise.all(
+      [a, b].map((node) => clients.get(node.port)!.sendCommand(["KEYS", "scan:*"])),
+    );
+    assert.ok(
+      holders.every((held) => (held as unknown as string[]).length > 0),
+      "keys on several masters",
+    );
+    const seen: string[] = [];
+    let cursor = "0";
+    do {
+      const reply = await call(["SCAN", cursor, "MATCH", "scan:*", "COUNT", 5]);
+      const [next, found] = reply.body.result as [string, string[]];
+      seen.push(...found);
+      cursor = next;
+    } while (cursor !== "0");
+    assert.deepEqual([...new Set(seen)].sort(), [...keys].sort());
   } finally {
     for (const client of clients.values()) client.destroy();
   }
