@@ -28,6 +28,12 @@ import type { ConnectionSlot, ConnectionSlots } from "./connection_slots.ts";
 import { Admission } from "./_admission.ts";
 import { MemorySlots } from "./_memory_slots.ts";
 
+/**
+ * The fan-out channel hubs tell each other to close a user's connections on.
+ * No client can subscribe to it: channel names with `#` are refused.
+ */
+const DISCONNECT_CHANNEL = "#kiln:disconnect";
+
 /** How long a slot waits for its socket to open before it goes back by itself. */
 const ADMISSION_TIMEOUT_MS = 10_000;
 
@@ -379,31 +385,45 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   }
 
   /**
-   * Closes this instance's connections of one user, whatever their protocol.
+   * Closes one user's connections, whatever their protocol, on this instance
+   * and (through the fan-out) on every other.
    *
    * @param userId The user's id.
    * @param code The close code. @default CloseCode.Refused
    * @param reason The close reason.
-   * @returns How many connections were closed.
+   * @returns Settles once closed here and handed to the fan-out.
+   * @throws {HubClosedError} after {@linkcode Hub.close}.
+   * @throws {import("../errors.ts").RedisError} When the fan-out could not publish.
    *
-   * @example Signing a user out everywhere on this instance
+   * @example Signing a user out everywhere
    * ```ts
    * import { Hub } from "@kiln/core/realtime";
    * import assert from "node:assert/strict";
    *
    * const hub = new Hub();
-   * assert.equal(hub.disconnect("user-7"), 0); // user-7 holds no connection here
+   * await hub.disconnect("user-7"); // user-7 holds no connection: nothing to close
+   * assert.equal(hub.size, 0);
    * await hub.close();
    * ```
    */
-  disconnect(userId: string, code: number = CloseCode.Refused, reason = "disconnected"): number {
-    let closed = 0;
+  async disconnect(
+    userId: string,
+    code: number = CloseCode.Refused,
+    reason = "disconnected",
+  ): Promise<void> {
+    if (this.#closed) throw new HubClosedError();
+    this.#disconnectHere(userId, code, reason);
+    await this.#start();
+    await this.#fanout.publish({
+      channel: DISCONNECT_CHANNEL,
+      payload: JSON.stringify({ userId, code, reason }),
+    });
+  }
+
+  #disconnectHere(userId: string, code: number, reason: string): void {
     for (const session of [...this.#sessions]) {
-      if (session.user.id !== userId) continue;
-      session.close(code, reason);
-      closed++;
+      if (session.user.id === userId) session.close(code, reason);
     }
-    return closed;
   }
 
   /**
@@ -468,10 +488,22 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   }
 
   #deliver(envelope: FanoutEnvelope): void {
+    if (envelope.channel === DISCONNECT_CHANNEL) return this.#disconnectFrom(envelope.payload);
     const subscribers = this.#channels.get(envelope.channel);
     if (!subscribers) return;
     for (const session of subscribers) {
       if (session.id !== envelope.except) session.deliver(envelope.payload);
+    }
+  }
+
+  /** Another instance's `disconnect()`; a malformed command is ignored. */
+  #disconnectFrom(payload: string): void {
+    try {
+      const { userId, code, reason } = JSON.parse(payload);
+      if (typeof userId !== "string" || !Number.isInteger(code)) return;
+      this.#disconnectHere(userId, code, typeof reason === "string" ? reason : "");
+    } catch {
+      this.#onError(new TypeError("A malformed disconnect command"), "fanout");
     }
   }
 

@@ -146,8 +146,8 @@ export function httpApi(settings: HttpApiSettings): Hono<Env> {
     return c.json({ users: (await hub.members(name)).map((member) => ({ id: member.id })) });
   });
 
-  api.post("/apps/:id/users/:userId/terminate_connections", (c) => {
-    hub.disconnect(c.req.param("userId"), CloseCode.Refused, "terminated");
+  api.post("/apps/:id/users/:userId/terminate_connections", async (c) => {
+    await hub.disconnect(c.req.param("userId"), CloseCode.Refused, "terminated");
     return c.json({});
   });
 

@@ -6,23 +6,26 @@ import assert from "node:assert/strict";
 import { Hub } from "../../../src/realtime/hub.ts";
 import { RedisFanout } from "../../../src/realtime/redis_fanout.ts";
 import { UpstashRedis } from "../../../src/redis/upstash_redis.ts";
-import { startRedisStack } from "../../support/redis_stack.ts";
+import { type RedisStack, startRedisStack } from "../../support/redis_stack.ts";
 import { startPusherServer } from "./_server.ts";
 import { connectPusherJs, disconnect, next, serverSdk } from "./_clients.ts";
 
+/** A hub joined to the others of `prefix` through the stack's Redis. */
+function joinedHub(stack: RedisStack, prefix: string): Hub {
+  return new Hub({
+    fanout: new RedisFanout({
+      redis: new UpstashRedis({ url: stack.gatewayUrl, token: stack.token }),
+      prefix,
+      onError: () => {},
+    }),
+    onError: () => {},
+  });
+}
+
 Deno.test("a trigger on one instance and presence on another reach pusher-js across RedisFanout", async () => {
   await using stack = await startRedisStack();
-  const hub = () =>
-    new Hub({
-      fanout: new RedisFanout({
-        redis: new UpstashRedis({ url: stack.gatewayUrl, token: stack.token }),
-        prefix: "pusher-test",
-        onError: () => {},
-      }),
-      onError: () => {},
-    });
-  await using a = startPusherServer({ hubInstance: hub() });
-  await using b = startPusherServer({ hubInstance: hub() });
+  await using a = startPusherServer({ hubInstance: joinedHub(stack, "presence") });
+  await using b = startPusherServer({ hubInstance: joinedHub(stack, "presence") });
   const alice = await connectPusherJs(a, "alice");
   const bob = await connectPusherJs(b, "bob");
   try {
@@ -46,5 +49,27 @@ Deno.test("a trigger on one instance and presence on another reach pusher-js acr
   } finally {
     await disconnect(alice);
     await disconnect(bob);
+  }
+});
+
+Deno.test("terminate_connections sent to one instance closes the user's connection on another", async () => {
+  await using stack = await startRedisStack();
+  await using a = startPusherServer({ hubInstance: joinedHub(stack, "terminate") });
+  await using b = startPusherServer({ hubInstance: joinedHub(stack, "terminate") });
+  const dana = await connectPusherJs(b, "dana");
+  try {
+    // The subscription settles once B's hub listens to the fan-out.
+    const channel = dana.subscribe("news");
+    await next((resolve) => channel.bind("pusher:subscription_succeeded", resolve), "subscribed");
+    dana.signin();
+    await (dana.user as unknown as { signinDonePromise: Promise<void> }).signinDonePromise;
+    const closed = next<{ data: { code: number } }>(
+      (resolve) => dana.connection.bind("error", resolve),
+      "the close on B",
+    );
+    await serverSdk(a).terminateUserConnections("dana");
+    assert.equal((await closed).data.code, 4009);
+  } finally {
+    await disconnect(dana);
   }
 });
