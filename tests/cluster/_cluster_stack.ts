@@ -15,8 +15,11 @@ import type { Redis } from "@upstash/redis";
 import {
   createRedisClient,
   findFreePort,
+  launchGateway,
   type RedisStack,
   type RedisStackOptions,
+  type RunningGateway,
+  stopProcess,
 } from "../support/redis_stack.ts";
 import {
   type RedisCluster,
@@ -29,76 +32,20 @@ export { createRedisClient, findFreePort, type RedisStack, type RedisStackOption
 const GATEWAY_SCRIPT = new URL("../../scripts/redis_http.ts", import.meta.url).pathname;
 const STARTUP_TIMEOUT_MS = 15_000;
 
-/** A gateway subprocess in front of the cluster. */
-interface ClusterGateway {
-  readonly process: Deno.ChildProcess;
-  readonly url: string;
-  exited: boolean;
-  /** Settles when its stdout is drained and closed. */
-  readonly drained: Promise<void>;
-}
-
-/**
- * Spawns the gateway in cluster mode and waits for its `{"listening": url}` line.
- * (The single-server harness keeps its launcher private; this one adds the seeds.)
- */
-async function launchClusterGateway(
+/** The gateway in cluster mode, every node of `cluster` a seed. */
+function launchClusterGateway(
   cluster: RedisCluster,
   port: number,
   token: string,
   allow: string[],
-): Promise<ClusterGateway> {
+): Promise<RunningGateway> {
   const args = ["run", "-A", GATEWAY_SCRIPT, "--port", `${port}`, "--token", token, "--cluster"];
   for (const url of cluster.seedUrls) args.push("--redis", url);
   if (allow.length > 0) args.push("--allow", allow.join(","));
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const timer = setTimeout(() => child.kill("SIGKILL"), STARTUP_TIMEOUT_MS);
-  let text = "";
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error(`The cluster gateway exited with ${(await child.status).code}`);
-      text += value;
-    }
-  } catch (error) {
-    await stopProcess(child);
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
-  const gateway: ClusterGateway = {
-    process: child,
-    url: (JSON.parse(text.slice(0, text.indexOf("\n"))) as { listening: string }).listening,
-    exited: false,
-    drained: (async () => {
-      while (!(await lines.read()).done) {
-        // discard anything else the gateway prints
-      }
-    })(),
-  };
-  child.status.then(() => (gateway.exited = true));
-  return gateway;
+  return launchGateway(args);
 }
 
-async function stopProcess(
-  child: Deno.ChildProcess,
-  signal: Deno.Signal = "SIGKILL",
-): Promise<void> {
-  try {
-    child.kill(signal);
-  } catch {
-    // already exited
-  }
-  await child.status;
-}
-
-async function stopGatewayProcess(gateway: ClusterGateway, signal: Deno.Signal): Promise<void> {
+async function stopGateway(gateway: RunningGateway, signal: Deno.Signal): Promise<void> {
   await stopProcess(gateway.process, signal);
   await gateway.drained;
 }
@@ -137,7 +84,7 @@ export async function startClusterStack(
   const { allow = ["FLUSHDB", "SCRIPT|FLUSH"], ...clusterOptions } = options;
   const token = crypto.randomUUID();
   const cluster = await startRedisCluster(clusterOptions);
-  let gateway: ClusterGateway;
+  let gateway: RunningGateway;
   try {
     gateway = await launchClusterGateway(cluster, 0, token, allow);
   } catch (error) {
@@ -164,7 +111,7 @@ export async function startClusterStack(
       await Promise.all(cluster.nodes.map((node) => cluster.kill(node)));
     },
     startRedis: () => cluster.restart(...cluster.nodes),
-    stopGateway: (signal: Deno.Signal = "SIGKILL") => stopGatewayProcess(gateway, signal),
+    stopGateway: (signal: Deno.Signal = "SIGKILL") => stopGateway(gateway, signal),
     async startGateway() {
       if (!gateway.exited) return;
       // The old process is gone, but its port may take a moment to be free again.
@@ -181,7 +128,7 @@ export async function startClusterStack(
     },
     close() {
       closing ??= (async () => {
-        await stopGatewayProcess(gateway, "SIGTERM");
+        await stopGateway(gateway, "SIGTERM");
         await cluster.close();
       })();
       return closing;

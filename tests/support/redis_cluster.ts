@@ -23,7 +23,7 @@
  * @module
  */
 
-import { findFreePort } from "./redis_stack.ts";
+import { findFreePort, stopProcess } from "./redis_stack.ts";
 
 /** Options for {@linkcode startRedisCluster}; all optional. */
 export interface RedisClusterOptions {
@@ -240,12 +240,7 @@ async function stopNode(node: NodeProcess, signal: Deno.Signal): Promise<void> {
   const child = node.child;
   if (child === undefined) return;
   node.child = undefined;
-  try {
-    child.kill(signal);
-  } catch {
-    // already exited
-  }
-  await child.status;
+  await stopProcess(child, signal);
 }
 
 /**

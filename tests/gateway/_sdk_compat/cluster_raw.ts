@@ -3,10 +3,12 @@
  * read-back reaches the master that holds its key without going through the gateway.
  *
  * A command's keys are found the way Redis finds them (`COMMAND GETKEYS`), so any command
- * the cases send is routed by its first key. Of the commands without keys, SCRIPT and
- * FUNCTION change state each node keeps for itself, so they go to every master (as an
- * operator loads a script everywhere) and the first master's reply is returned; the rest
- * (PUBLISH, which the cluster relays to every node by itself, PUBSUB, TIME …) go to one.
+ * the cases send is routed by its first key. PUBLISH is routed by its channel, as the
+ * gateway routes it: the cluster relays a message to every node by itself, but only one
+ * path per channel keeps one publisher's messages in order. Of the other commands without
+ * keys, SCRIPT and FUNCTION change state each node keeps for itself, so they go to every
+ * master (as an operator loads a script everywhere) and the first master's reply is
+ * returned; the rest (PUBSUB, TIME …) go to one node.
  *
  * @module
  */
@@ -43,7 +45,7 @@ export async function connectClusterRaw(seedUrls: string[]): Promise<RawConnecti
   return {
     async command(...command) {
       const args = command.map(String);
-      const [firstKey] = await keysOf(args);
+      const [firstKey] = args[0].toUpperCase() === "PUBLISH" ? [args[1]] : await keysOf(args);
       if (firstKey !== undefined) return cluster.sendCommand(firstKey, false, args);
       if (!PER_NODE.has(args[0].toUpperCase())) return cluster.sendCommand(undefined, false, args);
       const replies = await Promise.all(
