@@ -24,9 +24,11 @@ local CANCELLED = "!cancelled"
 
 -- Job state changes of this call, published once at its end (see publish()), and only
 -- gathered while someone listens: a queue nobody watches pays one PUBSUB NUMSUB per call.
--- (On a Redis Cluster NUMSUB counts the node's own subscribers: subscribe through it.)
+-- Where NUMSUB is refused, or cannot see every subscriber (a Redis Cluster counts the
+-- node's own), changes are always published.
 local changes = {}
-local listening = redis.call("PUBSUB", "NUMSUB", channel)[2] > 0
+local numsub = redis.pcall("PUBSUB", "NUMSUB", channel)
+local listening = type(numsub) ~= "table" or numsub.err ~= nil or (tonumber(numsub[2]) or 1) > 0
 
 -- Notes that a job entered `state` (waiting, delayed, active, completed, failed, removed).
 local function changed(id, state)
