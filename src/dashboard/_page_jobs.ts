@@ -155,6 +155,12 @@ export function jobPage(job: JobInfo, base: string): Html {
         <dd><a href="${back}">${job.queue}</a></dd>
         <dt>Priority</dt>
         <dd>${job.priority}</dd>
+        ${job.uniqueKey === undefined ? "" : html`
+          <dt>Unique key</dt>
+          <dd><code>${job.uniqueKey}</code>${job.dedupeFor
+            ? ` (kept ${duration(job.dedupeFor)} after it ends)`
+            : ""}</dd>
+        `}
         <dt>Attempts</dt>
         <dd>${job.attempts} (retries allowed: ${job.maxRetries}, stalls: ${job.stalls})</dd>
         <dt>Progress</dt>

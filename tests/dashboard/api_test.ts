@@ -224,7 +224,9 @@ const tagged = defineJob({
 Deno.test("search by tag, promote, remove, cancel and pause act through the API, and refuse what a state does not allow", async () => {
   const queue = new Queue({ backend: new MemoryBackend() });
   const app = appFor(queue);
-  const { id: waiting } = await queue.dispatch(tagged, { user: 42 });
+  const { id: waiting } = await queue.dispatch(tagged, { user: 42 }, { uniqueKey: "welcome-42" });
+  const jobPage = await (await app.request(`/kiln/jobs/${waiting}?queue=mail`)).text();
+  assert.match(jobPage, /<dt>Unique key<\/dt>\s*<dd><code>welcome-42<\/code>/);
   const { id: delayed } = await queue.dispatch(tagged, { user: 7 }, { delay: 60_000 });
 
   const found = await (await app.request("/kiln/api/jobs?tag=user:42")).json();
