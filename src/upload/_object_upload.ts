@@ -57,6 +57,8 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     this.#buffer.set(opened.tail);
     this.#filled = opened.tail.byteLength;
     this.#recorded = opened.recorded;
+    // Opened below the recorded offset: the stored tail is longer than this one.
+    this.#tailStored = opened.recorded;
   }
 
   get offset(): number {

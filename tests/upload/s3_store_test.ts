@@ -242,6 +242,32 @@ Deno.test("cleanupExpired() and termination abort the multipart upload and delet
   }
 });
 
+Deno.test("resuming below the recorded offset cuts the tail back, and the next resume trusts it", async () => {
+  await using bucket = await startR2Simulator();
+  const store = s3Store(bucket);
+  const data = bytes(PART + 3000, 4);
+  const first = await store.startChunkedUpload("cut.bin");
+  await first.append(data.subarray(0, PART + 1000));
+  await first.release();
+  // The server recorded less than the store holds (its save failed after the store's).
+  const cut = await store.resumeChunkedUpload("cut.bin", PART + 400);
+  assert.equal(cut.offset, PART + 400);
+  await cut.release();
+  const resumed = await store.resumeChunkedUpload("cut.bin", PART + 400);
+  await resumed.append(data.subarray(PART + 400));
+  assert.deepEqual(await resumed.finalize(), { path: "cut.bin", size: data.byteLength });
+  assert.equal(await sha256((await bucketReader(bucket).bytes("cut.bin"))!), await sha256(data));
+  // Below the part already sent, the bytes cannot be cut back: refused, nothing lost.
+  const again = await store.startChunkedUpload("again.bin");
+  await again.append(data.subarray(0, PART + 10));
+  await again.release();
+  await assert.rejects(
+    store.resumeChunkedUpload("again.bin", 10),
+    (error) => error instanceof UploadError && error.code === "UPLOAD_RECORD_CORRUPT",
+  );
+  assert.equal((await store.resumeChunkedUpload("again.bin", PART + 10)).offset, PART + 10);
+});
+
 Deno.test("S3Store.state keeps records in <id>.info objects", async (t) => {
   await using bucket = await startR2Simulator();
   await conformance(s3Store(bucket, { prefix: "state/" }).state, t);
