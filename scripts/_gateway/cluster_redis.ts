@@ -8,7 +8,9 @@
  * - A master that cannot be dialled (killed, failing over) makes the gateway re-read the
  *   slot table from the other nodes and try again with back-off, for up to
  *   {@linkcode RETRY_FOR_MS}: only commands that were never sent are retried, so nothing
- *   runs twice. A connection that breaks with commands in flight is a 503.
+ *   runs twice. A connection that breaks with commands in flight is a 503, and so is a
+ *   cluster none of whose nodes answers, at once. In a pipeline, only the commands for a
+ *   master that cannot be reached get `{"error"}`; the others keep their results.
  * - A pipeline is split per master, each part sent as one pipeline, the replies answered
  *   in the request's order; commands Redis runs on every shard (SCRIPT LOAD, FLUSHDB,
  *   DBSIZE, KEYS, …) go to every master and their replies are combined as Redis's
@@ -32,11 +34,15 @@ import type { RedisEndpoint } from "./redis_url.ts";
 import { type CommandArgs, encodeCommands } from "./resp_encoder.ts";
 import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
 
-/** How long a command waits for a failed-over or restarted master before a 503. */
-export const RETRY_FOR_MS = 10_000;
-const RETRY_BACKOFF = { initial: 50, factor: 2, max: 1_000, jitter: "equal" as const };
+/**
+ * How long a command waits for a restarted or failed-over master before a 503: long
+ * enough for a process restart or a quick failover, short enough that a client is not
+ * kept waiting through a long one (the cluster's node timeout, 15 s by default).
+ */
+export const RETRY_FOR_MS = 1_600;
+const RETRY_BACKOFF = { initial: 50, factor: 2, max: 800, jitter: "equal" as const };
 /** Attempts whose back-off adds up to about {@linkcode RETRY_FOR_MS}. */
-const MAX_DIAL_ATTEMPTS = 14;
+const MAX_DIAL_ATTEMPTS = 5;
 /** Redirections one command may follow before its reply is the last one. */
 const MAX_REDIRECTIONS = 5;
 
@@ -236,10 +242,23 @@ export class ClusterRedis implements RedisBackend {
       if (part === undefined) byNode.set(address, [placed]);
       else part.push(placed);
     }
-    await Promise.all([...byNode].map(async ([address, part]) => {
-      const answers = await this.#send(address, part.map((p) => p.command));
-      for (let i = 0; i < part.length; i++) replies[part[i].index] = answers[i];
+    const sent = await Promise.allSettled([...byNode].map(async ([address, part]) => {
+      try {
+        const answers = await this.#send(address, part.map((p) => p.command));
+        for (let i = 0; i < part.length; i++) replies[part[i].index] = answers[i];
+      } catch (error) {
+        if (!(error instanceof RedisUnavailableError)) throw error;
+        // This master's commands get the error; the other masters' results stand.
+        const failed = new RedisErrorReply(`ERR ${error.message}`);
+        for (const { index } of part) replies[index] = failed;
+        throw error;
+      }
     }));
+    const lost = sent.filter((s) => s.status === "rejected") as PromiseRejectedResult[];
+    const unexpected = lost.find((s) => !(s.reason instanceof RedisUnavailableError));
+    if (unexpected !== undefined) throw unexpected.reason;
+    // Nothing reached Redis: the request as a whole is a 503.
+    if (lost.length === sent.length) throw lost[0].reason;
     // Follow redirections one command at a time, in request order.
     for (const { index, command } of segment) {
       let reply = replies[index];
@@ -367,8 +386,9 @@ export class ClusterRedis implements RedisBackend {
   /** Waits before the next attempt after a failed dial, re-reading the slot table. */
   async #afterDialFailure(error: unknown, attempt: number): Promise<void> {
     if (!(error instanceof RedisUnavailableError) || attempt >= MAX_DIAL_ATTEMPTS) throw error;
+    // No node answering at all is an outage, not a failover: nothing to wait for.
+    await this.#refresh().catch(() => Promise.reject(error));
     await sleep(backoff(RETRY_BACKOFF, attempt));
-    await this.#refresh().catch(() => {});
   }
 
   /** @returns the first key of `command`, asking Redis (`COMMAND GETKEYS`) when only it knows */

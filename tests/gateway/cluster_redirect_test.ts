@@ -4,7 +4,7 @@
  * master; a slot being migrated answers ASK and the command goes to the importing master
  * after ASKING. Run against a real 3-master Redis Cluster; the slots are moved by hand
  * with CLUSTER SETSLOT, as `redis-cli --cluster reshard` does. A SCAN whose pattern fixes
- * no hash tag walks every master.
+ * no hash tag walks every master. A killed master costs only the commands it serves.
  */
 
 import assert from "node:assert/strict";
@@ -28,7 +28,7 @@ async function keyServedBy(
   }
 }
 
-Deno.test("the clustered gateway follows MOVED to a slot's new master and ASK to an importing one, and SCAN walks every master", async () => {
+Deno.test("the clustered gateway follows MOVED and ASK, SCAN walks every master, and a dead master fails only its own commands", async () => {
   await using cluster = await startRedisCluster();
   const token = "redirect-token";
   await using gateway = await startGateway({
@@ -45,10 +45,11 @@ Deno.test("the clustered gateway follows MOVED to a slot's new master and ASK to
     });
     return { status: response.status, body: await response.json() };
   };
-  const [a, b] = await cluster.masters();
+  const [a, b, c] = await cluster.masters();
   const clients = new Map<number, NodeClient>();
   for (const node of cluster.nodes) {
-    const client = createClient({ url: node.url });
+    const client = createClient({ url: node.url, socket: { reconnectStrategy: false } });
+    client.on("error", () => {}); // the master this test kills drops its client
     await client.connect();
     clients.set(node.port, client);
   }
@@ -130,7 +131,19 @@ Deno.test("the clustered gateway follows MOVED to a slot's new master and ASK to
       cursor = next;
     } while (cursor !== "0");
     assert.deepEqual([...new Set(seen)].sort(), [...keys].sort());
+
+    // A master that dies: a pipeline keeps the other masters' results and gets an error in
+    // place of each of its commands; a command for it alone is a 503.
+    const onC = await keyServedBy((s) => cluster.nodeForSlot(s), c, taken);
+    await call(["SET", onC.key, "c"]);
+    await cluster.kill(c);
+    const partial = await call([["GET", moved.key], ["GET", onC.key]], "/pipeline");
+    assert.equal(partial.status, 200);
+    const [kept, lost] = partial.body as Array<{ result?: string; error?: string }>;
+    assert.deepEqual(kept, { result: "moved" });
+    assert.match(lost.error!, /^ERR Redis is unreachable/);
+    assert.equal((await call(["GET", onC.key])).status, 503);
   } finally {
-    for (const client of clients.values()) client.destroy();
+    for (const client of clients.values()) if (client.isOpen) client.destroy();
   }
 });
