@@ -92,7 +92,11 @@ export function httpApi(settings: HttpApiSettings): Hono<Env> {
         hub.broadcast(channel, event.name, data, { except: event.socket_id })
       ),
     );
-    return c.json({});
+    const fields = infoFields(event.info);
+    if (fields.size === 0) return c.json({});
+    const info: Record<string, ChannelCounts> = {};
+    for (const name of channels) info[name] = await counts(hub, name, fields);
+    return c.json({ channels: info });
   });
 
   api.post("/apps/:id/batch_events", async (c) => {
@@ -105,7 +109,11 @@ export function httpApi(settings: HttpApiSettings): Hono<Env> {
         })
       ),
     );
-    return c.json({ batch: batch.map(() => ({})) });
+    return c.json({
+      batch: await Promise.all(
+        batch.map((event) => counts(hub, event.channel, infoFields(event.info))),
+      ),
+    });
   });
 
   api.get("/apps/:id/channels", async (c) => {
@@ -129,12 +137,11 @@ export function httpApi(settings: HttpApiSettings): Hono<Env> {
     if (info.has("user_count") && !presence) {
       throw new HTTPException(400, { message: "user_count is for presence channels" });
     }
-    const subscriptions = hub.subscriptions().get(name) ?? 0;
-    const users = presence ? (await hub.members(name)).length : 0;
+    const all = await counts(hub, name, new Set(["user_count", "subscription_count"]));
     return c.json({
-      occupied: subscriptions > 0 || users > 0,
-      ...(info.has("user_count") ? { user_count: users } : {}),
-      ...(info.has("subscription_count") ? { subscription_count: subscriptions } : {}),
+      occupied: all.subscription_count! > 0 || (all.user_count ?? 0) > 0,
+      ...(info.has("user_count") ? { user_count: all.user_count } : {}),
+      ...(info.has("subscription_count") ? { subscription_count: all.subscription_count } : {}),
     });
   });
 
@@ -181,6 +188,28 @@ function checkSize(data: string, max: number): void {
   if (new TextEncoder().encode(data).byteLength > max) {
     throw new HTTPException(413, { message: `Event data is larger than ${max} bytes` });
   }
+}
+
+/** A channel's counts, as the `info` parameter asks for them. */
+interface ChannelCounts {
+  subscription_count?: number;
+  user_count?: number;
+}
+
+/**
+ * The counts `fields` asks for: subscriptions on this instance, and users of a
+ * presence channel (from the shared presence store); `user_count` is left out
+ * of other channels.
+ */
+async function counts(hub: Hub, name: string, fields: Set<string>): Promise<ChannelCounts> {
+  const result: ChannelCounts = {};
+  if (fields.has("subscription_count")) {
+    result.subscription_count = hub.subscriptions().get(name) ?? 0;
+  }
+  if (fields.has("user_count") && name.startsWith("presence-")) {
+    result.user_count = (await hub.members(name)).length;
+  }
+  return result;
 }
 
 function infoFields(info: string | undefined): Set<string> {

@@ -215,6 +215,21 @@ Deno.test("channel queries answer what the server SDK asks, and refuse user coun
     status: 400,
   });
   await assert.rejects(sdk.get({ path: "/channels/news/users" }), { status: 400 });
+  // A publish may ask for the counts after it, as Pusher's `info` parameter does.
+  const published = await sdk.trigger(["presence-lobby", "news"], "ping", {}, {
+    info: "subscription_count,user_count",
+  });
+  assert.deepEqual(await published.json(), {
+    channels: {
+      "presence-lobby": { subscription_count: 1, user_count: 1 },
+      news: { subscription_count: 1 },
+    },
+  });
+  const batch = await sdk.triggerBatch([
+    { channel: "presence-lobby", name: "ping", data: {}, info: "user_count" },
+    { channel: "news", name: "ping", data: {} },
+  ]);
+  assert.deepEqual(await batch.json(), { batch: [{ user_count: 1 }, {}] });
   await assert.rejects(sdk.get({ path: "/channels", params: { info: "user_count" } }), {
     status: 400,
   });
