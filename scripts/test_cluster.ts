@@ -2,14 +2,14 @@
  * `deno task test:cluster`: Kiln on a real 3-master Redis Cluster behind the gateway's
  * `--cluster` mode.
  *
- * It runs the cluster suite (`tests/cluster/*_cluster.ts`: the harness, failover and
- * routing tests) and, unchanged, the suites that prove each module works on a cluster:
- * the queue conformance suite (`tests/queue/redis_backend_test.ts`), the realtime fan-out
- * (`tests/realtime/redis_fanout_test.ts`) and the scheduler's Redis tests
- * (`tests/scheduler/redis_test.ts`, one-server runs included). For those three, an
- * import-map scope swaps `tests/support/redis_stack.ts` for `tests/cluster/_cluster_stack.ts`,
- * which has the same API with a cluster behind the gateway: the tests and their assertions
- * stay the ones the single server passes.
+ * It runs the cluster suite (`tests/cluster/*_cluster.ts`: the harness, routing, failover,
+ * resharding and SDK compatibility tests) and, unchanged, the suites that prove each module
+ * works on a cluster: the queue conformance suite and operating calls, the realtime
+ * fan-out, the scheduler's Redis tests (one-server runs included), the upload state in
+ * Redis and the Redis locks. For those, an import-map scope swaps
+ * `tests/support/redis_stack.ts` for `tests/cluster/_cluster_stack.ts`, which has the same
+ * API with a cluster behind the gateway: the tests and their assertions stay the ones the
+ * single server passes.
  *
  * The cluster files are named `*_cluster.ts`, not `*_test.ts`, so `deno task test` does
  * not pick them up: they need several redis-server processes and take longer.
@@ -26,8 +26,11 @@ const SINGLE_STACK = new URL("tests/support/redis_stack.ts", root).href;
 /** The module suites that run unchanged, each with the cluster stack in place of the single one. */
 const MODULE_SUITES = [
   "tests/queue/redis_backend_test.ts",
+  "tests/queue/operate_redis_test.ts",
   "tests/realtime/redis_fanout_test.ts",
   "tests/scheduler/redis_test.ts",
+  "tests/upload/redis_state_test.ts",
+  "tests/redis/lock_test.ts",
 ];
 
 async function clusterSuite(): Promise<string[]> {
