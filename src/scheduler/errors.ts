@@ -118,7 +118,11 @@ export class UnknownTaskError extends KilnError {
    * @param task The name that matched no task.
    */
   constructor(task: string) {
-    super("SCHEDULER_UNKNOWN_TASK", `No task named ${JSON.stringify(task)} is registered`);
+    // The name comes from whoever called (a dashboard's URL): a long one is cut in the message.
+    const shown = task.length > 200
+      ? `${JSON.stringify(task.slice(0, 200))}…`
+      : JSON.stringify(task);
+    super("SCHEDULER_UNKNOWN_TASK", `No task named ${shown} is registered`);
     this.task = task;
   }
 }

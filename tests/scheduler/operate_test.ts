@@ -84,6 +84,16 @@ Deno.test("pause(), resume() and run() refuse a name no task has, with UnknownTa
   assert.equal((await scheduler.tasks())[0].paused, false);
 });
 
+Deno.test("an unknown name of a megabyte is refused with a short message, the name kept whole on the error", async () => {
+  const scheduler = new Scheduler();
+  const name = "x".repeat(1_000_000);
+  const error = await scheduler.run(name).then(() => undefined, (error: unknown) => error);
+  // Plain comparisons: a failing assertion would diff megabyte strings for minutes.
+  assert.ok(error instanceof UnknownTaskError);
+  assert.ok(error.task === name, "the name kept whole");
+  assert.ok(error.message.length < 300, `a ${error.message.length}-character message`);
+});
+
 Deno.test("run() runs one occurrence now, skipping windows, conditions and pause but not withoutOverlapping()", async () => {
   const clock = new FakeClock("2025-06-02T03:00:00Z");
   const scheduler = new Scheduler({ clock });
