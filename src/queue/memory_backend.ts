@@ -657,6 +657,13 @@ export class MemoryBackend implements QueueBackend {
   }
 }
 
+/** The state each action needs; `remove` takes any (an active job is cancelled). */
+const NEEDS: Partial<Record<JobAction, JobState>> = {
+  promote: "delayed",
+  retry: "failed",
+  forget: "failed",
+};
+
 /** Does one operator action on one job; `false` when its state does not allow it. */
 function act(
   state: QueueState,
@@ -665,51 +672,38 @@ function act(
   now: number,
   keepFailed: RetainLimit,
 ): boolean {
-  switch (action) {
-    case "promote":
-      if (entry.state !== "delayed") return false;
-      state.ready(entry);
-      state.emit(entry.id, "waiting", now);
-      return true;
-    case "retry":
-      if (entry.state !== "failed") return false;
-      state.failed.delete(entry.id);
-      entry.errors = [];
-      entry.attempts = 0;
-      entry.stalls = 0;
-      entry.progress = null;
-      entry.logs = [];
-      entry.finishedAt = null;
-      if (entry.uniqueKey !== undefined && !state.unique.has(entry.uniqueKey)) {
-        state.unique.set(entry.uniqueKey, entry.id);
-      }
-      state.ready(entry);
-      state.emit(entry.id, "waiting", now);
-      return true;
-    case "forget":
-      if (entry.state !== "failed") return false;
-      state.drop(entry);
-      state.emit(entry.id, "removed", now);
-      return true;
-    case "remove":
-      if (entry.state === "active") {
-        // Cancel: no worker's token holds the lease any more, so its outcome is refused.
-        state.active.delete(entry.id);
-        entry.token = CANCELLED;
-        entry.errors.push({
-          attempt: entry.attempts,
-          name: CANCELLED_ERROR_NAME,
-          message: CANCELLED_MESSAGE,
-          at: now,
-        });
-        state.deadLetter(entry, now, keepFailed);
-        return true;
-      }
-      state.releaseUnique(entry);
-      state.drop(entry);
-      state.emit(entry.id, "removed", now);
-      return true;
+  const needs = NEEDS[action];
+  if (needs !== undefined && entry.state !== needs) return false;
+  if (action === "remove" && entry.state === "active") {
+    // Cancel: no worker's token holds the lease any more, so its outcome is refused.
+    state.active.delete(entry.id);
+    entry.token = CANCELLED;
+    entry.errors.push({
+      attempt: entry.attempts,
+      name: CANCELLED_ERROR_NAME,
+      message: CANCELLED_MESSAGE,
+      at: now,
+    });
+    state.deadLetter(entry, now, keepFailed);
+    return true;
   }
+  if (action === "retry") {
+    state.failed.delete(entry.id);
+    Object.assign(entry, { errors: [], attempts: 0, stalls: 0, progress: null, logs: [] });
+    entry.finishedAt = null;
+    if (entry.uniqueKey !== undefined && !state.unique.has(entry.uniqueKey)) {
+      state.unique.set(entry.uniqueKey, entry.id);
+    }
+  }
+  if (action === "promote" || action === "retry") {
+    state.ready(entry);
+    state.emit(entry.id, "waiting", now);
+    return true;
+  }
+  if (action === "remove") state.releaseUnique(entry);
+  state.drop(entry);
+  state.emit(entry.id, "removed", now);
+  return true;
 }
 
 /** Heartbeats expire after their ttl, kept beside the worker's details. */
