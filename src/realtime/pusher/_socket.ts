@@ -42,32 +42,29 @@ export function newSocketId(): string {
  * after the upgrade, with the close code pusher-js acts on (an HTTP refusal
  * would only make it retry).
  */
-export function pusherSocket(
+export async function pusherSocket(
   c: Context,
   app: PusherApp | null,
   settings: SocketSettings,
 ): Promise<Response | void> {
-  const protocol = c.req.query("protocol");
-  const refusal = app === null
-    ? { code: PusherCloseCode.UnknownApp, message: "Unknown app key" }
-    : protocol !== "7"
-    ? { code: PusherCloseCode.UnsupportedProtocol, message: "Only protocol 7 is supported" }
-    : null;
-  const events = refusal || app === null ? refuse(refusal!) : accept(app, settings);
-  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return Promise.resolve();
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return;
+  const events = app === null
+    ? refuse(PusherCloseCode.UnknownApp, "Unknown app key")
+    : c.req.query("protocol") !== "7"
+    ? refuse(PusherCloseCode.UnsupportedProtocol, "Only protocol 7 is supported")
+    : accept(app, settings);
   // The server speaks first, and Workers' Hono helper never reports the open.
-  const opened = upgradeOnWorkers(events);
-  if (opened) return Promise.resolve(opened);
-  return Promise.resolve(settings.upgradeWebSocket(() => events)(c, async () => {}));
+  return upgradeOnWorkers(events) ??
+    await settings.upgradeWebSocket(() => events)(c, async () => {});
 }
 
-function refuse(refusal: { code: number; message: string }): WSEvents {
+function refuse(code: number, message: string): WSEvents {
   let done = false;
   const end = (ws: WSContext) => {
     if (done) return;
     done = true;
-    ws.send(pusherError(refusal.code, refusal.message));
-    ws.close(refusal.code, refusal.message);
+    ws.send(pusherError(code, message));
+    ws.close(code, message);
   };
   return {
     onOpen: (_event, ws) => end(ws),

@@ -5,6 +5,8 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { RedisError } from "../../errors.ts";
+import { HubClosedError } from "../errors.ts";
 import type { UpgradeWebSocket } from "hono/ws";
 import { type Clock, systemClock } from "../../clock.ts";
 import type { ConnectionPolicy } from "../connection.ts";
@@ -164,7 +166,12 @@ export function pusher(hub: Hub, options: PusherOptions): Hono {
   // One error boundary: refusals answer with their status, anything else is a 500.
   app.onError((error, c) => {
     if (error instanceof HTTPException) return c.text(error.message, error.status);
+    // The server SDKs retry on 5xx: say when the hub or its Redis cannot take the event now.
+    if (error instanceof HubClosedError) return c.text("The server is shutting down", 503);
     onError(error, "http api");
+    if (error instanceof RedisError) {
+      return c.text("Redis is unavailable", 503, { "Retry-After": "5" });
+    }
     return c.text("Internal server error", 500);
   });
   return app;

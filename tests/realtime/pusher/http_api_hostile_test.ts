@@ -234,3 +234,11 @@ Deno.test("channel queries answer what the server SDK asks, and refuse user coun
     status: 400,
   });
 });
+
+Deno.test("a publish to a closed hub answers 503, which the server SDKs retry", async () => {
+  await using server = startPusherServer();
+  await server.hub.close();
+  const body = event();
+  const response = await post(server.origin, signedPath("POST", EVENTS, { body }), body);
+  assert.deepEqual(await status(response), [503, "The server is shutting down"]);
+});
