@@ -40,3 +40,15 @@ export async function post(
 export function base64Of(s: string): string {
   return new TextEncoder().encode(s).toBase64();
 }
+
+/**
+ * Fills the list `key` with `v0`…`v<count - 1>` inside Redis (a Lua loop in batches under
+ * Lua's stack limit), so tests about reading long replies do not pay for writing them.
+ */
+export async function fillList(stack: RedisStack, key: string, count: number): Promise<void> {
+  const fill = "for i = 0, tonumber(ARGV[1]) - 1, 1000 do local batch = {} " +
+    "for j = i, math.min(i + 999, ARGV[1] - 1) do batch[#batch + 1] = 'v' .. j end " +
+    "redis.call('RPUSH', KEYS[1], unpack(batch)) end";
+  const reply = await post(stack, "/", ["EVAL", fill, 1, key, count]);
+  if (reply.status !== 200) throw new Error(`Filling ${key} failed: ${JSON.stringify(reply)}`);
+}

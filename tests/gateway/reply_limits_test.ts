@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type RedisStack, startRedisStack } from "../support/redis_stack.ts";
-import { post } from "./_http.ts";
+import { fillList, post } from "./_http.ts";
 
 const MB = 1_000_000;
 
@@ -116,8 +116,7 @@ Deno.test("a single command or transaction past --max-reply-bytes is a 400 namin
   assert.equal(single.status, 400);
   assert.match((single.body as { error: string }).error, naming);
   // Many small elements: the array is abandoned once it passes the limit.
-  const values = Array.from({ length: 200_000 }, (_, i) => `v${i}`);
-  assert.equal((await post(stack, "/", ["RPUSH", "list", ...values])).status, 200);
+  await fillList(stack, "list", 200_000);
   const range = await post(stack, "/", ["LRANGE", "list", 0, -1]);
   assert.equal(range.status, 400);
   assert.match((range.body as { error: string }).error, naming);

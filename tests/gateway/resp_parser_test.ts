@@ -11,7 +11,7 @@ import {
   type RespValue,
 } from "../../scripts/_gateway/resp_parser.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
-import { post } from "./_http.ts";
+import { fillList, post } from "./_http.ts";
 
 const encoder = new TextEncoder();
 
@@ -114,11 +114,7 @@ Deno.test("a reply past the parser's limit is read past without being held, and 
 Deno.test("LRANGE of 400k elements comes back whole through the gateway", async () => {
   await using stack = await startRedisStack();
   const count = 400_000;
-  const batch = 50_000;
-  for (let i = 0; i < count; i += batch) {
-    const values = Array.from({ length: batch }, (_, j) => `v${i + j}`);
-    assert.equal((await post(stack, "/", ["RPUSH", "long", ...values])).status, 200);
-  }
+  await fillList(stack, "long", count);
   const reply = await post(stack, "/", ["LRANGE", "long", 0, -1]);
   const result = (reply.body as { result: string[] }).result;
   assert.equal(result.length, count);
