@@ -1,7 +1,8 @@
 /**
  * The `@upstash/redis` compatibility suite (tests/gateway/upstash_sdk_compat_test.ts) against
- * the gateway in front of a 3-master cluster, one command per request, with node-redis's
- * cluster client as the second path. Each case's keys share one hash tag, so every case is
+ * the gateway in front of a 3-master cluster, in every mode (the auto-pipelined one sends
+ * pipelines the gateway splits per master), with node-redis's cluster client as the second
+ * path. Each case's keys share one hash tag, so every case is
  * legal on a cluster; the methods whose answer is a whole-database view are listed below,
  * because a cluster has no single database to compare them with.
  *
@@ -9,7 +10,7 @@
  */
 
 import { connectClusterRaw } from "../gateway/_sdk_compat/cluster_raw.ts";
-import { SINGLE } from "../gateway/_sdk_compat/modes.ts";
+import { MODES } from "../gateway/_sdk_compat/modes.ts";
 import { runMode } from "../gateway/_sdk_compat/run_mode.ts";
 import { startClusterStack } from "./_cluster_stack.ts";
 
@@ -24,10 +25,12 @@ const CLUSTER_LIMITS: Readonly<Record<string, string>> = {
 Deno.test("@upstash/redis gets back what the cluster holds, for every method, through the clustered gateway", async (t) => {
   await using stack = await startClusterStack({ allow: [] });
   await using raw = await connectClusterRaw(stack.cluster.seedUrls);
-  await runMode(t, SINGLE, {
-    gatewayUrl: stack.gatewayUrl,
-    token: stack.token,
-    raw: raw.command,
-    limits: CLUSTER_LIMITS,
-  });
+  for (const mode of MODES) {
+    await runMode(t, mode, {
+      gatewayUrl: stack.gatewayUrl,
+      token: stack.token,
+      raw: raw.command,
+      limits: CLUSTER_LIMITS,
+    });
+  }
 });
