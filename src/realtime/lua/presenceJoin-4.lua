@@ -17,11 +17,15 @@
     stale    member JSONs pruned because their instances stopped heartbeating
     updated  1 when the user was held already with other member JSON (the
              latest authorization wins, and is announced), else 0
+
+  A replay gets the first run's added, stale and updated, and the members as
+  they are then: the member list is not kept with the answer, or each join
+  would keep the whole channel and N joins N² bytes.
 ]]
 -- @include "presence.lua"
 
-local replayed = replayedAnswer()
-if replayed then return replayed end
+local kept = replayedAnswer()
+if kept then return { kept[1], redis.call("HVALS", members), kept[2], kept[3] } end
 
 local now, deadline, instance, user, member, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 
@@ -38,4 +42,5 @@ if added == 0 then
 end
 redis.call("HSET", members, user, member)
 expireAll(ttl)
-return keepAnswer({ added, redis.call("HVALS", members), stale, updated }, ttl)
+keepAnswer({ added, stale, updated }, ttl)
+return { added, redis.call("HVALS", members), stale, updated }

@@ -10,11 +10,16 @@
   Output: { members, stale }
     members  every member JSON
     stale    member JSONs pruned because their instances stopped heartbeating
+
+  Only the pruned members are kept for a replay (it lists the members again),
+  and only when there are some: a replay of a call that pruned nothing may
+  simply run again.
 ]]
 -- @include "presence.lua"
 
-local replayed = replayedAnswer()
-if replayed then return replayed end
+local kept = replayedAnswer()
+if kept then return { redis.call("HVALS", members), kept } end
 
 local stale = pruneLapsed(ARGV[1], ARGV[2])
-return keepAnswer({ redis.call("HVALS", members), stale }, ARGV[3])
+if #stale > 0 then keepAnswer(stale, ARGV[3]) end
+return { redis.call("HVALS", members), stale }
