@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { systemClock } from "../../src/clock.ts";
 import { defineScript, Keyspace, ScriptRunner, UpstashRedis } from "../../src/redis/mod.ts";
 import { RedisPresence } from "../../src/realtime/_redis_presence.ts";
-import { presenceJoin, presenceMembers } from "../../src/realtime/_scripts.ts";
+import { presenceJoin, presenceMembers, presenceTouch } from "../../src/realtime/_scripts.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 
 Deno.test("presence joins and member lists keep small replay answers however many members the channel has, and a replay still gets the first answer", async () => {
@@ -82,4 +82,15 @@ Deno.test("presence joins and member lists keep small replay answers however man
   // A members() call that pruned nothing keeps nothing.
   await runner.run(defineScript(presenceMembers), keysOf("members-2"), [now, "b", 60_000]);
   assert.equal(await stack.redis.exists(keys.key("replay", "members-2")), 0);
+  // Nor does a heartbeat that changed nobody's presence, the common case.
+  const touched = await runner.run(defineScript(presenceTouch), keysOf("touch-1"), [
+    now,
+    now + 30_000,
+    "b",
+    60_000,
+    "ann",
+    '{"id":"ann"}',
+  ]);
+  assert.deepEqual(touched, [[], []]);
+  assert.equal(await stack.redis.exists(keys.key("replay", "touch-1")), 0);
 });

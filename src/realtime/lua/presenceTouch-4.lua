@@ -14,6 +14,9 @@
   Output: { readded, stale }
     readded  member JSONs that no instance held and that this instance recorded again
     stale    member JSONs pruned because their instances stopped heartbeating
+
+  The answer is kept for a replay only when it names someone: a heartbeat
+  that changed nobody's presence may simply run again, and most do.
 ]]
 -- @include "presence.lua"
 
@@ -35,4 +38,5 @@ for i = 5, #ARGV, 2 do
   redis.call("HSETNX", members, user, member)
 end
 expireAll(ttl)
-return keepAnswer({ readded, stale }, ttl)
+if #readded > 0 or #stale > 0 then keepAnswer({ readded, stale }, ttl) end
+return { readded, stale }
