@@ -37,7 +37,8 @@ function redisBackend(ctx, suffix) {
 /** @type {import("./mod.mjs").Case[]} */
 export const cases = [
   {
-    name: "memory: drain() runs dispatched jobs in priority order with validated payloads",
+    name:
+      "memory: drain() runs dispatched jobs in priority order with validated payloads",
     async run() {
       const seen = [];
       const queue = new Queue({ backend: new MemoryBackend() });
@@ -45,13 +46,17 @@ export const cases = [
       await queue.dispatch(job, { n: 1 }, { priority: "low" });
       await queue.dispatch(job, { n: 2 }, { priority: "high" });
       await assert.rejects(queue.dispatch(job, { n: "x" }), JobValidationError);
-      const summary = await new Worker(queue, { jobs: [job], logger: silentLogger }).drain();
+      const summary = await new Worker(queue, {
+        jobs: [job],
+        logger: silentLogger,
+      }).drain();
       assert.equal(summary.completed, 2);
       assert.deepEqual(seen, [2, 1]);
     },
   },
   {
-    name: "memory: a failing job is retried, then dead-lettered with every attempt's error",
+    name:
+      "memory: a failing job is retried, then dead-lettered with every attempt's error",
     async run() {
       const queue = new Queue({ backend: new MemoryBackend() });
       const job = defineJob({
@@ -64,15 +69,22 @@ export const cases = [
         },
       });
       await queue.dispatch(job, null);
-      const summary = await new Worker(queue, { jobs: [job], logger: silentLogger }).drain();
+      const summary = await new Worker(queue, {
+        jobs: [job],
+        logger: silentLogger,
+      }).drain();
       assert.equal(summary.retried, 1);
       assert.equal(summary.failed, 1);
       const [dead] = await queue.failed.list();
-      assert.deepEqual(dead.errors.map((e) => e.message), ["attempt 1", "attempt 2"]);
+      assert.deepEqual(dead.errors.map((e) => e.message), [
+        "attempt 1",
+        "attempt 2",
+      ]);
     },
   },
   {
-    name: "redis over the gateway: drain() completes dispatched jobs and counts them",
+    name:
+      "redis over the gateway: drain() completes dispatched jobs and counts them",
     async run(ctx) {
       const seen = [];
       const queue = new Queue({ backend: redisBackend(ctx, "drain") });
@@ -82,7 +94,11 @@ export const cases = [
       const replay = await queue.dispatch(job, { n: 9 }, { jobId: "fixed" });
       assert.equal(again.created, true);
       assert.equal(replay.created, false);
-      const summary = await new Worker(queue, { jobs: [job], concurrency: 4, logger: silentLogger })
+      const summary = await new Worker(queue, {
+        jobs: [job],
+        concurrency: 4,
+        logger: silentLogger,
+      })
         .drain({ maxTime: 10_000 });
       assert.equal(summary.completed, 4);
       assert.deepEqual(seen.sort(), [1, 2, 3, 9]);
@@ -97,7 +113,8 @@ export const cases = [
     },
   },
   {
-    name: "redis over the gateway: a dead-lettered job is listed, retried and then completes",
+    name:
+      "redis over the gateway: a dead-lettered job is listed, retried and then completes",
     async run(ctx) {
       let fail = true;
       const queue = new Queue({ backend: redisBackend(ctx, "failed") });
@@ -122,11 +139,15 @@ export const cases = [
     },
   },
   {
-    name: "memory: a crashed worker's job is served again with maxRetries 0, as a stall",
+    name:
+      "memory: a crashed worker's job is served again with maxRetries 0, as a stall",
     async run() {
       let time = 1_700_000_000_000;
       const backend = new MemoryBackend();
-      const queue = new Queue({ backend, clock: { ...systemClock, now: () => time } });
+      const queue = new Queue({
+        backend,
+        clock: { ...systemClock, now: () => time },
+      });
       const seen = [];
       const job = recorder(seen, { maxRetries: 0 });
       const { id } = await queue.dispatch(job, { n: 1 });
@@ -146,13 +167,18 @@ export const cases = [
       worker.on("stalled", (event) => stalled.push(event));
       const summary = await worker.drain();
       assert.equal(summary.completed, 1);
-      assert.deepEqual(stalled, [{ jobId: id, queue: "default", failed: false }]);
+      assert.deepEqual(stalled, [{
+        jobId: id,
+        queue: "default",
+        failed: false,
+      }]);
       assert.deepEqual(seen, [1]);
       assert.equal((await queue.job(id))?.state, "completed");
     },
   },
   {
-    name: "redis over the gateway: ctx.progress() is stored on the job and read with queue.job()",
+    name:
+      "redis over the gateway: ctx.progress() is stored on the job and read with queue.job()",
     async run(ctx) {
       const queue = new Queue({ backend: redisBackend(ctx, "progress") });
       let read;
@@ -170,12 +196,63 @@ export const cases = [
       });
       const { id } = await queue.dispatch(job, null);
       assert.equal((await queue.job(id, "default"))?.state, "waiting");
-      const summary = await new Worker(queue, { jobs: [job], logger: silentLogger })
+      const summary = await new Worker(queue, {
+        jobs: [job],
+        logger: silentLogger,
+      })
         .drain({ maxTime: 10_000 });
       assert.equal(summary.completed, 1);
       assert.equal(read?.state, "active");
       assert.equal(read?.progress, 60);
       assert.equal((await queue.job(id, "default"))?.state, "completed");
+    },
+  },
+  {
+    name:
+      "redis over the gateway: a finished job is kept with its result and logs, found by tag, and its changes arrive as events",
+    async run(ctx) {
+      const queue = new Queue({ backend: redisBackend(ctx, "operate") });
+      const job = defineJob({
+        name: "invoice",
+        schema: v.object({ user: v.number() }),
+        tags: (payload) => [`user:${payload.user}`],
+        handle(payload, jobCtx) {
+          jobCtx.log(`billing ${payload.user}`);
+          return { paid: payload.user };
+        },
+      });
+      const controller = new AbortController();
+      const events = queue.events({
+        queues: ["default"],
+        signal: controller.signal,
+      });
+      await events.ready;
+      const { id } = await queue.dispatch(job, { user: 42 });
+      await queue.dispatch(job, { user: 7 });
+      const summary = await new Worker(queue, {
+        jobs: [job],
+        logger: silentLogger,
+      })
+        .drain({ maxTime: 10_000 });
+      assert.equal(summary.completed, 2);
+      const { jobs, cursor } = await queue.jobs({ tag: "user:42" });
+      assert.deepEqual(jobs.map((found) => [found.id, found.state]), [[
+        id,
+        "completed",
+      ]]);
+      assert.equal(cursor, null);
+      assert.deepEqual(jobs[0].result, { paid: 42 });
+      assert.deepEqual(jobs[0].logs, ["billing 42"]);
+      const states = [];
+      const reader = events.getReader();
+      while (!states.includes("completed")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (value.id === id) states.push(value.state);
+      }
+      controller.abort();
+      reader.releaseLock();
+      assert.deepEqual(states, ["waiting", "active", "completed"]);
     },
   },
 ];
