@@ -441,6 +441,15 @@ Deno.test("the operate API on a real Redis through the HTTP gateway", async (t) 
         assert.equal(outcome.status, "succeeded");
         assert.equal(ran, 1);
         assert.deepEqual(phases, ["reading paused tasks"]);
+        // run() of a task that needs the overlap lock does not run it without the lock.
+        let guarded = 0;
+        scheduler.call("refund", () => void guarded++).daily().withoutOverlapping();
+        const refused = await scheduler.run("refund");
+        assert.ok(
+          refused.status === "failed" && refused.error instanceof RedisError &&
+            refused.error.code === "REDIS_UNAVAILABLE",
+        );
+        assert.equal(guarded, 0);
       } finally {
         await stack.startRedis();
       }
