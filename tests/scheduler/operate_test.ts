@@ -64,6 +64,20 @@ Deno.test("a paused task is not started by another task's then() either; run() o
   assert.deepEqual(ran, ["report", "report", "notify"]);
 });
 
+Deno.test("a pause is kept by name: a task dropped by a failing builder call and registered again is still paused", async () => {
+  const scheduler = new Scheduler();
+  const task = scheduler.call("digest", () => {}).hourly();
+  await scheduler.pause("digest");
+  assert.throws(() => task.dailyAt("25:00"), RangeError); // drops the task
+  assert.deepEqual(await scheduler.tasks(), []);
+  await assert.rejects(scheduler.resume("digest"), UnknownTaskError);
+  scheduler.call("digest", () => {}).dailyAt("08:00");
+  const [again] = await scheduler.tasks();
+  assert.equal(again.paused, true);
+  const [outcome] = await scheduler.runDue(new Date("2025-06-02T08:00:00Z"));
+  assert.equal(outcome.status === "skipped" && outcome.reason, "paused");
+});
+
 Deno.test("pause(), resume() and run() refuse a name no task has, with UnknownTaskError", async () => {
   const scheduler = new Scheduler();
   scheduler.call("known", () => {});
