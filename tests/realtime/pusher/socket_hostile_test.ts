@@ -9,7 +9,8 @@ import { ManualClock } from "../../support/manual_clock.ts";
 import { APP, startPusherServer } from "./_server.ts";
 import { RawPusher } from "./_raw.ts";
 import { hmac } from "./_sign.ts";
-import { rawUpgrade } from "../_support/ws_client.ts";
+import { maskedTextFrame, rawUpgrade, readUntilClosed } from "../_support/ws_client.ts";
+import { CloseCode } from "../../../src/realtime/close_codes.ts";
 import { sign } from "../_support/server.ts";
 
 const auth = (text: string) => `${APP.key}:${hmac(APP.secret, text)}`;
@@ -258,4 +259,42 @@ Deno.test("maxConnectionsPerUser counts Pusher connections once named, with Kiln
   await using _third = third;
   third.send("pusher:signin", { auth: auth(`${thirdId}::user::${userData}`), user_data: userData });
   await third.next("pusher:signin_success");
+});
+
+Deno.test("a Pusher client that stops reading is closed as a slow consumer (4100) instead of buffering", async () => {
+  const codes: number[] = [];
+  await using server = startPusherServer({ pusher: { maxBufferedBytes: 256 * 1024 } });
+  // The hub reports Kiln's close code to its hooks; the socket got Pusher's 4100.
+  server.hub.use({ onClose: (_connection, { code }) => void codes.push(code) });
+  const conn = await Deno.connect({ hostname: server.host, port: server.port });
+  try {
+    await conn.write(new TextEncoder().encode(
+      [
+        `GET /app/${APP.key}?protocol=7 HTTP/1.1`,
+        `Host: ${server.host}:${server.port}`,
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "",
+        "",
+      ].join("\r\n"),
+    ));
+    await conn.read(new Uint8Array(4096)); // the 101 and perhaps connection_established
+    const subscribe = { event: "pusher:subscribe", data: { channel: "firehose" } };
+    await conn.write(maskedTextFrame(JSON.stringify(subscribe)));
+    // Flood the channel; the client never reads again.
+    const chunk = "x".repeat(64 * 1024);
+    for (let i = 0; i < 1000 && codes.length === 0; i++) {
+      await server.hub.broadcast("firehose", "chunk", chunk);
+      // Yield to I/O now and then (a turn of the event loop, not a wait for time).
+      if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    assert.deepEqual(codes, [CloseCode.SlowConsumer]);
+    assert.equal(server.hub.size, 0);
+    // Behind the buffered chunks, the close frame carries Pusher's code: reconnect with back-off.
+    assert.equal(await readUntilClosed(conn), 4100);
+  } finally {
+    conn.close();
+  }
 });
