@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { defineJob, Queue, RedisBackend, systemClock } from "../../src/queue/mod.ts";
 import { Keyspace } from "../../src/redis/keys.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { quietWorker, waitFor } from "./_helpers.ts";
@@ -42,8 +42,16 @@ Deno.test("a worker process killed with SIGKILL mid-job loses nothing: its jobs 
   const child = spawnWorker(stack.gatewayUrl, stack.token, prefix, "hang");
   await child.stdout.cancel();
   await waitFor(async () => (await runCounts(stack.redis, `${prefix}:runs`)).size === 3, 15_000);
+  // Its heartbeat, which rode on its polls, lists it while it lives.
+  const [alive] = await queue.workers();
+  assert.deepEqual([alive.concurrency, alive.queues], [3, ["default"]]);
   child.kill("SIGKILL");
   assert.equal((await child.status).signal, "SIGKILL");
+  // Dead, it beats no more: once its heartbeat's ttl (3 × a third of its minute lease) is
+  // over, it leaves the list. Read on a clock that far ahead rather than waiting a minute.
+  const later = new Queue({ backend, clock: { ...systemClock, now: () => Date.now() + 60_001 } });
+  assert.deepEqual(await later.workers(), []);
+  assert.equal((await queue.workers()).length, 1, "still within its ttl now");
   assert.equal((await queue.counts()).active, 3);
   // The dead process's leases run out now, as they would after their minute: ended by
   // hand with its tokens, read from Redis, so no real time has to pass.
