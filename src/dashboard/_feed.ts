@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { Backoff } from "../_backoff.ts";
 import { readOverview } from "./_overview.ts";
 import type { DashboardParts } from "./_state.ts";
 
@@ -27,6 +28,8 @@ export class Feed {
   #timer: unknown = null;
   #events: AbortController | null = null;
   #last: FeedMessage | null = null;
+  /** Whether the last overview read failed. */
+  #outage = false;
   /** Bumped on every start and stop, so a read that outlives its run schedules nothing. */
   #generation = 0;
 
@@ -57,19 +60,51 @@ export class Feed {
 
   #start(): void {
     void this.#tick(++this.#generation);
-    const { queue } = this.#parts;
+    this.#listen();
+  }
+
+  /** (Re)opens the `queue.events()` subscription, closing the one before. */
+  #listen(): void {
+    this.#events?.abort();
     const controller = new AbortController();
     this.#events = controller;
-    void (async () => {
+    void this.#follow(controller.signal);
+  }
+
+  /**
+   * Forwards `queue.events()` until the last listener leaves. When the stream
+   * fails or ends (Redis or the gateway went away), it says so and listens
+   * again after a back-off, which also picks up queues created since.
+   */
+  async #follow(signal: AbortSignal): Promise<void> {
+    const retry = new Backoff({ initial: 1_000, max: 30_000, jitter: "equal" });
+    while (!signal.aborted) {
       try {
-        for await (const event of queue.events({ signal: controller.signal })) {
-          if (controller.signal.aborted) break;
+        for await (const event of this.#parts.queue.events({ signal })) {
+          if (signal.aborted) return;
+          retry.reset();
           this.#send({ event: "job", data: JSON.stringify(event) });
         }
       } catch (error) {
-        if (!controller.signal.aborted) this.#send(errorMessage(error));
+        if (!signal.aborted) this.#send(errorMessage(error));
       }
-    })();
+      await this.#wait(retry.next(), signal);
+    }
+  }
+
+  #wait(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const timer = this.#parts.clock.setTimeout(() => {
+        signal.removeEventListener("abort", stop);
+        resolve();
+      }, ms);
+      const stop = () => {
+        this.#parts.clock.clearTimeout(timer);
+        resolve();
+      };
+      signal.addEventListener("abort", stop, { once: true });
+    });
   }
 
   #stop(): void {
@@ -79,6 +114,7 @@ export class Feed {
     this.#events?.abort();
     this.#events = null;
     this.#last = null;
+    this.#outage = false;
   }
 
   async #tick(generation: number): Promise<void> {
@@ -90,7 +126,15 @@ export class Feed {
       message = errorMessage(error);
     }
     if (generation !== this.#generation) return;
-    if (message.event === "snapshot") this.#last = message;
+    if (message.event === "snapshot") {
+      // Back from an outage: a subscription that lived through it may be dead without
+      // saying so (an SSE stream cut by a gateway crash), so listen afresh.
+      if (this.#outage) this.#listen();
+      this.#outage = false;
+      this.#last = message;
+    } else {
+      this.#outage = true;
+    }
     this.#send(message);
     this.#timer = this.#parts.clock.setTimeout(
       () => void this.#tick(generation),

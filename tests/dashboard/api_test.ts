@@ -336,3 +336,46 @@ Deno.test("/api/events streams snapshots and job events, and stops reading when 
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(reads, after, "no reads once nobody listens");
 });
+
+Deno.test("/api/events says when Redis goes away and follows job events again once the gateway is back", async () => {
+  await using stack = await startRedisStack();
+  const queue = new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "feed" }) });
+  await failedJobs(queue, 1);
+  const app = new Hono().route("/kiln", dashboard({ queue, authorize: () => true, refresh: 200 }));
+  const response = await app.request("/kiln/api/events");
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let reading: Promise<ReadableStreamReadResult<string>> | null = null;
+  /** Reads for at most `ms`; a read still pending carries over to the next call, losing nothing. */
+  const readFor = async (ms: number) => {
+    reading ??= reader.read();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const result = await Promise.race([
+      reading,
+      new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ms)),
+    ]);
+    clearTimeout(timer);
+    if (result === null) return;
+    reading = null;
+    text += result.value ?? "";
+  };
+  try {
+    while (!text.includes("event: snapshot")) await readFor(1_000);
+    await stack.stopGateway();
+    while (!text.includes("event: error")) await readFor(1_000);
+    assert.match(text, /event: error\ndata: \{"error":/);
+    await stack.startGateway();
+    // The feed listens again after its back-off: dispatch until a job's event arrives.
+    let seen: string | undefined;
+    const deadline = Date.now() + 15_000;
+    while (seen === undefined) {
+      assert.ok(Date.now() < deadline, "no job event within 15 s of the gateway's return");
+      const { id } = await queue.dispatch(hostile, { note: "after the restart" });
+      for (let n = 0; n < 5 && !text.includes(`"id":"${id}"`); n++) await readFor(300);
+      if (text.includes(`"id":"${id}"`)) seen = id;
+    }
+    assert.match(text, new RegExp(`event: job\\ndata: [^\\n]*"id":"${seen}"`));
+  } finally {
+    await reader.cancel();
+  }
+});
