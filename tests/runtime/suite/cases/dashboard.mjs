@@ -44,13 +44,11 @@ async function queueWithFailedJob(ctx) {
 /** @type {import("./mod.mjs").Case[]} */
 export const cases = [
   {
-    name:
-      "pages, assets and the JSON API serve a Redis queue, escaping what a job carries",
+    name: "pages, assets and the JSON API serve a Redis queue, escaping what a job carries",
     async run(ctx) {
       const { queue, id } = await queueWithFailedJob(ctx);
       const app = dashboard({ queue, authorize: () => true });
-      const listed =
-        await (await app.request("/api/jobs?queue=dash&tag=note:25")).json();
+      const listed = await (await app.request("/api/jobs?queue=dash&tag=note:25")).json();
       assert.deepEqual(listed.jobs.map((job) => job.id), [id]);
       const page = await app.request(`/jobs/${id}?queue=dash`);
       assert.equal(page.status, 200);
@@ -74,8 +72,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "a cross-site POST is refused and a same-origin retry moves the job back to waiting",
+    name: "a cross-site POST is refused and a same-origin retry moves the job back to waiting",
     async run(ctx) {
       const { queue, id } = await queueWithFailedJob(ctx);
       const app = dashboard({ queue, authorize: () => true });
