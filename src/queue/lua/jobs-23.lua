@@ -63,12 +63,13 @@ local function consider(id)
   if not state then return false end
   if onlyState ~= "" and state ~= onlyState then return true end
   if onlyName ~= "" or onlyTag ~= "" or since or till then
-    local name, created, tags = parseLabels(redis.call("HGET", q.labels, id) or "")
+    local name, ts, rest = splitLabels(redis.call("HGET", q.labels, id) or "")
+    local created = tonumber(ts) or 0
     if onlyName ~= "" and name ~= onlyName then return true end
     if (since and created < since) or (till and created >= till) then return true end
     if onlyTag ~= "" then
       local found = false
-      for _, tag in ipairs(tags) do if tag == onlyTag then found = true end end
+      for _, tag in ipairs(tagsOf(rest)) do if tag == onlyTag then found = true end end
       if not found then return true end
     end
   end

@@ -84,33 +84,42 @@ local function stamp(ms)
   return string.format("%013.0f", ms)
 end
 
--- A job's labels, as the labels HASH keeps them: name, dispatch time and tags,
--- separated by SEP. Index entries are rebuilt from them, and searches filter on
--- them, so neither ever decodes a record (whose payload may be a megabyte).
+-- A job's labels, as the labels HASH keeps them: name, dispatch time as 13
+-- digits, then its tags, separated by SEP. Index entries are rebuilt from them,
+-- and searches filter on them, so neither ever decodes a record (whose payload
+-- may be a megabyte).
 local function labelsOf(name, createdAt, tags)
-  local parts = { name, string.format("%.0f", createdAt) }
+  local parts = { name, stamp(createdAt) }
   for _, tag in ipairs(tags or {}) do parts[#parts + 1] = tag end
   return table.concat(parts, SEP)
 end
 
--- Splits labels into name, dispatch time (a number) and a list of tags.
-local function parseLabels(labels)
-  local parts = {}
-  for part in string.gmatch(labels .. SEP, "([^%z]*)%z") do parts[#parts + 1] = part end
+-- Splits labels into name, dispatch time (13 digits), and the rest: the tags, SEP-separated.
+local function splitLabels(labels)
+  local at = string.find(labels, SEP, 1, true) or #labels + 1
+  return string.sub(labels, 1, at - 1), string.sub(labels, at + 1, at + 13), string.sub(labels, at + 15)
+end
+
+-- The tags of split labels' rest, as a list.
+local function tagsOf(rest)
   local tags = {}
-  for i = 3, #parts do tags[#tags + 1] = parts[i] end
-  return parts[1], tonumber(parts[2]) or 0, tags
+  if rest ~= "" then
+    for tag in string.gmatch(rest .. SEP, "([^%z]*)%z") do tags[#tags + 1] = tag end
+  end
+  return tags
 end
 
 -- Appends the index entries of a job to `out`: every job, by name and by each
 -- tag, each sorted by dispatch time, in one ZSET ranged by text, so a search
 -- reads a range instead of scanning jobs.
 local function indexEntries(id, labels, out)
-  local name, createdAt, tags = parseLabels(labels)
-  local tail = SEP .. stamp(createdAt) .. SEP .. id
+  local name, ts, rest = splitLabels(labels)
+  local tail = SEP .. ts .. SEP .. id
   out[#out + 1] = "a" .. tail
   out[#out + 1] = "n" .. SEP .. name .. tail
-  for _, tag in ipairs(tags) do out[#out + 1] = "t" .. SEP .. tag .. tail end
+  if rest ~= "" then
+    for _, tag in ipairs(tagsOf(rest)) do out[#out + 1] = "t" .. SEP .. tag .. tail end
+  end
   return out
 end
 
