@@ -7,7 +7,7 @@
  * @module
  */
 import { dashboard } from "@kiln/core/dashboard";
-import { defineJob, Queue, RedisBackend, Worker } from "@kiln/core/queue";
+import { defineJob, MemoryBackend, Queue, RedisBackend, Worker } from "@kiln/core/queue";
 import * as v from "valibot";
 import * as assert from "./_assert.mjs";
 
@@ -15,6 +15,80 @@ import * as assert from "./_assert.mjs";
 export const name = "dashboard";
 
 const HOSTILE = "<script>alert(1)</script>";
+
+const PEER_ADDRESS =
+  "workerd has no peer address to read (a Worker sits behind Cloudflare's edge, " +
+  'so "local-only" means nothing there), and the case needs node:net and node:os';
+
+/**
+ * The runtime's own `getConnInfo`, imported when the case runs: the workerd
+ * bundle replaces these Node and Bun adapters with a module that throws
+ * (see ../workerd/workerd.test.mjs), and a static import would load it.
+ *
+ * @param {"node" | "bun"} runtime
+ * @returns {Promise<import("hono/conninfo").GetConnInfo>}
+ */
+async function runtimeGetConnInfo(runtime) {
+  return runtime === "bun"
+    ? (await import("hono/bun")).getConnInfo
+    : (await import("@hono/node-server/conninfo")).getConnInfo;
+}
+
+/**
+ * This machine's first non-loopback IPv4 address, to connect from as a peer
+ * that "local-only" must refuse.
+ *
+ * @returns {Promise<string>}
+ */
+async function outsideAddress() {
+  const { networkInterfaces } = await import("node:os");
+  const found = Object.values(networkInterfaces()).flat()
+    .find((i) => i && i.family === "IPv4" && !i.internal);
+  if (!found) {
+    throw new Error(
+      "this case needs a non-loopback IPv4 interface to connect from",
+    );
+  }
+  return found.address;
+}
+
+/**
+ * A GET written by hand with the Host header given (fetch() sends the URL's),
+ * as a DNS-rebinding page's request arrives: a hostile name, a loopback peer.
+ *
+ * @param {string} url
+ * @param {string} host
+ * @returns {Promise<number>} The response status.
+ */
+async function statusWithHost(url, host) {
+  const { connect } = await import("node:net");
+  const { hostname, port, pathname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let head = "";
+    socket.setEncoding("latin1");
+    socket.setTimeout(
+      3000,
+      () => socket.destroy(new Error("No response in 3s")),
+    );
+    socket.on("connect", () => {
+      socket.write(
+        `GET ${pathname} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+    });
+    socket.on("data", (chunk) => {
+      head += chunk;
+      if (!head.includes("\r\n")) return;
+      socket.destroy();
+      resolve(Number(head.split(" ")[1]));
+    });
+    socket.on("error", reject);
+    socket.on(
+      "close",
+      () => reject(new Error(`Connection closed before a response: ${head}`)),
+    );
+  });
+}
 
 const failing = defineJob({
   name: "failing",
@@ -104,6 +178,62 @@ export const cases = [
         const response = await app.request(path);
         assert.equal(response.status, 403, path);
         await response.body?.cancel();
+      }
+    },
+  },
+  {
+    name: '"local-only" serves a loopback peer over real HTTP and refuses a non-loopback peer ' +
+      "whatever its headers claim, and a loopback peer asking for another host",
+    runtimes: ["node", "bun"],
+    because: PEER_ADDRESS,
+    async run(ctx) {
+      const queue = new Queue({ backend: new MemoryBackend() });
+      const getConnInfo = await runtimeGetConnInfo(ctx.runtime);
+      const server = await ctx.serve(({ app }) => {
+        app.route(
+          "/kiln",
+          dashboard({ queue, authorize: "local-only", getConnInfo }),
+        );
+      }, { hostname: "0.0.0.0" });
+      try {
+        const local = await fetch(`${server.url}/kiln/api/queues`);
+        assert.equal(local.status, 200);
+        assert.deepEqual(await local.json(), { queues: [] });
+
+        const port = new URL(server.url).port;
+        const forged = await fetch(
+          `http://${await outsideAddress()}:${port}/kiln/api/queues`,
+          {
+            headers: {
+              "X-Forwarded-For": "127.0.0.1",
+              "X-Real-IP": "127.0.0.1",
+              Forwarded: "for=127.0.0.1",
+            },
+          },
+        );
+        assert.equal(forged.status, 403, "a non-loopback peer is refused");
+        assert.equal(
+          (await forged.json()).error,
+          "Not allowed to see this dashboard",
+        );
+
+        // DNS rebinding: the hostile page's name resolves to 127.0.0.1, but its Host is its own.
+        assert.equal(
+          await statusWithHost(
+            `${server.url}/kiln/api/queues`,
+            `attacker.example:${port}`,
+          ),
+          403,
+        );
+        assert.equal(
+          await statusWithHost(
+            `${server.url}/kiln/api/queues`,
+            `localhost:${port}`,
+          ),
+          200,
+        );
+      } finally {
+        await server.close();
       }
     },
   },

@@ -46,10 +46,11 @@ export { hostCases };
  * @property {(url: string, headers: Record<string, string>) => Promise<{ status: number; headers: Headers }>} handshake
  *   Sends a raw WebSocket upgrade request and returns the response head: what a refused
  *   upgrade answered, which no WebSocket client shows.
- * @property {(setup: HttpSetup) => Promise<HttpServer>} serve Serves a Hono app over real
+ * @property {(setup: HttpSetup, options?: { hostname?: string }) => Promise<HttpServer>} serve Serves a Hono app over real
  *   HTTP the way each runtime deploys one: `@hono/node-server` on Node, `Bun.serve` on
  *   Bun, the worker's own `fetch` handler in workerd (reached through Miniflare's port);
- *   see `../http/`.
+ *   see `../http/`. On Node and Bun,
+ *   `{ hostname: "0.0.0.0" }` listens on every interface (the URL stays 127.0.0.1).
  * @property {(() => Promise<TempDirectory>) | undefined} tempDirectory A fresh directory
  *   on disk (Node and Bun only: workerd has no file system).
  */

@@ -6,12 +6,12 @@
 import { Hono } from "hono";
 
 /** @type {import("../cases/mod.mjs").CaseContext["serve"]} */
-export async function serve(setup) {
+export async function serve(setup, options = {}) {
   const app = new Hono();
   const release = await setup({ app });
   const server = Bun.serve({
     port: 0,
-    hostname: "127.0.0.1",
+    hostname: options.hostname ?? "127.0.0.1",
     fetch: app.fetch,
   });
   return {

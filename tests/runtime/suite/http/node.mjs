@@ -8,13 +8,13 @@ import { serve as listen } from "@hono/node-server";
 import { Hono } from "hono";
 
 /** @type {import("../cases/mod.mjs").CaseContext["serve"]} */
-export async function serve(setup) {
+export async function serve(setup, options = {}) {
   const app = new Hono();
   const release = await setup({ app });
   let server;
   const port = await new Promise((resolve) => {
     server = listen(
-      { fetch: app.fetch, port: 0, hostname: "127.0.0.1" },
+      { fetch: app.fetch, port: 0, hostname: options.hostname ?? "127.0.0.1" },
       (info) => {
         resolve(info.port);
       },

@@ -59,7 +59,18 @@ const bundle = await build({
   platform: "browser",
   target: "es2022",
   conditions: ["workerd", "worker", "browser"],
-  plugins: [nodeAndBunOnly(["@kiln/core/upload/file-store", "tus-js-client", "pusher"])],
+  plugins: [
+    nodeAndBunOnly([
+      "@kiln/core/upload/file-store",
+      "tus-js-client",
+      "pusher",
+      // The dashboard's "local-only" case (cases/dashboard.mjs): peer addresses and raw sockets.
+      "hono/bun",
+      "@hono/node-server/conninfo",
+      "node:net",
+      "node:os",
+    ]),
+  ],
   write: false,
   logLevel: "error",
 });
