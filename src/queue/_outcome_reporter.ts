@@ -114,6 +114,7 @@ export class OutcomeReporter {
           retain: this.#queue.retain,
           logs,
           runTime,
+          metrics: this.#queue.tracking.metrics,
         });
         if (result === "retried" || result === "failed" || result === "released") {
           this.#options.count(result);

@@ -49,6 +49,12 @@ export interface NewJob {
   readonly tags?: readonly string[];
   /** How long its id and unique key stay reserved after it ends, in milliseconds. */
   readonly dedupeFor?: number;
+  /**
+   * Whether to index it by name, tags and dispatch time for searches
+   * (`QueueOptions.search`); an unindexed job is found by id and state only.
+   * @default true
+   */
+  readonly indexed?: boolean;
 }
 
 /** The error of one failed attempt, kept with the job. */
@@ -303,6 +309,10 @@ export interface TakeRequest {
   readonly worker?: string;
   /** The worker's heartbeat, written by this call. */
   readonly heartbeat?: Heartbeat;
+  /** Whether to count this call's completions, stalls and wait times (`QueueOptions.metrics`). @default true */
+  readonly metrics?: boolean;
+  /** Whether to keep each reserved job's start time and worker (`QueueOptions.search`). @default true */
+  readonly runs?: boolean;
 }
 
 /** What {@linkcode QueueBackend.take} did. */
@@ -349,6 +359,8 @@ export interface FailRequest extends Lease {
   readonly logs?: readonly string[];
   /** How long the handler ran, in milliseconds, when it ran (not for a release). */
   readonly runTime?: number;
+  /** Whether to count this outcome and run time (`QueueOptions.metrics`). @default true */
+  readonly metrics?: boolean;
 }
 
 /**

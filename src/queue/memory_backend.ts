@@ -55,6 +55,8 @@ interface Entry {
   readonly uniqueKey?: string;
   readonly dispatchToken: string | undefined;
   readonly tags: readonly string[];
+  /** Whether searches by name, tag or dispatch time find it (`NewJob.indexed`). */
+  readonly indexed: boolean;
   readonly dedupeFor: number;
   /** When it was due at dispatch (the wait-time metric counts from here). */
   readonly dueAt: number;
@@ -76,6 +78,10 @@ interface Entry {
   resultJson: string | undefined;
   logs: string[];
 }
+
+/** Where a call counts its metrics: the queue's store, or nowhere (`metrics: false`). */
+type Counting = Pick<MetricStore, "count" | "sample">;
+const NOT_COUNTED: Counting = { count() {}, sample() {} };
 
 /** The lease token of a job an operator cancelled: no worker's token matches it. */
 const CANCELLED = "!cancelled";
@@ -170,8 +176,13 @@ class QueueState {
     }
   }
 
-  deadLetter(entry: Entry, now: number, limit: RetainLimit): void {
-    this.metrics.count("failed", 1, now);
+  deadLetter(
+    entry: Entry,
+    now: number,
+    limit: RetainLimit,
+    metrics: Counting = this.metrics,
+  ): void {
+    metrics.count("failed", 1, now);
     this.emit(entry.id, "failed", now);
     entry.state = "failed";
     this.failed.delete(entry.id);
@@ -293,6 +304,7 @@ export class MemoryBackend implements QueueBackend {
         uniqueKey: job.uniqueKey,
         dispatchToken: job.dispatchToken,
         tags: job.tags ?? [],
+        indexed: job.indexed !== false,
         dedupeFor: job.dedupeFor ?? 0,
         dueAt: job.runAt,
         attempts: 0,
@@ -326,6 +338,7 @@ export class MemoryBackend implements QueueBackend {
     const state = this.#state(request.queue);
     const { now } = request;
     const retain = request.retain ?? BACKEND_RETENTION;
+    const metrics = request.metrics === false ? NOT_COUNTED : state.metrics;
     const lost: string[] = [];
     for (const completion of request.complete) {
       const entry = state.jobs.get(completion.id);
@@ -335,8 +348,8 @@ export class MemoryBackend implements QueueBackend {
       }
       state.active.delete(entry.id);
       state.completedCount++;
-      state.metrics.count("completed", 1, now);
-      if (completion.runTime !== undefined) state.metrics.sample("r", completion.runTime, now);
+      metrics.count("completed", 1, now);
+      if (completion.runTime !== undefined) metrics.sample("r", completion.runTime, now);
       state.emit(entry.id, "completed", now);
       appendLogs(entry, completion.logs);
       state.ended(entry, now);
@@ -357,7 +370,7 @@ export class MemoryBackend implements QueueBackend {
     if (request.reserve > 0 && !state.paused) {
       if (now >= state.minDeadline) {
         const maxStalls = request.maxStalls ?? DEFAULT_MAX_STALLS;
-        this.#reclaim(state, now, maxStalls, retain.failed, stalled, stalledOut);
+        this.#reclaim(state, now, maxStalls, retain.failed, stalled, stalledOut, metrics);
       }
       state.cleanDelayed();
       while (state.delayed.size > 0 && state.delayed.peekKey()! <= now) {
@@ -373,13 +386,15 @@ export class MemoryBackend implements QueueBackend {
         while (jobs.length < request.reserve && band.size > 0) {
           const entry = band.shift()!;
           entry.attempts++;
-          if (entry.attempts === 1) state.metrics.sample("w", Math.max(0, now - entry.dueAt), now);
+          if (entry.attempts === 1) metrics.sample("w", Math.max(0, now - entry.dueAt), now);
           state.emit(entry.id, "active", now);
           entry.state = "active";
           entry.token = request.token;
           entry.deadline = deadline;
-          entry.startedAt = now;
-          entry.workerId = request.worker ?? null;
+          if (request.runs !== false) {
+            entry.startedAt = now;
+            entry.workerId = request.worker ?? null;
+          }
           state.active.set(entry.id, entry);
           jobs.push(toStored(entry));
         }
@@ -405,6 +420,7 @@ export class MemoryBackend implements QueueBackend {
     keepFailed: RetainLimit,
     stalled: string[],
     stalledOut: string[],
+    metrics: Counting,
   ): void {
     let min = Infinity;
     for (const entry of state.active.values()) {
@@ -424,14 +440,14 @@ export class MemoryBackend implements QueueBackend {
           message: stallErrorMessage(entry.stalls, limit),
           at: now,
         });
-        state.deadLetter(entry, now, keepFailed);
+        state.deadLetter(entry, now, keepFailed, metrics);
         stalledOut.push(entry.id);
       } else {
         state.ready(entry);
         state.emit(entry.id, "waiting", now);
       }
     }
-    state.metrics.count("stalled", stalled.length, now);
+    metrics.count("stalled", stalled.length, now);
     state.minDeadline = min;
   }
 
@@ -447,17 +463,19 @@ export class MemoryBackend implements QueueBackend {
     state.active.delete(entry.id);
     if (request.error) entry.errors.push(request.error);
     appendLogs(entry, request.logs);
-    if (request.runTime !== undefined) state.metrics.sample("r", request.runTime, request.now);
+    const metrics = request.metrics === false ? NOT_COUNTED : state.metrics;
+    if (request.runTime !== undefined) metrics.sample("r", request.runTime, request.now);
     let result: FailResult;
     if (request.outcome === "dead") {
-      state.deadLetter(entry, request.now, (request.retain ?? BACKEND_RETENTION).failed);
+      const keep = (request.retain ?? BACKEND_RETENTION).failed;
+      state.deadLetter(entry, request.now, keep, metrics);
       result = "failed";
     } else {
       if (request.undoAttempt) entry.attempts = Math.max(0, entry.attempts - 1);
       if (request.runAt > request.now) state.delay(entry, request.runAt);
       else state.ready(entry, request.outcome === "release");
       result = request.outcome === "release" ? "released" : "retried";
-      if (result === "retried") state.metrics.count("retried", 1, request.now);
+      if (result === "retried") metrics.count("retried", 1, request.now);
       state.emit(entry.id, entry.state, request.now);
     }
     entry.lastOutcome = { token: request.token, result };
@@ -738,7 +756,11 @@ function stateOrder(entry: Entry): number {
 }
 
 function matches(entry: Entry, query: BackendJobQuery): boolean {
-  return (query.state === undefined || entry.state === query.state) &&
+  const byLabels = query.name !== undefined || query.tag !== undefined ||
+    query.since !== undefined || query.until !== undefined;
+  // An unindexed job has no labels to match on Redis either (NewJob.indexed).
+  return (entry.indexed || !byLabels) &&
+    (query.state === undefined || entry.state === query.state) &&
     (query.name === undefined || entry.name === query.name) &&
     (query.tag === undefined || entry.tags.includes(query.tag)) &&
     (query.since === undefined || entry.createdAt >= query.since) &&

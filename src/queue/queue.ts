@@ -61,6 +61,22 @@ export interface QueueOptions {
    * @default { completed: { count: 1_000, age: 86_400_000 }, failed: { count: 10_000, age: 604_800_000 } }
    */
   retain?: { completed?: RetainLimit | false; failed?: RetainLimit };
+  /**
+   * Whether jobs are indexed for `jobs()` searches by name, tag and dispatch
+   * time, and each attempt's start time and worker kept (`JobInfo.startedAt`,
+   * `workerId`). `false` saves Redis that work on every job: `jobs()` then
+   * finds jobs by `id` and `state` only, and such jobs read `startedAt` and
+   * `workerId` as `null`. Jobs dispatched while it was on stay indexed.
+   * @default true
+   */
+  search?: boolean;
+  /**
+   * Whether workers count per-minute and per-hour metrics (`metrics()`).
+   * `false` saves Redis those writes; `metrics()` then answers what was
+   * counted before, if anything.
+   * @default true
+   */
+  metrics?: boolean;
 }
 
 /** The default of {@linkcode QueueOptions.maxPayloadBytes}: 1 MiB. */
@@ -360,6 +376,8 @@ export class Queue {
   readonly maxPayloadBytes: number;
   /** What is kept of finished jobs, with the defaults filled in. */
   readonly retain: Retention;
+  /** Whether jobs are indexed for search and metrics counted (`QueueOptions.search`, `metrics`). */
+  readonly tracking: { readonly search: boolean; readonly metrics: boolean };
 
   /**
    * Creates a queue client over a backend.
@@ -385,6 +403,7 @@ export class Queue {
       failed: options.retain?.failed ?? DEFAULT_RETENTION.failed,
     };
     assertRetention(this.retain);
+    this.tracking = { search: options.search ?? true, metrics: options.metrics ?? true };
     this.failed = new FailedJobs(this.backend, this.clock, this.retain);
   }
 
@@ -981,6 +1000,7 @@ export class Queue {
       ...(tags.length > 0 ? { tags } : {}),
       ...(meta.dedupeFor > 0 ? { dedupeFor: meta.dedupeFor } : {}),
       dispatchToken: meta.dispatchToken,
+      ...(this.tracking.search ? {} : { indexed: false }),
     };
     return { job: newJob, bytes };
   }

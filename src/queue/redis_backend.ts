@@ -217,6 +217,7 @@ export class RedisBackend implements QueueBackend {
         job.name,
         job.createdAt,
         job.tags?.length ? JSON.stringify(job.tags) : "",
+        job.indexed === false ? "0" : "1",
       );
     }
     let reply: RedisReply;
@@ -261,6 +262,8 @@ export class RedisBackend implements QueueBackend {
       request.heartbeat ? heartbeatJson(request.heartbeat) : "",
       request.heartbeat?.ttl ?? 0,
       request.complete.length,
+      request.metrics === false ? "0" : "1",
+      request.runs === false ? "0" : "1",
     ];
     for (const completion of request.complete) {
       args.push(
@@ -322,6 +325,7 @@ export class RedisBackend implements QueueBackend {
       request.dedupeFor ?? 0,
       request.logs?.length ? JSON.stringify(request.logs) : "",
       request.runTime === undefined ? "" : Math.round(request.runTime),
+      request.metrics === false ? "0" : "1",
     ]);
     // A status outside 0..3 (a tampered replay memo, another version's script) is
     // not "lost": the job may still be leased, so say so rather than guess.

@@ -558,6 +558,8 @@ export class Worker {
         retain: this.#queue.retain,
         worker: this.id,
         heartbeat: this.#heartbeat(),
+        metrics: this.#queue.tracking.metrics,
+        runs: this.#queue.tracking.search,
       });
     } finally {
       this.#claimed -= wanted;

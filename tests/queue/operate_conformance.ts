@@ -628,6 +628,47 @@ const cases: Case[] = [
     },
   ],
   [
+    "search: false and metrics: false: found by id and state only, no run record, nothing counted",
+    async ({ clock, queue: make }) => {
+      const plain = make({ search: false, metrics: false, retain: { completed: false } });
+      const job = tagged();
+      const { id } = await plain.dispatch(job, { user: 7 });
+      const failing = await plain.dispatch(job, { user: 8, fail: true });
+      // Not indexed: a search by name, tag or dispatch time does not find them.
+      assert.deepEqual(await all(plain, { tag: "user:7" }), []);
+      assert.deepEqual(await all(plain, { name: "invoice" }), []);
+      assert.deepEqual(await all(plain, { since: 0 }), []);
+      assert.deepEqual(
+        (await all(plain, { state: "waiting" })).map((j) => j.id).sort(),
+        [
+          id,
+          failing.id,
+        ].sort(),
+      );
+      assert.equal((await plain.job(id))?.state, "waiting");
+      const worker = quietWorker(plain, { jobs: [job] });
+      assert.deepEqual(
+        await worker.drain().then((s) => [s.completed, s.failed]),
+        [1, 1],
+      );
+      assert.equal(await plain.job(id), null, "completed: false deletes it");
+      const dead = await plain.job(failing.id);
+      assert.equal(dead?.state, "failed");
+      assert.deepEqual(dead?.tags, ["user:8", "tenant:acme"], "the record keeps its tags");
+      assert.equal(dead?.startedAt, null);
+      assert.equal(dead?.workerId, null);
+      assert.deepEqual(await plain.metrics({ queue: "default", since: 0 }), []);
+      // The same store with the features on indexes and counts the jobs it dispatches from now on.
+      const full = make();
+      const later = await full.dispatch(job, { user: 7 });
+      assert.deepEqual((await all(full, { tag: "user:7" })).map((j) => j.id), [later.id]);
+      await quietWorker(full, { jobs: [job] }).drain();
+      assert.equal((await full.job(later.id))?.startedAt, clock.time);
+      const [point] = await full.metrics({ queue: "default", since: 0 });
+      assert.equal(point.completed, 1);
+    },
+  ],
+  [
     "events() on one instance hears another instance's jobs change state, and stops when aborted",
     async ({ store, clock }) => {
       const watcher = new Queue({ backend: store.backend, clock });

@@ -19,9 +19,11 @@
 
   ARGV[1]  now (epoch ms)
   ARGV[2]  number of jobs, n
-  ARGV[3 + 8i .. 10 + 8i]  per job: id, record JSON, band (0 high, 1 normal, 2 low),
+  ARGV[3 + 9i .. 11 + 9i]  per job: id, record JSON, band (0 high, 1 normal, 2 low),
                            run-at (epoch ms), unique key ("" for none), name,
-                           created-at (epoch ms), tags as a JSON array ("" for none)
+                           created-at (epoch ms), tags as a JSON array ("" for none),
+                           "1" to index it for search (labels and index entries), "0" not
+                           (a job without labels has no index entries to drop later)
 
   Output:
     a flat array: id, created (1) or skipped (0), for each job in order
@@ -30,7 +32,7 @@
 
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
-local PER = 8
+local PER = 9
 local ids = {}
 for i = 0, n - 1 do ids[i + 1] = ARGV[3 + i * PER] end
 local existing = n > 0 and redis.call("HMGET", q.jobs, unpack(ids)) or {}
@@ -127,12 +129,14 @@ for i = 0, n - 1 do
       ready[#ready + 1] = band
       ready[#ready + 1] = id
     end
-    local tags = ARGV[base + 7]
-    local label = labelsOf(ARGV[base + 5], tonumber(ARGV[base + 6]),
-      tags ~= "" and cjson.decode(tags) or nil)
-    labels[#labels + 1] = id
-    labels[#labels + 1] = label
-    indexEntries(id, label, entries)
+    if ARGV[base + 8] ~= "0" then
+      local tags = ARGV[base + 7]
+      local label = labelsOf(ARGV[base + 5], tonumber(ARGV[base + 6]),
+        tags ~= "" and cjson.decode(tags) or nil)
+      labels[#labels + 1] = id
+      labels[#labels + 1] = label
+      indexEntries(id, label, entries)
+    end
     out[#out + 1] = id
     out[#out + 1] = 1
   end
@@ -145,7 +149,7 @@ end
 if #releases > 0 then redis.call("HDEL", q.unique, unpack(releases)) end
 if #records > 0 then
   redis.call("HSET", q.jobs, unpack(records))
-  redis.call("HSET", q.labels, unpack(labels))
+  if #labels > 0 then redis.call("HSET", q.labels, unpack(labels)) end
 end
 if #uniques > 0 then redis.call("HSET", q.unique, unpack(uniques)) end
 if #delayed > 0 then redis.call("ZADD", q.delayed, unpack(delayed)) end

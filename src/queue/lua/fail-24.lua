@@ -24,6 +24,7 @@
   ARGV[12]  the job's dedupe window (ms, 0 for none)
   ARGV[13]  the attempt's log lines as a JSON array ("" for none)
   ARGV[14]  the attempt's run time (ms, "" for none: a release)
+  ARGV[15]  "1" to count metrics, "0" not to (the Queue's `metrics` option)
 
   Output:
     0  the token does not hold the lease (lost)
@@ -37,6 +38,7 @@ local now, id, token, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local runAt, errorJson, undo, uk = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local keepFailed = { count = tonumber(ARGV[9]), age = tonumber(ARGV[10]) }
 local outcomes = KEYS[24]
+metricsOn = ARGV[15] ~= "0"
 
 local replayed = redis.call("HGET", outcomes, id)
 if replayed then return tonumber(replayed) end

@@ -24,7 +24,10 @@
   ARGV[11]  the worker's heartbeat: its details as JSON ("" for none)
   ARGV[12]  how long a heartbeat lasts (ms)
   ARGV[13]  number of completions, n
-  ARGV[14 + 7i .. 20 + 7i]  per completion: id, token, unique key ("" for none),
+  ARGV[14]  "1" to count metrics, "0" not to (the Queue's `metrics` option)
+  ARGV[15]  "1" to keep each reserved job's start time and worker, "0" not to
+            (the Queue's `search` option)
+  ARGV[16 + 7i .. 22 + 7i]  per completion: id, token, unique key ("" for none),
             dedupe window (ms, 0 for none), result JSON ("" for none), log lines as a
             JSON array ("" for none), run time (ms)
 
@@ -45,8 +48,10 @@ local keepFailed = { count = tonumber(ARGV[7]), age = tonumber(ARGV[8]) }
 local defaultMaxStalls = tonumber(ARGV[9])
 local workerId = ARGV[10]
 local n = tonumber(ARGV[13])
+metricsOn = ARGV[14] ~= "0"
+local keepRuns = ARGV[15] ~= "0"
 local PER = 7
-local FIRST = 14
+local FIRST = 16
 local memoKey = KEYS[24]
 -- Two clocks, on purpose. Leases are set and compared on Redis's own clock, never
 -- the caller's: a worker whose clock runs ahead must not reclaim other workers'
@@ -219,7 +224,8 @@ if #reserved > 0 then
   local records = redis.call("HMGET", q.jobs, unpack(reserved))
   for i, id in ipairs(reserved) do
     -- Wait time: from when a job was due to its first start.
-    if redis.call("HINCRBY", q.attempts, id, 1) == 1 and records[i] then
+    local first = redis.call("HINCRBY", q.attempts, id, 1) == 1
+    if first and metricsOn and records[i] then
       local due = tonumber(string.match(records[i], '"runAt":(%d+)'))
       if due then sample("w", math.max(0, now - due)) end
     end
@@ -228,12 +234,14 @@ if #reserved > 0 then
     leases[#leases + 1] = token
     active[#active + 1] = deadline
     active[#active + 1] = id
-    runs[#runs + 1] = id
-    runs[#runs + 1] = run
+    if keepRuns then
+      runs[#runs + 1] = id
+      runs[#runs + 1] = run
+    end
   end
   redis.call("HSET", q.leases, unpack(leases))
   redis.call("ZADD", q.active, unpack(active))
-  redis.call("HSET", q.runs, unpack(runs))
+  if keepRuns then redis.call("HSET", q.runs, unpack(runs)) end
   jobs = jobsOf(reserved, records)
 end
 

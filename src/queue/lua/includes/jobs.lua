@@ -49,14 +49,18 @@ end
 local BOUNDS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000 }
 local MINUTE, HOUR, DAY = 60000, 3600000, 86400000
 local tally = {}
+-- Whether this call counts metrics (the Queue's `metrics` option): a script taking
+-- the choice sets it from its arguments, so a queue without metrics writes no bucket.
+local metricsOn = true
 
 -- Adds `by` to a counter ("completed", "failed", "retried", "stalled").
 local function count(name, by)
-  tally[name] = (tally[name] or 0) + by
+  if metricsOn then tally[name] = (tally[name] or 0) + by end
 end
 
 -- Adds one latency sample (ms) to a histogram ("w" wait, "r" run).
 local function sample(kind, ms)
+  if not metricsOn then return end
   local bin = #BOUNDS + 1
   for i, bound in ipairs(BOUNDS) do
     if ms <= bound then
