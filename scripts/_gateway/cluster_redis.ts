@@ -113,6 +113,14 @@ export class ClusterRedis implements RedisBackend {
     return [table, docs];
   }
 
+  /**
+   * Not done for a cluster: the gateway itself needs CLUSTER SHARDS and ASKING, which the
+   * policy refuses, and an ACL user is per node (a promoted replica would lack it).
+   */
+  narrowScripts(): Promise<string | undefined> {
+    return Promise.resolve("not done in --cluster mode");
+  }
+
   async run(
     commands: ReadonlyArray<CommandArgs>,
     onReply: (reply: RespValue) => void,

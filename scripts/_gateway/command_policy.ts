@@ -221,6 +221,11 @@ export class CommandPolicy {
     return new CommandPolicy(refused, containers, blocking);
   }
 
+  /** @returns every refused command and `NAME|SUB` subcommand, for Redis's ACL */
+  denied(): string[] {
+    return [...this.#refused.keys()];
+  }
+
   /**
    * @param command a well-formed command
    * @returns why it may not run, or `undefined` if it may

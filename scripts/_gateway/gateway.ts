@@ -193,11 +193,20 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (policy !== undefined) return policy;
     loadingPolicy ??= (async () => {
       const [table, docs] = await backend.describe();
+      let loaded: CommandPolicy;
       try {
-        return (policy = CommandPolicy.fromRedis(table, docs, allowed));
+        loaded = CommandPolicy.fromRedis(table, docs, allowed);
       } catch (error) {
         throw new RedisUnavailableError((error as Error).message, { cause: error });
       }
+      const unnarrowed = await backend.narrowScripts(loaded.denied());
+      if (unnarrowed !== undefined) {
+        console.error(
+          `redis_http: scripts run as the gateway's own Redis user, so they can call ` +
+            `commands the policy refuses (${unnarrowed}); restrict that user with an ACL`,
+        );
+      }
+      return (policy = loaded);
     })().finally(() => (loadingPolicy = undefined));
     return loadingPolicy;
   }

@@ -10,7 +10,8 @@ import type { RedisConnection } from "./redis_connection.ts";
 import { RedisPool } from "./redis_pool.ts";
 import type { RedisEndpoint } from "./redis_url.ts";
 import { type CommandArgs, encodeCommands } from "./resp_encoder.ts";
-import type { RespValue } from "./resp_parser.ts";
+import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import { narrowedSession } from "./script_acl.ts";
 
 /** The Redis behind the gateway. */
 export interface RedisBackend {
@@ -36,6 +37,14 @@ export interface RedisBackend {
   subscriber(channel?: string): Promise<RedisConnection>;
   /** Redis's replies to `COMMAND` and `COMMAND DOCS`, read once the gateway needs them. */
   describe(): Promise<[RespValue, RespValue]>;
+  /**
+   * Makes every later connection run as an ACL user denied `denied`, so scripts cannot
+   * call what the policy refuses (see `script_acl.ts`). Call it before any request runs.
+   *
+   * @param denied command names and `NAME|SUB` subcommands the policy refuses
+   * @returns why scripts could not be narrowed, or `undefined` once they are
+   */
+  narrowScripts(denied: ReadonlyArray<string>): Promise<string | undefined>;
   /** Closes every connection. */
   close(): Promise<void>;
 }
@@ -46,6 +55,7 @@ export interface RedisBackend {
  */
 export class SingleRedis implements RedisBackend {
   readonly #pool: RedisPool;
+  readonly #endpoint: RedisEndpoint;
 
   /**
    * @param endpoint where Redis listens
@@ -54,6 +64,7 @@ export class SingleRedis implements RedisBackend {
    */
   constructor(endpoint: RedisEndpoint, sharedConnections: number, maxReplyBytes = Infinity) {
     this.#pool = new RedisPool(endpoint, sharedConnections, maxReplyBytes);
+    this.#endpoint = endpoint;
   }
 
   async run(
@@ -81,6 +92,21 @@ export class SingleRedis implements RedisBackend {
     const connection = await this.#pool.sharedReady();
     const [table, docs] = await connection.commands([["COMMAND"], ["COMMAND", "DOCS"]]);
     return [table, docs];
+  }
+
+  async narrowScripts(denied: ReadonlyArray<string>): Promise<string | undefined> {
+    const session = await narrowedSession(denied, this.#endpoint);
+    // Tried on a connection of its own first: a Redis user without ACL rights (a managed
+    // Redis) keeps the gateway running on that user, which its operator restricts.
+    const probe = await this.#pool.dedicated();
+    try {
+      const failed = (await probe.commands(session)).find((r) => r instanceof RedisErrorReply);
+      if (failed instanceof RedisErrorReply) return failed.message;
+    } finally {
+      probe.close();
+    }
+    this.#pool.startSessionsWith(session);
+    return undefined;
   }
 
   close(): Promise<void> {

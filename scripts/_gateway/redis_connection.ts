@@ -247,12 +247,15 @@ export class RedisConnection {
  *
  * @param endpoint where Redis listens
  * @param maxReplyBytes replies larger than this arrive as `OversizedReply`, unheld
+ * @param session commands run after authenticating, each of which must succeed (the
+ *   gateway's switch to its narrowed ACL user, see `script_acl.ts`)
  * @returns a ready connection
  * @throws {RedisUnavailableError} when Redis cannot be reached or rejects the handshake
  */
 export async function openRedisConnection(
   endpoint: RedisEndpoint,
   maxReplyBytes = Infinity,
+  session: ReadonlyArray<CommandArgs> = [],
 ): Promise<RedisConnection> {
   const label = `${endpoint.hostname}:${endpoint.port}`;
   let conn: Deno.TcpConn;
@@ -285,6 +288,7 @@ export async function openRedisConnection(
     );
   }
   if (endpoint.db !== 0) handshake.push(["SELECT", endpoint.db]);
+  handshake.push(...session);
   if (handshake.length > 0) {
     const replies = await connection.commands(handshake);
     const failed = replies.find((r) => r instanceof RedisErrorReply);

@@ -10,6 +10,7 @@
  */
 
 import { openRedisConnection, type RedisConnection } from "./redis_connection.ts";
+import type { CommandArgs } from "./resp_encoder.ts";
 import type { RedisEndpoint } from "./redis_url.ts";
 
 const MAX_IDLE_DEDICATED = 4;
@@ -24,6 +25,7 @@ export class RedisPool {
   #idle: RedisConnection[] = [];
   #all = new Set<RedisConnection>();
   #closed = false;
+  #session: ReadonlyArray<CommandArgs> = [];
 
   /**
    * @param endpoint where Redis listens
@@ -110,6 +112,20 @@ export class RedisPool {
     return await this.#dial();
   }
 
+  /**
+   * Runs `session` on every connection dialed from now on (after authenticating), and
+   * closes the idle and shared ones dialed before, so the next request dials with it.
+   * Call it before any request's command is sent: an in-flight command would be lost.
+   *
+   * @param session commands each new connection must run successfully
+   */
+  startSessionsWith(session: ReadonlyArray<CommandArgs>): void {
+    this.#session = session;
+    for (const connection of [...this.#shared, ...this.#idle]) connection?.close();
+    this.#shared.fill(undefined);
+    this.#idle = [];
+  }
+
   /** Closes every connection and waits for their read loops to end. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -120,7 +136,11 @@ export class RedisPool {
   }
 
   async #dial(): Promise<RedisConnection> {
-    const connection = await openRedisConnection(this.#endpoint, this.#maxReplyBytes);
+    const connection = await openRedisConnection(
+      this.#endpoint,
+      this.#maxReplyBytes,
+      this.#session,
+    );
     if (this.#closed) {
       connection.close();
       await connection.done;
