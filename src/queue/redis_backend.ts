@@ -10,6 +10,8 @@ import { acquireLock, releaseLock } from "../redis/lock.ts";
 import type { RedisLike, RedisReply } from "../redis/redis_like.ts";
 import { defineScript, ScriptRunner } from "../redis/script.ts";
 import { RedisError } from "../errors.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { followChannel } from "./_channel_follower.ts";
 import type {
   AttemptError,
   BackendJobPage,
@@ -95,6 +97,12 @@ export interface RedisBackendOptions {
    * @default false
    */
   allowKeyLocking?: boolean;
+  /**
+   * Times the waits before `watch()` (`queue.events()`) subscribes again
+   * after losing its subscription to an outage.
+   * @default systemClock
+   */
+  clock?: Clock;
 }
 
 type QueueKeys = Record<typeof LIFECYCLE[number], string> & {
@@ -138,6 +146,7 @@ export class RedisBackend implements QueueBackend {
   readonly redis: RedisLike;
   #runner: ScriptRunner;
   #prefix: string;
+  #clock: Clock;
   #keys = new Map<string, QueueKeys>();
   #registered = new Map<string, Promise<void>>();
   #registry: string;
@@ -147,7 +156,7 @@ export class RedisBackend implements QueueBackend {
   /**
    * Creates a backend over a Redis handle.
    *
-   * @param options The Redis handle, key prefix and key-locking.
+   * @param options The Redis handle, key prefix, key-locking and clock.
    * @throws {TypeError} When `redis` is not a Redis handle or `prefix` is malformed.
    */
   constructor(options: RedisBackendOptions) {
@@ -156,6 +165,7 @@ export class RedisBackend implements QueueBackend {
       allowKeyLocking: options.allowKeyLocking ?? false,
     });
     this.#prefix = options.prefix ?? "kiln";
+    this.#clock = options.clock ?? systemClock;
     this.#registry = new Keyspace("registry", this.#prefix).key("queues");
     this.#limits = new Keyspace("limits", this.#prefix);
   }
@@ -522,21 +532,19 @@ export class RedisBackend implements QueueBackend {
   /** {@inheritDoc QueueBackend.watch} */
   async watch(queue: string, listener: (event: JobEvent) => void): Promise<() => Promise<void>> {
     const channel = this.#k(queue).space.key("events");
-    const subscription = await this.redis.subscribe(channel, {
-      onMessage: (message) => {
-        let batch: { at: number; changes: { id: string; state: JobEvent["state"] }[] };
-        try {
-          batch = JSON.parse(message);
-        } catch {
-          return; // not a message the scripts wrote: ignore it rather than guess
-        }
-        if (!Array.isArray(batch?.changes)) return;
-        for (const change of batch.changes) {
-          listener({ queue, id: String(change.id), state: change.state, at: Number(batch.at) });
-        }
-      },
-    });
-    return () => subscription.close();
+    // Subscribed again after an outage, so a live view does not fall silent for good.
+    return await followChannel(this.redis, channel, (message) => {
+      let batch: { at: number; changes: { id: string; state: JobEvent["state"] }[] };
+      try {
+        batch = JSON.parse(message);
+      } catch {
+        return; // not a message the scripts wrote: ignore it rather than guess
+      }
+      if (!Array.isArray(batch?.changes)) return;
+      for (const change of batch.changes) {
+        listener({ queue, id: String(change.id), state: change.state, at: Number(batch.at) });
+      }
+    }, this.#clock);
   }
 
   /** {@inheritDoc QueueBackend.counts} */
