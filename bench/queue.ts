@@ -7,8 +7,9 @@
  * throughput (`dispatchMany` vs BullMQ's `addBulk`), and end-to-end
  * processing of 20,000 no-op jobs at concurrency 50. Kiln over HTTP runs
  * twice: with the operating features on (completed jobs retained, tags, and
- * an `events()` reader; metrics and heartbeats are always on) and off
- * (`retain: { completed: false }`, no tags, no reader). Then, on Redis: a tag
+ * an `events()` reader, search index and metrics) and off
+ * (`retain: { completed: false }`, `search: false`, `metrics: false`, no tags,
+ * no reader; heartbeats stay on). Then, on Redis: a tag
  * search over 100,000 retained jobs, the memory a retained completed job
  * costs (200-byte payload), and the memory of one queue-day of metrics.
  *
@@ -90,7 +91,9 @@ const taggedNoop = defineJob({
 type Mode = "on" | "off";
 
 async function benchKiln(makeBackend: (name: string) => QueueBackend, mode: Mode = "off") {
-  const options = mode === "on" ? {} : { retain: { completed: false as const } };
+  const options = mode === "on"
+    ? {}
+    : { retain: { completed: false as const }, search: false, metrics: false };
   const job = mode === "on" ? taggedNoop : noop;
   const single = new Queue({ backend: makeBackend("single"), ...options });
   const dispatch = await latency(() => single.dispatch(job, { n: 1 }));
