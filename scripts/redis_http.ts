@@ -15,7 +15,8 @@
  * `REDIS_HTTP_TOKEN`), `--max-body-bytes` (default 10485760), `--max-reply-bytes` (default 104857600),
  * `--sse-heartbeat-ms`
  * (default 15000), `--sse-max-buffered-bytes` (default 4194304), `--connections`
- * (shared Redis connections, default 1), `--allow` (commands the policy refuses that
+ * (shared Redis connections, default 1), `--max-dedicated-connections` (subscriptions and
+ * transactions held at once, default 1000), `--allow` (commands the policy refuses that
  * this gateway runs anyway, comma-separated: `FLUSHDB,CONFIG|GET`; repeatable).
  *
  * @module
@@ -55,6 +56,7 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
       "sse-heartbeat-ms": { type: "string" },
       "sse-max-buffered-bytes": { type: "string" },
       connections: { type: "string" },
+      "max-dedicated-connections": { type: "string" },
       allow: { type: "string", multiple: true },
     },
     strict: true,
@@ -78,6 +80,10 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
     sseHeartbeatMs: toInteger("sse-heartbeat-ms", values["sse-heartbeat-ms"]),
     sseMaxBufferedBytes: toInteger("sse-max-buffered-bytes", values["sse-max-buffered-bytes"]),
     sharedConnections: toInteger("connections", values.connections),
+    maxDedicatedConnections: toInteger(
+      "max-dedicated-connections",
+      values["max-dedicated-connections"],
+    ),
     allow,
   };
 }

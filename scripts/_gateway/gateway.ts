@@ -78,6 +78,14 @@ export interface GatewayOptions {
    */
   sharedConnections?: number;
   /**
+   * Most Redis connections held for subscriptions and transactions together (each takes
+   * a connection of its own); past it such requests get 503 until one ends, so a token
+   * holder opening streams cannot use up Redis's `maxclients` (10000 by default) and lock
+   * every other client out.
+   * @default {1000}
+   */
+  maxDedicatedConnections?: number;
+  /**
    * Commands the command policy refuses that this gateway runs anyway: `FLUSHDB`, or one
    * subcommand as `CONFIG|GET`. Commands that block or change a shared connection cannot
    * be allowed.
@@ -140,6 +148,10 @@ function validateOptions(options: GatewayOptions): void {
   if (buffered !== undefined && (!Number.isInteger(buffered) || buffered <= 0)) {
     throw new RangeError(`sseMaxBufferedBytes must be a positive integer, got ${buffered}`);
   }
+  const dedicated = options.maxDedicatedConnections;
+  if (dedicated !== undefined && (!Number.isInteger(dedicated) || dedicated <= 0)) {
+    throw new RangeError(`maxDedicatedConnections must be a positive integer, got ${dedicated}`);
+  }
   const port = options.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
@@ -184,6 +196,30 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     : new SingleRedis(endpoints[0], options.sharedConnections ?? 1, respLimit);
   const allowed = parseAllowList(options.allow ?? []);
   const streams = new Set<() => void>();
+  const maxDedicated = options.maxDedicatedConnections ?? 1000;
+  /** Subscriptions being opened and transactions running, each on its own connection. */
+  let dedicatedBusy = 0;
+
+  /**
+   * Runs `use` on a dedicated connection's budget.
+   *
+   * @throws {HttpError} 503 when subscriptions and transactions hold `maxDedicated`
+   */
+  async function withDedicated<T>(use: () => Promise<T>): Promise<T> {
+    if (streams.size + dedicatedBusy >= maxDedicated) {
+      throw new HttpError(
+        503,
+        `The gateway holds its limit of ${maxDedicated} Redis connections for ` +
+          `subscriptions and transactions; try again when one ends`,
+      );
+    }
+    dedicatedBusy++;
+    try {
+      return await use();
+    } finally {
+      dedicatedBusy--;
+    }
+  }
 
   // The policy comes from the Redis behind the gateway, so it is read from the first
   // connection that works, before any command runs; while Redis is down requests get 503.
@@ -279,7 +315,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   async function runTransaction(request: Request, base64: boolean): Promise<Response> {
     const commands = toCommandList(parseJsonBody(await readBodyText(request, maxBodyBytes)));
     await checkPolicy(commands, true);
-    const replies = await backend.transaction(commands);
+    const replies = await withDedicated(() => backend.transaction(commands));
     const exec = replies[replies.length - 1];
     if (exec instanceof RedisErrorReply) {
       // EXECABORT: a command was refused while queueing, so nothing ran. Say which.
@@ -310,15 +346,17 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     if (target.length === 0) throw new HttpError(400, "Channel name is empty");
     await request.body?.cancel().catch(() => {});
-    const connection = await backend.subscriber(kind === "subscribe" ? target : undefined);
-    return await openSubscriptionStream(
-      connection,
-      kind,
-      target,
-      completed,
-      heartbeatMs,
-      streams,
-      options.sseMaxBufferedBytes,
+    // Once open, the stream counts in `streams` until it ends.
+    return await withDedicated(async () =>
+      openSubscriptionStream(
+        await backend.subscriber(kind === "subscribe" ? target : undefined),
+        kind,
+        target,
+        completed,
+        heartbeatMs,
+        streams,
+        options.sseMaxBufferedBytes,
+      )
     );
   }
 
