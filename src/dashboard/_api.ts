@@ -104,6 +104,9 @@ export function api(parts: DashboardParts, feed: Feed): Hono {
   });
 
   app.get("/events", (c) => {
+    // Hono answers HEAD with a GET's headers and drops its body without cancelling it:
+    // a stream opened here would never hear the page leave and would hold a slot for good.
+    if (c.req.method === "HEAD") return c.body(null, 200, { "Content-Type": "text/event-stream" });
     if (feed.size >= MAX_LISTENERS) {
       throw new HTTPException(503, { message: "Too many live views open; try again later" });
     }

@@ -137,7 +137,6 @@ export function dashboard(options: DashboardOptions): Hono {
   app.use("*", authorization(options.authorize, options.getConnInfo));
   app.use("*", sameOriginPosts());
   app.onError((error, c) => answerError(error, c, sections));
-  app.notFound((c) => answerError(new HTTPException(404, { message: "Not found" }), c, sections));
 
   app.get(
     "/assets/dashboard.css",
@@ -188,6 +187,11 @@ export function dashboard(options: DashboardOptions): Hono {
       async (c) => render(c, "Realtime & uploads", "realtime", await realtimePage(parts)),
     );
   }
+  // Last: a path under the mount that no route takes is the dashboard's own 404 (a page, or
+  // JSON under /api). A mounted app's notFound() is never called: the host app's would answer.
+  app.all("*", () => {
+    throw new HTTPException(404, { message: "Not found" });
+  });
   // The base variable is set by the first middleware for every route: callers see a plain Hono.
   return app as unknown as Hono;
 }
