@@ -32,6 +32,9 @@ import { hostName, runtimeName } from "./_runtime_info.ts";
 
 type Mode = "idle" | "running" | "draining" | "stopping";
 
+/** The longest a busy worker goes between heartbeats riding on its takes, in ms. */
+const HEARTBEAT_EVERY = 1_000;
+
 /**
  * Runs jobs from a {@linkcode Queue}: long-running with `start()`/`stop()`,
  * or one batch at a time with `drain()` in serverless functions.
@@ -143,6 +146,22 @@ export class Worker {
    * gap between them: an idle worker polls every `maxPollInterval` at most, a
    * busy one renews every third of `leaseDuration`.
    */
+  /** When each queue last got this worker's heartbeat with a take, on the queue's clock. */
+  #beats = new Map<string, number>();
+
+  /**
+   * The heartbeat to send with a take on `queue` at `now`, or none when one
+   * went less than a second (or a third of its ttl) ago: a busy worker makes
+   * hundreds of takes a second, and each would rewrite the same record in
+   * Redis. Lease renewals still carry it every time (they are rare).
+   */
+  #heartbeatDue(queue: string, now: number): Heartbeat | undefined {
+    const heartbeat = this.#heartbeat();
+    const last = this.#beats.get(queue);
+    const every = Math.min(HEARTBEAT_EVERY, heartbeat.ttl / 3);
+    return last === undefined || now - last >= every || now < last ? heartbeat : undefined;
+  }
+
   #heartbeat(): Heartbeat {
     const { queues, concurrency, maxPoll, leaseDuration } = this.#settings;
     return {
@@ -538,10 +557,12 @@ export class Worker {
     this.#budget -= wanted;
     let result;
     const token = crypto.randomUUID();
+    const now = this.#queue.clock.now();
+    const heartbeat = this.#heartbeatDue(queue, now);
     try {
       result = await this.#queue.backend.take({
         queue,
-        now: this.#queue.clock.now(),
+        now,
         complete: completions.map((done) => ({
           id: done.id,
           token: done.token,
@@ -557,7 +578,7 @@ export class Worker {
         maxStalls,
         retain: this.#queue.retain,
         worker: this.id,
-        heartbeat: this.#heartbeat(),
+        heartbeat,
         metrics: this.#queue.tracking.metrics,
         runs: this.#queue.tracking.search,
       });
@@ -565,6 +586,7 @@ export class Worker {
       this.#claimed -= wanted;
       this.#budget += wanted;
     }
+    if (heartbeat !== undefined) this.#beats.set(queue, now);
     const lost = new Set(result.lost);
     for (const completion of completions) {
       if (lost.has(completion.id)) {

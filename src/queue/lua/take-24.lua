@@ -119,7 +119,7 @@ if n > 0 then
       done[#done + 1] = id
       finished[#finished + 1] = now
       finished[#finished + 1] = id
-      if ARGV[base + 4] ~= "" then
+      if ARGV[base + 4] ~= "" and keepCompleted.count >= 0 then
         results[#results + 1] = id
         results[#results + 1] = ARGV[base + 4]
       end

@@ -140,15 +140,21 @@ local function indexWrite(command, members)
 end
 
 -- Deletes jobs' data and index entries (ids: already out of every state set).
+-- A hash that does not exist is skipped with one EXISTS rather than handed every
+-- id: a queue without search, logs or results (the lean path) has most of them.
 local function dropJobs(ids)
   if #ids == 0 then return end
-  local labels = redis.call("HMGET", q.labels, unpack(ids))
-  local entries = {}
-  for i, id in ipairs(ids) do
-    if labels[i] then indexEntries(id, labels[i], entries) end
+  if redis.call("EXISTS", q.labels) == 1 then
+    local labels = redis.call("HMGET", q.labels, unpack(ids))
+    local entries = {}
+    for i, id in ipairs(ids) do
+      if labels[i] then indexEntries(id, labels[i], entries) end
+    end
+    indexWrite("ZREM", entries)
   end
-  indexWrite("ZREM", entries)
-  for _, key in ipairs(jobHashes) do redis.call("HDEL", key, unpack(ids)) end
+  for _, key in ipairs(jobHashes) do
+    if redis.call("EXISTS", key) == 1 then redis.call("HDEL", key, unpack(ids)) end
+  end
 end
 
 -- Whether a dedupe window (kind "i" for a job id, "u" for a unique key) is open.
