@@ -12,7 +12,8 @@
  * Flags: `--port` (default 8079, 0 picks a free port), `--hostname` (default 127.0.0.1),
  * `--redis` (default redis://127.0.0.1:6379; with `--cluster`, repeat it for several seed
  * nodes of a Redis Cluster), `--cluster`, `--token` (required, or env
- * `REDIS_HTTP_TOKEN`), `--max-body-bytes` (default 10485760), `--max-reply-bytes` (default 104857600),
+ * `REDIS_HTTP_TOKEN`), `--max-body-bytes` (default 10485760), `--body-timeout` (ms a request body may take,
+ * default 30000), `--max-reply-bytes` (default 104857600),
  * `--sse-heartbeat-ms`
  * (default 15000), `--sse-max-buffered-bytes` (default 4194304), `--connections`
  * (shared Redis connections, default 1), `--max-dedicated-connections` (subscriptions and
@@ -52,6 +53,7 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
       cluster: { type: "boolean" },
       token: { type: "string" },
       "max-body-bytes": { type: "string" },
+      "body-timeout": { type: "string" },
       "max-reply-bytes": { type: "string" },
       "sse-heartbeat-ms": { type: "string" },
       "sse-max-buffered-bytes": { type: "string" },
@@ -76,6 +78,7 @@ export function parseGatewayArgs(args: string[]): GatewayOptions {
     cluster: values.cluster ?? false,
     token,
     maxBodyBytes: toInteger("max-body-bytes", values["max-body-bytes"]),
+    bodyTimeout: toInteger("body-timeout", values["body-timeout"]),
     maxReplyBytes: toInteger("max-reply-bytes", values["max-reply-bytes"]),
     sseHeartbeatMs: toInteger("sse-heartbeat-ms", values["sse-heartbeat-ms"]),
     sseMaxBufferedBytes: toInteger("sse-max-buffered-bytes", values["sse-max-buffered-bytes"]),

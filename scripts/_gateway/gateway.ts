@@ -21,7 +21,7 @@ import { pipelineResponse, tooLargeEnvelope } from "./reply_stream.ts";
 import { type CommandArgs, utf8ByteLength } from "./resp_encoder.ts";
 import { OversizedReply, RedisErrorReply, type RespValue } from "./resp_parser.ts";
 import { openSubscriptionStream, type SubscriptionKind } from "./subscription_stream.ts";
-import { readBodyText } from "./request_body.ts";
+import { type BodyLimits, readBodyText } from "./request_body.ts";
 import { pathCommand } from "./path_command.ts";
 
 /** Options for {@linkcode startGateway}. */
@@ -54,6 +54,12 @@ export interface GatewayOptions {
    * @default {10485760}
    */
   maxBodyBytes?: number;
+  /**
+   * How long a request body may take to arrive, in milliseconds; a client that stalls or
+   * trickles it (slowloris) gets 408 after that.
+   * @default {30000}
+   */
+  bodyTimeout?: number;
   /**
    * Largest response body: a reply that would pass it is answered with an error naming
    * the limit (in a pipeline, in that command's place). Upstash's largest record is
@@ -148,6 +154,10 @@ function validateOptions(options: GatewayOptions): void {
   if (buffered !== undefined && (!Number.isInteger(buffered) || buffered <= 0)) {
     throw new RangeError(`sseMaxBufferedBytes must be a positive integer, got ${buffered}`);
   }
+  const bodyTimeout = options.bodyTimeout;
+  if (bodyTimeout !== undefined && (!Number.isInteger(bodyTimeout) || bodyTimeout <= 0)) {
+    throw new RangeError(`bodyTimeout must be a positive integer, got ${bodyTimeout}`);
+  }
   const dedicated = options.maxDedicatedConnections;
   if (dedicated !== undefined && (!Number.isInteger(dedicated) || dedicated <= 0)) {
     throw new RangeError(`maxDedicatedConnections must be a positive integer, got ${dedicated}`);
@@ -184,7 +194,10 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     throw new TypeError("Several Redis URLs are seed nodes of a cluster: add --cluster");
   }
   const expectedAuthorization = `Bearer ${options.token}`;
-  const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const bodyLimits: BodyLimits = {
+    maxBytes: options.maxBodyBytes ?? 10 * 1024 * 1024,
+    timeout: options.bodyTimeout ?? 30_000,
+  };
   const maxReplyBytes = options.maxReplyBytes ?? 100 * 1024 * 1024;
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
   // Redis's wire format can take up to twice the bytes of the JSON it becomes (":1\r\n"
@@ -264,8 +277,8 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
     path: string,
   ): Promise<Response> {
     const command = path === "/"
-      ? toCommand(parseJsonBody(await readBodyText(request, maxBodyBytes)))
-      : await pathCommand(request, path, maxBodyBytes);
+      ? toCommand(parseJsonBody(await readBodyText(request, bodyLimits)))
+      : await pathCommand(request, path, bodyLimits);
     await checkPolicy([command], false);
     let reply = null as RespValue;
     await backend.run([command], (r) => (reply = r));
@@ -307,13 +320,13 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   async function runPipeline(request: Request, base64: boolean): Promise<Response> {
-    const commands = toCommandList(parseJsonBody(await readBodyText(request, maxBodyBytes)));
+    const commands = toCommandList(parseJsonBody(await readBodyText(request, bodyLimits)));
     await checkPolicy(commands, true);
     return await pipelineResponse(backend, commands, base64, maxReplyBytes);
   }
 
   async function runTransaction(request: Request, base64: boolean): Promise<Response> {
-    const commands = toCommandList(parseJsonBody(await readBodyText(request, maxBodyBytes)));
+    const commands = toCommandList(parseJsonBody(await readBodyText(request, bodyLimits)));
     await checkPolicy(commands, true);
     const replies = await withDedicated(() => backend.transaction(commands));
     const exec = replies[replies.length - 1];

@@ -10,7 +10,7 @@
  */
 
 import { HttpError } from "./command_rules.ts";
-import { readBodyText } from "./request_body.ts";
+import { type BodyLimits, readBodyText } from "./request_body.ts";
 import type { CommandArgs } from "./resp_encoder.ts";
 
 /** The query parameter Upstash accepts in place of the Authorization header. */
@@ -19,15 +19,15 @@ export const TOKEN_PARAMETER = "_token";
 /**
  * @param request the incoming request
  * @param path its path, e.g. `/set/foo/bar`
- * @param maxBodyBytes the largest body accepted
+ * @param bodyLimits how large a body may be and how long it may take
  * @returns the command the path, body and query spell
  * @throws {HttpError} 400 for a segment that is not valid percent-encoding, 413 for a
- *   body over the limit
+ *   body over the limit, 408 for one that arrives too slowly
  */
 export async function pathCommand(
   request: Request,
   path: string,
-  maxBodyBytes: number,
+  bodyLimits: BodyLimits,
 ): Promise<CommandArgs> {
   const command: string[] = [];
   for (const segment of path.slice(1).split("/")) {
@@ -39,7 +39,7 @@ export async function pathCommand(
   }
   if (command[0] === "") throw new HttpError(400, "Command is empty");
   if (request.method === "POST" || request.method === "PUT") {
-    const body = await readBodyText(request, maxBodyBytes);
+    const body = await readBodyText(request, bodyLimits);
     if (body.length > 0) command.push(body);
   } else {
     await request.body?.cancel().catch(() => {});
