@@ -73,7 +73,9 @@ svg.chart line { stroke: var(--line); }
 .legend .completed { color: #16a34a; } .legend .failed { color: #dc2626; }
 progress { width: 100%; height: .8rem; }
 @media (max-width: 640px) { main { padding: .6rem; } th, td { padding: .35rem; }
-  .hide-narrow { display: none; } }
+  .hide-narrow { display: none; }
+  /* The chart's 1000-unit-wide drawing shrinks to the screen, its text with it: enlarge the text. */
+  svg.chart { overflow: visible; } svg.chart text { font-size: 30px; } }
 `;
 
 /**

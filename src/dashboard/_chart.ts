@@ -18,6 +18,7 @@ export interface ThroughputPoint {
   failed: number;
 }
 
+const DAY = 86_400_000;
 const WIDTH = 1000;
 const HEIGHT = 170;
 const LEFT = 34;
@@ -54,6 +55,10 @@ export function throughputChart(
   const step = (WIDTH - LEFT) / Math.max(1, points.length);
   const bar = Math.max(1, step * 0.8);
   const y = (value: number) => (value / top) * plotHeight;
+  // A day's chart starts and ends at the same hour: its labels need the date to differ.
+  const stamp = range.until - range.since >= DAY ? dateAndClock : clock;
+  const label = (point: ThroughputPoint) =>
+    `${stamp(point.at)}: ${point.completed} completed, ${point.failed} failed`;
   const bars = points.map((point, index) => {
     const x = (LEFT + index * step).toFixed(1);
     const done = y(point.completed);
@@ -79,19 +84,25 @@ export function throughputChart(
 <line x1="${LEFT}" y1="6" x2="${WIDTH}" y2="6"></line>
 <text x="0" y="14">${top}</text><text x="0" y="${HEIGHT - BOTTOM}">0</text>
 ${bars}
-${first === undefined ? "" : html`<text x="${LEFT}" y="${HEIGHT - 3}">${clock(first)}</text>`}
+${first === undefined ? "" : html`<text x="${LEFT}" y="${HEIGHT - 3}">${stamp(first)}</text>`}
 ${
     last === undefined
       ? ""
-      : html`<text x="${WIDTH}" y="${HEIGHT - 3}" text-anchor="end">${clock(last)}</text>`
+      : html`<text x="${WIDTH}" y="${HEIGHT - 3}" text-anchor="end">${stamp(last)}</text>`
   }
 </svg>`;
 }
 
-function label(point: ThroughputPoint): string {
-  return `${clock(point.at)}: ${point.completed} completed, ${point.failed} failed`;
-}
-
 function clock(at: number): string {
   return new Date(at).toISOString().slice(11, 16) + " UTC";
+}
+
+/** `Dec 1, 05:00 UTC`. */
+function dateAndClock(at: number): string {
+  const day = new Date(at).toLocaleDateString("en-US", {
+    month: "short",
+    day: "numeric",
+    timeZone: "UTC",
+  });
+  return `${day}, ${clock(at)}`;
 }
