@@ -33,6 +33,8 @@ export const MAX_UPLOAD = 20 * 1024 * 1024;
 export const ALLOWED_TYPES = ["image/*", "application/pdf", "application/zip"];
 /** How long a demo token lives, in seconds. */
 const TOKEN_LIFETIME = 10 * 60;
+/** The most pages following the job feed at once (each holds a stream); more get 503. */
+const MAX_JOB_PAGES = 50;
 
 /** Where the demo keeps its state. */
 export interface DemoOptions {
@@ -149,14 +151,23 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     return c.json({ id }, 201);
   });
   app.get("/api/demo/jobs", (c) => c.json({ jobs: feed.list() }));
-  app.get("/api/demo/jobs/events", (c) =>
-    streamSSE(c, async (stream) => {
+  app.get("/api/demo/jobs/events", (c) => {
+    // HEAD: Hono drops the body without cancelling it, so a stream would never hear the page leave.
+    if (c.req.method === "HEAD") return c.body(null, 200, { "Content-Type": "text/event-stream" });
+    if (feed.size >= MAX_JOB_PAGES) return c.json({ error: "Too many pages follow the jobs" }, 503);
+    return streamSSE(c, async (stream) => {
+      let unsent = 0;
       const stop = feed.listen((job) => {
-        stream.writeSSE({ event: "job", data: JSON.stringify(job) }).catch(() => {});
+        // A page that stopped reading misses updates rather than growing a buffer here.
+        if (unsent >= 64) return;
+        unsent++;
+        stream.writeSSE({ event: "job", data: JSON.stringify(job) }).catch(() => {})
+          .finally(() => unsent--);
       });
       await new Promise<void>((resolve) => stream.onAbort(resolve));
       stop();
-    }));
+    });
+  });
 
   app.get("/api/demo/schedules", async (c) =>
     c.json({

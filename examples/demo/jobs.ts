@@ -154,6 +154,11 @@ export class JobFeed {
     return [...this.#jobs.values()].reverse();
   }
 
+  /** How many listen now. */
+  get size(): number {
+    return this.#listeners.size;
+  }
+
   /** Calls `listener` with every change; returns the function that stops it. */
   listen(listener: (job: JobView) => void): () => void {
     this.#listeners.add(listener);
