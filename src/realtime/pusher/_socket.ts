@@ -16,6 +16,7 @@ import type { PusherApp } from "./app.ts";
 import { PusherCloseCode } from "./close_codes.ts";
 import { frame, pusherError } from "./_encode.ts";
 import { type ClientEventReport, PusherWire } from "./_wire.ts";
+import type { SubscriptionCounts } from "./_subscription_counts.ts";
 
 /** What every socket of one `pusher()` shares. */
 export interface SocketSettings {
@@ -29,6 +30,8 @@ export interface SocketSettings {
   policyFor(app: PusherApp): ConnectionPolicy;
   /** Told of client events, for webhooks; absent without webhooks. */
   readonly onClientEvent?: (event: ClientEventReport) => void;
+  /** Sends `pusher_internal:subscription_count` to apps with `subscriptionCount: true`. */
+  readonly counts: SubscriptionCounts;
 }
 
 /** Pusher's socket ids: two random integers, as the server SDKs check them (`/^\d+\.\d+$/`). */
@@ -79,6 +82,7 @@ function accept(app: PusherApp, settings: SocketSettings): WSEvents {
     app,
     Math.ceil(settings.activityTimeout / 1_000),
     settings.onClientEvent,
+    settings.counts,
   );
   let connection: TransportConnection | null = null;
   let lastSeen = settings.clock.now();
@@ -125,6 +129,7 @@ function accept(app: PusherApp, settings: SocketSettings): WSEvents {
     },
     onClose: (event, ws) => {
       stopPinging();
+      wire.closed();
       connection?.closedByPeer(event.code, event.reason);
       answerClose(ws, event.code);
     },

@@ -15,6 +15,7 @@ import type { PusherApp } from "./app.ts";
 import { encode, frame, pusherError, subscriptionError, translate } from "./_encode.ts";
 import { PusherCloseCode, pusherCloseCode } from "./close_codes.ts";
 import { verifyAuth } from "./_signature.ts";
+import type { SubscriptionCounts } from "./_subscription_counts.ts";
 
 /** The channel pusher-js subscribes to after a sign-in, for events sent to the user. */
 export const SERVER_TO_USER = "#server-to-user-";
@@ -63,24 +64,40 @@ export class PusherWire implements Wire {
   #activityTimeout: number;
   #onClientEvent: ((event: ClientEventReport) => void) | null;
   #signedIn: string | null = null;
+  #counts: SubscriptionCounts | null;
+  /** The connection, once it has sent a frame (a subscription needs one). */
+  #connection: WireConnection | null = null;
 
   /**
    * @param app The app the connection belongs to.
    * @param activityTimeout Seconds, as `pusher:connection_established` announces them.
    * @param onClientEvent Told of each client event on a channel the connection is in (webhooks).
+   * @param counts Told of subscriptions, for `pusher_internal:subscription_count`.
    */
   constructor(
     app: PusherApp,
     activityTimeout: number,
     onClientEvent?: (event: ClientEventReport) => void,
+    counts?: SubscriptionCounts,
   ) {
     this.#app = app;
     this.#activityTimeout = activityTimeout;
     this.#onClientEvent = onClientEvent ?? null;
+    this.#counts = counts ?? null;
   }
 
   encode(message: ServerMessage): string | null {
+    if (message.type === "subscribed" && this.#counts && this.#connection) {
+      this.#counts.joined(this.#connection, message.channel, this.#app.subscriptionCount === true);
+    }
     return encode(message, this.#activityTimeout);
+  }
+
+  /** The socket closed: its channels lose a subscriber. */
+  closed(): void {
+    const connection = this.#connection;
+    if (!this.#counts || !connection) return;
+    for (const channel of connection.channels) this.#counts.left(connection, channel);
   }
 
   translate(payload: string): string | null {
@@ -92,6 +109,7 @@ export class PusherWire implements Wire {
   }
 
   async decode(text: string, connection: WireConnection): Promise<ParseResult | null> {
+    this.#connection = connection;
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -126,6 +144,7 @@ export class PusherWire implements Wire {
       case "pusher:unsubscribe":
         if (typeof fields.channel !== "string") return invalid("Unsubscribe names a channel");
         if (!connection.channels.has(fields.channel)) return null; // Pusher ignores these
+        this.#counts?.left(connection, fields.channel);
         return { ok: true, message: { type: "unsubscribe", channel: fields.channel } };
       case "pusher:signin":
         await this.#signin(connection, fields);

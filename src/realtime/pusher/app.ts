@@ -18,6 +18,14 @@ export interface PusherApp {
    * @default true
    */
   readonly clientEvents?: boolean;
+  /**
+   * Whether subscribers are told how many subscribers their channel has
+   * (`pusher_internal:subscription_count`, pusher-js's `pusher:subscription_count`
+   * event), as Pusher's dashboard setting "Subscription counting" does. Counted
+   * per instance behind a `RedisFanout`.
+   * @default false
+   */
+  readonly subscriptionCount?: boolean;
   /** Where this app's webhooks go (needs `webhooks.queue` in `pusher()`'s options). @default none */
   readonly webhooks?: readonly PusherWebhook[];
 }

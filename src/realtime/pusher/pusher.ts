@@ -18,6 +18,7 @@ import { pusherSocket } from "./_socket.ts";
 import { grantedInfo } from "./_wire.ts";
 import type { Queue } from "../../queue/queue.ts";
 import { fromHubEvent, WebhookBatcher } from "./_webhook_batcher.ts";
+import { SubscriptionCounts } from "./_subscription_counts.ts";
 
 /** Options for {@linkcode pusher}. */
 export interface PusherOptions {
@@ -57,6 +58,13 @@ export interface PusherOptions {
    * @default no webhooks
    */
   webhooks?: { queue: Queue; interval?: number };
+  /**
+   * Least time between two `pusher_internal:subscription_count` events of one
+   * channel (apps with `subscriptionCount: true`): the first change is told at
+   * once, later ones within the interval together at its end.
+   * @default 5_000
+   */
+  subscriptionCountInterval?: number;
   /** Time, for the activity timer and `auth_timestamp`. @default systemClock */
   clock?: Clock;
   /** Called with errors the server recovers from. @default console.error */
@@ -136,6 +144,11 @@ export function pusher(hub: Hub, options: PusherOptions): Hono {
     idleTimeout: activityTimeout + pongTimeout,
   });
   const batcher = webhookBatcher(hub, options, clock, onError, positive);
+  const counts = new SubscriptionCounts(
+    hub,
+    clock,
+    positive("subscriptionCountInterval", options.subscriptionCountInterval, 5_000),
+  );
   const withEvents: ConnectionPolicy = { ...base, clientEvents: true };
   const withoutEvents: ConnectionPolicy = { ...base, clientEvents: false };
 
@@ -151,6 +164,7 @@ export function pusher(hub: Hub, options: PusherOptions): Hono {
       onClientEvent: batcher
         ? (event) => batcher.add({ name: "client_event", ...event })
         : undefined,
+      counts,
     });
     return response ?? c.text("Expected a WebSocket upgrade", 426, { Upgrade: "websocket" });
   });
