@@ -15,12 +15,18 @@ import { UploadError } from "./errors.ts";
 import { type InfoObjects, type MultipartProgress, tailKey } from "./_object_info.ts";
 import type { ObjectBucket, UploadedPart } from "./object_bucket.ts";
 import type { ChunkedUpload, StoredFile } from "./store.ts";
+import type { BufferPool } from "./_body.ts";
 
 /** What an object upload needs from its store. */
 export interface ObjectUploadContext {
   readonly bucket: ObjectBucket;
   readonly info: InfoObjects;
   readonly partSize: number;
+  /**
+   * Part buffers kept between requests: a new one per request would leave a
+   * part's worth of garbage behind each PATCH until the collector runs.
+   */
+  readonly buffers: BufferPool;
 }
 
 /** An upload's bytes: the progress recorded so far, and the tail's bytes read back. */
@@ -39,7 +45,8 @@ export class ObjectChunkedUpload implements ChunkedUpload {
   #opened: MultipartProgress;
   #uploadId: string | null;
   #parts: UploadedPart[];
-  #buffer: Uint8Array;
+  #buffer: Uint8Array<ArrayBuffer>;
+  #bufferLent = true;
   #filled: number;
   /** The tail in `#buffer` is still the one stored as `<key>.part`. */
   #tailStored = true;
@@ -53,7 +60,8 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     this.#opened = opened.progress;
     this.#uploadId = opened.progress.uploadId;
     this.#parts = [...opened.progress.parts];
-    this.#buffer = new Uint8Array(context.partSize);
+    // The pool has no limit, so take() always lends one.
+    this.#buffer = new Uint8Array(context.buffers.take()!);
     this.#buffer.set(opened.tail);
     this.#filled = opened.tail.byteLength;
     this.#recorded = opened.recorded;
@@ -106,6 +114,15 @@ export class ObjectChunkedUpload implements ChunkedUpload {
   async release(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    try {
+      await this.#record();
+    } finally {
+      this.#giveBuffer();
+    }
+  }
+
+  /** Writes the tail (when it changed) and the progress to the info object. */
+  async #record(): Promise<void> {
     const { bucket, info } = this.#context;
     const unchanged = this.#tailStored && this.#parts.length === this.#opened.parts.length &&
       this.#uploadId === this.#opened.uploadId;
@@ -130,6 +147,15 @@ export class ObjectChunkedUpload implements ChunkedUpload {
   async finalize(): Promise<StoredFile> {
     this.#assertOpen();
     this.#closed = true;
+    try {
+      return await this.#complete();
+    } finally {
+      this.#giveBuffer();
+    }
+  }
+
+  /** Sends the last part and completes the multipart upload (or PUTs a small file whole). */
+  async #complete(): Promise<StoredFile> {
     const { bucket, info } = this.#context;
     const size = this.offset;
     if (this.#uploadId === null) {
@@ -146,7 +172,15 @@ export class ObjectChunkedUpload implements ChunkedUpload {
 
   async abort(): Promise<void> {
     this.#closed = true;
+    this.#giveBuffer();
     await discardUpload(this.#context, this.#key, this.#uploadId);
+  }
+
+  /** Returns the part buffer to the pool, once; nothing reads it after the handle closed. */
+  #giveBuffer(): void {
+    if (!this.#bufferLent) return;
+    this.#bufferLent = false;
+    this.#context.buffers.give(this.#buffer.buffer);
   }
 
   async #sendPart(): Promise<void> {

@@ -10,6 +10,7 @@
 import { UploadError } from "./errors.ts";
 import { assertUploadPath } from "./_path.ts";
 import { ChunkedStore } from "./chunked_store.ts";
+import { BufferPool } from "./_body.ts";
 import { InfoObjects, type MultipartProgress } from "./_object_info.ts";
 import {
   discardUpload,
@@ -29,6 +30,8 @@ export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 /** S3's largest part; R2's is a little under 5 GiB. */
 const MAX_PART_SIZE = 4 * 1024 ** 3;
+/** Part buffers kept for the next requests; more concurrent requests allocate their own. */
+const PARTS_KEPT = 2;
 /** Keys must leave room for `.info` and `.part` under the 1024-byte key limit of S3 and R2. */
 const MAX_PREFIX_LENGTH = 256;
 
@@ -118,7 +121,12 @@ export class ObjectStore extends ChunkedStore {
       );
     }
     this.#prefix = prefix;
-    this.#context = { bucket, info: new InfoObjects(bucket), partSize };
+    this.#context = {
+      bucket,
+      info: new InfoObjects(bucket),
+      partSize,
+      buffers: new BufferPool(partSize, { keep: PARTS_KEPT }),
+    };
     this.state = new ObjectUploadState(bucket, this.#context.info, prefix);
   }
 
