@@ -49,8 +49,12 @@ export function sameOriginPosts(): MiddlewareHandler {
 
 function sameOrigin(c: Context): boolean {
   const origin = c.req.header("Origin");
-  if (origin !== undefined) return origin === new URL(c.req.url).origin;
-  return c.req.header("Sec-Fetch-Site") === "same-origin";
+  if (origin === undefined) return c.req.header("Sec-Fetch-Site") === "same-origin";
+  const own = new URL(c.req.url);
+  if (origin === own.origin) return true;
+  // Behind a proxy that ends TLS the app sees http://host while the browser says
+  // https://host: the same host, only more secure, is still this dashboard.
+  return own.protocol === "http:" && origin === `https://${own.host}`;
 }
 
 function localOnly(getConnInfo: GetConnInfo | undefined): DashboardAuthorize {

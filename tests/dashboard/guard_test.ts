@@ -241,6 +241,33 @@ Deno.test("a POST from another origin, or with no origin at all, is refused and 
   assert.equal((await queue.job(id))?.state, "waiting");
 });
 
+Deno.test("behind a proxy that ends TLS, the https Origin of the same host is the dashboard's own", async () => {
+  const { queue, id } = await queueWithFailedJob();
+  const app = new Hono().route("/kiln", dashboard({ queue, authorize: () => true }));
+  const url = `http://ops.example/kiln/api/jobs/${id}/retry`;
+  for (
+    const origin of ["https://evil.example", "https://ops.example:8443", "http://ops.example.evil"]
+  ) {
+    const response = await app.request(url, { method: "POST", headers: { Origin: origin } });
+    assert.equal(response.status, 403, origin);
+    await response.body?.cancel();
+  }
+  const downgraded = await app.request(`https://ops.example/kiln/api/jobs/${id}/retry`, {
+    method: "POST",
+    headers: { Origin: "http://ops.example" },
+  });
+  assert.equal(downgraded.status, 403, "an http page may not act on the https dashboard");
+  await downgraded.body?.cancel();
+  assert.equal((await queue.job(id))?.state, "failed");
+  const proxied = await app.request(url, {
+    method: "POST",
+    headers: { Origin: "https://ops.example" },
+  });
+  assert.equal(proxied.status, 200);
+  await proxied.body?.cancel();
+  assert.equal((await queue.job(id))?.state, "waiting");
+});
+
 Deno.test("a browser's same-origin POST without Origin passes on Sec-Fetch-Site", async () => {
   const { queue, id } = await queueWithFailedJob();
   const app = new Hono().route("/kiln", dashboard({ queue, authorize: () => true }));
