@@ -50,6 +50,13 @@ const manageScript = defineScript(scripts.manage);
 const jobsScript = defineScript(scripts.jobs);
 const rateHitScript = defineScript(scripts.rateHit);
 const progressScript = defineScript(scripts.progress);
+const watchScript = defineScript(scripts.watch);
+
+/**
+ * How long a watcher's mark lasts (`watch-1.lua`); it is renewed every third of
+ * that, so a watcher that misses one renewal (a short outage) stays marked.
+ */
+const WATCH_MARK = 30_000;
 
 /** How many failed jobs one `retry`/`forget` of "all" handles per script call. */
 const FAILED_CHUNK = 500;
@@ -533,7 +540,7 @@ export class RedisBackend implements QueueBackend {
   async watch(queue: string, listener: (event: JobEvent) => void): Promise<() => Promise<void>> {
     const channel = this.#k(queue).space.key("events");
     // Subscribed again after an outage, so a live view does not fall silent for good.
-    return await followChannel(this.redis, channel, (message) => {
+    const unfollow = await followChannel(this.redis, channel, (message) => {
       let batch: { at: number; changes: { id: string; state: JobEvent["state"] }[] };
       try {
         batch = JSON.parse(message);
@@ -545,6 +552,30 @@ export class RedisBackend implements QueueBackend {
         listener({ queue, id: String(change.id), state: change.state, at: Number(batch.at) });
       }
     }, this.#clock);
+    // The scripts publish only while the queue is marked watched: mark it once subscribed
+    // (so every change after this resolves is heard), and renew it until unwatched.
+    const mark = () => this.#runner.run(watchScript, [this.#k(queue).stats], [WATCH_MARK]);
+    try {
+      await mark();
+    } catch (error) {
+      await unfollow().catch(() => {});
+      throw error;
+    }
+    let stopped = false;
+    let timer: unknown;
+    const renew = () => {
+      timer = this.#clock.setTimeout(() => {
+        mark().catch(() => {}).finally(() => { // an outage: the next renewal tries again
+          if (!stopped) renew();
+        });
+      }, WATCH_MARK / 3);
+    };
+    renew();
+    return async () => {
+      stopped = true;
+      this.#clock.clearTimeout(timer);
+      await unfollow();
+    };
   }
 
   /** {@inheritDoc QueueBackend.counts} */

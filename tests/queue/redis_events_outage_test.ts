@@ -57,3 +57,37 @@ Deno.test("events() over Redis resubscribes after the gateway is killed and star
   controller.abort();
   await reading; // the stream still ends when aborted, with nothing left subscribed
 });
+
+Deno.test("the scripts publish while a watcher's mark holds, not by counting subscribers", async () => {
+  await using stack = await startRedisStack();
+  const backend = new RedisBackend({ redis: stack.redis, prefix: "marked" });
+  const queue = new Queue({ backend, retain: { completed: false } });
+  const job = defineJob({ name: "m", schema: v.number(), handle() {} });
+  // A bare subscriber is counted by PUBSUB NUMSUB, as a subscriber on another cluster
+  // node would not be: the scripts must not rely on that count either way.
+  const heard: string[] = [];
+  const bare = await backend.redis.subscribe("marked:{default}:events", {
+    onMessage: (message) => heard.push(message),
+  });
+  try {
+    await queue.dispatch(job, 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(heard, [], "nobody watches: nothing is published");
+
+    const controller = new AbortController();
+    const events = queue.events({ queues: ["default"], signal: controller.signal });
+    await events.ready;
+    const { id } = await queue.dispatch(job, 2);
+    const reader = events[Symbol.asyncIterator]();
+    const first = await reader.next();
+    assert.deepEqual([first.value?.id, first.value?.state], [id, "waiting"]);
+    for (let i = 0; i < 50 && heard.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(heard.length, 1, "the bare subscriber hears it too, once");
+    controller.abort();
+    await reader.return?.();
+  } finally {
+    await bare.close();
+  }
+});

@@ -23,16 +23,29 @@ local MAX_LOG_LINES = 100
 local CANCELLED = "!cancelled"
 
 -- Job state changes of this call, published once at its end (see publish()), and only
--- gathered while someone listens: a queue nobody watches pays one PUBSUB NUMSUB per call.
--- Where NUMSUB is refused, or cannot see every subscriber (a Redis Cluster counts the
--- node's own), changes are always published.
+-- gathered while someone watches: each watcher (queue.events()) keeps the "watched"
+-- field of the queue's stats at a deadline on Redis's clock, renewed while it listens
+-- (watch-1.lua). A field under the queue's hash tag reads the same on every node of a
+-- cluster, where PUBSUB NUMSUB would count only one node's subscribers. Read once per
+-- call, at its first change.
 local changes = {}
-local numsub = redis.pcall("PUBSUB", "NUMSUB", channel)
-local listening = type(numsub) ~= "table" or numsub.err ~= nil or (tonumber(numsub[2]) or 1) > 0
+local listening = nil
+
+local function watched()
+  if listening == nil then
+    local deadline = tonumber(redis.call("HGET", q.stats, "watched"))
+    listening = false
+    if deadline then
+      local time = redis.call("TIME")
+      listening = deadline > tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+    end
+  end
+  return listening
+end
 
 -- Notes that a job entered `state` (waiting, delayed, active, completed, failed, removed).
 local function changed(id, state)
-  if listening then changes[#changes + 1] = { id = id, state = state } end
+  if watched() then changes[#changes + 1] = { id = id, state = state } end
 end
 
 -- Publishes this call's changes as one message, so a live view costs one PUBLISH per call.
