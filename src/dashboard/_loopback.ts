@@ -7,15 +7,20 @@
  * @module
  */
 
-/** Whether an IPv4 or IPv6 address is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
+/**
+ * Whether an IPv4 or IPv6 address is a loopback address: 127.0.0.0/8, `::1`,
+ * or 127.0.0.0/8 mapped into IPv6 (`::ffff:127.0.0.1`, `::ffff:7f00:1`), in
+ * any spelling a runtime may report.
+ */
 export function isLoopbackAddress(address: string | undefined): boolean {
   if (address === undefined) return false;
   const bare = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
-  const v4 = bare.toLowerCase().startsWith("::ffff:") ? bare.slice(7) : bare;
-  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4)) {
-    return v4.split(".").every((part) => Number(part) <= 255);
-  }
-  return /^(0{0,4}:){7}0{0,3}1$/.test(expandIpv6(bare));
+  const v4 = ipv4Bytes(bare);
+  if (v4 !== undefined) return v4[0] === 127;
+  const groups = ipv6Groups(bare);
+  if (groups === undefined || groups.slice(0, 5).some((group) => group !== 0)) return false;
+  if (groups[5] === 0) return groups[6] === 0 && groups[7] === 1; // ::1
+  return groups[5] === 0xffff && groups[6] >> 8 === 127; // ::ffff:127.x.y.z
 }
 
 /** Whether a Host header names this machine's loopback: localhost, a 127.x address or [::1]. */
@@ -27,13 +32,36 @@ export function isLoopbackHost(host: string | undefined): boolean {
   return isLoopbackAddress(name);
 }
 
-/** `::1` → `0:0:0:0:0:0:0:1`, so one pattern matches every spelling of it. */
-function expandIpv6(address: string): string {
-  if (!address.includes(":") || address.split("::").length > 2) return address;
-  const [head, tail = ""] = address.split("::");
-  const left = head === "" ? [] : head.split(":");
-  const right = tail === "" ? [] : tail.split(":");
-  if (!address.includes("::")) return address;
-  const zeros = Array(Math.max(0, 8 - left.length - right.length)).fill("0");
-  return [...left, ...zeros, ...right].join(":");
+/** `a.b.c.d` as four bytes, or undefined when it is not one. */
+function ipv4Bytes(text: string): number[] | undefined {
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) return undefined;
+  const bytes = text.split(".").map(Number);
+  return bytes.every((byte) => byte <= 255) ? bytes : undefined;
+}
+
+/**
+ * An IPv6 address as its eight 16-bit groups (`::` expanded, a dotted IPv4
+ * tail read as two groups), or undefined when it is not one. Written here
+ * because the four runtimes share no parser (`node:net` is not in Workers).
+ */
+function ipv6Groups(text: string): number[] | undefined {
+  let spelled = text;
+  const tail = /^(.*:)([^:]*\.[^:]*)$/.exec(text);
+  if (tail !== null) {
+    const bytes = ipv4Bytes(tail[2]);
+    if (bytes === undefined) return undefined;
+    spelled = `${tail[1]}${((bytes[0] << 8) | bytes[1]).toString(16)}:${
+      ((bytes[2] << 8) | bytes[3]).toString(16)
+    }`;
+  }
+  const halves = spelled.split("::");
+  if (halves.length > 2) return undefined;
+  const split = (half: string) => half === "" ? [] : half.split(":");
+  const head = split(halves[0]);
+  const rest = halves.length === 2 ? split(halves[1]) : [];
+  const zeros = 8 - head.length - rest.length;
+  if (halves.length === 2 ? zeros < 1 : zeros !== 0) return undefined;
+  const groups = [...head, ...Array<string>(halves.length === 2 ? zeros : 0).fill("0"), ...rest];
+  if (!groups.every((group) => /^[0-9a-f]{1,4}$/i.test(group))) return undefined;
+  return groups.map((group) => parseInt(group, 16));
 }

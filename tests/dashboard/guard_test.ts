@@ -113,6 +113,11 @@ Deno.test("loopback addresses and host names are told from look-alikes", () => {
       "0:0:0:0:0:0:0:1",
       "::ffff:127.0.0.1",
       "[::1]",
+      "::0001",
+      "::FFFF:127.0.0.1",
+      "::ffff:7f00:1",
+      "0:0:0:0:0:ffff:127.0.0.1",
+      "0:0:0:0:0:FFFF:7F00:0001",
     ]
   ) {
     assert.equal(isLoopbackAddress(address), true, address);
@@ -130,6 +135,17 @@ Deno.test("loopback addresses and host names are told from look-alikes", () => {
       "1::",
       "fe80::1",
       "::2",
+      "1::1",
+      "::00001",
+      "::1::1",
+      ":::1",
+      "::1%lo",
+      "0:0:0:0:0:0:0:0:1",
+      "::127.0.0.1",
+      "::ffff:0:127.0.0.1",
+      "::ffff:7f00:1:1",
+      "::ffff:127.0.0.256",
+      "::ffff:a00:1",
     ]
   ) {
     assert.equal(isLoopbackAddress(address), false, String(address));
