@@ -93,10 +93,7 @@ export function api(parts: DashboardParts, feed: Feed): Hono {
 
   app.get("/realtime", async (c) => {
     if (!parts.realtime) throw new HTTPException(404, { message: "No hub is shown here" });
-    return c.json({
-      connections: parts.realtime.connections,
-      channels: await parts.realtime.channels(),
-    });
+    return c.json({ connections: parts.realtime.connections, ...await parts.realtime.channels() });
   });
   app.get("/uploads", (c) => {
     if (!parts.uploads) throw new HTTPException(404, { message: "No uploads are shown here" });

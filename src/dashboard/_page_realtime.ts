@@ -14,7 +14,7 @@ export async function realtimePage(parts: DashboardParts): Promise<Html> {
 }
 
 async function channels(parts: DashboardParts): Promise<Html> {
-  const list = await parts.realtime!.channels();
+  const { channels: list, unlisted } = await parts.realtime!.channels();
   return html`<section class="card" data-live><h2>Channels</h2>
 <p class="note"><span data-total="connections">${
     parts.realtime!.connections
@@ -40,6 +40,7 @@ async function channels(parts: DashboardParts): Promise<Html> {
           `
         )}</tbody>
       </table>
+      ${unlisted > 0 ? missing(`${unlisted} quieter channels are not listed.`) : ""}
     `
   }</section>`;
 }

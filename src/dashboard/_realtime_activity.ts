@@ -26,6 +26,20 @@ export interface ChannelSummary {
   members?: PresenceMember[];
 }
 
+/**
+ * The most channels listed, busiest first: each presence channel listed costs
+ * a read of its members, and clients choose how many channels exist.
+ */
+export const MAX_LISTED_CHANNELS = 200;
+
+/** The channels listed, and how many more there are. */
+export interface ChannelList {
+  /** The busiest channels, at most {@linkcode MAX_LISTED_CHANNELS}. */
+  channels: ChannelSummary[];
+  /** Channels with subscribers that are not listed. */
+  unlisted: number;
+}
+
 /** Keeps the hub's live connections to count subscribers per channel. */
 export class RealtimeActivity {
   #hub: DashboardHub;
@@ -49,7 +63,7 @@ export class RealtimeActivity {
   }
 
   /** Channels with subscribers, busiest first; presence channels with their members. */
-  async channels(): Promise<ChannelSummary[]> {
+  async channels(): Promise<ChannelList> {
     const counts = new Map<string, number>();
     for (const connection of this.#connections) {
       for (const channel of connection.channels) {
@@ -59,10 +73,12 @@ export class RealtimeActivity {
     const names = [...counts.keys()].sort((a, b) =>
       counts.get(b)! - counts.get(a)! || a.localeCompare(b)
     );
-    return await Promise.all(names.map(async (name) => {
+    const listed = names.slice(0, MAX_LISTED_CHANNELS);
+    const channels = await Promise.all(listed.map(async (name) => {
       const summary: ChannelSummary = { name, subscribers: counts.get(name)! };
       if (name.startsWith("presence-")) summary.members = await this.#hub.members(name);
       return summary;
     }));
+    return { channels, unlisted: names.length - listed.length };
   }
 }
