@@ -385,6 +385,28 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   }
 
   /**
+   * How many connections of this instance are subscribed to one channel, of
+   * every protocol (other instances behind a `RedisFanout` count their own),
+   * without listing every channel as {@linkcode Hub.subscriptions} does.
+   *
+   * @param channel The channel name.
+   * @returns Its subscribers here; 0 for a channel nobody here is in.
+   *
+   * @example Counting one channel's subscribers
+   * ```ts
+   * import { Hub } from "@kiln/core/realtime";
+   * import assert from "node:assert/strict";
+   *
+   * const hub = new Hub();
+   * assert.equal(hub.subscribers("news"), 0); // nobody here is subscribed to it
+   * await hub.close();
+   * ```
+   */
+  subscribers(channel: string): number {
+    return this.#channels.get(channel)?.size ?? 0;
+  }
+
+  /**
    * Closes one user's connections, whatever their protocol, on this instance
    * and (through the fan-out) on every other.
    *

@@ -204,7 +204,7 @@ interface ChannelCounts {
 async function counts(hub: Hub, name: string, fields: Set<string>): Promise<ChannelCounts> {
   const result: ChannelCounts = {};
   if (fields.has("subscription_count")) {
-    result.subscription_count = hub.subscriptions().get(name) ?? 0;
+    result.subscription_count = hub.subscribers(name);
   }
   if (fields.has("user_count") && name.startsWith("presence-")) {
     result.user_count = (await hub.members(name)).length;

@@ -75,7 +75,7 @@ export class SubscriptionCounts {
     const listeners = this.#listeners.get(channel);
     if (!listeners) return;
     this.#lastSent.set(channel, this.#clock.now());
-    const count = this.#hub.subscriptions().get(channel) ?? 0;
+    const count = this.#hub.subscribers(channel);
     const text = frame(
       "pusher_internal:subscription_count",
       { subscription_count: count },
