@@ -8,15 +8,11 @@
 import assert from "node:assert/strict";
 import { startGateway } from "../../scripts/redis_http.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
+import { gatewayBeside } from "./_http.ts";
 
 Deno.test("past --max-dedicated-connections, subscriptions and transactions get 503 until one ends", async () => {
   await using stack = await startRedisStack();
-  await using gateway = await startGateway({
-    port: 0,
-    redisUrl: stack.redisUrl,
-    token: stack.token,
-    maxDedicatedConnections: 3,
-  });
+  await using gateway = await gatewayBeside(stack, { maxDedicatedConnections: 3 });
   const headers = { authorization: `Bearer ${stack.token}` };
   const subscribe = async (channel: string) => {
     const aborter = new AbortController();

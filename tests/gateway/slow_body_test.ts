@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { startGateway } from "../../scripts/redis_http.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
+import { gatewayBeside } from "./_http.ts";
 
 const BODY_TIMEOUT = 300;
 
@@ -30,12 +30,7 @@ async function rawExchange(port: number, text: string, waitMs: number): Promise<
 
 Deno.test("a stalled or trickling request body is answered 408 after bodyTimeout", async () => {
   await using stack = await startRedisStack();
-  await using gateway = await startGateway({
-    port: 0,
-    redisUrl: stack.redisUrl,
-    token: stack.token,
-    bodyTimeout: BODY_TIMEOUT,
-  });
+  await using gateway = await gatewayBeside(stack, { bodyTimeout: BODY_TIMEOUT });
   const head = (path: string, framing: string) =>
     `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${stack.token}\r\n${framing}\r\n\r\n`;
   const cases = [
@@ -56,11 +51,7 @@ Deno.test("a stalled or trickling request body is answered 408 after bodyTimeout
 
 Deno.test("a client hanging up mid-body is not logged as an unexpected error", async () => {
   await using stack = await startRedisStack();
-  await using gateway = await startGateway({
-    port: 0,
-    redisUrl: stack.redisUrl,
-    token: stack.token,
-  });
+  await using gateway = await gatewayBeside(stack);
   const logged: unknown[] = [];
   const original = console.error;
   console.error = (...args: unknown[]) => logged.push(args);
