@@ -37,8 +37,7 @@ function redisBackend(ctx, suffix) {
 /** @type {import("./mod.mjs").Case[]} */
 export const cases = [
   {
-    name:
-      "memory: drain() runs dispatched jobs in priority order with validated payloads",
+    name: "memory: drain() runs dispatched jobs in priority order with validated payloads",
     async run() {
       const seen = [];
       const queue = new Queue({ backend: new MemoryBackend() });
@@ -55,8 +54,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "memory: a failing job is retried, then dead-lettered with every attempt's error",
+    name: "memory: a failing job is retried, then dead-lettered with every attempt's error",
     async run() {
       const queue = new Queue({ backend: new MemoryBackend() });
       const job = defineJob({
@@ -83,8 +81,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "redis over the gateway: drain() completes dispatched jobs and counts them",
+    name: "redis over the gateway: drain() completes dispatched jobs and counts them",
     async run(ctx) {
       const seen = [];
       const queue = new Queue({ backend: redisBackend(ctx, "drain") });
@@ -113,8 +110,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "redis over the gateway: a dead-lettered job is listed, retried and then completes",
+    name: "redis over the gateway: a dead-lettered job is listed, retried and then completes",
     async run(ctx) {
       let fail = true;
       const queue = new Queue({ backend: redisBackend(ctx, "failed") });
@@ -139,8 +135,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "memory: a crashed worker's job is served again with maxRetries 0, as a stall",
+    name: "memory: a crashed worker's job is served again with maxRetries 0, as a stall",
     async run() {
       let time = 1_700_000_000_000;
       const backend = new MemoryBackend();
@@ -177,8 +172,7 @@ export const cases = [
     },
   },
   {
-    name:
-      "redis over the gateway: ctx.progress() is stored on the job and read with queue.job()",
+    name: "redis over the gateway: ctx.progress() is stored on the job and read with queue.job()",
     async run(ctx) {
       const queue = new Queue({ backend: redisBackend(ctx, "progress") });
       let read;
