@@ -13,8 +13,16 @@
  * search over 100,000 retained jobs, the memory a retained completed job
  * costs (200-byte payload), and the memory of one queue-day of metrics.
  *
+ * With `--rounds N`, it also alternates N end-to-end runs (dispatchMany and
+ * drain of `--jobs` no-op jobs) of Kiln off, Kiln on, BullMQ and, with
+ * `--before <path to another checkout's src/queue/mod.ts>`, that version of
+ * Kiln, measuring redis-server's CPU time per job (`INFO cpu`), steadier than
+ * jobs/s on a loaded machine.
+ *
  * ```sh
  * deno run -A bench/queue.ts [--jobs 20000] [--samples 2000] [--search 100000]
+ * git worktree add /tmp/q_before dc8e823^
+ * deno run -A bench/queue.ts --jobs 10000 --rounds 3 --before /tmp/q_before/src/queue/mod.ts
  * ```
  *
  * @module
@@ -42,6 +50,8 @@ const { values } = parseArgs({
     samples: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "50" },
     search: { type: "string", default: "100000" },
+    rounds: { type: "string", default: "0" },
+    before: { type: "string" },
   },
 });
 const SEARCH_JOBS = Number(values.search);
@@ -257,19 +267,120 @@ async function benchMetricsDay(redis: Redis, redisUrl: string) {
   };
 }
 
+/** redis-server's CPU time so far (user and system), in microseconds. */
+async function redisCpu(client: ReturnType<typeof createClient>): Promise<number> {
+  const info = await client.info("cpu");
+  const seconds = (field: string) => Number(new RegExp(`${field}:([\\d.]+)`).exec(info)?.[1]);
+  return (seconds("used_cpu_user") + seconds("used_cpu_sys")) * 1e6;
+}
+
+type QueueModule = typeof import("../src/queue/mod.ts");
+
+/**
+ * Alternates end-to-end runs of each contender, `--rounds` times, on one
+ * redis-server, and answers [jobs/s, Redis CPU µs per job] per run.
+ */
+async function redisCpuRounds(redisUrl: string, redisPort: number, redis: Redis) {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  const measure = async (run: () => Promise<void>) => {
+    const cpu = await redisCpu(client);
+    const seconds = await timed(run);
+    const perJob = ((await redisCpu(client)) - cpu) / JOBS;
+    return [Math.round(JOBS / seconds), round(perJob, 1)];
+  };
+  let n = 0;
+  const kiln = (m: QueueModule, mode: Mode | "before") => async () => {
+    const job = m.defineJob({
+      name: "noop",
+      schema,
+      maxRetries: 0,
+      handle() {},
+      ...(mode === "on" ? { tags: (payload: { n: number }) => [`user:${payload.n % 1_000}`] } : {}),
+    });
+    const queue = new m.Queue({
+      backend: new m.RedisBackend({ redis, prefix: `bench-cpu-${n++}` }),
+      ...(mode === "off" ? { retain: { completed: false }, search: false, metrics: false } : {}),
+    });
+    const stop = new AbortController();
+    const reader = mode === "on"
+      ? queue.events({ queues: ["default"], signal: stop.signal })
+      : undefined;
+    await reader?.ready;
+    const reading = (async () => {
+      if (reader) { for await (const _ of reader); }
+    })();
+    await queue.dispatchMany(job, payloads);
+    const worker = new m.Worker(queue, {
+      jobs: [job],
+      concurrency: CONCURRENCY,
+      logger: m.silentLogger,
+    });
+    const { completed } = await worker.drain();
+    stop.abort();
+    await reading;
+    if (completed !== JOBS) throw new Error(`Kiln (${mode}) completed ${completed} of ${JOBS}`);
+  };
+  const bullmq = async () => {
+    const connection = { host: "127.0.0.1", port: redisPort, maxRetriesPerRequest: null };
+    const opts = { removeOnComplete: true, removeOnFail: true };
+    const name = `bench-cpu-${n++}`;
+    const queue = new BullQueue(name, { connection });
+    for (let i = 0; i < JOBS; i += BULK_CHUNK) {
+      await queue.addBulk(
+        payloads.slice(i, i + BULK_CHUNK).map((data) => ({ name: "noop", data, opts })),
+      );
+    }
+    let worker: BullWorker | undefined;
+    await new Promise<void>((resolve) => {
+      let completed = 0;
+      worker = new BullWorker(name, async () => {}, { connection, concurrency: CONCURRENCY });
+      worker.on("completed", () => {
+        if (++completed === JOBS) resolve();
+      });
+    });
+    await worker?.close();
+    await queue.close();
+  };
+  const current = await import("../src/queue/mod.ts");
+  const before = values.before ? await import(values.before) as QueueModule : undefined;
+  const contenders: [string, () => Promise<void>][] = [
+    ...(before ? [["kilnBefore", kiln(before, "before")] as [string, () => Promise<void>]] : []),
+    ["kilnOff", kiln(current, "off")],
+    ["kilnOn", kiln(current, "on")],
+    ["bullmq", bullmq],
+  ];
+  const runs: Record<string, number[][]> = {};
+  try {
+    for (let round = 0; round < Number(values.rounds); round++) {
+      for (const [name, run] of contenders) (runs[name] ??= []).push(await measure(run));
+    }
+  } finally {
+    client.destroy();
+  }
+  return { jobs: JOBS, "[jobsPerSecond, redisCpuMicrosecondsPerJob]": runs };
+}
+
 await using stack = await startRedisStack();
 const redisBackend = (tag: string) => (name: string) =>
   new RedisBackend({ redis: stack.redis, prefix: `bench-${tag}-${name}` });
-const results = {
-  benchmark: "queue",
-  jobs: JOBS,
-  concurrency: CONCURRENCY,
-  runtime: `deno ${Deno.version.deno}`,
-  kilnRedisOverHttpOperatingOff: await benchKiln(redisBackend("off"), "off"),
-  kilnRedisOverHttpOperatingOn: await benchKiln(redisBackend("on"), "on"),
-  kilnMemory: await benchKiln(() => new MemoryBackend()),
-  bullmqOverTcp: await benchBullmq(stack.redisPort),
-  redisRetention: await benchRetention(stack.redis, stack.redisUrl),
-  redisMetrics: await benchMetricsDay(stack.redis, stack.redisUrl),
-};
+const results = Number(values.rounds) > 0
+  ? {
+    benchmark: "queue (Redis CPU per job, alternating runs)",
+    concurrency: CONCURRENCY,
+    runtime: `deno ${Deno.version.deno}`,
+    ...await redisCpuRounds(stack.redisUrl, stack.redisPort, stack.redis),
+  }
+  : {
+    benchmark: "queue",
+    jobs: JOBS,
+    concurrency: CONCURRENCY,
+    runtime: `deno ${Deno.version.deno}`,
+    kilnRedisOverHttpOperatingOff: await benchKiln(redisBackend("off"), "off"),
+    kilnRedisOverHttpOperatingOn: await benchKiln(redisBackend("on"), "on"),
+    kilnMemory: await benchKiln(() => new MemoryBackend()),
+    bullmqOverTcp: await benchBullmq(stack.redisPort),
+    redisRetention: await benchRetention(stack.redis, stack.redisUrl),
+    redisMetrics: await benchMetricsDay(stack.redis, stack.redisUrl),
+  };
 console.log(JSON.stringify(results, null, 2));
