@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { APP, startPusherServer } from "./_server.ts";
 import { connectPusherJs, disconnect, type PusherJsClient } from "./_clients.ts";
 import { within } from "../_support/ws_client.ts";
+import { RawPusher } from "./_raw.ts";
 
 const COUNTING = { ...APP, subscriptionCount: true };
 
@@ -91,5 +92,29 @@ Deno.test("subscription counts include subscribers of apps without the setting, 
     assert.deepEqual(silent.counts, []);
   } finally {
     await Promise.all([loud, quiet].map(disconnect));
+  }
+});
+
+Deno.test("a client toggling its subscription in a loop costs the others one count per interval, not one per toggle", async () => {
+  await using server = startPusherServer({
+    pusher: { apps: [COUNTING], subscriptionCountInterval: 1_000 },
+  });
+  const watcher = await connectPusherJs(server);
+  const { raw } = await RawPusher.connect(server);
+  try {
+    const heard = await counting(watcher, "news");
+    await heard.until(1);
+    for (let i = 0; i < 10; i++) {
+      raw.send("pusher:subscribe", { channel: "news" });
+      raw.send("pusher:unsubscribe", { channel: "news" });
+    }
+    raw.send("pusher:subscribe", { channel: "news" });
+    await raw.roundTrip();
+    await heard.until(2);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(heard.counts, [1, 2]);
+  } finally {
+    await raw.close();
+    await disconnect(watcher);
   }
 });
