@@ -100,6 +100,24 @@ const taggedNoop = defineJob({
 /** Operating features on (the defaults, tags, a live reader) or off. */
 type Mode = "on" | "off";
 
+/** Reads the default queue's events while `on` (a live view); `stop()` answers how many came. */
+async function readEvents(queue: Pick<Queue, "events">, on: boolean) {
+  const controller = new AbortController();
+  const reader = on ? queue.events({ queues: ["default"], signal: controller.signal }) : undefined;
+  await reader?.ready;
+  let heard = 0;
+  const reading = (async () => {
+    if (reader) { for await (const _ of reader) heard++; }
+  })();
+  return {
+    async stop(): Promise<number> {
+      controller.abort();
+      await reading;
+      return heard;
+    },
+  };
+}
+
 async function benchKiln(makeBackend: (name: string) => QueueBackend, mode: Mode = "off") {
   const options = mode === "on"
     ? {}
@@ -118,24 +136,15 @@ async function benchKiln(makeBackend: (name: string) => QueueBackend, mode: Mode
     concurrency: CONCURRENCY,
     logger: silentLogger,
   });
-  let heard = 0;
-  const stop = new AbortController();
-  const reader = mode === "on"
-    ? e2eQueue.events({ queues: ["default"], signal: stop.signal })
-    : undefined;
-  await reader?.ready;
-  const reading = (async () => {
-    if (reader) { for await (const _ of reader) heard++; }
-  })();
+  const events = await readEvents(e2eQueue, mode === "on");
   let completed = 0;
   const e2eSeconds = await timed(async () => {
     completed = (await worker.drain()).completed;
   });
-  stop.abort();
-  await reading;
+  const heard = await events.stop();
   if (completed !== JOBS) throw new Error(`Kiln completed ${completed} of ${JOBS}`);
   return {
-    ...(reader ? { eventsHeard: heard } : {}),
+    ...(mode === "on" ? { eventsHeard: heard } : {}),
     dispatchLatencyMs: dispatch,
     bulkDispatchJobsPerSecond: Math.round(JOBS / bulkSeconds),
     endToEndJobsPerSecond: Math.round(JOBS / e2eSeconds),
@@ -302,14 +311,7 @@ async function redisCpuRounds(redisUrl: string, redisPort: number, redis: Redis)
       backend: new m.RedisBackend({ redis, prefix: `bench-cpu-${n++}` }),
       ...(mode === "off" ? { retain: { completed: false }, search: false, metrics: false } : {}),
     });
-    const stop = new AbortController();
-    const reader = mode === "on"
-      ? queue.events({ queues: ["default"], signal: stop.signal })
-      : undefined;
-    await reader?.ready;
-    const reading = (async () => {
-      if (reader) { for await (const _ of reader); }
-    })();
+    const events = await readEvents(queue, mode === "on");
     await queue.dispatchMany(job, payloads);
     const worker = new m.Worker(queue, {
       jobs: [job],
@@ -317,8 +319,7 @@ async function redisCpuRounds(redisUrl: string, redisPort: number, redis: Redis)
       logger: m.silentLogger,
     });
     const { completed } = await worker.drain();
-    stop.abort();
-    await reading;
+    await events.stop();
     if (completed !== JOBS) throw new Error(`Kiln (${mode}) completed ${completed} of ${JOBS}`);
   };
   const bullmq = async () => {
