@@ -100,6 +100,16 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   });
 
   const app = new Hono();
+  // Another site's page may not act here (dispatch jobs, upload, ping someone): browsers send
+  // Origin with every cross-site POST and PATCH. Scripts without Origin stay welcome.
+  app.use("*", async (c, next) => {
+    const origin = c.req.header("Origin");
+    const acts = c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.method !== "OPTIONS";
+    if (acts && origin !== undefined && origin !== new URL(c.req.url).origin) {
+      return c.json({ error: "Cross-site request refused" }, 403);
+    }
+    await next();
+  });
   app.get("/", (c) => c.html(demoPage({ maxUpload: MAX_UPLOAD, allowedTypes: ALLOWED_TYPES })));
   app.get(
     "/demo.js",

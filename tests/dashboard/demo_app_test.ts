@@ -34,3 +34,34 @@ Deno.test("the demo's job feed holds no stream for HEAD, caps open pages at 50, 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 });
+
+Deno.test("another site's page cannot dispatch the demo's jobs or upload to it; the demo's own page can", async () => {
+  const demo = await createDemo();
+  try {
+    for (const origin of ["https://evil.example", "null", "http://localhost:8001"]) {
+      const dispatch = await demo.app.request("http://localhost:8000/api/demo/jobs/failing", {
+        method: "POST",
+        headers: { Origin: origin, "Content-Type": "application/x-www-form-urlencoded" },
+      });
+      assert.equal(dispatch.status, 403, origin);
+      await dispatch.body?.cancel();
+      const upload = await demo.app.request("http://localhost:8000/files", {
+        method: "POST",
+        headers: { Origin: origin, "Tus-Resumable": "1.0.0", "Upload-Length": "3" },
+      });
+      assert.equal(upload.status, 403, origin);
+      await upload.body?.cancel();
+    }
+    assert.deepEqual((await (await demo.app.request("/api/demo/jobs")).json()).jobs, []);
+    const own = await demo.app.request("http://localhost:8000/api/demo/jobs/failing", {
+      method: "POST",
+      headers: { Origin: "http://localhost:8000" },
+    });
+    assert.equal(own.status, 201);
+    const { id } = await own.json();
+    const jobs = (await (await demo.app.request("/api/demo/jobs")).json()).jobs;
+    assert.ok(jobs.some((job: { id: string }) => job.id === id));
+  } finally {
+    await demo.close();
+  }
+});
