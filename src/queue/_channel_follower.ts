@@ -20,6 +20,7 @@ const RESUBSCRIBE = { initial: 100, factor: 2, max: 5_000, jitter: "equal" } as 
  * Subscribes to `channel` and keeps subscribing again whenever the
  * subscription is lost, until the returned function is called.
  *
+ * @param onReopened Called after each subscription made again (not the first).
  * @returns Stops following: no further subscription is made, the open one is closed.
  * @throws {RedisError} When the first subscription fails (the caller learns at once).
  */
@@ -28,6 +29,7 @@ export async function followChannel(
   channel: string,
   onMessage: (message: string) => void,
   clock: Clock,
+  onReopened: () => void = () => {},
 ): Promise<() => Promise<void>> {
   const backoff = new Backoff(RESUBSCRIBE);
   let current: RedisSubscription | undefined;
@@ -49,6 +51,7 @@ export async function followChannel(
         if (stopped) return void await subscription.close().catch(() => {});
         backoff.reset();
         follow(subscription);
+        onReopened();
       } catch {
         retry(); // still unreachable: wait longer
       }

@@ -539,22 +539,29 @@ export class RedisBackend implements QueueBackend {
   /** {@inheritDoc QueueBackend.watch} */
   async watch(queue: string, listener: (event: JobEvent) => void): Promise<() => Promise<void>> {
     const channel = this.#k(queue).space.key("events");
-    // Subscribed again after an outage, so a live view does not fall silent for good.
-    const unfollow = await followChannel(this.redis, channel, (message) => {
-      let batch: { at: number; changes: { id: string; state: JobEvent["state"] }[] };
-      try {
-        batch = JSON.parse(message);
-      } catch {
-        return; // not a message the scripts wrote: ignore it rather than guess
-      }
-      if (!Array.isArray(batch?.changes)) return;
-      for (const change of batch.changes) {
-        listener({ queue, id: String(change.id), state: change.state, at: Number(batch.at) });
-      }
-    }, this.#clock);
     // The scripts publish only while the queue is marked watched: mark it once subscribed
-    // (so every change after this resolves is heard), and renew it until unwatched.
+    // (so every change after this resolves is heard), again after each resubscription (an
+    // outage may have outlasted the mark), and renew it until unwatched.
     const mark = () => this.#runner.run(watchScript, [this.#k(queue).stats], [WATCH_MARK]);
+    // Subscribed again after an outage, so a live view does not fall silent for good.
+    const unfollow = await followChannel(
+      this.redis,
+      channel,
+      (message) => {
+        let batch: { at: number; changes: { id: string; state: JobEvent["state"] }[] };
+        try {
+          batch = JSON.parse(message);
+        } catch {
+          return; // not a message the scripts wrote: ignore it rather than guess
+        }
+        if (!Array.isArray(batch?.changes)) return;
+        for (const change of batch.changes) {
+          listener({ queue, id: String(change.id), state: change.state, at: Number(batch.at) });
+        }
+      },
+      this.#clock,
+      () => void mark().catch(() => {}),
+    );
     try {
       await mark();
     } catch (error) {
