@@ -927,7 +927,9 @@ export class Queue {
    * server-sent events) that is also an async iterable; cancel it, or abort
    * `signal`, to stop listening. Its `ready` settles once it listens: changes
    * made before, or while nobody listens, are not replayed. A reader that falls
-   * more than 10,000 changes behind loses the newest.
+   * more than 10,000 changes behind loses the newest. Over Redis, a
+   * subscription lost to an outage is opened again by itself (with the shared
+   * back-off), so the stream goes on; changes made during the gap are missed.
    *
    * @param options The queues (default: every queue seen now) and an abort signal.
    * @returns The stream of changes.
