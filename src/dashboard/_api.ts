@@ -18,6 +18,12 @@ import type { DashboardScheduler } from "./sources.ts";
 
 /** The most pages following `/api/events` at once; more get 503. */
 const MAX_LISTENERS = 100;
+/**
+ * How long one live stream lasts. It then ends and the page's EventSource
+ * reconnects through `authorize` again, so access taken away (a revoked
+ * session, an expired token) stops the live feed within this much time.
+ */
+const STREAM_LIFETIME = 5 * 60_000;
 const JOB_ACTIONS: readonly JobAction[] = ["retry", "remove", "promote", "cancel"];
 
 function schedulerOf(parts: DashboardParts): DashboardScheduler {
@@ -115,14 +121,23 @@ export function api(parts: DashboardParts, feed: Feed): Hono {
         pending.push(message);
         wake?.();
       });
-      const closed = new Promise<void>((resolve) => stream.onAbort(resolve));
+      let expired = false;
+      let timer: unknown;
+      const closed = new Promise<void>((resolve) => {
+        stream.onAbort(resolve);
+        timer = parts.clock.setTimeout(() => {
+          expired = true;
+          resolve();
+        }, STREAM_LIFETIME);
+      });
       try {
-        while (!stream.aborted) {
+        while (!stream.aborted && !expired) {
           while (pending.length > 0) await stream.writeSSE(pending.shift()!);
           await Promise.race([closed, new Promise<void>((resolve) => wake = resolve)]);
           wake = null;
         }
       } finally {
+        parts.clock.clearTimeout(timer);
         stop();
       }
     });

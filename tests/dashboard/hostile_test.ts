@@ -208,3 +208,29 @@ Deno.test("live views are capped at 100 streams, a page that leaves frees its sl
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 });
+
+Deno.test("a live stream ends after five minutes, so its reconnection meets authorize again", async () => {
+  const { ManualClock } = await import("../support/manual_clock.ts");
+  const clock = new ManualClock();
+  let allowed = true;
+  const queue = new Queue({ backend: new MemoryBackend() });
+  const app = new Hono().route(
+    "/kiln",
+    dashboard({ queue, clock, refresh: 60_000, authorize: () => allowed }),
+  );
+  const response = await app.request("/kiln/api/events");
+  assert.equal(response.status, 200);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  assert.match((await reader.read()).value ?? "", /event: snapshot/);
+  allowed = false; // the operator's access is taken away
+  await clock.armed(5 * 60_000);
+  clock.advance(5 * 60_000);
+  let rest = "";
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    rest += chunk.value;
+  }
+  assert.doesNotMatch(rest, /event: job/);
+  const again = await app.request("/kiln/api/events");
+  assert.equal(again.status, 403, "the page's EventSource reconnects and is refused");
+  await again.body?.cancel();
+});
