@@ -1,6 +1,7 @@
 /**
  * `pusher_internal:subscription_count`: tells a channel's Pusher subscribers
  * how many subscribers it has, when that changes, at most once per interval.
+ * Every channel but presence ones, as on Pusher.
  *
  * @module
  */
@@ -41,6 +42,8 @@ export class SubscriptionCounts {
    */
   joined(connection: WireConnection, channel: string, listens: boolean): void {
     if (channel.startsWith("#")) return; // Pusher's own machinery, not the application's
+    // As on Pusher: presence channels have their members (and member_added/removed) instead.
+    if (channel.startsWith("presence-")) return;
     let listeners = this.#listeners.get(channel);
     if (listens) {
       if (!listeners) this.#listeners.set(channel, listeners = new Set());

@@ -118,3 +118,21 @@ Deno.test("a client toggling its subscription in a loop costs the others one cou
     await disconnect(watcher);
   }
 });
+
+Deno.test("presence channels send no subscription count, as on Pusher: their members are the count", async () => {
+  await using server = startPusherServer({
+    pusher: { apps: [COUNTING], subscriptionCountInterval: 50 },
+  });
+  const [alice, bob] = await Promise.all(
+    ["alice", "bob"].map((user) => connectPusherJs(server, user)),
+  );
+  try {
+    const first = await counting(alice, "presence-room");
+    await counting(bob, "presence-room");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(first.counts, []);
+    assert.equal((first.channel as unknown as { members: { count: number } }).members.count, 2);
+  } finally {
+    await Promise.all([alice, bob].map(disconnect));
+  }
+});
