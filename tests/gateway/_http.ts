@@ -6,7 +6,6 @@
  */
 
 import type { RedisStack } from "../support/redis_stack.ts";
-import { type Gateway, type GatewayOptions, startGateway } from "../../scripts/redis_http.ts";
 
 /** A response's status and parsed JSON body. */
 export interface JsonReply {
@@ -52,18 +51,4 @@ export async function fillList(stack: RedisStack, key: string, count: number): P
     "redis.call('RPUSH', KEYS[1], unpack(batch)) end";
   const reply = await post(stack, "/", ["EVAL", fill, 1, key, count]);
   if (reply.status !== 200) throw new Error(`Filling ${key} failed: ${JSON.stringify(reply)}`);
-}
-
-/**
- * Starts a second, in-process gateway in front of `stack`'s Redis with the same token,
- * for tests that need options the stack's own gateway does not take, or its log.
- *
- * @param stack the running stack
- * @param options gateway options beyond port, Redis URL and token
- */
-export function gatewayBeside(
-  stack: RedisStack,
-  options: Partial<GatewayOptions> = {},
-): Promise<Gateway> {
-  return startGateway({ port: 0, redisUrl: stack.redisUrl, token: stack.token, ...options });
 }

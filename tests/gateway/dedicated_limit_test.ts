@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { startGateway } from "../../scripts/redis_http.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
-import { gatewayBeside } from "./_http.ts";
+import { gatewayBeside } from "./_gateway_beside.ts";
 
 Deno.test("past --max-dedicated-connections, subscriptions and transactions get 503 until one ends", async () => {
   await using stack = await startRedisStack();

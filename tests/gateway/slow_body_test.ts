@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { startRedisStack } from "../support/redis_stack.ts";
-import { gatewayBeside } from "./_http.ts";
+import { gatewayBeside } from "./_gateway_beside.ts";
 
 const BODY_TIMEOUT = 300;
 
