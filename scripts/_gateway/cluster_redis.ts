@@ -33,6 +33,7 @@ import { RedisPool } from "./redis_pool.ts";
 import type { RedisEndpoint } from "./redis_url.ts";
 import { type CommandArgs, encodeCommands } from "./resp_encoder.ts";
 import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import { narrowedSession } from "./script_acl.ts";
 
 /**
  * How long a command waits for a restarted or failed-over master before a 503: long
@@ -84,6 +85,8 @@ export class ClusterRedis implements RedisBackend {
   readonly #sharedConnections: number;
   readonly #maxReplyBytes: number;
   readonly #pools = new Map<NodeAddress, RedisPool>();
+  /** What every node's connections run after authenticating (see `script_acl.ts`). */
+  #session: ReadonlyArray<CommandArgs> = [];
   readonly #slots = new SlotMap();
   #routes: CommandRoutes | undefined;
   #refreshing: Promise<void> | undefined;
@@ -113,12 +116,16 @@ export class ClusterRedis implements RedisBackend {
     return [table, docs];
   }
 
-  /**
-   * Not done for a cluster: the gateway itself needs CLUSTER SHARDS and ASKING, which the
-   * policy refuses, and an ACL user is per node (a promoted replica would lack it).
-   */
-  narrowScripts(): Promise<string | undefined> {
-    return Promise.resolve("not done in --cluster mode");
+  async narrowScripts(denied: ReadonlyArray<string>): Promise<string | undefined> {
+    const seed = this.#seeds[0];
+    const session = await narrowedSession(denied, seed);
+    const failed = await this.#poolFor(`${seed.hostname}:${seed.port}`).narrow(session);
+    if (failed !== undefined) return failed;
+    // ACL users are per node: every node's connections create it in their handshake, so
+    // a replica promoted after a failover has it from its first connection on.
+    this.#session = session;
+    for (const pool of this.#pools.values()) pool.startSessionsWith(session);
+    return undefined;
   }
 
   async run(
@@ -479,6 +486,7 @@ export class ClusterRedis implements RedisBackend {
         this.#sharedConnections,
         this.#maxReplyBytes,
       );
+      if (this.#session.length > 0) pool.startSessionsWith(this.#session);
       this.#pools.set(address, pool);
     }
     return pool;

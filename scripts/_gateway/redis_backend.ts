@@ -10,7 +10,7 @@ import type { RedisConnection } from "./redis_connection.ts";
 import { RedisPool } from "./redis_pool.ts";
 import type { RedisEndpoint } from "./redis_url.ts";
 import { type CommandArgs, encodeCommands } from "./resp_encoder.ts";
-import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import type { RespValue } from "./resp_parser.ts";
 import { narrowedSession } from "./script_acl.ts";
 
 /** The Redis behind the gateway. */
@@ -95,18 +95,9 @@ export class SingleRedis implements RedisBackend {
   }
 
   async narrowScripts(denied: ReadonlyArray<string>): Promise<string | undefined> {
-    const session = await narrowedSession(denied, this.#endpoint);
-    // Tried on a connection of its own first: a Redis user without ACL rights (a managed
-    // Redis) keeps the gateway running on that user, which its operator restricts.
-    const probe = await this.#pool.dedicated();
-    try {
-      const failed = (await probe.commands(session)).find((r) => r instanceof RedisErrorReply);
-      if (failed instanceof RedisErrorReply) return failed.message;
-    } finally {
-      probe.close();
-    }
-    this.#pool.startSessionsWith(session);
-    return undefined;
+    // A Redis user without ACL rights (a managed Redis) keeps the gateway running on that
+    // user, which its operator restricts.
+    return await this.#pool.narrow(await narrowedSession(denied, this.#endpoint));
   }
 
   close(): Promise<void> {

@@ -11,6 +11,7 @@
 
 import { openRedisConnection, type RedisConnection } from "./redis_connection.ts";
 import type { CommandArgs } from "./resp_encoder.ts";
+import { RedisErrorReply } from "./resp_parser.ts";
 import type { RedisEndpoint } from "./redis_url.ts";
 
 const MAX_IDLE_DEDICATED = 4;
@@ -110,6 +111,26 @@ export class RedisPool {
    */
   async dedicated(): Promise<RedisConnection> {
     return await this.#dial();
+  }
+
+  /**
+   * Tries `session` on a connection of its own, and when every command of it succeeds,
+   * runs it on every connection from now on ({@linkcode startSessionsWith}).
+   *
+   * @param session commands each new connection must run successfully
+   * @returns Redis's error when `session` fails (nothing changes then)
+   * @throws {RedisUnavailableError} when Redis cannot be reached
+   */
+  async narrow(session: ReadonlyArray<CommandArgs>): Promise<string | undefined> {
+    const probe = await this.#dial();
+    try {
+      const failed = (await probe.commands(session)).find((r) => r instanceof RedisErrorReply);
+      if (failed instanceof RedisErrorReply) return failed.message;
+    } finally {
+      probe.close();
+    }
+    this.startSessionsWith(session);
+    return undefined;
   }
 
   /**

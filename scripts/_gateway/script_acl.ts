@@ -17,6 +17,20 @@
 import type { RedisEndpoint } from "./redis_url.ts";
 import type { CommandArgs } from "./resp_encoder.ts";
 
+/**
+ * Commands the policy refuses over HTTP that the gateway sends itself: reading the command
+ * table and key positions, the cluster's slot table, and ASKING to follow a slot being
+ * moved. They read what COMMAND DOCS tells anyway, or (ASKING) change only the next
+ * command of the connection that sends it, so they stay allowed to the user.
+ */
+const GATEWAY_OWN = new Set([
+  "COMMAND",
+  "COMMAND|DOCS",
+  "COMMAND|GETKEYS",
+  "CLUSTER|SLOTS",
+  "ASKING",
+]);
+
 /** @returns the lowercase hex SHA-256 of `text` */
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
@@ -33,7 +47,12 @@ export async function narrowedSession(
   denied: ReadonlyArray<string>,
   endpoint: RedisEndpoint,
 ): Promise<CommandArgs[]> {
-  const rules = ["~*", "&*", "+@all", ...denied.map((name) => `-${name.toLowerCase()}`)];
+  const rules = [
+    "~*",
+    "&*",
+    "+@all",
+    ...denied.filter((name) => !GATEWAY_OWN.has(name)).map((name) => `-${name.toLowerCase()}`),
+  ];
   const user = `kiln-gateway-${(await sha256(rules.join(" "))).slice(0, 16)}`;
   const password = await sha256(
     [user, endpoint.username ?? "", endpoint.password ?? "", ...rules].join("\n"),
