@@ -193,7 +193,10 @@ async function main(): Promise<void> {
   const comparisons: Comparisons = {};
   for (const name of Object.keys(rounds[0].comparisons)) {
     const sorted = rounds.map((round) => round.comparisons[name]).sort((a, b) => a - b);
-    comparisons[name] = sorted[Math.floor((sorted.length - 1) / 2)];
+    const middle = sorted.length / 2;
+    comparisons[name] = Number.isInteger(middle)
+      ? ratio(sorted[middle - 1] + sorted[middle], 2)
+      : sorted[Math.floor(middle)];
   }
   const all = (name: string, within: (value: number) => boolean) => {
     const values = OPTIONS.sizes.map((size) => comparisons[name.replace("#", String(size))]);
