@@ -178,28 +178,40 @@ Deno.test("two servers sharing RedisUploadState: a PATCH while another server ho
     body,
     duplex: "half",
   } as RequestInit);
-  // Wait until server a holds the lock (its body read has begun).
-  for (let tries = 0; tries < 200; tries++) {
-    const probe = await fetch(`${b.endpoint}/${id}`, {
+  try {
+    // Wait until server a holds the lock (its body read has begun). The probes state an offset
+    // the upload never has, so one that arrives before a takes the lock gets 409 and writes
+    // nothing (the lock is taken before the offset is compared): a probe at offset 0 could win
+    // the lock first and write, which is a race of the test, not a refusal that failed.
+    let held = false;
+    for (let tries = 0; tries < 200 && !held; tries++) {
+      const probe = await fetch(`${b.endpoint}/${id}`, {
+        method: "PATCH",
+        headers: patchHeaders(9),
+        body: "x",
+      });
+      await probe.body?.cancel();
+      held = probe.status === 423;
+      if (!held) {
+        assert.equal(probe.status, 409, "a probe before the lock is taken writes nothing");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    assert.ok(held, "server a took the upload's lock");
+    const locked = await fetch(`${b.endpoint}/${id}`, {
       method: "PATCH",
       headers: patchHeaders(0),
       body: "x",
     });
-    await probe.body?.cancel();
-    if (probe.status === 423) break;
-    assert.notEqual(probe.status, 204, "b must not write while a holds the upload");
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(locked.status, 423);
+    assert.equal(locked.headers.get("Tus-Resumable"), "1.0.0");
+    await locked.body?.cancel();
+    feed.enqueue(new TextEncoder().encode("efghij"));
+  } finally {
+    // Ends the held request on failure too, so the servers can shut down and the test fails
+    // instead of waiting forever.
+    feed.close();
   }
-  const locked = await fetch(`${b.endpoint}/${id}`, {
-    method: "PATCH",
-    headers: patchHeaders(0),
-    body: "x",
-  });
-  assert.equal(locked.status, 423);
-  assert.equal(locked.headers.get("Tus-Resumable"), "1.0.0");
-  await locked.body?.cancel();
-  feed.enqueue(new TextEncoder().encode("efghij"));
-  feed.close();
   assert.equal((await slow).status, 204);
   assert.equal(new TextDecoder().decode((await bucketReader(bucket).bytes(id))!), "abcdefghij");
 });
