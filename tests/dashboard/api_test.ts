@@ -359,10 +359,18 @@ Deno.test("/api/events says when Redis goes away and follows job events again on
     reading = null;
     text += result.value ?? "";
   };
+  /** Reads until `needle` arrives; fails (instead of waiting forever) after 30 s. */
+  const readUntil = async (needle: string) => {
+    const deadline = Date.now() + 30_000;
+    while (!text.includes(needle)) {
+      assert.ok(Date.now() < deadline, `no ${needle} within 30 s; the stream said: ${text}`);
+      await readFor(1_000);
+    }
+  };
   try {
-    while (!text.includes("event: snapshot")) await readFor(1_000);
+    await readUntil("event: snapshot");
     await stack.stopGateway();
-    while (!text.includes("event: error")) await readFor(1_000);
+    await readUntil("event: error");
     assert.match(text, /event: error\ndata: \{"error":/);
     await stack.startGateway();
     // The feed listens again after its back-off: dispatch until a job's event arrives.
