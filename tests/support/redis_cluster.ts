@@ -23,7 +23,7 @@
  * @module
  */
 
-import { findFreePort, stopProcess } from "./redis_stack.ts";
+import { findFreePort, spawnRedisServer, stopProcess } from "./redis_stack.ts";
 
 /** Options for {@linkcode startRedisCluster}; all optional. */
 export interface RedisClusterOptions {
@@ -175,44 +175,24 @@ interface NodeSettings {
 
 function spawnNode(node: NodeProcess, settings: NodeSettings): Deno.ChildProcess {
   const { dir, nodeTimeout, requireFullCoverage } = settings;
-  try {
-    return new Deno.Command("redis-server", {
-      args: [
-        "--port",
-        `${node.port}`,
-        // The bus port defaults to port + 10000, which can pass 65535 for an ephemeral
-        // port, so it gets a free port of its own.
-        "--cluster-port",
-        `${node.busPort}`,
-        "--bind",
-        "127.0.0.1",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        `nodes-${node.port}.conf`,
-        "--cluster-node-timeout",
-        `${nodeTimeout}`,
-        "--cluster-require-full-coverage",
-        requireFullCoverage ? "yes" : "no",
-        "--save",
-        "",
-        // Redis 7.0 waits 5 s before a diskless sync to batch replicas; a replica that has
-        // never synced refuses to fail over, so sync at once.
-        "--repl-diskless-sync-delay",
-        "0",
-        "--appendonly",
-        "no",
-        "--dir",
-        dir,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw redisCliMissing();
-    throw error;
-  }
+  return spawnRedisServer(node.port, dir, [
+    // The bus port defaults to port + 10000, which can pass 65535 for an ephemeral
+    // port, so it gets a free port of its own.
+    "--cluster-port",
+    `${node.busPort}`,
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    `nodes-${node.port}.conf`,
+    "--cluster-node-timeout",
+    `${nodeTimeout}`,
+    "--cluster-require-full-coverage",
+    requireFullCoverage ? "yes" : "no",
+    // Redis 7.0 waits 5 s before a diskless sync to batch replicas; a replica that has
+    // never synced refuses to fail over, so sync at once.
+    "--repl-diskless-sync-delay",
+    "0",
+  ]);
 }
 
 async function waitFor(what: string, ready: () => Promise<boolean>): Promise<void> {

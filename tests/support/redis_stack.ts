@@ -143,7 +143,15 @@ async function answersPing(port: number): Promise<boolean> {
   }
 }
 
-function spawnRedisServer(port: number, dir: string): Deno.ChildProcess {
+/**
+ * Starts a `redis-server` on 127.0.0.1:`port` that keeps nothing on disk, its files in `dir`;
+ * `extra` adds settings (the cluster harness's cluster options).
+ */
+export function spawnRedisServer(
+  port: number,
+  dir: string,
+  extra: readonly string[] = [],
+): Deno.ChildProcess {
   try {
     return new Deno.Command("redis-server", {
       args: [
@@ -157,6 +165,7 @@ function spawnRedisServer(port: number, dir: string): Deno.ChildProcess {
         "no",
         "--dir",
         dir,
+        ...extra,
       ],
       stdin: "null",
       stdout: "null",
