@@ -64,7 +64,7 @@ const FAILED_CHUNK = 500;
 /** The most jobs one search call reads (a page may come back short, with a cursor). */
 const SEARCH_BUDGET = 1_000;
 
-/** The parts of the lifecycle keys, KEYS[1..23] of most scripts (see lua/includes/jobs.lua). */
+/** The parts of the lifecycle keys, KEYS[1..27] of most scripts (see lua/includes/jobs.lua). */
 const LIFECYCLE = [
   "jobs",
   "attempts",
@@ -89,6 +89,10 @@ const LIFECYCLE = [
   "minute", // the metric bucket of the call's minute: see #lifecycle()
   "hour", // and of its hour
   "labels",
+  "workflows", // chains and batches (issue 16)
+  "members", // batches' member jobs (issue 16)
+  "flow", // per-key flow control: counts, limiter state, debounce (issue 16)
+  "parked", // jobs waiting on a busy key or a rate limit (issue 16)
 ] as const;
 
 /** Options for {@linkcode RedisBackend}. */
@@ -113,7 +117,7 @@ export interface RedisBackendOptions {
 }
 
 type QueueKeys = Record<typeof LIFECYCLE[number], string> & {
-  /** KEYS[1..23] of the scripts that include jobs.lua, in its order. */
+  /** KEYS[1..27] of the scripts that include jobs.lua, in its order. */
   lifecycle: readonly string[];
   space: Keyspace;
 };
@@ -371,7 +375,7 @@ export class RedisBackend implements QueueBackend {
     if (query.limit <= 0) return { jobs: [], next: null };
     const k = this.#k(queue);
     // The source a search reads: one job, an index range, or a state's set; the
-    // other filters are checked on each job read (see jobs-23.lua).
+    // other filters are checked on each job read (see jobs-27.lua).
     const plainState = query.state !== undefined && query.since === undefined &&
       query.until === undefined;
     const [source, key] = query.id !== undefined
@@ -720,7 +724,7 @@ function decodeJob(
   };
 }
 
-/** One row of jobs-23.lua: id, record, attempts, errors, stalls, progress, state, at, result, logs, run. */
+/** One row of jobs-27.lua: id, record, attempts, errors, stalls, progress, state, at, result, logs, run. */
 function decodeInfo(queue: string, row: RedisReply[]): JobInfo {
   const [id, record, attempts, errors, stalls, progress, state, at, result, logs, run] = row;
   const job = decodeJob(queue, id, record, attempts, errors, stalls);

@@ -1,4 +1,4 @@
--- Shared by the scripts that take a queue's lifecycle keys as KEYS[1..23], in
+-- Shared by the scripts that take a queue's lifecycle keys as KEYS[1..27], in
 -- this order (redis_backend.ts builds the list in one place).
 local q = {
   jobs = KEYS[1], attempts = KEYS[2], errors = KEYS[3], ready = KEYS[4], delayed = KEYS[5],
@@ -6,7 +6,8 @@ local q = {
   stalls = KEYS[11], progress = KEYS[12], completed = KEYS[13], results = KEYS[14],
   logs = KEYS[15], runs = KEYS[16], index = KEYS[17], dedupe = KEYS[18],
   workers = KEYS[19], seen = KEYS[20], minute = KEYS[21], hour = KEYS[22],
-  labels = KEYS[23],
+  labels = KEYS[23], workflows = KEYS[24], members = KEYS[25], flow = KEYS[26],
+  parked = KEYS[27],
 }
 -- The queue's pub/sub channel for live views: the keys' common part, then "events".
 local channel = string.sub(q.jobs, 1, -5) .. "events"

@@ -7,8 +7,8 @@
   reservation token, so a replay returns the same. Leases on Redis's clock.
   Also beats the worker's heartbeat, counts metrics, publishes the changes.
 
-  KEYS[1..23]  the queue's lifecycle keys (see includes/jobs.lua)
-  KEYS[24]     reservation  STRING  this call's remembered outcome
+  KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[28]     reservation  STRING  this call's remembered outcome
 
   ARGV[1]   now (epoch ms, the caller's clock)
   ARGV[2]   how many jobs to reserve (0: only complete); nothing is reserved while
@@ -52,7 +52,7 @@ metricsOn = ARGV[14] ~= "0"
 local keepRuns = ARGV[15] ~= "0"
 local PER = 7
 local FIRST = 16
-local memoKey = KEYS[24]
+local memoKey = KEYS[28]
 -- Two clocks, on purpose. Leases are set and compared on Redis's own clock, never
 -- the caller's: a worker whose clock runs ahead must not reclaim other workers'
 -- live leases, nor one running behind hand out leases already over. Redis 7

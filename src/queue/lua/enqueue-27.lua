@@ -15,7 +15,7 @@
   it is reported as created again, so the replay answers what the first call
   answered, while another caller dispatching the same id is told "skipped".
 
-  KEYS[1..23]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
 
   ARGV[1]  now (epoch ms)
   ARGV[2]  number of jobs, n
