@@ -33,6 +33,7 @@
     3  released
 ]]
 -- @include "jobs.lua"
+-- @include "workflows.lua"
 
 local now, id, token, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local runAt, errorJson, undo, uk = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]

@@ -28,6 +28,7 @@
     how many jobs the action changed
 ]]
 -- @include "jobs.lua"
+-- @include "workflows.lua"
 
 local memo = redis.call("GET", KEYS[28])
 if memo then return tonumber(memo) end
@@ -93,6 +94,10 @@ for _, id in ipairs(ids) do
         dropJobs({ id })
         done = done + 1
         changed(id, "removed")
+        -- A removed chain step fails its chain; a removed batch member counts as failed.
+        workflowEnded(id, false, cjson.encode({
+          attempt = 0, name = "JobRemovedError", message = "The job was removed before it ran", at = now,
+        }), now, keepFailed)
       end
     end
   end

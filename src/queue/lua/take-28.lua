@@ -38,6 +38,7 @@
 ]]
 -- @include "jobs.lua"
 -- @include "heartbeat.lua"
+-- @include "workflows.lua"
 
 local now = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
@@ -111,12 +112,13 @@ if n > 0 then
   local ids = {}
   for i = 0, n - 1 do ids[i + 1] = ARGV[FIRST + i * PER] end
   local holders = redis.call("HMGET", q.leases, unpack(ids))
-  local done, finished, results = {}, {}, {}
+  local done, finished, results, outputs = {}, {}, {}, {}
   for i = 0, n - 1 do
     local base = FIRST + i * PER
     local id, tok, uk, dd = ARGV[base], ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
     if holders[i + 1] == tok then
       done[#done + 1] = id
+      outputs[#done] = ARGV[base + 4]
       finished[#finished + 1] = now
       finished[#finished + 1] = id
       if ARGV[base + 4] ~= "" and keepCompleted.count >= 0 then
@@ -144,6 +146,7 @@ if n > 0 then
       dropJobs(done)
     end
     trim(q.failed, keepFailed.count, keepFailed.age, now)
+    workflowsCompleted(done, outputs, now, keepFailed)
   end
 end
 

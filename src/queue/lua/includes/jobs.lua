@@ -234,6 +234,9 @@ local function appendLogs(id, linesJson)
   redis.call("HSET", q.logs, id, cjson.encode(out))
 end
 
+-- Set by workflows.lua where a script includes it: a chain step or batch member ended.
+local workflowEnded = nil
+
 -- Moves a job to the failed store (a ZSET by failed-at), ends its unique key or
 -- dedupe window, counts it, and trims the store (`keep`: count and age).
 local function deadLetter(id, uk, dd, now, keep)
@@ -243,6 +246,7 @@ local function deadLetter(id, uk, dd, now, keep)
   reserveOrRelease(id, uk, dd, now)
   redis.call("HINCRBY", q.stats, "failed", 1)
   trim(q.failed, keep.count, keep.age, now)
+  if workflowEnded then workflowEnded(id, false, nil, now, keep) end
 end
 
 -- The unique key and dedupe window a record carries ("" and 0 when none).

@@ -1,0 +1,154 @@
+-- Chains and batches (issue 16), included after jobs.lua by every script that
+-- ends jobs (take, fail, manage) and by workflow-28.lua. All their state is in
+-- the queue's `workflows` HASH and `members` ZSET:
+--   j\0<job id>        the workflow a live step or member belongs to: "c\0<chain>" or "b\0<batch>"
+--   c\0<id>            a chain as its dispatcher built it: { steps = {template…}, catch = template? }
+--   c\0<id>\0p|s|e|f   its current step (1-based), state, finish time, failed step { jobId, error }
+--   b\0<id>            a batch's settings: { name, allow, ok, ko, fin (callback templates), createdAt }
+--   b\0<id>\0t|p|c|f   its total, pending, completed and failed counters
+--   b\0<id>\0x|e       when it was cancelled, when it finished
+-- A template is a job the dispatcher encoded in full ({ i = id, r = record, b = band,
+-- l = labels or "" }), so a script enqueues it without knowing the record's layout.
+-- `members` holds "<batch>\0<job id>" for each pending member (score 0, ranged as text),
+-- and "\255<finish time, 13 digits>\0<c or b>\0<id>" for each finished workflow, so the
+-- oldest are trimmed within the failed jobs' retention.
+local FINISHED = "\255"
+
+-- Enqueues a template's job, with `extra` JSON fields appended to its record; a job
+-- whose id exists is left alone, so each callback and step is enqueued at most once.
+local function wfEnqueue(tpl, extra)
+  if redis.call("HEXISTS", q.jobs, tpl.i) == 1 then return end
+  local record = tpl.r
+  if extra ~= "" then record = string.sub(record, 1, -2) .. extra .. "}" end
+  redis.call("HSET", q.jobs, tpl.i, record)
+  local seq = redis.call("HINCRBY", q.stats, "seq", 1)
+  redis.call("ZADD", q.ready, tonumber(tpl.b) * 1e13 + seq, tpl.i)
+  if tpl.l ~= "" then
+    redis.call("HSET", q.labels, tpl.i, tpl.l)
+    indexWrite("ZADD", indexEntries(tpl.i, tpl.l, {}))
+  end
+  changed(tpl.i, "waiting")
+end
+
+local WF_PARTS = { c = { "p", "s", "e", "f" }, b = { "t", "p", "c", "f", "x", "e" } }
+
+-- Marks a workflow finished, then forgets the oldest finished ones beyond `keep`.
+local function wfFinish(kind, id, now, keep)
+  redis.call("HSET", q.workflows, kind .. SEP .. id .. SEP .. "e", now)
+  redis.call("ZADD", q.members, 0, FINISHED .. stamp(now) .. SEP .. kind .. SEP .. id)
+  local old = {}
+  if keep.age > 0 then
+    old = redis.call("ZRANGEBYLEX", q.members, "[" .. FINISHED, "(" .. FINISHED .. stamp(now - keep.age),
+      "LIMIT", 0, 100)
+  end
+  local over = redis.call("ZLEXCOUNT", q.members, "[" .. FINISHED, "+") - #old - keep.count
+  if over > 0 then
+    local more = redis.call("ZRANGEBYLEX", q.members, "[" .. FINISHED, "+", "LIMIT", #old, math.min(over, 100))
+    for _, marker in ipairs(more) do old[#old + 1] = marker end
+  end
+  for _, marker in ipairs(old) do
+    local k, wid = string.match(marker, "^\255%d+%z(%a)%z(.*)$")
+    if k then
+      local fields = { k .. SEP .. wid }
+      for _, part in ipairs(WF_PARTS[k]) do fields[#fields + 1] = k .. SEP .. wid .. SEP .. part end
+      redis.call("HDEL", q.workflows, unpack(fields))
+    end
+    redis.call("ZREM", q.members, marker)
+  end
+end
+
+-- The last error kept for a job, as JSON.
+local function wfLastError(id)
+  local list = redis.call("HGET", q.errors, id)
+  if list then
+    local ok, errors = pcall(cjson.decode, list)
+    if ok and type(errors) == "table" and errors[#errors] then return cjson.encode(errors[#errors]) end
+  end
+  return '{"attempt":0,"name":"Error","message":"The step ended without an error kept","at":0}'
+end
+
+-- A chain's step ended: enqueue the next (reading the result as ctx.previous), or
+-- finish the chain; a step that did not complete fails it and enqueues its catch.
+local function wfChainStep(cid, id, ok, data, now, keep)
+  local base = "c" .. SEP .. cid
+  local raw = redis.call("HGET", q.workflows, base)
+  if not raw then return end
+  local chain = cjson.decode(raw)
+  local pos = tonumber(redis.call("HGET", q.workflows, base .. SEP .. "p"))
+  if ok then
+    if pos < #chain.steps then
+      local step = chain.steps[pos + 1]
+      wfEnqueue(step, ',"pv":' .. (data ~= "" and data or "null"))
+      redis.call("HSET", q.workflows, base .. SEP .. "p", pos + 1, "j" .. SEP .. step.i, "c" .. SEP .. cid)
+    else
+      redis.call("HSET", q.workflows, base .. SEP .. "s", "completed")
+      wfFinish("c", cid, now, keep)
+    end
+    return
+  end
+  local failed = '{"jobId":' .. cjson.encode(id) .. ',"error":' .. (data or wfLastError(id)) .. "}"
+  redis.call("HSET", q.workflows, base .. SEP .. "s", "failed", base .. SEP .. "f", failed)
+  if chain.catch then wfEnqueue(chain.catch, ',"cf":' .. failed) end
+  wfFinish("c", cid, now, keep)
+end
+
+-- Enqueues a batch's callback (ok, ko or fin), if it has one.
+local function wfCallback(batch, name, extra)
+  if type(batch[name]) == "table" then wfEnqueue(batch[name], extra) end
+end
+
+-- A batch ran out of pending jobs: `then` when none failed, `finally` always.
+local function wfBatchDone(bid, batch, failed, now, keep)
+  if failed == 0 then wfCallback(batch, "ok", "") end
+  wfCallback(batch, "fin", "")
+  wfFinish("b", bid, now, keep)
+end
+
+-- A batch's member ended: count it; the update that crosses a threshold enqueues
+-- the callback, in this same script, so each runs exactly once.
+local function wfBatchMember(bid, id, ok, now, keep)
+  local base = "b" .. SEP .. bid
+  redis.call("ZREM", q.members, bid .. SEP .. id)
+  local pending = redis.call("HINCRBY", q.workflows, base .. SEP .. "p", -1)
+  local failed
+  if ok then
+    redis.call("HINCRBY", q.workflows, base .. SEP .. "c", 1)
+    failed = tonumber(redis.call("HGET", q.workflows, base .. SEP .. "f")) or 0
+  else
+    failed = redis.call("HINCRBY", q.workflows, base .. SEP .. "f", 1)
+  end
+  if (ok or failed > 1) and pending > 0 then return end
+  local raw = redis.call("HGET", q.workflows, base)
+  if not raw then return end
+  local batch = cjson.decode(raw)
+  if not ok and failed == 1 and not batch.allow then wfCallback(batch, "ko", "") end
+  if pending == 0 then wfBatchDone(bid, batch, failed, now, keep) end
+end
+
+-- A job ended: completed (`ok`, `data` its result JSON or "") or not (`data` its
+-- error JSON, or nil to read the last one kept). Declared in jobs.lua, so its
+-- deadLetter() reaches it.
+workflowEnded = function(id, ok, data, now, keep)
+  local field = "j" .. SEP .. id
+  local ref = redis.call("HGET", q.workflows, field)
+  if not ref then return end
+  redis.call("HDEL", q.workflows, field)
+  local wid = string.sub(ref, 3)
+  if string.sub(ref, 1, 1) == "c" then
+    wfChainStep(wid, id, ok, data, now, keep)
+  else
+    wfBatchMember(wid, id, ok, now, keep)
+  end
+end
+
+-- Completed jobs (ids, and their results JSON or "" at the same index): one EXISTS
+-- for a queue that never used a workflow, one HMGET for one that did.
+local function workflowsCompleted(ids, results, now, keep)
+  if #ids == 0 or redis.call("EXISTS", q.workflows) == 0 then return end
+  local fields = {}
+  for i, id in ipairs(ids) do fields[i] = "j" .. SEP .. id end
+  local refs = redis.call("HMGET", q.workflows, unpack(fields))
+  for i, id in ipairs(ids) do
+    if refs[i] then workflowEnded(id, true, results[i], now, keep) end
+  end
+end

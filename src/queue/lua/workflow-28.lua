@@ -1,0 +1,136 @@
+--[[
+  Starts and changes chains and batches (see includes/workflows.lua for their
+  keys). Ids and templates come from the dispatcher, and the answer is
+  remembered under the call's token, so a replay (the HTTP client retrying)
+  changes nothing twice.
+
+    chain   stores a chain and enqueues its first step
+    batch   stores a batch and enqueues its first jobs
+    add     adds jobs to a running batch
+    cancel  cancels a running batch: pending members are removed, running ones
+            cancelled as queue.remove() cancels them (their lease taken away,
+            the failed store with a JobCancelledError), then `finally` runs
+
+  A batch sent in several calls holds itself open ("open" on the first, "close"
+  on the last): an extra pending count, so it cannot finish before its last
+  jobs are in, whatever the workers do between the calls.
+
+  KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[28]     memo  STRING  this call's answer, for a replay
+
+  ARGV[1]  action: "chain", "batch", "add" or "cancel"
+  ARGV[2]  now (epoch ms)
+  ARGV[3]  the chain's or batch's id
+  ARGV[4]  failed jobs kept (finished workflows are kept as long)
+  ARGV[5]  failed jobs' longest stay (ms, 0: no limit)
+  ARGV[6]  how long the answer is remembered (ms)
+  ARGV[7]  chain: its JSON { steps = {template…}, catch = template? }
+           batch: its settings JSON { name, allow, ok, ko, fin, createdAt }
+           add, cancel: ""
+  ARGV[8]  batch, add: "1" to hold the batch open after this call, else "0"
+  ARGV[9]  batch, add: "1" to release the hold at the end of this call, else "0"
+  ARGV[10..]  batch, add: the jobs' templates as JSON, one per argument
+
+  Output:
+    1 done, 0 refused (a chain or batch with this id exists; add or cancel: no
+    running batch with this id)
+]]
+-- @include "jobs.lua"
+-- @include "workflows.lua"
+
+local memo = redis.call("GET", KEYS[28])
+if memo then return tonumber(memo) end
+local action, now, id = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local keep = { count = tonumber(ARGV[4]), age = tonumber(ARGV[5]) }
+
+local function answer(result)
+  redis.call("SET", KEYS[28], result, "PX", tonumber(ARGV[6]))
+  publish(now)
+  return result
+end
+
+if action == "chain" then
+  local base = "c" .. SEP .. id
+  if redis.call("HEXISTS", q.workflows, base) == 1 then return answer(0) end
+  local chain = cjson.decode(ARGV[7])
+  local first = chain.steps[1]
+  redis.call("HSET", q.workflows, base, ARGV[7], base .. SEP .. "p", 1, base .. SEP .. "s", "running",
+    "j" .. SEP .. first.i, "c" .. SEP .. id)
+  wfEnqueue(first, "")
+  return answer(1)
+end
+
+local base = "b" .. SEP .. id
+
+-- Enqueues the jobs of ARGV[10..] as members; ids already taken are skipped.
+local function addMembers()
+  local added = 0
+  for i = 10, #ARGV do
+    local tpl = cjson.decode(ARGV[i])
+    if redis.call("HEXISTS", q.jobs, tpl.i) == 0 then
+      wfEnqueue(tpl, "")
+      redis.call("HSET", q.workflows, "j" .. SEP .. tpl.i, "b" .. SEP .. id)
+      redis.call("ZADD", q.members, 0, id .. SEP .. tpl.i)
+      added = added + 1
+    end
+  end
+  local hold = (ARGV[8] == "1" and 1 or 0) - (ARGV[9] == "1" and 1 or 0)
+  redis.call("HINCRBY", q.workflows, base .. SEP .. "t", added)
+  local pending = redis.call("HINCRBY", q.workflows, base .. SEP .. "p", added + hold)
+  if pending == 0 then
+    local failed = tonumber(redis.call("HGET", q.workflows, base .. SEP .. "f")) or 0
+    wfBatchDone(id, cjson.decode(redis.call("HGET", q.workflows, base)), failed, now, keep)
+  end
+end
+
+-- Whether the batch exists and has neither finished nor been cancelled.
+local function running()
+  local state = redis.call("HMGET", q.workflows, base, base .. SEP .. "e", base .. SEP .. "x")
+  return state[1] and not state[2] and not state[3]
+end
+
+if action == "batch" then
+  if redis.call("HEXISTS", q.workflows, base) == 1 then return answer(0) end
+  redis.call("HSET", q.workflows, base, ARGV[7], base .. SEP .. "t", 0, base .. SEP .. "p", 0,
+    base .. SEP .. "c", 0, base .. SEP .. "f", 0)
+  addMembers()
+  return answer(1)
+end
+
+if not running() then return answer(0) end
+
+if action == "add" then
+  addMembers()
+  return answer(1)
+end
+
+-- cancel
+local members = redis.call("ZRANGEBYLEX", q.members, "[" .. id .. SEP, "(" .. id .. "\1")
+for _, member in ipairs(members) do
+  local jobId = string.sub(member, #id + 2)
+  redis.call("ZREM", q.members, member)
+  redis.call("HDEL", q.workflows, "j" .. SEP .. jobId)
+  local record = redis.call("HGET", q.jobs, jobId)
+  if record then
+    if redis.call("ZREM", q.active, jobId) == 1 then
+      redis.call("HSET", q.leases, jobId, CANCELLED)
+      appendError(jobId, cjson.encode({
+        attempt = tonumber(redis.call("HGET", q.attempts, jobId)) or 0,
+        name = "JobCancelledError",
+        message = "The job was cancelled while it ran",
+        at = now,
+      }))
+      local uk, dd = endingOf(record)
+      deadLetter(jobId, uk, dd, now, keep)
+    elseif redis.call("ZREM", q.ready, jobId) + redis.call("ZREM", q.delayed, jobId) > 0 then
+      dropJobs({ jobId })
+      changed(jobId, "removed")
+    end
+  end
+end
+redis.call("HSET", q.workflows, base .. SEP .. "x", now, base .. SEP .. "p", 0)
+local batch = cjson.decode(redis.call("HGET", q.workflows, base))
+wfCallback(batch, "fin", ',"bx":1')
+wfFinish("b", id, now, keep)
+flushMetrics(now)
+return answer(1)
