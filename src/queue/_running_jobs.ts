@@ -22,6 +22,7 @@ import {
   WorkerStoppedError,
 } from "./errors.ts";
 import { parsePayload } from "./_payload.ts";
+import { tracingOf } from "./_tracing.ts";
 import type { AbandonedJob } from "./worker_options.ts";
 import type { Clock } from "../clock.ts";
 import {
@@ -235,11 +236,17 @@ export class RunningJobs {
   async #execute(run: Run): Promise<void> {
     const { job } = run;
     const { reporter, events } = this.#options;
+    // The attempt's span, when the queue traces (tracingOf settles once per process).
+    const tracing = tracingOf(this.#queue);
+    const span = (tracing.current === undefined ? await tracing.load() : tracing.current)
+      ?.process(job);
     const definition = this.#options.jobs.get(job.name);
     if (definition === undefined) {
       run.decided();
       run.lost = true; // the outcome is decided: stop renewing
-      return await reporter.fail(job, run.token, new UnknownJobError(job.name), "dead");
+      const error = new UnknownJobError(job.name);
+      span?.end({ error });
+      return await reporter.fail(job, run.token, error, "dead");
     }
     let payload: unknown;
     try {
@@ -248,6 +255,7 @@ export class RunningJobs {
       // A payload that no longer validates will not validate on a retry either.
       run.decided();
       run.lost = true;
+      span?.end({ error });
       return await reporter.fail(job, run.token, error, "dead");
     }
     let releasedAfter: number | undefined;
@@ -282,11 +290,9 @@ export class RunningJobs {
       now: () => this.#clock.now(),
     };
     const started = performance.now();
-    const handled: Promise<Outcome> = compose(
-      this.#options.middleware,
-      ctx,
-      () => definition.handle(payload, ctx as JobContext),
-    )
+    const call = () =>
+      compose(this.#options.middleware, ctx, () => definition.handle(payload, ctx as JobContext));
+    const handled: Promise<Outcome> = (span === undefined ? call() : span.run(call))
       .then((value) => ({ ok: true as const, value }), (error) => ({ ok: false as const, error }));
     const outcome = definition.timeout === undefined
       ? await handled
@@ -296,6 +302,7 @@ export class RunningJobs {
         return error;
       });
     run.decided();
+    span?.end(outcome.ok ? undefined : outcome);
     const runTime = performance.now() - started;
     const held = !run.lost;
     // From here on the outcome owns the lease: stop renewing it and storing progress

@@ -55,6 +55,8 @@ export interface NewJob {
    * @default true
    */
   readonly indexed?: boolean;
+  /** The trace context to store with it (`QueueOptions.tracing`): none when not traced. */
+  readonly trace?: Readonly<Record<string, string>>;
 }
 
 /** The error of one failed attempt, kept with the job. */
@@ -99,6 +101,11 @@ export interface StoredJob {
   readonly tags?: readonly string[];
   /** How long its id and unique key stay reserved after it ends, if dispatched with `dedupeFor`. */
   readonly dedupeFor?: number;
+  /**
+   * The trace context its dispatch stored, as the OpenTelemetry propagator
+   * wrote it (W3C `traceparent`, `tracestate`), if it was dispatched with tracing on.
+   */
+  readonly trace?: Readonly<Record<string, string>>;
 }
 
 /**

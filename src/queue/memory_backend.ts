@@ -58,6 +58,8 @@ interface Entry {
   /** Whether searches by name, tag or dispatch time find it (`NewJob.indexed`). */
   readonly indexed: boolean;
   readonly dedupeFor: number;
+  /** Its trace context (`NewJob.trace`), if traced. */
+  readonly trace: Readonly<Record<string, string>> | undefined;
   /** When it was due at dispatch (the wait-time metric counts from here). */
   readonly dueAt: number;
   attempts: number;
@@ -306,6 +308,7 @@ export class MemoryBackend implements QueueBackend {
         tags: job.tags ?? [],
         indexed: job.indexed !== false,
         dedupeFor: job.dedupeFor ?? 0,
+        trace: job.trace,
         dueAt: job.runAt,
         attempts: 0,
         stalls: 0,
@@ -788,6 +791,7 @@ function toStored(entry: Entry): StoredJob {
     ...(entry.uniqueKey !== undefined ? { uniqueKey: entry.uniqueKey } : {}),
     ...(entry.tags.length > 0 ? { tags: entry.tags } : {}),
     ...(entry.dedupeFor > 0 ? { dedupeFor: entry.dedupeFor } : {}),
+    ...(entry.trace !== undefined ? { trace: entry.trace } : {}),
   };
 }
 

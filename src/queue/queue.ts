@@ -32,6 +32,13 @@ import { assertRetention, DEFAULT_RETENTION } from "./_constants.ts";
 import { forEachPage, type JobPage, type JobQuery, searchPage } from "./_search.ts";
 import { mergeBuckets, type MetricPoint, RESOLUTIONS, toPoint } from "./_metrics.ts";
 import { type EventsOptions, type JobEventStream, watchJobs } from "./_events.ts";
+import {
+  bindTracing,
+  sendTraced,
+  type TraceCarrier,
+  type TracingApi,
+  withTrace,
+} from "./_tracing.ts";
 
 /** Options for {@linkcode Queue}. */
 export interface QueueOptions {
@@ -77,6 +84,16 @@ export interface QueueOptions {
    * @default true
    */
   metrics?: boolean;
+  /**
+   * OpenTelemetry spans for dispatching and running jobs (docs/QUEUES.md,
+   * "Traces"): the `@opentelemetry/api` module itself (`import * as otel from
+   * "@opentelemetry/api"`; the way on Cloudflare Workers, whose bundlers
+   * cannot load it later), or `false` for none. By default the package is
+   * loaded on first use where the application installed it (Node, Bun; Deno
+   * through its import map); where it is not, nothing is loaded and no span made.
+   * @default the installed `@opentelemetry/api`, if any
+   */
+  tracing?: TracingApi | false;
 }
 
 /** The default of {@linkcode QueueOptions.maxPayloadBytes}: 1 MiB. */
@@ -386,6 +403,7 @@ export class Queue {
    * @throws {TypeError} When the backend is missing, or the clock lacks a method.
    * @throws {RangeError} When `maxPayloadBytes` is not a positive integer, or a
    *   retention count or age is negative or not an integer.
+   * @throws {TypeError} When `tracing` is neither `false` nor the `@opentelemetry/api` module.
    */
   constructor(options: QueueOptions) {
     if (typeof options?.backend?.take !== "function") {
@@ -404,6 +422,7 @@ export class Queue {
     };
     assertRetention(this.retain);
     this.tracking = { search: options.search ?? true, metrics: options.metrics ?? true };
+    bindTracing(this, options.tracing);
     this.failed = new FailedJobs(this.backend, this.clock, this.retain);
   }
 
@@ -452,7 +471,13 @@ export class Queue {
       dedupeFor: dedupeOf(options),
       dispatchToken: crypto.randomUUID(),
     });
-    const [result] = await this.backend.enqueue(job.queue, [newJob], now);
+    const [result] = await sendTraced(
+      this,
+      job.queue,
+      job.name,
+      1,
+      (trace) => this.backend.enqueue(job.queue, [withTrace(newJob, trace)], now),
+    );
     return result;
   }
 
@@ -525,6 +550,22 @@ export class Queue {
       }
     }
     if (issues.length > 0) throw new JobValidationError(job.name, issues);
+    return await sendTraced(
+      this,
+      job.queue,
+      job.name,
+      prepared.length,
+      (trace) => this.#enqueueAll(job.queue, prepared, now, trace),
+    );
+  }
+
+  /** Enqueues prepared jobs in batches, each within the request limits, in order. */
+  async #enqueueAll(
+    queue: string,
+    prepared: readonly { job: NewJob; bytes: number }[],
+    now: number,
+    trace: TraceCarrier | undefined,
+  ): Promise<DispatchResult[]> {
     const results: DispatchResult[] = [];
     let batch: NewJob[] = [];
     let batchBytes = 0;
@@ -535,14 +576,14 @@ export class Queue {
         batch.length === DISPATCH_BATCH_SIZE ||
         (batch.length > 0 && batchBytes + bytes > this.maxPayloadBytes)
       ) {
-        results.push(...await this.backend.enqueue(job.queue, batch, now));
+        results.push(...await this.backend.enqueue(queue, batch, now));
         batch = [];
         batchBytes = 0;
       }
-      batch.push(next);
+      batch.push(withTrace(next, trace));
       batchBytes += bytes;
     }
-    if (batch.length > 0) results.push(...await this.backend.enqueue(job.queue, batch, now));
+    if (batch.length > 0) results.push(...await this.backend.enqueue(queue, batch, now));
     return results;
   }
 

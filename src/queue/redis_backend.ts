@@ -38,6 +38,7 @@ import { RESOLUTIONS } from "./_metrics.ts";
 import type { Priority } from "./job.ts";
 import { PayloadTooLargeError } from "./errors.ts";
 import { utf8Length } from "./_payload.ts";
+import { traceOf } from "./_tracing.ts";
 import { asArray, asCount, asStatus, unexpected } from "./_replies.ts";
 import * as scripts from "./_scripts.ts";
 import { BACKEND_RETENTION, BANDS, DEFAULT_MAX_STALLS, REPLAY_MEMO_MS } from "./_constants.ts";
@@ -684,9 +685,11 @@ function encodeRecord(job: NewJob): string {
     ...(job.dedupeFor ? { x: job.dedupeFor } : {}),
   });
   const token = JSON.stringify(job.dispatchToken ?? "");
+  // The trace context goes last, after the payload, and only when there is one.
+  const trace = job.trace === undefined ? "" : `,"tc":${JSON.stringify(job.trace)}`;
   return `{"b":${BANDS[job.priority]},"m":${job.maxRetries},"s":${
     job.maxStalls ?? -1
-  },"d":${token},${meta.slice(1, -1)},"payload":${job.payload}}`;
+  },"d":${token},${meta.slice(1, -1)},"payload":${job.payload}${trace}}`;
 }
 
 function decodeJob(
@@ -706,7 +709,9 @@ function decodeJob(
     t?: string[];
     x?: number;
     payload: unknown;
+    tc?: unknown;
   };
+  const trace = parsed.tc === undefined ? undefined : traceOf(parsed.tc);
   return {
     id: String(id),
     name: parsed.name,
@@ -721,6 +726,7 @@ function decodeJob(
     ...(parsed.u !== undefined ? { uniqueKey: parsed.u } : {}),
     ...(parsed.t !== undefined ? { tags: parsed.t } : {}),
     ...(parsed.x !== undefined ? { dedupeFor: parsed.x } : {}),
+    ...(trace !== undefined ? { trace } : {}),
   };
 }
 

@@ -1,0 +1,320 @@
+/**
+ * OpenTelemetry spans for dispatching and running jobs, through the optional
+ * peer `@opentelemetry/api`, which no file of Kiln imports statically.
+ *
+ * Where it comes from, per queue (`QueueOptions.tracing`):
+ * - the module the application passes (`tracing: otel`): works everywhere,
+ *   and is the only way on Cloudflare Workers, whose bundlers (wrangler's
+ *   esbuild) resolve imports at build time;
+ * - `false`: no spans, nothing loaded;
+ * - by default, one `import()` per process the first time it is needed, whose
+ *   specifier is built at run time so bundlers leave it alone: on Node and Bun
+ *   it finds the package the application installed, on Deno the one its import
+ *   map names; anywhere else (not installed, a Worker bundle, permissions) it
+ *   fails, quietly, and the queue runs without spans. So without the package
+ *   nothing is loaded, and with it a registered SDK gets spans unasked.
+ *
+ * Spans follow OpenTelemetry's messaging conventions: `dispatch()` and
+ * `dispatchMany()` start a PRODUCER span ("send", the creation context of the
+ * jobs it enqueues) under the caller's active span and store its context, as
+ * the global propagator writes it (W3C `traceparent`/`tracestate`), in each
+ * job; the worker starts a CONSUMER span ("process") whose parent, and link,
+ * is that context, so the trace goes on in whichever process and runtime runs
+ * the job, and the handler runs inside it. A job dispatched without tracing
+ * carries nothing (not one byte more in its record).
+ *
+ * @module
+ */
+import type { DispatchResult, NewJob, StoredJob } from "./backend.ts";
+
+/** An attribute value, as spans keep them. */
+type AttributeValue = string | number | boolean;
+
+/** The span methods Kiln calls (a structural subset of OpenTelemetry's `Span`). */
+export interface TracingSpan {
+  /** Sets one attribute. */
+  setAttribute(key: string, value: AttributeValue): unknown;
+  /** Records an exception as a span event. */
+  recordException(exception: unknown): void;
+  /** Sets the status (`code` 2 is ERROR). */
+  setStatus(status: { code: number; message?: string }): unknown;
+  /** Whether the span records (an SDK is registered and sampled it in). */
+  isRecording(): boolean;
+  /** The span's context, for links. */
+  spanContext(): unknown;
+  /** Ends the span. */
+  end(): void;
+}
+
+/**
+ * The parts of `@opentelemetry/api` Kiln uses, as a structural type so that
+ * Kiln's declarations never name the package: pass the module itself,
+ * `import * as otel from "@opentelemetry/api"`.
+ */
+export interface TracingApi {
+  /** The trace API: tracers, and spans in contexts. */
+  readonly trace: {
+    /** A tracer from the global tracer provider. */
+    getTracer(name: string, version?: string): {
+      /** Starts a span under `context`. */
+      startSpan(
+        name: string,
+        options?: {
+          kind?: number;
+          attributes?: Record<string, AttributeValue>;
+          links?: { context: unknown }[];
+        },
+        context?: unknown,
+      ): TracingSpan;
+    };
+    /** `context` with `span` as its current span. */
+    setSpan(context: unknown, span: TracingSpan): unknown;
+    /** The current span of `context`, if any. */
+    getSpan(context: unknown): TracingSpan | undefined;
+  };
+  /** The context API. */
+  readonly context: {
+    /** The active context. */
+    active(): unknown;
+    /** Calls `fn` with `context` active. */
+    with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+      context: unknown,
+      fn: F,
+      thisArg?: ThisParameterType<F>,
+      ...args: A
+    ): ReturnType<F>;
+  };
+  /** The propagation API: the global propagator. */
+  readonly propagation: {
+    /** Writes `context` into `carrier`. */
+    inject(context: unknown, carrier: Record<string, string>): void;
+    /** Reads a context from `carrier`, on top of `context`. */
+    extract(context: unknown, carrier: Record<string, string>): unknown;
+  };
+  /** The empty context: a job's span starts from it, not from the worker loop's. */
+  readonly ROOT_CONTEXT: unknown;
+}
+
+/** A job's trace context, as the propagator wrote it: header names to values. */
+export type TraceCarrier = Readonly<Record<string, string>>;
+
+// The numeric values of OpenTelemetry's SpanKind and SpanStatusCode enums, fixed by its
+// specification (and its protobuf), so Kiln needs none of the package's values to use them.
+const PRODUCER = 3;
+const CONSUMER = 4;
+const ERROR = 2;
+
+/** The most entries, and the longest value, kept from a stored trace context (W3C's own caps). */
+const CARRIER_ENTRIES = 8;
+const CARRIER_VALUE = 8_192;
+
+/** Spans for one queue's dispatches and runs, on an OpenTelemetry API. */
+export class JobTracer {
+  #api: TracingApi;
+  #tracer: ReturnType<TracingApi["trace"]["getTracer"]>;
+
+  constructor(api: TracingApi) {
+    this.#api = api;
+    this.#tracer = api.trace.getTracer("@kiln/core");
+  }
+
+  /**
+   * Runs one dispatch call's enqueue inside its PRODUCER span: `enqueue`
+   * receives the trace context to store with each job (`undefined` when there
+   * is none to store, so the record stays as it was).
+   */
+  async send(
+    queue: string,
+    name: string,
+    count: number,
+    enqueue: (trace: TraceCarrier | undefined) => Promise<DispatchResult[]>,
+  ): Promise<DispatchResult[]> {
+    const { context, propagation, trace } = this.#api;
+    const parent = context.active();
+    const span = this.#tracer.startSpan(`dispatch ${queue}`, {
+      kind: PRODUCER,
+      attributes: {
+        "messaging.system": "kiln",
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "dispatch",
+        "messaging.destination.name": queue,
+        "kiln.job.name": name,
+        ...(count === 1 ? {} : { "messaging.batch.message_count": count }),
+      },
+    }, parent);
+    const carrier: Record<string, string> = {};
+    propagation.inject(trace.setSpan(parent, span), carrier);
+    try {
+      const results = await enqueue(Object.keys(carrier).length > 0 ? carrier : undefined);
+      if (count === 1 && results.length === 1) {
+        span.setAttribute("messaging.message.id", results[0].id);
+        span.setAttribute("kiln.job.created", results[0].created);
+      }
+      return results;
+    } catch (error) {
+      failSpan(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  /**
+   * Starts the CONSUMER span of one attempt, continuing the trace stored with
+   * the job (a link and the parent), or a new trace when it has none.
+   */
+  process(job: StoredJob): JobSpan {
+    const { context, propagation, trace, ROOT_CONTEXT } = this.#api;
+    const carrier = job.trace === undefined ? undefined : traceOf(job.trace);
+    const parent = carrier === undefined
+      ? ROOT_CONTEXT
+      : propagation.extract(ROOT_CONTEXT, carrier);
+    const creation = carrier === undefined ? undefined : trace.getSpan(parent)?.spanContext();
+    const span = this.#tracer.startSpan(`process ${job.queue}`, {
+      kind: CONSUMER,
+      attributes: {
+        "messaging.system": "kiln",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": job.queue,
+        "messaging.message.id": job.id,
+        "kiln.job.name": job.name,
+        "kiln.job.attempt": job.attempts,
+      },
+      ...(creation === undefined ? {} : { links: [{ context: creation }] }),
+    }, parent);
+    const active = trace.setSpan(parent, span);
+    return {
+      run: (fn) => context.with(active, fn),
+      end: (failure) => {
+        if (failure !== undefined) failSpan(span, failure.error);
+        span.end();
+      },
+    };
+  }
+}
+
+/** One attempt's span: run the handler inside it, then end it with the outcome. */
+export interface JobSpan {
+  /** Calls `fn` with the span active, so the handler's own spans are its children. */
+  run<T>(fn: () => T): T;
+  /** Ends the span; with a failure, records the error and sets the status to ERROR. */
+  end(failure?: { error: unknown }): void;
+}
+
+/** Records `error` on `span` as OpenTelemetry's conventions say: an event, `error.type`, ERROR. */
+function failSpan(span: TracingSpan, error: unknown): void {
+  const name = error instanceof Error ? error.name : typeof error;
+  span.recordException(error instanceof Error ? error : String(error));
+  span.setAttribute("error.type", name);
+  span.setStatus({ code: ERROR, message: error instanceof Error ? error.message : String(error) });
+}
+
+/**
+ * A stored trace context made safe to hand to a propagator: string entries
+ * only, a few, each bounded; `undefined` when none is left (absent, or forged
+ * into another shape). A record anyone could have written to Redis must not
+ * make a worker throw or hold megabytes; the propagator validates the rest.
+ * Backends decode `StoredJob.trace` with it.
+ */
+export function traceOf(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const carrier: Record<string, string> = {};
+  let entries = 0;
+  for (const [key, entry] of Object.entries(value)) {
+    if (typeof entry !== "string" || entry.length > CARRIER_VALUE) continue;
+    carrier[key] = entry;
+    if (++entries === CARRIER_ENTRIES) break;
+  }
+  return entries > 0 ? carrier : undefined;
+}
+
+/** The tracing of one queue: a tracer, none, or not known until the package's load settles. */
+export class QueueTracing {
+  /** The tracer; `null` when tracing is off, `undefined` while the default load has not settled. */
+  current: JobTracer | null | undefined;
+
+  /**
+   * @param option `QueueOptions.tracing`.
+   * @throws {TypeError} When it is neither `false` nor an OpenTelemetry API.
+   */
+  constructor(option: TracingApi | false | undefined) {
+    if (option === false) this.current = null;
+    else if (option === undefined) this.current = autoTracer;
+    else if (isTracingApi(option)) this.current = new JobTracer(option);
+    else {
+      throw new TypeError(
+        'tracing must be the @opentelemetry/api module (import * as otel from "@opentelemetry/api") or false',
+      );
+    }
+  }
+
+  /** The tracer, loading `@opentelemetry/api` first if this is the first use in the process. */
+  async load(): Promise<JobTracer | null> {
+    if (this.current !== undefined) return this.current;
+    autoLoad ??= import(OTEL_API).then(
+      (module: { default?: unknown }) => {
+        // Node hands the package's CommonJS build over as `default` when it finds no named exports.
+        const api = isTracingApi(module) ? module : module.default;
+        return autoTracer = isTracingApi(api) ? new JobTracer(api) : null;
+      },
+      () => autoTracer = null,
+    );
+    return this.current = await autoLoad;
+  }
+}
+
+// Joined at run time: a bundler that sees a literal `import("@opentelemetry/api")` tries to
+// resolve it at build time and fails the build when the package is not installed.
+const OTEL_API = ["@opentelemetry", "api"].join("/");
+let autoLoad: Promise<JobTracer | null> | undefined;
+let autoTracer: JobTracer | null | undefined;
+
+const tracings = new WeakMap<object, QueueTracing>();
+
+/** Binds a queue to its tracing (called by its constructor). */
+export function bindTracing(queue: object, option: TracingApi | false | undefined): void {
+  tracings.set(queue, new QueueTracing(option));
+}
+
+/** The tracing a queue was created with. */
+export function tracingOf(queue: object): QueueTracing {
+  const found = tracings.get(queue);
+  if (found === undefined) throw new TypeError("not a Queue");
+  return found;
+}
+
+/**
+ * Runs a dispatch call's enqueue, inside a PRODUCER span when the queue
+ * traces. Without tracing it calls `enqueue` at once: no span, no promise of
+ * its own.
+ */
+export function sendTraced(
+  queue: object,
+  destination: string,
+  name: string,
+  count: number,
+  enqueue: (trace: TraceCarrier | undefined) => Promise<DispatchResult[]>,
+): Promise<DispatchResult[]> {
+  const tracing = tracingOf(queue);
+  const tracer = tracing.current;
+  if (tracer === null) return enqueue(undefined);
+  if (tracer !== undefined) return tracer.send(destination, name, count, enqueue);
+  return tracing.load().then((loaded) =>
+    loaded === null ? enqueue(undefined) : loaded.send(destination, name, count, enqueue)
+  );
+}
+
+/** The job with its trace context, or the job itself when there is none. */
+export function withTrace(job: NewJob, trace: TraceCarrier | undefined): NewJob {
+  return trace === undefined ? job : { ...job, trace };
+}
+
+function isTracingApi(value: unknown): value is TracingApi {
+  const api = value as Partial<TracingApi> | null;
+  return typeof api?.trace?.getTracer === "function" &&
+    typeof api.trace.setSpan === "function" && typeof api.trace.getSpan === "function" &&
+    typeof api.context?.with === "function" && typeof api.context.active === "function" &&
+    typeof api.propagation?.inject === "function" &&
+    typeof api.propagation.extract === "function" && api.ROOT_CONTEXT !== undefined;
+}
