@@ -61,7 +61,7 @@ export interface TracingApi {
         name: string,
         options?: {
           kind?: number;
-          attributes?: Record<string, AttributeValue>;
+          attributes?: Record<string, unknown>;
           links?: { context: unknown }[];
         },
         context?: unknown,
