@@ -62,6 +62,7 @@ export {
 export type { JobPage, JobQuery } from "./_search.ts";
 export type { MetricPoint, Percentiles } from "./_metrics.ts";
 export type { EventsOptions, JobEventStream } from "./_events.ts";
+export type { TracingApi, TracingSpan } from "./_tracing.ts";
 export { Worker } from "./worker.ts";
 export type {
   AbandonedJob,
