@@ -27,13 +27,10 @@
  */
 import type { DispatchResult, NewJob, StoredJob } from "./backend.ts";
 
-/** An attribute value, as spans keep them. */
-type AttributeValue = string | number | boolean;
-
 /** The span methods Kiln calls (a structural subset of OpenTelemetry's `Span`). */
 export interface TracingSpan {
   /** Sets one attribute. */
-  setAttribute(key: string, value: AttributeValue): unknown;
+  setAttribute(key: string, value: string | number | boolean): unknown;
   /** Records an exception as a span event. */
   recordException(exception: unknown): void;
   /** Sets the status (`code` 2 is ERROR). */

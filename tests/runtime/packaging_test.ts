@@ -42,6 +42,7 @@ Deno.test("the declared peer floors are the versions the consumer step installs"
   }
   assert.equal(PEERS.hono.optional, false);
   assert.equal(PEERS["@upstash/redis"].optional, true);
+  assert.equal(PEERS["@opentelemetry/api"].optional, true);
 });
 
 Deno.test("createPackageJson() writes peers, their optional flags, engines and the shipped docs", () => {
