@@ -53,6 +53,38 @@ export interface PresenceStore {
   members(channel: string): Promise<PresenceMember[]>;
 }
 
+/**
+ * What a {@linkcode ChannelStore} found out: which channels became occupied
+ * or vacated across every instance (each told by exactly one instance), and
+ * the new subscriber counts of channels whose count moved.
+ */
+export interface ChannelChange {
+  /** Channels that gained their first subscriber on any instance. */
+  readonly occupied: readonly string[];
+  /** Channels that lost their last subscriber on every instance. */
+  readonly vacated: readonly string[];
+  /**
+   * Subscribers across instances of every channel whose count moved, as of
+   * that change (changes made by several instances may arrive out of order).
+   */
+  readonly counts: ReadonlyMap<string, number>;
+}
+
+/**
+ * Where the subscribers of every channel are counted across instances. The
+ * hub tells it each change of its own counts; without one (`LocalFanout`)
+ * the hub counts its own connections only.
+ */
+export interface ChannelStore {
+  /** This instance holds `count` subscribers of `channel` now (0: none). */
+  set(channel: string, count: number): void;
+  /**
+   * Subscribers per channel across instances, this instance's latest included:
+   * of `channels` only, or of every channel with subscribers.
+   */
+  read(channels?: readonly string[]): Promise<Map<string, number>>;
+}
+
 /** What a fan-out calls back into its hub. */
 export interface FanoutHandlers {
   /** Delivers a message published by another instance to this instance's subscribers. */
@@ -61,6 +93,8 @@ export interface FanoutHandlers {
   memberGone(channel: string, member: PresenceMember): void;
   /** A member this instance holds had to be recorded again (the store lost it). */
   memberBack(channel: string, member: PresenceMember): void;
+  /** Channel counts moved, on this instance or another (see {@linkcode ChannelStore}). */
+  channels(change: ChannelChange): void;
 }
 
 /**
@@ -76,6 +110,13 @@ export interface Fanout {
    * @default undefined
    */
   readonly connections?: ConnectionSlots;
+  /**
+   * Where channel subscribers are counted across instances, for occupancy
+   * (`channel_occupied`/`channel_vacated` once across instances) and counts;
+   * without it each hub instance counts its own subscribers.
+   * @default undefined
+   */
+  readonly channels?: ChannelStore;
   /** Starts receiving from other instances; the hub calls it once, lazily. */
   start(handlers: FanoutHandlers): Promise<void>;
   /** Sends a message to every other instance. */

@@ -70,12 +70,16 @@ export interface BroadcastOptions {
 
 /**
  * What {@linkcode Hub.watch} reports: a channel gaining its first subscriber or
- * losing its last on this instance, and a presence member joining or leaving
- * (as the shared presence store decides, so once across instances).
+ * losing its last, a channel's subscriber count moving, and a presence member
+ * joining or leaving. Behind a fan-out that counts channels (`RedisFanout`),
+ * occupied and vacated are decided across instances and reported by one of
+ * them, like members; `subscription_count` is reported on every instance, with
+ * the count as of that change (read {@linkcode Hub.channels} for the current one).
  */
 export type HubEvent =
   | { type: "channel_occupied"; channel: string }
   | { type: "channel_vacated"; channel: string }
+  | { type: "subscription_count"; channel: string; count: number }
   | { type: "member_added"; channel: string; member: PresenceMember }
   | { type: "member_removed"; channel: string; member: PresenceMember };
 
@@ -363,8 +367,42 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   }
 
   /**
+   * The channels with subscribers on every instance, and how many each has:
+   * counted across instances behind a `RedisFanout`, this instance's own
+   * otherwise (then it is {@linkcode Hub.subscriptions}).
+   *
+   * @param names Only these channels (the others are left out); every channel with subscribers when absent.
+   * @returns Subscribers per channel name, only channels with some.
+   * @throws {import("../errors.ts").RedisError} When the shared count cannot be read.
+   *
+   * @example Counting a channel's subscribers on every instance
+   * ```ts
+   * import { Hub } from "@kiln/core/realtime";
+   * import assert from "node:assert/strict";
+   *
+   * const hub = new Hub();
+   * assert.equal((await hub.channels(["news"])).get("news") ?? 0, 0); // nobody anywhere
+   * await hub.close();
+   * ```
+   */
+  async channels(names?: readonly string[]): Promise<Map<string, number>> {
+    const store = this.#fanout.channels;
+    if (store) {
+      await this.#start();
+      return await store.read(names);
+    }
+    if (names === undefined) return this.subscriptions();
+    const counts = new Map<string, number>();
+    for (const name of names) {
+      const size = this.subscribers(name);
+      if (size > 0) counts.set(name, size);
+    }
+    return counts;
+  }
+
+  /**
    * The channels with subscribers on this instance, and how many each has
-   * (other instances behind a `RedisFanout` count their own).
+   * (see {@linkcode Hub.channels} for every instance's).
    *
    * @returns Subscribers per channel name.
    *
@@ -502,6 +540,13 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
           this.#onError(error, "presence")
         );
       },
+      channels: (change) => {
+        for (const channel of change.occupied) this.#notify({ type: "channel_occupied", channel });
+        for (const [channel, count] of change.counts) {
+          this.#notify({ type: "subscription_count", channel, count });
+        }
+        for (const channel of change.vacated) this.#notify({ type: "channel_vacated", channel });
+      },
     }).catch((error) => {
       this.#started = null; // let the next caller try again
       throw error;
@@ -534,6 +579,19 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     const envelope: FanoutEnvelope = { channel, payload: JSON.stringify(message), except };
     this.#deliver(envelope);
     await this.#fanout.publish(envelope);
+  }
+
+  /**
+   * A channel has `size` subscribers here now (`first`: it had none): the
+   * fan-out's store counts it across instances and reports back; without one,
+   * this instance decides.
+   */
+  #counted(channel: string, size: number, first: boolean): void {
+    const store = this.#fanout.channels;
+    if (store) return store.set(channel, size);
+    if (first) this.#notify({ type: "channel_occupied", channel });
+    this.#notify({ type: "subscription_count", channel, count: size });
+    if (size === 0) this.#notify({ type: "channel_vacated", channel });
   }
 
   /** Runs presence changes of one (channel, user) in order, so join and leave never cross. */
@@ -591,11 +649,10 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
     // Closed while the fan-out started: detach already ran, so do not index it now.
     if (session.closed) return undefined;
     let subscribers = this.#channels.get(channel.name);
-    if (!subscribers) {
-      this.#channels.set(channel.name, subscribers = new Set());
-      this.#notify({ type: "channel_occupied", channel: channel.name });
-    }
+    if (!subscribers) this.#channels.set(channel.name, subscribers = new Set());
+    const size = subscribers.size;
     subscribers.add(session);
+    if (subscribers.size !== size) this.#counted(channel.name, subscribers.size, size === 0);
     if (channel.kind !== "presence") return undefined;
     let users = this.#presence.get(channel.name);
     if (!users) this.#presence.set(channel.name, users = new Map());
@@ -651,10 +708,9 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
 
   #unsubscribe(session: Session, channel: string): void {
     const subscribers = this.#channels.get(channel);
-    subscribers?.delete(session);
-    if (subscribers?.size === 0) {
-      this.#channels.delete(channel);
-      this.#notify({ type: "channel_vacated", channel });
+    if (subscribers?.delete(session)) {
+      if (subscribers.size === 0) this.#channels.delete(channel);
+      this.#counted(channel, subscribers.size, false);
     }
     const users = this.#presence.get(channel);
     const entry = users?.get(session.user.id);

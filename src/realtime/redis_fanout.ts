@@ -9,10 +9,17 @@ import type { RedisLike, RedisSubscription } from "../redis/redis_like.ts";
 import { ScriptRunner } from "../redis/script.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { Backoff } from "../_backoff.ts";
-import type { Fanout, FanoutEnvelope, FanoutHandlers, PresenceStore } from "./fanout.ts";
+import type {
+  ChannelStore,
+  Fanout,
+  FanoutEnvelope,
+  FanoutHandlers,
+  PresenceStore,
+} from "./fanout.ts";
 import type { ConnectionSlots } from "./connection_slots.ts";
 import { RedisPresence } from "./_redis_presence.ts";
 import { RedisSlots } from "./_redis_slots.ts";
+import { RedisChannels } from "./_redis_channels.ts";
 import type { InstanceStoreOptions } from "./_instance_store.ts";
 
 /** How many recent message ids are remembered to drop a retried PUBLISH's second copy. */
@@ -30,9 +37,10 @@ export interface RedisFanoutOptions {
    */
   prefix?: string;
   /**
-   * How long an instance's presence members (and connection slots) outlive
-   * its last heartbeat, in milliseconds: a crashed instance's members
-   * disappear after this, and its connections stop counting.
+   * How long an instance's presence members (and connection slots and channel
+   * subscribers) outlive its last heartbeat, in milliseconds: a crashed
+   * instance's members disappear after this, and its connections and
+   * subscribers stop counting.
    * @default 30_000
    */
   presenceTtl?: number;
@@ -65,8 +73,9 @@ export interface RedisFanoutOptions {
 /**
  * Makes several hub instances one hub through Redis: a broadcast on one
  * instance reaches subscribers on all of them (Redis publish, received over
- * an SSE subscription through the REST endpoint), and presence members live
- * in Redis with heartbeats, so a crashed instance's members disappear.
+ * an SSE subscription through the REST endpoint); presence members and each
+ * instance's subscribers per channel live in Redis with heartbeats, so a
+ * crashed instance's members and subscribers disappear.
  * A lost subscription is re-established with back-off.
  *
  * @example Two servers, one hub
@@ -101,11 +110,14 @@ export class RedisFanout implements Fanout {
   readonly presence: PresenceStore;
   /** Each user's connections on every instance of the hub, for `maxConnectionsPerUser`. */
   readonly connections: ConnectionSlots;
+  /** Every channel's subscribers on every instance of the hub. */
+  readonly channels: ChannelStore;
   /** This instance's id. */
   readonly instanceId: string = crypto.randomUUID();
   #redis: RedisLike;
   #presence: RedisPresence;
   #slots: RedisSlots;
+  #channels: RedisChannels;
   #topic: string;
   #clock: Clock;
   #backoff: Backoff;
@@ -160,6 +172,10 @@ export class RedisFanout implements Fanout {
     };
     this.connections = this.#slots = new RedisSlots(stores);
     this.presence = this.#presence = new RedisPresence(stores);
+    this.channels = this.#channels = new RedisChannels(stores, (counts) =>
+      this.#send({
+        k: [...counts].flat(),
+      }));
   }
 
   /**
@@ -171,6 +187,7 @@ export class RedisFanout implements Fanout {
   async start(handlers: FanoutHandlers): Promise<void> {
     this.#handlers = handlers;
     this.#presence.start(handlers);
+    this.#channels.start(handlers);
     await (this.#subscribing = this.#subscribe());
   }
 
@@ -180,14 +197,17 @@ export class RedisFanout implements Fanout {
    * @param envelope The serialized message.
    * @throws {import("../errors.ts").RedisError} When Redis cannot be reached.
    */
-  async publish(envelope: FanoutEnvelope): Promise<void> {
-    const message = JSON.stringify({
-      i: this.instanceId,
-      n: this.#sent++,
+  publish(envelope: FanoutEnvelope): Promise<void> {
+    return this.#send({
       c: envelope.channel,
       p: envelope.payload,
       ...(envelope.except ? { x: envelope.except } : {}),
     });
+  }
+
+  /** Publishes a message to the other instances, with this instance's id and a sequence number. */
+  async #send(fields: Record<string, unknown>): Promise<void> {
+    const message = JSON.stringify({ i: this.instanceId, n: this.#sent++, ...fields });
     await this.#redis.publish(this.#topic, message);
   }
 
@@ -196,6 +216,7 @@ export class RedisFanout implements Fanout {
     this.#closed = true;
     this.#clock.clearTimeout(this.#retryTimer);
     this.#presence.stop();
+    await this.#channels.close(); // a closing hub's subscribers go before its subscription
     await this.#slots.close();
     await this.#subscribing; // an attempt under way closes what it opened
     const subscription = this.#subscription;
@@ -242,14 +263,15 @@ export class RedisFanout implements Fanout {
   }
 
   #receive(text: string): void {
-    let message: { i?: unknown; n?: unknown; c?: unknown; p?: unknown; x?: unknown };
+    let message: { i?: unknown; n?: unknown; c?: unknown; p?: unknown; x?: unknown; k?: unknown };
     try {
       message = JSON.parse(text);
     } catch {
       return;
     }
     if (message.i === this.instanceId) return; // delivered locally already
-    if (typeof message.c !== "string" || typeof message.p !== "string") return;
+    const counts = Array.isArray(message.k);
+    if (!counts && (typeof message.c !== "string" || typeof message.p !== "string")) return;
     if (typeof message.i === "string" && typeof message.n === "number") {
       // A PUBLISH retried after its reply was lost arrives twice: deliver it once.
       const id = `${message.i}:${message.n}`;
@@ -257,10 +279,23 @@ export class RedisFanout implements Fanout {
       this.#seen.add(id);
       if (this.#seen.size > SEEN_MESSAGES) this.#seen.delete(this.#seen.values().next().value!);
     }
+    if (counts) return this.#receiveCounts(message.k as unknown[]);
     this.#handlers?.deliver({
-      channel: message.c,
-      payload: message.p,
+      channel: message.c as string,
+      payload: message.p as string,
       except: typeof message.x === "string" ? message.x : undefined,
     });
+  }
+
+  /** Another instance's channel counts moved: `[channel, count, …]`; anything malformed is dropped. */
+  #receiveCounts(list: unknown[]): void {
+    const counts = new Map<string, number>();
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const [channel, count] = [list[i], list[i + 1]];
+      if (typeof channel === "string" && Number.isSafeInteger(count) && (count as number) >= 0) {
+        counts.set(channel, count as number);
+      }
+    }
+    this.#channels.received(counts);
   }
 }

@@ -137,16 +137,22 @@ Deno.test("RedisFanout: two hub instances on one Redis deliver each other's broa
     await bob.subscribe("presence-room.2");
     await alice.next("member_added", (m) => m.channel === "presence-room.2");
     // Instance A stops heartbeating (its clock stands still); B lives on past A's
-    // deadline (A's clock + 30 s). B's pending heartbeat fires as its clock passes
-    // +10 s and is armed again once done, due 10 s after +40 s: that one prunes A.
-    const rearmed = clockB.nextTimer((delay) => delay === 10_000);
-    clockB.advance(40_000);
-    await rearmed;
-    clockB.advance(10_000);
-    const gone = await bob.next(
+    // deadline (A's clock + 30 s). B's heartbeats (presence, channel counts) fire
+    // every 10 s of its clock and are armed again once their calls return: time
+    // moves on 10 s at a time until the presence heartbeat that prunes A has run.
+    const leaving = bob.next(
       "member_removed",
       (m) => m.channel === "presence-room.2" && m.member.id === "alice",
     );
+    let removed = false;
+    leaving.then(() => removed = true, () => {});
+    clockB.advance(40_000);
+    while (!removed) {
+      await clockB.timer((delay) => delay === 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      clockB.advance(10_000);
+    }
+    const gone = await leaving;
     assert.equal(gone.member.id, "alice");
     assert.deepEqual((await b.hub.members("presence-room.2")).map((m) => m.id), ["bob"]);
   });

@@ -94,9 +94,8 @@ export function httpApi(settings: HttpApiSettings): Hono<Env> {
     );
     const fields = infoFields(event.info);
     if (fields.size === 0) return c.json({});
-    const info: Record<string, ChannelCounts> = {};
-    for (const name of channels) info[name] = await counts(hub, name, fields);
-    return c.json({ channels: info });
+    const found = await counts(hub, channels, fields);
+    return c.json({ channels: Object.fromEntries(channels.map((name, i) => [name, found[i]])) });
   });
 
   api.post("/apps/:id/batch_events", async (c) => {
@@ -109,10 +108,16 @@ export function httpApi(settings: HttpApiSettings): Hono<Env> {
         })
       ),
     );
+    const fields = batch.map((event) => infoFields(event.info));
+    const asked = batch.filter((_, i) => fields[i].size > 0);
+    const found = await counts(
+      hub,
+      asked.map((event) => event.channel),
+      new Set(fields.flatMap((f) => [...f])),
+    );
+    let next = 0;
     return c.json({
-      batch: await Promise.all(
-        batch.map((event) => counts(hub, event.channel, infoFields(event.info))),
-      ),
+      batch: batch.map((_, i) => fields[i].size === 0 ? {} : pick(found[next++], fields[i])),
     });
   });
 
@@ -122,12 +127,15 @@ export function httpApi(settings: HttpApiSettings): Hono<Env> {
     if (userCount && !prefix.startsWith("presence-")) {
       throw new HTTPException(400, { message: "user_count needs filter_by_prefix=presence-" });
     }
-    const channels: Record<string, { user_count?: number }> = {};
-    for (const name of hub.subscriptions().keys()) {
-      if (name.startsWith(SERVER_TO_USER) || !name.startsWith(prefix)) continue;
-      channels[name] = userCount ? { user_count: (await hub.members(name)).length } : {};
-    }
-    return c.json({ channels });
+    const names = [...(await hub.channels()).keys()].filter((name) =>
+      !name.startsWith(SERVER_TO_USER) && name.startsWith(prefix)
+    );
+    const users = userCount
+      ? await Promise.all(
+        names.map(async (name) => ({ user_count: (await hub.members(name)).length })),
+      )
+      : names.map(() => ({}));
+    return c.json({ channels: Object.fromEntries(names.map((name, i) => [name, users[i]])) });
   });
 
   api.get("/apps/:id/channels/:name", async (c) => {
@@ -137,7 +145,7 @@ export function httpApi(settings: HttpApiSettings): Hono<Env> {
     if (info.has("user_count") && !presence) {
       throw new HTTPException(400, { message: "user_count is for presence channels" });
     }
-    const all = await counts(hub, name, new Set(["user_count", "subscription_count"]));
+    const [all] = await counts(hub, [name], new Set(["user_count", "subscription_count"]));
     return c.json({
       occupied: all.subscription_count! > 0 || (all.user_count ?? 0) > 0,
       ...(info.has("user_count") ? { user_count: all.user_count } : {}),
@@ -197,17 +205,28 @@ interface ChannelCounts {
 }
 
 /**
- * The counts `fields` asks for: subscriptions on this instance, and users of a
- * presence channel (from the shared presence store); `user_count` is left out
- * of other channels.
+ * The counts `fields` asks for, per channel of `names`: subscriptions on every
+ * instance (one read for all of them), and users of a presence channel (from
+ * the shared presence store); `user_count` is left out of other channels.
  */
-async function counts(hub: Hub, name: string, fields: Set<string>): Promise<ChannelCounts> {
+async function counts(hub: Hub, names: string[], fields: Set<string>): Promise<ChannelCounts[]> {
+  const subscriptions = fields.has("subscription_count") ? await hub.channels(names) : null;
+  return await Promise.all(names.map(async (name) => {
+    const result: ChannelCounts = {};
+    if (subscriptions) result.subscription_count = subscriptions.get(name) ?? 0;
+    if (fields.has("user_count") && name.startsWith("presence-")) {
+      result.user_count = (await hub.members(name)).length;
+    }
+    return result;
+  }));
+}
+
+/** The counts one batch event asked for, out of those read for the whole batch. */
+function pick(found: ChannelCounts, fields: Set<string>): ChannelCounts {
   const result: ChannelCounts = {};
-  if (fields.has("subscription_count")) {
-    result.subscription_count = hub.subscribers(name);
-  }
-  if (fields.has("user_count") && name.startsWith("presence-")) {
-    result.user_count = (await hub.members(name)).length;
+  if (fields.has("subscription_count")) result.subscription_count = found.subscription_count;
+  if (found.user_count !== undefined && fields.has("user_count")) {
+    result.user_count = found.user_count;
   }
   return result;
 }

@@ -14,8 +14,10 @@ import { pusherWebhook, type PusherWebhookEvent } from "./webhooks.ts";
 /** One event as Pusher's webhook body lists it. */
 export type WebhookEvent = { name: PusherWebhookEvent } & Record<string, unknown>;
 
-/** The Pusher webhook event for a hub event. */
-export function fromHubEvent(event: HubEvent): WebhookEvent {
+/** The Pusher webhook event for a hub event (counts have none). */
+export function fromHubEvent(
+  event: Exclude<HubEvent, { type: "subscription_count" }>,
+): WebhookEvent {
   switch (event.type) {
     case "member_added":
     case "member_removed":

@@ -148,6 +148,7 @@ export function pusher(hub: Hub, options: PusherOptions): Hono {
     hub,
     clock,
     positive("subscriptionCountInterval", options.subscriptionCountInterval, 5_000),
+    onError,
   );
   const withEvents: ConnectionPolicy = { ...base, clientEvents: true };
   const withoutEvents: ConnectionPolicy = { ...base, clientEvents: false };
@@ -213,7 +214,8 @@ function webhookBatcher(
   });
   // Channels named by Pusher's own machinery are not the application's.
   hub.watch((event) => {
-    if (!event.channel.startsWith("#")) batcher.add(fromHubEvent(event));
+    if (event.type === "subscription_count" || event.channel.startsWith("#")) return;
+    batcher.add(fromHubEvent(event));
   });
   return batcher;
 }
