@@ -320,6 +320,14 @@ export interface TakeRequest {
   readonly metrics?: boolean;
   /** Whether to keep each reserved job's start time and worker (`QueueOptions.search`). @default true */
   readonly runs?: boolean;
+  /**
+   * On a partitioned queue (`QueueOptions.partitions`), whether to read the
+   * other partitions in turn when the first has fewer than `reserve` due jobs:
+   * `drain()` sets it, so an empty answer means an empty queue. Otherwise a
+   * take reads one partition, and an idle worker's poll stays one request.
+   * @default false
+   */
+  readonly sweep?: boolean;
 }
 
 /** What {@linkcode QueueBackend.take} did. */

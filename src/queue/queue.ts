@@ -32,6 +32,7 @@ import { assertRetention, DEFAULT_RETENTION } from "./_constants.ts";
 import { forEachPage, type JobPage, type JobQuery, searchPage } from "./_search.ts";
 import { mergeBuckets, type MetricPoint, RESOLUTIONS, toPoint } from "./_metrics.ts";
 import { type EventsOptions, type JobEventStream, watchJobs } from "./_events.ts";
+import { checkPartitions, PartitionedBackend, partitionOf } from "./_partitions.ts";
 import {
   bindTracing,
   sendTraced,
@@ -94,6 +95,19 @@ export interface QueueOptions {
    * @default the installed `@opentelemetry/api`, if any
    */
   tracing?: TracingApi | false;
+  /**
+   * Queues spread over several partitions, by name: `{ reports: 6 }`. Each
+   * partition has its own keys under its own hash tag (`kiln:{reports#0}:…`),
+   * so on Redis Cluster a queue's work is spread over the shards instead of
+   * capped by one. A job's partition is a hash of its id; a job with a
+   * `uniqueKey` gets an id of its key's partition, so it cannot also take a
+   * `jobId`. Workers read one partition per poll, in turn. Order within a
+   * priority band holds per partition, not across them. Every process using
+   * the queue must declare the same count, and changing it strands the jobs
+   * of partitions that move: drain the queue first.
+   * @default {} (every queue in one partition)
+   */
+  partitions?: Readonly<Record<string, number>>;
 }
 
 /** The default of {@linkcode QueueOptions.maxPayloadBytes}: 1 MiB. */
@@ -400,9 +414,11 @@ export class Queue {
    * Creates a queue client over a backend.
    *
    * @param options The backend, clock, payload limit and retention.
-   * @throws {TypeError} When the backend is missing, or the clock lacks a method.
-   * @throws {RangeError} When `maxPayloadBytes` is not a positive integer, or a
-   *   retention count or age is negative or not an integer.
+   * @throws {TypeError} When the backend is missing, the clock lacks a method, or
+   *   `partitions` is not a map of queue names.
+   * @throws {RangeError} When `maxPayloadBytes` is not a positive integer, a
+   *   retention count or age is negative or not an integer, or a partition
+   *   count is not an integer from 1 to 256.
    * @throws {TypeError} When `tracing` is neither `false` nor the `@opentelemetry/api` module.
    */
   constructor(options: QueueOptions) {
@@ -414,7 +430,10 @@ export class Queue {
       throw new RangeError(`maxPayloadBytes must be a positive integer, got ${maxPayloadBytes}`);
     }
     this.maxPayloadBytes = maxPayloadBytes;
-    this.backend = options.backend;
+    const partitions = checkPartitions(options.partitions);
+    this.backend = [...partitions.values()].some((count) => count > 1)
+      ? new PartitionedBackend(options.backend, (queue) => partitions.get(queue) ?? 1)
+      : options.backend;
     this.clock = clockOf(options);
     this.retain = {
       completed: options.retain?.completed ?? DEFAULT_RETENTION.completed,
@@ -1004,6 +1023,24 @@ export class Queue {
     return manageIn(this.backend, queue, action, ids, this.clock.now(), this.retain);
   }
 
+  #partitions(queue: string): number {
+    return this.backend instanceof PartitionedBackend ? this.backend.partitions(queue) : 1;
+  }
+
+  /**
+   * A new job id; on a partitioned queue, for a job with a unique key, one
+   * whose partition is the key's (drawn again until it is: partitions tries
+   * on average), so the key is held in one partition and the job is found by id.
+   */
+  #newId(queue: string, now: number, uniqueKey: string | undefined): string {
+    const count = this.#partitions(queue);
+    let id = newJobId(now);
+    if (uniqueKey === undefined || count === 1) return id;
+    const home = partitionOf(uniqueKey, count);
+    while (partitionOf(id, count) !== home) id = newJobId(now);
+    return id;
+  }
+
   async #prepare(
     job: AnyJob,
     payload: unknown,
@@ -1025,9 +1062,14 @@ export class Queue {
     if (bytes > this.maxPayloadBytes) {
       throw new PayloadTooLargeError(job.name, bytes, this.maxPayloadBytes);
     }
-    const id = meta.id ?? newJobId(meta.now);
-    assertIdLike("jobId", id);
     if (meta.uniqueKey !== undefined) assertIdLike("uniqueKey", meta.uniqueKey);
+    const id = meta.id ?? this.#newId(job.queue, meta.now, meta.uniqueKey);
+    assertIdLike("jobId", id);
+    if (meta.id !== undefined && meta.uniqueKey !== undefined && this.#partitions(job.queue) > 1) {
+      throw new TypeError(
+        `Queue "${job.queue}" is partitioned: a job with a uniqueKey cannot take a jobId (its id must land in its key's partition)`,
+      );
+    }
     const tags = tagsOf(job, payload);
     const newJob: NewJob = {
       id,

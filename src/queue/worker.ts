@@ -581,6 +581,7 @@ export class Worker {
         heartbeat,
         metrics: this.#queue.tracking.metrics,
         runs: this.#queue.tracking.search,
+        sweep: this.#mode === "draining",
       });
     } finally {
       this.#claimed -= wanted;
