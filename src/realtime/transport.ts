@@ -6,7 +6,8 @@
  * `@kiln/core/realtime`.
  *
  * - {@linkcode Fanout} carries broadcasts between hub instances and owns the
- *   {@linkcode PresenceStore} and, optionally, the {@linkcode ConnectionSlots}.
+ *   {@linkcode PresenceStore} and, optionally, the {@linkcode ConnectionSlots}
+ *   and the {@linkcode ChannelStore} (subscribers counted across instances).
  * - A transport hands `Hub.connect()` a socket in the shape of Hono's
  *   `WSContext` (from `hono/ws`: the one socket shape the core knows), after `Hub.admit()` gave it a
  *   {@linkcode ConnectionSlot}, and drives the {@linkcode TransportConnection}
@@ -58,6 +59,8 @@ export type {
 } from "./connection.ts";
 export type { ConnectionSlot, ConnectionSlots } from "./connection_slots.ts";
 export {
+  type ChannelChange,
+  type ChannelStore,
   type Fanout,
   type FanoutEnvelope,
   type FanoutHandlers,
