@@ -288,6 +288,7 @@ export class RunningJobs {
       job,
       limiter: this.#backend,
       now: () => this.#clock.now(),
+      ...workflowContext(job, run.controller.signal),
     };
     const started = performance.now();
     const call = () =>
@@ -329,7 +330,8 @@ export class RunningJobs {
           token: run.token,
           uniqueKey: job.uniqueKey,
           dedupeFor: job.dedupeFor,
-          resultJson: this.#queue.retain.completed === false
+          // A chain's next step reads the result, kept or not.
+          resultJson: this.#queue.retain.completed === false && job.workflow?.chain === undefined
             ? undefined
             : resultJson(outcome.value),
           logs: run.logs,
@@ -367,6 +369,28 @@ export class RunningJobs {
     };
     run.progressWrite = write(value).finally(() => (run.progressWrite = undefined));
   }
+}
+
+/** A job's `ctx.chain`, `ctx.previous` and `ctx.batch`, for the steps, members and callbacks of one. */
+function workflowContext(job: StoredJob, signal: AbortSignal): Partial<JobContext> {
+  const workflow = job.workflow;
+  if (workflow === undefined) return {};
+  const batch = workflow.batch;
+  return {
+    ...(workflow.chain ? { chain: workflow.chain } : {}),
+    ...("previous" in workflow ? { previous: workflow.previous } : {}),
+    ...(batch
+      ? {
+        batch: {
+          id: batch.id,
+          // A running member learns of cancelBatch() as of queue.remove(): its signal aborts.
+          get cancelled() {
+            return batch.cancelled || signal.reason instanceof JobCancelledError;
+          },
+        },
+      }
+      : {}),
+  };
 }
 
 /**

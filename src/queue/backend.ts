@@ -57,6 +57,127 @@ export interface NewJob {
   readonly indexed?: boolean;
   /** The trace context to store with it (`QueueOptions.tracing`): none when not traced. */
   readonly trace?: Readonly<Record<string, string>>;
+  /** The chain or batch it belongs to, when it is a step, member or callback of one. */
+  readonly workflow?: WorkflowMark;
+}
+
+/** Which chain or batch a job belongs to, as it is stored with the job. */
+export interface WorkflowMark {
+  /** The chain, its step number (1-based; 0 for the chain's `catch`) and its length. */
+  readonly chain?: { readonly id: string; readonly step: number; readonly steps: number };
+  /** The batch's id, for its members and callbacks. */
+  readonly batch?: string;
+}
+
+/** A chain step that did not complete: its job's id and its last error. */
+export interface ChainFailure {
+  /** The failed step's job id. */
+  readonly jobId: string;
+  /** Its last error (for a removed step, a `JobRemovedError`). */
+  readonly error: AttemptError;
+}
+
+/** A job's chain or batch as its handler sees it; see {@linkcode WorkflowMark}. */
+export interface JobWorkflow {
+  /** The chain, with the failed step for the chain's `catch`. */
+  readonly chain?: {
+    readonly id: string;
+    readonly step: number;
+    readonly steps: number;
+    readonly failed: ChainFailure | null;
+  };
+  /** The previous step's result, for a chain's steps after the first (`null` when none). */
+  readonly previous?: unknown;
+  /** The batch, and whether this callback runs because the batch was cancelled. */
+  readonly batch?: { readonly id: string; readonly cancelled: boolean };
+}
+
+/** A chain or batch change for {@linkcode QueueBackend.workflow}; the jobs are all of one queue. */
+export type WorkflowRequest =
+  & {
+    /** The chain's or batch's id. */
+    readonly id: string;
+    /** The caller's clock. */
+    readonly now: number;
+    /** Finished chains and batches are kept as long as failed jobs. */
+    readonly retain?: Retention;
+  }
+  & (
+    | {
+      readonly action: "chain";
+      readonly steps: readonly NewJob[];
+      readonly catch?: NewJob;
+    }
+    | {
+      readonly action: "batch";
+      readonly name: string | null;
+      readonly allowFailures: boolean;
+      readonly then?: NewJob;
+      readonly catch?: NewJob;
+      readonly finally?: NewJob;
+      readonly jobs: readonly NewJob[];
+      /** Hold the batch open after this call: more jobs follow in later calls. */
+      readonly open: boolean;
+      /** Release the hold an earlier call took. */
+      readonly close: boolean;
+    }
+    | {
+      readonly action: "add";
+      readonly jobs: readonly NewJob[];
+      readonly open: boolean;
+      readonly close: boolean;
+    }
+    | { readonly action: "cancel" }
+  );
+
+/** Where a chain is, as {@linkcode QueueBackend.chainInfo} reads it. */
+export interface ChainInfo {
+  /** The chain's id. */
+  readonly id: string;
+  /** Its queue. */
+  readonly queue: string;
+  /** Running, completed (every step did), or failed (a step was dead-lettered or removed). */
+  readonly state: "running" | "completed" | "failed";
+  /** The step dispatched last (1-based): the running one, or where it ended. */
+  readonly step: number;
+  /** How many steps it has. */
+  readonly steps: number;
+  /** Every step's job id, in order (later steps' jobs exist only once dispatched). */
+  readonly jobIds: readonly string[];
+  /** The `catch` job's id, if it has one (the job exists once a step failed). */
+  readonly catchId: string | null;
+  /** The step that failed, or `null`. */
+  readonly failed: ChainFailure | null;
+  /** When it was dispatched, epoch ms. */
+  readonly createdAt: number;
+  /** When it completed or failed, epoch ms, or `null`. */
+  readonly finishedAt: number | null;
+}
+
+/** A batch's counters, as {@linkcode QueueBackend.batchInfo} reads them. */
+export interface BatchInfo {
+  /** The batch's id. */
+  readonly id: string;
+  /** Its queue. */
+  readonly queue: string;
+  /** Its name, if given. */
+  readonly name: string | null;
+  /** How many jobs it has had. */
+  readonly total: number;
+  /** How many have not ended yet (0 once cancelled). */
+  readonly pending: number;
+  /** How many completed. */
+  readonly completed: number;
+  /** How many were dead-lettered (or removed). */
+  readonly failed: number;
+  /** The share of jobs that ended, as a whole percentage (100 for an empty batch). */
+  readonly progress: number;
+  /** Whether `cancelBatch()` cancelled it. */
+  readonly cancelled: boolean;
+  /** When it was dispatched, epoch ms. */
+  readonly createdAt: number;
+  /** When nothing was pending any more (or it was cancelled), epoch ms, or `null`. */
+  readonly finishedAt: number | null;
 }
 
 /** The error of one failed attempt, kept with the job. */
@@ -106,6 +227,8 @@ export interface StoredJob {
    * wrote it (W3C `traceparent`, `tracestate`), if it was dispatched with tracing on.
    */
   readonly trace?: Readonly<Record<string, string>>;
+  /** Its chain or batch, if it is a step, member or callback of one. */
+  readonly workflow?: JobWorkflow;
 }
 
 /**
@@ -488,6 +611,18 @@ export interface QueueBackend extends Limiter {
   manage(queue: string, request: ManageRequest): Promise<number>;
   /** Keeps workers from taking a queue's jobs (`true`), or lets them again. */
   setPaused(queue: string, paused: boolean): Promise<void>;
+  /**
+   * Starts a chain or a batch, adds jobs to a running batch, or cancels one,
+   * atomically with the jobs it enqueues or removes.
+   *
+   * @returns `false` when refused: the id is taken (chain, batch), or no
+   *   running batch has it (add, cancel).
+   */
+  workflow(queue: string, request: WorkflowRequest): Promise<boolean>;
+  /** A chain's state, or `null` when unknown (or trimmed after it finished). */
+  chainInfo(queue: string, id: string): Promise<ChainInfo | null>;
+  /** A batch's counters, or `null` when unknown (or trimmed after it finished). */
+  batchInfo(queue: string, id: string): Promise<BatchInfo | null>;
   /**
    * Subscribes to enqueues made through this backend object, so a worker in
    * the same process wakes at once instead of at its next poll.

@@ -51,4 +51,6 @@ export type {
   QueueBackend,
   TakeRequest,
   TakeResult,
+  WorkflowMark,
+  WorkflowRequest,
 } from "./backend.ts";

@@ -7,6 +7,7 @@ import { Keyspace } from "../redis/keys.ts";
 import { assertBackoff, type Backoff } from "./backoff.ts";
 import type { Logger } from "./logger.ts";
 import { MAX_TIMER_MS } from "./_constants.ts";
+import type { BatchContext, ChainContext } from "./workflow.ts";
 
 /** A job's priority band: workers always take `high` before `normal` before `low`. */
 export type Priority = "high" | "normal" | "low";
@@ -71,6 +72,15 @@ export interface JobContext {
    * @throws {TypeError} When `line` is not a string.
    */
   log(line: string): void;
+  /** For a chain's step (or its `catch`): the chain, and for `catch` the step that failed. */
+  readonly chain?: ChainContext;
+  /**
+   * For a chain's steps after the first: the previous step's result, as JSON
+   * carries it (`null` when it returned nothing JSON keeps, or over 64 KiB).
+   */
+  readonly previous?: unknown;
+  /** For a batch's jobs and callbacks: the batch, and whether it was cancelled. */
+  readonly batch?: BatchContext;
 }
 
 /** What {@linkcode defineJob} takes. */

@@ -8,6 +8,8 @@ import type {
   AttemptError,
   BackendJobPage,
   BackendJobQuery,
+  BatchInfo,
+  ChainInfo,
   DispatchResult,
   FailRequest,
   FailResult,
@@ -16,6 +18,7 @@ import type {
   JobEvent,
   JobInfo,
   JobState,
+  JobWorkflow,
   Lease,
   ManageRequest,
   MetricBucket,
@@ -27,7 +30,15 @@ import type {
   TakeRequest,
   TakeResult,
   WorkerInfo,
+  WorkflowRequest,
 } from "./backend.ts";
+import { WorkflowBook } from "./_workflow_book.ts";
+import {
+  jobWorkflowOf,
+  markFields,
+  removedError,
+  type WorkflowFields,
+} from "./_workflow_records.ts";
 import { MetricStore } from "./_metrics.ts";
 import type { Priority } from "./job.ts";
 import { Deque } from "./_structures.ts";
@@ -79,6 +90,8 @@ interface Entry {
   finishedAt: number | null;
   resultJson: string | undefined;
   logs: string[];
+  /** Its chain or batch, as its handler sees it. */
+  readonly workflow: JobWorkflow | undefined;
 }
 
 /** Where a call counts its metrics: the queue's store, or nowhere (`metrics: false`). */
@@ -90,6 +103,8 @@ const CANCELLED = "!cancelled";
 
 class QueueState {
   constructor(readonly emit: (id: string, state: JobEvent["state"], at: number) => void) {}
+  /** Its chains and batches (set by the backend, which owns how jobs are enqueued). */
+  workflows!: WorkflowBook;
   readonly metrics = new MetricStore();
   readonly workers = new Map<string, WorkerInfo>();
   readonly jobs = new Map<string, Entry>();
@@ -191,6 +206,7 @@ class QueueState {
     this.failed.set(entry.id, entry);
     this.ended(entry, now);
     this.trim(this.failed, limit, now);
+    this.workflows.ended(entry.id, false, undefined, now, limit);
   }
 
   /** Takes a job out of whatever holds it and deletes it. */
@@ -241,11 +257,30 @@ export class MemoryBackend implements QueueBackend {
   #state(queue: string): QueueState {
     let state = this.#queues.get(queue);
     if (!state) {
-      state = new QueueState((id, change, at) => {
+      const created = new QueueState((id, change, at) => {
         for (const watcher of this.#watchers.get(queue) ?? []) {
           watcher({ queue, id, state: change, at });
         }
       });
+      created.workflows = new WorkflowBook({
+        has: (id) => created.jobs.has(id),
+        enqueue: (job, extra) => {
+          const entry = newEntry(queue, job, extra);
+          created.jobs.set(job.id, entry);
+          created.ready(entry);
+          created.emit(job.id, "waiting", job.createdAt);
+        },
+        lastError: (id) => created.jobs.get(id)?.errors.at(-1),
+        remove: (id, now, keep) => {
+          const entry = created.jobs.get(id);
+          if (
+            entry?.state === "active" || entry?.state === "waiting" || entry?.state === "delayed"
+          ) {
+            act(created, entry, "remove", now, keep);
+          }
+        },
+      });
+      state = created;
       this.#queues.set(queue, state);
     }
     return state;
@@ -294,38 +329,7 @@ export class MemoryBackend implements QueueBackend {
         }
         state.unique.set(job.uniqueKey, job.id);
       }
-      const entry: Entry = {
-        id: job.id,
-        name: job.name,
-        queue,
-        payload: job.payload,
-        priority: job.priority,
-        maxRetries: job.maxRetries,
-        maxStalls: job.maxStalls,
-        createdAt: job.createdAt,
-        uniqueKey: job.uniqueKey,
-        dispatchToken: job.dispatchToken,
-        tags: job.tags ?? [],
-        indexed: job.indexed !== false,
-        dedupeFor: job.dedupeFor ?? 0,
-        trace: job.trace,
-        dueAt: job.runAt,
-        attempts: 0,
-        stalls: 0,
-        progress: null,
-        lastOutcome: undefined,
-        errors: [],
-        state: "waiting",
-        runAt: job.runAt,
-        seq: 0,
-        token: "",
-        deadline: 0,
-        startedAt: null,
-        workerId: null,
-        finishedAt: null,
-        resultJson: undefined,
-        logs: [],
-      };
+      const entry = newEntry(queue, job, {});
       state.jobs.set(job.id, entry);
       if (job.runAt > now) state.delay(entry, job.runAt);
       else state.ready(entry);
@@ -356,6 +360,7 @@ export class MemoryBackend implements QueueBackend {
       state.emit(entry.id, "completed", now);
       appendLogs(entry, completion.logs);
       state.ended(entry, now);
+      state.workflows.ended(entry.id, true, completion.resultJson ?? "", now, retain.failed);
       if (retain.completed === false) {
         state.jobs.delete(entry.id);
         continue;
@@ -549,6 +554,24 @@ export class MemoryBackend implements QueueBackend {
     return Promise.resolve(changed);
   }
 
+  /** {@inheritDoc QueueBackend.workflow} */
+  workflow(queue: string, request: WorkflowRequest): Promise<boolean> {
+    const state = this.#state(queue);
+    const done = state.workflows.apply(request, (request.retain ?? BACKEND_RETENTION).failed);
+    if (done) this.#wake(queue);
+    return Promise.resolve(done);
+  }
+
+  /** {@inheritDoc QueueBackend.chainInfo} */
+  chainInfo(queue: string, id: string): Promise<ChainInfo | null> {
+    return Promise.resolve(this.#queues.get(queue)?.workflows.chainInfo(queue, id) ?? null);
+  }
+
+  /** {@inheritDoc QueueBackend.batchInfo} */
+  batchInfo(queue: string, id: string): Promise<BatchInfo | null> {
+    return Promise.resolve(this.#queues.get(queue)?.workflows.batchInfo(queue, id) ?? null);
+  }
+
   /** {@inheritDoc QueueBackend.setPaused} */
   setPaused(queue: string, paused: boolean): Promise<void> {
     this.#state(queue).paused = paused;
@@ -678,6 +701,43 @@ export class MemoryBackend implements QueueBackend {
   }
 }
 
+/** A new job's entry, waiting to be placed; `extra`: the fields a script appends for a workflow. */
+function newEntry(queue: string, job: NewJob, extra: Omit<WorkflowFields, "w">): Entry {
+  return {
+    id: job.id,
+    name: job.name,
+    queue,
+    payload: job.payload,
+    priority: job.priority,
+    maxRetries: job.maxRetries,
+    maxStalls: job.maxStalls,
+    createdAt: job.createdAt,
+    uniqueKey: job.uniqueKey,
+    dispatchToken: job.dispatchToken,
+    tags: job.tags ?? [],
+    indexed: job.indexed !== false,
+    dedupeFor: job.dedupeFor ?? 0,
+    dueAt: job.runAt,
+    attempts: 0,
+    stalls: 0,
+    progress: null,
+    lastOutcome: undefined,
+    errors: [],
+    state: "waiting",
+    runAt: job.runAt,
+    seq: 0,
+    token: "",
+    deadline: 0,
+    startedAt: null,
+    workerId: null,
+    finishedAt: null,
+    resultJson: undefined,
+    logs: [],
+    trace: job.trace,
+    workflow: job.workflow ? jobWorkflowOf({ w: markFields(job.workflow), ...extra }) : undefined,
+  };
+}
+
 /** The state each action needs; `remove` takes any (an active job is cancelled). */
 const NEEDS: Partial<Record<JobAction, JobState>> = {
   promote: "delayed",
@@ -724,6 +784,10 @@ function act(
   if (action === "remove") state.releaseUnique(entry);
   state.drop(entry);
   state.emit(entry.id, "removed", now);
+  // A removed chain step fails its chain; a removed batch member counts as failed.
+  if (action === "remove") {
+    state.workflows.ended(entry.id, false, removedError(now), now, keepFailed);
+  }
   return true;
 }
 
@@ -792,6 +856,7 @@ function toStored(entry: Entry): StoredJob {
     ...(entry.tags.length > 0 ? { tags: entry.tags } : {}),
     ...(entry.dedupeFor > 0 ? { dedupeFor: entry.dedupeFor } : {}),
     ...(entry.trace !== undefined ? { trace: entry.trace } : {}),
+    ...(entry.workflow !== undefined ? { workflow: entry.workflow } : {}),
   };
 }
 

@@ -74,12 +74,24 @@ export type {
 export { type Clock, systemClock } from "../clock.ts";
 export type { WorkerEvents } from "./worker_events.ts";
 export type {
+  BatchContext,
+  BatchOptions,
+  ChainContext,
+  ChainOptions,
+  Workflow,
+  WorkflowJob,
+} from "./workflow.ts";
+export type {
   AttemptError,
+  BatchInfo,
+  ChainFailure,
+  ChainInfo,
   DispatchResult,
   FailedJob,
   JobEvent,
   JobInfo,
   JobState,
+  JobWorkflow,
   Limiter,
   QueueCounts,
   RetainLimit,

@@ -4,6 +4,8 @@
  * @module
  */
 import type {
+  BatchInfo,
+  ChainInfo,
   DispatchResult,
   FailedJob,
   JobAction,
@@ -32,6 +34,8 @@ import { assertRetention, DEFAULT_RETENTION } from "./_constants.ts";
 import { forEachPage, type JobPage, type JobQuery, searchPage } from "./_search.ts";
 import { mergeBuckets, type MetricPoint, RESOLUTIONS, toPoint } from "./_metrics.ts";
 import { type EventsOptions, type JobEventStream, watchJobs } from "./_events.ts";
+import type { BatchOptions, ChainOptions, Workflow, WorkflowJob } from "./workflow.ts";
+import { addJobs, startBatch, startChain, type WorkflowQueue } from "./_workflow_dispatch.ts";
 import { checkPartitions, PartitionedBackend, partitionOf } from "./_partitions.ts";
 import {
   bindTracing,
@@ -607,6 +611,206 @@ export class Queue {
   }
 
   /**
+   * Dispatches a chain: each step runs only after the one before completed,
+   * and reads its result as `ctx.previous`. A step's retries do not restart
+   * the chain; a step that is dead-lettered (or removed) stops it, and
+   * `options.catch` is dispatched once, its handler reading the failed step's
+   * job id and error in `ctx.chain.failed`. The next step is enqueued in the
+   * same atomic step that completes the one before, so the chain survives
+   * crashed workers and restarts. Every step (and `catch`) must run on one
+   * queue, and their payloads together are at most `maxPayloadBytes`.
+   *
+   * @param steps The steps, in order: `[job, payload]` pairs.
+   * @param options The `catch` job.
+   * @returns The chain's id, queue and its steps' job ids.
+   * @throws {TypeError} When `steps` is empty or malformed, or the jobs run on different queues.
+   * @throws {JobValidationError} When a payload fails its schema (nothing is dispatched).
+   * @throws {PayloadTooLargeError} When the payloads together are over `maxPayloadBytes`.
+   *
+   * @example A chain whose second step reads the first one's result
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const seen: unknown[] = [];
+   * const fetchUser = defineJob({ name: "fetch-user", schema: v.number(), handle: (id) => `user ${id}` });
+   * const greet = defineJob({
+   *   name: "greet",
+   *   schema: v.null(),
+   *   handle: (_payload, ctx) => void seen.push(ctx.previous),
+   * });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const chain = await queue.chain([[fetchUser, 7], [greet, null]]);
+   * await new Worker(queue, { jobs: [fetchUser, greet] }).drain();
+   * assert.deepEqual(seen, ["user 7"]);
+   * assert.equal((await queue.chainInfo(chain.id))?.state, "completed");
+   * ```
+   */
+  chain(steps: readonly WorkflowJob[], options: ChainOptions = {}): Promise<Workflow> {
+    return startChain(this.#workflows(), steps, options);
+  }
+
+  /**
+   * Reads a chain's state: running, completed or failed, the step it is at,
+   * its steps' job ids and the failed step. Finished chains are kept as long
+   * as failed jobs (`retain.failed`).
+   *
+   * @param id The chain's id.
+   * @param queue Its queue, when known (saves looking through every queue).
+   * @returns The chain, or `null` when unknown.
+   *
+   * @example Reading a chain before any worker ran
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const step = defineJob({ name: "step", schema: v.number(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const { id } = await queue.chain([[step, 1], [step, 2]]);
+   * const info = await queue.chainInfo(id);
+   * assert.deepEqual([info?.state, info?.step, info?.steps], ["running", 1, 2]);
+   * ```
+   */
+  async chainInfo(id: string, queue?: string): Promise<ChainInfo | null> {
+    for (const name of queue === undefined ? await this.backend.queues() : [queue]) {
+      const found = await this.backend.chainInfo(name, id);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+
+  /**
+   * Dispatches a batch: its jobs run in parallel, and its callbacks are
+   * dispatched as jobs, each exactly once, by the atomic step that ends the
+   * job crossing the threshold: `then` when every job completed, `catch` at
+   * the first dead-lettered job (unless `allowFailures`), `finally` when none
+   * is pending. Large batches are sent in several requests (of up to 1,000
+   * jobs and `maxPayloadBytes`), the batch held open until the last is in.
+   * Every job and callback must run on one queue.
+   *
+   * @param jobs The jobs: `[job, payload]` pairs (may be empty: `then` and `finally` follow at once).
+   * @param options Name, `allowFailures`, and the `then`, `catch` and `finally` jobs.
+   * @returns The batch's id, queue and its jobs' ids.
+   * @throws {TypeError} When a pair is malformed or the jobs run on different queues.
+   * @throws {JobValidationError} When a payload fails its schema (nothing is dispatched).
+   * @throws {PayloadTooLargeError} When a payload is over `maxPayloadBytes`.
+   *
+   * @example A batch with a `then` callback
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue, Worker } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const done: string[] = [];
+   * const resize = defineJob({ name: "resize", schema: v.string(), handle() {} });
+   * const notify = defineJob({ name: "notify", schema: v.string(), handle: (to) => void done.push(to) });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const batch = await queue.batch([[resize, "a.png"], [resize, "b.png"]], {
+   *   then: [notify, "ada@example.com"],
+   * });
+   * await new Worker(queue, { jobs: [resize, notify] }).drain();
+   * assert.deepEqual(done, ["ada@example.com"]);
+   * assert.equal((await queue.batchInfo(batch.id))?.progress, 100);
+   * ```
+   */
+  batch(jobs: readonly WorkflowJob[], options: BatchOptions = {}): Promise<Workflow> {
+    return startBatch(this.#workflows(), jobs, options);
+  }
+
+  /**
+   * Reads a batch's counters: total, pending, completed, failed, progress (a
+   * whole percentage), whether it was cancelled, when it was created and
+   * finished. Finished batches are kept as long as failed jobs (`retain.failed`).
+   *
+   * @param id The batch's id.
+   * @param queue Its queue, when known (saves looking through every queue).
+   * @returns The batch, or `null` when unknown.
+   *
+   * @example Counting a batch's jobs
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const resize = defineJob({ name: "resize", schema: v.string(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const { id } = await queue.batch([[resize, "a.png"], [resize, "b.png"]], { name: "thumbs" });
+   * const info = await queue.batchInfo(id);
+   * assert.deepEqual([info?.name, info?.total, info?.pending, info?.progress], ["thumbs", 2, 2, 0]);
+   * ```
+   */
+  async batchInfo(id: string, queue?: string): Promise<BatchInfo | null> {
+    for (const name of queue === undefined ? await this.backend.queues() : [queue]) {
+      const found = await this.backend.batchInfo(name, id);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+
+  /**
+   * Adds jobs to a batch that is still running (they must run on its queue).
+   *
+   * @param id The batch's id.
+   * @param jobs The jobs: `[job, payload]` pairs.
+   * @returns `false` when no running batch has this id on the jobs' queue
+   *   (unknown, finished or cancelled); nothing is added then.
+   * @throws {TypeError} When `jobs` is empty or malformed, or the jobs run on different queues.
+   * @throws {JobValidationError} When a payload fails its schema (nothing is added).
+   *
+   * @example Adding to a running batch
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const resize = defineJob({ name: "resize", schema: v.string(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const { id } = await queue.batch([[resize, "a.png"]]);
+   * assert.equal(await queue.addToBatch(id, [[resize, "b.png"]]), true);
+   * assert.equal((await queue.batchInfo(id))?.total, 2);
+   * ```
+   */
+  addToBatch(id: string, jobs: readonly WorkflowJob[]): Promise<boolean> {
+    return addJobs(this.#workflows(), id, jobs);
+  }
+
+  /**
+   * Cancels a running batch: its pending jobs are removed, its running jobs
+   * cancelled as `remove()` cancels them (their `ctx.signal` aborts with a
+   * `JobCancelledError` at the worker's next lease renewal, and
+   * `ctx.batch.cancelled` reads `true`); then `finally` is dispatched, and
+   * neither `then` nor `catch`.
+   *
+   * @param id The batch's id.
+   * @param queue Its queue, when known (saves looking through every queue).
+   * @returns `true` when a running batch was cancelled.
+   *
+   * @example Cancelling a batch
+   * ```ts
+   * import * as v from "valibot";
+   * import { defineJob, MemoryBackend, Queue } from "@kiln/core/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const resize = defineJob({ name: "resize", schema: v.string(), handle() {} });
+   * const queue = new Queue({ backend: new MemoryBackend() });
+   * const { id } = await queue.batch([[resize, "a.png"], [resize, "b.png"]]);
+   * assert.equal(await queue.cancelBatch(id), true);
+   * const info = await queue.batchInfo(id);
+   * assert.deepEqual([info?.cancelled, info?.pending], [true, 0]);
+   * assert.equal((await queue.counts("default")).ready, 0);
+   * ```
+   */
+  async cancelBatch(id: string, queue?: string): Promise<boolean> {
+    for (const name of queue === undefined ? await this.backend.queues() : [queue]) {
+      const request = { action: "cancel", id, now: this.clock.now(), retain: this.retain } as const;
+      if (await this.backend.workflow(name, request)) return true;
+    }
+    return false;
+  }
+
+  /**
    * Counts each part of a queue.
    *
    * @param queue The queue's name. @default "default"
@@ -1017,6 +1221,30 @@ export class Queue {
    */
   events(options: EventsOptions = {}): JobEventStream {
     return watchJobs(this.backend, options);
+  }
+
+  /** What chains and batches are dispatched with: this queue's checks and limits. */
+  #workflows(): WorkflowQueue {
+    const now = this.clock.now();
+    const dispatchToken = crypto.randomUUID();
+    return {
+      backend: this.backend,
+      retain: this.retain,
+      maxPayloadBytes: this.maxPayloadBytes,
+      batchSize: DISPATCH_BATCH_SIZE,
+      now: () => this.clock.now(),
+      prepare: async (job, payload, id, workflow) => {
+        const prepared = await this.#prepare(job, payload, {
+          now,
+          runAt: now,
+          priority: job.priority,
+          id,
+          dedupeFor: 0,
+          dispatchToken,
+        });
+        return { ...prepared, job: { ...prepared.job, workflow } };
+      },
+    };
   }
 
   #act(action: JobAction, ids: readonly string[], queue?: string): Promise<number> {

@@ -16,6 +16,8 @@ import type {
   AttemptError,
   BackendJobPage,
   BackendJobQuery,
+  BatchInfo,
+  ChainInfo,
   DispatchResult,
   FailRequest,
   FailResult,
@@ -33,7 +35,15 @@ import type {
   TakeRequest,
   TakeResult,
   WorkerInfo,
+  WorkflowRequest,
 } from "./backend.ts";
+import {
+  decodeBatchInfo,
+  decodeChainInfo,
+  jobWorkflowOf,
+  markFields,
+  template,
+} from "./_workflow_records.ts";
 import { RESOLUTIONS } from "./_metrics.ts";
 import type { Priority } from "./job.ts";
 import { PayloadTooLargeError } from "./errors.ts";
@@ -52,6 +62,7 @@ const jobsScript = defineScript(scripts.jobs);
 const rateHitScript = defineScript(scripts.rateHit);
 const progressScript = defineScript(scripts.progress);
 const watchScript = defineScript(scripts.watch);
+const workflowScript = defineScript(scripts.workflow);
 
 /**
  * How long a watcher's mark lasts (`watch-1.lua`); it is renewed every third of
@@ -454,6 +465,90 @@ export class RedisBackend implements QueueBackend {
     return changed;
   }
 
+  /** {@inheritDoc QueueBackend.workflow} */
+  async workflow(queue: string, request: WorkflowRequest): Promise<boolean> {
+    const k = this.#k(queue);
+    await this.#register(queue);
+    const failed = (request.retain ?? BACKEND_RETENTION).failed;
+    const head = [
+      request.action,
+      request.now,
+      request.id,
+      failed.count,
+      failed.age,
+      REPLAY_MEMO_MS,
+    ];
+    const tpl = (job: NewJob) => template(job, encodeRecord(job), BANDS[job.priority]);
+    let args: (string | number)[];
+    switch (request.action) {
+      case "chain":
+        args = [
+          ...head,
+          JSON.stringify({
+            steps: request.steps.map(tpl),
+            ...(request.catch ? { catch: tpl(request.catch) } : {}),
+            createdAt: request.now,
+          }),
+        ];
+        break;
+      case "batch":
+      case "add": {
+        const settings = request.action === "add" ? "" : JSON.stringify({
+          name: request.name,
+          allow: request.allowFailures,
+          ...(request.then ? { ok: tpl(request.then) } : {}),
+          ...(request.catch ? { ko: tpl(request.catch) } : {}),
+          ...(request.finally ? { fin: tpl(request.finally) } : {}),
+          createdAt: request.now,
+        });
+        args = [
+          ...head,
+          settings,
+          request.open ? "1" : "0",
+          request.close ? "1" : "0",
+          ...request.jobs.map((job) => JSON.stringify(tpl(job))),
+        ];
+        break;
+      }
+      default:
+        args = [...head, ""];
+    }
+    const reply = await this.#runner.run(
+      workflowScript,
+      [...this.#lifecycle(k, request.now), k.space.key("workflow", crypto.randomUUID())],
+      args,
+    );
+    const done = asStatus(reply, "workflow", 1) === 1;
+    if (done) { for (const listener of this.#listeners) listener(queue); }
+    return done;
+  }
+
+  /** {@inheritDoc QueueBackend.chainInfo} */
+  async chainInfo(queue: string, id: string): Promise<ChainInfo | null> {
+    const base = `c\0${id}`;
+    const [reply] = await this.redis.pipeline([
+      [
+        "HMGET",
+        this.#k(queue).workflows,
+        base,
+        ...["p", "s", "e", "f"].map((p) => `${base}\0${p}`),
+      ],
+    ]);
+    if (!reply.ok) throw new RedisError("REDIS_COMMAND_FAILED", reply.error);
+    return decodeChainInfo(queue, id, asArray(reply.reply, "chainInfo"));
+  }
+
+  /** {@inheritDoc QueueBackend.batchInfo} */
+  async batchInfo(queue: string, id: string): Promise<BatchInfo | null> {
+    const base = `b\0${id}`;
+    const parts = ["t", "p", "c", "f", "x", "e"].map((p) => `${base}\0${p}`);
+    const [reply] = await this.redis.pipeline([
+      ["HMGET", this.#k(queue).workflows, base, ...parts],
+    ]);
+    if (!reply.ok) throw new RedisError("REDIS_COMMAND_FAILED", reply.error);
+    return decodeBatchInfo(queue, id, asArray(reply.reply, "batchInfo"));
+  }
+
   /** {@inheritDoc QueueBackend.setPaused} */
   async setPaused(queue: string, paused: boolean): Promise<void> {
     await this.#register(queue);
@@ -683,6 +778,7 @@ function encodeRecord(job: NewJob): string {
     ...(job.uniqueKey !== undefined ? { u: job.uniqueKey } : {}),
     ...(job.tags?.length ? { t: job.tags } : {}),
     ...(job.dedupeFor ? { x: job.dedupeFor } : {}),
+    ...(job.workflow ? { w: markFields(job.workflow) } : {}),
   });
   const token = JSON.stringify(job.dispatchToken ?? "");
   // The trace context goes last, after the payload, and only when there is one.
@@ -710,7 +806,7 @@ function decodeJob(
     x?: number;
     payload: unknown;
     tc?: unknown;
-  };
+  } & Parameters<typeof jobWorkflowOf>[0];
   const trace = parsed.tc === undefined ? undefined : traceOf(parsed.tc);
   return {
     id: String(id),
@@ -727,6 +823,7 @@ function decodeJob(
     ...(parsed.t !== undefined ? { tags: parsed.t } : {}),
     ...(parsed.x !== undefined ? { dedupeFor: parsed.x } : {}),
     ...(trace !== undefined ? { trace } : {}),
+    ...(parsed.w !== undefined ? { workflow: jobWorkflowOf(parsed) } : {}),
   };
 }
 

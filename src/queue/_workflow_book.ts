@@ -1,0 +1,281 @@
+/**
+ * Chains and batches in memory: the same rules as lua/includes/workflows.lua,
+ * for `MemoryBackend`. One process runs one call at a time, so each change
+ * here is as atomic as the script's.
+ *
+ * @module
+ */
+import type {
+  AttemptError,
+  BatchInfo,
+  ChainFailure,
+  ChainInfo,
+  NewJob,
+  RetainLimit,
+  WorkflowRequest,
+} from "./backend.ts";
+import { batchInfo, type WorkflowFields } from "./_workflow_records.ts";
+
+interface ChainRecord {
+  readonly steps: readonly NewJob[];
+  readonly catch: NewJob | undefined;
+  readonly createdAt: number;
+  step: number;
+  state: ChainInfo["state"];
+  failed: ChainFailure | null;
+  finishedAt: number | null;
+}
+
+interface BatchRecord {
+  readonly name: string | null;
+  readonly allowFailures: boolean;
+  readonly then: NewJob | undefined;
+  readonly catch: NewJob | undefined;
+  readonly finally: NewJob | undefined;
+  readonly createdAt: number;
+  readonly members: Set<string>;
+  total: number;
+  pending: number;
+  completed: number;
+  failed: number;
+  cancelled: boolean;
+  finishedAt: number | null;
+}
+
+/** What the book needs from its queue's store. */
+export interface WorkflowStore {
+  /** Whether a job with this id exists. */
+  has(id: string): boolean;
+  /** Enqueues a job now, with the fields a script would append to its record. */
+  enqueue(job: NewJob, extra: Omit<WorkflowFields, "w">): void;
+  /** A job's last error, if it has one. */
+  lastError(id: string): AttemptError | undefined;
+  /** Cancels a running job, or removes a pending one (not counted as a member ending). */
+  remove(id: string, now: number, keep: RetainLimit): void;
+}
+
+/** One queue's chains and batches. */
+export class WorkflowBook {
+  #store: WorkflowStore;
+  /** The workflow of each live step and member: "c" or "b", and its id. */
+  #of = new Map<string, { kind: "c" | "b"; id: string }>();
+  #chains = new Map<string, ChainRecord>();
+  #batches = new Map<string, BatchRecord>();
+  /** Finished workflows, oldest first: "c\0id" or "b\0id" → when. */
+  #finished = new Map<string, number>();
+
+  constructor(store: WorkflowStore) {
+    this.#store = store;
+  }
+
+  /** {@inheritDoc QueueBackend.workflow} */
+  apply(request: WorkflowRequest, keep: RetainLimit): boolean {
+    const { id, now } = request;
+    switch (request.action) {
+      case "chain": {
+        if (this.#chains.has(id)) return false;
+        this.#chains.set(id, {
+          steps: request.steps,
+          catch: request.catch,
+          createdAt: now,
+          step: 1,
+          state: "running",
+          failed: null,
+          finishedAt: null,
+        });
+        this.#of.set(request.steps[0].id, { kind: "c", id });
+        this.#enqueue(request.steps[0], {});
+        return true;
+      }
+      case "batch": {
+        if (this.#batches.has(id)) return false;
+        this.#batches.set(id, {
+          name: request.name,
+          allowFailures: request.allowFailures,
+          then: request.then,
+          catch: request.catch,
+          finally: request.finally,
+          createdAt: now,
+          members: new Set(),
+          total: 0,
+          pending: 0,
+          completed: 0,
+          failed: 0,
+          cancelled: false,
+          finishedAt: null,
+        });
+        this.#add(id, request.jobs, request.open, request.close, now, keep);
+        return true;
+      }
+      case "add": {
+        const batch = this.#batches.get(id);
+        if (batch === undefined || batch.finishedAt !== null) return false;
+        this.#add(id, request.jobs, request.open, request.close, now, keep);
+        return true;
+      }
+      case "cancel": {
+        const batch = this.#batches.get(id);
+        if (batch === undefined || batch.finishedAt !== null) return false;
+        for (const member of batch.members) {
+          this.#of.delete(member);
+          this.#store.remove(member, now, keep);
+        }
+        batch.members.clear();
+        batch.cancelled = true;
+        batch.pending = 0;
+        if (batch.finally) this.#enqueue(batch.finally, { bx: 1 });
+        this.#finish("b", id, now, keep);
+        return true;
+      }
+    }
+  }
+
+  /**
+   * A job ended: completed (`ok`, with its result JSON, if any) or not (with
+   * its error, else its last one kept). Advances its chain or counts toward its batch.
+   */
+  ended(
+    jobId: string,
+    ok: boolean,
+    data: string | AttemptError | undefined,
+    now: number,
+    keep: RetainLimit,
+  ): void {
+    const of = this.#of.get(jobId);
+    if (of === undefined) return;
+    this.#of.delete(jobId);
+    if (of.kind === "c") this.#chainStep(of.id, jobId, ok, data, now, keep);
+    else this.#batchMember(of.id, jobId, ok, now, keep);
+  }
+
+  /** {@inheritDoc QueueBackend.chainInfo} */
+  chainInfo(queue: string, id: string): ChainInfo | null {
+    const chain = this.#chains.get(id);
+    if (chain === undefined) return null;
+    return {
+      id,
+      queue,
+      state: chain.state,
+      step: chain.step,
+      steps: chain.steps.length,
+      jobIds: chain.steps.map((step) => step.id),
+      catchId: chain.catch?.id ?? null,
+      failed: chain.failed,
+      createdAt: chain.createdAt,
+      finishedAt: chain.finishedAt,
+    };
+  }
+
+  /** {@inheritDoc QueueBackend.batchInfo} */
+  batchInfo(queue: string, id: string): BatchInfo | null {
+    const batch = this.#batches.get(id);
+    if (batch === undefined) return null;
+    return batchInfo({
+      id,
+      queue,
+      name: batch.name,
+      total: batch.total,
+      pending: batch.pending,
+      completed: batch.completed,
+      failed: batch.failed,
+      cancelled: batch.cancelled,
+      createdAt: batch.createdAt,
+      finishedAt: batch.finishedAt,
+    });
+  }
+
+  #enqueue(job: NewJob, extra: Omit<WorkflowFields, "w">): void {
+    if (!this.#store.has(job.id)) this.#store.enqueue(job, extra);
+  }
+
+  #add(
+    id: string,
+    jobs: readonly NewJob[],
+    open: boolean,
+    close: boolean,
+    now: number,
+    keep: RetainLimit,
+  ): void {
+    const batch = this.#batches.get(id)!;
+    let added = 0;
+    for (const job of jobs) {
+      if (this.#store.has(job.id)) continue;
+      this.#enqueue(job, {});
+      this.#of.set(job.id, { kind: "b", id });
+      batch.members.add(job.id);
+      added++;
+    }
+    batch.total += added;
+    batch.pending += added + (open ? 1 : 0) - (close ? 1 : 0);
+    if (batch.pending === 0) this.#batchDone(id, batch, now, keep);
+  }
+
+  #chainStep(
+    id: string,
+    jobId: string,
+    ok: boolean,
+    data: string | AttemptError | undefined,
+    now: number,
+    keep: RetainLimit,
+  ): void {
+    const chain = this.#chains.get(id);
+    if (chain === undefined) return;
+    if (ok) {
+      if (chain.step < chain.steps.length) {
+        const next = chain.steps[chain.step];
+        chain.step++;
+        this.#of.set(next.id, { kind: "c", id });
+        const previous = typeof data === "string" && data !== "" ? JSON.parse(data) : null;
+        this.#enqueue(next, { pv: previous });
+      } else {
+        chain.state = "completed";
+        this.#finish("c", id, now, keep);
+      }
+      return;
+    }
+    const error = typeof data === "object" ? data : this.#store.lastError(jobId) ?? {
+      attempt: 0,
+      name: "Error",
+      message: "The step ended without an error kept",
+      at: 0,
+    };
+    chain.state = "failed";
+    chain.failed = { jobId, error };
+    if (chain.catch) this.#enqueue(chain.catch, { cf: chain.failed });
+    this.#finish("c", id, now, keep);
+  }
+
+  #batchMember(id: string, jobId: string, ok: boolean, now: number, keep: RetainLimit): void {
+    const batch = this.#batches.get(id);
+    if (batch === undefined) return;
+    batch.members.delete(jobId);
+    batch.pending--;
+    if (ok) batch.completed++;
+    else batch.failed++;
+    if (!ok && batch.failed === 1 && !batch.allowFailures && batch.catch) {
+      this.#enqueue(batch.catch, {});
+    }
+    if (batch.pending === 0) this.#batchDone(id, batch, now, keep);
+  }
+
+  #batchDone(id: string, batch: BatchRecord, now: number, keep: RetainLimit): void {
+    if (batch.failed === 0 && batch.then) this.#enqueue(batch.then, {});
+    if (batch.finally) this.#enqueue(batch.finally, {});
+    this.#finish("b", id, now, keep);
+  }
+
+  /** Marks a workflow finished, then forgets the oldest finished ones beyond `keep`. */
+  #finish(kind: "c" | "b", id: string, now: number, keep: RetainLimit): void {
+    const record = kind === "c" ? this.#chains.get(id) : this.#batches.get(id);
+    if (record) record.finishedAt = now;
+    this.#finished.set(`${kind}\0${id}`, now);
+    for (const [key, at] of this.#finished) {
+      const old = keep.age > 0 && at < now - keep.age;
+      if (!old && this.#finished.size <= keep.count) break;
+      this.#finished.delete(key);
+      const name = key.slice(2);
+      if (key.startsWith("c")) this.#chains.delete(name);
+      else this.#batches.delete(name);
+    }
+  }
+}

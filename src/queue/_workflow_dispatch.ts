@@ -1,0 +1,197 @@
+/**
+ * Dispatching chains and batches for `Queue`: checks the jobs, prepares each
+ * one as `dispatch()` does (schema, JSON, size), marks it with its workflow,
+ * and hands them to the backend in requests it can take in one step.
+ *
+ * @module
+ */
+import type { NewJob, QueueBackend, Retention, WorkflowMark } from "./backend.ts";
+import type { AnyJob } from "./job.ts";
+import type { BatchOptions, ChainOptions, Workflow, WorkflowJob } from "./workflow.ts";
+import { PayloadTooLargeError } from "./errors.ts";
+
+/** Prepares one job of a workflow, as `dispatch()` would, with the given id and mark. */
+export type PrepareJob = (
+  job: AnyJob,
+  payload: unknown,
+  id: string,
+  mark: WorkflowMark,
+) => Promise<{ job: NewJob; bytes: number }>;
+
+/** What dispatching a workflow needs from its queue. */
+export interface WorkflowQueue {
+  readonly backend: QueueBackend;
+  readonly retain: Retention;
+  readonly maxPayloadBytes: number;
+  /** The most jobs one request carries. */
+  readonly batchSize: number;
+  now(): number;
+  prepare: PrepareJob;
+}
+
+/** A new chain's or batch's id: sorts by time, unique without coordination. */
+function workflowId(now: number): string {
+  return `${now.toString(36).padStart(9, "0")}-${crypto.randomUUID().slice(0, 18)}`;
+}
+
+/** Checks `[job, payload]` pairs and that every job (callbacks too) runs on one queue. */
+function queueOf(what: string, pairs: readonly (WorkflowJob | undefined)[]): string {
+  let queue: string | undefined;
+  for (const pair of pairs) {
+    if (pair === undefined) continue;
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0]?.handle !== "function") {
+      throw new TypeError(`${what}: each job must be a [job, payload] pair`);
+    }
+    queue ??= pair[0].queue;
+    if (pair[0].queue !== queue) {
+      throw new TypeError(
+        `${what}: every job must run on one queue (one atomic step advances it), got ${queue} and ${
+          pair[0].queue
+        }`,
+      );
+    }
+  }
+  return queue ?? "default";
+}
+
+/** Starts a chain: every step stored with it, the first enqueued. */
+export async function startChain(
+  q: WorkflowQueue,
+  steps: readonly WorkflowJob[],
+  options: ChainOptions,
+): Promise<Workflow> {
+  if (!Array.isArray(steps) || steps.length === 0) {
+    throw new TypeError("chain: steps must be a non-empty array of [job, payload] pairs");
+  }
+  const queue = queueOf("chain", [...steps, options.catch]);
+  const now = q.now();
+  const id = workflowId(now);
+  const mark = (step: number) => ({ chain: { id, step, steps: steps.length } });
+  const prepared = await Promise.all(
+    steps.map(([job, payload], i) => q.prepare(job, payload, `${id}-${i + 1}`, mark(i + 1))),
+  );
+  const caught = options.catch
+    ? await q.prepare(options.catch[0], options.catch[1], `${id}-catch`, mark(0))
+    : undefined;
+  // The chain is stored, and sent, as one record: its payloads together keep the limit.
+  const bytes = prepared.reduce((sum, p) => sum + p.bytes, caught?.bytes ?? 0);
+  if (bytes > q.maxPayloadBytes) {
+    throw new PayloadTooLargeError(steps[0][0].name, bytes, q.maxPayloadBytes);
+  }
+  await q.backend.workflow(queue, {
+    action: "chain",
+    id,
+    now,
+    retain: q.retain,
+    steps: prepared.map((p) => p.job),
+    ...(caught ? { catch: caught.job } : {}),
+  });
+  return { id, queue, jobIds: prepared.map((p) => p.job.id) };
+}
+
+/** Splits prepared jobs into requests of at most `batchSize` jobs and `maxBytes` of payload. */
+function chunks(
+  prepared: readonly { job: NewJob; bytes: number }[],
+  batchSize: number,
+  maxBytes: number,
+): NewJob[][] {
+  const out: NewJob[][] = [[]];
+  let bytes = 0;
+  for (const p of prepared) {
+    const last = out[out.length - 1];
+    if (last.length === batchSize || (last.length > 0 && bytes + p.bytes > maxBytes)) {
+      out.push([]);
+      bytes = 0;
+    }
+    out[out.length - 1].push(p.job);
+    bytes += p.bytes;
+  }
+  return out;
+}
+
+/** Starts a batch; sent in several requests, it holds itself open until the last is in. */
+export async function startBatch(
+  q: WorkflowQueue,
+  jobs: readonly WorkflowJob[],
+  options: BatchOptions,
+): Promise<Workflow> {
+  if (!Array.isArray(jobs)) {
+    throw new TypeError("batch: jobs must be an array of [job, payload] pairs");
+  }
+  if (options.name !== undefined && typeof options.name !== "string") {
+    throw new TypeError("batch: name must be a string");
+  }
+  const queue = queueOf("batch", [...jobs, options.then, options.catch, options.finally]);
+  const now = q.now();
+  const id = workflowId(now);
+  const mark = { batch: id };
+  const callback = (pair: WorkflowJob | undefined, name: string) =>
+    pair ? q.prepare(pair[0], pair[1], `${id}-${name}`, mark) : undefined;
+  const [then, caught, last] = await Promise.all([
+    callback(options.then, "then"),
+    callback(options.catch, "catch"),
+    callback(options.finally, "finally"),
+  ]);
+  const prepared = await Promise.all(
+    jobs.map(([job, payload], i) => q.prepare(job, payload, `${id}-${i}`, mark)),
+  );
+  const parts = chunks(prepared, q.batchSize, q.maxPayloadBytes);
+  const many = parts.length > 1;
+  await q.backend.workflow(queue, {
+    action: "batch",
+    id,
+    now,
+    retain: q.retain,
+    name: options.name ?? null,
+    allowFailures: options.allowFailures ?? false,
+    ...(then ? { then: then.job } : {}),
+    ...(caught ? { catch: caught.job } : {}),
+    ...(last ? { finally: last.job } : {}),
+    jobs: parts[0],
+    open: many,
+    close: false,
+  });
+  for (let i = 1; i < parts.length; i++) {
+    await q.backend.workflow(queue, {
+      action: "add",
+      id,
+      now: q.now(),
+      retain: q.retain,
+      jobs: parts[i],
+      open: false,
+      close: i === parts.length - 1,
+    });
+  }
+  return { id, queue, jobIds: prepared.map((p) => p.job.id) };
+}
+
+/** Adds jobs to a running batch; `false` when the batch is unknown, finished or cancelled. */
+export async function addJobs(
+  q: WorkflowQueue,
+  id: string,
+  jobs: readonly WorkflowJob[],
+): Promise<boolean> {
+  if (typeof id !== "string" || id.length === 0) throw new TypeError("id must be a batch's id");
+  if (!Array.isArray(jobs) || jobs.length === 0) {
+    throw new TypeError("addToBatch: jobs must be a non-empty array of [job, payload] pairs");
+  }
+  const queue = queueOf("addToBatch", jobs);
+  const tag = crypto.randomUUID().slice(0, 8);
+  const prepared = await Promise.all(
+    jobs.map(([job, payload], i) => q.prepare(job, payload, `${id}-${tag}-${i}`, { batch: id })),
+  );
+  const parts = chunks(prepared, q.batchSize, q.maxPayloadBytes);
+  for (let i = 0; i < parts.length; i++) {
+    const done = await q.backend.workflow(queue, {
+      action: "add",
+      id,
+      now: q.now(),
+      retain: q.retain,
+      jobs: parts[i],
+      open: i === 0 && parts.length > 1,
+      close: i > 0 && i === parts.length - 1,
+    });
+    if (!done) return false;
+  }
+  return true;
+}

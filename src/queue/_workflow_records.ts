@@ -1,0 +1,130 @@
+/**
+ * How chains and batches are written for, and read back from, the Redis
+ * scripts (lua/includes/workflows.lua describes the keys).
+ *
+ * @module
+ */
+import type {
+  AttemptError,
+  BatchInfo,
+  ChainFailure,
+  ChainInfo,
+  JobWorkflow,
+  NewJob,
+  WorkflowMark,
+} from "./backend.ts";
+import type { RedisReply } from "../redis/redis_like.ts";
+
+/** A job encoded in full for a script to enqueue later: id, record, band, labels ("" unindexed). */
+export interface Template {
+  readonly i: string;
+  readonly r: string;
+  readonly b: number;
+  readonly l: string;
+}
+
+/** A job's template: `labels` as jobs.lua's labelsOf() builds them (name, 13-digit time, tags). */
+export function template(job: NewJob, record: string, band: number): Template {
+  const labels = job.indexed === false
+    ? ""
+    : [job.name, String(job.createdAt).padStart(13, "0"), ...job.tags ?? []].join("\0");
+  return { i: job.id, r: record, b: band, l: labels };
+}
+
+/** The workflow fields of a stored record: `w` (the mark), `pv`, `cf` and `bx` (added by scripts). */
+export interface WorkflowFields {
+  readonly w?: {
+    readonly c?: string;
+    readonly p?: number;
+    readonly n?: number;
+    readonly b?: string;
+  };
+  readonly pv?: unknown;
+  readonly cf?: ChainFailure;
+  readonly bx?: number;
+}
+
+/** The mark a record keeps (short keys: it is stored with every step and member). */
+export function markFields(mark: WorkflowMark): WorkflowFields["w"] {
+  return {
+    ...(mark.chain ? { c: mark.chain.id, p: mark.chain.step, n: mark.chain.steps } : {}),
+    ...(mark.batch !== undefined ? { b: mark.batch } : {}),
+  };
+}
+
+/** What a handler sees of its record's workflow fields. */
+export function jobWorkflowOf(fields: WorkflowFields): JobWorkflow {
+  const w = fields.w ?? {};
+  return {
+    ...(w.c !== undefined
+      ? { chain: { id: w.c, step: w.p ?? 0, steps: w.n ?? 0, failed: fields.cf ?? null } }
+      : {}),
+    ...(w.c !== undefined && (w.p ?? 0) > 1 ? { previous: fields.pv ?? null } : {}),
+    ...(w.b !== undefined ? { batch: { id: w.b, cancelled: fields.bx === 1 } } : {}),
+  };
+}
+
+function text(reply: RedisReply): string | null {
+  return reply === null || reply === undefined ? null : String(reply);
+}
+
+/** A chain's info from HMGET of its record, step, state, finish time and failure. */
+export function decodeChainInfo(queue: string, id: string, row: RedisReply[]): ChainInfo | null {
+  const [record, step, state, finished, failed] = row.map(text);
+  if (record === null) return null;
+  const chain = JSON.parse(record) as {
+    steps: Template[];
+    catch?: Template;
+    createdAt: number;
+  };
+  return {
+    id,
+    queue,
+    state: (state ?? "running") as ChainInfo["state"],
+    step: Number(step ?? 1),
+    steps: chain.steps.length,
+    jobIds: chain.steps.map((t) => t.i),
+    catchId: chain.catch?.i ?? null,
+    failed: failed === null ? null : JSON.parse(failed) as ChainFailure,
+    createdAt: chain.createdAt,
+    finishedAt: finished === null ? null : Number(finished),
+  };
+}
+
+/** A batch's info from HMGET of its settings, total, pending, completed, failed, cancel and finish times. */
+export function decodeBatchInfo(queue: string, id: string, row: RedisReply[]): BatchInfo | null {
+  const [settings, total, pending, completed, failed, cancelled, finished] = row.map(text);
+  if (settings === null) return null;
+  const batch = JSON.parse(settings) as { name: string | null; createdAt: number };
+  return batchInfo({
+    id,
+    queue,
+    name: batch.name,
+    total: Number(total ?? 0),
+    pending: Math.max(0, Number(pending ?? 0)),
+    completed: Number(completed ?? 0),
+    failed: Number(failed ?? 0),
+    cancelled: cancelled !== null,
+    createdAt: batch.createdAt,
+    finishedAt: finished === null ? null : Number(finished),
+  });
+}
+
+/** A batch's info with its progress worked out from its counters. */
+export function batchInfo(counts: Omit<BatchInfo, "progress">): BatchInfo {
+  const ended = counts.completed + counts.failed;
+  return {
+    ...counts,
+    progress: counts.total === 0 ? 100 : Math.round((ended / counts.total) * 100),
+  };
+}
+
+/** The error kept for a step removed before it ran (manage-28.lua writes the same). */
+export function removedError(now: number): AttemptError {
+  return {
+    attempt: 0,
+    name: "JobRemovedError",
+    message: "The job was removed before it ran",
+    at: now,
+  };
+}
