@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { Keyspace } from "../../src/redis/keys.ts";
+import { startRedisStack } from "../support/redis_stack.ts";
+import { quietWorker, sleep, waitFor } from "./_helpers.ts";
+
+const WORKER = new URL("./_workflow_worker_process.ts", import.meta.url).pathname;
+
+Deno.test("a batch's callbacks run exactly once when the worker process running its last job is SIGKILLed after the job's work and before reporting it", async () => {
+  await using stack = await startRedisStack();
+  const prefix = "wfcrash";
+  const backend = new RedisBackend({ redis: stack.redis, prefix });
+  const queue = new Queue({ backend });
+  const member = defineJob({
+    name: "member",
+    schema: v.number(),
+    maxRetries: 0,
+    async handle(n) {
+      await stack.redis.hincrby(`${prefix}:runs`, String(n), 1);
+    },
+  });
+  const callback = defineJob({
+    name: "callback",
+    schema: v.string(),
+    async handle(name) {
+      await stack.redis.hincrby(`${prefix}:callbacks`, name, 1);
+    },
+  });
+  const LAST = 11;
+  const batch = await queue.batch(Array.from({ length: 12 }, (_, n) => [member, n] as const), {
+    then: [callback, "then"],
+    catch: [callback, "catch"],
+    finally: [callback, "finally"],
+  });
+
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", WORKER, stack.gatewayUrl, stack.token, prefix, String(LAST)],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  // The worst moment: every other member completed, the last one's work is done, its
+  // completion (which would enqueue the callbacks) not yet sent.
+  await waitFor(async () => {
+    const info = await queue.batchInfo(batch.id);
+    const runs = await stack.redis.hget(`${prefix}:runs`, String(LAST));
+    return info?.completed === 11 && Number(runs) === 1;
+  }, 20_000);
+  child.kill("SIGKILL");
+  assert.equal((await child.status).signal, "SIGKILL");
+  assert.equal((await queue.batchInfo(batch.id))?.pending, 1);
+  assert.equal(await stack.redis.hgetall(`${prefix}:callbacks`), null, "no callback yet");
+
+  // Its lease runs out now, as it would after its minute: ended by hand with its token.
+  const leases = await stack.redis.hgetall<Record<string, string>>(
+    new Keyspace("default", prefix).key("leases"),
+  ) ?? {};
+  const held = Object.entries(leases).map(([id, token]) => ({ id, token: String(token) }));
+  assert.deepEqual(held.map(({ id }) => id), [batch.jobIds[LAST]]);
+  assert.deepEqual(await backend.extend("default", held, 0, 0), []);
+
+  // Two workers (two backend objects) take over; the last job runs again and completes once.
+  const a = quietWorker(queue, { jobs: [member, callback], concurrency: 4, maxPollInterval: 100 });
+  const twin = new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix }) });
+  const b = quietWorker(twin, { jobs: [member, callback], concurrency: 4, maxPollInterval: 100 });
+  await a.start();
+  await b.start();
+  try {
+    await waitFor(async () => (await stack.redis.hlen(`${prefix}:callbacks`)) === 2, 10_000);
+    await sleep(300); // room for a duplicate to show up, were there one
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+  assert.deepEqual(await stack.redis.hgetall(`${prefix}:callbacks`), { then: 1, finally: 1 });
+  assert.equal(Number(await stack.redis.hget(`${prefix}:runs`, String(LAST))), 2);
+  const info = await queue.batchInfo(batch.id);
+  assert.deepEqual([info?.completed, info?.failed, info?.pending], [12, 0, 0]);
+});
