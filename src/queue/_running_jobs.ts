@@ -330,6 +330,7 @@ export class RunningJobs {
           token: run.token,
           uniqueKey: job.uniqueKey,
           dedupeFor: job.dedupeFor,
+          flow: job.flow,
           // A chain's next step reads the result, kept or not.
           resultJson: this.#queue.retain.completed === false && job.workflow?.chain === undefined
             ? undefined

@@ -15,6 +15,7 @@
  * @module
  */
 import type { Priority } from "./job.ts";
+import type { JobFlow } from "./flow.ts";
 
 /** A job as handed to a backend for enqueueing. */
 export interface NewJob {
@@ -55,6 +56,8 @@ export interface NewJob {
    * @default true
    */
   readonly indexed?: boolean;
+  /** Its flow rules (`defineJob({ concurrency, rateLimit })`, `dispatch({ debounce, throttle })`). */
+  readonly flow?: JobFlow;
   /** The trace context to store with it (`QueueOptions.tracing`): none when not traced. */
   readonly trace?: Readonly<Record<string, string>>;
   /** The chain or batch it belongs to, when it is a step, member or callback of one. */
@@ -229,6 +232,8 @@ export interface StoredJob {
   readonly trace?: Readonly<Record<string, string>>;
   /** Its chain or batch, if it is a step, member or callback of one. */
   readonly workflow?: JobWorkflow;
+  /** The flow rules it was dispatched under, if any. */
+  readonly flow?: JobFlow;
 }
 
 /**
@@ -412,6 +417,8 @@ export interface Completion extends Lease {
   readonly logs?: readonly string[];
   /** How long the handler ran, in milliseconds (for the run-time metric). */
   readonly runTime?: number;
+  /** The job's flow rules: its key's concurrency slot frees with it. */
+  readonly flow?: JobFlow;
 }
 
 /** One round trip: complete some jobs, then reserve up to `reserve` due jobs. */

@@ -8,6 +8,8 @@ import { assertBackoff, type Backoff } from "./backoff.ts";
 import type { Logger } from "./logger.ts";
 import { MAX_TIMER_MS } from "./_constants.ts";
 import type { BatchContext, ChainContext } from "./workflow.ts";
+import type { JobConcurrency, JobRateLimit } from "./flow.ts";
+import { assertFlowOptions } from "./_flow.ts";
 
 /** A job's priority band: workers always take `high` before `normal` before `low`. */
 export type Priority = "high" | "normal" | "low";
@@ -122,6 +124,19 @@ export interface JobOptions<S extends PayloadSchema, R> {
    * @default no tags
    */
   tags?: (payload: PayloadOutput<S>) => readonly string[];
+  /**
+   * At most `limit` jobs with the same key run at once, across every worker
+   * and process; the others wait (no failure, no retry used) while other keys'
+   * jobs overtake them. Keys are per job definition.
+   * @default no limit
+   */
+  concurrency?: JobConcurrency<PayloadOutput<S>>;
+  /**
+   * At most `limit` jobs with the same key start in any `per` ms (a sliding
+   * window); the others wait, as for `concurrency`. Keys are per job definition.
+   * @default no limit
+   */
+  rateLimit?: JobRateLimit<PayloadOutput<S>>;
 }
 
 /** A defined job, ready to dispatch and to give to workers. */
@@ -144,6 +159,10 @@ export interface JobDefinition<S extends PayloadSchema = PayloadSchema, R = unkn
   readonly priority: Priority;
   /** Computes the tags of a payload, if the job has tags. */
   readonly tags: ((payload: PayloadOutput<S>) => readonly string[]) | undefined;
+  /** Its per-key concurrency limit, if any. */
+  readonly concurrency?: JobConcurrency<PayloadOutput<S>>;
+  /** Its per-key rate limit, if any. */
+  readonly rateLimit?: JobRateLimit<PayloadOutput<S>>;
   /** The handler. */
   handle(payload: PayloadOutput<S>, ctx: JobContext): Promise<R> | R;
 }
@@ -164,8 +183,8 @@ const DEFAULT_BACKOFF: Backoff = {
  *
  * @param options The name, schema, handler and retry policy.
  * @returns The definition, to pass to `queue.dispatch()` and `new Worker()`.
- * @throws {TypeError} When the name, queue, schema, handler, priority or backoff is malformed.
- * @throws {RangeError} When `maxRetries`, `maxStalls` or `timeout` is out of range.
+ * @throws {TypeError} When the name, queue, schema, handler, priority, backoff or a flow key is malformed.
+ * @throws {RangeError} When `maxRetries`, `maxStalls`, `timeout` or a flow limit is out of range.
  *
  * @example Defining a job
  * ```ts
@@ -232,6 +251,7 @@ export function defineJob<S extends PayloadSchema, R = unknown>(
   if (options.tags !== undefined && typeof options.tags !== "function") {
     throw new TypeError(`Job ${name}: tags must be a function of the payload`);
   }
+  assertFlowOptions(name, options.concurrency, options.rateLimit);
   return {
     name,
     schema: options.schema,
@@ -242,6 +262,8 @@ export function defineJob<S extends PayloadSchema, R = unknown>(
     backoff,
     priority,
     tags: options.tags,
+    ...(options.concurrency ? { concurrency: { ...options.concurrency } } : {}),
+    ...(options.rateLimit ? { rateLimit: { ...options.rateLimit } } : {}),
     handle: options.handle,
   };
 }

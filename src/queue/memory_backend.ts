@@ -40,6 +40,8 @@ import {
   type WorkflowFields,
 } from "./_workflow_records.ts";
 import { MetricStore } from "./_metrics.ts";
+import type { JobFlow } from "./flow.ts";
+import { MemoryFlow } from "./_memory_flow.ts";
 import type { Priority } from "./job.ts";
 import { Deque } from "./_structures.ts";
 import { MinHeap } from "../_min_heap.ts";
@@ -92,6 +94,8 @@ interface Entry {
   logs: string[];
   /** Its chain or batch, as its handler sees it. */
   readonly workflow: JobWorkflow | undefined;
+  /** Its flow rules (per-key limits, debounce, throttle), if any. */
+  readonly flow: JobFlow | undefined;
 }
 
 /** Where a call counts its metrics: the queue's store, or nowhere (`metrics: false`). */
@@ -122,6 +126,15 @@ class QueueState {
   paused = false;
   /** A lower bound of the earliest lease deadline, so most reserves skip the scan. */
   minDeadline = Infinity;
+  /** Flow control per key: the same lines and turns as flow.lua. */
+  readonly flow: MemoryFlow<Entry> = new MemoryFlow<Entry>({
+    ready: (entry) => this.ready(entry),
+    delay: (entry, at, now) => {
+      this.delay(entry, at);
+      this.emit(entry.id, "delayed", now);
+    },
+    exists: (entry) => this.jobs.get(entry.id) === entry,
+  });
 
   ready(entry: Entry, front = false): void {
     entry.state = "waiting";
@@ -329,10 +342,30 @@ export class MemoryBackend implements QueueBackend {
         }
         state.unique.set(job.uniqueKey, job.id);
       }
+      // Flow control: a throttled job within its key's window is dropped, and a debounced
+      // one folds into its key's delayed job, which takes its payload and run-at.
+      const throttledBy = state.flow.throttledBy(job.flow, now);
+      const folded = throttledBy === undefined ? state.flow.debouncing(job.flow) : undefined;
+      if (throttledBy !== undefined || folded !== undefined) {
+        if (job.uniqueKey !== undefined) state.unique.delete(job.uniqueKey);
+        if (folded !== undefined) {
+          (folded as { payload: string }).payload = job.payload;
+          state.delay(folded, job.runAt);
+          state.emit(folded.id, "delayed", now);
+        }
+        results.push({ id: throttledBy ?? folded!.id, created: false });
+        continue;
+      }
       const entry = newEntry(queue, job, {});
       state.jobs.set(job.id, entry);
       if (job.runAt > now) state.delay(entry, job.runAt);
-      else state.ready(entry);
+      else {
+        entry.seq = ++state.seq;
+        if (!state.flow.enqueue(entry, BANDS[entry.priority] * 1e13 + entry.seq, now)) {
+          state.ready(entry);
+        }
+      }
+      state.flow.created(entry, now);
       state.emit(job.id, entry.state, now);
       results.push({ id: job.id, created: true });
     }
@@ -354,6 +387,7 @@ export class MemoryBackend implements QueueBackend {
         continue;
       }
       state.active.delete(entry.id);
+      state.flow.release(entry, now);
       state.completedCount++;
       metrics.count("completed", 1, now);
       if (completion.runTime !== undefined) metrics.sample("r", completion.runTime, now);
@@ -390,22 +424,25 @@ export class MemoryBackend implements QueueBackend {
         state.cleanDelayed();
       }
       const deadline = now + request.leaseDuration;
-      for (const band of state.bands) {
-        while (jobs.length < request.reserve && band.size > 0) {
-          const entry = band.shift()!;
-          entry.attempts++;
-          if (entry.attempts === 1) metrics.sample("w", Math.max(0, now - entry.dueAt), now);
-          state.emit(entry.id, "active", now);
-          entry.state = "active";
-          entry.token = request.token;
-          entry.deadline = deadline;
-          if (request.runs !== false) {
-            entry.startedAt = now;
-            entry.workerId = request.worker ?? null;
-          }
-          state.active.set(entry.id, entry);
-          jobs.push(toStored(entry));
+      // The best band each time: a key's next job, put in line as one starts, may rank first.
+      while (jobs.length < request.reserve) {
+        const band = state.bands.find((jobs) => jobs.size > 0);
+        if (band === undefined) break;
+        const entry = band.shift()!;
+        const order = BANDS[entry.priority] * 1e13 + entry.seq;
+        if (entry.flow !== undefined && !state.flow.admit(entry, order, now)) continue;
+        entry.attempts++;
+        if (entry.attempts === 1) metrics.sample("w", Math.max(0, now - entry.dueAt), now);
+        state.emit(entry.id, "active", now);
+        entry.state = "active";
+        entry.token = request.token;
+        entry.deadline = deadline;
+        if (request.runs !== false) {
+          entry.startedAt = now;
+          entry.workerId = request.worker ?? null;
         }
+        state.active.set(entry.id, entry);
+        jobs.push(toStored(entry));
       }
       if (jobs.length > 0) state.minDeadline = Math.min(state.minDeadline, deadline);
     }
@@ -454,6 +491,7 @@ export class MemoryBackend implements QueueBackend {
         state.ready(entry);
         state.emit(entry.id, "waiting", now);
       }
+      state.flow.release(entry, now);
     }
     metrics.count("stalled", stalled.length, now);
     state.minDeadline = min;
@@ -469,6 +507,7 @@ export class MemoryBackend implements QueueBackend {
       return Promise.resolve(last?.token === request.token ? last.result : "lost");
     }
     state.active.delete(entry.id);
+    state.flow.release(entry, request.now);
     if (request.error) entry.errors.push(request.error);
     appendLogs(entry, request.logs);
     const metrics = request.metrics === false ? NOT_COUNTED : state.metrics;
@@ -641,6 +680,7 @@ export class MemoryBackend implements QueueBackend {
     const state = this.#state(queue);
     let ready = 0;
     for (const band of state.bands) ready += band.size;
+    ready += state.flow.parked; // jobs waiting on a busy key wait too
     let delayed = 0;
     for (const entry of state.jobs.values()) if (entry.state === "delayed") delayed++;
     return Promise.resolve({
@@ -734,6 +774,7 @@ function newEntry(queue: string, job: NewJob, extra: Omit<WorkflowFields, "w">):
     resultJson: undefined,
     logs: [],
     trace: job.trace,
+    flow: job.flow,
     workflow: job.workflow ? jobWorkflowOf({ w: markFields(job.workflow), ...extra }) : undefined,
   };
 }
@@ -766,6 +807,7 @@ function act(
       at: now,
     });
     state.deadLetter(entry, now, keepFailed);
+    state.flow.release(entry, now);
     return true;
   }
   if (action === "retry") {
@@ -783,6 +825,8 @@ function act(
   }
   if (action === "remove") state.releaseUnique(entry);
   state.drop(entry);
+  // A job waiting on its key (flow control) leaves its line, and hands on its turn.
+  if (entry.flow !== undefined) state.flow.forget(entry, now);
   state.emit(entry.id, "removed", now);
   // A removed chain step fails its chain; a removed batch member counts as failed.
   if (action === "remove") {
@@ -857,6 +901,7 @@ function toStored(entry: Entry): StoredJob {
     ...(entry.dedupeFor > 0 ? { dedupeFor: entry.dedupeFor } : {}),
     ...(entry.trace !== undefined ? { trace: entry.trace } : {}),
     ...(entry.workflow !== undefined ? { workflow: entry.workflow } : {}),
+    ...(entry.flow !== undefined ? { flow: entry.flow } : {}),
   };
 }
 

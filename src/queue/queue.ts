@@ -28,6 +28,8 @@ import {
   type Priority,
 } from "./job.ts";
 import { JobValidationError, PayloadTooLargeError } from "./errors.ts";
+import type { DebounceOptions, ThrottleOptions } from "./flow.ts";
+import { flowOf } from "./_flow.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { jsonIssues, parsePayload, utf8Length } from "./_payload.ts";
 import { assertRetention, DEFAULT_RETENTION } from "./_constants.ts";
@@ -137,6 +139,21 @@ export interface DispatchOptions {
    * @default 0
    */
   dedupeFor?: number;
+  /**
+   * Dispatches with the same key within `delay` of each other collapse into
+   * one job that runs `delay` after the last, with the last payload: a
+   * dispatch while the key's job is still delayed answers that job's id with
+   * `created: false`, and the job takes this payload and runs `delay` from now.
+   * Not with `delay`, `at`, `jobId` or `uniqueKey`.
+   * @default no debounce
+   */
+  debounce?: DebounceOptions;
+  /**
+   * The first dispatch with the key runs; the others within `window` of it
+   * are dropped, answered `created: false` with the first job's id.
+   * @default no throttle
+   */
+  throttle?: ThrottleOptions;
 }
 
 /** Options for {@linkcode Queue.dispatchMany}: shared settings plus per-payload ids and keys. */
@@ -483,7 +500,14 @@ export class Queue {
     options: DispatchOptions = {},
   ): Promise<DispatchResult> {
     const now = this.clock.now();
-    const runAt = runAtOf(options, now);
+    const { debounce, throttle } = options;
+    if (
+      debounce !== undefined &&
+      [options.delay, options.at, options.jobId, options.uniqueKey].some((o) => o !== undefined)
+    ) {
+      throw new TypeError("debounce cannot be combined with delay, at, jobId or uniqueKey");
+    }
+    const runAt = debounce !== undefined ? now + debounce?.delay : runAtOf(options, now);
     const priority = priorityOf(job, options.priority);
     const { job: newJob } = await this.#prepare(job, payload, {
       now,
@@ -493,6 +517,8 @@ export class Queue {
       uniqueKey: options.uniqueKey,
       dedupeFor: dedupeOf(options),
       dispatchToken: crypto.randomUUID(),
+      debounce,
+      throttle,
     });
     const [result] = await sendTraced(
       this,
@@ -1280,6 +1306,8 @@ export class Queue {
       uniqueKey?: string;
       dedupeFor: number;
       dispatchToken: string;
+      debounce?: DebounceOptions;
+      throttle?: ThrottleOptions;
     },
   ): Promise<{ job: NewJob; bytes: number }> {
     const notJson = jsonIssues(payload);
@@ -1299,6 +1327,7 @@ export class Queue {
       );
     }
     const tags = tagsOf(job, payload);
+    const flow = flowOf(job, payload, meta);
     const newJob: NewJob = {
       id,
       name: job.name,
@@ -1314,6 +1343,7 @@ export class Queue {
       ...(meta.dedupeFor > 0 ? { dedupeFor: meta.dedupeFor } : {}),
       dispatchToken: meta.dispatchToken,
       ...(this.tracking.search ? {} : { indexed: false }),
+      ...(flow !== undefined ? { flow } : {}),
     };
     return { job: newJob, bytes };
   }

@@ -45,6 +45,7 @@ import {
   template,
 } from "./_workflow_records.ts";
 import { RESOLUTIONS } from "./_metrics.ts";
+import { decodeFlow, encodeFlow } from "./_flow.ts";
 import type { Priority } from "./job.ts";
 import { PayloadTooLargeError } from "./errors.ts";
 import { utf8Length } from "./_payload.ts";
@@ -307,6 +308,7 @@ export class RedisBackend implements QueueBackend {
         completion.resultJson ?? "",
         completion.logs?.length ? JSON.stringify(completion.logs) : "",
         Math.round(completion.runTime ?? 0),
+        completion.flow ? encodeFlow(completion.flow) : "",
       );
     }
     const reply = await this.#runner.run(
@@ -690,6 +692,7 @@ export class RedisBackend implements QueueBackend {
     const k = this.#k(queue);
     const results = await this.redis.pipeline([
       ["ZCARD", k.ready],
+      ["ZCARD", k.parked],
       ["ZCARD", k.delayed],
       ["ZCARD", k.active],
       ["ZCARD", k.failed],
@@ -700,7 +703,9 @@ export class RedisBackend implements QueueBackend {
       if (!result.ok) throw new RedisError("REDIS_COMMAND_FAILED", result.error);
       return Number(result.reply ?? 0);
     });
-    const [ready, delayed, active, failed, completed, paused] = numbers;
+    const [inLine, parked, delayed, active, failed, completed, paused] = numbers;
+    // Jobs parked on a busy key (flow control) wait too.
+    const ready = inLine + parked;
     return { ready, delayed, active, failed, completed, paused: paused === 1 };
   }
 
@@ -781,11 +786,13 @@ function encodeRecord(job: NewJob): string {
     ...(job.workflow ? { w: markFields(job.workflow) } : {}),
   });
   const token = JSON.stringify(job.dispatchToken ?? "");
+  // Flow rules sit right after the token, where flow.lua's anchored match finds them.
+  const flow = job.flow ? `,"f":${JSON.stringify(encodeFlow(job.flow))}` : "";
   // The trace context goes last, after the payload, and only when there is one.
   const trace = job.trace === undefined ? "" : `,"tc":${JSON.stringify(job.trace)}`;
   return `{"b":${BANDS[job.priority]},"m":${job.maxRetries},"s":${
     job.maxStalls ?? -1
-  },"d":${token},${meta.slice(1, -1)},"payload":${job.payload}${trace}}`;
+  },"d":${token}${flow},${meta.slice(1, -1)},"payload":${job.payload}${trace}}`;
 }
 
 function decodeJob(
@@ -806,6 +813,7 @@ function decodeJob(
     x?: number;
     payload: unknown;
     tc?: unknown;
+    f?: string;
   } & Parameters<typeof jobWorkflowOf>[0];
   const trace = parsed.tc === undefined ? undefined : traceOf(parsed.tc);
   return {
@@ -824,6 +832,7 @@ function decodeJob(
     ...(parsed.x !== undefined ? { dedupeFor: parsed.x } : {}),
     ...(trace !== undefined ? { trace } : {}),
     ...(parsed.w !== undefined ? { workflow: jobWorkflowOf(parsed) } : {}),
+    ...(parsed.f !== undefined ? { flow: decodeFlow(parsed.f) } : {}),
   };
 }
 

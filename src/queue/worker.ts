@@ -568,6 +568,7 @@ export class Worker {
           token: done.token,
           uniqueKey: done.uniqueKey,
           dedupeFor: done.dedupeFor,
+          flow: done.flow,
           resultJson: done.resultJson,
           logs: done.logs,
           runTime: done.duration,

@@ -15,6 +15,12 @@
   it is reported as created again, so the replay answers what the first call
   answered, while another caller dispatching the same id is told "skipped".
 
+  A job under flow control (includes/flow.lua) that is due waits on its key's
+  line instead of ready; a throttled one within its key's window is skipped and
+  reported with the id that opened the window; a debounced one whose key has a
+  job still delayed folds into it (that job takes its record and run-at) and is
+  reported with that job's id.
+
   KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
 
   ARGV[1]  now (epoch ms)
@@ -29,6 +35,7 @@
     a flat array: id, created (1) or skipped (0), for each job in order
 ]]
 -- @include "jobs.lua"
+-- @include "flow.lua"
 
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
@@ -43,7 +50,9 @@ if windows then
   local closed = redis.call("ZRANGEBYSCORE", q.dedupe, "-inf", now, "LIMIT", 0, 100)
   for _, member in ipairs(closed) do
     redis.call("ZREM", q.dedupe, member)
-    if string.sub(member, 1, 1) == "u" then
+    if string.sub(member, 1, 1) == "t" then
+      redis.call("HDEL", q.flow, "t/" .. string.sub(member, 3))
+    elseif string.sub(member, 1, 1) == "u" then
       local uk = string.sub(member, 3)
       local holder = redis.call("HGET", q.unique, uk)
       if holder and redis.call("HEXISTS", q.jobs, holder) == 0 then
@@ -69,6 +78,7 @@ local heldBy = {}
 local records, ready, delayed, uniques, entries, replaced, releases = {}, {}, {}, {}, {}, {}, {}
 local labels = {}
 local readyCount = 0
+local flowReady, flowFolds, flowMarks = {}, {}, {}
 local out = {}
 for i = 0, n - 1 do
   local base = 3 + i * PER
@@ -108,6 +118,20 @@ for i = 0, n - 1 do
       end
     end
   end
+  -- Flow control (flow.lua): a throttled job within its key's window is dropped, and a
+  -- debounced one folds into its key's waiting job, which takes its record and run-at.
+  local rules = not holder and not mine and flowOf(record)
+  if rules and rules.t then
+    local open = redis.call("ZSCORE", q.dedupe, "t" .. SEP .. rules.t.key)
+    if open and tonumber(open) > now then holder = redis.call("HGET", q.flow, "t/" .. rules.t.key) or id end
+  end
+  if rules and rules.d and not holder then
+    local waiting = redis.call("HGET", q.flow, rules.d)
+    if waiting and waiting ~= id and redis.call("ZSCORE", q.delayed, waiting) then
+      holder = waiting
+      flowFolds[#flowFolds + 1] = { waiting, record, runAt }
+    end
+  end
   if holder then
     out[#out + 1] = holder
     out[#out + 1] = mine and 1 or 0
@@ -121,9 +145,12 @@ for i = 0, n - 1 do
       uniques[#uniques + 1] = id
     end
     changed(id, runAt > now and "delayed" or "waiting")
+    if rules then flowMarks[#flowMarks + 1] = { id, rules } end
     if runAt > now then
       delayed[#delayed + 1] = runAt
       delayed[#delayed + 1] = id
+    elseif rules then
+      flowReady[#flowReady + 1] = { id, rules, band }
     else
       readyCount = readyCount + 1
       ready[#ready + 1] = band
@@ -161,6 +188,23 @@ if readyCount > 0 then
     ready[j] = ready[j] * 1e13 + seq
   end
   redis.call("ZADD", q.ready, unpack(ready))
+end
+if #flowReady > 0 then
+  local seq = redis.call("HINCRBY", q.stats, "seq", #flowReady) - #flowReady
+  for j, job in ipairs(flowReady) do flowEnqueue(job[1], job[2], job[3], seq + j, now) end
+end
+for _, mark in ipairs(flowMarks) do
+  local id, rules = mark[1], mark[2]
+  if rules.d then redis.call("HSET", q.flow, rules.d, id) end
+  if rules.t then
+    redis.call("ZADD", q.dedupe, now + rules.t.window, "t" .. SEP .. rules.t.key)
+    redis.call("HSET", q.flow, "t/" .. rules.t.key, id)
+  end
+end
+for _, fold in ipairs(flowFolds) do
+  redis.call("HSET", q.jobs, fold[1], fold[2])
+  redis.call("ZADD", q.delayed, fold[3], fold[1])
+  changed(fold[1], "delayed")
 end
 indexWrite("ZADD", entries)
 publish(now)

@@ -34,6 +34,7 @@
 ]]
 -- @include "jobs.lua"
 -- @include "workflows.lua"
+-- @include "flow.lua"
 
 local now, id, token, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local runAt, errorJson, undo, uk = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
@@ -48,6 +49,8 @@ redis.call("HDEL", q.leases, id)
 redis.call("ZREM", q.active, id)
 local record = redis.call("HGET", q.jobs, id)
 if not record then return 0 end
+-- The attempt is over, whatever comes next: its key's concurrency slot frees (flow.lua).
+flowRelease(flowOf(record), now)
 
 local function remember(result)
   redis.call("HSET", outcomes, id, result)

@@ -60,6 +60,8 @@ local function consider(id)
       break
     end
   end
+  -- A job parked on its key (flow.lua) waits too, outside ready.
+  if not state and redis.call("HEXISTS", q.flow, "p/" .. id) == 1 then state = "waiting" end
   if not state then return false end
   if onlyState ~= "" and state ~= onlyState then return true end
   if onlyName ~= "" or onlyTag ~= "" or since or till then

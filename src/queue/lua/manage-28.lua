@@ -29,6 +29,7 @@
 ]]
 -- @include "jobs.lua"
 -- @include "workflows.lua"
+-- @include "flow.lua"
 
 local memo = redis.call("GET", KEYS[28])
 if memo then return tonumber(memo) end
@@ -82,12 +83,16 @@ for _, id in ipairs(ids) do
       }))
       local uk, dd = endingOf(record)
       deadLetter(id, uk, dd, now, keepFailed)
+      flowRelease(flowOf(record), now)
       done = done + 1
     else
       local removed = 0
       for _, set in ipairs({ q.ready, q.delayed, q.completed, q.failed }) do
         removed = removed + redis.call("ZREM", set, id)
       end
+      -- A job waiting on its key (flow.lua) leaves its line, and hands on its turn.
+      local rules = flowOf(record)
+      if rules and flowForget(id, rules, now) then removed = removed + 1 end
       if removed > 0 then
         local uk = endingOf(record)
         if uk ~= "" and redis.call("HGET", q.unique, uk) == id then redis.call("HDEL", q.unique, uk) end

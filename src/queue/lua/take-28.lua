@@ -27,9 +27,9 @@
   ARGV[14]  "1" to count metrics, "0" not to (the Queue's `metrics` option)
   ARGV[15]  "1" to keep each reserved job's start time and worker, "0" not to
             (the Queue's `search` option)
-  ARGV[16 + 7i .. 22 + 7i]  per completion: id, token, unique key ("" for none),
+  ARGV[16 + 8i .. 23 + 8i]  per completion: id, token, unique key ("" for none),
             dedupe window (ms, 0 for none), result JSON ("" for none), log lines as a
-            JSON array ("" for none), run time (ms)
+            JSON array ("" for none), run time (ms), flow rules ("" for none: flow.lua)
 
   Output:
     { lost ids, stalled ids, jobs, next due, ids of stalled jobs moved to the failed store }
@@ -39,6 +39,7 @@
 -- @include "jobs.lua"
 -- @include "heartbeat.lua"
 -- @include "workflows.lua"
+-- @include "flow.lua"
 
 local now = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
@@ -51,7 +52,7 @@ local workerId = ARGV[10]
 local n = tonumber(ARGV[13])
 metricsOn = ARGV[14] ~= "0"
 local keepRuns = ARGV[15] ~= "0"
-local PER = 7
+local PER = 8
 local FIRST = 16
 local memoKey = KEYS[28]
 -- Two clocks, on purpose. Leases are set and compared on Redis's own clock, never
@@ -129,6 +130,7 @@ if n > 0 then
       reserveOrRelease(id, uk, dd, now)
       sample("r", tonumber(ARGV[base + 6]))
       changed(id, "completed")
+      if ARGV[base + 7] ~= "" then flowRelease(parseFlow(ARGV[base + 7]), now) end
     else
       lost[#lost + 1] = id
     end
@@ -191,6 +193,7 @@ for _, id in ipairs(expired) do
       redis.call("ZADD", q.ready, tonumber(band) * 1e13 + seq, id)
       changed(id, "waiting")
     end
+    flowRelease(flowOf(record), now)
   end
 end
 count("stalled", #stalled)
@@ -216,15 +219,34 @@ if #due > 0 then
 end
 
 -- Reserve, noting when and by whom each job started.
-local reserved = {}
-local popped = redis.call("ZPOPMIN", q.ready, want)
-for i = 1, #popped, 2 do reserved[#reserved + 1] = popped[i] end
+-- A job under flow control (flow.lua) that may not start now is parked instead of
+-- reserved, and the next is taken in its place; one that starts may put its key's
+-- next job in line. Either way ready is read again (at most 1,000 looked at per
+-- call); a call that met only plain jobs reads it once, as before.
+local reserved, records = {}, {}
+local looked = 0
+repeat
+  local popped = redis.call("ZPOPMIN", q.ready, want - #reserved)
+  if #popped == 0 then break end
+  local ids = {}
+  for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+  local found = redis.call("HMGET", q.jobs, unpack(ids))
+  local flowing = false
+  for i, id in ipairs(ids) do
+    local rules = flowOf(found[i])
+    flowing = flowing or rules ~= nil
+    if not rules or flowAdmit(id, rules, tonumber(popped[i * 2]), now) then
+      reserved[#reserved + 1] = id
+      records[#reserved] = found[i]
+    end
+  end
+  looked = looked + #ids
+until not flowing or #reserved >= want or looked >= 1000
 local jobs = {}
 if #reserved > 0 then
   local deadline = leaseNow + leaseMs
   local run = '{"startedAt":' .. string.format("%.0f", now) .. ',"workerId":' .. cjson.encode(workerId) .. '}'
   local leases, active, runs = {}, {}, {}
-  local records = redis.call("HMGET", q.jobs, unpack(reserved))
   for i, id in ipairs(reserved) do
     -- Wait time: from when a job was due to its first start.
     local first = redis.call("HINCRBY", q.attempts, id, 1) == 1
