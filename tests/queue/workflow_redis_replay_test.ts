@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { UpstashRedis } from "../../src/redis/mod.ts";
+import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { startRedisStack } from "../support/redis_stack.ts";
+import { quietWorker } from "./_helpers.ts";
+
+Deno.test("chains and batches with every request delivered twice (a retried HTTP call): each step, job and callback runs once, and a batch sent in parts still counts each job once", async () => {
+  await using stack = await startRedisStack();
+  // Send each request, then send it again and answer with the replay's response,
+  // as when a client retries after the first response was lost.
+  const twice: typeof fetch = async (input, init) => {
+    const first = await fetch(input, init);
+    await first.body?.cancel();
+    return await fetch(input, init);
+  };
+  const redis = new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: twice });
+  const queue = new Queue({ backend: new RedisBackend({ redis, prefix: "wfreplay" }) });
+  const runs = new Map<string, number>();
+  const count = (key: string) => runs.set(key, (runs.get(key) ?? 0) + 1);
+  const step = defineJob({
+    name: "step",
+    schema: v.number(),
+    handle: (n, ctx) => {
+      count(`step ${n} after ${JSON.stringify(ctx.previous)}`);
+      return n;
+    },
+  });
+  const member = defineJob({
+    name: "member",
+    schema: v.number(),
+    handle: (n) => void count(`m${n}`),
+  });
+  const callback = defineJob({
+    name: "callback",
+    schema: v.string(),
+    handle: (s) => void count(s),
+  });
+
+  const chain = await queue.chain([[step, 1], [step, 2], [step, 3]], {
+    catch: [callback, "catch"],
+  });
+  const batch = await queue.batch(
+    Array.from({ length: 1_500 }, (_, n) => [member, n] as const),
+    { then: [callback, "then"], finally: [callback, "finally"] },
+  );
+  assert.equal(await queue.addToBatch(batch.id, [[member, 1_500]]), true);
+  const info = await queue.batchInfo(batch.id);
+  assert.deepEqual([info?.total, info?.pending], [1_501, 1_501]);
+
+  await quietWorker(queue, { jobs: [step, member, callback], concurrency: 50 }).drain();
+  assert.deepEqual(
+    [...runs].filter(([key]) => !key.startsWith("m")).sort(),
+    [
+      ["finally", 1],
+      ["step 1 after undefined", 1],
+      ["step 2 after 1", 1],
+      ["step 3 after 2", 1],
+      ["then", 1],
+    ],
+  );
+  const members = [...runs].filter(([key]) => key.startsWith("m"));
+  assert.equal(members.length, 1_501);
+  assert.ok(members.every(([, n]) => n === 1));
+  assert.equal((await queue.chainInfo(chain.id))?.state, "completed");
+  const done = await queue.batchInfo(batch.id);
+  assert.deepEqual([done?.total, done?.completed, done?.pending], [1_501, 1_501, 0]);
+  // A replayed cancel of a finished batch changes nothing.
+  assert.equal(await queue.cancelBatch(batch.id), false);
+});
