@@ -2,6 +2,7 @@ import { MemoryBackend } from "../../src/queue/mod.ts";
 import { PartitionedBackend } from "../../src/queue/_partitions.ts";
 import { runConformance } from "./conformance.ts";
 import { runOperateConformance } from "./operate_conformance.ts";
+import { runPartitionCases } from "./partitions_cases.ts";
 
 /** Every queue the suites use, in three partitions of one MemoryBackend. */
 function partitioned(inner: MemoryBackend): PartitionedBackend {
@@ -18,4 +19,8 @@ Deno.test("MemoryBackend in three partitions passes the operating conformance su
     // Another instance: its own partition rotation over the same store.
     return { backend: partitioned(inner), twin: () => partitioned(inner) };
   }, { partitioned: true });
+});
+
+Deno.test("Partitioned queues on MemoryBackend", async (t) => {
+  await runPartitionCases(t, () => new MemoryBackend());
 });

@@ -3,6 +3,7 @@ import { PartitionedBackend } from "../../src/queue/_partitions.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { runConformance } from "./conformance.ts";
 import { runOperateConformance } from "./operate_conformance.ts";
+import { runPartitionCases } from "./partitions_cases.ts";
 
 Deno.test("RedisBackend in three partitions passes the queue and operating conformance suites", async (t) => {
   await using stack = await startRedisStack();
@@ -19,5 +20,14 @@ Deno.test("RedisBackend in three partitions passes the queue and operating confo
       // Another process: its own backend object (and partition rotation) on the same keys.
       return { backend: partitioned(prefix), twin: () => partitioned(prefix) };
     }, { partitioned: true });
+  });
+  await t.step("partitioned queues", async (t) => {
+    await runPartitionCases(t, () => {
+      const prefix = `pc${n++}`;
+      return Object.assign(new RedisBackend({ redis: stack.redis, prefix }), {
+        // Another process on the same keys: its enqueues do not wake this one's workers.
+        twin: () => new RedisBackend({ redis: stack.redis, prefix }),
+      });
+    });
   });
 });
