@@ -146,8 +146,9 @@ type QueueKeys = Record<typeof LIFECYCLE[number], string> & {
  * queue's retention by the same scripts), `unique` keys, `dedupe` windows,
  * `stats` counters and the paused flag, per job `attempts`, `errors`,
  * `stalls`, `progress`, `results`, `logs` and `runs`, and `index`: one ZSET
- * sorted as text by dispatch time, for all jobs, by name and by tag, which
- * the scripts that change a job's state keep in the same atomic step.
+ * sorted as text by dispatch time, by name and by tag (a search over every
+ * job merges the names' ranges), which the scripts that change a job's state
+ * keep in the same atomic step.
  *
  * @example Queues on Redis over HTTP
  * ```ts

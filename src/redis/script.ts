@@ -89,7 +89,11 @@ export class ScriptRunner {
   /** The Redis the scripts run on. */
   readonly redis: RedisLike;
   #allowKeyLocking: boolean;
-  #loaded = new Map<string, { text: string; sha1: Promise<string> }>();
+  /**
+   * Each script's text and SHA-1, keyed by the script object: keying by its text
+   * hashed the whole source (tens of KB with includes) on every run.
+   */
+  #loaded = new WeakMap<Script, { text: string; sha1: Promise<string> }>();
 
   /**
    * Creates a runner for one Redis.
@@ -133,14 +137,13 @@ export class ScriptRunner {
   }
 
   #prepare(script: Script): { text: string; sha1: Promise<string> } {
-    const id = `${script.name}\n${script.source}`;
-    let entry = this.#loaded.get(id);
+    let entry = this.#loaded.get(script);
     if (!entry) {
       const text = this.#allowKeyLocking
         ? `#!lua flags=allow-key-locking\n${script.source}`
         : script.source;
       entry = { text, sha1: sha1Hex(text) };
-      this.#loaded.set(id, entry);
+      this.#loaded.set(script, entry);
     }
     return entry;
   }

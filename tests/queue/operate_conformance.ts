@@ -259,6 +259,40 @@ const cases: Case[] = [
     },
   ],
   [
+    "jobs() without a name or tag lists every job of every name newest first, ties by id, one page after another",
+    async ({ clock, queue: make }) => {
+      const queue = make();
+      const names = ["beta", "alpha", "gamma"].map((name) => tagged(name));
+      const expected: { id: string; at: number }[] = [];
+      for (let round = 0; round < 4; round++) {
+        for (const [i, job] of names.entries()) {
+          // Two jobs of one name in one millisecond: the page orders them by id, newest first.
+          const results = await queue.dispatchMany(job, [{ user: round }, { user: round }], {
+            jobId: (_, k) => `r${round}-${i}-${k}`,
+          });
+          for (const { id } of results) expected.push({ id, at: clock.time });
+          clock.advance(i === 1 ? 0 : 5); // names "beta" and "alpha" share a millisecond
+        }
+      }
+      const newestFirst = expected.toSorted((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1))
+        .map((job) => job.id);
+      for (const limit of [1, 2, 5, 50]) {
+        assert.deepEqual((await all(queue, { limit })).map((j) => j.id), newestFirst);
+      }
+      const since = expected[6].at;
+      const until = expected[18].at;
+      assert.deepEqual(
+        (await all(queue, { since, until, limit: 4 })).map((j) => j.id),
+        expected.filter((job) => job.at >= since && job.at < until)
+          .toSorted((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1)).map((job) => job.id),
+      );
+      assert.deepEqual(
+        (await all(queue, { state: "waiting", since, limit: 3 })).length,
+        expected.filter((job) => job.at >= since).length,
+      );
+    },
+  ],
+  [
     "a cursor tampered with, or replayed against another search, is refused with InvalidCursorError",
     async ({ queue: make }) => {
       const queue = make();

@@ -39,7 +39,7 @@ Deno.test("no hash field or index entry outlives its job: trimming, removal and 
   // 3 completed kept, one of them ('replaced') since replaced by a waiting job, and 1 failed.
   assert.equal(live.size, 4);
   const key = (part: string) => `${prefix}:{default}:${part}`;
-  assert.equal(await stack.redis.zcard(key("index")), live.size * 4, "a, name and two tags each");
+  assert.equal(await stack.redis.zcard(key("index")), live.size * 3, "name and two tags each");
   for (
     const hash of ["jobs", "attempts", "errors", "progress", "results", "logs", "runs", "labels"]
   ) {

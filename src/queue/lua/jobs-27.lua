@@ -2,8 +2,10 @@
   Reads a page of one queue's jobs, newest first, in one consistent step.
   Writes nothing. The caller picks the source, so no search scans every job:
     id     one job
-    index  a range of the text-sorted index: every job, one name's or one
-           tag's, by dispatch time (since/until bound the range)
+    index  a range of the text-sorted index: one name's or one tag's jobs
+           by dispatch time (since/until bound the range); every job ("a")
+           merges the ranges of each name the index holds, so the index keeps
+           no entry of its own per job for that
     state  one state's set in its own order: completed and failed by when
            they ended, delayed by run-at, active by lease deadline, waiting in
            reverse queue order
@@ -88,29 +90,68 @@ local nextValue, nextId = "", ""
 if source == "id" then
   consider(key)
 elseif source == "index" then
-  local head = key .. SEP
-  local low = "[" .. head .. (since and stamp(since) or "")
-  local high = till and ("(" .. head .. stamp(till)) or ("(" .. key .. string.char(1))
-  if afterValue ~= "" then
-    local after = head .. stamp(tonumber(afterValue)) .. SEP .. afterId
-    if after < string.sub(high, 2) then high = "(" .. after end
-  end
-  local read = 0
-  while count < limit and read < budget do
-    local chunk = redis.call("ZREVRANGEBYLEX", q.index, high, low, "LIMIT", 0, math.min(200, budget - read))
-    if #chunk == 0 then break end
-    for _, member in ipairs(chunk) do
-      read = read + 1
-      high = "(" .. member
-      local rest = string.sub(member, #head + 1)
-      nextValue = tostring(tonumber(string.sub(rest, 1, 13)))
-      nextId = string.sub(rest, 15)
-      consider(nextId)
-      if count >= limit or read >= budget then break end
+  -- One range per prefix: the given one, or for every job ("a") each name's.
+  local prefixes = { key }
+  if key == "a" then
+    prefixes = {}
+    -- The names the index holds, one ZRANGEBYLEX each: jump past a name's entries
+    -- ("n" SEP name SEP …) to the next name (names hold no control character).
+    local from = "[n" .. SEP
+    for _ = 1, 10000 do
+      local first = redis.call("ZRANGEBYLEX", q.index, from, "(n" .. string.char(1), "LIMIT", 0, 1)[1]
+      if not first then break end
+      local name = string.sub(first, 3, string.find(first, SEP, 3, true) - 1)
+      prefixes[#prefixes + 1] = "n" .. SEP .. name
+      from = "[n" .. SEP .. name .. string.char(1)
     end
-    if #chunk < 200 and count < limit and read < budget then nextValue = "" break end
   end
-  if count < limit and read < budget then nextValue = "" end
+  -- Each range reads newest first in chunks; the page takes the newest head of all.
+  local ranges = {}
+  for _, prefix in ipairs(prefixes) do
+    local head = prefix .. SEP
+    local range = {
+      head = head,
+      low = "[" .. head .. (since and stamp(since) or ""),
+      high = till and ("(" .. head .. stamp(till)) or ("(" .. prefix .. string.char(1)),
+      chunk = {}, at = 1, done = false,
+    }
+    if afterValue ~= "" then
+      local after = head .. stamp(tonumber(afterValue)) .. SEP .. afterId
+      if after < string.sub(range.high, 2) then range.high = "(" .. after end
+    end
+    ranges[#ranges + 1] = range
+  end
+  -- The range's next entry after its head (dispatch time SEP id), or nil when it has none.
+  local function peek(range, read)
+    if range.at > #range.chunk and not range.done then
+      range.chunk = redis.call("ZREVRANGEBYLEX", q.index, range.high, range.low, "LIMIT", 0,
+        math.max(1, math.min(200, budget - read)))
+      range.at = 1
+      if #range.chunk == 0 then range.done = true end
+    end
+    local member = range.chunk[range.at]
+    return member and string.sub(member, #range.head + 1)
+  end
+  local read, exhausted = 0, false
+  while count < limit and read < budget do
+    local best, bestRest = nil, nil
+    for _, range in ipairs(ranges) do
+      local rest = peek(range, read)
+      if rest and (not bestRest or rest > bestRest) then best, bestRest = range, rest end
+    end
+    if not best then
+      exhausted = true
+      break
+    end
+    best.high = "(" .. best.chunk[best.at]
+    best.at = best.at + 1
+    read = read + 1
+    nextValue = tostring(tonumber(string.sub(bestRest, 1, 13)))
+    nextId = string.sub(bestRest, 15)
+    consider(nextId)
+  end
+  -- A page that stopped on its limit or budget may have more; one that ran out has none.
+  if exhausted or (count < limit and read < budget) then nextValue = "" end
 elseif stateSet[key] then
   local set = stateSet[key]
   local max = afterValue ~= "" and afterValue or "+inf"

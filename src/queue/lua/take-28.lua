@@ -251,7 +251,9 @@ if #reserved > 0 then
     -- Wait time: from when a job was due to its first start.
     local first = redis.call("HINCRBY", q.attempts, id, 1) == 1
     if first and metricsOn and records[i] then
-      local due = tonumber(string.match(records[i], '"runAt":(%d+)'))
+      -- A plain find, not a pattern tried at every position of the record.
+      local at = string.find(records[i], '"runAt":', 1, true)
+      local due = at and tonumber(string.match(records[i], "^%d+", at + 8))
       if due then sample("w", math.max(0, now - due)) end
     end
     changed(id, "active")
