@@ -22,7 +22,7 @@ import {
   WorkerStoppedError,
 } from "./errors.ts";
 import { parsePayload } from "./_payload.ts";
-import { tracingOf } from "./_tracing.ts";
+import { tracerOf } from "./_tracing.ts";
 import type { AbandonedJob } from "./worker_options.ts";
 import type { Clock } from "../clock.ts";
 import {
@@ -236,10 +236,8 @@ export class RunningJobs {
   async #execute(run: Run): Promise<void> {
     const { job } = run;
     const { reporter, events } = this.#options;
-    // The attempt's span, when the queue traces (tracingOf settles once per process).
-    const tracing = tracingOf(this.#queue);
-    const span = (tracing.current === undefined ? await tracing.load() : tracing.current)
-      ?.process(job);
+    // The attempt's span, when the queue traces.
+    const span = tracerOf(this.#queue)?.process(job);
     const definition = this.#options.jobs.get(job.name);
     if (definition === undefined) {
       run.decided();

@@ -1,18 +1,15 @@
 /**
  * OpenTelemetry spans for dispatching and running jobs, through the optional
- * peer `@opentelemetry/api`, which no file of Kiln imports statically.
+ * peer `@opentelemetry/api`, which Kiln never imports: the application passes
+ * the module in (`new Queue({ tracing: otel })`), and without it there are no
+ * spans and nothing is loaded.
  *
- * Where it comes from, per queue (`QueueOptions.tracing`):
- * - the module the application passes (`tracing: otel`): works everywhere,
- *   and is the only way on Cloudflare Workers, whose bundlers (wrangler's
- *   esbuild) resolve imports at build time;
- * - `false`: no spans, nothing loaded;
- * - by default, one `import()` per process the first time it is needed, whose
- *   specifier is built at run time so bundlers leave it alone: on Node and Bun
- *   it finds the package the application installed, on Deno the one its import
- *   map names; anywhere else (not installed, a Worker bundle, permissions) it
- *   fails, quietly, and the queue runs without spans. So without the package
- *   nothing is loaded, and with it a registered SDK gets spans unasked.
+ * Why not find the package by itself: a static import would load it for every
+ * user; a literal `import("@opentelemetry/api")` makes bundlers (wrangler's
+ * esbuild, for Workers) resolve it at build time and fail the build where it is
+ * not installed; and one whose specifier is built at run time makes Miniflare
+ * refuse to load the whole Worker (`ERR_MODULE_DYNAMIC_SPEC`), as the runtime
+ * suite showed. Passing the module works the same on Deno, Node, Bun and Workers.
  *
  * Spans follow OpenTelemetry's messaging conventions: `dispatch()` and
  * `dispatchMany()` start a PRODUCER span ("send", the creation context of the
@@ -35,8 +32,6 @@ export interface TracingSpan {
   recordException(exception: unknown): void;
   /** Sets the status (`code` 2 is ERROR). */
   setStatus(status: { code: number; message?: string }): unknown;
-  /** Whether the span records (an SDK is registered and sampled it in). */
-  isRecording(): boolean;
   /** The span's context, for links. */
   spanContext(): unknown;
   /** Ends the span. */
@@ -108,11 +103,17 @@ const CARRIER_VALUE = 8_192;
 /** Spans for one queue's dispatches and runs, on an OpenTelemetry API. */
 export class JobTracer {
   #api: TracingApi;
-  #tracer: ReturnType<TracingApi["trace"]["getTracer"]>;
 
   constructor(api: TracingApi) {
     this.#api = api;
-    this.#tracer = api.trace.getTracer("@kiln/core");
+  }
+
+  /**
+   * The tracer, asked of the global provider at each span rather than kept: an
+   * application (or a test) that registers another provider later is obeyed.
+   */
+  #tracer(): ReturnType<TracingApi["trace"]["getTracer"]> {
+    return this.#api.trace.getTracer("@kiln/core");
   }
 
   /**
@@ -128,7 +129,7 @@ export class JobTracer {
   ): Promise<DispatchResult[]> {
     const { context, propagation, trace } = this.#api;
     const parent = context.active();
-    const span = this.#tracer.startSpan(`dispatch ${queue}`, {
+    const span = this.#tracer().startSpan(`dispatch ${queue}`, {
       kind: PRODUCER,
       attributes: {
         "messaging.system": "kiln",
@@ -167,7 +168,7 @@ export class JobTracer {
       ? ROOT_CONTEXT
       : propagation.extract(ROOT_CONTEXT, carrier);
     const creation = carrier === undefined ? undefined : trace.getSpan(parent)?.spanContext();
-    const span = this.#tracer.startSpan(`process ${job.queue}`, {
+    const span = this.#tracer().startSpan(`process ${job.queue}`, {
       kind: CONSUMER,
       attributes: {
         "messaging.system": "kiln",
@@ -226,59 +227,27 @@ export function traceOf(value: unknown): Record<string, string> | undefined {
   return entries > 0 ? carrier : undefined;
 }
 
-/** The tracing of one queue: a tracer, none, or not known until the package's load settles. */
-export class QueueTracing {
-  /** The tracer; `null` when tracing is off, `undefined` while the default load has not settled. */
-  current: JobTracer | null | undefined;
+const tracers = new WeakMap<object, JobTracer>();
 
-  /**
-   * @param option `QueueOptions.tracing`.
-   * @throws {TypeError} When it is neither `false` nor an OpenTelemetry API.
-   */
-  constructor(option: TracingApi | false | undefined) {
-    if (option === false) this.current = null;
-    else if (option === undefined) this.current = autoTracer;
-    else if (isTracingApi(option)) this.current = new JobTracer(option);
-    else {
-      throw new TypeError(
-        'tracing must be the @opentelemetry/api module (import * as otel from "@opentelemetry/api") or false',
-      );
-    }
-  }
-
-  /** The tracer, loading `@opentelemetry/api` first if this is the first use in the process. */
-  async load(): Promise<JobTracer | null> {
-    if (this.current !== undefined) return this.current;
-    autoLoad ??= import(OTEL_API).then(
-      (module: { default?: unknown }) => {
-        // Node hands the package's CommonJS build over as `default` when it finds no named exports.
-        const api = isTracingApi(module) ? module : module.default;
-        return autoTracer = isTracingApi(api) ? new JobTracer(api) : null;
-      },
-      () => autoTracer = null,
+/**
+ * Binds a queue to its tracing (called by its constructor): a tracer when
+ * `api` is given, nothing otherwise.
+ *
+ * @throws {TypeError} When `api` is given but is not an OpenTelemetry API.
+ */
+export function bindTracing(queue: object, api: TracingApi | undefined): void {
+  if (api === undefined) return;
+  if (!isTracingApi(api)) {
+    throw new TypeError(
+      'tracing must be the @opentelemetry/api module (import * as otel from "@opentelemetry/api")',
     );
-    return this.current = await autoLoad;
   }
+  tracers.set(queue, new JobTracer(api));
 }
 
-// Joined at run time: a bundler that sees a literal `import("@opentelemetry/api")` tries to
-// resolve it at build time and fails the build when the package is not installed.
-const OTEL_API = ["@opentelemetry", "api"].join("/");
-let autoLoad: Promise<JobTracer | null> | undefined;
-let autoTracer: JobTracer | null | undefined;
-
-const tracings = new WeakMap<object, QueueTracing>();
-
-/** Binds a queue to its tracing (called by its constructor). */
-export function bindTracing(queue: object, option: TracingApi | false | undefined): void {
-  tracings.set(queue, new QueueTracing(option));
-}
-
-/** The tracing a queue was created with. */
-export function tracingOf(queue: object): QueueTracing {
-  const found = tracings.get(queue);
-  if (found === undefined) throw new TypeError("not a Queue");
-  return found;
+/** The tracer of a queue created with `tracing`, or `undefined`. */
+export function tracerOf(queue: object): JobTracer | undefined {
+  return tracers.get(queue);
 }
 
 /**
@@ -293,13 +262,8 @@ export function sendTraced(
   count: number,
   enqueue: (trace: TraceCarrier | undefined) => Promise<DispatchResult[]>,
 ): Promise<DispatchResult[]> {
-  const tracing = tracingOf(queue);
-  const tracer = tracing.current;
-  if (tracer === null) return enqueue(undefined);
-  if (tracer !== undefined) return tracer.send(destination, name, count, enqueue);
-  return tracing.load().then((loaded) =>
-    loaded === null ? enqueue(undefined) : loaded.send(destination, name, count, enqueue)
-  );
+  const tracer = tracers.get(queue);
+  return tracer === undefined ? enqueue(undefined) : tracer.send(destination, name, count, enqueue);
 }
 
 /** The job with its trace context, or the job itself when there is none. */

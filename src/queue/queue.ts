@@ -93,14 +93,12 @@ export interface QueueOptions {
   metrics?: boolean;
   /**
    * OpenTelemetry spans for dispatching and running jobs (docs/QUEUES.md,
-   * "Traces"): the `@opentelemetry/api` module itself (`import * as otel from
-   * "@opentelemetry/api"`; the way on Cloudflare Workers, whose bundlers
-   * cannot load it later), or `false` for none. By default the package is
-   * loaded on first use where the application installed it (Node, Bun; Deno
-   * through its import map); where it is not, nothing is loaded and no span made.
-   * @default the installed `@opentelemetry/api`, if any
+   * "Traces"): pass the `@opentelemetry/api` module itself (`import * as otel
+   * from "@opentelemetry/api"`). Kiln never imports the package, so without
+   * this there are no spans and nothing is loaded.
+   * @default no spans
    */
-  tracing?: TracingApi | false;
+  tracing?: TracingApi;
   /**
    * Queues spread over several partitions, by name: `{ reports: 6 }`. Each
    * partition has its own keys under its own hash tag (`kiln:{reports#0}:…`),
@@ -440,7 +438,7 @@ export class Queue {
    * @throws {RangeError} When `maxPayloadBytes` is not a positive integer, a
    *   retention count or age is negative or not an integer, or a partition
    *   count is not an integer from 1 to 256.
-   * @throws {TypeError} When `tracing` is neither `false` nor the `@opentelemetry/api` module.
+   * @throws {TypeError} When `tracing` is not the `@opentelemetry/api` module.
    */
   constructor(options: QueueOptions) {
     if (typeof options?.backend?.take !== "function") {

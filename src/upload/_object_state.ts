@@ -2,8 +2,7 @@
  * Upload state in the bucket itself: each tus record lives in its upload's
  * `<key>.info` object beside the part list, so an object store needs nothing
  * else and a restarted server (or another Worker isolate) still knows every
- * upload. Locks are held in this process only; while one is held, its info
- * object is read from the bucket once (see `InfoObjects`).
+ * upload. Locks are held in this process only.
  */
 import { lockInProcess } from "./_held_locks.ts";
 import type { InfoObjects } from "./_object_info.ts";
@@ -50,21 +49,8 @@ export class ObjectUploadState implements UploadState {
     return current?.record != null;
   }
 
-  /** Also lets the info objects remember this upload's info while the lock is held. */
   lock(id: string): Promise<UploadLock | null> {
-    const lock = lockInProcess(this.#locks, id);
-    if (!lock) return Promise.resolve(null);
-    const key = this.#prefix + id;
-    this.#info.hold(key);
-    let held = true;
-    return Promise.resolve({
-      release: () => {
-        // Once: a second release must not forget what the next holder remembers.
-        if (held) this.#info.drop(key);
-        held = false;
-        return lock.release();
-      },
-    });
+    return Promise.resolve(lockInProcess(this.#locks, id));
   }
 
   /** Reads every info object under the prefix (one list, then one read each): fine for the thousands of uploads a sweep sees. */

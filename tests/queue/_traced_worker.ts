@@ -1,7 +1,7 @@
 /**
  * A worker process for the cross-process trace test: registers the
  * OpenTelemetry SDK (in-memory exporter, W3C propagator), drains the `mail`
- * queue over the gateway with the queue's default tracing, and prints the spans
+ * queue over the gateway with `tracing: otel`, and prints the spans
  * it finished as one JSON array.
  *
  * Usage: deno run -A _traced_worker.ts <gatewayUrl> <token> <prefix>
@@ -28,6 +28,7 @@ const job = defineJob({
 });
 const queue = new Queue({
   backend: new RedisBackend({ redis: new UpstashRedis({ url, token }), prefix }),
+  tracing: otel,
 });
 await new Worker(queue, { jobs: [job], queues: ["mail"], logger: silentLogger }).drain();
 console.log(JSON.stringify(sdk.spans().map(spanRecord)));
