@@ -39,6 +39,13 @@ export {
   type PayloadSchema,
   type Priority,
 } from "./job.ts";
+export type {
+  DebounceOptions,
+  JobConcurrency,
+  JobFlow,
+  JobRateLimit,
+  ThrottleOptions,
+} from "./flow.ts";
 export {
   type Backoff,
   backoffDelay,
