@@ -71,6 +71,16 @@ const workflowScript = defineScript(scripts.workflow);
  */
 const WATCH_MARK = 30_000;
 
+/** The states of a published change by their letter (`STATE_CODES` in lua/includes/jobs.lua). */
+const STATE_CODES: Readonly<Record<string, JobEvent["state"]>> = {
+  w: "waiting",
+  d: "delayed",
+  a: "active",
+  c: "completed",
+  f: "failed",
+  r: "removed",
+};
+
 /** How many failed jobs one `retry`/`forget` of "all" handles per script call. */
 const FAILED_CHUNK = 500;
 
@@ -651,15 +661,19 @@ export class RedisBackend implements QueueBackend {
       this.redis,
       channel,
       (message) => {
-        let batch: { at: number; changes: { id: string; state: JobEvent["state"] }[] };
+        // One message per script call: a letter per change in `states`, its job in `ids`.
+        let batch: { at: number; states: string; ids: unknown[] };
         try {
           batch = JSON.parse(message);
         } catch {
           return; // not a message the scripts wrote: ignore it rather than guess
         }
-        if (!Array.isArray(batch?.changes)) return;
-        for (const change of batch.changes) {
-          listener({ queue, id: String(change.id), state: change.state, at: Number(batch.at) });
+        if (typeof batch?.states !== "string" || !Array.isArray(batch.ids)) return;
+        const at = Number(batch.at);
+        const { states, ids } = batch;
+        for (let i = 0; i < ids.length && i < states.length; i++) {
+          const state = STATE_CODES[states[i]];
+          if (state !== undefined) listener({ queue, id: String(ids[i]), state, at });
         }
       },
       this.#clock,

@@ -29,8 +29,12 @@ local CANCELLED = "!cancelled"
 -- (watch-1.lua). A field under the queue's hash tag reads the same on every node of a
 -- cluster, where PUBSUB NUMSUB would count only one node's subscribers. Read once per
 -- call, at its first change.
-local changes = {}
+local changedIds, changedStates = {}, {}
 local listening = nil
+-- A change's state as one letter of the published message (redis_backend.ts reads them).
+local STATE_CODES = {
+  waiting = "w", delayed = "d", active = "a", completed = "c", failed = "f", removed = "r",
+}
 
 local function watched()
   if listening == nil then
@@ -46,13 +50,19 @@ end
 
 -- Notes that a job entered `state` (waiting, delayed, active, completed, failed, removed).
 local function changed(id, state)
-  if watched() then changes[#changes + 1] = { id = id, state = state } end
+  if watched() then
+    changedIds[#changedIds + 1] = id
+    changedStates[#changedStates + 1] = STATE_CODES[state]
+  end
 end
 
--- Publishes this call's changes as one message, so a live view costs one PUBLISH per call.
+-- Publishes this call's changes as one message, so a live view costs one PUBLISH per
+-- call: {"at":now,"states":"<a letter per change>","ids":[<id per change>]}, no object
+-- per change to build and encode here, nor to parse in every reader.
 local function publish(now)
-  if #changes == 0 then return end
-  redis.call("PUBLISH", channel, cjson.encode({ at = now, changes = changes }))
+  if #changedIds == 0 then return end
+  redis.call("PUBLISH", channel, '{"at":' .. string.format("%.0f", now) .. ',"states":"' ..
+    table.concat(changedStates) .. '","ids":' .. cjson.encode(changedIds) .. "}")
 end
 
 -- Metrics: per minute (kept 24 h) and per hour (kept 30 days), counters and a
