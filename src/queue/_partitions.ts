@@ -39,6 +39,7 @@ import type {
 } from "./backend.ts";
 import { mergeBuckets, RESOLUTIONS } from "./_metrics.ts";
 import { Keyspace } from "../redis/keys.ts";
+import { slotOfTag, SLOTS } from "../redis/_slot.ts";
 import { InvalidCursorError } from "./errors.ts";
 
 /** The most partitions one queue may have. */
@@ -68,18 +69,42 @@ export function partitionOf(key: string, count: number): number {
   return (hash >>> 0) % count;
 }
 
-/** The name the backend underneath knows partition `index` of `queue` by. */
-export function partitionName(queue: string, index: number): string {
-  return `${queue}#${index}`;
+const names = new Map<string, string>();
+
+/**
+ * The name the backend underneath knows partition `index` of `count` of
+ * `queue` by, and so the hash tag of its keys: `<queue>#<index>`, or
+ * `<queue>#<index>.<salt>` with the smallest salt that puts the tag's slot in
+ * the index-th of `count` equal slot ranges. A cluster created with even
+ * slot ranges per master (`redis-cli --cluster create`, managed services)
+ * then gets the partitions spread over its masters as evenly as the count
+ * allows; plain `<queue>#<k>` tags would land where CRC16 throws them (six
+ * partitions of "reports": four on one of three masters).
+ */
+export function partitionName(queue: string, index: number, count: number): string {
+  const cached = `${count}\0${index}\0${queue}`;
+  let name = names.get(cached);
+  if (name === undefined) {
+    const low = Math.floor((index * SLOTS) / count);
+    const high = Math.floor(((index + 1) * SLOTS) / count);
+    name = `${queue}#${index}`;
+    for (let salt = 1; !inRange(slotOfTag(name), low, high); salt++) {
+      name = `${queue}#${index}.${salt}`;
+    }
+    if (names.size > 10_000) names.clear(); // a few per partitioned queue: never in practice
+    names.set(cached, name);
+  }
+  return name;
+}
+
+function inRange(slot: number, low: number, high: number): boolean {
+  return slot >= low && slot < high;
 }
 
 /** Splits a partition's name into its queue and index, or `null` for another name. */
 function parsePartition(name: string): { queue: string; index: number } | null {
-  const at = name.lastIndexOf("#");
-  if (at <= 0) return null;
-  const digits = name.slice(at + 1);
-  if (!/^(0|[1-9][0-9]*)$/.test(digits)) return null;
-  return { queue: name.slice(0, at), index: Number(digits) };
+  const match = /^(.+)#(0|[1-9][0-9]*)(?:\.[1-9][0-9]*)?$/s.exec(name);
+  return match === null ? null : { queue: match[1], index: Number(match[2]) };
 }
 
 /**
@@ -226,10 +251,19 @@ export class PartitionedBackend implements QueueBackend {
     const owner = parsePartition(queue);
     if (owner !== null && owner.index < this.#partitions(owner.queue)) {
       throw new TypeError(
-        `Queue "${queue}" is a partition of the partitioned queue "${owner.queue}": use "${owner.queue}"`,
+        `Queue "${queue}" is named as a partition of the partitioned queue "${owner.queue}": use "${owner.queue}"`,
       );
     }
     return this.#partitions(queue);
+  }
+
+  /** The queue and index of a partition's name, or `null` for any other name. */
+  #ownerOf(name: string): { queue: string; index: number } | null {
+    const owner = parsePartition(name);
+    if (owner === null) return null;
+    const count = this.#partitions(owner.queue);
+    const ours = owner.index < count && partitionName(owner.queue, owner.index, count) === name;
+    return ours ? owner : null;
   }
 
   #rotation(queue: string, count: number): Rotation {
@@ -243,7 +277,7 @@ export class PartitionedBackend implements QueueBackend {
 
   /** Every partition's name. */
   #names(queue: string, count: number): string[] {
-    return Array.from({ length: count }, (_, index) => partitionName(queue, index));
+    return Array.from({ length: count }, (_, index) => partitionName(queue, index, count));
   }
 
   /** `items` grouped by the partition of their id. */
@@ -282,7 +316,7 @@ export class PartitionedBackend implements QueueBackend {
     const places = new Map(jobs.map((job, i) => [job, i]));
     await Promise.all(
       [...this.#group(jobs, (job) => job.id, count)].map(async ([index, group]) => {
-        const answers = await this.#inner.enqueue(partitionName(queue, index), group, now);
+        const answers = await this.#inner.enqueue(partitionName(queue, index, count), group, now);
         group.forEach((job, i) => (results[places.get(job)!] = answers[i]));
       }),
     );
@@ -316,7 +350,7 @@ export class PartitionedBackend implements QueueBackend {
     const settled = await Promise.allSettled(calls.map((call) =>
       this.#inner.take({
         ...request,
-        queue: partitionName(request.queue, call.index),
+        queue: partitionName(request.queue, call.index, count),
         complete: call.complete,
         reserve: call.reserve,
         heartbeat: call.index === beatOn ? request.heartbeat : undefined,
@@ -324,7 +358,7 @@ export class PartitionedBackend implements QueueBackend {
     ));
     const failure = settled.find((outcome) => outcome.status === "rejected");
     if (failure !== undefined) {
-      await this.#recover(request, calls, settled);
+      await this.#recover(request, count, calls, settled);
       throw (failure as PromiseRejectedResult).reason;
     }
     const results = settled.map((outcome) => (outcome as PromiseFulfilledResult<TakeResult>).value);
@@ -365,7 +399,7 @@ export class PartitionedBackend implements QueueBackend {
       try {
         result = await this.#inner.take({
           ...request,
-          queue: partitionName(request.queue, index),
+          queue: partitionName(request.queue, index, count),
           complete: [],
           reserve: wanted,
           heartbeat: undefined,
@@ -388,6 +422,7 @@ export class PartitionedBackend implements QueueBackend {
    */
   async #recover(
     request: TakeRequest,
+    count: number,
     calls: readonly { index: number; complete: readonly Completion[]; reserve: number }[],
     settled: readonly PromiseSettledResult<TakeResult>[],
   ): Promise<void> {
@@ -404,7 +439,7 @@ export class PartitionedBackend implements QueueBackend {
       for (const job of outcome.value.jobs) {
         releases.push(
           this.#inner.fail({
-            queue: partitionName(request.queue, call.index),
+            queue: partitionName(request.queue, call.index, count),
             id: job.id,
             token: request.token,
             now: request.now,
@@ -426,7 +461,7 @@ export class PartitionedBackend implements QueueBackend {
     const index = partitionOf(request.id, count);
     return await this.#inner.fail({
       ...request,
-      queue: partitionName(request.queue, index),
+      queue: partitionName(request.queue, index, count),
       retain: shareOf(request.retain, count),
     });
   }
@@ -436,7 +471,7 @@ export class PartitionedBackend implements QueueBackend {
     const count = this.partitions(queue);
     if (count === 1) return await this.#inner.progress(queue, lease, value);
     return await this.#inner.progress(
-      partitionName(queue, partitionOf(lease.id, count)),
+      partitionName(queue, partitionOf(lease.id, count), count),
       lease,
       value,
     );
@@ -446,7 +481,7 @@ export class PartitionedBackend implements QueueBackend {
   async getJob(queue: string, id: string): Promise<JobInfo | null> {
     const count = this.partitions(queue);
     if (count === 1) return await this.#inner.getJob(queue, id);
-    const job = await this.#inner.getJob(partitionName(queue, partitionOf(id, count)), id);
+    const job = await this.#inner.getJob(partitionName(queue, partitionOf(id, count), count), id);
     return job === null ? null : { ...job, queue };
   }
 
@@ -468,7 +503,7 @@ export class PartitionedBackend implements QueueBackend {
     const count = this.partitions(queue);
     if (count === 1) return await this.#inner.findJobs(queue, query);
     if (query.id !== undefined) {
-      const name = partitionName(queue, partitionOf(query.id, count));
+      const name = partitionName(queue, partitionOf(query.id, count), count);
       const page = await this.#inner.findJobs(name, query);
       return { ...page, jobs: page.jobs.map((job) => ({ ...job, queue })) };
     }
@@ -477,7 +512,7 @@ export class PartitionedBackend implements QueueBackend {
     const pages = await Promise.all(
       Array.from(
         { length: count },
-        (_, index) => this.#inner.findJobs(partitionName(queue, index), query),
+        (_, index) => this.#inner.findJobs(partitionName(queue, index, count), query),
       ),
     );
     let bound: JobPosition | null = null;
@@ -509,7 +544,7 @@ export class PartitionedBackend implements QueueBackend {
     const jobs: JobInfo[] = [];
     for (let index = first; index < count; index++) {
       if (jobs.length === query.limit) return { jobs, next: { value: 0, id: `${index}/` } };
-      const page = await this.#inner.findJobs(partitionName(queue, index), {
+      const page = await this.#inner.findJobs(partitionName(queue, index, count), {
         ...query,
         limit: query.limit - jobs.length,
         after: index === first ? after : undefined,
@@ -529,7 +564,7 @@ export class PartitionedBackend implements QueueBackend {
     const groups = request.ids === "all"
       ? this.#names(queue, count).map((name) => [name, "all"] as const)
       : [...this.#group(request.ids, (id) => id, count)].map(([index, ids]) =>
-        [partitionName(queue, index), ids] as const
+        [partitionName(queue, index, count), ids] as const
       );
     const retain = shareOf(request.retain, count);
     const changed = await Promise.all(
@@ -562,7 +597,7 @@ export class PartitionedBackend implements QueueBackend {
     }
     const lost = await Promise.all(groups.map(([index, group], i) =>
       this.#inner.extend(
-        partitionName(queue, index),
+        partitionName(queue, index, count),
         group,
         leaseDuration,
         now,
@@ -653,25 +688,18 @@ export class PartitionedBackend implements QueueBackend {
   /** {@inheritDoc QueueBackend.queues} */
   async queues(): Promise<string[]> {
     const names = new Set<string>();
-    for (const name of await this.#inner.queues()) {
-      const owner = parsePartition(name);
-      const partitioned = owner !== null && owner.index < this.#partitions(owner.queue);
-      names.add(partitioned ? owner.queue : name);
-    }
+    for (const name of await this.#inner.queues()) names.add(this.#ownerOf(name)?.queue ?? name);
     return [...names].sort();
   }
 
   /** {@inheritDoc QueueBackend.onEnqueue} */
   onEnqueue(listener: (queue: string) => void): () => void {
     const off = this.#inner.onEnqueue?.((name) => {
-      const owner = parsePartition(name);
-      if (owner !== null && owner.index < this.#partitions(owner.queue)) {
-        // The next take of this process reads the partition that just got a job.
-        this.#rotation(owner.queue, this.#partitions(owner.queue)).hint(owner.index);
-        listener(owner.queue);
-      } else {
-        listener(name);
-      }
+      const owner = this.#ownerOf(name);
+      if (owner === null) return listener(name);
+      // The next take of this process reads the partition that just got a job.
+      this.#rotation(owner.queue, this.#partitions(owner.queue)).hint(owner.index);
+      listener(owner.queue);
     });
     return off ?? (() => {});
   }

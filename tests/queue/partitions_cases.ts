@@ -14,6 +14,7 @@ import { defineJob, Queue } from "../../src/queue/mod.ts";
 import type { QueueBackend, TakeRequest } from "../../src/queue/backend_mod.ts";
 import { PartitionedBackend, partitionName, partitionOf } from "../../src/queue/_partitions.ts";
 import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
+import { slotOfTag } from "../../src/redis/_slot.ts";
 import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 
 /** A fresh, empty backend to hold the partitions; `twin` reaches the same store. */
@@ -68,6 +69,20 @@ const cases: Case[] = [
     },
   ],
   [
+    "partition names put their hash tags in equal slot ranges, so an evenly split cluster gets them evenly",
+    async () => {
+      for (const count of [2, 3, 6, 7, 64]) {
+        for (let k = 0; k < count; k++) {
+          const name = partitionName("reports", k, count);
+          assert.match(name, /^reports#\d+(\.\d+)?$/);
+          const slot = slotOfTag(name);
+          assert.ok(slot >= Math.floor((k * 16_384) / count), `${name} at ${slot}`);
+          assert.ok(slot < Math.floor(((k + 1) * 16_384) / count), `${name} at ${slot}`);
+        }
+      }
+    },
+  ],
+  [
     "jobs spread over the partitions by id, and counts(), queues() and a job by id answer for the whole queue",
     async (make) => {
       const inner = make();
@@ -77,13 +92,13 @@ const cases: Case[] = [
         delay: 60_000,
       });
       const perPartition = await Promise.all(
-        [0, 1, 2].map(async (k) => (await inner.counts(partitionName("reports", k))).delayed),
+        [0, 1, 2].map(async (k) => (await inner.counts(partitionName("reports", k, 3))).delayed),
       );
       assert.ok(perPartition.every((n) => n > 10), `spread: ${perPartition}`);
       assert.equal(perPartition.reduce((a, b) => a + b), 90);
       for (const { id } of results) {
         const k = partitionOf(id, 3);
-        assert.equal((await inner.getJob(partitionName("reports", k), id))?.id, id);
+        assert.equal((await inner.getJob(partitionName("reports", k, 3), id))?.id, id);
       }
       assert.equal((await queue.counts("reports")).delayed, 90);
       const listed = await queue.queues();
@@ -99,7 +114,9 @@ const cases: Case[] = [
       assert.equal(await queue.job(results[8].id), null);
       await queue.pause("reports");
       assert.equal((await queue.counts("reports")).paused, true);
-      for (const k of [0, 1, 2]) assert.equal((await inner.counts(`reports#${k}`)).paused, true);
+      for (const k of [0, 1, 2]) {
+        assert.equal((await inner.counts(partitionName("reports", k, 3))).paused, true);
+      }
       await queue.resume("reports");
       assert.equal((await queue.counts("reports")).paused, false);
     },
@@ -325,7 +342,7 @@ const cases: Case[] = [
         jobId: candidates.find((id) => partitionOf(id, 2) === 0 && !ids.includes(id)),
       });
       off();
-      failNext = partitionName("default", 1);
+      failNext = partitionName("default", 1, 2);
       const complete = first.jobs.map((job) => ({ id: job.id, token: "t1" }));
       await assert.rejects(take({ complete, reserve: 10, token: "t2" }), /partition unreachable/);
       const counts = await queue.counts();
