@@ -20,7 +20,7 @@ import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 /** A fresh, empty backend to hold the partitions; `twin` reaches the same store. */
 export type InnerFactory = () => QueueBackend & { twin?: () => QueueBackend };
 
-type Case = [name: string, fn: (make: InnerFactory) => Promise<void>];
+type Case = [name: string, fn: (make: InnerFactory) => void | Promise<void>];
 
 const noop = defineJob({ name: "noop", schema: v.number(), queue: "reports", handle() {} });
 
@@ -70,7 +70,7 @@ const cases: Case[] = [
   ],
   [
     "partition names put their hash tags in equal slot ranges, so an evenly split cluster gets them evenly",
-    async () => {
+    () => {
       for (const count of [2, 3, 6, 7, 64]) {
         for (let k = 0; k < count; k++) {
           const name = partitionName("reports", k, count);
@@ -407,5 +407,5 @@ const cases: Case[] = [
  * @param make Creates an empty backend to hold the partitions.
  */
 export async function runPartitionCases(t: Deno.TestContext, make: InnerFactory): Promise<void> {
-  for (const [name, fn] of cases) await t.step(name, () => fn(make));
+  for (const [name, fn] of cases) await t.step(name, async () => await fn(make));
 }
