@@ -359,6 +359,7 @@ export class MemoryBackend implements QueueBackend {
       const entry = newEntry(queue, job, {});
       state.jobs.set(job.id, entry);
       if (job.runAt > now) state.delay(entry, job.runAt);
+      else if (entry.flow === undefined) state.ready(entry);
       else {
         entry.seq = ++state.seq;
         if (!state.flow.enqueue(entry, BANDS[entry.priority] * 1e13 + entry.seq, now)) {

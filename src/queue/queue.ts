@@ -1326,6 +1326,12 @@ export class Queue {
     }
     const tags = tagsOf(job, payload);
     const flow = flowOf(job, payload, meta);
+    if (flow !== undefined && this.#partitions(job.queue) > 1) {
+      // A key's jobs would spread over the partitions, each keeping its own count.
+      throw new TypeError(
+        `Queue "${job.queue}" is partitioned: flow control (concurrency, rateLimit, debounce, throttle) needs a queue of one partition`,
+      );
+    }
     const newJob: NewJob = {
       id,
       name: job.name,

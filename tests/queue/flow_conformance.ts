@@ -349,6 +349,21 @@ const cases: Case[] = [
         queue.dispatch(plain, { tenant: "a", n: 1 }, { throttle: { key: "k", window: 0 } }),
         RangeError,
       );
+      // On a partitioned queue a key's jobs would spread over partitions: refused.
+      const spread = new Queue({ backend: queue.backend, partitions: { spread: 2 } });
+      const elsewhere = defineJob({
+        ...base,
+        queue: "spread",
+        concurrency: { key: (p) => p.tenant, limit: 1 },
+      });
+      await assert.rejects(spread.dispatch(elsewhere, { tenant: "a", n: 1 }), TypeError);
+      await assert.rejects(
+        spread.dispatch(defineJob({ ...base, queue: "spread" }), { tenant: "a", n: 1 }, {
+          throttle: { key: "k", window: 10 },
+        }),
+        TypeError,
+      );
+      assert.equal((await spread.counts("spread")).ready, 0);
       // A hostile key (quotes, slashes, spaces, NUL, braces) is only a key.
       const odd = '"} r/1/1/x \u0000 {"f":"c/1/y"}';
       await queue.dispatchMany(job, [{ tenant: odd, n: 1 }, { tenant: odd, n: 2 }]);
