@@ -21,6 +21,7 @@ import * as realtime from "./realtime.mjs";
 import * as realtimeRedis from "./realtime_redis.mjs";
 import * as redis from "./redis.mjs";
 import * as scheduler from "./scheduler.mjs";
+import * as traces from "./traces.mjs";
 import * as upload from "./upload.mjs";
 import * as uploadHttp from "./upload_http.mjs";
 import * as uploadS3 from "./upload_s3.mjs";
@@ -125,6 +126,7 @@ export const suites = [
   errors,
   redis,
   queue,
+  traces,
   scheduler,
   upload,
   uploadHttp,
