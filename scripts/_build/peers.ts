@@ -8,8 +8,8 @@
  * classes differ (private fields make them nominal), and `app.get("/ws",
  * realtime(…))` fails with TS2769. `@upstash/redis` is the user's client passed
  * in as `{ redis }`; Kiln never imports it, so it is optional: an app on the
- * memory backends does not need it. `@opentelemetry/api` is optional too: the
- * queue loads it at run time where the application installed it, for traces.
+ * memory backends does not need it. `@opentelemetry/api` is optional too: an
+ * application that traces passes it in (`new Queue({ tracing: otel })`).
  *
  * The floors come from trying releases against the npm build (type-check with
  * `tsc --noEmit` and run under Node); `deno task test:runtime` re-proves both
@@ -44,8 +44,8 @@ export interface Peer {
 export const PEERS: Readonly<Record<string, Peer>> = {
   hono: peer("4.6.9", false),
   "@upstash/redis": peer("1.0.0", true),
-  // Traces (`QueueOptions.tracing`): loaded only where installed, never imported statically,
-  // so the graph walk never sees it. Kiln uses only what the 1.x API has had since 1.0.
+  // Traces (`QueueOptions.tracing`): passed in by the application, never imported, so the
+  // graph walk never sees it. Kiln uses only what the 1.x API has had since 1.0.
   "@opentelemetry/api": peer("1.0.0", true),
 };
 
