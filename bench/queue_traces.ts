@@ -10,8 +10,8 @@
  * a cost per job shows most) and on RedisBackend over the HTTP gateway:
  * - `before`: Kiln before traces (`--before <another checkout's src/queue/mod.ts>`; `--after`
  *   likewise replaces this checkout's, to compare two commits alone);
- * - `off`: `tracing: false`, what an application without the package gets;
- * - `noop`: the package loaded, no SDK registered (non-recording spans);
+ * - `off`: no `tracing` option, what an application that does not trace gets;
+ * - `noop`: `tracing: otel` but no SDK registered (non-recording spans);
  * - `sdk`: an SDK registered (a batch span processor, as in production), every span
  *   recorded and handed to an exporter that drops it.
  * BullMQ runs over TCP without telemetry (`plain`) and with `BullMQOtel` under the same SDK (`sdk`).
@@ -124,9 +124,9 @@ function kiln(
       search: false,
       metrics: false,
     };
-    const queue = tracing === "before"
-      ? new mod.Queue(options)
-      : new mod.Queue({ ...options, tracing: tracing === "off" ? false : otel });
+    const queue = new mod.Queue(
+      tracing === "before" || tracing === "off" ? options : { ...options, tracing: otel },
+    );
     return measure(
       (i) => queue.dispatch(job, { n: i }),
       () => queue.dispatchMany(job, payloads),
