@@ -6,8 +6,9 @@
  *   the simulator's S3 API (the limit for this endpoint);
  * - `kiln-s3store`: Kiln's tus server with `S3Store` on that same S3 API, in
  *   its own Deno process, sent 8 MiB PATCHes;
- * - `kiln-r2store-workerd`: the Workers example (`R2Store` on `env.BUCKET`)
- *   inside workerd, sent the same PATCHes.
+ * - `kiln-r2store-workerd`: the Workers example (`R2Store` on `env.BUCKET`,
+ *   the tus router, its records and the realtime hub in a Durable Object)
+ *   inside workerd, sent the same PATCHes with a JWT.
  *
  * The bytes come from a seeded generator in each sender (no disk). Memory:
  * the Deno processes' peak RSS growth is VmHWM (reset through clear_refs
@@ -22,6 +23,7 @@
  */
 import { AwsClient } from "aws4fetch";
 import { Hono } from "hono";
+import { SignJWT } from "jose";
 import { uploads } from "../src/upload/mod.ts";
 import { S3Store } from "../src/upload/s3/mod.ts";
 import { startR2Simulator } from "../tests/upload/_r2_simulator.ts";
@@ -68,8 +70,13 @@ if (Deno.args[0] === "--serve") {
 }
 
 /** Sends `size` bytes as tus PATCHes of `chunk` bytes to a new upload at `endpoint`. */
-async function tusUpload(endpoint: string, size: number, chunk: number): Promise<void> {
-  const tus = { "Tus-Resumable": "1.0.0" };
+async function tusUpload(
+  endpoint: string,
+  size: number,
+  chunk: number,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  const tus = { "Tus-Resumable": "1.0.0", ...headers };
   const created = await fetch(endpoint, {
     method: "POST",
     headers: { ...tus, "Upload-Length": String(size) },
@@ -166,7 +173,19 @@ async function main(): Promise<void> {
   const chunk = argument("chunk-mib", 8) * MiB;
   const persist = await Deno.makeTempDir({ prefix: "kiln-bench-r2-" });
   const script = await bundleWorker();
-  await using bucket = await startR2Simulator({ script, persist });
+  const secret = crypto.randomUUID();
+  await using bucket = await startR2Simulator({
+    script,
+    persist,
+    extra: {
+      durableObjects: { UPLOADS: "UploadsObject" },
+      durableObjectsPersist: persist,
+      bindings: { JWT_SECRET: secret },
+    },
+  });
+  const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("bench")
+    .setExpirationTime("2h").sign(new TextEncoder().encode(secret));
+  const signedIn = { Authorization: `Bearer ${token}` };
   const credentials: Credentials = {
     endpoint: bucket.s3Endpoint,
     accessKeyId: bucket.accessKeyId,
@@ -184,7 +203,7 @@ async function main(): Promise<void> {
     const workerd = workerdPid();
     const workerEndpoint = new URL("/files", bucket.origin).href;
     await tusUpload(endpoint, 2 * chunk, chunk); // warm-up
-    await tusUpload(workerEndpoint, 2 * chunk, chunk); // warm-up
+    await tusUpload(workerEndpoint, 2 * chunk, chunk, signedIn); // warm-up
     const rounds: Round[] = [];
     // Interleaved rounds: on a shared machine, load that comes and goes hits every contender.
     for (let round = 0; round < argument("rounds", 3); round++) {
@@ -194,7 +213,7 @@ async function main(): Promise<void> {
       const kiln = await timed(() => tusUpload(endpoint, size, chunk), size);
       const peakGrowth = procStatus(server.pid, "VmHWM") - before;
       const workerdBefore = procStatus(workerd, "VmRSS");
-      const r2 = await timed(() => tusUpload(workerEndpoint, size, chunk), size);
+      const r2 = await timed(() => tusUpload(workerEndpoint, size, chunk, signedIn), size);
       const workerdGrowth = procStatus(workerd, "VmRSS") - workerdBefore;
       rounds.push({
         "plain-multipart": plain,

@@ -46,6 +46,8 @@ export interface TusRun {
   parallelUploads?: number;
   /** Aborts once this many bytes are accepted, resolving with the URL. */
   stopAfter?: number;
+  /** Sent with every request, such as `Authorization`. */
+  headers?: Record<string, string>;
 }
 
 /** Runs tus-js-client (unmodified) until it finishes or `stopAfter`, resolving its URL. */
@@ -56,6 +58,7 @@ export function runTusClient(data: Uint8Array, run: TusRun): Promise<string> {
       uploadUrl: run.uploadUrl,
       chunkSize: run.chunkSize ?? Infinity,
       parallelUploads: run.parallelUploads ?? 1,
+      headers: run.headers ?? {},
       retryDelays: [],
       storeFingerprintForResuming: false,
       removeFingerprintOnSuccess: false,

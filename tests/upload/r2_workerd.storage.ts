@@ -1,10 +1,12 @@
 /**
  * `R2Store` inside workerd: the Workers example (examples/workers-uploads),
  * bundled as wrangler would, runs in miniflare with `env.BUCKET` bound to
- * Cloudflare's R2 simulator, and tus-js-client drives it over real HTTP on
- * the worker's port (miniflare's `dispatchFetch` would re-send bodies
- * chunked). A 64 MiB file goes up in 5 MiB-and-odd chunks, is aborted,
- * survives a restart of workerd (the bucket persisted in a folder), and is
+ * Cloudflare's R2 simulator and its Durable Object (upload records, locks and
+ * the realtime hub) bound as `env.UPLOADS`, and tus-js-client drives it over
+ * real HTTP on the worker's port (miniflare's `dispatchFetch` would re-send
+ * bodies chunked). A 64 MiB file goes up in 5 MiB-and-odd chunks while a
+ * realtime client follows its progress, is aborted, survives a restart of
+ * workerd (the bucket and the object's storage persisted in a folder), and is
  * finished; another goes up with `parallelUploads: 3`; both SHA-256s match
  * the bytes read back over R2's S3 API.
  *
@@ -16,9 +18,34 @@ import { join } from "node:path";
 import { bytes, tus } from "./_serve.ts";
 import { type R2Simulator, startR2Simulator } from "./_r2_simulator.ts";
 import { bucketReader, runTusClient, sha256 } from "./_object_store_helpers.ts";
+import { SignJWT } from "jose";
+import { RealtimeClient } from "../../src/realtime/client.ts";
 
 const ROOT = join(import.meta.dirname!, "..", "..");
 const CHUNK = 5 * 1024 * 1024 + 317_001;
+const SECRET = "kiln-workers-example-test-secret";
+
+/** The example's Durable Object and secret, persisted with the bucket. */
+function workerOptions(script: string, persist: string) {
+  return {
+    script,
+    persist,
+    extra: {
+      durableObjects: { UPLOADS: "UploadsObject" },
+      durableObjectsPersist: persist,
+      bindings: { JWT_SECRET: SECRET },
+    },
+  };
+}
+
+function token(user: string, secret = SECRET): Promise<string> {
+  return new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(user)
+    .setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+}
+
+async function bearer(user: string): Promise<Record<string, string>> {
+  return { Authorization: `Bearer ${await token(user)}` };
+}
 
 /** Bundles the example worker for the browser platform, as wrangler does. */
 async function bundleWorker(): Promise<string> {
@@ -59,22 +86,32 @@ Deno.test("R2Store in workerd: 64 MiB from tus-js-client in 5 MiB-and-odd chunks
     const data = bytes(64 * 1024 * 1024, 11);
     let url: string;
     {
-      await using first = await startR2Simulator({ script, persist });
+      await using first = await startR2Simulator(workerOptions(script, persist));
       url = await runTusClient(data, {
         endpoint: new URL("/files", first.origin).href,
         chunkSize: CHUNK,
         stopAfter: 3 * CHUNK,
+        headers: await bearer("ada"),
       });
     }
-    await using second = await startR2Simulator({ script, persist });
+    await using second = await startR2Simulator(workerOptions(script, persist));
+    // The record lives in the Durable Object's storage; R2's info object holds only the parts.
+    const info = await bucketReader(second).bytes(`uploads/${url.split("/").pop()}.info`);
+    const { record, upload } = JSON.parse(new TextDecoder().decode(info!));
+    assert.equal(record, null);
+    assert.ok(upload.offset >= 3 * CHUNK && upload.parts.length >= 1, JSON.stringify(upload));
     const path = new URL(url).pathname;
-    const head = await fetch(new URL(path, second.origin), { method: "HEAD", headers: tus() });
+    const head = await fetch(new URL(path, second.origin), {
+      method: "HEAD",
+      headers: tus(await bearer("ada")),
+    });
     assert.equal(head.status, 200);
     const offset = Number(head.headers.get("Upload-Offset"));
     assert.ok(offset >= 3 * CHUNK && offset < data.byteLength, `offset ${offset}`);
     const resumed = await runTusClient(data, {
       uploadUrl: new URL(path, second.origin).href,
       chunkSize: CHUNK,
+      headers: await bearer("ada"),
     });
     assert.equal(await storedSha256(second, resumed), await sha256(data));
 
@@ -82,8 +119,79 @@ Deno.test("R2Store in workerd: 64 MiB from tus-js-client in 5 MiB-and-odd chunks
     const joined = await runTusClient(parallel, {
       endpoint: new URL("/files", second.origin).href,
       parallelUploads: 3,
+      headers: await bearer("ada"),
     });
     assert.equal(await storedSha256(second, joined), await sha256(parallel));
+  } finally {
+    await Deno.remove(persist, { recursive: true });
+  }
+});
+
+/** A realtime client of `user` on the example's hub, recording every message it receives. */
+async function follow(origin: URL, user: string) {
+  const url = new URL("/ws", origin);
+  url.protocol = "ws:";
+  const client = new RealtimeClient({ url, token: () => token(user), reconnect: false });
+  const messages: { event: string; data: { id: string; offset: number; length: number } }[] = [];
+  client.on("message", (message) => messages.push(message as never));
+  await client.connect();
+  await client.subscribe(`private-user.${user}`);
+  return { client, messages };
+}
+
+Deno.test("the Workers example in workerd: tus requests need a token, and the uploader's realtime channel gets the upload's progress from the Durable Object", async () => {
+  const script = await bundleWorker();
+  const persist = await Deno.makeTempDir({ prefix: "kiln-r2-" });
+  try {
+    await using worker = await startR2Simulator(workerOptions(script, persist));
+    const endpoint = new URL("/files", worker.origin).href;
+    const forged: Record<string, string>[] = [
+      {},
+      { Authorization: `Bearer ${await token("grace", "another-secret")}` },
+    ];
+    for (const headers of forged) {
+      const refused = await fetch(endpoint, {
+        method: "POST",
+        headers: tus({ ...headers, "Upload-Length": "5" }),
+      });
+      assert.equal(refused.status, 401);
+      assert.equal(refused.headers.get("Tus-Resumable"), "1.0.0");
+      await refused.body?.cancel();
+    }
+
+    const grace = await follow(worker.origin, "grace");
+    const ada = await follow(worker.origin, "ada");
+    try {
+      // A user's channel is theirs alone.
+      await assert.rejects(grace.client.subscribe("private-user.ada"));
+      const data = bytes(3 * CHUNK + 4_321, 13);
+      const url = await runTusClient(data, {
+        endpoint,
+        chunkSize: CHUNK,
+        headers: await bearer("grace"),
+      });
+      const id = url.split("/").pop()!;
+      assert.equal(await storedSha256(worker, url), await sha256(data));
+      const deadline = Date.now() + 10_000;
+      while (!grace.messages.some((m) => m.event === "upload.complete")) {
+        assert.ok(Date.now() < deadline, "upload.complete arrives");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const progress = grace.messages.filter((m) => m.event === "upload.progress");
+      assert.ok(progress.length >= 4, `one event per PATCH at least, got ${progress.length}`);
+      const offsets = progress.map((m) => m.data.offset);
+      assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), "offsets only grow");
+      assert.equal(offsets.at(-1), data.byteLength);
+      for (const { data: event } of grace.messages) {
+        assert.equal(event.id, id);
+        assert.equal(event.length, data.byteLength);
+      }
+      assert.deepEqual(grace.messages.filter((m) => m.event === "upload.complete").length, 1);
+      assert.deepEqual(ada.messages, [], "another user hears nothing");
+    } finally {
+      grace.client.close();
+      ada.client.close();
+    }
   } finally {
     await Deno.remove(persist, { recursive: true });
   }
