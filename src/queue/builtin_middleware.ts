@@ -155,7 +155,10 @@ export interface RateLimitOptions {
 /**
  * Lets at most `max` jobs start per `per` milliseconds across every worker
  * sharing the backend; a job over the limit is released (no failure counted)
- * to run when a slot frees up.
+ * to run when a slot frees up. It acts after the job was taken, so each
+ * refusal costs a take and a release: for a limit the payload decides,
+ * `defineJob({ rateLimit })` never takes a job over it. Keep this one for a
+ * limit shared across job types or queues.
  *
  * @param options The limit's key, size and window.
  * @returns The middleware.
@@ -219,7 +222,9 @@ export interface WithoutOverlappingOptions {
 /**
  * Runs at most one job with the same key at a time across every worker
  * sharing the backend; a job that finds the key taken is released (no
- * failure counted) and tried again after `releaseAfter`.
+ * failure counted) and tried again after `releaseAfter`. It acts after the
+ * job was taken: `defineJob({ concurrency: { key, limit: 1 } })` never takes
+ * a job whose key is busy, and lets other keys' jobs go first.
  *
  * @param key The lock's name, or a function of the job (such as one lock per user).
  * @param options Release delay and lock lifetime.
