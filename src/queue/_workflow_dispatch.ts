@@ -29,6 +29,9 @@ export interface WorkflowQueue {
   prepare: PrepareJob;
 }
 
+/** The most steps one chain has (its record is read whole at each step). */
+export const MAX_CHAIN_STEPS = 1_000;
+
 /** A new chain's or batch's id: sorts by time, unique without coordination. */
 function workflowId(now: number): string {
   return `${now.toString(36).padStart(9, "0")}-${crypto.randomUUID().slice(0, 18)}`;
@@ -62,6 +65,10 @@ export async function startChain(
 ): Promise<Workflow> {
   if (!Array.isArray(steps) || steps.length === 0) {
     throw new TypeError("chain: steps must be a non-empty array of [job, payload] pairs");
+  }
+  // The whole chain is one record, rewritten by no one but read at each step: keep it small.
+  if (steps.length > MAX_CHAIN_STEPS) {
+    throw new RangeError(`chain: at most ${MAX_CHAIN_STEPS} steps, got ${steps.length}`);
   }
   const queue = queueOf("chain", [...steps, options.catch]);
   const now = q.now();
@@ -118,8 +125,10 @@ export async function startBatch(
   if (!Array.isArray(jobs)) {
     throw new TypeError("batch: jobs must be an array of [job, payload] pairs");
   }
-  if (options.name !== undefined && typeof options.name !== "string") {
-    throw new TypeError("batch: name must be a string");
+  if (
+    options.name !== undefined && (typeof options.name !== "string" || options.name.length > 200)
+  ) {
+    throw new TypeError("batch: name must be a string of at most 200 characters");
   }
   const queue = queueOf("batch", [...jobs, options.then, options.catch, options.finally]);
   const now = q.now();

@@ -648,6 +648,7 @@ export class Queue {
    * @param options The `catch` job.
    * @returns The chain's id, queue and its steps' job ids.
    * @throws {TypeError} When `steps` is empty or malformed, or the jobs run on different queues.
+   * @throws {RangeError} When there are more than 1,000 steps.
    * @throws {JobValidationError} When a payload fails its schema (nothing is dispatched).
    * @throws {PayloadTooLargeError} When the payloads together are over `maxPayloadBytes`.
    *
@@ -717,7 +718,8 @@ export class Queue {
    * @param jobs The jobs: `[job, payload]` pairs (may be empty: `then` and `finally` follow at once).
    * @param options Name, `allowFailures`, and the `then`, `catch` and `finally` jobs.
    * @returns The batch's id, queue and its jobs' ids.
-   * @throws {TypeError} When a pair is malformed or the jobs run on different queues.
+   * @throws {TypeError} When a pair or the name (at most 200 characters) is malformed, or the
+   *   jobs run on different queues.
    * @throws {JobValidationError} When a payload fails its schema (nothing is dispatched).
    * @throws {PayloadTooLargeError} When a payload is over `maxPayloadBytes`.
    *

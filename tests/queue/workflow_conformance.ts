@@ -143,6 +143,12 @@ const cases: Case[] = [
         name: "JobValidationError",
       });
       await assert.rejects(queue.batch([[a, 1]], { then: [b, 1] }), TypeError);
+      await assert.rejects(
+        queue.chain(Array.from({ length: 1_001 }, () => [a, 1] as const)),
+        RangeError,
+      );
+      await assert.rejects(queue.batch([[a, 1]], { name: "x".repeat(201) }), TypeError);
+      await assert.rejects(queue.chain([[a, 1], "nope" as never]), TypeError);
       assert.deepEqual(await queue.backend.queues(), []);
     },
   ],
