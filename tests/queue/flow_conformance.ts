@@ -256,6 +256,34 @@ const cases: Case[] = [
     },
   ],
   [
+    "concurrency and rate limit together: a job starts only when both allow it",
+    async (setup) => {
+      const { queue, clock } = setup;
+      const job = defineJob({
+        name: "both",
+        schema,
+        concurrency: { key: (payload) => payload.tenant, limit: 1 },
+        rateLimit: { key: (payload) => payload.tenant, limit: 2, per: 1_000 },
+        handle() {},
+      });
+      const start = clock.now();
+      await queue.dispatchMany(job, payloads("a", 4));
+      const leases = new Map<string, string>();
+      const first = await take(setup, 10, [], leases);
+      assert.deepEqual(names(first.jobs), ["a:1"]);
+      clock.advance(10);
+      const second = await take(setup, 10, first.jobs, leases);
+      assert.deepEqual(names(second.jobs), ["a:2"]);
+      clock.advance(10);
+      const third = await take(setup, 10, second.jobs, leases);
+      assert.deepEqual(names(third.jobs), [], "the slot is free, the window is not");
+      assert.equal(third.nextDueAt, start + 1_000);
+      clock.advance(980);
+      assert.deepEqual(names((await take(setup, 10, [], leases)).jobs), ["a:3"]);
+      assert.deepEqual(names((await take(setup, 10, [], leases)).jobs), [], "a:3 holds the slot");
+    },
+  ],
+  [
     "debounce: dispatches within the delay collapse into one job that runs `delay` after the last, with the last payload",
     async (setup) => {
       const { queue, clock } = setup;
