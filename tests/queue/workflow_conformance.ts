@@ -375,6 +375,42 @@ const cases: Case[] = [
     },
   ],
   [
+    "a batch of jobs under a per-key concurrency limit keeps the limit and still calls then once",
+    async ({ queue }) => {
+      const running = new Map<string, number>();
+      let most = 0;
+      const callbacks: string[] = [];
+      const work = defineJob({
+        name: "work",
+        schema: v.object({ tenant: v.string(), n: v.number() }),
+        concurrency: { key: (p) => p.tenant, limit: 2 },
+        async handle({ tenant }) {
+          running.set(tenant, (running.get(tenant) ?? 0) + 1);
+          most = Math.max(most, running.get(tenant)!);
+          await sleep(5);
+          running.set(tenant, running.get(tenant)! - 1);
+        },
+      });
+      const cb = defineJob({
+        name: "cb",
+        schema: v.string(),
+        handle: (s) => void callbacks.push(s),
+      });
+      const jobs = Array.from(
+        { length: 24 },
+        (_, n) => [work, { tenant: `t${n % 3}`, n }] as const,
+      );
+      const batch = await queue.batch(jobs, { then: [cb, "then"], finally: [cb, "finally"] });
+      const worker = quietWorker(queue, { jobs: [work, cb], concurrency: 12 });
+      await worker.start();
+      await waitFor(() => callbacks.length === 2, 20_000);
+      await worker.stop();
+      assert.ok(most <= 2, `at most 2 per tenant, saw ${most}`);
+      assert.deepEqual(callbacks.sort(), ["finally", "then"]);
+      assert.equal((await queue.batchInfo(batch.id))?.completed, 24);
+    },
+  ],
+  [
     "an empty batch runs then and finally at once",
     async ({ queue }) => {
       const callbacks: string[] = [];
