@@ -128,6 +128,43 @@ async function withRaw(ctx, body) {
   });
 }
 
+/** A server whose app sends `pusher_internal:subscription_count`, spaced by 50 ms. */
+const COUNTING = {
+  pusher: { apps: [{ ...APP, subscriptionCount: true }], subscriptionCountInterval: 50 },
+};
+
+/**
+ * Records the counts a pusher-js channel hears; `until(n)` waits (5 s at most) for `n`.
+ *
+ * @param {any} channel
+ */
+function counts(channel) {
+  /** @type {number[]} */
+  const heard = [];
+  /** @type {(() => void)[]} */
+  const wake = [];
+  channel.bind("pusher:subscription_count", (/** @type {any} */ data) => {
+    heard.push(data.subscription_count);
+    for (const resolve of wake.splice(0)) resolve();
+  });
+  return {
+    heard,
+    /** @param {number} want */
+    async until(want) {
+      const deadline = Date.now() + 5_000;
+      while (heard.at(-1) !== want) {
+        if (Date.now() > deadline) {
+          throw new Error(`Timed out waiting for a count of ${want}; heard ${heard.join(", ")}`);
+        }
+        await new Promise((resolve) => {
+          wake.push(() => resolve(undefined));
+          setTimeout(resolve, 100);
+        });
+      }
+    },
+  };
+}
+
 /** @type {import("./mod.mjs").Case[]} */
 export const cases = [
   // Connecting.
@@ -843,6 +880,65 @@ export const cases = [
         const empty = await api(url, "GET", `/apps/${APP.id}/channels/nobody`);
         assert.deepEqual(await empty.json(), { occupied: false });
       });
+    },
+  },
+  {
+    name: "pusher-js hears subscription_count as others subscribe and leave",
+    async run(ctx) {
+      await withPusher(ctx, async (url) => {
+        const [a, b, c] = [
+          await connect(ctx, url),
+          await connect(ctx, url),
+          await connect(ctx, url),
+        ];
+        try {
+          const heard = counts(await subscribed(a, "news"));
+          await heard.until(1);
+          await subscribed(b, "news");
+          await subscribed(c, "news");
+          await heard.until(3);
+          b.unsubscribe("news");
+          await heard.until(2);
+          await disconnect(c);
+          await heard.until(1);
+        } finally {
+          await Promise.all([a, b, c].map(disconnect));
+        }
+      }, COUNTING);
+    },
+  },
+  {
+    name: "subscription_count and GET /channels/:name add up two instances joined by RedisFanout",
+    async run(ctx) {
+      const options = {
+        ...COUNTING,
+        Redis: ctx.Redis,
+        redisUrl: ctx.redisUrl,
+        redisToken: ctx.redisToken,
+        hubName: `${ctx.namespace}-pusher-counts`,
+      };
+      await withPusher(ctx, async (first) => {
+        await withPusher(ctx, async (second) => {
+          const a = await connect(ctx, first);
+          const b = await connect(ctx, second);
+          try {
+            const heard = counts(await subscribed(a, "news"));
+            await heard.until(1);
+            await subscribed(b, "news");
+            await heard.until(2); // a subscriber of the other instance, told through Redis
+            for (const url of [first, second]) {
+              const answer = await api(url, "GET", `/apps/${APP.id}/channels/news`, {
+                params: { info: "subscription_count" },
+              });
+              assert.deepEqual(await answer.json(), { occupied: true, subscription_count: 2 });
+            }
+            await disconnect(b);
+            await heard.until(1);
+          } finally {
+            await Promise.all([a, b].map(disconnect));
+          }
+        }, options);
+      }, options);
     },
   },
   {
