@@ -4,7 +4,13 @@
  * the same bytes (the ceiling) and Socket.IO rooms, and the same hub behind
  * `pusher()` with pusher-js clients (`pusher`) and with bare `ws` clients
  * reading Pusher frames (`pusher-frames`: the server's share without
- * pusher-js's), and prints one JSON document.
+ * pusher-js's), and prints one JSON document. Kiln's protocol is measured with
+ * bare `ws` clients (`kiln`, the peer of `pusher-frames`) and with Kiln's own
+ * client library, `RealtimeClient` over `ws` (`kiln-client`, the peer of
+ * pusher-js): client library beside client library, bare socket beside bare socket.
+ * `pusher-js-ws` is pusher-js's Worker build (the browsers' code path, on the
+ * platform's WebSocket) given `ws`, to tell pusher-js's own cost from its Node
+ * build's bundled WebSocket (faye-websocket).
  *
  * Measured for each server, in one run: fan-out of one broadcast to 1,000 and
  * 5,000 clients (time until the last client has it, p50/p99 over repeats),
@@ -19,7 +25,13 @@
  * ```sh
  * deno task build:npm   # or pass --build
  * deno run -A bench/realtime.ts [--repeats 30] [--build] [--kinds kiln,pusher-frames] [--sizes 1000]
+ * deno run -A bench/realtime.ts --kinds pusher --sizes 5000 --profile .tmp/profiles
  * ```
+ *
+ * `--profile <dir>` profiles the clients' process (V8's CPU profiler, through
+ * `node:inspector`) during the fan-out repeats only, and writes
+ * `<kind>-<size>.cpuprofile` there: open it in Chrome's DevTools, or sum it by
+ * library with `deno run -A bench/_realtime/profile_summary.ts <dir>/*.cpuprofile`.
  *
  * `--kinds` and `--sizes` narrow a run; comparisons whose servers were not run
  * are left out. `--rounds N` runs the servers N times, alternating, and reports
@@ -28,7 +40,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -39,13 +51,22 @@ const { values } = parseArgs({
     kinds: { type: "string" },
     sizes: { type: "string", default: "1000,5000" },
     rounds: { type: "string", default: "1" },
+    profile: { type: "string" },
   },
 });
 
 const ROOT = join(import.meta.dirname!, "..");
 const WORKSPACE = join(ROOT, ".tmp", "bench-realtime");
 const SCRIPTS = join(import.meta.dirname!, "_realtime");
-const ALL_KINDS = ["ws", "kiln", "pusher", "pusher-frames", "socketio"] as const;
+const ALL_KINDS = [
+  "ws",
+  "kiln",
+  "kiln-client",
+  "pusher",
+  "pusher-js-ws",
+  "pusher-frames",
+  "socketio",
+] as const;
 type Kind = typeof ALL_KINDS[number];
 const KINDS: readonly Kind[] = values.kinds
   ? values.kinds.split(",").map((name) => {
@@ -150,10 +171,17 @@ async function readLine(stream: ReadableStream<Uint8Array>, prefix: string): Pro
   }
 }
 
+/** The kinds that are another client of one server. */
+const SERVER_OF: Partial<Record<Kind, Kind>> = {
+  "pusher-frames": "pusher",
+  "pusher-js-ws": "pusher",
+  "kiln-client": "kiln",
+};
+
 async function measure(kind: Kind): Promise<ClientReport> {
   const server = new Deno.Command("node", {
-    // pusher-frames measures the same server as pusher, with bare ws clients.
-    args: ["server.mjs", kind === "pusher-frames" ? "pusher" : kind],
+    // pusher-frames and kiln-client measure the pusher and kiln servers with other clients.
+    args: ["server.mjs", SERVER_OF[kind] ?? kind],
     cwd: WORKSPACE,
     stdin: "null",
     stdout: "piped",
@@ -163,6 +191,7 @@ async function measure(kind: Kind): Promise<ClientReport> {
     const [, port, controlPort] = (await readLine(server.stdout, "ready ")).split(" ");
     const clients = await new Deno.Command("node", {
       args: ["clients.mjs", kind, port, controlPort, JSON.stringify(OPTIONS)],
+      env: values.profile ? { KILN_BENCH_PROFILE: join(resolve(values.profile), kind) } : {},
       cwd: WORKSPACE,
       stdin: "null",
       stdout: "piped",
@@ -209,6 +238,8 @@ async function main(): Promise<void> {
       ? null
       : comparisons.throughputVsSocketIO >= 1,
     pusherFanoutWithin11xOfKiln: all("pusherFanout#P50VsKiln", (value) => value <= 1.1),
+    // Client library to client library: pusher-js beside Kiln's own RealtimeClient.
+    pusherJsWithin11xOfKilnClient: all("pusherFanout#P50VsKilnClient", (value) => value <= 1.1),
   };
   const node = new TextDecoder().decode(
     (await new Deno.Command("node", { args: ["--version"], stdout: "piped" }).output()).stdout,
@@ -251,6 +282,11 @@ function compareAll(results: Partial<Record<Kind, ClientReport>>): Comparisons {
     }
   };
   compare("pusherFanout#P50VsKiln", "pusher", "kiln");
+  compare("pusherFanout#P50VsKilnClient", "pusher", "kiln-client");
+  compare("kilnClientFanout#P50VsKiln", "kiln-client", "kiln");
+  // pusher-js without its Node transport (faye-websocket): its Worker build on `ws`.
+  compare("pusherJsWsFanout#P50VsKilnClient", "pusher-js-ws", "kiln-client");
+  compare("pusherFanout#P50VsPusherJsWs", "pusher", "pusher-js-ws");
   compare("pusherFramesFanout#P50VsKiln", "pusher-frames", "kiln");
   // The server's own send loop, whatever the clients do with the frames.
   compare("pusherServerSend#P50VsKiln", "pusher-frames", "kiln", "serverSendP50Ms");
@@ -268,6 +304,7 @@ function compareAll(results: Partial<Record<Kind, ClientReport>>): Comparisons {
 }
 
 if (import.meta.main) {
+  if (values.profile) await Deno.mkdir(values.profile, { recursive: true });
   // Keep the workspace out of the repository's own node_modules resolution.
   await Deno.mkdir(dirname(WORKSPACE), { recursive: true });
   await main();

@@ -26,8 +26,22 @@ function sign(sub) {
   ).sign(SECRET);
 }
 
-/** pusher-js, loaded only for its kind. */
-const PusherJs = kind === "pusher" ? (await import("pusher-js")).default : null;
+/**
+ * pusher-js, loaded only for its kinds: `pusher` is its Node build, which
+ * brings its own WebSocket (faye-websocket, bundled in); `pusher-js-ws` is its
+ * Worker build, the browsers' code path on the platform's WebSocket, given
+ * `ws` as that WebSocket: pusher-js's own cost without its Node transport's.
+ */
+const PusherJs = kind === "pusher"
+  ? (await import("pusher-js")).default
+  : kind === "pusher-js-ws"
+  ? await (async () => {
+    globalThis.self ??= globalThis; // the Worker build's timers and console
+    globalThis.WebSocket ??= WebSocket;
+    const module = await import("pusher-js/dist/worker/pusher.worker.js");
+    return module.default.default ?? module.default;
+  })()
+  : null;
 
 /** One pusher-js client (the Node build), as a Laravel or Pusher back end's users run it. */
 function openPusherJs(resolve, reject) {
@@ -51,6 +65,30 @@ function openPusherJs(resolve, reject) {
       close: () => client.disconnect(),
     }));
   client.connection.bind("failed", () => reject(new Error("pusher-js failed to connect")));
+}
+
+/** Kiln's own client library (`RealtimeClient`, over `ws` as Node 20 needs), loaded only for its kind. */
+const RealtimeClient = kind === "kiln-client"
+  ? (await import("@kiln/core/realtime")).RealtimeClient
+  : null;
+
+/**
+ * One `RealtimeClient`: the library-to-library peer of pusher-js, where the
+ * `kiln` kind's bare `ws` clients are the peer of `pusher-frames`.
+ */
+function openKilnClient(token, resolve, reject) {
+  const client = new RealtimeClient({
+    url: `ws://127.0.0.1:${port}/ws`,
+    token: () => token,
+    WebSocket,
+    heartbeatInterval: 600_000, // as pusher-js's activityTimeout here: no pings mid-run
+  });
+  client.on("message", (message) => onData(message.data));
+  client.connect().then(() =>
+    resolve({
+      subscribe: (channel) => client.subscribe(channel),
+      close: () => client.close(),
+    }), reject);
 }
 
 /** A bare `ws` client speaking Pusher's frames: the Pusher server's cost without pusher-js's. */
@@ -78,8 +116,9 @@ function openPusherFrames(resolve, reject) {
 /** Opens one client and waits until the server has accepted it (welcome or connect). */
 function open(token) {
   return new Promise((resolve, reject) => {
-    if (kind === "pusher") return openPusherJs(resolve, reject);
+    if (kind === "pusher" || kind === "pusher-js-ws") return openPusherJs(resolve, reject);
     if (kind === "pusher-frames") return openPusherFrames(resolve, reject);
+    if (kind === "kiln-client") return openKilnClient(token, resolve, reject);
     if (kind === "socketio") {
       const socket = io(`http://127.0.0.1:${port}`, {
         transports: ["websocket"],
@@ -147,6 +186,30 @@ function command(text) {
   });
 }
 
+/**
+ * With KILN_BENCH_PROFILE set, V8's CPU profiler runs during the fan-out
+ * repeats only (not the upgrades, subscribes or burst), one profile per size.
+ */
+const profiling = process.env.KILN_BENCH_PROFILE
+  ? await (async () => {
+    const { Session } = await import("node:inspector");
+    const session = new Session();
+    session.connect();
+    const post = (method, params) =>
+      new Promise((resolve, reject) =>
+        session.post(method, params, (error, result) => error ? reject(error) : resolve(result))
+      );
+    await post("Profiler.enable");
+    await post("Profiler.setSamplingInterval", { interval: 100 });
+    return {
+      start: () => post("Profiler.start"),
+      pause: () => post("Profiler.stop").then(({ profile }) => profile),
+    };
+  })()
+  : null;
+/** Each size's profile, written at the end as `<KILN_BENCH_PROFILE>-<size>.cpuprofile`. */
+const profiles = {};
+
 const quantile = (sorted, q) =>
   sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 const round = (value) => Math.round(value * 100) / 100;
@@ -168,6 +231,7 @@ for (const size of [...sizes].sort((a, b) => a - b)) {
   const times = [];
   const serverTimes = [];
   for (let repeat = 0; repeat < warmup + repeats; repeat++) {
+    if (repeat === warmup) await profiling?.start();
     const id = ++seq;
     let count = 0;
     const started = performance.now();
@@ -183,6 +247,7 @@ for (const size of [...sizes].sort((a, b) => a - b)) {
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  if (profiling) profiles[size] = await profiling.pause();
   times.sort((a, b) => a - b);
   serverTimes.sort((a, b) => a - b);
   result.fanout[size] = {
@@ -230,6 +295,12 @@ result.upgrades = {
 
 for (const client of clients) client.close();
 control.close();
+if (profiling) {
+  const { writeFileSync } = await import("node:fs");
+  for (const [size, profile] of Object.entries(profiles)) {
+    writeFileSync(`${process.env.KILN_BENCH_PROFILE}-${size}.cpuprofile`, JSON.stringify(profile));
+  }
+}
 console.log(JSON.stringify(result));
 // socket.io-client keeps timers alive for a while after disconnect.
 setTimeout(() => process.exit(0), 200).unref();
