@@ -19,8 +19,16 @@
  * Kiln, measuring redis-server's CPU time per job (`INFO cpu`), steadier than
  * jobs/s on a loaded machine.
  *
+ * With `--flow`, it runs instead `--jobs` jobs of 1 ms over 100 keys under
+ * `concurrency: { limit: 5 }` (dispatched key after key, the worst order for
+ * a per-key limit), beside the same jobs without a limit, and reports jobs/s
+ * and the most jobs of one key seen running at once (it fails above 5). Give
+ * the worker more slots than 100 keys × 5 can fill (`--concurrency 500`) so the
+ * limit binds: with fewer slots than keys, fairness alone keeps each key near one.
+ *
  * ```sh
  * deno run -A bench/queue.ts [--jobs 20000] [--samples 2000] [--search 100000]
+ * deno run -A bench/queue.ts --flow --jobs 10000 --concurrency 500
  * git worktree add /tmp/q_before dc8e823^
  * deno run -A bench/queue.ts --jobs 10000 --rounds 3 --before /tmp/q_before/src/queue/mod.ts
  * ```
@@ -52,6 +60,7 @@ const { values } = parseArgs({
     search: { type: "string", default: "100000" },
     rounds: { type: "string", default: "0" },
     before: { type: "string" },
+    flow: { type: "boolean", default: false },
   },
 });
 const SEARCH_JOBS = Number(values.search);
@@ -362,10 +371,77 @@ async function redisCpuRounds(redisUrl: string, redisPort: number, redis: Redis)
   return { jobs: JOBS, "[jobsPerSecond, redisCpuMicrosecondsPerJob]": runs };
 }
 
+/** Per-key concurrency: 100 keys, limit 5, jobs of 1 ms, beside the same jobs unlimited. */
+async function benchFlow(redis: Redis) {
+  const KEYS = 100;
+  const LIMIT = 5;
+  const perKey = Math.ceil(JOBS / KEYS);
+  const flowPayloads = Array.from({ length: JOBS }, (_, n) => ({ n }));
+  const run = async (limited: boolean, prefix: string) => {
+    const running = new Map<number, number>();
+    let most = 0;
+    const job = defineJob({
+      name: "flow",
+      schema,
+      maxRetries: 0,
+      ...(limited
+        ? {
+          concurrency: { key: (p: { n: number }) => `k${Math.floor(p.n / perKey)}`, limit: LIMIT },
+        }
+        : {}),
+      async handle({ n }) {
+        const key = Math.floor(n / perKey);
+        const now = (running.get(key) ?? 0) + 1;
+        running.set(key, now);
+        most = Math.max(most, now);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        running.set(key, running.get(key)! - 1);
+      },
+    });
+    const queue = new Queue({
+      backend: new RedisBackend({ redis, prefix }),
+      retain: { completed: false },
+      search: false,
+      metrics: false,
+    });
+    await queue.dispatchMany(job, flowPayloads);
+    const worker = new Worker(queue, {
+      jobs: [job],
+      concurrency: CONCURRENCY,
+      logger: silentLogger,
+    });
+    let completed = 0;
+    const seconds = await timed(async () => {
+      completed = (await worker.drain()).completed;
+    });
+    if (completed !== JOBS) throw new Error(`completed ${completed} of ${JOBS}`);
+    if (limited && most > LIMIT) throw new Error(`a key ran ${most} jobs at once (limit ${LIMIT})`);
+    return { jobsPerSecond: Math.round(JOBS / seconds), mostRunningPerKey: most };
+  };
+  const plain = await run(false, "bench-flow-plain");
+  const limited = await run(true, "bench-flow-limited");
+  return {
+    keys: KEYS,
+    limit: LIMIT,
+    unlimited: plain,
+    limited,
+    limitedVsUnlimited: round(limited.jobsPerSecond / plain.jobsPerSecond),
+  };
+}
+
 await using stack = await startRedisStack();
 const redisBackend = (tag: string) => (name: string) =>
   new RedisBackend({ redis: stack.redis, prefix: `bench-${tag}-${name}` });
-const results = Number(values.rounds) > 0
+const results = values.flow
+  ? {
+    benchmark: "queue flow control (100 keys, concurrency limit 5, Redis over HTTP)",
+    jobs: JOBS,
+    concurrency: CONCURRENCY,
+    runtime: `deno ${Deno.version.deno}`,
+    loadAverage: (await Deno.readTextFile("/proc/loadavg").catch(() => "")).trim(),
+    ...await benchFlow(stack.redis),
+  }
+  : Number(values.rounds) > 0
   ? {
     benchmark: "queue (Redis CPU per job, alternating runs)",
     concurrency: CONCURRENCY,
