@@ -1,10 +1,10 @@
 /**
  * One unfinished upload in object storage, open for appending. Bytes gather
- * in one buffer of `partSize`; a full buffer becomes the next part (R2 wants
- * every part but the last the same size, S3 at least 5 MiB), so a request
- * holds at most one part in memory and has at most one in flight. What is
- * left when the request ends is the tail, kept as `<key>.part` and read back
- * by the next request.
+ * in a buffer of `partSize`; a full buffer becomes the next part (R2 wants
+ * every part but the last the same size, S3 at least 5 MiB) and is sent while
+ * the next bytes gather in a second buffer, so a request holds at most two
+ * parts in memory, one of them in flight. What is left when the request ends
+ * is the tail, kept as `<key>.part` and read back by the next request.
  *
  * Nothing is recorded until `release()`: parts sent by this handle are listed
  * in `<key>.info` only then, so `rollback()` to where the handle started just
@@ -44,14 +44,26 @@ export class ObjectChunkedUpload implements ChunkedUpload {
   /** Where the handle was opened, which `rollback()` can return to. */
   #opened: MultipartProgress;
   #uploadId: string | null;
+  /** The parts sent and answered, in order. */
   #parts: UploadedPart[];
-  #buffer: Uint8Array<ArrayBuffer>;
-  #bufferLent = true;
+  /** The part being sent (at most one), and the buffer it is sent from. */
+  #flight: { buffer: Uint8Array<ArrayBuffer>; done: Promise<UploadedPart> } | null = null;
+  /** The buffer bytes gather in; `null` until the next byte after a part left in it. */
+  #buffer: Uint8Array<ArrayBuffer> | null;
+  /** A buffer whose part was answered, ready to fill again. */
+  #spare: Uint8Array<ArrayBuffer> | null = null;
+  /** Every buffer taken from the pool, given back when the handle closes. */
+  #lent: ArrayBuffer[] = [];
   #filled: number;
   /** The tail in `#buffer` is still the one stored as `<key>.part`. */
   #tailStored = true;
   #recorded: boolean;
   #closed = false;
+  /**
+   * A part failed to send: what the handle holds no longer lines up with the
+   * parts, so it records nothing and the upload stays as it was opened.
+   */
+  #broken = false;
 
   constructor(context: ObjectUploadContext, path: string, key: string, opened: OpenedUpload) {
     this.#context = context;
@@ -60,8 +72,7 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     this.#opened = opened.progress;
     this.#uploadId = opened.progress.uploadId;
     this.#parts = [...opened.progress.parts];
-    // The pool has no limit, so take() always lends one.
-    this.#buffer = new Uint8Array(context.buffers.take()!);
+    this.#buffer = this.#lend();
     this.#buffer.set(opened.tail);
     this.#filled = opened.tail.byteLength;
     this.#recorded = opened.recorded;
@@ -70,13 +81,15 @@ export class ObjectChunkedUpload implements ChunkedUpload {
   }
 
   get offset(): number {
-    return this.#parts.length * this.#context.partSize + this.#filled;
+    return (this.#parts.length + (this.#flight ? 1 : 0)) * this.#context.partSize + this.#filled;
   }
 
   async append(chunk: Uint8Array): Promise<void> {
     this.#assertOpen();
     let from = 0;
     while (from < chunk.byteLength) {
+      this.#buffer ??= this.#spare ?? this.#lend();
+      if (this.#buffer === this.#spare) this.#spare = null;
       const take = Math.min(chunk.byteLength - from, this.#buffer.byteLength - this.#filled);
       this.#buffer.set(chunk.subarray(from, from + take), this.#filled);
       this.#filled += take;
@@ -88,6 +101,7 @@ export class ObjectChunkedUpload implements ChunkedUpload {
 
   async rollback(offset: number): Promise<void> {
     this.#assertOpen();
+    await this.#settle();
     if (!Number.isInteger(offset) || offset < this.#opened.offset || offset > this.offset) {
       throw new RangeError(
         `Rollback offset must be between ${this.#opened.offset} and ${this.offset}, got ${offset}`,
@@ -106,6 +120,8 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     // Forget this handle's parts and read the stored tail back.
     this.#parts = [...this.#opened.parts];
     const tail = await readTail(this.#context.bucket, this.#key, this.#opened, this.path);
+    this.#buffer ??= this.#spare ?? this.#lend();
+    if (this.#buffer === this.#spare) this.#spare = null;
     this.#buffer.set(tail);
     this.#filled = tail.byteLength;
     this.#tailStored = true;
@@ -115,9 +131,11 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      await this.#record();
+      // A part that fails now is thrown, and nothing is recorded: the bytes after it are not kept.
+      await this.#settle();
+      if (!this.#broken) await this.#record();
     } finally {
-      this.#giveBuffer();
+      this.#giveBuffers();
     }
   }
 
@@ -129,7 +147,7 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     if (unchanged && this.#recorded) return;
     let tail: string | null = this.#tailStored ? this.#opened.tail : null;
     if (!this.#tailStored && this.#filled > 0) {
-      tail = await bucket.put(tailKey(this.#key), this.#buffer.slice(0, this.#filled));
+      tail = await bucket.put(tailKey(this.#key), this.#buffer!.slice(0, this.#filled));
     }
     const current = await info.read(this.#key, this.path);
     await info.write(this.#key, {
@@ -150,18 +168,22 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     try {
       return await this.#complete();
     } finally {
-      this.#giveBuffer();
+      // A part that failed mid-way is awaited before its buffer goes back.
+      await this.#settle().catch(() => {});
+      this.#giveBuffers();
     }
   }
 
   /** Sends the last part and completes the multipart upload (or PUTs a small file whole). */
   async #complete(): Promise<StoredFile> {
     const { bucket, info } = this.#context;
+    await this.#settle();
     const size = this.offset;
     if (this.#uploadId === null) {
-      await bucket.put(this.#key, this.#buffer.slice(0, this.#filled));
+      await bucket.put(this.#key, this.#buffer!.slice(0, this.#filled));
     } else {
       if (this.#filled > 0) await this.#sendPart();
+      await this.#settle();
       await bucket.completeMultipart(this.#key, this.#uploadId, this.#parts);
     }
     await bucket.delete([tailKey(this.#key)]);
@@ -172,33 +194,74 @@ export class ObjectChunkedUpload implements ChunkedUpload {
 
   async abort(): Promise<void> {
     this.#closed = true;
-    this.#giveBuffer();
+    await this.#settle().catch(() => {});
+    this.#giveBuffers();
     await discardUpload(this.#context, this.#key, this.#uploadId);
   }
 
-  /** Returns the part buffer to the pool, once; nothing reads it after the handle closed. */
-  #giveBuffer(): void {
-    if (!this.#bufferLent) return;
-    this.#bufferLent = false;
-    this.#context.buffers.give(this.#buffer.buffer);
+  #lend(): Uint8Array<ArrayBuffer> {
+    // The pool has no limit, so take() always lends one.
+    const buffer = this.#context.buffers.take()!;
+    this.#lent.push(buffer);
+    return new Uint8Array(buffer);
   }
 
+  /** Returns the part buffers to the pool, once; nothing reads them after the handle closed. */
+  #giveBuffers(): void {
+    for (const buffer of this.#lent.splice(0)) this.#context.buffers.give(buffer);
+    this.#buffer = this.#spare = null;
+  }
+
+  /**
+   * Starts sending the buffer as the next part, after the part before it was
+   * answered, so bytes keep arriving into the other buffer while this one is
+   * sent: at most one part in flight and one filling, per request.
+   */
   async #sendPart(): Promise<void> {
+    await this.#settle();
     const { bucket } = this.#context;
-    this.#uploadId ??= await bucket.createMultipart(this.#key);
+    try {
+      this.#uploadId ??= await bucket.createMultipart(this.#key);
+    } catch (error) {
+      this.#broken = true;
+      throw error;
+    }
     const number = this.#parts.length + 1;
-    const bytes = this.#buffer.subarray(0, this.#filled);
-    const etag = await bucket.uploadPart(
-      { key: this.#key, uploadId: this.#uploadId, number },
-      bytes,
-    );
-    this.#parts.push({ number, etag });
+    const buffer = this.#buffer!;
+    const target = { key: this.#key, uploadId: this.#uploadId, number };
+    const done = bucket.uploadPart(target, buffer.subarray(0, this.#filled))
+      .then((etag) => ({ number, etag }));
+    // Its failure is taken up by the next #settle(); until then it is not unhandled.
+    done.catch(() => {});
+    this.#flight = { buffer, done };
+    this.#buffer = null;
     this.#filled = 0;
+  }
+
+  /** Waits for the part in flight and lists it; a failure breaks the handle. */
+  async #settle(): Promise<void> {
+    const flight = this.#flight;
+    if (!flight) return;
+    try {
+      this.#parts.push(await flight.done);
+    } catch (error) {
+      this.#broken = true;
+      throw error;
+    } finally {
+      this.#flight = null;
+      this.#spare = flight.buffer;
+    }
   }
 
   #assertOpen(): void {
     if (this.#closed) {
       throw new UploadError("UPLOAD_CLOSED", `The upload of ${this.path} is already closed`);
+    }
+    if (this.#broken) {
+      throw new UploadError(
+        "UPLOAD_STORE_FAILED",
+        `A part of ${this.path} failed to send; reopen the upload to continue`,
+      );
     }
   }
 }
