@@ -14,6 +14,7 @@ import type {
   WorkflowMark,
 } from "./backend.ts";
 import type { RedisReply } from "../redis/redis_like.ts";
+import { unexpected } from "./_replies.ts";
 
 /** A job encoded in full for a script to enqueue later: id, record, band, labels ("" unindexed). */
 export interface Template {
@@ -68,15 +69,27 @@ function text(reply: RedisReply): string | null {
   return reply === null || reply === undefined ? null : String(reply);
 }
 
+/** A stored record's JSON: a record no dispatcher wrote is a `RedisError` (`REDIS_UNEXPECTED_REPLY`). */
+function parsed<T>(what: string, json: string, valid: (value: T) => boolean): T {
+  let value: T;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw unexpected(what, json);
+  }
+  if (value === null || typeof value !== "object" || !valid(value)) throw unexpected(what, json);
+  return value;
+}
+
 /** A chain's info from HMGET of its record, step, state, finish time and failure. */
 export function decodeChainInfo(queue: string, id: string, row: RedisReply[]): ChainInfo | null {
   const [record, step, state, finished, failed] = row.map(text);
   if (record === null) return null;
-  const chain = JSON.parse(record) as {
-    steps: Template[];
-    catch?: Template;
-    createdAt: number;
-  };
+  const chain = parsed<{ steps: Template[]; catch?: Template; createdAt: number }>(
+    "chainInfo",
+    record,
+    (value) => Array.isArray(value.steps),
+  );
   return {
     id,
     queue,
@@ -85,7 +98,7 @@ export function decodeChainInfo(queue: string, id: string, row: RedisReply[]): C
     steps: chain.steps.length,
     jobIds: chain.steps.map((t) => t.i),
     catchId: chain.catch?.i ?? null,
-    failed: failed === null ? null : JSON.parse(failed) as ChainFailure,
+    failed: failed === null ? null : parsed<ChainFailure>("chainInfo", failed, () => true),
     createdAt: chain.createdAt,
     finishedAt: finished === null ? null : Number(finished),
   };
@@ -95,7 +108,11 @@ export function decodeChainInfo(queue: string, id: string, row: RedisReply[]): C
 export function decodeBatchInfo(queue: string, id: string, row: RedisReply[]): BatchInfo | null {
   const [settings, total, pending, completed, failed, cancelled, finished] = row.map(text);
   if (settings === null) return null;
-  const batch = JSON.parse(settings) as { name: string | null; createdAt: number };
+  const batch = parsed<{ name: string | null; createdAt: number }>(
+    "batchInfo",
+    settings,
+    () => true,
+  );
   return batchInfo({
     id,
     queue,

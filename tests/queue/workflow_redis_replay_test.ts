@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { UpstashRedis } from "../../src/redis/mod.ts";
 import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { Keyspace } from "../../src/redis/keys.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { quietWorker } from "./_helpers.ts";
 
@@ -67,4 +68,29 @@ Deno.test("chains and batches with every request delivered twice (a retried HTTP
   assert.deepEqual([done?.total, done?.completed, done?.pending], [1_501, 1_501, 0]);
   // A replayed cancel of a finished batch changes nothing.
   assert.equal(await queue.cancelBatch(batch.id), false);
+});
+
+Deno.test("forged chain and batch records (not JSON, wrong shapes) do not fail the scripts that complete their jobs: the jobs complete, nothing is enqueued from them", async () => {
+  await using stack = await startRedisStack();
+  const prefix = "wfforged";
+  const queue = new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix }) });
+  const seen: string[] = [];
+  const step = defineJob({ name: "step", schema: v.string(), handle: (s) => void seen.push(s) });
+  const chain = await queue.chain([[step, "a"], [step, "b"]]);
+  const batch = await queue.batch([[step, "m1"], [step, "m2"]], { then: [step, "then"] });
+  const workflows = new Keyspace("default", prefix).key("workflows");
+  // Someone with access to Redis overwrites the records.
+  await stack.redis.hset(workflows, {
+    [`c\0${chain.id}`]: "{not json",
+    [`b\0${batch.id}`]: JSON.stringify({ ok: { i: 42, r: null } }),
+  });
+  const summary = await quietWorker(queue, { jobs: [step] }).drain();
+  assert.deepEqual(seen.sort(), ["a", "m1", "m2"]);
+  assert.deepEqual([summary.completed, summary.failed], [3, 0]);
+  const counts = await queue.counts();
+  assert.deepEqual([counts.ready, counts.active, counts.failed], [0, 0, 0]);
+  // The batch's counters still moved; its forged callback was not enqueued.
+  assert.deepEqual((await queue.batchInfo(batch.id))?.completed, 2);
+  // Reading a forged record is a typed error, not a guess.
+  await assert.rejects(queue.chainInfo(chain.id), { code: "REDIS_UNEXPECTED_REPLY" });
 });

@@ -79,7 +79,7 @@ local function addMembers()
   local pending = redis.call("HINCRBY", q.workflows, base .. SEP .. "p", added + hold)
   if pending == 0 then
     local failed = tonumber(redis.call("HGET", q.workflows, base .. SEP .. "f")) or 0
-    wfBatchDone(id, cjson.decode(redis.call("HGET", q.workflows, base)), failed, now, keep)
+    wfBatchDone(id, wfRecord(base) or {}, failed, now, keep)
   end
 end
 
@@ -129,8 +129,7 @@ for _, member in ipairs(members) do
   end
 end
 redis.call("HSET", q.workflows, base .. SEP .. "x", now, base .. SEP .. "p", 0)
-local batch = cjson.decode(redis.call("HGET", q.workflows, base))
-wfCallback(batch, "fin", ',"bx":1')
+wfCallback(wfRecord(base) or {}, "fin", ',"bx":1')
 wfFinish("b", id, now, keep)
 flushMetrics(now)
 return answer(1)

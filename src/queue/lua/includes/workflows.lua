@@ -17,6 +17,11 @@ local FINISHED = "\255"
 -- Enqueues a template's job, with `extra` JSON fields appended to its record; a job
 -- whose id exists is left alone, so each callback and step is enqueued at most once.
 local function wfEnqueue(tpl, extra)
+  -- A template that is not one the dispatcher wrote (a forged hash field) enqueues nothing.
+  if type(tpl) ~= "table" or type(tpl.i) ~= "string" or type(tpl.r) ~= "string"
+    or string.sub(tpl.r, -1) ~= "}" or type(tpl.l) ~= "string" or not tonumber(tpl.b) then
+    return
+  end
   if redis.call("HEXISTS", q.jobs, tpl.i) == 1 then return end
   local record = tpl.r
   if extra ~= "" then record = string.sub(record, 1, -2) .. extra .. "}" end
@@ -57,6 +62,17 @@ local function wfFinish(kind, id, now, keep)
   end
 end
 
+-- A workflow's stored JSON, or nil when it is missing or not what a dispatcher wrote:
+-- a forged field must not fail the script that completes a job (Redis keeps the writes
+-- a failing script already made).
+local function wfRecord(field)
+  local raw = redis.call("HGET", q.workflows, field)
+  if not raw then return nil end
+  local ok, record = pcall(cjson.decode, raw)
+  if ok and type(record) == "table" then return record end
+  return nil
+end
+
 -- The last error kept for a job, as JSON.
 local function wfLastError(id)
   local list = redis.call("HGET", q.errors, id)
@@ -71,15 +87,16 @@ end
 -- finish the chain; a step that did not complete fails it and enqueues its catch.
 local function wfChainStep(cid, id, ok, data, now, keep)
   local base = "c" .. SEP .. cid
-  local raw = redis.call("HGET", q.workflows, base)
-  if not raw then return end
-  local chain = cjson.decode(raw)
-  local pos = tonumber(redis.call("HGET", q.workflows, base .. SEP .. "p"))
+  local chain = wfRecord(base)
+  if not chain or type(chain.steps) ~= "table" then return end
+  local pos = tonumber(redis.call("HGET", q.workflows, base .. SEP .. "p")) or #chain.steps
   if ok then
     if pos < #chain.steps then
       local step = chain.steps[pos + 1]
       wfEnqueue(step, ',"pv":' .. (data ~= "" and data or "null"))
-      redis.call("HSET", q.workflows, base .. SEP .. "p", pos + 1, "j" .. SEP .. step.i, "c" .. SEP .. cid)
+      if type(step) == "table" and type(step.i) == "string" then
+        redis.call("HSET", q.workflows, base .. SEP .. "p", pos + 1, "j" .. SEP .. step.i, "c" .. SEP .. cid)
+      end
     else
       redis.call("HSET", q.workflows, base .. SEP .. "s", "completed")
       wfFinish("c", cid, now, keep)
@@ -108,6 +125,7 @@ end
 -- the callback, in this same script, so each runs exactly once.
 local function wfBatchMember(bid, id, ok, now, keep)
   local base = "b" .. SEP .. bid
+  if redis.call("HEXISTS", q.workflows, base) == 0 then return end
   redis.call("ZREM", q.members, bid .. SEP .. id)
   local pending = redis.call("HINCRBY", q.workflows, base .. SEP .. "p", -1)
   local failed
@@ -118,9 +136,8 @@ local function wfBatchMember(bid, id, ok, now, keep)
     failed = redis.call("HINCRBY", q.workflows, base .. SEP .. "f", 1)
   end
   if (ok or failed > 1) and pending > 0 then return end
-  local raw = redis.call("HGET", q.workflows, base)
-  if not raw then return end
-  local batch = cjson.decode(raw)
+  local batch = wfRecord(base)
+  if not batch then return end
   if not ok and failed == 1 and not batch.allow then wfCallback(batch, "ko", "") end
   if pending == 0 then wfBatchDone(bid, batch, failed, now, keep) end
 end
