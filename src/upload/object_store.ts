@@ -40,7 +40,7 @@ export interface ObjectStoreOptions {
   /**
    * Bytes per multipart part, every part but the last: at least 5 MiB (S3
    * and R2 refuse smaller ones) and at most 4 GiB. A request holds at most
-   * one part in memory.
+   * two parts in memory: one being sent, the next filling.
    *
    * @default 8 * 1024 * 1024
    */

@@ -42,7 +42,7 @@ export interface R2StoreOptions extends ObjectStoreOptions {
  * `partSize` bytes but the last (R2 refuses anything else), the bytes after
  * the last full part wait in `<id>.part`, and the part list, offset and tus
  * record live in `<id>.info`: a request in any isolate can resume the upload.
- * A request holds at most one part in memory.
+ * A request holds at most two parts in memory: one sent while the next fills.
  *
  * Locks are per isolate; for uploads that several requests may write at once
  * from different isolates, pass a `RedisUploadState` as `uploads({ state })`.

@@ -65,7 +65,8 @@ export interface S3StoreOptions extends ObjectStoreOptions {
  * last; the bytes after the last full part wait in `<id>.part` until the next
  * request, and the part list, offset and tus record live in `<id>.info`, so a
  * restart (or another instance) loses nothing, and ListParts is never needed.
- * A request holds at most one part in memory and sends one at a time.
+ * A request holds at most two parts in memory and sends one at a time, the
+ * next filling while the last is sent.
  *
  * Termination and `cleanupExpired()` abort the multipart upload, so its parts
  * stop costing storage; a bucket lifecycle rule that aborts incomplete
