@@ -76,3 +76,62 @@ Deno.test("a batch's callbacks run exactly once when the worker process running 
   const info = await queue.batchInfo(batch.id);
   assert.deepEqual([info?.completed, info?.failed, info?.pending], [12, 0, 0]);
 });
+
+Deno.test("a chain moves on exactly once when the worker process running a step is SIGKILLed after the step's work and before reporting it", async () => {
+  await using stack = await startRedisStack();
+  const prefix = "wfcrashchain";
+  const backend = new RedisBackend({ redis: stack.redis, prefix });
+  const queue = new Queue({ backend });
+  const previous: unknown[] = [];
+  const step = defineJob({
+    name: "step",
+    schema: v.number(),
+    maxRetries: 0,
+    async handle(n, ctx) {
+      previous.push(ctx.previous);
+      await stack.redis.hincrby(`${prefix}:runs`, `s${n}`, 1);
+      return n * 10;
+    },
+  });
+  const HANG = 3;
+  const chain = await queue.chain([1, 2, 3, 4, 5].map((n) => [step, n] as const));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", WORKER, stack.gatewayUrl, stack.token, prefix, String(HANG)],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  await waitFor(
+    async () => Number(await stack.redis.hget(`${prefix}:runs`, `s${HANG}`)) === 1,
+    20_000,
+  );
+  child.kill("SIGKILL");
+  assert.equal((await child.status).signal, "SIGKILL");
+  assert.equal((await queue.chainInfo(chain.id))?.step, HANG, "step 4 not dispatched yet");
+  const leases = await stack.redis.hgetall<Record<string, string>>(
+    new Keyspace("default", prefix).key("leases"),
+  ) ?? {};
+  const held = Object.entries(leases).map(([id, token]) => ({ id, token: String(token) }));
+  assert.deepEqual(held.map(({ id }) => id), [chain.jobIds[HANG - 1]]);
+  assert.deepEqual(await backend.extend("default", held, 0, 0), []);
+
+  const a = quietWorker(queue, { jobs: [step], concurrency: 4, maxPollInterval: 100 });
+  const twin = new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix }) });
+  const b = quietWorker(twin, { jobs: [step], concurrency: 4, maxPollInterval: 100 });
+  await a.start();
+  await b.start();
+  try {
+    await waitFor(async () => (await queue.chainInfo(chain.id))?.state === "completed", 10_000);
+    await sleep(300); // room for a duplicate to show up, were there one
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+  assert.deepEqual(await stack.redis.hgetall(`${prefix}:runs`), {
+    s1: 1,
+    s2: 1,
+    s3: 2,
+    s4: 1,
+    s5: 1,
+  });
+  // The steps that ran here read the step before's result.
+  assert.deepEqual(previous, [20, 30, 40]);
+});
