@@ -5,15 +5,23 @@
  * (through the test harness) and prints one JSON document to stdout.
  *
  * ```sh
- * deno run -A bench/redis_http.ts [--seconds 2] [--latency-samples 2000]
+ * deno run -A bench/redis_http.ts [--seconds 2] [--latency-samples 2000] [--before <dir>]
  * ```
+ *
+ * `--before` (or `REDIS_HTTP_BEFORE`, for `deno task bench redis_http`) names a checkout
+ * of an earlier build to run beside this one (see `beforeComparison`).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { createClient } from "redis";
-import { createRedisClient, findFreePort, startRedisStack } from "../tests/support/redis_stack.ts";
+import {
+  createRedisClient,
+  launchGateway,
+  startRedisStack,
+  stopProcess,
+} from "../tests/support/redis_stack.ts";
 
 type Op = () => Promise<unknown>;
 
@@ -22,6 +30,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "2" },
     "latency-samples": { type: "string", default: "2000" },
+    before: { type: "string", default: Deno.env.get("REDIS_HTTP_BEFORE") },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -268,49 +277,60 @@ const independent = {
 };
 
 /**
- * The gateway's single-command route on its own Redis client and on node-redis, each in
- * its own process under the same raw HTTP/1.1 load at 64 connections, alternating, three
- * rounds; the medians decide whether the gateway moves onto node-redis (at most 10% slower).
+ * The gateway against an earlier build of itself (issue 11: its Redis side moved onto
+ * node-redis, at most 10% slower at 64 connections allowed). `--before <dir>` names a
+ * checkout of the earlier build, e.g. `git worktree add /tmp/gw_before <commit>`; both
+ * run as subprocesses in front of the same Redis, under the same raw HTTP/1.1 load,
+ * alternating, three rounds, and the medians are compared.
  */
-async function clientComparison(): Promise<Record<string, unknown>> {
-  const server = new URL("./_redis_http/client_server.ts", import.meta.url).pathname;
-  const rates: Record<string, number[]> = { ours: [], "node-redis": [] };
+async function beforeComparison(): Promise<Record<string, unknown> | null> {
+  const dir = values.before;
+  if (dir === undefined) return null;
+  const scripts: Record<string, string> = {
+    now: new URL("../scripts/redis_http.ts", import.meta.url).pathname,
+    before: `${dir}/scripts/redis_http.ts`,
+  };
+  const rates: Record<string, number[]> = { now: [], before: [] };
+  const p50: Record<string, number[]> = { now: [], before: [] };
   for (let round = 0; round < 3; round++) {
-    for (const kind of ["ours", "node-redis"]) {
-      const port = findFreePort();
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", server, kind, String(port), stack.redisUrl],
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      await reader.read(); // the listening line
+    for (const build of ["before", "now"]) {
+      const gateway = await launchGateway([
+        "run",
+        "-A",
+        scripts[build],
+        "--port",
+        "0",
+        "--redis",
+        stack.redisUrl,
+        "--token",
+        stack.token,
+      ]);
+      const one = await openRawHttpClient(gateway.url, "/", getBody);
+      p50[build].push((await measureLatency(one.op)).p50);
+      one.close();
       const clients = await Promise.all(
-        Array.from(
-          { length: 64 },
-          () => openRawHttpClient(`http://127.0.0.1:${port}`, "/", getBody),
-        ),
+        Array.from({ length: 64 }, () => openRawHttpClient(gateway.url, "/", getBody)),
       );
-      rates[kind].push(await measureThroughputPerWorker(clients.map((c) => c.op)));
+      rates[build].push(await measureThroughputPerWorker(clients.map((c) => c.op)));
       for (const c of clients) c.close();
-      child.kill();
-      await reader.cancel();
-      await child.status;
+      await stopProcess(gateway.process, "SIGTERM");
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const ours = median(rates.ours);
-  const nodeRedis = median(rates["node-redis"]);
+  const now = median(rates.now);
+  const before = median(rates.before);
   return {
+    before: dir,
     clients: 64,
-    rounds: rates,
-    median_ours: ours,
-    median_node_redis: nodeRedis,
-    node_redis_cost: round(1 - nodeRedis / ours),
-    move_to_node_redis: nodeRedis >= 0.9 * ours,
+    rounds_commands_per_second: rates,
+    rounds_p50_ms: p50,
+    median_now: now,
+    median_before: before,
+    cost: round(1 - now / before),
+    within_10_percent: now >= 0.9 * before,
   };
 }
-const redisClients = await clientComparison();
+const redisClients = await beforeComparison();
 
 const overheadP50 = round(latency.gateway_fetch.p50 - latency.tcp_node_redis.p50);
 const fetch64 = throughput.clients_64.gateway_fetch;
@@ -330,8 +350,9 @@ console.log(JSON.stringify(
     pipelined_commands_per_second: pipelined,
     // C load generators on both sides, so neither figure is capped by a JavaScript client.
     independent_load_generators_64_clients: independent,
-    // Issue 11: would the gateway keep its throughput on node-redis? (same route, same load)
-    redis_client_single_command_64_clients: redisClients,
+    // This build beside an earlier one (--before), same route, same load, alternating.
+    gateway_beside_before_64_clients: redisClients ??
+      { note: "pass --before <checkout of an earlier build> to compare" },
     targets: {
       gateway_p50_overhead_ms: { measured: overheadP50, target: 0.3, met: overheadP50 <= 0.3 },
       gateway_commands_per_second_at_64_clients: {

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { CommandArgs } from "./resp_encoder.ts";
-import type { RespValue } from "./resp_parser.ts";
+import type { CommandArgs } from "./redis_reply.ts";
+import type { RespValue } from "./redis_reply.ts";
 
 /** How one command is routed. */
 export interface CommandRoute {

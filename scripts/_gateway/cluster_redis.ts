@@ -19,7 +19,12 @@
  *   as Redis requires); a script on the master of its first key.
  * - Subscriptions go to any master: classic pub/sub is broadcast to the whole cluster.
  *
- * One pool of connections per master, as for a single Redis.
+ * One pool of node-redis connections per master, as for a single Redis. node-redis's own
+ * cluster client (`createCluster`) is not used: it routes one command at a time, and the
+ * gateway needs what it does not do: a pipeline split per master and answered in the
+ * request's order, commands run on every shard and combined by their `response_policy`,
+ * SCAN across masters, PUBLISH through the channel's master, a transaction checked for
+ * CROSSSLOT before anything runs, and retries limited to commands never sent.
  *
  * @module
  */
@@ -28,11 +33,14 @@ import { backoff } from "../../src/_backoff.ts";
 import { CommandRoutes } from "./cluster_commands.ts";
 import { type NodeAddress, redirectionOf, SlotMap, slotOfKey } from "./cluster_slot_map.ts";
 import type { RedisBackend } from "./redis_backend.ts";
-import { type RedisConnection, RedisUnavailableError } from "./redis_connection.ts";
+import { type RedisLink, urlAt } from "./redis_link.ts";
 import { RedisPool } from "./redis_pool.ts";
-import type { RedisEndpoint } from "./redis_url.ts";
-import { type CommandArgs, encodeCommands } from "./resp_encoder.ts";
-import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import {
+  type CommandArgs,
+  RedisErrorReply,
+  RedisUnavailableError,
+  type RespValue,
+} from "./redis_reply.ts";
 import { narrowedSession } from "./script_acl.ts";
 
 /**
@@ -79,11 +87,16 @@ interface Placed {
   command: CommandArgs;
 }
 
+/** @returns `host:port` of a `redis://` URL, the port 6379 when it names none */
+function addressOf(url: string): NodeAddress {
+  const { hostname, port } = new URL(url);
+  return `${hostname.replace(/^\[|\]$/g, "")}:${port || 6379}`;
+}
+
 /** Redis Cluster behind the gateway. */
 export class ClusterRedis implements RedisBackend {
-  readonly #seeds: RedisEndpoint[];
+  readonly #seeds: string[];
   readonly #sharedConnections: number;
-  readonly #maxReplyBytes: number;
   readonly #pools = new Map<NodeAddress, RedisPool>();
   /** What every node's connections run after authenticating (see `script_acl.ts`). */
   #session: ReadonlyArray<CommandArgs> = [];
@@ -95,17 +108,15 @@ export class ClusterRedis implements RedisBackend {
   /**
    * @param seeds nodes to read the cluster's slot table from (their user and password
    *   are used for every node)
-   * @param sharedConnections pipelined connections per master
-   * @param maxReplyBytes replies larger than this arrive as `OversizedReply`, unheld
+   * @param sharedConnections shared connections per master
    */
-  constructor(seeds: RedisEndpoint[], sharedConnections: number, maxReplyBytes = Infinity) {
+  constructor(seeds: string[], sharedConnections: number) {
     if (seeds.length === 0) throw new TypeError("A cluster needs at least one seed node");
-    if (seeds.some((seed) => seed.db !== 0)) {
+    if (seeds.some((seed) => !/^\/?(0)?$/.test(new URL(seed).pathname))) {
       throw new TypeError("A Redis Cluster has only database 0: drop the /db from --redis");
     }
     this.#seeds = seeds;
     this.#sharedConnections = sharedConnections;
-    this.#maxReplyBytes = maxReplyBytes;
   }
 
   async describe(): Promise<[RespValue, RespValue]> {
@@ -119,7 +130,7 @@ export class ClusterRedis implements RedisBackend {
   async narrowScripts(denied: ReadonlyArray<string>): Promise<string | undefined> {
     const seed = this.#seeds[0];
     const session = await narrowedSession(denied, seed);
-    const failed = await this.#poolFor(`${seed.hostname}:${seed.port}`).narrow(session);
+    const failed = await this.#poolFor(addressOf(seed)).narrow(session);
     if (failed !== undefined) return failed;
     // ACL users are per node: every node's connections create it in their handshake, so
     // a replica promoted after a failover has it from its first connection on.
@@ -178,7 +189,7 @@ export class ClusterRedis implements RedisBackend {
     let asking = false;
     for (let attempt = 0;; attempt++) {
       const pool = this.#poolFor(address);
-      let connection: RedisConnection;
+      let connection: RedisLink;
       try {
         connection = await pool.acquire();
       } catch (error) {
@@ -217,7 +228,7 @@ export class ClusterRedis implements RedisBackend {
     }
   }
 
-  async subscriber(channel?: string): Promise<RedisConnection> {
+  async subscriber(channel?: string): Promise<RedisLink> {
     await this.#ready();
     for (let attempt = 0;; attempt++) {
       // The channel's master, where PUBLISH to it goes: its messages arrive in order.
@@ -343,17 +354,17 @@ export class ClusterRedis implements RedisBackend {
     if (failed !== undefined) return failed;
     switch (combine) {
       case "agg_sum":
-        return replies.reduce<number>((sum, r) => sum + Number(r), 0);
+        return String(replies.reduce<bigint>((sum, r) => sum + BigInt(String(r)), 0n));
       case "agg_min":
-        return Math.min(...replies.map(Number));
+        return String(Math.min(...replies.map(Number)));
       case "agg_max":
-        return Math.max(...replies.map(Number));
+        return String(Math.max(...replies.map(Number)));
       case "agg_logical_and":
       case "agg_logical_or": {
         // Per position, 1 when every (and) or any (or) master answered 1: SCRIPT EXISTS.
         const arrays = replies as RespValue[][];
         const test = combine === "agg_logical_and" ? "every" : "some";
-        return arrays[0].map((_, i) => arrays[test]((a) => Number(a[i]) === 1) ? 1 : 0);
+        return arrays[0].map((_, i) => arrays[test]((a) => Number(a[i]) === 1) ? "1" : "0");
       }
       case "":
         // No policy (KEYS, RANDOMKEY): arrays are the shards' parts of one answer.
@@ -370,7 +381,7 @@ export class ClusterRedis implements RedisBackend {
    */
   async #send(address: NodeAddress | undefined, commands: CommandArgs[]): Promise<RespValue[]> {
     for (let attempt = 0;; attempt++) {
-      let connection: RedisConnection;
+      let connection: RedisLink;
       try {
         connection = await this.#poolFor(address).sharedReady();
       } catch (error) {
@@ -380,7 +391,7 @@ export class ClusterRedis implements RedisBackend {
         continue;
       }
       try {
-        return await connection.send(encodeCommands(commands), commands.length);
+        return await connection.commands(commands);
       } catch (error) {
         void this.#refresh().catch(() => {});
         throw error;
@@ -435,11 +446,8 @@ export class ClusterRedis implements RedisBackend {
   #lastHost = "127.0.0.1";
 
   /** Runs `work` on the first node that can be reached: known masters, then the seeds. */
-  async #withAnyNode(work: (connection: RedisConnection) => Promise<RespValue[]>) {
-    const candidates = [
-      ...this.#slots.masters,
-      ...this.#seeds.map((seed) => `${seed.hostname}:${seed.port}`),
-    ];
+  async #withAnyNode(work: (connection: RedisLink) => Promise<RespValue[]>) {
+    const candidates = [...this.#slots.masters, ...this.#seeds.map(addressOf)];
     let last: unknown;
     for (const address of new Set(candidates)) {
       try {
@@ -473,19 +481,7 @@ export class ClusterRedis implements RedisBackend {
     }
     let pool = this.#pools.get(address);
     if (pool === undefined) {
-      const split = address.lastIndexOf(":");
-      const seed = this.#seeds[0];
-      pool = new RedisPool(
-        {
-          hostname: address.slice(0, split).replace(/^\[|\]$/g, ""),
-          port: Number(address.slice(split + 1)),
-          username: seed.username,
-          password: seed.password,
-          db: 0,
-        },
-        this.#sharedConnections,
-        this.#maxReplyBytes,
-      );
+      pool = new RedisPool(urlAt(this.#seeds[0], address), this.#sharedConnections);
       if (this.#session.length > 0) pool.startSessionsWith(this.#session);
       this.#pools.set(address, pool);
     }

@@ -7,7 +7,7 @@
  */
 
 import calculateSlot from "cluster-key-slot";
-import type { RespValue } from "./resp_parser.ts";
+import type { RespValue } from "./redis_reply.ts";
 
 /** How many hash slots a Redis Cluster has. */
 export const SLOT_COUNT = 16_384;

@@ -21,8 +21,8 @@
  */
 
 import { connectionRefusal } from "./command_rules.ts";
-import type { CommandArgs } from "./resp_encoder.ts";
-import { RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import type { CommandArgs } from "./redis_reply.ts";
+import { RedisErrorReply, type RespValue } from "./redis_reply.ts";
 
 /** ACL categories whose commands an HTTP client may not run by default. */
 const REFUSED_CATEGORIES = ["@admin", "@dangerous"];

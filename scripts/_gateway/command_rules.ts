@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { CommandArgs } from "./resp_encoder.ts";
+import type { CommandArgs } from "./redis_reply.ts";
 
 /** A request the gateway refuses, with the HTTP status to answer it with. */
 export class HttpError extends Error {

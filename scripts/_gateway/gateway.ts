@@ -1,8 +1,7 @@
 /**
  * The gateway's HTTP side: routes Upstash REST requests (`/`, `/pipeline`, `/multi-exec`,
  * `/subscribe/…`, `/psubscribe/…`, and any other path as Upstash's path form of one
- * command, `/set/foo/bar`) onto the Redis connections held by a
- * {@linkcode RedisPool}. Hot paths write JSON as strings and encode each request's
+ * command, `/set/foo/bar`) onto the Redis behind it (a {@linkcode RedisBackend}). Hot paths write JSON as strings and encode each request's
  * commands in one buffer; every failure becomes a JSON `{"error": …}` with a 4xx/5xx
  * status, never a crash.
  *
@@ -12,14 +11,17 @@
 import { requestIsAuthorized } from "./bearer_auth.ts";
 import { CommandPolicy, parseAllowList } from "./command_policy.ts";
 import { HttpError, parseJsonBody, toCommand, toCommandList } from "./command_rules.ts";
-import { RedisUnavailableError } from "./redis_connection.ts";
 import { type RedisBackend, SingleRedis } from "./redis_backend.ts";
 import { ClusterRedis } from "./cluster_redis.ts";
-import { parseRedisUrl } from "./redis_url.ts";
-import { errorJson, replyToEnvelope, ReplyTooLargeError } from "./reply_json.ts";
+import { checkRedisUrl } from "./redis_link.ts";
+import {
+  type CommandArgs,
+  RedisErrorReply,
+  RedisUnavailableError,
+  type RespValue,
+} from "./redis_reply.ts";
+import { errorJson, replyToEnvelope, ReplyTooLargeError, utf8ByteLength } from "./reply_json.ts";
 import { pipelineResponse, tooLargeEnvelope } from "./reply_stream.ts";
-import { type CommandArgs, utf8ByteLength } from "./resp_encoder.ts";
-import { OversizedReply, RedisErrorReply, type RespValue } from "./resp_parser.ts";
 import { openSubscriptionStream, type SubscriptionKind } from "./subscription_stream.ts";
 import { type BodyLimits, readBodyText } from "./request_body.ts";
 import { pathCommand } from "./path_command.ts";
@@ -113,8 +115,6 @@ export interface Gateway extends AsyncDisposable {
 const JSON_HEADERS = { "content-type": "application/json" };
 const UNAUTHORIZED_HEADERS = { ...JSON_HEADERS, "www-authenticate": 'Bearer realm="redis"' };
 const BODY_PATHS = new Set(["/", "/pipeline", "/multi-exec"]);
-/** Replies up to this size are always held whole (see `respLimit`). */
-const MIN_HELD_REPLY_BYTES = 8 * 1024 * 1024;
 /** The methods Upstash answers a path-form command on. */
 const PATH_FORM_METHODS = new Set(["GET", "HEAD", "POST", "PUT"]);
 
@@ -191,7 +191,8 @@ function validateOptions(options: GatewayOptions): void {
  */
 export function startGateway(options: GatewayOptions): Promise<Gateway> {
   validateOptions(options);
-  const endpoints = [options.redisUrl].flat().map(parseRedisUrl);
+  const endpoints = [options.redisUrl].flat();
+  endpoints.forEach(checkRedisUrl);
   if (endpoints.length !== 1 && !options.cluster) {
     throw new TypeError("Several Redis URLs are seed nodes of a cluster: add --cluster");
   }
@@ -202,15 +203,9 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const maxReplyBytes = options.maxReplyBytes ?? 100 * 1024 * 1024;
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
-  // Redis's wire format can take up to twice the bytes of the JSON it becomes (":1\r\n"
-  // is "1,"), so a reply is held whole up to twice the response limit and read past
-  // beyond it; the JSON is measured against the limit itself. The gateway's own reads
-  // (COMMAND DOCS is about 170 KB on Redis 7.0, CLUSTER SLOTS grows with the cluster)
-  // must fit whatever the limit, or a small one would stop it from ever starting.
-  const respLimit = Math.max(2 * maxReplyBytes + 1024, MIN_HELD_REPLY_BYTES);
   const backend: RedisBackend = options.cluster
-    ? new ClusterRedis(endpoints, options.sharedConnections ?? 1, respLimit)
-    : new SingleRedis(endpoints[0], options.sharedConnections ?? 1, respLimit);
+    ? new ClusterRedis(endpoints, options.sharedConnections ?? 1)
+    : new SingleRedis(endpoints[0], options.sharedConnections ?? 1);
   const allowed = parseAllowList(options.allow ?? []);
   const streams = new Set<() => void>();
   const maxDedicated = options.maxDedicatedConnections ?? 1000;
@@ -342,7 +337,6 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
         : exec.message;
       return jsonResponse(errorJson(detail), 400);
     }
-    if (exec instanceof OversizedReply) limitedEnvelope(exec, base64); // throws: too large
     if (!Array.isArray(exec)) {
       return jsonResponse(errorJson("Transaction was aborted"), 409);
     }

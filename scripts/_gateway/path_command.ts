@@ -11,7 +11,7 @@
 
 import { HttpError } from "./command_rules.ts";
 import { type BodyLimits, readBodyText } from "./request_body.ts";
-import type { CommandArgs } from "./resp_encoder.ts";
+import type { CommandArgs } from "./redis_reply.ts";
 
 /** The query parameter Upstash accepts in place of the Authorization header. */
 export const TOKEN_PARAMETER = "_token";

@@ -6,11 +6,9 @@
  * @module
  */
 
-import type { RedisConnection } from "./redis_connection.ts";
+import type { RedisLink } from "./redis_link.ts";
 import { RedisPool } from "./redis_pool.ts";
-import type { RedisEndpoint } from "./redis_url.ts";
-import { type CommandArgs, encodeCommands } from "./resp_encoder.ts";
-import type { RespValue } from "./resp_parser.ts";
+import type { CommandArgs, RespValue } from "./redis_reply.ts";
 import { narrowedSession } from "./script_acl.ts";
 
 /** The Redis behind the gateway. */
@@ -18,7 +16,7 @@ export interface RedisBackend {
   /**
    * Runs `commands` and hands their replies to `onReply` in the commands' order.
    *
-   * @throws {import("./redis_connection.ts").RedisUnavailableError} when Redis cannot be
+   * @throws {import("./redis_reply.ts").RedisUnavailableError} when Redis cannot be
    *   reached or the connection breaks
    */
   run(commands: ReadonlyArray<CommandArgs>, onReply: (reply: RespValue) => void): Promise<void>;
@@ -34,7 +32,7 @@ export interface RedisBackend {
    * @param channel the channel it will SUBSCRIBE to, if any (a cluster picks the master
    *   PUBLISH to it goes through)
    */
-  subscriber(channel?: string): Promise<RedisConnection>;
+  subscriber(channel?: string): Promise<RedisLink>;
   /** Redis's replies to `COMMAND` and `COMMAND DOCS`, read once the gateway needs them. */
   describe(): Promise<[RespValue, RespValue]>;
   /**
@@ -50,29 +48,28 @@ export interface RedisBackend {
 }
 
 /**
- * One redis-server: plain commands and pipelines share a few pipelined connections,
+ * One redis-server: plain commands and pipelines share a few connections,
  * transactions borrow one, subscriptions get their own.
  */
 export class SingleRedis implements RedisBackend {
   readonly #pool: RedisPool;
-  readonly #endpoint: RedisEndpoint;
+  readonly #url: string;
 
   /**
-   * @param endpoint where Redis listens
-   * @param sharedConnections how many multiplexed connections carry plain commands
-   * @param maxReplyBytes replies larger than this arrive as `OversizedReply`, unheld
+   * @param url where Redis listens
+   * @param sharedConnections how many connections carry plain commands
    */
-  constructor(endpoint: RedisEndpoint, sharedConnections: number, maxReplyBytes = Infinity) {
-    this.#pool = new RedisPool(endpoint, sharedConnections, maxReplyBytes);
-    this.#endpoint = endpoint;
+  constructor(url: string, sharedConnections: number) {
+    this.#pool = new RedisPool(url, sharedConnections);
+    this.#url = url;
   }
 
   async run(
     commands: ReadonlyArray<CommandArgs>,
     onReply: (reply: RespValue) => void,
   ): Promise<void> {
-    const connection = await this.#pool.sharedReady();
-    await connection.send(encodeCommands(commands), commands.length, onReply);
+    const link = await this.#pool.sharedReady();
+    await link.run(commands, onReply);
   }
 
   async transaction(commands: ReadonlyArray<CommandArgs>): Promise<RespValue[]> {
@@ -84,7 +81,7 @@ export class SingleRedis implements RedisBackend {
     }
   }
 
-  subscriber(): Promise<RedisConnection> {
+  subscriber(): Promise<RedisLink> {
     return this.#pool.dedicated();
   }
 
@@ -97,7 +94,7 @@ export class SingleRedis implements RedisBackend {
   async narrowScripts(denied: ReadonlyArray<string>): Promise<string | undefined> {
     // A Redis user without ACL rights (a managed Redis) keeps the gateway running on that
     // user, which its operator restricts.
-    return await this.#pool.narrow(await narrowedSession(denied, this.#endpoint));
+    return await this.#pool.narrow(await narrowedSession(denied, this.#url));
   }
 
   close(): Promise<void> {

@@ -1,41 +1,36 @@
 /**
- * Owns every connection the gateway holds to Redis. Plain commands and pipelines share a
- * few long-lived pipelined connections (Redis runs one connection's commands in order,
- * so multiplexing costs nothing and saves sockets). Transactions borrow a dedicated
- * connection; subscriptions get their own, closed when the subscriber leaves. A broken
- * connection is dropped and the next request dials again, so the gateway recovers by
- * itself when Redis comes back.
+ * Owns every connection the gateway holds to one Redis endpoint. Plain commands and
+ * pipelines share a few long-lived connections (node-redis pipelines them, and Redis
+ * runs one connection's commands in order, so sharing costs nothing and saves sockets).
+ * Transactions borrow a connection nobody else writes to; subscriptions get their own,
+ * closed when the subscriber leaves. A broken connection is dropped and the next request
+ * dials again, so the gateway recovers by itself when Redis comes back.
  *
  * @module
  */
 
-import { openRedisConnection, type RedisConnection } from "./redis_connection.ts";
-import type { CommandArgs } from "./resp_encoder.ts";
-import { RedisErrorReply } from "./resp_parser.ts";
-import type { RedisEndpoint } from "./redis_url.ts";
+import { openRedisLink, type RedisLink } from "./redis_link.ts";
+import { type CommandArgs, RedisErrorReply } from "./redis_reply.ts";
 
 const MAX_IDLE_DEDICATED = 4;
 
 /** Hands out connections to one Redis endpoint and closes them all on {@linkcode close}. */
 export class RedisPool {
-  readonly #endpoint: RedisEndpoint;
-  readonly #maxReplyBytes: number;
-  readonly #shared: Array<RedisConnection | undefined>;
-  readonly #connecting: Array<Promise<RedisConnection> | undefined>;
+  readonly #url: string;
+  readonly #shared: Array<RedisLink | undefined>;
+  readonly #connecting: Array<Promise<RedisLink> | undefined>;
   #next = 0;
-  #idle: RedisConnection[] = [];
-  #all = new Set<RedisConnection>();
+  #idle: RedisLink[] = [];
+  #all = new Set<RedisLink>();
   #closed = false;
   #session: ReadonlyArray<CommandArgs> = [];
 
   /**
-   * @param endpoint where Redis listens
-   * @param sharedConnections how many multiplexed connections carry plain commands
-   * @param maxReplyBytes replies larger than this arrive as `OversizedReply`, unheld
+   * @param url where Redis listens (`redis://` or `rediss://`, user, password, `/db`)
+   * @param sharedConnections how many connections carry plain commands
    */
-  constructor(endpoint: RedisEndpoint, sharedConnections = 1, maxReplyBytes = Infinity) {
-    this.#endpoint = endpoint;
-    this.#maxReplyBytes = maxReplyBytes;
+  constructor(url: string, sharedConnections = 1) {
+    this.#url = url;
     this.#shared = new Array(sharedConnections);
     this.#connecting = new Array(sharedConnections);
   }
@@ -45,7 +40,7 @@ export class RedisPool {
    *
    * @throws {RedisUnavailableError} when Redis cannot be reached
    */
-  shared(): RedisConnection | Promise<RedisConnection> {
+  shared(): RedisLink | Promise<RedisLink> {
     const slot = this.#next;
     this.#next = (slot + 1) % this.#shared.length;
     const current = this.#shared[slot];
@@ -53,10 +48,10 @@ export class RedisPool {
     let connecting = this.#connecting[slot];
     if (connecting === undefined) {
       connecting = this.#dial().then(
-        (connection) => {
+        (link) => {
           this.#connecting[slot] = undefined;
-          this.#shared[slot] = connection;
-          return connection;
+          this.#shared[slot] = link;
+          return link;
         },
         (error) => {
           this.#connecting[slot] = undefined;
@@ -73,7 +68,7 @@ export class RedisPool {
    *
    * @throws {RedisUnavailableError} when Redis cannot be reached
    */
-  async sharedReady(): Promise<RedisConnection> {
+  async sharedReady(): Promise<RedisLink> {
     return await this.shared();
   }
 
@@ -83,23 +78,23 @@ export class RedisPool {
    *
    * @throws {RedisUnavailableError} when Redis cannot be reached
    */
-  async acquire(): Promise<RedisConnection> {
+  async acquire(): Promise<RedisLink> {
     while (this.#idle.length > 0) {
-      const connection = this.#idle.pop()!;
-      if (!connection.closed) return connection;
+      const link = this.#idle.pop()!;
+      if (!link.closed) return link;
     }
     return await this.#dial();
   }
 
   /** Returns a borrowed connection; it is kept for reuse only if it is clean. */
-  release(connection: RedisConnection): void {
+  release(link: RedisLink): void {
     if (
-      this.#closed || connection.closed || connection.inFlight > 0 ||
+      this.#closed || link.closed || link.inFlight > 0 ||
       this.#idle.length >= MAX_IDLE_DEDICATED
     ) {
-      connection.close();
+      link.close();
     } else {
-      this.#idle.push(connection);
+      this.#idle.push(link);
     }
   }
 
@@ -109,7 +104,7 @@ export class RedisPool {
    *
    * @throws {RedisUnavailableError} when Redis cannot be reached
    */
-  async dedicated(): Promise<RedisConnection> {
+  async dedicated(): Promise<RedisLink> {
     return await this.#dial();
   }
 
@@ -142,33 +137,28 @@ export class RedisPool {
    */
   startSessionsWith(session: ReadonlyArray<CommandArgs>): void {
     this.#session = session;
-    for (const connection of [...this.#shared, ...this.#idle]) connection?.close();
+    for (const link of [...this.#shared, ...this.#idle]) link?.close();
     this.#shared.fill(undefined);
     this.#idle = [];
   }
 
-  /** Closes every connection and waits for their read loops to end. */
+  /** Closes every connection. */
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.allSettled(this.#connecting.filter((c) => c !== undefined));
     const all = [...this.#all];
-    for (const connection of all) connection.close();
-    await Promise.all(all.map((c) => c.done));
+    for (const link of all) link.close();
+    await Promise.all(all.map((link) => link.done));
   }
 
-  async #dial(): Promise<RedisConnection> {
-    const connection = await openRedisConnection(
-      this.#endpoint,
-      this.#maxReplyBytes,
-      this.#session,
-    );
+  async #dial(): Promise<RedisLink> {
+    const link = await openRedisLink(this.#url, this.#session);
     if (this.#closed) {
-      connection.close();
-      await connection.done;
+      link.close();
       throw new Error("The gateway is shutting down");
     }
-    this.#all.add(connection);
-    connection.onClose(() => this.#all.delete(connection));
-    return connection;
+    this.#all.add(link);
+    link.onClose(() => this.#all.delete(link));
+    return link;
   }
 }

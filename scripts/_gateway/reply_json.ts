@@ -1,14 +1,18 @@
 /**
  * Turns Redis replies into the JSON the Upstash REST protocol returns, written straight
  * to a string so no intermediate object tree is built. With `Upstash-Encoding: base64`
- * every string (bulk or simple, at any depth) is the base64 of its bytes, except the
- * status reply `OK`, which `@upstash/redis` expects verbatim; integers stay numbers and
- * nil stays `null`.
+ * every string (bulk or simple, at any depth) is the base64 of its bytes, except `OK`,
+ * which `@upstash/redis` expects verbatim; integers stay numbers (their digits exactly as
+ * Redis sent them) and nil stays `null`.
+ *
+ * node-redis hands simple strings over as bytes like bulk strings, so a bulk string
+ * holding exactly `OK` is written verbatim too: every client that reads Upstash's base64
+ * (which leaves `OK` alone, `@upstash/redis` included) reads it back as `OK` either way.
  *
  * @module
  */
 
-import { OversizedReply, RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import { RedisErrorReply, type RespValue } from "./redis_reply.ts";
 
 // ignoreBOM: each string is decoded on its own, and the default would drop a leading
 // U+FEFF from every one of them.
@@ -34,19 +38,12 @@ export class ReplyTooLargeError extends Error {
  */
 export function replyToJson(reply: RespValue, base64: boolean, limit = Infinity): string {
   if (reply === null) return "null";
-  switch (typeof reply) {
-    case "string":
-      if (base64 && reply !== "OK") return '"' + encoder.encode(reply).toBase64() + '"';
-      return JSON.stringify(reply);
-    case "number":
-    case "bigint":
-      return String(reply);
-  }
+  if (typeof reply === "string") return reply; // an integer's digits
   if (reply instanceof Uint8Array) {
     if (reply.length + 2 > limit) throw new ReplyTooLargeError();
-    return base64 ? '"' + reply.toBase64() + '"' : JSON.stringify(utf8.decode(reply));
+    if (!base64) return JSON.stringify(utf8.decode(reply));
+    return isOk(reply) ? '"OK"' : '"' + reply.toBase64() + '"';
   }
-  if (reply instanceof OversizedReply) throw new ReplyTooLargeError();
   if (Array.isArray(reply)) {
     let out = "[";
     for (let i = 0; i < reply.length; i++) {
@@ -57,7 +54,39 @@ export function replyToJson(reply: RespValue, base64: boolean, limit = Infinity)
     return out + "]";
   }
   // An error nested inside an array (a Lua table holding an error reply).
-  return replyToJson((reply as RedisErrorReply).message, base64);
+  return replyToJson(encoder.encode((reply as RedisErrorReply).message), base64);
+}
+
+/** @returns whether `bytes` spell `OK` */
+function isOk(bytes: Uint8Array): boolean {
+  return bytes.length === 2 && bytes[0] === 79 && bytes[1] === 75;
+}
+
+/**
+ * Counts the UTF-8 bytes `TextEncoder` will produce for `s`, lone surrogates included
+ * (they become U+FFFD, three bytes), without encoding it.
+ */
+export function utf8ByteLength(s: string): number {
+  const length = s.length;
+  let bytes = length;
+  for (let i = 0; i < length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) {
+      bytes += 1;
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 2;
+        i++;
+        continue;
+      }
+    }
+    bytes += 2;
+  }
+  return bytes;
 }
 
 /**

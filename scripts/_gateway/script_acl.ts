@@ -14,8 +14,8 @@
  * @module
  */
 
-import type { RedisEndpoint } from "./redis_url.ts";
-import type { CommandArgs } from "./resp_encoder.ts";
+import { credentialsOf } from "./redis_link.ts";
+import type { CommandArgs } from "./redis_reply.ts";
 
 /**
  * Commands the policy refuses over HTTP that the gateway sends itself: reading the command
@@ -39,14 +39,15 @@ async function sha256(text: string): Promise<string> {
 
 /**
  * @param denied command names and `NAME|SUB` subcommands the policy refuses
- * @param endpoint the Redis the gateway connects to, whose credentials seed the password
+ * @param url the Redis the gateway connects to, whose credentials seed the password
  * @returns the commands that create (or refresh) the narrowed user and switch a freshly
  *   authenticated connection to it
  */
 export async function narrowedSession(
   denied: ReadonlyArray<string>,
-  endpoint: RedisEndpoint,
+  url: string,
 ): Promise<CommandArgs[]> {
+  const { username, password: secret } = credentialsOf(url);
   const rules = [
     "~*",
     "&*",
@@ -55,7 +56,7 @@ export async function narrowedSession(
   ];
   const user = `kiln-gateway-${(await sha256(rules.join(" "))).slice(0, 16)}`;
   const password = await sha256(
-    [user, endpoint.username ?? "", endpoint.password ?? "", ...rules].join("\n"),
+    [user, username, secret, ...rules].join("\n"),
   );
   return [
     ["ACL", "SETUSER", user, "on", "resetpass", `>${password}`, ...rules],

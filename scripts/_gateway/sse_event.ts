@@ -30,7 +30,7 @@
  * @module
  */
 
-import type { RespValue } from "./resp_parser.ts";
+import type { RespValue } from "./redis_reply.ts";
 
 /** The SSE event type of a push whose parts had to be escaped. */
 export const ESCAPED_EVENT = "escaped";
@@ -67,7 +67,7 @@ export function pushToEvent(reply: RespValue): Uint8Array | undefined {
   let line = "";
   for (let i = 0; i < lastIndex; i++) line += escapeName(parts[i]) + ",";
   const last = reply[lastIndex];
-  const isCount = typeof last === "number" || typeof last === "bigint";
+  const isCount = typeof last === "string"; // an integer's digits (see `redis_reply.ts`)
   line += isCount ? parts[lastIndex] : JSON.stringify(parts[lastIndex]);
   return encoder.encode(`event: ${ESCAPED_EVENT}\ndata: ${line}\n\n`);
 }

@@ -3,20 +3,19 @@
  * Events in the format `@upstash/redis`'s Subscriber parses: one `data: ` line per Redis
  * push, its parts joined by commas (`subscribe,<channel>,1`, `message,<channel>,<msg>`,
  * `pmessage,<pattern>,<channel>,<msg>`), escaped where a part would break that line
- * (see `sse_event.ts`). Each stream owns a dedicated Redis connection, closed as soon as
- * the HTTP client goes away, which is what releases the subscription in Redis.
+ * (see `sse_event.ts`). Each stream owns a dedicated Redis connection in node-redis's
+ * subscriber mode, closed as soon as the HTTP client goes away, which is what releases the
+ * subscription in Redis.
  *
  * @module
  */
 
 import { HttpError } from "./command_rules.ts";
-import type { RedisConnection } from "./redis_connection.ts";
-import { RedisUnavailableError } from "./redis_connection.ts";
-import { OversizedReply, RedisErrorReply, type RespValue } from "./resp_parser.ts";
+import type { RedisLink, SubscriptionKind } from "./redis_link.ts";
+import { RedisErrorReply, type RespValue } from "./redis_reply.ts";
 import { errorEvent, pushToEvent } from "./sse_event.ts";
 
-/** Which subscription a stream holds. */
-export type SubscriptionKind = "subscribe" | "psubscribe";
+export type { SubscriptionKind };
 
 const HEARTBEAT = new TextEncoder().encode(": keep-alive\n\n");
 
@@ -49,7 +48,7 @@ const SSE_HEADERS = {
  * @throws {RedisUnavailableError} when Redis goes away before confirming it
  */
 export async function openSubscriptionStream(
-  connection: RedisConnection,
+  connection: RedisLink,
   kind: SubscriptionKind,
   target: string,
   completed: Promise<void>,
@@ -57,17 +56,17 @@ export async function openSubscriptionStream(
   streams: Set<() => void>,
   maxBufferedBytes: number = DEFAULT_MAX_BUFFERED_BYTES,
 ): Promise<Response> {
-  const confirmation = await new Promise<RespValue>((resolve, reject) => {
-    connection.onClose(() => reject(new RedisUnavailableError("Redis closed the subscription")));
-    connection.setPushHandler(resolve);
-    connection.sendWithoutReply([[kind.toUpperCase(), target]]);
-  }).catch((error) => {
+  // Pushes that arrive before the stream starts wait here, in order.
+  let onPush: (push: RespValue[]) => void;
+  const early: RespValue[][] = [];
+  onPush = (push) => early.push(push);
+  let confirmation: RespValue[];
+  try {
+    confirmation = await connection.subscribe(kind, target, (push) => onPush(push));
+  } catch (error) {
     connection.close();
+    if (error instanceof RedisErrorReply) throw new HttpError(400, error.message);
     throw error;
-  });
-  if (confirmation instanceof RedisErrorReply) {
-    connection.close();
-    throw new HttpError(400, confirmation.message);
   }
 
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -128,12 +127,11 @@ export async function openSubscriptionStream(
       connection.onClose(end);
       const first = pushToEvent(confirmation);
       if (first) send(first);
-      connection.setPushHandler((reply) => {
-        // A message too big to hold is too big for any subscriber's buffer too.
-        if (reply instanceof OversizedReply) return finish(true);
-        const event = pushToEvent(reply);
+      onPush = (push) => {
+        const event = pushToEvent(push);
         if (event) send(event);
-      });
+      };
+      for (const push of early) onPush(push);
       timer = setInterval(() => send(HEARTBEAT), heartbeatMs);
     },
     cancel() {

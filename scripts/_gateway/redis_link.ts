@@ -1,0 +1,307 @@
+/**
+ * One connection to Redis, on node-redis. node-redis pipelines by itself (every command
+ * sent in one turn of the event loop goes out in one write, and replies are matched in
+ * order), parses RESP, reads `redis://` and `rediss://` URLs and speaks pub/sub. The gateway
+ * sets three things:
+ *
+ * - the type mapping of `redis_reply.ts`, so replies arrive as Redis sent them: strings as
+ *   bytes, integers as their digits, errors as values;
+ * - no reconnection and no offline queue: a broken connection is closed and its commands
+ *   fail at once (a 503), and the pool dials a fresh one for the next request, which runs
+ *   the gateway's session again (its narrowed ACL user, see `script_acl.ts`);
+ * - no `CLIENT SETINFO`, which Redis before 7.2 does not know.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createClient, RESP_TYPES } from "redis";
+import {
+  type CommandArgs,
+  RedisErrorReply,
+  RedisUnavailableError,
+  type RespValue,
+} from "./redis_reply.ts";
+
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/** Replies as Redis sent them (see `redis_reply.ts`). */
+const RAW_REPLIES = {
+  [RESP_TYPES.BLOB_STRING]: Buffer,
+  [RESP_TYPES.SIMPLE_STRING]: Buffer,
+  [RESP_TYPES.NUMBER]: String,
+} as const;
+
+/** What the gateway uses of a node-redis client (its full type is generic over modules). */
+interface Client {
+  sendCommand(args: string[]): Promise<unknown>;
+  subscribe(
+    channel: string,
+    listener: (message: Buffer, channel: Buffer) => void,
+    buffers: true,
+  ): Promise<void>;
+  pSubscribe(
+    pattern: string,
+    listener: (message: Buffer, channel: Buffer) => void,
+    buffers: true,
+  ): Promise<void>;
+  destroy(): void;
+  on(event: "error" | "end", listener: (error?: unknown) => void): unknown;
+}
+
+/** Which subscription a connection holds. */
+export type SubscriptionKind = "subscribe" | "psubscribe";
+
+/** @returns `command` as node-redis takes it: every argument a string */
+function redisArgs(command: CommandArgs): string[] {
+  const args = new Array<string>(command.length);
+  for (let i = 0; i < command.length; i++) {
+    const arg = command[i];
+    args[i] = typeof arg === "string" ? arg : String(arg);
+  }
+  return args;
+}
+
+/** A failure that is not Redis's error reply: the connection is gone. */
+class Lost {
+  constructor(readonly error: unknown) {}
+}
+
+const asValue = (error: unknown): RedisErrorReply | Lost =>
+  error instanceof RedisErrorReply ? error : new Lost(error);
+
+/**
+ * @param url a `redis://` or `rediss://` URL
+ * @throws {TypeError} when node-redis cannot read it
+ */
+export function checkRedisUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`Invalid Redis URL: ${url}`);
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new TypeError(`Redis URL must start with redis:// or rediss://, got ${url}`);
+  }
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new TypeError(`Invalid Redis database in ${url}`);
+}
+
+/** @returns the user and password a `redis://` URL carries, decoded */
+export function credentialsOf(url: string): { username: string; password: string } {
+  const parsed = new URL(url);
+  return {
+    username: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+  };
+}
+
+/** @returns `url` pointing at `address` (`host:port`) instead, credentials kept, database 0 */
+export function urlAt(url: string, address: string): string {
+  const parsed = new URL(url);
+  const split = address.lastIndexOf(":");
+  const host = address.slice(0, split);
+  parsed.host = (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host) +
+    address.slice(split);
+  parsed.pathname = "";
+  return parsed.href;
+}
+
+/** An open connection to Redis. Create it with {@linkcode openRedisLink}. */
+export class RedisLink {
+  readonly #client: Client;
+  readonly #label: string;
+  #closed = false;
+  #inFlight = 0;
+  #closeListeners: Array<() => void> = [];
+  /** Settles once the connection is closed. */
+  readonly done: Promise<void>;
+  #ended!: () => void;
+
+  /**
+   * @param client a connected client
+   * @param label names the endpoint in error messages
+   */
+  constructor(client: Client, label: string) {
+    this.#client = client;
+    this.#label = label;
+    this.done = new Promise((resolve) => (this.#ended = resolve));
+    // Any error of the socket ends the connection for good (no reconnection).
+    client.on("error", () => this.close());
+    client.on("end", () => this.close());
+  }
+
+  /** Whether the connection is closed; a closed connection fails every command. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Number of commands still waiting for replies. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Runs `listener` once when the connection closes for any reason. */
+  onClose(listener: () => void): void {
+    if (this.#closed) listener();
+    else this.#closeListeners.push(listener);
+  }
+
+  /**
+   * Sends `commands` back to back and hands their replies to `onReply` in order; error
+   * replies are values.
+   *
+   * @throws {RedisUnavailableError} when the connection is or becomes closed
+   */
+  async run(
+    commands: ReadonlyArray<CommandArgs>,
+    onReply: (reply: RespValue) => void,
+  ): Promise<void> {
+    if (commands.length === 1) return onReply(await this.#one(commands[0]));
+    // Every command is queued in this turn, so they go out together and nothing of
+    // another request comes between them (MULTI … EXEC relies on it).
+    const pending = commands.map((command) => this.#send(command).catch(asValue));
+    let lost: Lost | undefined;
+    for (const reply of pending) {
+      const value = await reply;
+      if (value instanceof Lost) lost ??= value;
+      else if (lost === undefined) onReply(value);
+    }
+    if (lost !== undefined) throw this.#unavailable(lost.error);
+  }
+
+  /** Runs `commands` and returns their replies; error replies are values. */
+  async commands(commands: ReadonlyArray<CommandArgs>): Promise<RespValue[]> {
+    const replies: RespValue[] = [];
+    await this.run(commands, (reply) => replies.push(reply));
+    return replies;
+  }
+
+  async #one(command: CommandArgs): Promise<RespValue> {
+    try {
+      return await this.#send(command);
+    } catch (error) {
+      if (error instanceof RedisErrorReply) return error;
+      throw this.#unavailable(error);
+    }
+  }
+
+  async #send(command: CommandArgs): Promise<RespValue> {
+    this.#inFlight++;
+    try {
+      return await this.#client.sendCommand(redisArgs(command)) as RespValue;
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  /**
+   * Switches the connection to subscriber mode on `target`; from then on it carries only
+   * that subscription's pushes.
+   *
+   * @param onPush takes each message as a RESP push: `[kind, …names, message]`
+   * @returns the confirmation push, `[kind, target, count]`
+   * @throws {RedisErrorReply} when Redis refuses the subscription
+   * @throws {RedisUnavailableError} when Redis goes away before confirming it
+   */
+  async subscribe(
+    kind: SubscriptionKind,
+    target: string,
+    onPush: (push: RespValue[]) => void,
+  ): Promise<RespValue[]> {
+    const encoder = new TextEncoder();
+    const bytes = (text: string) => encoder.encode(text);
+    try {
+      if (kind === "subscribe") {
+        await this.#client.subscribe(target, (message: Buffer, channel: Buffer) => {
+          onPush([bytes("message"), channel, message]);
+        }, true);
+      } else {
+        await this.#client.pSubscribe(target, (message: Buffer, channel: Buffer) => {
+          onPush([bytes("pmessage"), bytes(target), channel, message]);
+        }, true);
+      }
+    } catch (error) {
+      if (error instanceof RedisErrorReply) throw error;
+      throw this.#unavailable(error);
+    }
+    // One subscription per connection: Redis counts it as the first.
+    return [bytes(kind), bytes(target), "1"];
+  }
+
+  /** Closes the socket at once; commands in flight fail with {@linkcode RedisUnavailableError}. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#client.destroy();
+    } catch {
+      // already closed by node-redis after a socket error
+    }
+    this.#ended();
+    const listeners = this.#closeListeners;
+    this.#closeListeners = [];
+    for (const listener of listeners) listener();
+  }
+
+  #unavailable(cause: unknown): RedisUnavailableError {
+    if (cause instanceof RedisUnavailableError) return cause;
+    const reason = this.#closed ? "was closed" : "was lost";
+    this.close();
+    return new RedisUnavailableError(`Redis connection to ${this.#label} ${reason}`, { cause });
+  }
+}
+
+/**
+ * Connects, authenticates and selects the database the URL names, then runs `session`.
+ *
+ * @param url where Redis listens, with its user, password and `/db`
+ * @param session commands run after authenticating, each of which must succeed (the
+ *   gateway's switch to its narrowed ACL user, see `script_acl.ts`)
+ * @returns a ready connection
+ * @throws {RedisUnavailableError} when Redis cannot be reached or rejects the handshake
+ */
+export async function openRedisLink(
+  url: string,
+  session: ReadonlyArray<CommandArgs> = [],
+): Promise<RedisLink> {
+  const { host } = new URL(url);
+  const client = createClient({
+    url,
+    RESP: 2,
+    disableClientInfo: true,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: false },
+    commandOptions: { typeMapping: RAW_REPLIES },
+  });
+  let failure: unknown;
+  client.on("error", (error: unknown) => (failure ??= error));
+  try {
+    await client.connect();
+  } catch (error) {
+    const cause = failure ?? error;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    try {
+      client.destroy();
+    } catch {
+      // never opened
+    }
+    throw new RedisUnavailableError(
+      cause instanceof RedisErrorReply
+        ? `Redis at ${host} rejected the handshake: ${reason}`
+        : `Redis is unreachable at ${host}: ${reason}`,
+      { cause },
+    );
+  }
+  const link = new RedisLink(client as unknown as Client, host);
+  if (session.length > 0) {
+    const replies = await link.commands(session);
+    const failed = replies.find((r) => r instanceof RedisErrorReply);
+    if (failed instanceof RedisErrorReply) {
+      link.close();
+      throw new RedisUnavailableError(`Redis at ${host} rejected the handshake: ${failed.message}`);
+    }
+  }
+  return link;
+}
