@@ -26,9 +26,17 @@
  * the worker more slots than 100 keys × 5 can fill (`--concurrency 500`) so the
  * limit binds: with fewer slots than keys, fairness alone keeps each key near one.
  *
+ * With `--cluster`, it runs instead one queue on a real 3-master Redis Cluster
+ * (tests/support/redis_cluster.ts, the gateway in `--cluster` mode) in one partition
+ * and in six (`QueueOptions.partitions`), alternating `--rounds` (default 3) runs of
+ * `--workers` workers (default 3, each its own Queue) draining `--jobs` no-op jobs,
+ * with the CPU per job of the workers' process, the gateway and each master
+ * (bench/_queue_cluster.ts).
+ *
  * ```sh
  * deno run -A bench/queue.ts [--jobs 20000] [--samples 2000] [--search 100000]
  * deno run -A bench/queue.ts --flow --jobs 10000 --concurrency 500
+ * deno run -A bench/queue.ts --cluster --jobs 20000 --rounds 3
  * git worktree add /tmp/q_before dc8e823^
  * deno run -A bench/queue.ts --jobs 10000 --rounds 3 --before /tmp/q_before/src/queue/mod.ts
  * ```
@@ -50,6 +58,7 @@ import {
 import type { QueueBackend } from "../src/queue/backend_mod.ts";
 import { startRedisStack } from "../tests/support/redis_stack.ts";
 import { createClient } from "redis";
+import { benchPartitions } from "./_queue_cluster.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -61,6 +70,8 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "0" },
     before: { type: "string" },
     flow: { type: "boolean", default: false },
+    cluster: { type: "boolean", default: false },
+    workers: { type: "string", default: "3" },
   },
 });
 const SEARCH_JOBS = Number(values.search);
@@ -427,6 +438,19 @@ async function benchFlow(redis: Redis) {
     limited,
     limitedVsUnlimited: round(limited.jobsPerSecond / plain.jobsPerSecond),
   };
+}
+
+if (values.cluster) {
+  const rounds = Number(values.rounds) || 3;
+  const figures = await benchPartitions({
+    jobs: JOBS,
+    concurrency: CONCURRENCY,
+    rounds,
+    workers: Number(values.workers),
+    partitions: [1, 6],
+  });
+  console.log(JSON.stringify(figures, null, 2));
+  Deno.exit(0);
 }
 
 await using stack = await startRedisStack();
