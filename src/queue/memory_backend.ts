@@ -558,7 +558,9 @@ export class MemoryBackend implements QueueBackend {
     const valueOf = (entry: Entry): number => byState ? stateOrder(entry) : entry.createdAt;
     const candidates = query.id !== undefined
       ? [state.jobs.get(query.id)].filter((entry) => entry !== undefined)
-      : [...state.jobs.values()];
+      // A plain waiting listing reads the line, as RedisBackend's ready set: not the
+      // jobs parked behind a busy key, which searches by name, tag or time still find.
+      : [...state.jobs.values()].filter((entry) => !(byState && state.flow.isParked(entry)));
     const sorted = candidates
       .map((entry) => ({ entry, value: valueOf(entry) }))
       .sort((a, b) => b.value - a.value || (a.entry.id < b.entry.id ? 1 : -1));
