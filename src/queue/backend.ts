@@ -516,7 +516,7 @@ export type FailResult = "retried" | "failed" | "released" | "lost";
 
 /** The size of each part of a queue. */
 export interface QueueCounts {
-  /** Due and waiting for a worker. */
+  /** Due and waiting for a worker, jobs waiting behind a busy key (flow control) included. */
   readonly ready: number;
   /** Waiting for their time (delays and retries). */
   readonly delayed: number;
