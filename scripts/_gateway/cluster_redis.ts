@@ -97,6 +97,7 @@ function addressOf(url: string): NodeAddress {
 export class ClusterRedis implements RedisBackend {
   readonly #seeds: string[];
   readonly #sharedConnections: number;
+  readonly #holdLimit: number;
   readonly #pools = new Map<NodeAddress, RedisPool>();
   /** What every node's connections run after authenticating (see `script_acl.ts`). */
   #session: ReadonlyArray<CommandArgs> = [];
@@ -109,14 +110,16 @@ export class ClusterRedis implements RedisBackend {
    * @param seeds nodes to read the cluster's slot table from (their user and password
    *   are used for every node)
    * @param sharedConnections shared connections per master
+   * @param holdLimit replies larger than this are dropped (`OversizedReply`)
    */
-  constructor(seeds: string[], sharedConnections: number) {
+  constructor(seeds: string[], sharedConnections: number, holdLimit = Infinity) {
     if (seeds.length === 0) throw new TypeError("A cluster needs at least one seed node");
     if (seeds.some((seed) => !/^\/?(0)?$/.test(new URL(seed).pathname))) {
       throw new TypeError("A Redis Cluster has only database 0: drop the /db from --redis");
     }
     this.#seeds = seeds;
     this.#sharedConnections = sharedConnections;
+    this.#holdLimit = holdLimit;
   }
 
   async describe(): Promise<[RespValue, RespValue]> {
@@ -481,7 +484,11 @@ export class ClusterRedis implements RedisBackend {
     }
     let pool = this.#pools.get(address);
     if (pool === undefined) {
-      pool = new RedisPool(urlAt(this.#seeds[0], address), this.#sharedConnections);
+      pool = new RedisPool(
+        urlAt(this.#seeds[0], address),
+        this.#sharedConnections,
+        this.#holdLimit,
+      );
       if (this.#session.length > 0) pool.startSessionsWith(this.#session);
       this.#pools.set(address, pool);
     }

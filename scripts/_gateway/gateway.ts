@@ -16,6 +16,7 @@ import { ClusterRedis } from "./cluster_redis.ts";
 import { checkRedisUrl } from "./redis_link.ts";
 import {
   type CommandArgs,
+  OversizedReply,
   RedisErrorReply,
   RedisUnavailableError,
   type RespValue,
@@ -115,6 +116,8 @@ export interface Gateway extends AsyncDisposable {
 const JSON_HEADERS = { "content-type": "application/json" };
 const UNAUTHORIZED_HEADERS = { ...JSON_HEADERS, "www-authenticate": 'Bearer realm="redis"' };
 const BODY_PATHS = new Set(["/", "/pipeline", "/multi-exec"]);
+/** Replies up to this size are always held whole (see `holdLimit`). */
+const MIN_HELD_REPLY_BYTES = 8 * 1024 * 1024;
 /** The methods Upstash answers a path-form command on. */
 const PATH_FORM_METHODS = new Set(["GET", "HEAD", "POST", "PUT"]);
 
@@ -203,9 +206,15 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const maxReplyBytes = options.maxReplyBytes ?? 100 * 1024 * 1024;
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
+  // Redis's wire format can take up to twice the bytes of the JSON it becomes (":1\r\n"
+  // is "1,"), so a reply is held whole up to twice the response limit and dropped past
+  // it; the JSON is measured against the limit itself. The gateway's own reads (COMMAND
+  // DOCS is about 170 KB on Redis 7.0, CLUSTER SLOTS grows with the cluster) must fit
+  // whatever the limit, or a small one would stop it from ever starting.
+  const holdLimit = Math.max(2 * maxReplyBytes + 1024, MIN_HELD_REPLY_BYTES);
   const backend: RedisBackend = options.cluster
-    ? new ClusterRedis(endpoints, options.sharedConnections ?? 1)
-    : new SingleRedis(endpoints[0], options.sharedConnections ?? 1);
+    ? new ClusterRedis(endpoints, options.sharedConnections ?? 1, holdLimit)
+    : new SingleRedis(endpoints[0], options.sharedConnections ?? 1, holdLimit);
   const allowed = parseAllowList(options.allow ?? []);
   const streams = new Set<() => void>();
   const maxDedicated = options.maxDedicatedConnections ?? 1000;
@@ -337,6 +346,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
         : exec.message;
       return jsonResponse(errorJson(detail), 400);
     }
+    if (exec instanceof OversizedReply) limitedEnvelope(exec, base64); // throws: too large
     if (!Array.isArray(exec)) {
       return jsonResponse(errorJson("Transaction was aborted"), 409);
     }

@@ -58,9 +58,10 @@ export class SingleRedis implements RedisBackend {
   /**
    * @param url where Redis listens
    * @param sharedConnections how many connections carry plain commands
+   * @param holdLimit replies larger than this are dropped (`OversizedReply`)
    */
-  constructor(url: string, sharedConnections: number) {
-    this.#pool = new RedisPool(url, sharedConnections);
+  constructor(url: string, sharedConnections: number, holdLimit = Infinity) {
+    this.#pool = new RedisPool(url, sharedConnections, holdLimit);
     this.#url = url;
   }
 

@@ -1,7 +1,7 @@
 /**
  * One connection to Redis, on node-redis. node-redis pipelines by itself (every command
  * sent in one turn of the event loop goes out in one write, and replies are matched in
- * order), parses RESP, reads `redis://` and `rediss://` URLs and speaks pub/sub. The gateway
+ * order), parses RESP, reads `redis://` URLs (user, password, `/db`) and speaks pub/sub. The gateway
  * sets three things:
  *
  * - the type mapping of `redis_reply.ts`, so replies arrive as Redis sent them: strings as
@@ -9,7 +9,13 @@
  * - no reconnection and no offline queue: a broken connection is closed and its commands
  *   fail at once (a 503), and the pool dials a fresh one for the next request, which runs
  *   the gateway's session again (its narrowed ACL user, see `script_acl.ts`);
- * - no `CLIENT SETINFO`, which Redis before 7.2 does not know.
+ * - no `CLIENT SETINFO`, which Redis before 7.2 does not know;
+ * - a hold limit: node-redis buffers a reply whole (a 100 MB GET grew the gateway by 188
+ *   MiB), and offers no way to read past one. The gateway counts the bytes that reach
+ *   node-redis's decoder since its last complete reply (through its internal
+ *   `_getQueue()`, see {@linkcode guardReplySize}); past the limit it stops feeding the
+ *   decoder and closes the connection: the command whose reply it was gets an
+ *   {@linkcode OversizedReply}, the commands sent behind it on that connection a 503.
  *
  * @module
  */
@@ -18,6 +24,7 @@ import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "redis";
 import {
   type CommandArgs,
+  OversizedReply,
   RedisErrorReply,
   RedisUnavailableError,
   type RespValue,
@@ -62,17 +69,79 @@ function redisArgs(command: CommandArgs): string[] {
   return args;
 }
 
+/** What `guardReplySize` reaches inside node-redis (internal, checked at every dial). */
+interface DecoderInternals {
+  _getQueue?: () => {
+    decoder: {
+      write(chunk: Uint8Array): void;
+      onReply: (reply: unknown) => void;
+      onErrorReply: (reply: unknown) => void;
+      onPush: (reply: unknown) => void;
+    };
+  };
+}
+
+/**
+ * Calls `overflow` instead of decoding once more than `limit` bytes arrive for one reply
+ * (counted from the chunk in which the last reply completed, so at most one socket read
+ * early or late), with the number of replies decoded before it.
+ *
+ * @throws {Error} when this node-redis has no such internals (a version the gateway was
+ *   not tested with)
+ */
+function guardReplySize(
+  client: Client,
+  limit: number,
+  overflow: (decoded: number) => void,
+): void {
+  const queue = (client as unknown as DecoderInternals)._getQueue?.();
+  const decoder = queue?.decoder;
+  if (decoder === undefined || typeof decoder.write !== "function") {
+    throw new Error("This node-redis version hides its decoder: the reply size guard needs it");
+  }
+  let bytes = 0;
+  let decoded = 0;
+  let dropping = false;
+  const write = decoder.write.bind(decoder);
+  decoder.write = (chunk) => {
+    if (dropping) return;
+    bytes += chunk.length;
+    if (bytes <= limit) return write(chunk);
+    dropping = true;
+    overflow(decoded);
+  };
+  // node-redis swaps these callbacks (pub/sub, resets): wrap whatever is set.
+  for (const name of ["onReply", "onErrorReply", "onPush"] as const) {
+    let inner = decoder[name];
+    const counted = (reply: unknown) => {
+      bytes = 0;
+      decoded++;
+      inner(reply);
+    };
+    Object.defineProperty(decoder, name, {
+      get: () => counted,
+      set: (callback) => (inner = callback),
+    });
+  }
+}
+
 /** A failure that is not Redis's error reply: the connection is gone. */
 class Lost {
   constructor(readonly error: unknown) {}
 }
 
-const asValue = (error: unknown): RedisErrorReply | Lost =>
-  error instanceof RedisErrorReply ? error : new Lost(error);
+/** What a command sent behind a dropped reply gets instead of its own. */
+const LOST_BEHIND_DROPPED = new RedisErrorReply(
+  "ERR the gateway closed its Redis connection to drop an oversized reply before this " +
+    "command's reply arrived; the command may have run",
+);
+
+const asValue = (error: unknown): RedisErrorReply | OversizedReply | Lost =>
+  error instanceof RedisErrorReply || error instanceof OversizedReply ? error : new Lost(error);
 
 /**
- * @param url a `redis://` or `rediss://` URL
- * @throws {TypeError} when node-redis cannot read it
+ * @param url a `redis://` URL
+ * @throws {TypeError} when it is not one, or names a database that is not a number
  */
 export function checkRedisUrl(url: string): void {
   let parsed: URL;
@@ -81,8 +150,9 @@ export function checkRedisUrl(url: string): void {
   } catch {
     throw new TypeError(`Invalid Redis URL: ${url}`);
   }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new TypeError(`Redis URL must start with redis:// or rediss://, got ${url}`);
+  // node-redis would speak TLS for rediss://, but no test here covers it: refused.
+  if (parsed.protocol !== "redis:") {
+    throw new TypeError(`Redis URL must start with redis://, got ${url}`);
   }
   const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
   if (!Number.isInteger(db) || db < 0) throw new TypeError(`Invalid Redis database in ${url}`);
@@ -114,6 +184,10 @@ export class RedisLink {
   readonly #label: string;
   #closed = false;
   #inFlight = 0;
+  /** Commands sent so far; replies come in the order commands were sent. */
+  #sent = 0;
+  /** The command whose reply passed the hold limit, by its place in {@linkcode #sent}. */
+  #oversized = -1;
   #closeListeners: Array<() => void> = [];
   /** Settles once the connection is closed. */
   readonly done: Promise<void>;
@@ -122,9 +196,18 @@ export class RedisLink {
   /**
    * @param client a connected client
    * @param label names the endpoint in error messages
+   * @param holdLimit replies larger than this are dropped (see {@linkcode guardReplySize})
    */
-  constructor(client: Client, label: string) {
+  constructor(client: Client, label: string, holdLimit = Infinity) {
     this.#client = client;
+    if (holdLimit !== Infinity) {
+      // Installed once the handshake is answered: the count starts at this link's commands.
+      guardReplySize(client, holdLimit, (decoded) => {
+        this.#oversized = decoded;
+        console.warn(`redis_http: dropped a reply over ${holdLimit} bytes from ${label}`);
+        this.close();
+      });
+    }
     this.#label = label;
     this.done = new Promise((resolve) => (this.#ended = resolve));
     // Any error of the socket ends the connection for good (no reconnection).
@@ -163,9 +246,13 @@ export class RedisLink {
     // another request comes between them (MULTI … EXEC relies on it).
     const pending = commands.map((command) => this.#send(command).catch(asValue));
     let lost: Lost | undefined;
+    let dropped = false;
     for (const reply of pending) {
       const value = await reply;
-      if (value instanceof Lost) lost ??= value;
+      if (value instanceof OversizedReply) dropped = true;
+      // Behind a dropped reply, the connection was closed on purpose: say so per command.
+      if (value instanceof Lost && dropped) onReply(LOST_BEHIND_DROPPED);
+      else if (value instanceof Lost) lost ??= value;
       else if (lost === undefined) onReply(value);
     }
     if (lost !== undefined) throw this.#unavailable(lost.error);
@@ -182,15 +269,19 @@ export class RedisLink {
     try {
       return await this.#send(command);
     } catch (error) {
-      if (error instanceof RedisErrorReply) return error;
+      if (error instanceof RedisErrorReply || error instanceof OversizedReply) return error;
       throw this.#unavailable(error);
     }
   }
 
   async #send(command: CommandArgs): Promise<RespValue> {
     this.#inFlight++;
+    const place = this.#sent++;
     try {
       return await this.#client.sendCommand(redisArgs(command)) as RespValue;
+    } catch (error) {
+      if (place === this.#oversized) throw new OversizedReply();
+      throw error;
     } finally {
       this.#inFlight--;
     }
@@ -259,12 +350,14 @@ export class RedisLink {
  * @param url where Redis listens, with its user, password and `/db`
  * @param session commands run after authenticating, each of which must succeed (the
  *   gateway's switch to its narrowed ACL user, see `script_acl.ts`)
+ * @param holdLimit replies larger than this are dropped (see {@linkcode guardReplySize})
  * @returns a ready connection
  * @throws {RedisUnavailableError} when Redis cannot be reached or rejects the handshake
  */
 export async function openRedisLink(
   url: string,
   session: ReadonlyArray<CommandArgs> = [],
+  holdLimit = Infinity,
 ): Promise<RedisLink> {
   const { host } = new URL(url);
   const client = createClient({
@@ -294,7 +387,7 @@ export async function openRedisLink(
       { cause },
     );
   }
-  const link = new RedisLink(client as unknown as Client, host);
+  const link = new RedisLink(client as unknown as Client, host, holdLimit);
   if (session.length > 0) {
     const replies = await link.commands(session);
     const failed = replies.find((r) => r instanceof RedisErrorReply);

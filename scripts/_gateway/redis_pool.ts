@@ -17,6 +17,7 @@ const MAX_IDLE_DEDICATED = 4;
 /** Hands out connections to one Redis endpoint and closes them all on {@linkcode close}. */
 export class RedisPool {
   readonly #url: string;
+  readonly #holdLimit: number;
   readonly #shared: Array<RedisLink | undefined>;
   readonly #connecting: Array<Promise<RedisLink> | undefined>;
   #next = 0;
@@ -26,11 +27,13 @@ export class RedisPool {
   #session: ReadonlyArray<CommandArgs> = [];
 
   /**
-   * @param url where Redis listens (`redis://` or `rediss://`, user, password, `/db`)
+   * @param url where Redis listens (`redis://`, user, password, `/db`)
    * @param sharedConnections how many connections carry plain commands
+   * @param holdLimit replies larger than this are dropped (`OversizedReply`)
    */
-  constructor(url: string, sharedConnections = 1) {
+  constructor(url: string, sharedConnections = 1, holdLimit = Infinity) {
     this.#url = url;
+    this.#holdLimit = holdLimit;
     this.#shared = new Array(sharedConnections);
     this.#connecting = new Array(sharedConnections);
   }
@@ -152,7 +155,7 @@ export class RedisPool {
   }
 
   async #dial(): Promise<RedisLink> {
-    const link = await openRedisLink(this.#url, this.#session);
+    const link = await openRedisLink(this.#url, this.#session, this.#holdLimit);
     if (this.#closed) {
       link.close();
       throw new Error("The gateway is shutting down");

@@ -21,10 +21,22 @@ export type CommandArgs = ReadonlyArray<string | number>;
 export { ErrorReply as RedisErrorReply };
 
 /**
+ * A reply larger than the connection's hold limit, which the gateway dropped instead of
+ * letting node-redis buffer it whole (see `redis_link.ts`). Always a whole top-level reply.
+ */
+export class OversizedReply {}
+
+/**
  * One RESP2 reply: bytes for strings, digits for integers, `null` for nil, an
  * {@linkcode ErrorReply} for an error, or an array of these.
  */
-export type RespValue = Uint8Array | string | null | ErrorReply | RespValue[];
+export type RespValue =
+  | Uint8Array
+  | string
+  | null
+  | ErrorReply
+  | OversizedReply
+  | RespValue[];
 
 /** Redis could not be reached, or the connection broke before a reply arrived. */
 export class RedisUnavailableError extends Error {

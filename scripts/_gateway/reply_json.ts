@@ -12,7 +12,7 @@
  * @module
  */
 
-import { RedisErrorReply, type RespValue } from "./redis_reply.ts";
+import { OversizedReply, RedisErrorReply, type RespValue } from "./redis_reply.ts";
 
 // ignoreBOM: each string is decoded on its own, and the default would drop a leading
 // U+FEFF from every one of them.
@@ -44,6 +44,7 @@ export function replyToJson(reply: RespValue, base64: boolean, limit = Infinity)
     if (!base64) return JSON.stringify(utf8.decode(reply));
     return isOk(reply) ? '"OK"' : '"' + reply.toBase64() + '"';
   }
+  if (reply instanceof OversizedReply) throw new ReplyTooLargeError();
   if (Array.isArray(reply)) {
     let out = "[";
     for (let i = 0; i < reply.length; i++) {

@@ -139,3 +139,32 @@ Deno.test("a single command or transaction past --max-reply-bytes is a 400 namin
   const small = await post(stack, "/", ["LRANGE", "list", 0, 2]);
   assert.deepEqual(small.body, { result: ["v0", "v1", "v2"] });
 });
+
+Deno.test("a reply past twice --max-reply-bytes is dropped as it arrives, never buffered whole by node-redis, and the gateway carries on", async () => {
+  // Replies are held up to max(2 x 1 MiB, 8 MiB); this one is 40 MB.
+  await using stack = await startRedisStack({ maxReplyBytes: 1024 * 1024 });
+  await storeBigValues(stack, 1, 40 * MB);
+  await post(stack, "/", ["PING"]);
+  const before = await peakRss(stack);
+  const single = await post(stack, "/", ["GET", "big:1"]);
+  assert.equal(single.status, 400);
+  assert.match((single.body as { error: string }).error, /max reply size of 1048576 bytes/);
+  const tx = await post(stack, "/multi-exec", [["INCR", "n"], ["GET", "big:1"]]);
+  assert.equal(tx.status, 400);
+  // In a pipeline the dropped reply's command gets the limit's error, and the commands
+  // behind it on the closed connection say that they may have run.
+  const piped = await post(stack, "/pipeline", [["SET", "a", "1"], ["GET", "big:1"], [
+    "STRLEN",
+    "big:1",
+  ]]);
+  assert.equal(piped.status, 200);
+  const [set, get, strlen] = piped.body as Array<{ result?: unknown; error?: string }>;
+  assert.deepEqual(set, { result: "OK" });
+  assert.match(get.error!, /max reply size of 1048576 bytes/);
+  assert.match(strlen.error!, /closed its Redis connection .* may have run/);
+  // Buffered whole, each of the three would have cost about twice its 40 MB.
+  const grown = (await peakRss(stack)) - before;
+  assert.ok(grown < 30 * 1024 * 1024, `peak RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+  assert.deepEqual((await post(stack, "/", ["STRLEN", "big:1"])).body, { result: 40 * MB });
+  assert.deepEqual((await post(stack, "/", ["GET", "n"])).body, { result: "1" });
+});
