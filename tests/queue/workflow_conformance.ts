@@ -19,6 +19,7 @@ export type WorkflowStoreFactory = () =>
 
 interface Setup {
   queue: Queue;
+  clock: FakeClock;
   twin: () => Queue;
 }
 
@@ -411,6 +412,39 @@ const cases: Case[] = [
     },
   ],
   [
+    "finished chains and batches are kept as long as failed jobs (retain.failed), the oldest forgotten first",
+    async ({ queue: base, clock }) => {
+      const queue = new Queue({
+        backend: base.backend,
+        clock,
+        retain: { failed: { count: 2, age: 60_000 } },
+      });
+      const work = defineJob({ name: "work", schema: v.number(), handle() {} });
+      const worker = quietWorker(queue, { jobs: [work] });
+      const first = await queue.batch([[work, 1]]);
+      const chain = await queue.chain([[work, 2]]);
+      await worker.drain();
+      const running = await queue.batch([[work, 3]]);
+      assert.notEqual(await queue.batchInfo(first.id), null);
+      clock.advance(1);
+      const third = await queue.batch([[work, 4]]);
+      await queue.cancelBatch(running.id); // finishes too
+      await worker.drain();
+      // Four finished, two kept: the first two to finish are gone.
+      assert.equal(await queue.batchInfo(first.id), null);
+      assert.equal(await queue.chainInfo(chain.id), null);
+      assert.equal((await queue.batchInfo(running.id))?.cancelled, true);
+      assert.equal((await queue.batchInfo(third.id))?.completed, 1);
+      // And every one of them goes once it is older than the age limit.
+      clock.advance(60_001);
+      const last = await queue.batch([[work, 5]]);
+      await worker.drain();
+      assert.equal(await queue.batchInfo(running.id), null);
+      assert.equal(await queue.batchInfo(third.id), null);
+      assert.equal((await queue.batchInfo(last.id))?.completed, 1);
+    },
+  ],
+  [
     "an empty batch runs then and finally at once",
     async ({ queue }) => {
       const callbacks: string[] = [];
@@ -469,6 +503,7 @@ export async function runWorkflowConformance(
       clock.time = Date.now();
       await fn({
         queue: new Queue({ backend: store.backend, clock }),
+        clock,
         twin: () => new Queue({ backend: store.twin(), clock }),
       });
     });

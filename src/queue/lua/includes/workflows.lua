@@ -53,7 +53,7 @@ local function wfFinish(kind, id, now, keep)
   end
   for _, marker in ipairs(old) do
     local k, wid = string.match(marker, "^\255%d+%z(%a)%z(.*)$")
-    if k then
+    if k and WF_PARTS[k] then
       local fields = { k .. SEP .. wid }
       for _, part in ipairs(WF_PARTS[k]) do fields[#fields + 1] = k .. SEP .. wid .. SEP .. part end
       redis.call("HDEL", q.workflows, unpack(fields))
