@@ -16,6 +16,8 @@
 import type {
   BackendJobPage,
   BackendJobQuery,
+  BatchInfo,
+  ChainInfo,
   Completion,
   DispatchResult,
   FailRequest,
@@ -36,6 +38,7 @@ import type {
   TakeRequest,
   TakeResult,
   WorkerInfo,
+  WorkflowRequest,
 } from "./backend.ts";
 import { mergeBuckets, RESOLUTIONS } from "./_metrics.ts";
 import { Keyspace } from "../redis/keys.ts";
@@ -704,32 +707,24 @@ export class PartitionedBackend implements QueueBackend {
     return off ?? (() => {});
   }
 
-  // Chains and batches (issue 16) are forwarded untyped, so this file does not
-  // depend on their types' shape: it only decides where they may go.
   /**
-   * Starts or changes a chain or batch (`QueueBackend.workflow`).
+   * {@inheritDoc QueueBackend.workflow}
    *
    * @throws {TypeError} On a partitioned queue: a chain's or batch's state and
    *   its jobs change in one script, so they need one hash slot.
    */
-  // deno-lint-ignore no-explicit-any
-  async workflow(queue: string, request: any): Promise<any> {
-    // deno-lint-ignore no-explicit-any
-    return await (this.#inner as any).workflow(this.#whole(queue, "Chains and batches"), request);
+  async workflow(queue: string, request: WorkflowRequest): Promise<boolean> {
+    return await this.#inner.workflow(this.#whole(queue, "Chains and batches"), request);
   }
 
-  /** A chain's state (`QueueBackend.chainInfo`); refused on a partitioned queue. */
-  // deno-lint-ignore no-explicit-any
-  async chainInfo(queue: string, id: string): Promise<any> {
-    // deno-lint-ignore no-explicit-any
-    return await (this.#inner as any).chainInfo(this.#whole(queue, "Chains"), id);
+  /** {@inheritDoc QueueBackend.chainInfo} */
+  async chainInfo(queue: string, id: string): Promise<ChainInfo | null> {
+    return await this.#inner.chainInfo(this.#whole(queue, "Chains"), id);
   }
 
-  /** A batch's counters (`QueueBackend.batchInfo`); refused on a partitioned queue. */
-  // deno-lint-ignore no-explicit-any
-  async batchInfo(queue: string, id: string): Promise<any> {
-    // deno-lint-ignore no-explicit-any
-    return await (this.#inner as any).batchInfo(this.#whole(queue, "Batches"), id);
+  /** {@inheritDoc QueueBackend.batchInfo} */
+  async batchInfo(queue: string, id: string): Promise<BatchInfo | null> {
+    return await this.#inner.batchInfo(this.#whole(queue, "Batches"), id);
   }
 
   /** The queue's name when it is not partitioned; a TypeError naming `what` when it is. */

@@ -390,12 +390,33 @@ const cases: Case[] = [
     },
   ],
   [
-    "chains and batches are refused on a partitioned queue with a TypeError",
+    "chains, batches and flow control are refused on a partitioned queue with a TypeError; other queues keep them",
     async (make) => {
-      const backend = new PartitionedBackend(make(), (queue) => (queue === "reports" ? 2 : 1));
-      await assert.rejects(backend.workflow("reports", { action: "cancel" }), TypeError);
-      await assert.rejects(backend.chainInfo("reports", "c"), TypeError);
-      await assert.rejects(backend.batchInfo("reports", "b"), TypeError);
+      const inner = make();
+      const queue = new Queue({ backend: inner, partitions: { reports: 2 } });
+      const plain = defineJob({ name: "plain", schema: v.number(), handle() {} });
+      const keyed = defineJob({
+        name: "keyed",
+        schema: v.number(),
+        queue: "reports",
+        concurrency: { key: (n) => `k${n}`, limit: 1 },
+        handle() {},
+      });
+      await assert.rejects(queue.chain([[noop, 1], [noop, 2]]), TypeError);
+      await assert.rejects(queue.batch([[noop, 1], [noop, 2]]), TypeError);
+      await assert.rejects(queue.dispatch(keyed, 1), TypeError);
+      const now = Date.now();
+      await assert.rejects(
+        queue.backend.workflow("reports", { action: "cancel", id: "b", now }),
+        TypeError,
+      );
+      await assert.rejects(queue.backend.chainInfo("reports", "c"), TypeError);
+      await assert.rejects(queue.backend.batchInfo("reports", "b"), TypeError);
+      assert.equal((await queue.counts("reports")).ready, 0, "nothing enqueued");
+      // A queue of one partition, beside it, runs chains as before.
+      const chain = await queue.chain([[plain, 1], [plain, 2]]);
+      assert.equal(typeof chain.id, "string");
+      assert.equal((await queue.counts("default")).ready, 1, "the chain's first step");
     },
   ],
 ];
