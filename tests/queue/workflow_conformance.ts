@@ -445,6 +445,26 @@ const cases: Case[] = [
     },
   ],
   [
+    "a chain advances across serverless ticks: each drain({ maxJobs: 1 }) runs the next step",
+    async ({ queue }) => {
+      const seen: number[] = [];
+      const step = defineJob({
+        name: "step",
+        schema: v.number(),
+        handle: (n) => void seen.push(n),
+      });
+      const chain = await queue.chain([[step, 1], [step, 2], [step, 3]]);
+      for (let tick = 1; tick <= 3; tick++) {
+        // A fresh worker per tick, as a new invocation would make.
+        const summary = await quietWorker(queue, { jobs: [step] }).drain({ maxJobs: 1 });
+        assert.equal(summary.completed, 1);
+        assert.deepEqual(seen, [1, 2, 3].slice(0, tick));
+      }
+      assert.equal((await quietWorker(queue, { jobs: [step] }).drain()).completed, 0);
+      assert.equal((await queue.chainInfo(chain.id))?.state, "completed");
+    },
+  ],
+  [
     "an empty batch runs then and finally at once",
     async ({ queue }) => {
       const callbacks: string[] = [];
