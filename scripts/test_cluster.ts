@@ -27,6 +27,7 @@ const SINGLE_STACK = new URL("tests/support/redis_stack.ts", root).href;
 const MODULE_SUITES = [
   "tests/queue/redis_backend_test.ts",
   "tests/queue/operate_redis_test.ts",
+  "tests/queue/partitions_redis_test.ts",
   "tests/realtime/redis_fanout_test.ts",
   "tests/scheduler/redis_test.ts",
   "tests/upload/redis_state_test.ts",
