@@ -41,12 +41,43 @@ const ProgressSchema = v.object({
 });
 const InfoSchema = v.object({ upload: v.nullable(ProgressSchema), record: v.unknown() });
 
-/** Reads and writes the info objects of one bucket. */
+/** What a held key's info object is known to hold. */
+interface Remembered {
+  /** Its text; `null` when absent, `undefined` when the bucket must be asked. */
+  text: string | null | undefined;
+  /** Writes started under this hold, so a read that began before one does not overwrite it. */
+  writes: number;
+}
+
+/**
+ * Reads and writes the info objects of one bucket.
+ *
+ * While this process holds an upload's lock ({@linkcode hold}), nothing else
+ * in the process writes its info object, so the text last read or written is
+ * remembered and read back from memory: a PATCH then reads the object once
+ * instead of four times (the state's record, the store's resume, the store's
+ * release and the state's save each read it), which is a round trip per read
+ * to the bucket. Writes always go to the bucket at once. Another instance
+ * writing the same upload meanwhile is what in-process locks cannot prevent
+ * anyway (that takes `RedisUploadState`, whose lock never holds here).
+ */
 export class InfoObjects {
   #bucket: ObjectBucket;
+  /** What is known of each held key's info object. */
+  #held = new Map<string, Remembered>();
 
   constructor(bucket: ObjectBucket) {
     this.#bucket = bucket;
+  }
+
+  /** Remembers `<key>.info` from now until {@linkcode drop}: call while holding the upload's lock. */
+  hold(key: string): void {
+    this.#held.set(key, { text: undefined, writes: 0 });
+  }
+
+  /** Forgets what {@linkcode hold} remembered; call when the lock goes. */
+  drop(key: string): void {
+    this.#held.delete(key);
   }
 
   /**
@@ -55,9 +86,17 @@ export class InfoObjects {
    * @throws {UploadError} `UPLOAD_RECORD_CORRUPT` when it is not an info object of `id`.
    */
   async read(key: string, id: string): Promise<InfoObject | null> {
-    const found = await this.#bucket.get(infoKey(key));
-    if (!found) return null;
-    const text = new TextDecoder().decode(found.bytes);
+    const held = this.#held.get(key);
+    let text = held?.text;
+    if (text === undefined) {
+      const writes = held?.writes;
+      const found = await this.#bucket.get(infoKey(key));
+      text = found ? new TextDecoder().decode(found.bytes) : null;
+      // Only what was read under this hold with no write since: an older read may land late.
+      if (held && this.#held.get(key) === held && held.writes === writes) held.text = text;
+    }
+    if (text === null) return null;
+    // Parsed again on every read, so no caller can change what another reads.
     const { upload, record } = parseStored(id, text, InfoSchema);
     if (upload && !consistent(upload)) throw corrupt(id, "its part list does not match its offset");
     return {
@@ -68,8 +107,14 @@ export class InfoObjects {
 
   /** Writes `<key>.info`, or deletes it when it holds nothing. */
   async write(key: string, info: InfoObject): Promise<void> {
-    if (!info.upload && !info.record) return await this.#bucket.delete([infoKey(key)]);
-    await this.#bucket.put(infoKey(key), new TextEncoder().encode(JSON.stringify(info)));
+    const text = info.upload || info.record ? JSON.stringify(info) : null;
+    const held = this.#held.get(key);
+    // A write that fails may or may not have landed: until one succeeds, reads ask the bucket.
+    const mine = held ? ++held.writes : 0;
+    if (held) held.text = undefined;
+    if (text === null) await this.#bucket.delete([infoKey(key)]);
+    else await this.#bucket.put(infoKey(key), new TextEncoder().encode(text));
+    if (held && this.#held.get(key) === held && held.writes === mine) held.text = text;
   }
 }
 

@@ -2,7 +2,8 @@
  * Upload state in the bucket itself: each tus record lives in its upload's
  * `<key>.info` object beside the part list, so an object store needs nothing
  * else and a restarted server (or another Worker isolate) still knows every
- * upload. Locks are held in this process only.
+ * upload. Locks are held in this process only; while one is held, its info
+ * object is read from the bucket once (see `InfoObjects`).
  */
 import { lockInProcess } from "./_held_locks.ts";
 import type { InfoObjects } from "./_object_info.ts";
@@ -49,8 +50,21 @@ export class ObjectUploadState implements UploadState {
     return current?.record != null;
   }
 
+  /** Also lets the info objects remember this upload's info while the lock is held. */
   lock(id: string): Promise<UploadLock | null> {
-    return Promise.resolve(lockInProcess(this.#locks, id));
+    const lock = lockInProcess(this.#locks, id);
+    if (!lock) return Promise.resolve(null);
+    const key = this.#prefix + id;
+    this.#info.hold(key);
+    let held = true;
+    return Promise.resolve({
+      release: () => {
+        // Once: a second release must not forget what the next holder remembers.
+        if (held) this.#info.drop(key);
+        held = false;
+        return lock.release();
+      },
+    });
   }
 
   /** Reads every info object under the prefix (one list, then one read each): fine for the thousands of uploads a sweep sees. */
