@@ -22,7 +22,13 @@
  *
  * @module
  */
-import type { DispatchResult, NewJob, StoredJob } from "./backend.ts";
+import type {
+  DispatchResult,
+  NewJob,
+  QueueBackend,
+  StoredJob,
+  WorkflowRequest,
+} from "./backend.ts";
 
 /** The span methods Kiln calls (a structural subset of OpenTelemetry's `Span`). */
 export interface TracingSpan {
@@ -121,12 +127,70 @@ export class JobTracer {
    * receives the trace context to store with each job (`undefined` when there
    * is none to store, so the record stays as it was).
    */
-  async send(
+  send(
     queue: string,
     name: string,
     count: number,
     enqueue: (trace: TraceCarrier | undefined) => Promise<DispatchResult[]>,
   ): Promise<DispatchResult[]> {
+    return this.#produce(queue, {
+      "kiln.job.name": name,
+      ...(count === 1 ? {} : { "messaging.batch.message_count": count }),
+    }, async (span, trace) => {
+      const results = await enqueue(trace);
+      if (count === 1 && results.length === 1) {
+        span.setAttribute("messaging.message.id", results[0].id);
+        span.setAttribute("kiln.job.created", results[0].created);
+      }
+      return results;
+    });
+  }
+
+  /**
+   * Runs one chain or batch request inside a PRODUCER span, every job it
+   * carries (steps, members, callbacks) holding the span's context, so each
+   * runs in the trace of the code that started the chain or batch, whenever
+   * the scripts enqueue it.
+   */
+  sendWorkflow(
+    queue: string,
+    request: WorkflowRequest,
+    send: (request: WorkflowRequest) => Promise<boolean>,
+  ): Promise<boolean> {
+    if (request.action === "cancel") return send(request);
+    return this.#produce(queue, {
+      "kiln.workflow.id": request.id,
+      "kiln.workflow.action": request.action,
+    }, (_span, trace) => {
+      if (trace === undefined) return send(request);
+      const traced = (job: NewJob | undefined) => job && withTrace(job, trace);
+      switch (request.action) {
+        case "chain":
+          return send({
+            ...request,
+            steps: request.steps.map(traced) as NewJob[],
+            catch: traced(request.catch),
+          });
+        case "batch":
+          return send({
+            ...request,
+            jobs: request.jobs.map(traced) as NewJob[],
+            then: traced(request.then),
+            catch: traced(request.catch),
+            finally: traced(request.finally),
+          });
+        default:
+          return send({ ...request, jobs: request.jobs.map(traced) as NewJob[] });
+      }
+    });
+  }
+
+  /** Calls `body` inside a PRODUCER span with the context to store, and ends the span. */
+  async #produce<T>(
+    queue: string,
+    attributes: Record<string, unknown>,
+    body: (span: TracingSpan, trace: TraceCarrier | undefined) => Promise<T>,
+  ): Promise<T> {
     const { context, propagation, trace } = this.#api;
     const parent = context.active();
     const span = this.#tracer().startSpan(`dispatch ${queue}`, {
@@ -136,19 +200,13 @@ export class JobTracer {
         "messaging.operation.type": "send",
         "messaging.operation.name": "dispatch",
         "messaging.destination.name": queue,
-        "kiln.job.name": name,
-        ...(count === 1 ? {} : { "messaging.batch.message_count": count }),
+        ...attributes,
       },
     }, parent);
     const carrier: Record<string, string> = {};
     propagation.inject(trace.setSpan(parent, span), carrier);
     try {
-      const results = await enqueue(Object.keys(carrier).length > 0 ? carrier : undefined);
-      if (count === 1 && results.length === 1) {
-        span.setAttribute("messaging.message.id", results[0].id);
-        span.setAttribute("kiln.job.created", results[0].created);
-      }
-      return results;
+      return await body(span, Object.keys(carrier).length > 0 ? carrier : undefined);
     } catch (error) {
       failSpan(span, error);
       throw error;
@@ -264,6 +322,27 @@ export function sendTraced(
 ): Promise<DispatchResult[]> {
   const tracer = tracers.get(queue);
   return tracer === undefined ? enqueue(undefined) : tracer.send(destination, name, count, enqueue);
+}
+
+/**
+ * The backend a queue sends chains and batches through: the backend itself,
+ * or, when the queue traces, a view of it whose `workflow()` runs inside a
+ * PRODUCER span and stores the span's context in every job of the request.
+ */
+export function tracedWorkflows(queue: object, backend: QueueBackend): QueueBackend {
+  const tracer = tracers.get(queue);
+  if (tracer === undefined) return backend;
+  return new Proxy(backend, {
+    get(target, key) {
+      if (key === "workflow") {
+        return (name: string, request: WorkflowRequest) =>
+          tracer.sendWorkflow(name, request, (sent) => target.workflow(name, sent));
+      }
+      // Methods run on the backend itself, whose private fields a proxy does not have.
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 /** The job with its trace context, or the job itself when there is none. */

@@ -43,6 +43,7 @@ import {
   bindTracing,
   sendTraced,
   type TraceCarrier,
+  tracedWorkflows,
   type TracingApi,
   withTrace,
 } from "./_tracing.ts";
@@ -1254,7 +1255,7 @@ export class Queue {
     const now = this.clock.now();
     const dispatchToken = crypto.randomUUID();
     return {
-      backend: this.backend,
+      backend: tracedWorkflows(this, this.backend),
       retain: this.retain,
       maxPayloadBytes: this.maxPayloadBytes,
       batchSize: DISPATCH_BATCH_SIZE,

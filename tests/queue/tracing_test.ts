@@ -149,6 +149,36 @@ for (const [backendName, make] of [["MemoryBackend", memory], ["RedisBackend", r
     assert.ok(processed.every((span) => span.parentSpanId === sends[0].spanId));
   });
 
+  Deno.test(`${backendName}: every step of a chain and every job of a batch, callbacks included, runs in the trace of the call that started it`, async () => {
+    using sdk = registerOtel();
+    await using made = await make();
+    const { job } = tracedJob();
+    const chain = await made.queue.chain([[job, { fail: 0 }], [job, { fail: 0 }]]);
+    const batch = await made.queue.batch([[job, { fail: 0 }], [job, { fail: 0 }]], {
+      then: [job, { fail: 0 }],
+    });
+    const summary = await quietWorker(made.queue, { jobs: [job], queues: ["mail"] }).drain();
+    assert.equal(summary.completed, 5);
+
+    const sends = sdk.named("dispatch mail").map(spanRecord);
+    const sendOf = (action: string) =>
+      sends.find((span) => span.attributes["kiln.workflow.action"] === action)!;
+    assert.equal(sendOf("chain").attributes["kiln.workflow.id"], chain.id);
+    assert.equal(sendOf("batch").attributes["kiln.workflow.id"], batch.id);
+    const processed = sdk.named("process mail").map(spanRecord);
+    assert.equal(processed.length, 5);
+    const parents = new Map(processed.map((span) => [
+      span.attributes["messaging.message.id"],
+      span.parentSpanId,
+    ]));
+    for (const id of chain.jobIds) assert.equal(parents.get(id), sendOf("chain").spanId);
+    for (const id of batch.jobIds) assert.equal(parents.get(id), sendOf("batch").spanId);
+    const callback = processed.find((span) =>
+      ![...chain.jobIds, ...batch.jobIds].includes(String(span.attributes["messaging.message.id"]))
+    )!;
+    assert.equal(callback.parentSpanId, sendOf("batch").spanId, "the batch's then callback too");
+  });
+
   Deno.test(`${backendName}: a failed enqueue ends the PRODUCER span with the error`, async () => {
     using sdk = registerOtel();
     await using made = await make();
