@@ -350,6 +350,8 @@ export class MemoryBackend implements QueueBackend {
         if (job.uniqueKey !== undefined) state.unique.delete(job.uniqueKey);
         if (folded !== undefined) {
           (folded as { payload: string }).payload = job.payload;
+          // As on Redis, whose record is replaced whole: the trace of the dispatch whose payload runs.
+          (folded as { trace: Entry["trace"] }).trace = job.trace;
           state.delay(folded, job.runAt);
           state.emit(folded.id, "delayed", now);
         }

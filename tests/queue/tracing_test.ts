@@ -179,6 +179,28 @@ for (const [backendName, make] of [["MemoryBackend", memory], ["RedisBackend", r
     assert.equal(callback.parentSpanId, sendOf("batch").spanId, "the batch's then callback too");
   });
 
+  Deno.test(`${backendName}: a debounced job runs in the trace of the dispatch whose payload it runs, the last`, async () => {
+    using sdk = registerOtel();
+    await using made = await make();
+    const { job } = tracedJob();
+    for (let i = 0; i < 3; i++) {
+      await made.queue.dispatch(job, { fail: 0 }, {
+        debounce: { key: "invoice-7", delay: 60_000 },
+      });
+    }
+    const sends = sdk.named("dispatch mail").map(spanRecord);
+    assert.deepEqual(sends.map((span) => span.attributes["kiln.job.created"]), [
+      true,
+      false,
+      false,
+    ]);
+    const [id] = new Set(sends.map((span) => span.attributes["messaging.message.id"]));
+    assert.equal(
+      (await made.queue.job(String(id), "mail"))?.trace?.traceparent,
+      `00-${sends[2].traceId}-${sends[2].spanId}-01`,
+    );
+  });
+
   Deno.test(`${backendName}: a failed enqueue ends the PRODUCER span with the error`, async () => {
     using sdk = registerOtel();
     await using made = await make();
