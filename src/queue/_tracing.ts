@@ -206,7 +206,9 @@ export class JobTracer {
     const carrier: Record<string, string> = {};
     propagation.inject(trace.setSpan(parent, span), carrier);
     try {
-      return await body(span, Object.keys(carrier).length > 0 ? carrier : undefined);
+      // Stored as the worker will read it: the same few bounded entries, so a large baggage
+      // does not ride in every record for nothing.
+      return await body(span, traceOf(carrier));
     } catch (error) {
       failSpan(span, error);
       throw error;

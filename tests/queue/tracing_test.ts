@@ -228,6 +228,24 @@ Deno.test("without the tracing option no span is made and nothing stored, with a
   assert.deepEqual(sdk.spans().map((span) => span.name), ["render-pdf"]);
 });
 
+Deno.test("what a propagator writes is stored within the bounds a worker reads: 8 string entries of at most 8 KiB", async () => {
+  using _sdk = registerOtel();
+  otel.propagation.disable();
+  otel.propagation.setGlobalPropagator({
+    inject(_context, carrier: Record<string, string>) {
+      carrier["huge"] = "x".repeat(9_000);
+      for (let i = 0; i < 20; i++) carrier[`k${i}`] = `v${i}`;
+    },
+    extract: (context) => context,
+    fields: () => [],
+  });
+  const queue = new Queue({ backend: new MemoryBackend(), tracing: otel });
+  const { job } = tracedJob();
+  const { id } = await queue.dispatch(job, { fail: 0 });
+  const stored = (await queue.job(id))?.trace ?? {};
+  assert.deepEqual(Object.keys(stored), ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"]);
+});
+
 Deno.test("Queue refuses a tracing option that is not the @opentelemetry/api module", () => {
   for (const tracing of [{}, true, false, "otel", { trace: otel.trace }]) {
     assert.throws(
