@@ -48,6 +48,15 @@ export interface TracingSpan {
  * The parts of `@opentelemetry/api` Kiln uses, as a structural type so that
  * Kiln's declarations never name the package: pass the module itself,
  * `import * as otel from "@opentelemetry/api"`.
+ *
+ * @example The module itself is a TracingApi
+ * ```ts
+ * import * as otel from "@opentelemetry/api";
+ * import { MemoryBackend, Queue, type TracingApi } from "@kiln/core/queue";
+ *
+ * const tracing: TracingApi = otel;
+ * const queue = new Queue({ backend: new MemoryBackend(), tracing });
+ * ```
  */
 export interface TracingApi {
   /** The trace API: tracers, and spans in contexts. */
@@ -102,7 +111,10 @@ const PRODUCER = 3;
 const CONSUMER = 4;
 const ERROR = 2;
 
-/** The most entries, and the longest value, kept from a stored trace context (W3C's own caps). */
+/**
+ * The most entries, and the longest value, kept of a trace context: 8 KiB is W3C baggage's own
+ * limit, and 8 entries hold `traceparent`, `tracestate`, `baggage` and a few vendors' headers.
+ */
 const CARRIER_ENTRIES = 8;
 const CARRIER_VALUE = 8_192;
 
