@@ -65,7 +65,12 @@ function scoped(name: string, key: unknown, what: string): string {
   if (typeof key !== "string" || key.length === 0 || key.length > 200) {
     throw new TypeError(`Job ${name}: ${what} must be a string of 1 to 200 characters`);
   }
-  return `${encodeURIComponent(name)}:${encodeURIComponent(key)}`;
+  try {
+    return `${encodeURIComponent(name)}:${encodeURIComponent(key)}`;
+  } catch {
+    // encodeURIComponent throws URIError on a lone surrogate: not a key anyone can match.
+    throw new TypeError(`Job ${name}: ${what} must be well-formed Unicode (no lone surrogate)`);
+  }
 }
 
 /** What a definition and a dispatch's options hold of flow control. */
@@ -78,7 +83,7 @@ interface FlowSources {
 /**
  * The flow rules of one dispatch, or `undefined` for a plain job.
  *
- * @throws {TypeError} When a key is not a string of 1 to 200 characters, or
+ * @throws {TypeError} When a key is not a well-formed string of 1 to 200 characters, or
  *   debounce is combined with an option it cannot honour.
  * @throws {RangeError} When a delay or window is out of range.
  */

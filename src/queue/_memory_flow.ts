@@ -138,14 +138,24 @@ export class MemoryFlow<E extends FlowEntry> {
     return blocked === undefined;
   }
 
-  /** A running job ended: its concurrency slot frees, and its key's next job is put in line. */
-  release(entry: E, now: number): void {
-    const [rule] = limitsOf(entry.flow);
-    if (rule?.per !== undefined || rule === undefined) return;
-    const left = (this.#running.get(rule.field) ?? 0) - 1;
-    if (left <= 0) this.#running.delete(rule.field);
-    else this.#running.set(rule.field, left);
-    this.#advance(rule, now);
+  /**
+   * A running job ended: its concurrency slot frees, and its key's next job is
+   * put in line. A job handed back `unstarted` also gives its start back to its
+   * rate window (the newest start in it, its own or one as recent).
+   */
+  release(entry: E, now: number, unstarted = false): void {
+    for (const rule of limitsOf(entry.flow)) {
+      if (rule.per === undefined) {
+        const left = (this.#running.get(rule.field) ?? 0) - 1;
+        if (left <= 0) this.#running.delete(rule.field);
+        else this.#running.set(rule.field, left);
+      } else if (unstarted) {
+        const starts = this.#window(rule, now);
+        starts.pop();
+        if (starts.length === 0) this.#starts.delete(rule.field);
+      } else continue;
+      this.#advance(rule, now);
+    }
   }
 
   /** A waiting job was removed: it leaves its line and hands its turn on. `true` when it was parked. */

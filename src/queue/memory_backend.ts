@@ -510,7 +510,8 @@ export class MemoryBackend implements QueueBackend {
       return Promise.resolve(last?.token === request.token ? last.result : "lost");
     }
     state.active.delete(entry.id);
-    state.flow.release(entry, request.now);
+    const unstarted = request.outcome === "release" && request.undoAttempt === true;
+    state.flow.release(entry, request.now, unstarted);
     if (request.error) entry.errors.push(request.error);
     appendLogs(entry, request.logs);
     const metrics = request.metrics === false ? NOT_COUNTED : state.metrics;

@@ -406,6 +406,69 @@ const cases: Case[] = [
     },
   ],
   [
+    "a batch cancelled while a member holds its key's slot frees the slot, and its members waiting on the key leave their line",
+    async (setup) => {
+      const { queue } = setup;
+      const job = limited(1);
+      const batch = await queue.batch(payloads("k", 3).map((p) => [job, p] as const));
+      const leases = new Map<string, string>();
+      const first = await take(setup, 10, [], leases);
+      assert.deepEqual(names(first.jobs), ["k:1"]);
+      assert.equal(await queue.cancelBatch(batch.id), true);
+      // k:2 (its turn) and k:3 (parked) were pending: removed, not left to run.
+      assert.equal((await queue.counts()).ready, 0);
+      await queue.dispatch(job, { tenant: "k", n: 9 });
+      assert.deepEqual(
+        names((await take(setup, 10, [], leases)).jobs),
+        ["k:9"],
+        "k's slot is free",
+      );
+      assert.equal((await queue.counts()).ready, 0);
+    },
+  ],
+  [
+    "a job handed back unstarted (a stopping worker) gives its start back to its key's rate window",
+    async (setup) => {
+      const { queue, backend, clock } = setup;
+      const job = rated(1, 60_000);
+      await queue.dispatchMany(job, payloads("a", 2));
+      const leases = new Map<string, string>();
+      const [a1] = (await take(setup, 10, [], leases)).jobs;
+      assert.equal(
+        await backend.fail({
+          queue: "default",
+          id: a1.id,
+          token: leases.get(a1.id)!,
+          now: clock.now(),
+          outcome: "release",
+          runAt: clock.now(),
+          undoAttempt: true,
+        }),
+        "released",
+      );
+      clock.advance(1);
+      const again = await take(setup, 10, [], leases);
+      assert.deepEqual(names(again.jobs), ["a:1"], "a:1 starts again at once");
+      assert.equal(again.jobs[0].attempts, 1);
+      assert.deepEqual(
+        names((await take(setup, 10, [], leases)).jobs),
+        [],
+        "then the window is used",
+      );
+    },
+  ],
+  [
+    "a key that is not well-formed Unicode (a lone surrogate) is refused with a TypeError",
+    async ({ queue }) => {
+      await assert.rejects(queue.dispatch(limited(1), { tenant: "a\uD800", n: 1 }), TypeError);
+      await assert.rejects(
+        queue.dispatch(plain, { tenant: "a", n: 1 }, { throttle: { key: "\uDC00", window: 10 } }),
+        TypeError,
+      );
+      assert.equal((await queue.counts()).ready, 0);
+    },
+  ],
+  [
     "a plain job whose payload imitates flow rules is not held back",
     async (setup) => {
       const { queue } = setup;

@@ -49,8 +49,9 @@ redis.call("HDEL", q.leases, id)
 redis.call("ZREM", q.active, id)
 local record = redis.call("HGET", q.jobs, id)
 if not record then return 0 end
--- The attempt is over, whatever comes next: its key's concurrency slot frees (flow.lua).
-flowRelease(flowOf(record), now)
+-- The attempt is over, whatever comes next: its key's concurrency slot frees, and an
+-- unstarted job's start leaves its rate window (flow.lua).
+flowRelease(flowOf(record), now, undo == "1" and outcome == "release")
 
 local function remember(result)
   redis.call("HSET", outcomes, id, result)

@@ -37,6 +37,7 @@
 ]]
 -- @include "jobs.lua"
 -- @include "workflows.lua"
+-- @include "flow.lua"
 
 local memo = redis.call("GET", KEYS[28])
 if memo then return tonumber(memo) end
@@ -122,9 +123,16 @@ for _, member in ipairs(members) do
       }))
       local uk, dd = endingOf(record)
       deadLetter(jobId, uk, dd, now, keep)
-    elseif redis.call("ZREM", q.ready, jobId) + redis.call("ZREM", q.delayed, jobId) > 0 then
-      dropJobs({ jobId })
-      changed(jobId, "removed")
+      flowRelease(flowOf(record), now) -- its key's slot frees (flow.lua)
+    else
+      local removed = redis.call("ZREM", q.ready, jobId) + redis.call("ZREM", q.delayed, jobId)
+      -- A member waiting on its key (flow.lua) leaves its line and hands on its turn.
+      local rules = flowOf(record)
+      if rules and flowForget(jobId, rules, now) then removed = removed + 1 end
+      if removed > 0 then
+        dropJobs({ jobId })
+        changed(jobId, "removed")
+      end
     end
   end
 end

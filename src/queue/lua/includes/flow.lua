@@ -163,9 +163,21 @@ local function flowAdmit(id, rules, score, now)
 end
 
 -- A running job ended (completed, failed, retried, released, stalled, cancelled):
--- its concurrency slot frees, and the key's next job is put in line.
-local function flowRelease(rules, now)
-  if not rules or not rules.c then return end
+-- its concurrency slot frees, and the key's next job is put in line. A job handed
+-- back `unstarted` (a stopping worker's) also gives its start back to its rate
+-- window: the newest start in it, which is its own or one as recent.
+local function flowRelease(rules, now, unstarted)
+  if not rules then return end
+  if unstarted and rules.r then
+    local starts = windowOf(rules.r, now)
+    if #starts > 13 then
+      redis.call("HSET", q.flow, rules.r.field, string.sub(starts, 1, #starts - 13))
+    else
+      redis.call("HDEL", q.flow, rules.r.field)
+    end
+    advance(rules.r, now)
+  end
+  if not rules.c then return end
   if redis.call("HINCRBY", q.flow, rules.c.field, -1) <= 0 then
     redis.call("HDEL", q.flow, rules.c.field)
   end
