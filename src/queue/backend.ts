@@ -472,7 +472,9 @@ export interface TakeResult {
   readonly stalledOut: readonly string[];
   /**
    * When the earliest delayed job or lease comes due, if any (to sleep until
-   * then), on the caller's clock.
+   * then), on the caller's clock; at or before `now` when the call stopped
+   * short of jobs due now (a backend looks at a bounded number per call), so
+   * the caller asks again. `null` for a call that reserves nothing or a paused queue.
    */
   readonly nextDueAt: number | null;
 }

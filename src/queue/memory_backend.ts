@@ -450,8 +450,12 @@ export class MemoryBackend implements QueueBackend {
       if (jobs.length > 0) state.minDeadline = Math.min(state.minDeadline, deadline);
     }
     state.cleanDelayed();
-    const nextDelayed = state.delayed.peekKey() ?? Infinity;
-    const next = Math.min(nextDelayed, state.active.size > 0 ? state.minDeadline : Infinity);
+    // As RedisBackend: nothing comes due for a call that reserves nothing (or a paused
+    // queue), so a worker on a paused queue with a due job idles instead of spinning.
+    const reserving = request.reserve > 0 && !state.paused;
+    const nextDelayed = reserving ? state.delayed.peekKey() ?? Infinity : Infinity;
+    const nextLease = reserving && state.active.size > 0 ? state.minDeadline : Infinity;
+    const next = Math.min(nextDelayed, nextLease);
     return Promise.resolve({
       lost,
       jobs,

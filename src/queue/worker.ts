@@ -407,6 +407,9 @@ export class Worker {
         // A job that ended while the reserve was on its way may have been retried at
         // once, after the reserve looked: look again before calling the queue empty.
         if (this.#runs.settled !== settledBefore) continue;
+        // The backend looks at a bounded number of jobs per call (jobs parked on a busy
+        // key, a burst of due delayed ones): a job due now means "ask again", not empty.
+        if (this.#nextDueAt !== null && this.#nextDueAt <= clock.now()) continue;
         if (this.#runs.size === 0 && !this.#completions.busy) break;
         await this.#signal.sleep(deadline - clock.now());
       }

@@ -13,7 +13,7 @@ import * as v from "valibot";
 import { defineJob, Queue } from "../../src/queue/mod.ts";
 import type { QueueBackend } from "../../src/queue/backend_mod.ts";
 import type { StoredJob } from "../../src/queue/mod.ts";
-import { FakeClock } from "./_helpers.ts";
+import { FakeClock, quietWorker } from "./_helpers.ts";
 
 /** Creates a fresh, empty backend for one case. */
 export type BackendFactory = () => QueueBackend | Promise<QueueBackend>;
@@ -466,6 +466,62 @@ const cases: Case[] = [
         TypeError,
       );
       assert.equal((await queue.counts()).ready, 0);
+    },
+  ],
+  [
+    "drain() does not call the queue empty while a due job waits behind 1,000 jobs parked in one take",
+    async (setup) => {
+      const { queue, clock } = setup;
+      const ran: string[] = [];
+      const job = defineJob({
+        name: "limited",
+        schema,
+        concurrency: { key: (payload) => payload.tenant, limit: 1 },
+        handle: (payload) => void ran.push(`${payload.tenant}:${payload.n}`),
+      });
+      await queue.dispatch(job, { tenant: "busy", n: 0 });
+      // Another worker holds busy's only slot for a minute.
+      assert.equal((await take(setup, 1)).jobs.length, 1);
+      // A scheduled burst of busy's jobs, and a quiet key's job due just after them.
+      await queue.dispatchMany(job, payloads("busy", 1_000), { delay: 1_000 });
+      clock.advance(1);
+      await queue.dispatch(job, { tenant: "quiet", n: 1 }, { delay: 1_000 });
+      clock.advance(1_000);
+      const worker = quietWorker(queue, { jobs: [job], concurrency: 1 });
+      const summary = await worker.drain({ maxJobs: 1 });
+      assert.deepEqual(ran, ["quiet:1"]);
+      assert.equal(summary.completed, 1);
+      assert.equal((await queue.counts()).ready, 1_000);
+    },
+  ],
+  [
+    "a started worker on a paused queue with a due delayed job polls at its idle pace, it does not spin",
+    async (setup) => {
+      const { queue, backend, clock } = setup;
+      let takes = 0;
+      const counting = new Proxy(backend, {
+        get(target, property) {
+          const value = Reflect.get(target, property);
+          if (property === "take") {
+            return (request: Parameters<QueueBackend["take"]>[0]) => {
+              takes++;
+              return target.take(request);
+            };
+          }
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const paused = new Queue({ backend: counting, clock });
+      await paused.dispatch(plain, { tenant: "a", n: 1 }, { delay: 10 });
+      await queue.pause("default");
+      clock.advance(10);
+      const worker = quietWorker(paused, { jobs: [plain], maxPollInterval: 200 });
+      await worker.start();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await worker.stop();
+      // Backing off from 50 ms: a handful of polls in 300 ms, not one per turn of the event loop.
+      assert.ok(takes <= 8, `${takes} takes in 300 ms`);
+      assert.equal((await queue.counts()).ready + (await queue.counts()).delayed, 1);
     },
   ],
   [

@@ -242,6 +242,9 @@ repeat
   end
   looked = looked + #ids
 until not flowing or #reserved >= want or looked >= 1000
+-- Stopped short with jobs still in ready (all looked at were parked): say a job is
+-- due now, so the worker (and drain()) asks again instead of taking the queue for empty.
+local short = looked >= 1000 and #reserved < want and redis.call("ZCARD", q.ready) > 0
 local jobs = {}
 if #reserved > 0 then
   local deadline = leaseNow + leaseMs
@@ -277,4 +280,4 @@ if #reserved > 0 or n > 0 then
 end
 flushMetrics(now)
 publish(now)
-return { lost, stalled, jobs, nextDue(), stalledOut }
+return { lost, stalled, jobs, short and now or nextDue(), stalledOut }
