@@ -256,8 +256,9 @@ local function deadLetter(id, uk, dd, now, keep)
   changed(id, "failed")
   reserveOrRelease(id, uk, dd, now)
   redis.call("HINCRBY", q.stats, "failed", 1)
-  trim(q.failed, keep.count, keep.age, now)
+  -- Its chain reads its last error before retention may drop it (retain.failed count 0).
   if workflowEnded then workflowEnded(id, false, nil, now, keep) end
+  trim(q.failed, keep.count, keep.age, now)
 end
 
 -- The unique key and dedupe window a record carries ("" and 0 when none).
