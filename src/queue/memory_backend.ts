@@ -218,8 +218,9 @@ class QueueState {
     this.failed.delete(entry.id);
     this.failed.set(entry.id, entry);
     this.ended(entry, now);
-    this.trim(this.failed, limit, now);
+    // Its chain reads its last error before retention may drop it (retain.failed count 0).
     this.workflows.ended(entry.id, false, undefined, now, limit);
+    this.trim(this.failed, limit, now);
   }
 
   /** Takes a job out of whatever holds it and deletes it. */

@@ -11,21 +11,24 @@ import { type BatchContext, type ChainContext, defineJob, Queue } from "../../sr
 import { JobCancelledError } from "../../src/public_errors.ts";
 import type { QueueBackend } from "../../src/queue/backend_mod.ts";
 import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
+import { hostileCases } from "./workflow_hostile_cases.ts";
 
 /** A fresh, empty store, and a second backend object on the same store (another process). */
 export type WorkflowStoreFactory = () =>
   | { backend: QueueBackend; twin: () => QueueBackend }
   | Promise<{ backend: QueueBackend; twin: () => QueueBackend }>;
 
-interface Setup {
+/** What each case gets. */
+export interface Setup {
   queue: Queue;
   clock: FakeClock;
   twin: () => Queue;
 }
 
-type Case = [name: string, fn: (setup: Setup) => Promise<void>];
+/** One case: its name, and what it does on a fresh queue. */
+export type WorkflowCase = [name: string, fn: (setup: Setup) => Promise<void>];
 
-const cases: Case[] = [
+const cases: WorkflowCase[] = [
   [
     "chain() runs its steps in order, each after the one before completed, reading its result as ctx.previous",
     async ({ queue }) => {
@@ -516,7 +519,7 @@ export async function runWorkflowConformance(
   t: Deno.TestContext,
   make: WorkflowStoreFactory,
 ): Promise<void> {
-  for (const [name, fn] of cases) {
+  for (const [name, fn] of [...cases, ...hostileCases]) {
     await t.step(name, async () => {
       const store = await make();
       const clock = new FakeClock();
