@@ -61,6 +61,10 @@ export class MemoryFlow<E extends FlowEntry> {
   #parked = new Map<string, string>();
   #debounced = new Map<string, E>();
   #throttles = new Map<string, { until: number; id: string }>();
+  /** When each rate field's window is over (its newest start + per): then it is dropped. */
+  #rateUntil = new Map<string, number>();
+  /** How many windows may be open before the next sweep (doubles, so sweeps cost O(1) per job). */
+  #sweepAt = 1_000;
 
   constructor(host: FlowHost<E>) {
     this.#host = host;
@@ -87,18 +91,29 @@ export class MemoryFlow<E extends FlowEntry> {
       : undefined;
   }
 
-  /** A job was created: it holds its debounce key and opens its throttle window. */
+  /**
+   * A job was created: it holds its debounce key and opens its throttle window.
+   * Windows that are over are swept now and then, as enqueue does on Redis, so
+   * keys that have gone quiet keep nothing.
+   */
   created(entry: E, now: number): void {
+    this.#sweep(now);
     const { debounce, throttle } = entry.flow ?? {};
     if (debounce) this.#debounced.set(debounce.key, entry);
-    if (throttle) {
-      if (this.#throttles.size > 1_000) {
-        for (const [key, open] of this.#throttles) {
-          if (open.until <= now) this.#throttles.delete(key);
-        }
-      }
-      this.#throttles.set(throttle.key, { until: now + throttle.window, id: entry.id });
+    if (throttle) this.#throttles.set(throttle.key, { until: now + throttle.window, id: entry.id });
+  }
+
+  #sweep(now: number): void {
+    if (this.#throttles.size + this.#rateUntil.size < this.#sweepAt) return;
+    for (const [key, open] of this.#throttles) {
+      if (open.until <= now) this.#throttles.delete(key);
     }
+    for (const [field, until] of this.#rateUntil) {
+      if (until > now) continue;
+      this.#rateUntil.delete(field);
+      this.#starts.delete(field);
+    }
+    this.#sweepAt = Math.max(1_000, 2 * (this.#throttles.size + this.#rateUntil.size));
   }
 
   /**
@@ -160,6 +175,10 @@ export class MemoryFlow<E extends FlowEntry> {
 
   /** A waiting job was removed: it leaves its line and hands its turn on. `true` when it was parked. */
   forget(entry: E, now: number): boolean {
+    const debounce = entry.flow?.debounce;
+    if (debounce && this.#debounced.get(debounce.key) === entry) {
+      this.#debounced.delete(debounce.key);
+    }
     const field = this.#parked.get(entry.id);
     if (field !== undefined) {
       this.#parked.delete(entry.id);
@@ -208,6 +227,7 @@ export class MemoryFlow<E extends FlowEntry> {
       this.#running.set(rule.field, (this.#running.get(rule.field) ?? 0) + 1);
     } else {
       this.#starts.set(rule.field, [...this.#window(rule, now), now]);
+      this.#rateUntil.set(rule.field, now + rule.per!);
     }
   }
 

@@ -50,8 +50,10 @@ if windows then
   local closed = redis.call("ZRANGEBYSCORE", q.dedupe, "-inf", now, "LIMIT", 0, 100)
   for _, member in ipairs(closed) do
     redis.call("ZREM", q.dedupe, member)
-    if string.sub(member, 1, 1) == "t" then
-      redis.call("HDEL", q.flow, "t/" .. string.sub(member, 3))
+    local kind = string.sub(member, 1, 1)
+    if kind == "t" or kind == "r" then
+      -- A throttle window, or a rate window's last start, is over (flow.lua).
+      redis.call("HDEL", q.flow, kind .. "/" .. string.sub(member, 3))
     elseif string.sub(member, 1, 1) == "u" then
       local uk = string.sub(member, 3)
       local holder = redis.call("HGET", q.unique, uk)

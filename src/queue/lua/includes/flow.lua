@@ -10,10 +10,11 @@
 -- ":" (no space, slash, quote or NUL). State, in the queue's `flow` HASH:
 --   c/<key>      how many of the key's jobs run now
 --   r/<key>      the key's starts still in its window, 13 digits each, oldest first
+--                (dropped once the window is over: an "r" entry of `dedupe`)
 --   w/<field>    the parked member of the job whose turn it is (on its way in ready
 --                or delayed): one per field, so each key has one job in line at a time
 --   p/<id>       a parked job's member in `parked`
---   d/<key>      the id of the debounced job waiting to run
+--   d/<key>      the id of the debounced job waiting to run (until it starts or is removed)
 --   t/<key>      the id of the job that opened a throttle window (the window itself is
 --                a "t" entry of `dedupe`, which closes it on time)
 -- and in `parked` (ZSET, score 0, ranged as text): "<field>\0<band and seq, 14
@@ -87,12 +88,15 @@ local function freeAt(rule, now)
   return tonumber(string.sub(starts, over * 13 + 1, over * 13 + 13)) + rule.per
 end
 
--- Counts one start against a rule.
+-- Counts one start against a rule. A rate field's window closes `per` after its
+-- newest start: an "r" entry of `dedupe` says when, and enqueue's sweep of closed
+-- windows then drops the field, so a key that has gone quiet keeps nothing.
 local function countStart(rule, now)
   if not rule.per then
     redis.call("HINCRBY", q.flow, rule.field, 1)
   else
     redis.call("HSET", q.flow, rule.field, windowOf(rule, now) .. stamp(now))
+    redis.call("ZADD", q.dedupe, now + rule.per, "r" .. SEP .. string.sub(rule.field, 3))
   end
 end
 
@@ -199,6 +203,7 @@ end
 -- A job under flow control left the queue while waiting (removed): take it off
 -- its field's line, and hand its turn on if it had one.
 local function flowForget(id, rules, now)
+  if rules.d and redis.call("HGET", q.flow, rules.d) == id then redis.call("HDEL", q.flow, rules.d) end
   local member = redis.call("HGET", q.flow, "p/" .. id)
   if member then
     redis.call("ZREM", q.parked, member)
