@@ -12,6 +12,7 @@ import * as v from "valibot";
 import { type ChainContext, defineJob, Queue } from "../../src/queue/mod.ts";
 import { quietWorker, sleep, waitFor } from "./_helpers.ts";
 import type { WorkflowCase } from "./workflow_conformance.ts";
+import type { QueueBackend } from "../../src/queue/backend_mod.ts";
 
 /** A callback job recording its payload and whether it saw its batch cancelled. */
 function recorder(seen: string[]) {
@@ -289,6 +290,48 @@ export const hostileCases: WorkflowCase[] = [
       await quietWorker(queue, { jobs: [work, step] }).drain();
       const counts = await queue.counts();
       assert.deepEqual([counts.ready, counts.completed], [0, 5]);
+    },
+  ],
+  [
+    "a batch whose later part fails to send is cancelled, not left open forever: batch() rejects, no member runs, finally runs once, cancelled",
+    async ({ queue: base }) => {
+      const inner = base.backend;
+      // The network fails on the batch's second request (its jobs past the first 1,000).
+      const backend = new Proxy(inner, {
+        get(target, property) {
+          if (property === "workflow") {
+            return async (...args: Parameters<QueueBackend["workflow"]>) => {
+              if (args[1].action === "add") throw new TypeError("fetch failed");
+              return await inner.workflow(...args);
+            };
+          }
+          const value = Reflect.get(target, property);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const queue = new Queue({ backend, clock: base.clock });
+      const seen: string[] = [];
+      let ran = 0;
+      let batchId: string | undefined;
+      const work = defineJob({ name: "work", schema: v.number(), handle: () => void ran++ });
+      const cb = defineJob({
+        name: "cb",
+        schema: v.string(),
+        handle: (s, ctx) => {
+          batchId = ctx.batch?.id;
+          seen.push(ctx.batch?.cancelled ? `${s} (cancelled)` : s);
+        },
+      });
+      const jobs = Array.from({ length: 1_500 }, (_, i) => [work, i] as const);
+      await assert.rejects(
+        queue.batch(jobs, { then: [cb, "then"], finally: [cb, "finally"] }),
+        (error: Error) => error instanceof TypeError && error.message === "fetch failed",
+      );
+      await quietWorker(queue, { jobs: [work, cb], concurrency: 20 }).drain();
+      assert.equal(ran, 0);
+      assert.deepEqual(seen, ["finally (cancelled)"]);
+      const info = await queue.batchInfo(batchId!);
+      assert.deepEqual([info?.cancelled, info?.pending, info?.completed], [true, 0, 0]);
     },
   ],
 ];
