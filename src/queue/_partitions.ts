@@ -146,6 +146,8 @@ class Rotation {
   #count: number;
   #current: number;
   #streak = 0;
+  /** The partition last moved away from: not chosen again for being due at once. */
+  #left = -1;
   /** Each partition's earliest delayed job or lease deadline as last seen. */
   #due: (number | null)[];
   /** Partitions this process enqueued into since a take last read them. */
@@ -169,13 +171,21 @@ class Rotation {
     this.#hinted.add(index);
   }
 
-  /** The partition to reserve from at `now`: a hinted one, one with something due, or the current. */
+  /**
+   * The partition to reserve from at `now`: a hinted one; else, between two
+   * partitions (not in the middle of a run on one), the one whose delayed
+   * job or lease came due first, other than the one just left (a partition
+   * with more due work than one take promotes would otherwise keep the
+   * worker); else the current one.
+   */
   pick(now: number): number {
     for (const index of this.#hinted) return this.#switch(index);
+    if (this.#streak > 0) return this.#current;
     let earliest = -1;
     for (let i = 0; i < this.#count; i++) {
       const due = this.#due[i];
-      if (due !== null && due <= now && (earliest < 0 || due < this.#due[earliest]!)) earliest = i;
+      if (i === this.#left || due === null || due > now) continue;
+      if (earliest < 0 || due < this.#due[earliest]!) earliest = i;
     }
     return earliest >= 0 ? this.#switch(earliest) : this.#current;
   }
@@ -202,6 +212,7 @@ class Rotation {
     if (index !== this.#current) return;
     this.#streak++;
     if (got < asked || this.#streak >= STICK) {
+      this.#left = index;
       this.#current = (this.#current + 1) % this.#count;
       this.#streak = 0;
     }

@@ -236,6 +236,38 @@ const cases: Case[] = [
     },
   ],
   [
+    "a partition with more due delayed jobs than one take promotes does not keep a worker from the others",
+    async (make) => {
+      const backend = new PartitionedBackend(make(), () => 2);
+      const clock = new FakeClock();
+      const queue = new Queue({ backend, clock });
+      const j = defineJob({ name: "j", schema: v.number(), handle() {} });
+      // RedisBackend promotes at most 1,000 due delayed jobs per take: 8,000 stay due for 8.
+      const ids = Array.from({ length: 20_000 }, (_, n) => `job-${n}`);
+      const flood = ids.filter((id) => partitionOf(id, 2) === 0).slice(0, 8_000);
+      const lone = ids.find((id) => partitionOf(id, 2) === 1)!;
+      await queue.dispatchMany(j, flood.map((_, n) => n), {
+        delay: 1_000,
+        jobId: (_, n) => flood[n],
+      });
+      await queue.dispatch(j, -1, { jobId: lone });
+      clock.advance(1_000); // every flood job is due: more than one take promotes on Redis
+      const reserved: string[] = [];
+      for (let take = 0; take < 6 && !reserved.includes(lone); take++) {
+        const result = await backend.take({
+          queue: "default",
+          now: clock.time,
+          complete: [],
+          reserve: 10,
+          leaseDuration: 60_000,
+          token: `t${take}`,
+        });
+        reserved.push(...result.jobs.map((job) => job.id));
+      }
+      assert.ok(reserved.includes(lone), "the lone job in partition 1 was taken within 6 takes");
+    },
+  ],
+  [
     "an idle worker reads one partition per poll after one round, and still finds a job in any partition",
     async (make) => {
       const inner = make();
