@@ -1,8 +1,8 @@
 /**
  * One connection to Redis, on node-redis. node-redis pipelines by itself (every command
  * sent in one turn of the event loop goes out in one write, and replies are matched in
- * order), parses RESP, reads `redis://` URLs (user, password, `/db`) and speaks pub/sub. The gateway
- * sets three things:
+ * order), parses RESP, reads `redis://` URLs (user, password, `/db`) and speaks pub/sub.
+ * What the gateway sets and adds:
  *
  * - the type mapping of `redis_reply.ts`, so replies arrive as Redis sent them: strings as
  *   bytes, integers as their digits, errors as values;
@@ -387,7 +387,13 @@ export async function openRedisLink(
       { cause },
     );
   }
-  const link = new RedisLink(client as unknown as Client, host, holdLimit);
+  let link: RedisLink;
+  try {
+    link = new RedisLink(client as unknown as Client, host, holdLimit);
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
   if (session.length > 0) {
     const replies = await link.commands(session);
     const failed = replies.find((r) => r instanceof RedisErrorReply);
