@@ -111,7 +111,14 @@ export function flowOf(
         `debounce.delay must be an integer of milliseconds from 1 to ${MAX_WINDOW}, got ${debounce?.delay}`,
       );
     }
-    flow.debounce = { key: scoped(name, debounce.key, "debounce.key"), delay: debounce.delay };
+    const { delay, maxWait } = debounce;
+    if (maxWait !== undefined && !(inRange(maxWait, MAX_WINDOW) && maxWait >= delay)) {
+      throw new RangeError(
+        `debounce.maxWait must be an integer of milliseconds from delay (${delay}) to ${MAX_WINDOW}, got ${maxWait}`,
+      );
+    }
+    const key = scoped(name, debounce.key, "debounce.key");
+    flow.debounce = maxWait === undefined ? { key, delay } : { key, delay, maxWait };
   }
   if (throttle !== undefined) {
     if (!inRange(throttle?.window, MAX_WINDOW)) {
@@ -130,7 +137,11 @@ export function encodeFlow(flow: JobFlow): string {
   const { concurrency: c, rateLimit: r, debounce: d, throttle: t } = flow;
   if (c) rules.push(`c/${c.limit}/${c.key}`);
   if (r) rules.push(`r/${r.limit}/${r.per}/${r.key}`);
-  if (d) rules.push(`d/${d.delay}/${d.key}`);
+  if (d) {
+    rules.push(
+      d.maxWait === undefined ? `d/${d.delay}/${d.key}` : `d/${d.delay}/${d.maxWait}/${d.key}`,
+    );
+  }
   if (t) rules.push(`t/${t.window}/${t.key}`);
   return rules.join(" ");
 }
@@ -143,7 +154,11 @@ export function decodeFlow(text: string): JobFlow {
     const key = parts.at(-1)!;
     if (parts[0] === "c") flow.concurrency = { key, limit: Number(parts[1]) };
     if (parts[0] === "r") flow.rateLimit = { key, limit: Number(parts[1]), per: Number(parts[2]) };
-    if (parts[0] === "d") flow.debounce = { key, delay: Number(parts[1]) };
+    if (parts[0] === "d") {
+      flow.debounce = parts.length === 4
+        ? { key, delay: Number(parts[1]), maxWait: Number(parts[2]) }
+        : { key, delay: Number(parts[1]) };
+    }
     if (parts[0] === "t") flow.throttle = { key, window: Number(parts[1]) };
   }
   return flow;

@@ -60,6 +60,8 @@ export class MemoryFlow<E extends FlowEntry> {
   #lines = new Map<string, Parked<E>[]>();
   #parked = new Map<string, string>();
   #debounced = new Map<string, E>();
+  /** With `maxWait`: the latest run-at of a key's debounced job (its first dispatch + maxWait). */
+  #debounceUntil = new Map<string, number>();
   #throttles = new Map<string, { until: number; id: string }>();
   /** When each rate field's window is over (its newest start + per): then it is dropped. */
   #rateUntil = new Map<string, number>();
@@ -91,6 +93,12 @@ export class MemoryFlow<E extends FlowEntry> {
       : undefined;
   }
 
+  /** When a dispatch folding into its key's debounced job makes it run: `runAt`, or the longest wait's end. */
+  foldRunAt(flow: JobFlow | undefined, runAt: number): number {
+    const until = flow?.debounce && this.#debounceUntil.get(flow.debounce.key);
+    return until === undefined ? runAt : Math.min(runAt, until);
+  }
+
   /**
    * A job was created: it holds its debounce key and opens its throttle window.
    * Windows that are over are swept now and then, as enqueue does on Redis, so
@@ -99,7 +107,11 @@ export class MemoryFlow<E extends FlowEntry> {
   created(entry: E, now: number): void {
     this.#sweep(now);
     const { debounce, throttle } = entry.flow ?? {};
-    if (debounce) this.#debounced.set(debounce.key, entry);
+    if (debounce) {
+      this.#debounced.set(debounce.key, entry);
+      if (debounce.maxWait === undefined) this.#debounceUntil.delete(debounce.key);
+      else this.#debounceUntil.set(debounce.key, now + debounce.maxWait);
+    }
     if (throttle) this.#throttles.set(throttle.key, { until: now + throttle.window, id: entry.id });
   }
 
@@ -135,9 +147,7 @@ export class MemoryFlow<E extends FlowEntry> {
    */
   admit(entry: E, order: number, now: number): boolean {
     const flow = entry.flow;
-    if (flow?.debounce && this.#debounced.get(flow.debounce.key) === entry) {
-      this.#debounced.delete(flow.debounce.key);
-    }
+    this.#debounceOver(entry);
     const limits = limitsOf(flow);
     for (const rule of limits) {
       const turn = this.#turns.get(rule.field);
@@ -175,10 +185,7 @@ export class MemoryFlow<E extends FlowEntry> {
 
   /** A waiting job was removed: it leaves its line and hands its turn on. `true` when it was parked. */
   forget(entry: E, now: number): boolean {
-    const debounce = entry.flow?.debounce;
-    if (debounce && this.#debounced.get(debounce.key) === entry) {
-      this.#debounced.delete(debounce.key);
-    }
+    this.#debounceOver(entry);
     const field = this.#parked.get(entry.id);
     if (field !== undefined) {
       this.#parked.delete(entry.id);
@@ -194,6 +201,15 @@ export class MemoryFlow<E extends FlowEntry> {
   /** Whether a job is parked on a key. */
   isParked(entry: E): boolean {
     return this.#parked.has(entry.id);
+  }
+
+  /** A debounced job started or left: its key's next dispatch starts a new job. */
+  #debounceOver(entry: E): void {
+    const debounce = entry.flow?.debounce;
+    if (debounce && this.#debounced.get(debounce.key) === entry) {
+      this.#debounced.delete(debounce.key);
+      this.#debounceUntil.delete(debounce.key);
+    }
   }
 
   #park(field: string, entry: E, order: number): void {

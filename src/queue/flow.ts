@@ -75,7 +75,9 @@ export interface JobRateLimit<P = unknown> {
 
 /**
  * Dispatches with the same key within `delay` of each other collapse into one
- * job that runs `delay` after the last of them, with the last payload.
+ * job that runs `delay` after the last of them, with the last payload; with
+ * `maxWait`, no later than `maxWait` after the first of them, however often
+ * dispatches keep coming.
  *
  * @example Reindexing a document once it stops changing
  * ```ts
@@ -96,6 +98,13 @@ export interface DebounceOptions {
   key: string;
   /** How long after the last dispatch the job runs, in milliseconds (1 ms to 30 days). */
   delay: number;
+  /**
+   * The longest a job waits from the first dispatch it collapses, in
+   * milliseconds (`delay` to 30 days): a steady stream of dispatches less than
+   * `delay` apart then runs it every `maxWait` instead of postponing it for ever.
+   * @default no longest wait
+   */
+  maxWait?: number;
 }
 
 /**
@@ -150,7 +159,7 @@ export interface JobFlow {
   /** Its rate limit. */
   readonly rateLimit?: { readonly key: string; readonly limit: number; readonly per: number };
   /** Its debounce (dispatch only). */
-  readonly debounce?: { readonly key: string; readonly delay: number };
+  readonly debounce?: { readonly key: string; readonly delay: number; readonly maxWait?: number };
   /** Its throttle (dispatch only). */
   readonly throttle?: { readonly key: string; readonly window: number };
 }

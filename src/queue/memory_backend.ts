@@ -353,7 +353,7 @@ export class MemoryBackend implements QueueBackend {
           (folded as { payload: string }).payload = job.payload;
           // As on Redis, whose record is replaced whole: the trace of the dispatch whose payload runs.
           (folded as { trace: Entry["trace"] }).trace = job.trace;
-          state.delay(folded, job.runAt);
+          state.delay(folded, state.flow.foldRunAt(job.flow, job.runAt));
           state.emit(folded.id, "delayed", now);
         }
         results.push({ id: throttledBy ?? folded!.id, created: false });

@@ -321,6 +321,59 @@ const cases: Case[] = [
     },
   ],
   [
+    "debounce with maxWait: a steady stream of dispatches runs the job maxWait after the first, with the last payload, then starts a new series",
+    async (setup) => {
+      const { queue, clock } = setup;
+      const start = clock.now();
+      const debounce = { key: "doc-7", delay: 1_000, maxWait: 2_500 };
+      const first = await queue.dispatch(plain, { tenant: "a", n: 1 }, { debounce });
+      for (const n of [2, 3]) {
+        clock.advance(900);
+        assert.deepEqual(await queue.dispatch(plain, { tenant: "a", n }, { debounce }), {
+          id: first.id,
+          created: false,
+        });
+      }
+      // Without maxWait it would run at start + 2,800; the longest wait ends at start + 2,500.
+      clock.advance(699);
+      const early = await take(setup, 10);
+      assert.deepEqual(names(early.jobs), []);
+      assert.equal(early.nextDueAt, start + 2_500);
+      clock.advance(1);
+      const due = await take(setup, 10);
+      assert.deepEqual(due.jobs.map((j) => j.id), [first.id]);
+      assert.deepEqual(names(due.jobs), ["a:3"]);
+      assert.deepEqual(due.jobs[0].flow?.debounce, {
+        key: "plain:doc-7",
+        delay: 1_000,
+        maxWait: 2_500,
+      });
+      // The next dispatch opens a new series with its own longest wait; one without
+      // maxWait on the same key after it is not bound by the earlier deadline.
+      const next = await queue.dispatch(plain, { tenant: "a", n: 4 }, { debounce });
+      assert.notEqual(next.id, first.id);
+      clock.advance(2_500);
+      assert.deepEqual(names((await take(setup, 10)).jobs), ["a:4"]);
+      const plainDebounce = { key: "doc-7", delay: 1_000 };
+      const third = await queue.dispatch(plain, { tenant: "a", n: 5 }, { debounce: plainDebounce });
+      clock.advance(900);
+      await queue.dispatch(plain, { tenant: "a", n: 6 }, { debounce: plainDebounce });
+      clock.advance(999);
+      assert.deepEqual(names((await take(setup, 10)).jobs), []);
+      clock.advance(1);
+      const last = await take(setup, 10);
+      assert.deepEqual(last.jobs.map((j) => j.id), [third.id]);
+      assert.deepEqual(names(last.jobs), ["a:6"]);
+      // maxWait below delay cannot be met: refused.
+      await assert.rejects(
+        queue.dispatch(plain, { tenant: "a", n: 7 }, {
+          debounce: { key: "x", delay: 100, maxWait: 99 },
+        }),
+        RangeError,
+      );
+    },
+  ],
+  [
     "throttle: the first dispatch runs, the rest within the window are dropped with its id; the next window runs again",
     async (setup) => {
       const { queue, clock } = setup;

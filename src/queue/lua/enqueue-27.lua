@@ -131,7 +131,9 @@ for i = 0, n - 1 do
     local waiting = redis.call("HGET", q.flow, rules.d)
     if waiting and waiting ~= id and redis.call("ZSCORE", q.delayed, waiting) then
       holder = waiting
-      flowFolds[#flowFolds + 1] = { waiting, record, runAt }
+      -- With a longest wait (maxWait), no later than the first dispatch's deadline.
+      local latest = tonumber(redis.call("HGET", q.flow, "e" .. string.sub(rules.d, 2)))
+      flowFolds[#flowFolds + 1] = { waiting, record, latest and math.min(runAt, latest) or runAt }
     end
   end
   if holder then
@@ -197,7 +199,14 @@ if #flowReady > 0 then
 end
 for _, mark in ipairs(flowMarks) do
   local id, rules = mark[1], mark[2]
-  if rules.d then redis.call("HSET", q.flow, rules.d, id) end
+  if rules.d then
+    redis.call("HSET", q.flow, rules.d, id)
+    if rules.dmax then
+      redis.call("HSET", q.flow, "e" .. string.sub(rules.d, 2), now + rules.dmax)
+    else
+      redis.call("HDEL", q.flow, "e" .. string.sub(rules.d, 2))
+    end
+  end
   if rules.t then
     redis.call("ZADD", q.dedupe, now + rules.t.window, "t" .. SEP .. rules.t.key)
     redis.call("HSET", q.flow, "t/" .. rules.t.key, id)

@@ -4,7 +4,8 @@
 -- anchored match that fails there: "f":"<rule> <rule>…", a rule being
 --   c/<limit>/<key>          at most <limit> of the key's jobs run at once
 --   r/<limit>/<per>/<key>    at most <limit> starts in any <per> ms (a sliding window)
---   d/<delay>/<key>          debounced: a dispatch within <delay> folds into the waiting job
+--   d/<delay>[/<max>]/<key>  debounced: a dispatch within <delay> folds into the waiting job,
+--                            which runs no later than <max> after the first dispatch
 --   t/<window>/<key>         throttled: dispatches within <window> of the first are dropped
 -- where <key> is the job's name and the caller's key, each URI-encoded, joined by
 -- ":" (no space, slash, quote or NUL). State, in the queue's `flow` HASH:
@@ -15,6 +16,7 @@
 --                or delayed): one per field, so each key has one job in line at a time
 --   p/<id>       a parked job's member in `parked`
 --   d/<key>      the id of the debounced job waiting to run (until it starts or is removed)
+--   e/<key>      with a <max>: the latest run-at of that job (first dispatch + <max>)
 --   t/<key>      the id of the job that opened a throttle window (the window itself is
 --                a "t" entry of `dedupe`, which closes it on time)
 -- and in `parked` (ZSET, score 0, ranged as text): "<field>\0<band and seq, 14
@@ -37,8 +39,12 @@ local function parseFlow(f)
       local limit, per, key = string.match(rule, "^r/(%d+)/(%d+)/(.+)$")
       if key then rules.r = { field = "r/" .. key, limit = tonumber(limit), per = tonumber(per) } end
     elseif kind == "d" then
-      local key = string.match(rule, "^d/%d+/(.+)$")
-      if key then rules.d = "d/" .. key end
+      local max, key = string.match(rule, "^d/%d+/(%d+)/(.+)$")
+      key = key or string.match(rule, "^d/%d+/(.+)$")
+      if key then
+        rules.d = "d/" .. key
+        rules.dmax = tonumber(max)
+      end
     elseif kind == "t" then
       local window, key = string.match(rule, "^t/(%d+)/(.+)$")
       if key then rules.t = { key = key, window = tonumber(window) } end
@@ -139,8 +145,15 @@ end
 -- Whether a job leaving ready (its score `score`) may start now under its rules;
 -- if so its start is counted, else it is parked. Either way each of its fields'
 -- next job is put in line if it may be.
+-- A debounced job started or left: its key's next dispatch starts a new job.
+local function debounceOver(id, rules)
+  if rules.d and redis.call("HGET", q.flow, rules.d) == id then
+    redis.call("HDEL", q.flow, rules.d, "e" .. string.sub(rules.d, 2))
+  end
+end
+
 local function flowAdmit(id, rules, score, now)
-  if rules.d and redis.call("HGET", q.flow, rules.d) == id then redis.call("HDEL", q.flow, rules.d) end
+  debounceOver(id, rules)
   local limits = limitsOf(rules)
   if #limits == 0 then return true end
   local order = string.format("%014.0f", score)
@@ -203,7 +216,7 @@ end
 -- A job under flow control left the queue while waiting (removed): take it off
 -- its field's line, and hand its turn on if it had one.
 local function flowForget(id, rules, now)
-  if rules.d and redis.call("HGET", q.flow, rules.d) == id then redis.call("HDEL", q.flow, rules.d) end
+  debounceOver(id, rules)
   local member = redis.call("HGET", q.flow, "p/" .. id)
   if member then
     redis.call("ZREM", q.parked, member)
