@@ -25,6 +25,7 @@ import * as traces from "./traces.mjs";
 import * as upload from "./upload.mjs";
 import * as uploadHttp from "./upload_http.mjs";
 import * as uploadS3 from "./upload_s3.mjs";
+import * as workflows from "./workflows.mjs";
 
 export { hostCases };
 
@@ -126,6 +127,7 @@ export const suites = [
   errors,
   redis,
   queue,
+  workflows,
   traces,
   scheduler,
   upload,
