@@ -64,10 +64,38 @@ const SETTLED_FOR = 600_000;
  * releases: changing it would strand every job of a partitioned queue.
  */
 export function partitionOf(key: string, count: number): number {
+  // The UTF-8 bytes are made on the fly (a lone surrogate as U+FFFD, as
+  // TextEncoder does): this runs for every job a worker reports, so no buffer.
   let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(key)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193);
+  const add = (byte: number) => {
+    hash = Math.imul(hash ^ byte, 0x01000193);
+  };
+  for (let i = 0; i < key.length; i++) {
+    let code = key.charCodeAt(i);
+    if (code < 0x80) {
+      add(code);
+      continue;
+    }
+    if (code >= 0xd800 && code <= 0xdfff) {
+      const low = key.charCodeAt(i + 1);
+      if (code <= 0xdbff && low >= 0xdc00 && low <= 0xdfff) {
+        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      } else {
+        code = 0xfffd;
+      }
+    }
+    if (code < 0x800) {
+      add(0xc0 | (code >> 6));
+    } else if (code < 0x10000) {
+      add(0xe0 | (code >> 12));
+      add(0x80 | ((code >> 6) & 0x3f));
+    } else {
+      add(0xf0 | (code >> 18));
+      add(0x80 | ((code >> 12) & 0x3f));
+      add(0x80 | ((code >> 6) & 0x3f));
+    }
+    add(0x80 | (code & 0x3f));
   }
   return (hash >>> 0) % count;
 }
@@ -348,7 +376,9 @@ export class PartitionedBackend implements QueueBackend {
     const count = this.partitions(request.queue);
     if (count === 1) return await this.#inner.take(request);
     const rotation = this.#rotation(request.queue, count);
-    const complete = request.complete.filter((done) => !this.#settled.delete(settleKey(done)));
+    const complete = this.#settled.size === 0
+      ? request.complete
+      : request.complete.filter((done) => !this.#settled.delete(settleKey(done)));
     const groups = this.#group(complete, (done) => done.id, count);
     const reserving = request.reserve > 0 ? rotation.pick(request.now) : -1;
     // The heartbeat rides on one call: the reserving one, else the first.
@@ -774,6 +804,17 @@ export class PartitionedBackend implements QueueBackend {
  */
 function shareOf(retain: Retention | undefined, count: number): Retention | undefined {
   if (retain === undefined) return undefined;
+  // A queue passes the same retention object on every call: share it out once.
+  const known = shares.get(retain);
+  if (known?.count === count) return known.share;
+  const share = shareOut(retain, count);
+  shares.set(retain, { count, share });
+  return share;
+}
+
+const shares = new WeakMap<Retention, { count: number; share: Retention }>();
+
+function shareOut(retain: Retention, count: number): Retention {
   const share = (limit: RetainLimit): RetainLimit => ({
     count: Math.ceil(limit.count / count),
     age: limit.age,

@@ -69,6 +69,35 @@ const cases: Case[] = [
     },
   ],
   [
+    "partitionOf() is FNV-1a of the UTF-8 bytes (a lone surrogate as U+FFFD), stable for any id",
+    () => {
+      const reference = (key: string, count: number) => {
+        let hash = 0x811c9dc5;
+        for (const byte of new TextEncoder().encode(key)) hash = Math.imul(hash ^ byte, 0x01000193);
+        return (hash >>> 0) % count;
+      };
+      const keys = [
+        "",
+        "a",
+        "job-1",
+        "é",
+        "日本語",
+        "🙂 emoji",
+        "\ud800",
+        "x\udc00y",
+        "\u07ff\u0800",
+      ];
+      for (let i = 0; i < 300; i++) keys.push(crypto.randomUUID() + String.fromCodePoint(i * 331));
+      for (const key of keys) {
+        for (const count of [2, 3, 7, 256]) {
+          assert.equal(partitionOf(key, count), reference(key, count), key);
+        }
+      }
+      // Pinned: a partitioned queue's jobs stay where they are only while this holds.
+      assert.equal(partitionOf("job-1", 2 ** 32 - 1), 801_270_038);
+    },
+  ],
+  [
     "partition names put their hash tags in equal slot ranges, so an evenly split cluster gets them evenly",
     () => {
       for (const count of [2, 3, 6, 7, 64]) {
