@@ -34,6 +34,8 @@ interface BatchRecord {
   readonly finally: NewJob | undefined;
   readonly createdAt: number;
   readonly members: Set<string>;
+  /** The holds keeping it open while its jobs arrive in several calls. */
+  readonly holds: Set<string>;
   total: number;
   pending: number;
   completed: number;
@@ -97,6 +99,7 @@ export class WorkflowBook {
           finally: request.finally,
           createdAt: now,
           members: new Set(),
+          holds: new Set(),
           total: 0,
           pending: 0,
           completed: 0,
@@ -121,6 +124,7 @@ export class WorkflowBook {
           this.#store.remove(member, now, keep);
         }
         batch.members.clear();
+        batch.holds.clear();
         batch.cancelled = true;
         batch.pending = 0;
         if (batch.finally) this.#enqueue(batch.finally, { bx: 1 });
@@ -191,8 +195,8 @@ export class WorkflowBook {
   #add(
     id: string,
     jobs: readonly NewJob[],
-    open: boolean,
-    close: boolean,
+    open: string | null,
+    close: string | null,
     now: number,
     keep: RetainLimit,
   ): void {
@@ -206,7 +210,13 @@ export class WorkflowBook {
       added++;
     }
     batch.total += added;
-    batch.pending += added + (open ? 1 : 0) - (close ? 1 : 0);
+    let hold = 0;
+    if (open !== null && !batch.holds.has(open)) {
+      batch.holds.add(open);
+      hold++;
+    }
+    if (close !== null && batch.holds.delete(close)) hold--;
+    batch.pending += added + hold;
     if (batch.pending === 0) this.#batchDone(id, batch, now, keep);
   }
 

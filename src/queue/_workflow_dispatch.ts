@@ -145,7 +145,7 @@ export async function startBatch(
     jobs.map(([job, payload], i) => q.prepare(job, payload, `${id}-${i}`, mark)),
   );
   const parts = chunks(prepared, q.batchSize, q.maxPayloadBytes);
-  const many = parts.length > 1;
+  const hold = parts.length > 1 ? crypto.randomUUID() : null;
   await q.backend.workflow(queue, {
     action: "batch",
     id,
@@ -157,8 +157,8 @@ export async function startBatch(
     ...(caught ? { catch: caught.job } : {}),
     ...(last ? { finally: last.job } : {}),
     jobs: parts[0],
-    open: many,
-    close: false,
+    open: hold,
+    close: null,
   });
   try {
     for (let i = 1; i < parts.length; i++) {
@@ -168,8 +168,8 @@ export async function startBatch(
         now: q.now(),
         retain: q.retain,
         jobs: parts[i],
-        open: false,
-        close: i === parts.length - 1,
+        open: null,
+        close: i === parts.length - 1 ? hold : null,
       });
     }
   } catch (error) {
@@ -200,17 +200,29 @@ export async function addJobs(
     jobs.map(([job, payload], i) => q.prepare(job, payload, `${id}-${tag}-${i}`, { batch: id })),
   );
   const parts = chunks(prepared, q.batchSize, q.maxPayloadBytes);
-  for (let i = 0; i < parts.length; i++) {
-    const done = await q.backend.workflow(queue, {
+  // Named, so releasing it after a failure releases it once, whether or not the
+  // failed call got in (it may have, its answer lost).
+  const hold = parts.length > 1 ? tag : null;
+  const send = (jobs: NewJob[], open: string | null, close: string | null) =>
+    q.backend.workflow(queue, {
       action: "add",
       id,
       now: q.now(),
       retain: q.retain,
-      jobs: parts[i],
-      open: i === 0 && parts.length > 1,
-      close: i > 0 && i === parts.length - 1,
+      jobs,
+      open,
+      close,
     });
-    if (!done) return false;
+  try {
+    for (let i = 0; i < parts.length; i++) {
+      const last = i === parts.length - 1;
+      const done = await send(parts[i], i === 0 ? hold : null, i > 0 && last ? hold : null);
+      if (!done) return false;
+    }
+  } catch (error) {
+    // Left held, the batch would wait forever for jobs that are not coming.
+    if (hold !== null) await send([], null, hold).catch(() => {});
+    throw error;
   }
   return true;
 }

@@ -119,16 +119,21 @@ export type WorkflowRequest =
       readonly catch?: NewJob;
       readonly finally?: NewJob;
       readonly jobs: readonly NewJob[];
-      /** Hold the batch open after this call: more jobs follow in later calls. */
-      readonly open: boolean;
-      /** Release the hold an earlier call took. */
-      readonly close: boolean;
+      /**
+       * Names a hold that keeps the batch open after this call (more jobs follow in
+       * later calls), or `null`. Taking a hold twice takes it once.
+       */
+      readonly open: string | null;
+      /** Releases the hold of this name, if it is held (so a replay releases nothing), or `null`. */
+      readonly close: string | null;
     }
     | {
       readonly action: "add";
       readonly jobs: readonly NewJob[];
-      readonly open: boolean;
-      readonly close: boolean;
+      /** As for `"batch"`. */
+      readonly open: string | null;
+      /** As for `"batch"`. */
+      readonly close: string | null;
     }
     | { readonly action: "cancel" }
   );

@@ -517,8 +517,8 @@ export class RedisBackend implements QueueBackend {
         args = [
           ...head,
           settings,
-          request.open ? "1" : "0",
-          request.close ? "1" : "0",
+          request.open ?? "",
+          request.close ?? "",
           ...request.jobs.map((job) => JSON.stringify(tpl(job))),
         ];
         break;

@@ -334,4 +334,48 @@ export const hostileCases: WorkflowCase[] = [
       assert.deepEqual([info?.cancelled, info?.pending, info?.completed], [true, 0, 0]);
     },
   ],
+  [
+    "addToBatch() failing part way never leaves its batch held open, nor releases it twice: pending counts exactly the jobs that got in",
+    async ({ queue: base }) => {
+      const inner = base.backend;
+      // The second request of each addToBatch() fails: first before it reaches the
+      // store, then after it was applied (its answer lost).
+      let mode: "before" | "after" = "before";
+      let adds = 0;
+      const backend = new Proxy(inner, {
+        get(target, property) {
+          if (property === "workflow") {
+            return async (...args: Parameters<QueueBackend["workflow"]>) => {
+              if (args[1].action !== "add" || args[1].jobs.length === 0 || ++adds % 2 === 1) {
+                return await inner.workflow(...args);
+              }
+              if (mode === "after") await inner.workflow(...args);
+              throw new TypeError("fetch failed");
+            };
+          }
+          const value = Reflect.get(target, property);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const queue = new Queue({ backend, clock: base.clock });
+      const seen: string[] = [];
+      const { work, open } = gated();
+      const cb = recorder(seen);
+      const batch = await queue.batch([[work, 0]], {
+        then: [cb, "then"],
+        finally: [cb, "finally"],
+      });
+      const more = Array.from({ length: 1_500 }, (_, i) => [work, i + 1] as const);
+      await assert.rejects(queue.addToBatch(batch.id, more), TypeError);
+      assert.equal((await queue.batchInfo(batch.id))?.pending, 1 + 1_000, "the first part only");
+      mode = "after";
+      await assert.rejects(queue.addToBatch(batch.id, more), TypeError);
+      assert.equal((await queue.batchInfo(batch.id))?.pending, 1 + 1_000 + 1_500);
+      open();
+      await quietWorker(queue, { jobs: [work, cb], concurrency: 50 }).drain();
+      assert.deepEqual(seen.sort(), ["finally", "then"]);
+      const info = await queue.batchInfo(batch.id);
+      assert.deepEqual([info?.total, info?.completed, info?.pending], [2_501, 2_501, 0]);
+    },
+  ],
 ];

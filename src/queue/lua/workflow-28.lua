@@ -13,7 +13,10 @@
 
   A batch sent in several calls holds itself open ("open" on the first, "close"
   on the last): an extra pending count, so it cannot finish before its last
-  jobs are in, whatever the workers do between the calls.
+  jobs are in, whatever the workers do between the calls. Each hold is named
+  by its caller and kept in `members` as "<batch>\0\1<name>" (cancel drops it
+  with the members), so a hold is taken and released at most once: a caller
+  whose last call's answer was lost can release it again safely.
 
   KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
   KEYS[28]     memo  STRING  this call's answer, for a replay
@@ -27,8 +30,8 @@
   ARGV[7]  chain: its JSON { steps = {template…}, catch = template? }
            batch: its settings JSON { name, allow, ok, ko, fin, createdAt }
            add, cancel: ""
-  ARGV[8]  batch, add: "1" to hold the batch open after this call, else "0"
-  ARGV[9]  batch, add: "1" to release the hold at the end of this call, else "0"
+  ARGV[8]  batch, add: the name of a hold to take after this call, "" for none
+  ARGV[9]  batch, add: the name of a hold to release at the end of this call, "" for none
   ARGV[10..]  batch, add: the jobs' templates as JSON, one per argument
 
   Output:
@@ -75,7 +78,9 @@ local function addMembers()
       added = added + 1
     end
   end
-  local hold = (ARGV[8] == "1" and 1 or 0) - (ARGV[9] == "1" and 1 or 0)
+  local hold = 0
+  if ARGV[8] ~= "" then hold = redis.call("ZADD", q.members, "NX", 0, id .. SEP .. "\1" .. ARGV[8]) end
+  if ARGV[9] ~= "" then hold = hold - redis.call("ZREM", q.members, id .. SEP .. "\1" .. ARGV[9]) end
   redis.call("HINCRBY", q.workflows, base .. SEP .. "t", added)
   local pending = redis.call("HINCRBY", q.workflows, base .. SEP .. "p", added + hold)
   if pending == 0 then

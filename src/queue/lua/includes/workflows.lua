@@ -9,7 +9,8 @@
 --   b\0<id>\0x|e       when it was cancelled, when it finished
 -- A template is a job the dispatcher encoded in full ({ i = id, r = record, b = band,
 -- l = labels or "" }), so a script enqueues it without knowing the record's layout.
--- `members` holds "<batch>\0<job id>" for each pending member (score 0, ranged as text),
+-- `members` holds "<batch>\0<job id>" for each pending member (score 0, ranged as text)
+-- and "<batch>\0\1<name>" for each hold keeping a batch open (workflow-28.lua),
 -- and "\255<finish time, 13 digits>\0<c or b>\0<id>" for each finished workflow, so the
 -- oldest are trimmed within the failed jobs' retention.
 local FINISHED = "\255"
