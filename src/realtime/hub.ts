@@ -374,6 +374,7 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
    * @param names Only these channels (the others are left out); every channel with subscribers when absent.
    * @returns Subscribers per channel name, only channels with some.
    * @throws {import("../errors.ts").RedisError} When the shared count cannot be read.
+   * @throws {HubClosedError} after {@linkcode Hub.close}, when the count is shared.
    *
    * @example Counting a channel's subscribers on every instance
    * ```ts
@@ -388,6 +389,8 @@ export class Hub<Data extends Record<string, unknown> = Record<string, unknown>>
   async channels(names?: readonly string[]): Promise<Map<string, number>> {
     const store = this.#fanout.channels;
     if (store) {
+      if (this.#closed) throw new HubClosedError();
+      // Started, so what the read prunes (a crashed instance's channels) is reported.
       await this.#start();
       return await store.read(names);
     }
