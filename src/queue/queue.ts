@@ -38,7 +38,8 @@ import { mergeBuckets, type MetricPoint, RESOLUTIONS, toPoint } from "./_metrics
 import { type EventsOptions, type JobEventStream, watchJobs } from "./_events.ts";
 import type { BatchOptions, ChainOptions, Workflow, WorkflowJob } from "./workflow.ts";
 import { addJobs, startBatch, startChain, type WorkflowQueue } from "./_workflow_dispatch.ts";
-import { checkPartitions, PartitionedBackend, partitionOf } from "./_partitions.ts";
+import { checkPartitions, partitionOf } from "./_partition_keys.ts";
+import { PartitionedBackend } from "./_partitions.ts";
 import {
   bindTracing,
   sendTraced,

@@ -12,7 +12,7 @@ import calculateSlot from "cluster-key-slot";
 import { createClient } from "redis";
 import * as v from "valibot";
 import { defineJob, Queue, RedisBackend, silentLogger, Worker } from "../../src/queue/mod.ts";
-import { partitionName } from "../../src/queue/_partitions.ts";
+import { partitionName } from "../../src/queue/_partition_keys.ts";
 import { startClusterStack } from "./_cluster_stack.ts";
 
 Deno.test("a queue in six partitions spreads over the cluster's masters and runs each job once", async () => {
