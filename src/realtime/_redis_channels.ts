@@ -81,7 +81,7 @@ export class RedisChannels implements ChannelStore {
 
   /** Another instance's counts moved. */
   received(counts: ReadonlyMap<string, number>): void {
-    if (counts.size > 0) this.#handlers?.channels({ occupied: [], vacated: [], counts });
+    if (counts.size > 0) this.#handlers?.channels?.({ occupied: [], vacated: [], counts });
   }
 
   /** Stores what is pending (the subscribers a closing hub let go), then stops the heartbeat. */
@@ -151,7 +151,7 @@ export class RedisChannels implements ChannelStore {
   #changed(occupied: string[], vacated: string[], list: unknown[]): void {
     const counts = pairs(list);
     if (occupied.length === 0 && vacated.length === 0 && counts.size === 0) return;
-    this.#handlers?.channels({ occupied, vacated, counts } satisfies ChannelChange);
+    this.#handlers?.channels?.({ occupied, vacated, counts } satisfies ChannelChange);
     if (counts.size === 0) return;
     this.#publish(counts).catch((error) => this.#options.onError(error, "channel counts"));
   }

@@ -93,8 +93,11 @@ export interface FanoutHandlers {
   memberGone(channel: string, member: PresenceMember): void;
   /** A member this instance holds had to be recorded again (the store lost it). */
   memberBack(channel: string, member: PresenceMember): void;
-  /** Channel counts moved, on this instance or another (see {@linkcode ChannelStore}). */
-  channels(change: ChannelChange): void;
+  /**
+   * Channel counts moved, on this instance or another (see {@linkcode ChannelStore});
+   * a caller that does not count channels leaves it out.
+   */
+  channels?(change: ChannelChange): void;
 }
 
 /**
