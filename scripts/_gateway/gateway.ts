@@ -1,9 +1,9 @@
 /**
  * The gateway's HTTP side: routes Upstash REST requests (`/`, `/pipeline`, `/multi-exec`,
  * `/subscribe/…`, `/psubscribe/…`, and any other path as Upstash's path form of one
- * command, `/set/foo/bar`) onto the Redis behind it (a {@linkcode RedisBackend}). Hot paths write JSON as strings and encode each request's
- * commands in one buffer; every failure becomes a JSON `{"error": …}` with a 4xx/5xx
- * status, never a crash.
+ * command, `/set/foo/bar`) onto the Redis behind it (a {@linkcode RedisBackend}). Hot
+ * paths write JSON straight to strings; every failure becomes a JSON `{"error": …}` with
+ * a 4xx/5xx status, never a crash.
  *
  * @module
  */
