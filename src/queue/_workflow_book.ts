@@ -86,7 +86,7 @@ export class WorkflowBook {
           finishedAt: null,
         });
         this.#of.set(request.steps[0].id, { kind: "c", id });
-        this.#enqueue(request.steps[0], {});
+        this.#enqueue(request.steps[0], {}, now);
         return true;
       }
       case "batch": {
@@ -127,7 +127,7 @@ export class WorkflowBook {
         batch.holds.clear();
         batch.cancelled = true;
         batch.pending = 0;
-        if (batch.finally) this.#enqueue(batch.finally, { bx: 1 });
+        if (batch.finally) this.#enqueue(batch.finally, { bx: 1 }, now);
         this.#finish("b", id, now, keep);
         return true;
       }
@@ -188,8 +188,9 @@ export class WorkflowBook {
     });
   }
 
-  #enqueue(job: NewJob, extra: Omit<WorkflowFields, "w">): void {
-    if (!this.#store.has(job.id)) this.#store.enqueue(job, extra);
+  /** Enqueues a job due `now`: its wait counts from here, not from the workflow's dispatch. */
+  #enqueue(job: NewJob, extra: Omit<WorkflowFields, "w">, now: number): void {
+    if (!this.#store.has(job.id)) this.#store.enqueue({ ...job, runAt: now }, extra);
   }
 
   #add(
@@ -204,7 +205,7 @@ export class WorkflowBook {
     let added = 0;
     for (const job of jobs) {
       if (this.#store.has(job.id)) continue;
-      this.#enqueue(job, {});
+      this.#enqueue(job, {}, now);
       this.#of.set(job.id, { kind: "b", id });
       batch.members.add(job.id);
       added++;
@@ -236,7 +237,7 @@ export class WorkflowBook {
         chain.step++;
         this.#of.set(next.id, { kind: "c", id });
         const previous = typeof data === "string" && data !== "" ? JSON.parse(data) : null;
-        this.#enqueue(next, { pv: previous });
+        this.#enqueue(next, { pv: previous }, now);
       } else {
         chain.state = "completed";
         this.#finish("c", id, now, keep);
@@ -251,7 +252,7 @@ export class WorkflowBook {
     };
     chain.state = "failed";
     chain.failed = { jobId, error };
-    if (chain.catch) this.#enqueue(chain.catch, { cf: chain.failed });
+    if (chain.catch) this.#enqueue(chain.catch, { cf: chain.failed }, now);
     this.#finish("c", id, now, keep);
   }
 
@@ -263,14 +264,14 @@ export class WorkflowBook {
     if (ok) batch.completed++;
     else batch.failed++;
     if (!ok && batch.failed === 1 && !batch.allowFailures && batch.catch) {
-      this.#enqueue(batch.catch, {});
+      this.#enqueue(batch.catch, {}, now);
     }
     if (batch.pending === 0) this.#batchDone(id, batch, now, keep);
   }
 
   #batchDone(id: string, batch: BatchRecord, now: number, keep: RetainLimit): void {
-    if (batch.failed === 0 && batch.then) this.#enqueue(batch.then, {});
-    if (batch.finally) this.#enqueue(batch.finally, {});
+    if (batch.failed === 0 && batch.then) this.#enqueue(batch.then, {}, now);
+    if (batch.finally) this.#enqueue(batch.finally, {}, now);
     this.#finish("b", id, now, keep);
   }
 

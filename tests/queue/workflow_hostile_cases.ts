@@ -378,4 +378,32 @@ export const hostileCases: WorkflowCase[] = [
       assert.deepEqual([info?.total, info?.completed, info?.pending], [2_501, 2_501, 0]);
     },
   ],
+  [
+    "a chain's later step and a batch's callback count their wait from when they were enqueued, not from when the workflow was dispatched",
+    async ({ queue, clock }) => {
+      const start = clock.now();
+      // Each slow job takes two minutes of the queue's clock.
+      const slow = defineJob({
+        name: "slow",
+        schema: v.null(),
+        handle: () => void clock.advance(120_000),
+      });
+      const after = defineJob({ name: "after", schema: v.null(), handle() {} });
+      const worker = quietWorker(queue, { jobs: [slow, after] });
+      await queue.chain([[slow, null], [after, null]]);
+      await worker.drain();
+      await queue.batch([[slow, null]], { then: [after, null] });
+      await worker.drain();
+      const points = await queue.metrics({
+        resolution: "hour",
+        since: start - 3_600_000,
+        until: clock.now() + 3_600_000,
+      });
+      const waits = points.filter((p) => p.wait.count > 0);
+      assert.equal(waits.reduce((sum, p) => sum + p.wait.count, 0), 4);
+      for (const point of waits) {
+        assert.ok((point.wait.p99 ?? 0) <= 1_000, `waited ${point.wait.p99} ms by the metrics`);
+      }
+    },
+  ],
 ];

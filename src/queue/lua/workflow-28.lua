@@ -60,7 +60,7 @@ if action == "chain" then
   local first = chain.steps[1]
   redis.call("HSET", q.workflows, base, ARGV[7], base .. SEP .. "p", 1, base .. SEP .. "s", "running",
     "j" .. SEP .. first.i, "c" .. SEP .. id)
-  wfEnqueue(first, "")
+  wfEnqueue(first, "", now)
   return answer(1)
 end
 
@@ -72,7 +72,7 @@ local function addMembers()
   for i = 10, #ARGV do
     local tpl = cjson.decode(ARGV[i])
     if redis.call("HEXISTS", q.jobs, tpl.i) == 0 then
-      wfEnqueue(tpl, "")
+      wfEnqueue(tpl, "", now)
       redis.call("HSET", q.workflows, "j" .. SEP .. tpl.i, "b" .. SEP .. id)
       redis.call("ZADD", q.members, 0, id .. SEP .. tpl.i)
       added = added + 1
@@ -153,7 +153,7 @@ for _, jobId in ipairs(ids) do
 end
 for from = 1, #gone, 1000 do dropJobs({ unpack(gone, from, math.min(from + 999, #gone)) }) end
 redis.call("HSET", q.workflows, base .. SEP .. "x", now, base .. SEP .. "p", 0)
-wfCallback(wfRecord(base) or {}, "fin", ',"bx":1')
+wfCallback(wfRecord(base) or {}, "fin", ',"bx":1', now)
 wfFinish("b", id, now, keep)
 flushMetrics(now)
 return answer(1)

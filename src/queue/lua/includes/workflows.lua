@@ -15,9 +15,10 @@
 -- oldest are trimmed within the failed jobs' retention.
 local FINISHED = "\255"
 
--- Enqueues a template's job, with `extra` JSON fields appended to its record; a job
+-- Enqueues a template's job due `now` (its wait-time metric counts from here, not from
+-- the workflow's dispatch), with `extra` JSON fields appended to its record; a job
 -- whose id exists is left alone, so each callback and step is enqueued at most once.
-local function wfEnqueue(tpl, extra)
+local function wfEnqueue(tpl, extra, now)
   -- A template that is not one the dispatcher wrote (a forged hash field) enqueues nothing.
   if type(tpl) ~= "table" or type(tpl.i) ~= "string" or type(tpl.r) ~= "string"
     or string.sub(tpl.r, -1) ~= "}" or type(tpl.l) ~= "string" or not tonumber(tpl.b) then
@@ -25,6 +26,12 @@ local function wfEnqueue(tpl, extra)
   end
   if redis.call("HEXISTS", q.jobs, tpl.i) == 1 then return end
   local record = tpl.r
+  -- The first "runAt": is the record's own (a string's quotes are escaped), as take reads it.
+  local at = string.find(record, '"runAt":', 1, true)
+  local digits = at and string.match(record, "^%d+", at + 8)
+  if digits then
+    record = string.sub(record, 1, at + 7) .. string.format("%.0f", now) .. string.sub(record, at + 8 + #digits)
+  end
   if extra ~= "" then record = string.sub(record, 1, -2) .. extra .. "}" end
   redis.call("HSET", q.jobs, tpl.i, record)
   local seq = redis.call("HINCRBY", q.stats, "seq", 1)
@@ -94,7 +101,7 @@ local function wfChainStep(cid, id, ok, data, now, keep)
   if ok then
     if pos < #chain.steps then
       local step = chain.steps[pos + 1]
-      wfEnqueue(step, ',"pv":' .. (data ~= "" and data or "null"))
+      wfEnqueue(step, ',"pv":' .. (data ~= "" and data or "null"), now)
       if type(step) == "table" and type(step.i) == "string" then
         redis.call("HSET", q.workflows, base .. SEP .. "p", pos + 1, "j" .. SEP .. step.i, "c" .. SEP .. cid)
       end
@@ -106,19 +113,19 @@ local function wfChainStep(cid, id, ok, data, now, keep)
   end
   local failed = '{"jobId":' .. cjson.encode(id) .. ',"error":' .. (data or wfLastError(id)) .. "}"
   redis.call("HSET", q.workflows, base .. SEP .. "s", "failed", base .. SEP .. "f", failed)
-  if chain.catch then wfEnqueue(chain.catch, ',"cf":' .. failed) end
+  if chain.catch then wfEnqueue(chain.catch, ',"cf":' .. failed, now) end
   wfFinish("c", cid, now, keep)
 end
 
 -- Enqueues a batch's callback (ok, ko or fin), if it has one.
-local function wfCallback(batch, name, extra)
-  if type(batch[name]) == "table" then wfEnqueue(batch[name], extra) end
+local function wfCallback(batch, name, extra, now)
+  if type(batch[name]) == "table" then wfEnqueue(batch[name], extra, now) end
 end
 
 -- A batch ran out of pending jobs: `then` when none failed, `finally` always.
 local function wfBatchDone(bid, batch, failed, now, keep)
-  if failed == 0 then wfCallback(batch, "ok", "") end
-  wfCallback(batch, "fin", "")
+  if failed == 0 then wfCallback(batch, "ok", "", now) end
+  wfCallback(batch, "fin", "", now)
   wfFinish("b", bid, now, keep)
 end
 
@@ -139,7 +146,7 @@ local function wfBatchMember(bid, id, ok, now, keep)
   if (ok or failed > 1) and pending > 0 then return end
   local batch = wfRecord(base)
   if not batch then return end
-  if not ok and failed == 1 and not batch.allow then wfCallback(batch, "ko", "") end
+  if not ok and failed == 1 and not batch.allow then wfCallback(batch, "ko", "", now) end
   if pending == 0 then wfBatchDone(bid, batch, failed, now, keep) end
 end
 
