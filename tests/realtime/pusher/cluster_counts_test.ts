@@ -265,3 +265,43 @@ Deno.test("two instances sending webhooks to one receiver deliver one channel_oc
     await hooks.close();
   }
 });
+
+Deno.test("after Redis restarts empty, each instance's heartbeat stores its subscribers again; meanwhile the HTTP API answers 503", async () => {
+  await using stack = await startRedisStack();
+  await using a = startPusherServer({
+    hubInstance: joinedHub(stack, "restart", { presenceTtl: 900 }),
+  });
+  await using b = startPusherServer({
+    hubInstance: joinedHub(stack, "restart", { presenceTtl: 900 }),
+  });
+  const { raw: atA } = await RawPusher.connect(a);
+  const { raw: atB } = await RawPusher.connect(b);
+  try {
+    atA.send("pusher:subscribe", { channel: "news" });
+    atB.send("pusher:subscribe", { channel: "news" });
+    await atA.next("pusher_internal:subscription_succeeded", "news");
+    await atB.next("pusher_internal:subscription_succeeded", "news");
+    const both = async () => (await a.hub.channels()).get("news") === 2;
+    await until(both, () => "news counted on both instances");
+    await stack.stopRedis();
+    const down = await serverSdk(a).get({
+      path: "/channels/news",
+      params: { info: "subscription_count" },
+    }).then((response) => response.status, (error) => error.status);
+    assert.equal(down, 503);
+    await stack.startRedis(); // empty: every count is gone
+    // Each heartbeat (every 300 ms) finds the store does not know its instance and sends all again.
+    await until(
+      async () => await both().catch(() => false),
+      () => "news counted on both instances again",
+    );
+    const answer = await serverSdk(b).get({
+      path: "/channels/news",
+      params: { info: "subscription_count" },
+    });
+    assert.deepEqual(await answer.json(), { occupied: true, subscription_count: 2 });
+  } finally {
+    await atA.close();
+    await atB.close();
+  }
+});
