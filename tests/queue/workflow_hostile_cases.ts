@@ -406,4 +406,24 @@ export const hostileCases: WorkflowCase[] = [
       }
     },
   ],
+  [
+    "chainInfo(), batchInfo() and cancelBatch() find a workflow on another queue without being told it, even once its jobs are gone",
+    async ({ queue: base }) => {
+      const queue = new Queue({
+        backend: base.backend,
+        clock: base.clock,
+        retain: { completed: false },
+      });
+      const mail = defineJob({ name: "mail", queue: "mail", schema: v.number(), handle() {} });
+      const chain = await queue.chain([[mail, 1], [mail, 2]]);
+      const done = await queue.batch([[mail, 3]]);
+      await quietWorker(queue, { jobs: [mail], queues: ["mail"] }).drain();
+      assert.equal((await queue.counts("mail")).ready, 0);
+      assert.equal((await queue.chainInfo(chain.id))?.state, "completed");
+      assert.equal((await queue.batchInfo(done.id))?.completed, 1);
+      const running = await queue.batch([[mail, 4]]);
+      assert.equal(await queue.cancelBatch(running.id), true);
+      assert.equal((await queue.batchInfo(running.id))?.queue, "mail");
+    },
+  ],
 ];
