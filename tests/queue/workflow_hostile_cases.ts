@@ -426,4 +426,42 @@ export const hostileCases: WorkflowCase[] = [
       assert.equal((await queue.batchInfo(running.id))?.queue, "mail");
     },
   ],
+  [
+    "a chain step and a batch member that stall out (a crashed worker, maxStalls 0) fail their workflows once: catch reads the JobStalledError",
+    async ({ queue, clock }) => {
+      let failed: ChainContext["failed"] | undefined;
+      const seen: string[] = [];
+      const fragile = defineJob({ name: "fragile", schema: v.number(), maxStalls: 0, handle() {} });
+      const rescue = defineJob({
+        name: "rescue",
+        schema: v.null(),
+        handle: (_p, ctx) => void (failed = ctx.chain?.failed),
+      });
+      const cb = recorder(seen);
+      const chain = await queue.chain([[fragile, 1], [fragile, 2]], { catch: [rescue, null] });
+      const batch = await queue.batch([[fragile, 3]], {
+        catch: [cb, "catch"],
+        finally: [cb, "finally"],
+      });
+      // A worker reserves both, then dies without answering.
+      const taken = await queue.backend.take({
+        queue: "default",
+        now: clock.now(),
+        complete: [],
+        reserve: 2,
+        leaseDuration: 100,
+        token: "crashed",
+      });
+      assert.equal(taken.jobs.length, 2);
+      clock.advance(1_000); // MemoryBackend's leases run on the queue's clock,
+      await sleep(150); // Redis's on its own.
+      await quietWorker(queue, { jobs: [fragile, rescue, cb] }).drain();
+      assert.equal(failed?.jobId, chain.jobIds[0]);
+      assert.equal(failed?.error.name, "JobStalledError");
+      assert.deepEqual(seen.sort(), ["catch", "finally"]);
+      assert.equal((await queue.chainInfo(chain.id))?.state, "failed");
+      assert.deepEqual([(await queue.batchInfo(batch.id))?.failed], [1]);
+      assert.equal(await queue.job(chain.jobIds[1]), null);
+    },
+  ],
 ];
