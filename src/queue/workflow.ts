@@ -65,8 +65,9 @@ export interface BatchContext {
   readonly id: string;
   /**
    * Whether the batch was cancelled: for a running member, once its
-   * `ctx.signal` aborted because of `cancelBatch()`; for `finally`, when it
-   * runs because of the cancellation.
+   * `ctx.signal` aborted with a `JobCancelledError` (the worker learns of a
+   * cancel, not its cause, so `queue.remove()` of this one job reads `true`
+   * too); for `finally`, when it runs because of the cancellation.
    */
   readonly cancelled: boolean;
 }
