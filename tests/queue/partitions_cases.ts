@@ -15,6 +15,7 @@ import type { QueueBackend, TakeRequest } from "../../src/queue/backend_mod.ts";
 import { PartitionedBackend } from "../../src/queue/_partitions.ts";
 import { partitionName, partitionOf } from "../../src/queue/_partition_keys.ts";
 import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
+import { InvalidCursorError } from "../../src/public_errors.ts";
 import { slotOfTag } from "../../src/redis/_slot.ts";
 import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 
@@ -149,6 +150,39 @@ const cases: Case[] = [
       }
       await queue.resume("reports");
       assert.equal((await queue.counts("reports")).paused, false);
+    },
+  ],
+  [
+    "jobs() pages through every partition, each job once: merged newest first, waiting jobs partition by partition; a forged partition cursor is refused",
+    async (make) => {
+      const clock = new FakeClock();
+      const queue = new Queue({ backend: make(), clock, partitions: { reports: 3 } });
+      const ids: string[] = [];
+      for (let n = 0; n < 25; n++) {
+        ids.push((await queue.dispatch(noop, n)).id);
+        clock.advance(1); // distinct dispatch times: "newest first" is well defined
+      }
+      const pages = async (query: Parameters<Queue["jobs"]>[0]) => {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await queue.jobs({ ...query, limit: 4, cursor });
+          assert.ok(page.jobs.length <= 4);
+          seen.push(...page.jobs.map((job) => job.id));
+          cursor = page.cursor ?? undefined;
+        } while (cursor !== undefined);
+        return seen;
+      };
+      assert.deepEqual(await pages({ queue: "reports" }), [...ids].reverse(), "newest first");
+      const waiting = await pages({ queue: "reports", state: "waiting" });
+      assert.deepEqual([...waiting].sort(), [...ids].sort(), "each waiting job once");
+      const first = await queue.jobs({ queue: "reports", state: "waiting", limit: 4 });
+      const cursor = JSON.parse(atob(first.cursor!.replaceAll("-", "+").replaceAll("_", "/")));
+      const forged = btoa(JSON.stringify({ ...cursor, i: `7/${cursor.i}` })).replace(/=+$/, "");
+      await assert.rejects(
+        queue.jobs({ queue: "reports", state: "waiting", limit: 4, cursor: forged }),
+        InvalidCursorError,
+      );
     },
   ],
   [
