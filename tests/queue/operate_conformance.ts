@@ -259,6 +259,26 @@ const cases: Case[] = [
     },
   ],
   [
+    "tags holding quotes, commas, backslashes and non-ASCII text are indexed as written and found by an exact search",
+    async ({ queue: make }) => {
+      const queue = make();
+      const odd = ['say "hi", then', "a\\b", "ünï,cødé", '","', "plain"];
+      const job = defineJob({
+        name: "odd-tags",
+        schema: v.number(),
+        tags: (n) => (n === 0 ? odd : [odd[n]]),
+        handle() {},
+      });
+      const all = (await queue.dispatchMany(job, [0, 1, 2, 3, 4])).map((r) => r.id);
+      assert.deepEqual((await queue.job(all[0]))?.tags, odd);
+      for (const [n, tag] of odd.entries()) {
+        const found = (await queue.jobs({ tag })).jobs.map((j) => j.id).toSorted();
+        assert.deepEqual(found, [...new Set([all[0], all[n]])].toSorted(), tag);
+      }
+      assert.deepEqual((await queue.jobs({ tag: "say" })).jobs, []);
+    },
+  ],
+  [
     "jobs() without a name or tag lists every job of every name newest first, ties by id, one page after another",
     async ({ clock, queue: make }) => {
       const queue = make();

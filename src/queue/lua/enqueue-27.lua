@@ -70,6 +70,23 @@ local function pending(id)
     and not redis.call("ZSCORE", q.failed, id)
 end
 
+-- A job's tags from their JSON array: split as text when no tag needs escaping (a
+-- backslash would say one does), which is most, else decoded.
+local function tagList(json)
+  if string.find(json, "\\", 1, true) then return cjson.decode(json) end
+  local tags, from, last = {}, 3, #json - 2
+  while from <= last + 1 do
+    local at = string.find(json, '","', from, true)
+    if not at or at > last then
+      tags[#tags + 1] = string.sub(json, from, last)
+      break
+    end
+    tags[#tags + 1] = string.sub(json, from, at - 1)
+    from = at + 3
+  end
+  return tags
+end
+
 -- The record prefix up to and including the dispatch token, when it has one.
 local function tokenOf(record)
   return string.match(record, '^{"b":%d,"m":%d+,"s":%-?%d+,"d":"[^"]+"')
@@ -162,8 +179,7 @@ for i = 0, n - 1 do
     end
     if ARGV[base + 8] ~= "0" then
       local tags = ARGV[base + 7]
-      local label = labelsOf(ARGV[base + 5], tonumber(ARGV[base + 6]),
-        tags ~= "" and cjson.decode(tags) or nil)
+      local label = labelsOf(ARGV[base + 5], ARGV[base + 6], tags ~= "" and tagList(tags) or nil)
       labels[#labels + 1] = id
       labels[#labels + 1] = label
       indexEntries(id, label, entries)

@@ -55,6 +55,9 @@ local keepRuns = ARGV[15] ~= "0"
 local PER = 8
 local FIRST = 16
 local memoKey = KEYS[28]
+-- Numbers handed to Redis for every job become text once (as Lua would, "%.14g"): a
+-- Lua number passed to redis.call goes through sprintf each time.
+local nowText = tostring(now)
 -- Two clocks, on purpose. Leases are set and compared on Redis's own clock, never
 -- the caller's: a worker whose clock runs ahead must not reclaim other workers'
 -- live leases, nor one running behind hand out leases already over. Redis 7
@@ -116,11 +119,12 @@ if n > 0 then
   local done, finished, results, outputs = {}, {}, {}, {}
   for i = 0, n - 1 do
     local base = FIRST + i * PER
-    local id, tok, uk, dd = ARGV[base], ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
+    local id, tok, uk, dd = ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
+    dd = dd == "0" and 0 or tonumber(dd)
     if holders[i + 1] == tok then
       done[#done + 1] = id
       outputs[#done] = ARGV[base + 4]
-      finished[#finished + 1] = now
+      finished[#finished + 1] = nowText
       finished[#finished + 1] = id
       if ARGV[base + 4] ~= "" and keepCompleted.count >= 0 then
         results[#results + 1] = id
@@ -128,7 +132,7 @@ if n > 0 then
       end
       appendLogs(id, ARGV[base + 5])
       reserveOrRelease(id, uk, dd, now)
-      sample("r", tonumber(ARGV[base + 6]))
+      if metricsOn then sample("r", tonumber(ARGV[base + 6])) end
       changed(id, "completed")
       if ARGV[base + 7] ~= "" then flowRelease(parseFlow(ARGV[base + 7]), now) end
     else
@@ -247,12 +251,12 @@ until not flowing or #reserved >= want or looked >= 1000
 local short = looked >= 1000 and #reserved < want and redis.call("ZCARD", q.ready) > 0
 local jobs = {}
 if #reserved > 0 then
-  local deadline = leaseNow + leaseMs
+  local deadline = tostring(leaseNow + leaseMs)
   local run = '{"startedAt":' .. string.format("%.0f", now) .. ',"workerId":' .. cjson.encode(workerId) .. '}'
   local leases, active, runs = {}, {}, {}
   for i, id in ipairs(reserved) do
     -- Wait time: from when a job was due to its first start.
-    local first = redis.call("HINCRBY", q.attempts, id, 1) == 1
+    local first = redis.call("HINCRBY", q.attempts, id, "1") == 1
     if first and metricsOn and records[i] then
       -- A plain find, not a pattern tried at every position of the record.
       local at = string.find(records[i], '"runAt":', 1, true)

@@ -82,6 +82,10 @@ local function count(name, by)
   if metricsOn then tally[name] = (tally[name] or 0) + by end
 end
 
+-- Each histogram bin's field name ("r1", "w15", ...), made once per call when first used:
+-- a number joined to text goes through sprintf, once per sample otherwise.
+local binNames = { r = {}, w = {} }
+
 -- Adds one latency sample (ms) to a histogram ("w" wait, "r" run).
 local function sample(kind, ms)
   if not metricsOn then return end
@@ -92,7 +96,13 @@ local function sample(kind, ms)
       break
     end
   end
-  count(kind .. bin, 1)
+  local names = binNames[kind]
+  local name = names[bin]
+  if not name then
+    name = kind .. bin
+    names[bin] = name
+  end
+  count(name, 1)
 end
 
 -- Writes this call's tally into the current minute's and hour's buckets.
@@ -107,9 +117,12 @@ local function flushMetrics(now)
   redis.call("PEXPIRE", q.hour, math.floor(now / HOUR) * HOUR + HOUR + 30 * DAY - now)
 end
 
--- Epoch milliseconds as 13 digits, so index entries sort by time as text.
+-- Epoch milliseconds (a number or its text) as 13 digits, so index entries sort by
+-- time as text. The jobs of one dispatch share a time: format it once.
+local lastMs, lastStamp = nil, nil
 local function stamp(ms)
-  return string.format("%013.0f", ms)
+  if ms ~= lastMs then lastMs, lastStamp = ms, string.format("%013.0f", ms) end
+  return lastStamp
 end
 
 -- A job's labels, as the labels HASH keeps them: name, dispatch time as 13
@@ -117,6 +130,7 @@ end
 -- and searches filter on them, so neither ever decodes a record (whose payload
 -- may be a megabyte).
 local function labelsOf(name, createdAt, tags)
+  if not tags or #tags == 0 then return name .. SEP .. stamp(createdAt) end
   local parts = { name, stamp(createdAt) }
   for _, tag in ipairs(tags or {}) do parts[#parts + 1] = tag end
   return table.concat(parts, SEP)
@@ -131,8 +145,15 @@ end
 -- The tags of split labels' rest, as a list.
 local function tagsOf(rest)
   local tags = {}
-  if rest ~= "" then
-    for tag in string.gmatch(rest .. SEP, "([^%z]*)%z") do tags[#tags + 1] = tag end
+  local from = 1
+  while rest ~= "" do
+    local at = string.find(rest, SEP, from, true)
+    if not at then
+      tags[#tags + 1] = string.sub(rest, from)
+      break
+    end
+    tags[#tags + 1] = string.sub(rest, from, at - 1)
+    from = at + 1
   end
   return tags
 end
@@ -157,7 +178,7 @@ local function indexWrite(command, members)
   for from = 1, #members, 1000 do
     local args = {}
     for i = from, math.min(from + 999, #members) do
-      if command == "ZADD" then args[#args + 1] = 0 end
+      if command == "ZADD" then args[#args + 1] = "0" end -- text: no sprintf per entry
       args[#args + 1] = members[i]
     end
     redis.call(command, q.index, unpack(args))
