@@ -419,13 +419,17 @@ export class MemoryBackend implements QueueBackend {
         this.#reclaim(state, now, maxStalls, retain.failed, stalled, stalledOut, metrics);
       }
       state.cleanDelayed();
+      const due: Entry[] = [];
       while (state.delayed.size > 0 && state.delayed.peekKey()! <= now) {
         const entry = state.delayed.pop()!;
-        if (entry.state === "delayed") {
-          state.ready(entry);
-          state.emit(entry.id, "waiting", now);
-        }
+        if (entry.state === "delayed") due.push(entry);
         state.cleanDelayed();
+      }
+      // In RedisBackend's order: by run-at, then by id (a sorted set's order for ties).
+      due.sort((a, b) => a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      for (const entry of due) {
+        state.ready(entry);
+        state.emit(entry.id, "waiting", now);
       }
       const deadline = now + request.leaseDuration;
       // The best band each time: a key's next job, put in line as one starts, may rank first.

@@ -226,7 +226,10 @@ end
 -- A job under flow control (flow.lua) that may not start now is parked instead of
 -- reserved, and the next is taken in its place; one that starts may put its key's
 -- next job in line. Either way ready is read again (at most 1,000 looked at per
--- call); a call that met only plain jobs reads it once, as before.
+-- call); a call that met only plain jobs reads it once, as before. A job put in line
+-- may rank before the rest of those popped with it (a higher band): they go back,
+-- and ready is read again, so each job taken is the best one due at that moment
+-- (as MemoryBackend takes them).
 local reserved, records = {}, {}
 local looked = 0
 repeat
@@ -236,15 +239,30 @@ repeat
   for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
   local found = redis.call("HMGET", q.jobs, unpack(ids))
   local flowing = false
+  for _, id in ipairs(ids) do flowInHand[id] = true end
   for i, id in ipairs(ids) do
+    if flowing then
+      local best = redis.call("ZRANGE", q.ready, 0, 0, "WITHSCORES")[2]
+      if best and tonumber(best) < tonumber(popped[i * 2]) then
+        local back = {}
+        for j = i, #ids do
+          back[#back + 1] = popped[j * 2]
+          back[#back + 1] = ids[j]
+          flowInHand[ids[j]] = nil
+        end
+        redis.call("ZADD", q.ready, unpack(back))
+        break
+      end
+    end
+    flowInHand[id] = nil
     local rules = flowOf(found[i])
     flowing = flowing or rules ~= nil
     if not rules or flowAdmit(id, rules, tonumber(popped[i * 2]), now) then
       reserved[#reserved + 1] = id
       records[#reserved] = found[i]
     end
+    looked = looked + 1
   end
-  looked = looked + #ids
 until not flowing or #reserved >= want or looked >= 1000
 -- Stopped short with jobs still in ready (all looked at were parked): say a job is
 -- due now, so the worker (and drain()) asks again instead of taking the queue for empty.

@@ -25,6 +25,10 @@
 -- its next job is put in line (at the back of ready, or in delayed until its rate
 -- allows it) when one of its jobs starts or ends, and other keys' jobs overtake it.
 
+-- Ids the take script has popped from ready and not yet admitted or put back: still
+-- in line, so a turn one of them holds is not passed on meanwhile.
+local flowInHand = {}
+
 local FLOW_PREFIX = '^{"b":%d,"m":%d+,"s":%-?%d+,"d":"[^"]*","f":"([^"]*)"'
 
 -- The rules of a flow string (as a record or a completion carries it).
@@ -114,7 +118,9 @@ local function advance(rule, now)
   local current = redis.call("HGET", q.flow, turn)
   if current then
     local id = memberId(rule.field, current)
-    if redis.call("ZSCORE", q.ready, id) or redis.call("ZSCORE", q.delayed, id) then return end
+    if flowInHand[id] or redis.call("ZSCORE", q.ready, id) or redis.call("ZSCORE", q.delayed, id) then
+      return
+    end
     redis.call("HDEL", q.flow, turn)
   end
   local head = redis.call("ZRANGEBYLEX", q.parked, "[" .. rule.field .. SEP,
