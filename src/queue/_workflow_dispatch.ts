@@ -146,21 +146,21 @@ export async function startBatch(
   );
   const parts = chunks(prepared, q.batchSize, q.maxPayloadBytes);
   const hold = parts.length > 1 ? crypto.randomUUID() : null;
-  await q.backend.workflow(queue, {
-    action: "batch",
-    id,
-    now,
-    retain: q.retain,
-    name: options.name ?? null,
-    allowFailures: options.allowFailures ?? false,
-    ...(then ? { then: then.job } : {}),
-    ...(caught ? { catch: caught.job } : {}),
-    ...(last ? { finally: last.job } : {}),
-    jobs: parts[0],
-    open: hold,
-    close: null,
-  });
   try {
+    await q.backend.workflow(queue, {
+      action: "batch",
+      id,
+      now,
+      retain: q.retain,
+      name: options.name ?? null,
+      allowFailures: options.allowFailures ?? false,
+      ...(then ? { then: then.job } : {}),
+      ...(caught ? { catch: caught.job } : {}),
+      ...(last ? { finally: last.job } : {}),
+      jobs: parts[0],
+      open: hold,
+      close: null,
+    });
     for (let i = 1; i < parts.length; i++) {
       await q.backend.workflow(queue, {
         action: "add",
@@ -173,8 +173,10 @@ export async function startBatch(
       });
     }
   } catch (error) {
-    // The caller is told the batch failed and holds no id: left open, it would wait
-    // for its missing jobs forever. Cancelled, its sent jobs go and `finally` runs.
+    // The caller is told the batch failed and holds no id: any request of it may have
+    // got in (its answer lost), and left open it would wait for its missing jobs
+    // forever, or run beside the batch the caller sends again. Cancelled, its sent
+    // jobs go and `finally` runs (a batch that never got in refuses the cancel).
     await q.backend.workflow(queue, { action: "cancel", id, now: q.now(), retain: q.retain })
       .catch(() => {});
     throw error;

@@ -464,4 +464,36 @@ export const hostileCases: WorkflowCase[] = [
       assert.equal(await queue.job(chain.jobIds[1]), null);
     },
   ],
+  [
+    "a batch whose first request got in but whose answer was lost is cancelled too: batch() rejects and none of its jobs runs",
+    async ({ queue: base }) => {
+      const inner = base.backend;
+      const backend = new Proxy(inner, {
+        get(target, property) {
+          if (property === "workflow") {
+            return async (...args: Parameters<QueueBackend["workflow"]>) => {
+              const done = await inner.workflow(...args);
+              if (args[1].action === "batch") throw new TypeError("fetch failed");
+              return done;
+            };
+          }
+          const value = Reflect.get(target, property);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const queue = new Queue({ backend, clock: base.clock });
+      const seen: string[] = [];
+      let ran = 0;
+      const work = defineJob({ name: "work", schema: v.number(), handle: () => void ran++ });
+      const cb = recorder(seen);
+      const jobs = Array.from({ length: 10 }, (_, i) => [work, i] as const);
+      await assert.rejects(
+        queue.batch(jobs, { then: [cb, "then"], finally: [cb, "finally"] }),
+        TypeError,
+      );
+      await quietWorker(queue, { jobs: [work, cb] }).drain();
+      assert.equal(ran, 0);
+      assert.deepEqual(seen, ["finally (cancelled)"]);
+    },
+  ],
 ];
