@@ -67,11 +67,11 @@ local nowText = tostring(now)
 local time = redis.call("TIME")
 local leaseNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
-local function jobsOf(ids, records)
+local function jobsOf(ids, records, attempts)
   local out = {}
   if #ids == 0 then return out end
   records = records or redis.call("HMGET", q.jobs, unpack(ids))
-  local attempts = redis.call("HMGET", q.attempts, unpack(ids))
+  attempts = attempts or redis.call("HMGET", q.attempts, unpack(ids))
   local errors = redis.call("HMGET", q.errors, unpack(ids))
   local stalls = redis.call("HMGET", q.stalls, unpack(ids))
   for i, id in ipairs(ids) do
@@ -272,9 +272,17 @@ if #reserved > 0 then
   local deadline = tostring(leaseNow + leaseMs)
   local run = '{"startedAt":' .. string.format("%.0f", now) .. ',"workerId":' .. cjson.encode(workerId) .. '}'
   local leases, active, runs = {}, {}, {}
+  -- Each job's attempt count goes up by one: read and written once for all of them, not
+  -- one HINCRBY per job (a redis.call costs more than the Lua around it).
+  local attempts = redis.call("HMGET", q.attempts, unpack(reserved))
+  local bumped = {}
   for i, id in ipairs(reserved) do
+    local attempt = (tonumber(attempts[i]) or 0) + 1
+    attempts[i] = attempt
+    bumped[#bumped + 1] = id
+    bumped[#bumped + 1] = attempt == 1 and "1" or tostring(attempt)
     -- Wait time: from when a job was due to its first start.
-    local first = redis.call("HINCRBY", q.attempts, id, "1") == 1
+    local first = attempt == 1
     if first and metricsOn and records[i] then
       -- A plain find, not a pattern tried at every position of the record.
       local at = string.find(records[i], '"runAt":', 1, true)
@@ -291,10 +299,11 @@ if #reserved > 0 then
       runs[#runs + 1] = run
     end
   end
+  redis.call("HSET", q.attempts, unpack(bumped))
   redis.call("HSET", q.leases, unpack(leases))
   redis.call("ZADD", q.active, unpack(active))
   if keepRuns then redis.call("HSET", q.runs, unpack(runs)) end
-  jobs = jobsOf(reserved, records)
+  jobs = jobsOf(reserved, records, attempts)
 end
 
 if #reserved > 0 or n > 0 then

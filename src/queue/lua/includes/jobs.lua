@@ -77,9 +77,10 @@ local tally = {}
 -- the choice sets it from its arguments, so a queue without metrics writes no bucket.
 local metricsOn = true
 
--- Adds `by` to a counter ("completed", "failed", "retried", "stalled").
+-- Adds `by` to a counter ("completed", "failed", "retried", "stalled"); nothing for 0, so
+-- no bucket write is spent on it.
 local function count(name, by)
-  if metricsOn then tally[name] = (tally[name] or 0) + by end
+  if metricsOn and by ~= 0 then tally[name] = (tally[name] or 0) + by end
 end
 
 -- Each histogram bin's field name ("r1", "w15", ...), made once per call when first used:
