@@ -290,6 +290,44 @@ const cases: Case[] = [
     },
   ],
   [
+    "concurrency and rate limit together: a key's long line waiting on its window costs a bounded number of polls, then the worker may sleep until the window",
+    async (setup) => {
+      const { queue, clock } = setup;
+      const job = defineJob({
+        name: "both",
+        schema,
+        concurrency: { key: (payload) => payload.tenant, limit: 1 },
+        rateLimit: { key: (payload) => payload.tenant, limit: 1, per: 60_000 },
+        handle() {},
+      });
+      const start = clock.now();
+      await queue.dispatchMany(job, payloads("a", 1_500));
+      const leases = new Map<string, string>();
+      const first = await take(setup, 10, [], leases);
+      assert.deepEqual(names(first.jobs), ["a:1"]);
+      clock.advance(10);
+      // a:1 ends: the slot is free, the window is not. Each job of a's concurrency line
+      // then moves to its rate line (the two keys could differ: a job whose rate key is
+      // free must not wait behind one whose key is not); a take moves up to 1,000 on
+      // Redis and says "now" while more are due, so a worker polls a few times, then
+      // sleeps until the window.
+      let next = await take(setup, 10, first.jobs, leases);
+      let polls = 1;
+      while (next.nextDueAt !== null && next.nextDueAt <= clock.now() && polls < 10) {
+        assert.deepEqual(names(next.jobs), []);
+        next = await take(setup, 10, [], leases);
+        polls++;
+      }
+      assert.deepEqual(names(next.jobs), []);
+      assert.equal(next.nextDueAt, start + 60_000);
+      assert.ok(polls <= 2, `${polls} polls`);
+      clock.advance(60_000);
+      assert.deepEqual(names((await take(setup, 10, [], leases)).jobs), ["a:2"]);
+      const counts = await queue.counts();
+      assert.equal(counts.ready + counts.delayed, 1_498);
+    },
+  ],
+  [
     "debounce: dispatches within the delay collapse into one job that runs `delay` after the last, with the last payload",
     async (setup) => {
       const { queue, clock } = setup;
