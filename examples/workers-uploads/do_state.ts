@@ -15,7 +15,9 @@ export interface DurableObjectStorageLike {
   get<T>(key: string): Promise<T | undefined>;
   put<T>(key: string, value: T): Promise<void>;
   delete(key: string): Promise<boolean>;
-  list<T>(options: { prefix: string; start?: string; limit?: number }): Promise<Map<string, T>>;
+  list<T>(
+    options: { prefix: string; startAfter?: string; limit?: number },
+  ): Promise<Map<string, T>>;
 }
 
 const PREFIX = "upload:";
@@ -69,16 +71,15 @@ export class DurableObjectUploadState implements UploadState {
 
   async due(now: number, limit: number): Promise<string[]> {
     const due: [number, string][] = [];
-    let start: string | undefined;
+    let startAfter: string | undefined;
     for (;;) {
-      const page = await this.#storage.list<string>({ prefix: PREFIX, start, limit: PAGE });
+      const page = await this.#storage.list<string>({ prefix: PREFIX, startAfter, limit: PAGE });
       for (const [key, json] of page) {
         const { sweepAt } = JSON.parse(json) as UploadRecord;
         if (sweepAt !== null && sweepAt <= now) due.push([sweepAt, key.slice(PREFIX.length)]);
       }
       if (page.size < PAGE) break;
-      // `start` is inclusive: the next page begins just after the last key.
-      start = `${[...page.keys()].pop()}\0`;
+      startAfter = [...page.keys()].pop();
     }
     return due.sort((a, b) => a[0] - b[0]).slice(0, limit).map(([, id]) => id);
   }

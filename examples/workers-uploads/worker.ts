@@ -116,6 +116,8 @@ export default {
   /** A Cron Trigger: removes expired uploads, aborting their multipart uploads. */
   async scheduled(_event: unknown, env: Env): Promise<void> {
     const response = await uploadsObject(env).fetch(new Request(SWEEP, { method: "POST" }));
+    // A failed sweep fails the trigger, so it shows in the Worker's cron logs.
+    if (!response.ok) throw new Error(`The sweep answered ${response.status}`);
     await response.body?.cancel();
   },
 };

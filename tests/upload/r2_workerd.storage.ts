@@ -188,6 +188,16 @@ Deno.test("the Workers example in workerd: tus requests need a token, and the up
       }
       assert.deepEqual(grace.messages.filter((m) => m.event === "upload.complete").length, 1);
       assert.deepEqual(ada.messages, [], "another user hears nothing");
+      // The Cron Trigger's sweep runs in the object and keeps what is not due.
+      // workerd's own scheduled-event path, as wrangler's /__scheduled route calls it.
+      const fetcher = await worker.miniflare.getWorker() as unknown as {
+        scheduled(event: { cron: string }): Promise<{ outcome: string }>;
+      };
+      const sweep = await fetcher.scheduled({ cron: "0 * * * *" });
+      assert.equal(sweep.outcome, "ok");
+      const kept = await fetch(url, { method: "HEAD", headers: tus(await bearer("grace")) });
+      assert.equal(kept.status, 200);
+      assert.equal(kept.headers.get("Upload-Offset"), String(data.byteLength));
     } finally {
       grace.client.close();
       ada.client.close();
