@@ -386,7 +386,11 @@ const cases: Case[] = [
       }
       await waitFor(() => seen.length === 1);
       assert.deepEqual(seen, [7]);
-      await worker.stop();
+      // A stop's own waits (a report retried after a failed round trip) run on this clock too.
+      let stopped = false;
+      const stopping = worker.stop().finally(() => (stopped = true));
+      for (let i = 0; i < 120 && !stopped; i++) await clock.advance(1_000);
+      await stopping;
     },
   ],
   [
