@@ -419,15 +419,19 @@ export class MemoryBackend implements QueueBackend {
         this.#reclaim(state, now, maxStalls, retain.failed, stalled, stalledOut, metrics);
       }
       state.cleanDelayed();
-      const due: Entry[] = [];
+      // A set: a job delayed twice to the same run-at (a debounce capped by maxWait) has
+      // two heap entries, both current.
+      const due = new Set<Entry>();
       while (state.delayed.size > 0 && state.delayed.peekKey()! <= now) {
         const entry = state.delayed.pop()!;
-        if (entry.state === "delayed") due.push(entry);
+        if (entry.state === "delayed") due.add(entry);
         state.cleanDelayed();
       }
       // In RedisBackend's order: by run-at, then by id (a sorted set's order for ties).
-      due.sort((a, b) => a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      for (const entry of due) {
+      const byRunAt = [...due].sort((a, b) =>
+        a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+      );
+      for (const entry of byRunAt) {
         state.ready(entry);
         state.emit(entry.id, "waiting", now);
       }

@@ -402,6 +402,16 @@ const cases: Case[] = [
       const last = await take(setup, 10);
       assert.deepEqual(last.jobs.map((j) => j.id), [third.id]);
       assert.deepEqual(names(last.jobs), ["a:6"]);
+      // Folds after the longest wait's end keep that run-at: the job runs once.
+      const capped = { key: "doc-9", delay: 400, maxWait: 500 };
+      await queue.dispatch(plain, { tenant: "a", n: 10 }, { debounce: capped });
+      clock.advance(450);
+      await queue.dispatch(plain, { tenant: "a", n: 11 }, { debounce: capped });
+      clock.advance(10);
+      await queue.dispatch(plain, { tenant: "a", n: 12 }, { debounce: capped });
+      clock.advance(100);
+      assert.deepEqual(names((await take(setup, 10)).jobs), ["a:12"]);
+      assert.equal((await queue.counts()).ready, 0);
       // maxWait below delay cannot be met: refused.
       await assert.rejects(
         queue.dispatch(plain, { tenant: "a", n: 7 }, {

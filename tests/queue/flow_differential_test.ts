@@ -1,7 +1,7 @@
 /**
  * MemoryBackend and RedisBackend (through the HTTP gateway) driven by the same
  * seeded random run of flow-controlled and plain jobs: dispatches (priorities,
- * delays), takes of 1 to 4, completions, retries (now or later), dead letters,
+ * delays), debounced and throttled dispatches, takes of 1 to 4, completions, retries (now or later), dead letters,
  * removals of waiting jobs and clock moves. After every step both must have
  * answered the same (the jobs taken, in order; each outcome) and count the same.
  * Ids are given (`jobId`), so ties in time break alike on each run.
@@ -72,6 +72,19 @@ async function step(side: Side, op: Op, now: number): Promise<unknown> {
       });
       return result.created;
     }
+    case "debounce": {
+      // No jobId with debounce: the answer's id is random, so only `created` is compared.
+      const debounce = { key: op.key, delay: 400, ...(op.maxWait ? { maxWait: 900 } : {}) };
+      const result = await queue.dispatch(definitions[3], { key: op.key, n: op.n }, { debounce });
+      return result.created;
+    }
+    case "throttle": {
+      const result = await queue.dispatch(definitions[3], { key: op.key, n: op.n }, {
+        jobId: `j${String(op.n).padStart(4, "0")}`,
+        throttle: { key: op.key, window: 700 },
+      });
+      return result;
+    }
     case "take": {
       const token = crypto.randomUUID();
       const done = op.complete.map((n) => running.get(n)!);
@@ -114,6 +127,8 @@ type Op =
     priority: typeof priorities[number];
     delay: number;
   }
+  | { kind: "debounce"; key: string; n: number; maxWait: boolean }
+  | { kind: "throttle"; key: string; n: number }
   | { kind: "take"; reserve: number; complete: number[] }
   | { kind: "fail"; n: number; outcome: "retry" | "dead"; after: number }
   | { kind: "remove"; n: number }
@@ -147,6 +162,10 @@ async function run(
         priority: priorities[pick(3)],
         delay: pick(4) === 0 ? 500 + 7 * pick(300) : 0,
       };
+    } else if (roll < 41) {
+      op = { kind: "debounce", key: ["d1", "d2"][pick(2)], n: n++, maxWait: pick(2) === 0 };
+    } else if (roll < 45) {
+      op = { kind: "throttle", key: ["t1", "t2"][pick(2)], n: n++ };
     } else if (roll < 60) {
       op = { kind: "take", reserve: 1 + pick(4), complete: running.filter(() => pick(2) === 0) };
     } else if (roll < 70 && running.length > 0) {
