@@ -10,11 +10,12 @@ import type {
   BatchInfo,
   ChainFailure,
   ChainInfo,
+  JobWorkflow,
   NewJob,
   RetainLimit,
   WorkflowRequest,
 } from "./backend.ts";
-import { batchInfo, type WorkflowFields } from "./_workflow_records.ts";
+import { batchInfo, catchId, type WorkflowFields } from "./_workflow_records.ts";
 
 interface ChainRecord {
   readonly steps: readonly NewJob[];
@@ -24,6 +25,8 @@ interface ChainRecord {
   state: ChainInfo["state"];
   failed: ChainFailure | null;
   finishedAt: number | null;
+  /** How many times an operator retried its failed step (names the next catch). */
+  retries: number;
 }
 
 interface BatchRecord {
@@ -42,6 +45,9 @@ interface BatchRecord {
   failed: number;
   cancelled: boolean;
   finishedAt: number | null;
+  /** Whether its catch, its finally was enqueued: each at most once. */
+  caught: boolean;
+  finalized: boolean;
 }
 
 /** What the book needs from its queue's store. */
@@ -84,6 +90,7 @@ export class WorkflowBook {
           state: "running",
           failed: null,
           finishedAt: null,
+          retries: 0,
         });
         this.#of.set(request.steps[0].id, { kind: "c", id });
         this.#enqueue(request.steps[0], {}, now);
@@ -106,6 +113,8 @@ export class WorkflowBook {
           failed: 0,
           cancelled: false,
           finishedAt: null,
+          caught: false,
+          finalized: false,
         });
         this.#add(id, request.jobs, request.open, request.close, now, keep);
         return true;
@@ -127,7 +136,8 @@ export class WorkflowBook {
         batch.holds.clear();
         batch.cancelled = true;
         batch.pending = 0;
-        if (batch.finally) this.#enqueue(batch.finally, { bx: 1 }, now);
+        if (batch.finally && !batch.finalized) this.#enqueue(batch.finally, { bx: 1 }, now);
+        batch.finalized = true;
         this.#finish("b", id, now, keep);
         return true;
       }
@@ -152,6 +162,41 @@ export class WorkflowBook {
     else this.#batchMember(of.id, jobId, ok, now, keep);
   }
 
+  /**
+   * An operator retried the failed job `jobId` (of `workflow`, as its record is
+   * marked): the step that failed its chain takes the chain up again; a failed
+   * member of a batch not cancelled is pending again, reopening a finished batch.
+   */
+  retried(jobId: string, workflow: JobWorkflow | undefined): void {
+    if (workflow?.chain !== undefined) {
+      const id = workflow.chain.id;
+      const chain = this.#chains.get(id);
+      if (chain?.state !== "failed" || chain.failed?.jobId !== jobId) return;
+      this.#reopen("c", id, chain);
+      chain.state = "running";
+      chain.failed = null;
+      chain.retries++;
+      this.#of.set(jobId, { kind: "c", id });
+    } else if (workflow?.batch !== undefined) {
+      const id = workflow.batch.id;
+      const batch = this.#batches.get(id);
+      if (batch === undefined || batch.cancelled || batch.failed < 1 || this.#of.has(jobId)) return;
+      // Its callbacks carry its mark too, but were never members.
+      if ([batch.then, batch.catch, batch.finally].some((job) => job?.id === jobId)) return;
+      this.#reopen("b", id, batch);
+      batch.failed--;
+      batch.pending++;
+      batch.members.add(jobId);
+      this.#of.set(jobId, { kind: "b", id });
+    }
+  }
+
+  /** Takes a finished workflow back to running, out of the finished ones retention trims. */
+  #reopen(kind: "c" | "b", id: string, record: { finishedAt: number | null }): void {
+    record.finishedAt = null;
+    this.#finished.delete(`${kind}\0${id}`);
+  }
+
   /** {@inheritDoc QueueBackend.chainInfo} */
   chainInfo(queue: string, id: string): ChainInfo | null {
     const chain = this.#chains.get(id);
@@ -163,7 +208,7 @@ export class WorkflowBook {
       step: chain.step,
       steps: chain.steps.length,
       jobIds: chain.steps.map((step) => step.id),
-      catchId: chain.catch?.id ?? null,
+      catchId: chain.catch ? catchId(chain.catch.id, chain.retries) : null,
       failed: chain.failed,
       createdAt: chain.createdAt,
       finishedAt: chain.finishedAt,
@@ -252,7 +297,11 @@ export class WorkflowBook {
     };
     chain.state = "failed";
     chain.failed = { jobId, error };
-    if (chain.catch) this.#enqueue(chain.catch, { cf: chain.failed }, now);
+    if (chain.catch) {
+      // After an operator's retry failed again, catch runs again as a new job.
+      const id = catchId(chain.catch.id, chain.retries);
+      this.#enqueue({ ...chain.catch, id }, { cf: chain.failed }, now);
+    }
     this.#finish("c", id, now, keep);
   }
 
@@ -263,15 +312,17 @@ export class WorkflowBook {
     batch.pending--;
     if (ok) batch.completed++;
     else batch.failed++;
-    if (!ok && batch.failed === 1 && !batch.allowFailures && batch.catch) {
-      this.#enqueue(batch.catch, {}, now);
+    if (!ok && batch.failed === 1 && !batch.allowFailures && !batch.caught) {
+      batch.caught = true;
+      if (batch.catch) this.#enqueue(batch.catch, {}, now);
     }
     if (batch.pending === 0) this.#batchDone(id, batch, now, keep);
   }
 
   #batchDone(id: string, batch: BatchRecord, now: number, keep: RetainLimit): void {
     if (batch.failed === 0 && batch.then) this.#enqueue(batch.then, {}, now);
-    if (batch.finally) this.#enqueue(batch.finally, {}, now);
+    if (batch.finally && !batch.finalized) this.#enqueue(batch.finally, {}, now);
+    batch.finalized = true;
     this.#finish("b", id, now, keep);
   }
 

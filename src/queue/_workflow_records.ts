@@ -81,9 +81,14 @@ function parsed<T>(what: string, json: string, valid: (value: T) => boolean): T 
   return value;
 }
 
-/** A chain's info from HMGET of its record, step, state, finish time and failure. */
+/** The id of a chain's catch after `retries` operator retries of its failed step (workflows.lua). */
+export function catchId(id: string, retries: number): string {
+  return retries > 0 ? `${id}-${retries + 1}` : id;
+}
+
+/** A chain's info from HMGET of its record, step, state, finish time, failure and retries. */
 export function decodeChainInfo(queue: string, id: string, row: RedisReply[]): ChainInfo | null {
-  const [record, step, state, finished, failed] = row.map(text);
+  const [record, step, state, finished, failed, retries] = row.map(text);
   if (record === null) return null;
   const chain = parsed<{ steps: Template[]; catch?: Template; createdAt: number }>(
     "chainInfo",
@@ -97,7 +102,7 @@ export function decodeChainInfo(queue: string, id: string, row: RedisReply[]): C
     step: Number(step ?? 1),
     steps: chain.steps.length,
     jobIds: chain.steps.map((t) => t.i),
-    catchId: chain.catch?.i ?? null,
+    catchId: chain.catch ? catchId(chain.catch.i, Number(retries ?? 0)) : null,
     failed: failed === null ? null : parsed<ChainFailure>("chainInfo", failed, () => true),
     createdAt: chain.createdAt,
     finishedAt: finished === null ? null : Number(finished),

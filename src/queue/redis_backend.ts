@@ -544,7 +544,7 @@ export class RedisBackend implements QueueBackend {
         "HMGET",
         this.#k(queue).workflows,
         base,
-        ...["p", "s", "e", "f"].map((p) => `${base}\0${p}`),
+        ...["p", "s", "e", "f", "r"].map((p) => `${base}\0${p}`),
       ],
     ]);
     if (!reply.ok) throw new RedisError("REDIS_COMMAND_FAILED", reply.error);

@@ -12,6 +12,7 @@ import { JobCancelledError } from "../../src/public_errors.ts";
 import type { QueueBackend } from "../../src/queue/backend_mod.ts";
 import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
 import { hostileCases } from "./workflow_hostile_cases.ts";
+import { retryCases } from "./workflow_retry_cases.ts";
 
 /** A fresh, empty store, and a second backend object on the same store (another process). */
 export type WorkflowStoreFactory = () =>
@@ -519,7 +520,7 @@ export async function runWorkflowConformance(
   t: Deno.TestContext,
   make: WorkflowStoreFactory,
 ): Promise<void> {
-  for (const [name, fn] of [...cases, ...hostileCases]) {
+  for (const [name, fn] of [...cases, ...hostileCases, ...retryCases]) {
     await t.step(name, async () => {
       const store = await make();
       const clock = new FakeClock();

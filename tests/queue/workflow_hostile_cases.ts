@@ -110,40 +110,6 @@ export const hostileCases: WorkflowCase[] = [
     },
   ],
   [
-    "a member an operator retries after its batch counted it failed changes no count and runs no callback again",
-    async ({ queue }) => {
-      const seen: string[] = [];
-      let fail = true;
-      const work = defineJob({
-        name: "work",
-        schema: v.number(),
-        maxRetries: 0,
-        handle: (n) => {
-          if (n === 0 && fail) throw new Error("first time");
-        },
-      });
-      const cb = recorder(seen);
-      const batch = await queue.batch([[work, 0], [work, 1]], {
-        then: [cb, "then"],
-        catch: [cb, "catch"],
-        finally: [cb, "finally"],
-      });
-      const worker = quietWorker(queue, { jobs: [work, cb] });
-      await worker.drain();
-      assert.deepEqual(seen.sort(), ["catch", "finally"]);
-      fail = false;
-      assert.equal(await queue.retry(batch.jobIds[0]), true);
-      await worker.drain();
-      assert.equal((await queue.job(batch.jobIds[0]))?.state, "completed");
-      assert.deepEqual(seen.sort(), ["catch", "finally"]);
-      const info = await queue.batchInfo(batch.id);
-      assert.deepEqual(
-        [info?.total, info?.pending, info?.completed, info?.failed],
-        [2, 0, 1, 1],
-      );
-    },
-  ],
-  [
     "a member removed while it runs counts once, as failed: catch and finally once, its handler's late completion ignored",
     async ({ queue }) => {
       const seen: string[] = [];

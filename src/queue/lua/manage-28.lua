@@ -8,7 +8,9 @@
              to the failed store with a JobCancelledError, without retry
     promote  moves a delayed job to ready now
     retry    moves a failed job back to ready with a fresh retry budget (errors,
-             attempt and stall counts, progress and logs cleared)
+             attempt and stall counts, progress and logs cleared); the step that
+             failed its chain takes the chain up again, a batch's failed member is
+             pending in its batch again (includes/workflows.lua)
     forget   deletes a failed job with its data
   The answer is remembered under the call's token, so a replay answers the same.
 
@@ -64,6 +66,7 @@ for _, id in ipairs(ids) do
         end
         local uk = endingOf(record)
         if uk ~= "" then redis.call("HSETNX", q.unique, uk, id) end
+        workflowRetried(id, record)
         requeue(id, record)
       end
     elseif action == "forget" then

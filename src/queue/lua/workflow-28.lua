@@ -153,7 +153,7 @@ for _, jobId in ipairs(ids) do
 end
 for from = 1, #gone, 1000 do dropJobs({ unpack(gone, from, math.min(from + 999, #gone)) }) end
 redis.call("HSET", q.workflows, base .. SEP .. "x", now, base .. SEP .. "p", 0)
-wfCallback(wfRecord(base) or {}, "fin", ',"bx":1', now)
+wfCallback(id, wfRecord(base) or {}, "fin", ',"bx":1', now, "n")
 wfFinish("b", id, now, keep)
 flushMetrics(now)
 return answer(1)

@@ -4,9 +4,12 @@
 --   j\0<job id>        the workflow a live step or member belongs to: "c\0<chain>" or "b\0<batch>"
 --   c\0<id>            a chain as its dispatcher built it: { steps = {template…}, catch = template? }
 --   c\0<id>\0p|s|e|f   its current step (1-based), state, finish time, failed step { jobId, error }
+--   c\0<id>\0r         how many times an operator retried its failed step (names the next catch)
 --   b\0<id>            a batch's settings: { name, allow, ok, ko, fin (callback templates), createdAt }
 --   b\0<id>\0t|p|c|f   its total, pending, completed and failed counters
---   b\0<id>\0x|e       when it was cancelled, when it finished
+--   b\0<id>\0x|e       when it was cancelled, when it finished (last: a retried member reopens it)
+--   b\0<id>\0k|n       when its catch, its finally was enqueued: each at most once, however
+--                    often an operator retries its failed members
 -- A template is a job the dispatcher encoded in full ({ i = id, r = record, b = band,
 -- l = labels or "" }), so a script enqueues it without knowing the record's layout.
 -- `members` holds "<batch>\0<job id>" for each pending member (score 0, ranged as text)
@@ -43,7 +46,7 @@ local function wfEnqueue(tpl, extra, now)
   changed(tpl.i, "waiting")
 end
 
-local WF_PARTS = { c = { "p", "s", "e", "f" }, b = { "t", "p", "c", "f", "x", "e" } }
+local WF_PARTS = { c = { "p", "s", "e", "f", "r" }, b = { "t", "p", "c", "f", "x", "e", "k", "n" } }
 
 -- Marks a workflow finished, then forgets the oldest finished ones beyond `keep`.
 local function wfFinish(kind, id, now, keep)
@@ -113,19 +116,31 @@ local function wfChainStep(cid, id, ok, data, now, keep)
   end
   local failed = '{"jobId":' .. cjson.encode(id) .. ',"error":' .. (data or wfLastError(id)) .. "}"
   redis.call("HSET", q.workflows, base .. SEP .. "s", "failed", base .. SEP .. "f", failed)
-  if chain.catch then wfEnqueue(chain.catch, ',"cf":' .. failed, now) end
+  if type(chain.catch) == "table" then
+    -- After an operator's retry failed again, catch runs again as a new job (Laravel
+    -- does the same): "<catch id>-2" after the first retry, and so on.
+    local round = tonumber(redis.call("HGET", q.workflows, base .. SEP .. "r")) or 0
+    local catch = chain.catch
+    if round > 0 and type(catch.i) == "string" then
+      catch = { i = catch.i .. "-" .. (round + 1), r = catch.r, b = catch.b, l = catch.l }
+    end
+    wfEnqueue(catch, ',"cf":' .. failed, now)
+  end
   wfFinish("c", cid, now, keep)
 end
 
--- Enqueues a batch's callback (ok, ko or fin), if it has one.
-local function wfCallback(batch, name, extra, now)
+-- Enqueues a batch's callback (ok, ko or fin), if it has one. `once`, the batch's
+-- part recording that it ran (k for ko, n for fin), keeps it to once per batch.
+local function wfCallback(bid, batch, name, extra, now, once)
+  if once and redis.call("HSETNX", q.workflows, "b" .. SEP .. bid .. SEP .. once, now) == 0 then return end
   if type(batch[name]) == "table" then wfEnqueue(batch[name], extra, now) end
 end
 
--- A batch ran out of pending jobs: `then` when none failed, `finally` always.
+-- A batch ran out of pending jobs: `then` when none failed (once: no member of such a
+-- batch can be retried), `finally` the first time.
 local function wfBatchDone(bid, batch, failed, now, keep)
-  if failed == 0 then wfCallback(batch, "ok", "", now) end
-  wfCallback(batch, "fin", "", now)
+  if failed == 0 then wfCallback(bid, batch, "ok", "", now) end
+  wfCallback(bid, batch, "fin", "", now, "n")
   wfFinish("b", bid, now, keep)
 end
 
@@ -146,7 +161,7 @@ local function wfBatchMember(bid, id, ok, now, keep)
   if (ok or failed > 1) and pending > 0 then return end
   local batch = wfRecord(base)
   if not batch then return end
-  if not ok and failed == 1 and not batch.allow then wfCallback(batch, "ko", "", now) end
+  if not ok and failed == 1 and not batch.allow then wfCallback(bid, batch, "ko", "", now, "k") end
   if pending == 0 then wfBatchDone(bid, batch, failed, now, keep) end
 end
 
@@ -163,6 +178,53 @@ workflowEnded = function(id, ok, data, now, keep)
     wfChainStep(wid, id, ok, data, now, keep)
   else
     wfBatchMember(wid, id, ok, now, keep)
+  end
+end
+
+-- Takes a finished workflow back to running: no finish time, no retention marker.
+local function wfReopen(kind, wid, finishedAt)
+  if not finishedAt then return end
+  redis.call("HDEL", q.workflows, kind .. SEP .. wid .. SEP .. "e")
+  redis.call("ZREM", q.members, FINISHED .. stamp(tonumber(finishedAt)) .. SEP .. kind .. SEP .. wid)
+end
+
+-- An operator retried the failed job `id` (manage-28.lua; `record` its stored JSON).
+-- The step that failed its chain takes the chain up again from there; a failed member
+-- of a batch that was not cancelled is pending again (failed - 1, pending + 1), and
+-- reopens its batch if it had finished. Any other job (a callback, a step of a chain
+-- that failed elsewhere or was trimmed) just runs again.
+local function workflowRetried(id, record)
+  if redis.call("EXISTS", q.workflows) == 0 or not string.find(record, '"w":{', 1, true) then return end
+  local ok, rec = pcall(cjson.decode, record)
+  if not ok or type(rec) ~= "table" or type(rec.w) ~= "table" then return end
+  local link = "j" .. SEP .. id
+  if type(rec.w.c) == "string" then
+    local cid = rec.w.c
+    local base = "c" .. SEP .. cid
+    local state = redis.call("HMGET", q.workflows, base .. SEP .. "s", base .. SEP .. "f", base .. SEP .. "e")
+    if state[1] ~= "failed" or not state[2] then return end
+    local fine, failed = pcall(cjson.decode, state[2])
+    if not fine or type(failed) ~= "table" or failed.jobId ~= id then return end
+    wfReopen("c", cid, state[3])
+    redis.call("HDEL", q.workflows, base .. SEP .. "f")
+    redis.call("HSET", q.workflows, base .. SEP .. "s", "running", link, "c" .. SEP .. cid)
+    redis.call("HINCRBY", q.workflows, base .. SEP .. "r", 1)
+  elseif type(rec.w.b) == "string" then
+    local bid = rec.w.b
+    local base = "b" .. SEP .. bid
+    local state = redis.call("HMGET", q.workflows, base .. SEP .. "x", base .. SEP .. "e", base .. SEP .. "f", link)
+    if state[1] or state[4] or (tonumber(state[3]) or 0) < 1 then return end
+    local batch = wfRecord(base)
+    if not batch then return end
+    -- Its callbacks carry its mark too, but were never members.
+    for _, name in ipairs({ "ok", "ko", "fin" }) do
+      if type(batch[name]) == "table" and batch[name].i == id then return end
+    end
+    wfReopen("b", bid, state[2])
+    redis.call("HINCRBY", q.workflows, base .. SEP .. "f", -1)
+    redis.call("HINCRBY", q.workflows, base .. SEP .. "p", 1)
+    redis.call("HSET", q.workflows, link, "b" .. SEP .. bid)
+    redis.call("ZADD", q.members, 0, bid .. SEP .. id)
   end
 end
 
