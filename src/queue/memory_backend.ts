@@ -836,6 +836,7 @@ function act(
     if (entry.uniqueKey !== undefined && !state.unique.has(entry.uniqueKey)) {
       state.unique.set(entry.uniqueKey, entry.id);
     }
+    state.workflows.retried(entry.id, entry.workflow);
   }
   if (action === "promote" || action === "retry") {
     state.ready(entry);
