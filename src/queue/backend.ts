@@ -152,7 +152,10 @@ export interface ChainInfo {
   readonly steps: number;
   /** Every step's job id, in order (later steps' jobs exist only once dispatched). */
   readonly jobIds: readonly string[];
-  /** The `catch` job's id, if it has one (the job exists once a step failed). */
+  /**
+   * The `catch` job's id, if it has one (the job exists once a step failed):
+   * `<id>-catch`, then `<id>-catch-2`… once an operator retried the failed step.
+   */
   readonly catchId: string | null;
   /** The step that failed, or `null`. */
   readonly failed: ChainFailure | null;
@@ -176,7 +179,7 @@ export interface BatchInfo {
   readonly pending: number;
   /** How many completed. */
   readonly completed: number;
-  /** How many were dead-lettered (or removed). */
+  /** How many were dead-lettered (or removed), less those an operator retried since. */
   readonly failed: number;
   /** The share of jobs that ended, as a whole percentage (100 for an empty batch). */
   readonly progress: number;
@@ -184,7 +187,7 @@ export interface BatchInfo {
   readonly cancelled: boolean;
   /** When it was dispatched, epoch ms. */
   readonly createdAt: number;
-  /** When nothing was pending any more (or it was cancelled), epoch ms, or `null`. */
+  /** When nothing was pending any more (or it was cancelled), epoch ms, or `null` (also while a retried member runs). */
   readonly finishedAt: number | null;
 }
 
