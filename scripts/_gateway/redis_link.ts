@@ -346,18 +346,25 @@ export class RedisLink {
 
 /**
  * Connects, authenticates and selects the database the URL names, then runs `session`.
+ * The whole handshake is bounded: a Redis that accepts connections but never answers
+ * (stopped with SIGSTOP, or a port something else holds) fails the dial instead of holding
+ * every request that waits on it forever.
  *
  * @param url where Redis listens, with its user, password and `/db`
  * @param session commands run after authenticating, each of which must succeed (the
  *   gateway's switch to its narrowed ACL user, see `script_acl.ts`)
  * @param holdLimit replies larger than this are dropped (see {@linkcode guardReplySize})
+ * @param handshakeTimeout milliseconds the connection, authentication and `session` may
+ *   take together
  * @returns a ready connection
- * @throws {RedisUnavailableError} when Redis cannot be reached or rejects the handshake
+ * @throws {RedisUnavailableError} when Redis cannot be reached, rejects the handshake or
+ *   does not answer it in time
  */
 export async function openRedisLink(
   url: string,
   session: ReadonlyArray<CommandArgs> = [],
   holdLimit = Infinity,
+  handshakeTimeout = CONNECT_TIMEOUT_MS,
 ): Promise<RedisLink> {
   const { host } = new URL(url);
   const client = createClient({
@@ -365,42 +372,74 @@ export async function openRedisLink(
     RESP: 2,
     disableClientInfo: true,
     disableOfflineQueue: true,
-    socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: false },
+    socket: { connectTimeout: handshakeTimeout, reconnectStrategy: false },
     commandOptions: { typeMapping: RAW_REPLIES },
   });
   let failure: unknown;
   client.on("error", (error: unknown) => (failure ??= error));
-  try {
-    await client.connect();
-  } catch (error) {
-    const cause = failure ?? error;
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    try {
-      client.destroy();
-    } catch {
-      // never opened
-    }
-    throw new RedisUnavailableError(
-      cause instanceof RedisErrorReply
-        ? `Redis at ${host} rejected the handshake: ${reason}`
-        : `Redis is unreachable at ${host}: ${reason}`,
-      { cause },
+  let timedOut = false;
+  let link: RedisLink | undefined;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    // Fails connect() or the session's commands, whichever is waiting.
+    if (link !== undefined) link.close();
+    else destroy(client);
+  }, handshakeTimeout);
+  const silent = () =>
+    new RedisUnavailableError(
+      `Redis at ${host} did not answer its handshake within ${handshakeTimeout} ms`,
     );
-  }
-  let link: RedisLink;
   try {
-    link = new RedisLink(client as unknown as Client, host, holdLimit);
-  } catch (error) {
-    client.destroy();
-    throw error;
-  }
-  if (session.length > 0) {
-    const replies = await link.commands(session);
-    const failed = replies.find((r) => r instanceof RedisErrorReply);
-    if (failed instanceof RedisErrorReply) {
-      link.close();
-      throw new RedisUnavailableError(`Redis at ${host} rejected the handshake: ${failed.message}`);
+    try {
+      await client.connect();
+    } catch (error) {
+      const cause = failure ?? error;
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      destroy(client);
+      if (timedOut) throw silent();
+      throw new RedisUnavailableError(
+        cause instanceof RedisErrorReply
+          ? `Redis at ${host} rejected the handshake: ${reason}`
+          : `Redis is unreachable at ${host}: ${reason}`,
+        { cause },
+      );
     }
+    if (timedOut) {
+      destroy(client);
+      throw silent();
+    }
+    try {
+      link = new RedisLink(client as unknown as Client, host, holdLimit);
+    } catch (error) {
+      destroy(client);
+      throw error;
+    }
+    if (session.length > 0) {
+      let replies: RespValue[];
+      try {
+        replies = await link.commands(session);
+      } catch (error) {
+        throw timedOut ? silent() : error;
+      }
+      const failed = replies.find((r) => r instanceof RedisErrorReply);
+      if (failed instanceof RedisErrorReply) {
+        link.close();
+        throw new RedisUnavailableError(
+          `Redis at ${host} rejected the handshake: ${failed.message}`,
+        );
+      }
+    }
+    return link;
+  } finally {
+    clearTimeout(timer);
   }
-  return link;
+}
+
+/** Destroys a client that may never have opened, or be closed already. */
+function destroy(client: { destroy(): void }): void {
+  try {
+    client.destroy();
+  } catch {
+    // never opened, or already closed
+  }
 }

@@ -61,7 +61,9 @@ Deno.test("a pipeline of 100 GETs of 1 MB values streams whole while the gateway
   assert.equal(results.length, 100);
   for (const { result } of results) assert.equal(result.length, MB);
   // Built whole, the reply cost three times its size (RESP, JSON string, bytes): +309 MiB.
-  assert.ok(grown < 75 * 1024 * 1024, `peak RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+  // Holding it whole even once costs at least its own size, so that is the bound: streamed,
+  // growth measured 33-49 MiB (77 once under load), whatever the pipeline's length.
+  assert.ok(grown < text.length, `peak RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
 });
 
 Deno.test("a client that stops reading a large pipeline reply holds back Redis, not the gateway's memory, and blocks nobody", async () => {
