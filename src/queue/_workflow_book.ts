@@ -81,7 +81,10 @@ export class WorkflowBook {
     const { id, now } = request;
     switch (request.action) {
       case "chain": {
-        if (this.#chains.has(id)) return false;
+        // A caller's id (a random one never meets these) must not take over another's jobs.
+        if (
+          this.#chains.has(id) || this.#batches.has(id) || this.#store.has(request.steps[0].id)
+        ) return false;
         this.#chains.set(id, {
           steps: request.steps,
           catch: request.catch,
@@ -97,7 +100,11 @@ export class WorkflowBook {
         return true;
       }
       case "batch": {
-        if (this.#batches.has(id)) return false;
+        const first = request.jobs[0];
+        if (
+          this.#batches.has(id) || this.#chains.has(id) ||
+          (first !== undefined && this.#store.has(first.id))
+        ) return false;
         this.#batches.set(id, {
           name: request.name,
           allowFailures: request.allowFailures,

@@ -37,6 +37,16 @@ function workflowId(now: number): string {
   return `${now.toString(36).padStart(9, "0")}-${crypto.randomUUID().slice(0, 18)}`;
 }
 
+/** A caller's chain or batch id: it names jobs and keys, so no control characters (NUL separates key parts). */
+function chosenId(what: string, id: unknown): string | undefined {
+  if (id === undefined) return undefined;
+  // deno-lint-ignore no-control-regex
+  if (typeof id !== "string" || id.length === 0 || id.length > 200 || /[\u0000-\u001f]/.test(id)) {
+    throw new TypeError(`${what}: id must be 1 to 200 characters, none of them control characters`);
+  }
+  return id;
+}
+
 /** Checks `[job, payload]` pairs and that every job (callbacks too) runs on one queue. */
 function queueOf(what: string, pairs: readonly (WorkflowJob | undefined)[]): string {
   let queue: string | undefined;
@@ -71,8 +81,9 @@ export async function startChain(
     throw new RangeError(`chain: at most ${MAX_CHAIN_STEPS} steps, got ${steps.length}`);
   }
   const queue = queueOf("chain", [...steps, options.catch]);
+  const chosen = chosenId("chain", options.id);
   const now = q.now();
-  const id = workflowId(now);
+  const id = chosen ?? workflowId(now);
   const mark = (step: number) => ({ chain: { id, step, steps: steps.length } });
   const prepared = await Promise.all(
     steps.map(([job, payload], i) => q.prepare(job, payload, `${id}-${i + 1}`, mark(i + 1))),
@@ -85,7 +96,7 @@ export async function startChain(
   if (bytes > q.maxPayloadBytes) {
     throw new PayloadTooLargeError(steps[0][0].name, bytes, q.maxPayloadBytes);
   }
-  await q.backend.workflow(queue, {
+  const started = await q.backend.workflow(queue, {
     action: "chain",
     id,
     now,
@@ -93,7 +104,23 @@ export async function startChain(
     steps: prepared.map((p) => p.job),
     ...(caught ? { catch: caught.job } : {}),
   });
+  if (!started && chosen !== undefined) {
+    // Refused: the chain exists (answer it, as it was dispatched), or its id is taken.
+    const existing = await q.backend.chainInfo(queue, id);
+    if (existing === null) throw takenError("chain", id);
+    return { id, queue, jobIds: existing.jobIds };
+  }
   return { id, queue, jobIds: prepared.map((p) => p.job.id) };
+}
+
+/** A caller's id a workflow of the other kind holds, or whose first job exists (its workflow forgotten). */
+function takenError(what: "chain" | "batch", id: string): TypeError {
+  const other = what === "chain" ? "batch" : "chain";
+  return new TypeError(
+    `${what}: the id ${
+      JSON.stringify(id)
+    } is taken (by a ${other}, or by jobs of a ${what} retention has forgotten)`,
+  );
 }
 
 /** Splits prepared jobs into requests of at most `batchSize` jobs and `maxBytes` of payload. */
@@ -131,8 +158,9 @@ export async function startBatch(
     throw new TypeError("batch: name must be a string of at most 200 characters");
   }
   const queue = queueOf("batch", [...jobs, options.then, options.catch, options.finally]);
+  const chosen = chosenId("batch", options.id);
   const now = q.now();
-  const id = workflowId(now);
+  const id = chosen ?? workflowId(now);
   const mark = { batch: id };
   const callback = (pair: WorkflowJob | undefined, name: string) =>
     pair ? q.prepare(pair[0], pair[1], `${id}-${name}`, mark) : undefined;
@@ -145,6 +173,14 @@ export async function startBatch(
     jobs.map(([job, payload], i) => q.prepare(job, payload, `${id}-${i}`, mark)),
   );
   const parts = chunks(prepared, q.batchSize, q.maxPayloadBytes);
+  if (chosen !== undefined) {
+    if (parts.length > 1) {
+      throw new TypeError(
+        `batch: an id is only for a batch sent in one request (at most ${q.batchSize} jobs and ${q.maxPayloadBytes} bytes of payload), this one takes ${parts.length}`,
+      );
+    }
+    return await chosenBatch(q, queue, id, options, [then, caught, last], parts[0]);
+  }
   const hold = parts.length > 1 ? crypto.randomUUID() : null;
   try {
     await q.backend.workflow(queue, {
@@ -182,6 +218,37 @@ export async function startBatch(
     throw error;
   }
   return { id, queue, jobIds: prepared.map((p) => p.job.id) };
+}
+
+/**
+ * Starts a batch under the caller's id, in one request: it gets in whole or not at all,
+ * so a failure leaves nothing to cancel, and the caller may send it again.
+ */
+async function chosenBatch(
+  q: WorkflowQueue,
+  queue: string,
+  id: string,
+  options: BatchOptions,
+  [then, caught, last]: ({ job: NewJob } | undefined)[],
+  jobs: NewJob[],
+): Promise<Workflow> {
+  const started = await q.backend.workflow(queue, {
+    action: "batch",
+    id,
+    now: q.now(),
+    retain: q.retain,
+    name: options.name ?? null,
+    allowFailures: options.allowFailures ?? false,
+    ...(then ? { then: then.job } : {}),
+    ...(caught ? { catch: caught.job } : {}),
+    ...(last ? { finally: last.job } : {}),
+    jobs,
+    open: null,
+    close: null,
+  });
+  // Refused: the batch exists (answered as dispatched: its jobs' ids follow from the id).
+  if (!started && (await q.backend.batchInfo(queue, id)) === null) throw takenError("batch", id);
+  return { id, queue, jobIds: jobs.map((job) => job.id) };
 }
 
 /** Adds jobs to a running batch; `false` when the batch is unknown, finished or cancelled. */

@@ -647,9 +647,10 @@ export class Queue {
    * queue, and their payloads together are at most `maxPayloadBytes`.
    *
    * @param steps The steps, in order: `[job, payload]` pairs.
-   * @param options The `catch` job.
+   * @param options The `catch` job, and an `id` that makes calling again answer the chain that exists.
    * @returns The chain's id, queue and its steps' job ids.
-   * @throws {TypeError} When `steps` is empty or malformed, or the jobs run on different queues.
+   * @throws {TypeError} When `steps` is empty or malformed, the jobs run on different queues, or
+   *   `options.id` is malformed or taken (by a batch, or by jobs of a chain retention forgot).
    * @throws {RangeError} When there are more than 1,000 steps.
    * @throws {JobValidationError} When a payload fails its schema (nothing is dispatched).
    * @throws {PayloadTooLargeError} When the payloads together are over `maxPayloadBytes`.
@@ -718,10 +719,12 @@ export class Queue {
    * Every job and callback must run on one queue.
    *
    * @param jobs The jobs: `[job, payload]` pairs (may be empty: `then` and `finally` follow at once).
-   * @param options Name, `allowFailures`, and the `then`, `catch` and `finally` jobs.
+   * @param options Name, `allowFailures`, the `then`, `catch` and `finally` jobs, and an `id`
+   *   that makes calling again answer the batch that exists (for a batch sent in one request).
    * @returns The batch's id, queue and its jobs' ids.
-   * @throws {TypeError} When a pair or the name (at most 200 characters) is malformed, or the
-   *   jobs run on different queues.
+   * @throws {TypeError} When a pair or the name (at most 200 characters) is malformed, the
+   *   jobs run on different queues, or `options.id` is malformed, taken, or given for a batch
+   *   that takes more than one request.
    * @throws {JobValidationError} When a payload fails its schema (nothing is dispatched).
    * @throws {PayloadTooLargeError} When a payload is over `maxPayloadBytes`.
    *

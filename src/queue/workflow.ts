@@ -14,6 +14,14 @@ export type WorkflowJob = readonly [job: AnyJob, payload: unknown];
 /** Options for {@linkcode import("./queue.ts").Queue.chain}. */
 export interface ChainOptions {
   /**
+   * The chain's id, chosen by the caller (at most 200 characters, no control
+   * characters): a second `chain()` with the same id answers the chain that
+   * exists and dispatches nothing, so a call whose answer was lost can be made
+   * again. It names the steps' jobs (`<id>-1`, `<id>-catch`): keep it apart
+   * from batches' ids and your own job ids. Random when not given.
+   */
+  id?: string;
+  /**
    * Dispatched once if a step is dead-lettered (or removed): the chain stops
    * there, and this job's handler reads the failed step in `ctx.chain.failed`.
    */
@@ -22,6 +30,15 @@ export interface ChainOptions {
 
 /** Options for {@linkcode import("./queue.ts").Queue.batch}. */
 export interface BatchOptions {
+  /**
+   * The batch's id, chosen by the caller (at most 200 characters, no control
+   * characters): a second `batch()` with the same id answers the batch that
+   * exists and dispatches nothing. Only for a batch sent in one request (at
+   * most 1,000 jobs and `maxPayloadBytes`), which gets in whole or not at all;
+   * a larger one is refused. It names the jobs (`<id>-0`, `<id>-then`): keep
+   * it apart from chains' ids and your own job ids. Random when not given.
+   */
+  id?: string;
   /** A name to recognise the batch by in `batchInfo()`. */
   name?: string;
   /** Whether a dead-lettered job is expected: then `catch` is not dispatched. @default false */

@@ -13,6 +13,7 @@ import type { QueueBackend } from "../../src/queue/backend_mod.ts";
 import { FakeClock, quietWorker, sleep, waitFor } from "./_helpers.ts";
 import { hostileCases } from "./workflow_hostile_cases.ts";
 import { retryCases } from "./workflow_retry_cases.ts";
+import { idCases } from "./workflow_id_cases.ts";
 
 /** A fresh, empty store, and a second backend object on the same store (another process). */
 export type WorkflowStoreFactory = () =>
@@ -520,7 +521,7 @@ export async function runWorkflowConformance(
   t: Deno.TestContext,
   make: WorkflowStoreFactory,
 ): Promise<void> {
-  for (const [name, fn] of [...cases, ...hostileCases, ...retryCases]) {
+  for (const [name, fn] of [...cases, ...hostileCases, ...retryCases, ...idCases]) {
     await t.step(name, async () => {
       const store = await make();
       const clock = new FakeClock();

@@ -35,8 +35,9 @@
   ARGV[10..]  batch, add: the jobs' templates as JSON, one per argument
 
   Output:
-    1 done, 0 refused (a chain or batch with this id exists; add or cancel: no
-    running batch with this id)
+    1 done, 0 refused (chain, batch: a chain or batch with this id exists, or
+    its first job does, a caller's id taken by jobs its workflow outlived;
+    add, cancel: no running batch with this id)
 ]]
 -- @include "jobs.lua"
 -- @include "workflows.lua"
@@ -55,9 +56,13 @@ end
 
 if action == "chain" then
   local base = "c" .. SEP .. id
-  if redis.call("HEXISTS", q.workflows, base) == 1 then return answer(0) end
   local chain = cjson.decode(ARGV[7])
   local first = chain.steps[1]
+  -- A caller's id (a random one never meets these) must not take over another's jobs.
+  if redis.call("HEXISTS", q.workflows, base) == 1 or redis.call("HEXISTS", q.workflows, "b" .. SEP .. id) == 1
+    or redis.call("HEXISTS", q.jobs, first.i) == 1 then
+    return answer(0)
+  end
   redis.call("HSET", q.workflows, base, ARGV[7], base .. SEP .. "p", 1, base .. SEP .. "s", "running",
     "j" .. SEP .. first.i, "c" .. SEP .. id)
   wfEnqueue(first, "", now)
@@ -96,7 +101,11 @@ local function running()
 end
 
 if action == "batch" then
-  if redis.call("HEXISTS", q.workflows, base) == 1 then return answer(0) end
+  local first = ARGV[10] and cjson.decode(ARGV[10])
+  if redis.call("HEXISTS", q.workflows, base) == 1 or redis.call("HEXISTS", q.workflows, "c" .. SEP .. id) == 1
+    or (first and redis.call("HEXISTS", q.jobs, first.i) == 1) then
+    return answer(0)
+  end
   redis.call("HSET", q.workflows, base, ARGV[7], base .. SEP .. "t", 0, base .. SEP .. "p", 0,
     base .. SEP .. "c", 0, base .. SEP .. "f", 0)
   addMembers()
