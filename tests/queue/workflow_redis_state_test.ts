@@ -31,11 +31,12 @@ Deno.test("a finished or cancelled 10,000-job batch leaves only its counters and
   const summary = await quietWorker(queue, { jobs: [work, cb], concurrency: 200 }).drain();
   assert.equal(summary.completed, JOBS + 2);
   assert.deepEqual(calls.sort(), ["finally", "then"]);
-  // Its settings, total, pending, completed, failed and finish time; nothing per member.
+  // Its settings, total, pending, completed, failed, finish time and when finally ran
+  // (at most once, even after retried members reopen it); nothing per member.
   const base = `b\0${done.id}`;
   assert.deepEqual(
     (await stack.redis.hkeys(key("workflows"))).sort(),
-    [base, ...["c", "e", "f", "p", "t"].map((part) => `${base}\0${part}`)].sort(),
+    [base, ...["c", "e", "f", "n", "p", "t"].map((part) => `${base}\0${part}`)].sort(),
   );
   assert.deepEqual(
     (await stack.redis.zrange<string[]>(key("members"), 0, -1)).map((m) => m.slice(15)),
@@ -51,8 +52,8 @@ Deno.test("a finished or cancelled 10,000-job batch leaves only its counters and
   assert.equal(await stack.redis.zcard(key("members")), 2, "two finished markers");
   assert.equal(
     await stack.redis.hlen(key("workflows")),
-    13,
-    "six fields each, and the cancel time",
+    15,
+    "seven fields each, and the cancel time",
   );
   // Only the finally callback is left to run, and then nothing at all.
   assert.equal(await stack.redis.hlen(key("jobs")), 1);
