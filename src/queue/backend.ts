@@ -161,7 +161,7 @@ export interface ChainInfo {
   readonly failed: ChainFailure | null;
   /** When it was dispatched, epoch ms. */
   readonly createdAt: number;
-  /** When it completed or failed, epoch ms, or `null`. */
+  /** When it completed or failed, epoch ms, or `null` (also while a retried step runs). */
   readonly finishedAt: number | null;
 }
 

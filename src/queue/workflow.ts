@@ -24,6 +24,8 @@ export interface ChainOptions {
   /**
    * Dispatched once if a step is dead-lettered (or removed): the chain stops
    * there, and this job's handler reads the failed step in `ctx.chain.failed`.
+   * An operator's retry of that step continues the chain; if it fails again,
+   * this is dispatched again (as `<chain id>-catch-2`, …).
    */
   catch?: WorkflowJob;
 }
@@ -43,11 +45,17 @@ export interface BatchOptions {
   name?: string;
   /** Whether a dead-lettered job is expected: then `catch` is not dispatched. @default false */
   allowFailures?: boolean;
-  /** Dispatched once when every job of the batch completed. */
+  /**
+   * Dispatched once when every job of the batch completed (also when the last
+   * failed one completes after an operator's retry).
+   */
   then?: WorkflowJob;
   /** Dispatched once when the first job is dead-lettered (unless `allowFailures`). */
   catch?: WorkflowJob;
-  /** Dispatched once when no job is pending any more (also after `cancelBatch()`). */
+  /**
+   * Dispatched once, the first time no job is pending any more (also after
+   * `cancelBatch()`); not again when a retried member finishes the batch again.
+   */
   finally?: WorkflowJob;
 }
 
