@@ -75,7 +75,8 @@ export interface JobRateLimit<P = unknown> {
 
 /**
  * Dispatches with the same key within `delay` of each other collapse into one
- * job that runs `delay` after the last of them, with the last payload; with
+ * job that runs `delay` after the last of them, as the last of them says
+ * (payload, priority, tags), with the first one's id and dispatch time; with
  * `maxWait`, no later than `maxWait` after the first of them, however often
  * dispatches keep coming.
  *

@@ -344,16 +344,15 @@ export class MemoryBackend implements QueueBackend {
         state.unique.set(job.uniqueKey, job.id);
       }
       // Flow control: a throttled job within its key's window is dropped, and a debounced
-      // one folds into its key's delayed job, which takes its payload and run-at.
+      // one folds into its key's delayed job, which then looks like this dispatch.
       const throttledBy = state.flow.throttledBy(job.flow, now);
       const folded = throttledBy === undefined ? state.flow.debouncing(job.flow) : undefined;
       if (throttledBy !== undefined || folded !== undefined) {
         if (job.uniqueKey !== undefined) state.unique.delete(job.uniqueKey);
         if (folded !== undefined) {
-          (folded as { payload: string }).payload = job.payload;
-          // As on Redis, whose record is replaced whole: the trace of the dispatch whose payload runs.
-          (folded as { trace: Entry["trace"] }).trace = job.trace;
-          state.delay(folded, state.flow.foldRunAt(job.flow, job.runAt));
+          const runAt = state.flow.foldRunAt(job.flow, job.runAt);
+          fold(folded, job, runAt);
+          state.delay(folded, runAt);
           state.emit(folded.id, "delayed", now);
         }
         results.push({ id: throttledBy ?? folded!.id, created: false });
@@ -796,6 +795,27 @@ function newEntry(queue: string, job: NewJob, extra: Omit<WorkflowFields, "w">):
     flow: job.flow,
     workflow: job.workflow ? jobWorkflowOf({ w: markFields(job.workflow), ...extra }) : undefined,
   };
+}
+
+/**
+ * A debounced dispatch folds into its key's delayed job: the job takes what the
+ * dispatch says it is (payload, priority, tags, trace, retries, flow rules, whether
+ * it is indexed) and runs at `runAt`, and keeps what makes it the same job: its
+ * id, dispatch time and dispatch token (a replay of its first dispatch answers
+ * `created`). enqueue-27.lua's foldRecord() does the same to a Redis record. Not
+ * its unique key or dedupe window: debounce takes neither (Queue refuses them).
+ */
+function fold(entry: Entry, job: NewJob, runAt: number): void {
+  const into = entry as { -readonly [K in keyof Entry]: Entry[K] };
+  into.payload = job.payload;
+  into.priority = job.priority;
+  into.maxRetries = job.maxRetries;
+  into.maxStalls = job.maxStalls;
+  into.tags = job.tags ?? [];
+  into.indexed = job.indexed !== false;
+  into.trace = job.trace;
+  into.flow = job.flow;
+  into.dueAt = runAt;
 }
 
 /** The state each action needs; `remove` takes any (an active job is cancelled). */

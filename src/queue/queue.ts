@@ -143,7 +143,8 @@ export interface DispatchOptions {
    * Dispatches with the same key within `delay` of each other collapse into
    * one job that runs `delay` after the last, with the last payload: a
    * dispatch while the key's job is still delayed answers that job's id with
-   * `created: false`, and the job takes this payload and runs `delay` from now.
+   * `created: false`, and the job takes this dispatch's payload, priority and
+   * tags (keeping its id and dispatch time) and runs `delay` from now.
    * Not with `delay`, `at`, `jobId` or `uniqueKey`.
    * @default no debounce
    */

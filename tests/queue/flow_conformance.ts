@@ -422,6 +422,108 @@ const cases: Case[] = [
     },
   ],
   [
+    "debounce: the folded job looks like the last dispatch (payload, priority, tags, flow keys) and keeps the first's id and dispatch time; a search by tag finds it by its new tag only",
+    async (setup) => {
+      const { queue, clock } = setup;
+      const start = clock.now();
+      const tagged = defineJob({
+        name: "tagged",
+        schema,
+        tags: (payload) => [`tenant:${payload.tenant}`],
+        concurrency: { key: (payload) => payload.tenant, limit: 1 },
+        handle() {},
+      });
+      const ids = async (query: Parameters<Queue["jobs"]>[0]) =>
+        (await queue.jobs(query)).jobs.map((job) => job.id);
+      const debounce = { key: "doc-7", delay: 1_000 };
+      const first = await queue.dispatch(tagged, { tenant: "a", n: 1 }, {
+        debounce,
+        priority: "low",
+      });
+      clock.advance(500);
+      const second = await queue.dispatch(tagged, { tenant: "b", n: 2 }, {
+        debounce,
+        priority: "high",
+      });
+      assert.deepEqual(second, { id: first.id, created: false });
+      const info = await queue.job(first.id);
+      assert.deepEqual(
+        [info?.state, info?.payload, info?.priority, info?.tags, info?.createdAt, info?.runAt],
+        ["delayed", { tenant: "b", n: 2 }, "high", ["tenant:b"], start, start + 1_500],
+      );
+      assert.deepEqual(info?.flow?.concurrency, { key: "tagged:b", limit: 1 });
+      assert.deepEqual(await ids({ tag: "tenant:b" }), [first.id]);
+      assert.deepEqual(await ids({ tag: "tenant:a" }), []);
+      assert.deepEqual(await ids({ name: "tagged" }), [first.id]);
+      // Found by its first dispatch's time, the time it keeps.
+      assert.deepEqual(await ids({ since: start, until: start + 1 }), [first.id]);
+      assert.deepEqual(await ids({ since: start + 1 }), []);
+      // A second key's job folded a -> b -> c, then removed: no search finds it.
+      const other = { key: "doc-8", delay: 1_000 };
+      const removed = await queue.dispatch(tagged, { tenant: "a", n: 10 }, { debounce: other });
+      await queue.dispatch(tagged, { tenant: "b", n: 11 }, { debounce: other });
+      await queue.dispatch(tagged, { tenant: "c", n: 12 }, { debounce: other });
+      assert.deepEqual(await ids({ tag: "tenant:c" }), [removed.id]);
+      assert.deepEqual(await ids({ tag: "tenant:b" }), [first.id]);
+      assert.equal(await queue.remove(removed.id, "default"), true);
+      assert.deepEqual(await ids({ tag: "tenant:c" }), []);
+      assert.deepEqual(await ids({ name: "tagged" }), [first.id]);
+      // Its new band: due with a normal job dispatched before it, it goes first.
+      await queue.dispatch(plain, { tenant: "p", n: 0 }, { delay: 1_000 });
+      clock.advance(1_000);
+      const due = await take(setup, 1);
+      assert.deepEqual(due.jobs.map((job) => [job.id, job.priority]), [[first.id, "high"]]);
+      assert.deepEqual(names(due.jobs), ["b:2"]);
+      assert.deepEqual(due.jobs[0].tags, ["tenant:b"]);
+      // It holds b's slot, not a's: b's next job waits, a's runs.
+      await queue.dispatch(tagged, { tenant: "b", n: 3 });
+      await queue.dispatch(tagged, { tenant: "a", n: 4 });
+      assert.deepEqual(names((await take(setup, 10)).jobs), ["p:0", "a:4"]);
+    },
+  ],
+  [
+    "debounce: a replay of the first dispatch still answers `created`, and the folded job keeps its id",
+    async ({ backend, clock }) => {
+      const base = {
+        name: "plain",
+        queue: "default",
+        maxRetries: 3,
+        flow: { debounce: { key: "plain:doc", delay: 1_000 } },
+      } as const;
+      const job = (id: string, n: number, token: string) => ({
+        ...base,
+        id,
+        payload: JSON.stringify({ tenant: "a", n }),
+        priority: "normal" as const,
+        createdAt: clock.now(),
+        runAt: clock.now() + 1_000,
+        dispatchToken: token,
+      });
+      const first = job("first", 1, "t1");
+      assert.deepEqual(await backend.enqueue("default", [first], clock.now()), [
+        { id: "first", created: true },
+      ]);
+      clock.advance(10);
+      const second = job("second", 2, "t2");
+      assert.deepEqual(await backend.enqueue("default", [second], clock.now()), [
+        { id: "first", created: false },
+      ]);
+      // The HTTP client retries both calls after their answers were lost.
+      assert.deepEqual(await backend.enqueue("default", [first], clock.now()), [
+        { id: "first", created: true },
+      ]);
+      assert.deepEqual(await backend.enqueue("default", [second], clock.now()), [
+        { id: "first", created: false },
+      ]);
+      const stored = await backend.getJob("default", "first");
+      assert.deepEqual([stored?.id, stored?.payload, await backend.getJob("default", "second")], [
+        "first",
+        { tenant: "a", n: 2 },
+        null,
+      ]);
+    },
+  ],
+  [
     "throttle: the first dispatch runs, the rest within the window are dropped with its id; the next window runs again",
     async (setup) => {
       const { queue, clock } = setup;

@@ -2,8 +2,9 @@
  * MemoryBackend and RedisBackend (through the HTTP gateway) driven by the same
  * seeded random run of flow-controlled and plain jobs: dispatches (priorities,
  * delays), debounced and throttled dispatches, takes of 1 to 4, completions, retries (now or later), dead letters,
- * removals of waiting jobs and clock moves. After every step both must have
- * answered the same (the jobs taken, in order; each outcome) and count the same.
+ * removals of waiting jobs, searches by tag and clock moves. After every step both must have
+ * answered the same (the jobs taken, in order; each outcome; the jobs found) and count the same.
+ * Debounced dispatches change priority, tag and concurrency key as they fold.
  * Ids are given (`jobId`), so ties in time break alike on each run.
  *
  * @module
@@ -17,22 +18,31 @@ import { startRedisStack } from "../support/redis_stack.ts";
 import { FakeClock } from "./_helpers.ts";
 
 const schema = v.object({ key: v.string(), n: v.number() });
+const tags = (payload: { key: string }) => [`key:${payload.key}`];
 const definitions = [
-  defineJob({ name: "conc", schema, concurrency: { key: (p) => p.key, limit: 2 }, handle() {} }),
+  defineJob({
+    name: "conc",
+    schema,
+    tags,
+    concurrency: { key: (p) => p.key, limit: 2 },
+    handle() {},
+  }),
   defineJob({
     name: "rate",
     schema,
+    tags,
     rateLimit: { key: (p) => p.key, limit: 2, per: 1_000 },
     handle() {},
   }),
   defineJob({
     name: "both",
     schema,
+    tags,
     concurrency: { key: (p) => p.key, limit: 1 },
     rateLimit: { key: (p) => p.key, limit: 3, per: 1_300 },
     handle() {},
   }),
-  defineJob({ name: "plain", schema, handle() {} }),
+  defineJob({ name: "plain", schema, tags, handle() {} }),
 ];
 const priorities = ["high", "normal", "low"] as const;
 /** FLOW_DIFF_SEEDS=1,2,… runs other seeds; FLOW_DIFF_DEBUG=1 prints every step's answers. */
@@ -75,7 +85,10 @@ async function step(side: Side, op: Op, now: number): Promise<unknown> {
     case "debounce": {
       // No jobId with debounce: the answer's id is random, so only `created` is compared.
       const debounce = { key: op.key, delay: 400, ...(op.maxWait ? { maxWait: 900 } : {}) };
-      const result = await queue.dispatch(definitions[3], { key: op.key, n: op.n }, { debounce });
+      const result = await queue.dispatch(definitions[op.def], { key: op.tag, n: op.n }, {
+        debounce,
+        priority: op.priority,
+      });
       return result.created;
     }
     case "throttle": {
@@ -113,6 +126,10 @@ async function step(side: Side, op: Op, now: number): Promise<unknown> {
         runAt: now + op.after,
       });
     }
+    case "search": {
+      const { jobs } = await queue.jobs({ queue: "default", tag: `key:${op.tag}`, limit: 1_000 });
+      return jobs.map((job) => `${label(job)} ${job.state} ${job.priority}`).sort();
+    }
     case "remove":
       return await queue.remove(`j${String(op.n).padStart(4, "0")}`, "default");
   }
@@ -127,7 +144,16 @@ type Op =
     priority: typeof priorities[number];
     delay: number;
   }
-  | { kind: "debounce"; key: string; n: number; maxWait: boolean }
+  | {
+    kind: "debounce";
+    def: number;
+    key: string;
+    tag: string;
+    n: number;
+    maxWait: boolean;
+    priority: typeof priorities[number];
+  }
+  | { kind: "search"; tag: string }
   | { kind: "throttle"; key: string; n: number }
   | { kind: "take"; reserve: number; complete: number[] }
   | { kind: "fail"; n: number; outcome: "retry" | "dead"; after: number }
@@ -163,7 +189,15 @@ async function run(
         delay: pick(4) === 0 ? 500 + 7 * pick(300) : 0,
       };
     } else if (roll < 41) {
-      op = { kind: "debounce", key: ["d1", "d2"][pick(2)], n: n++, maxWait: pick(2) === 0 };
+      op = {
+        kind: "debounce",
+        def: [0, 3][pick(2)],
+        key: ["d1", "d2"][pick(2)],
+        tag: ["a", "b", "c"][pick(3)],
+        n: n++,
+        maxWait: pick(2) === 0,
+        priority: priorities[pick(3)],
+      };
     } else if (roll < 45) {
       op = { kind: "throttle", key: ["t1", "t2"][pick(2)], n: n++ };
     } else if (roll < 60) {
@@ -177,6 +211,8 @@ async function run(
       };
     } else if (roll < 76 && n > 0) {
       op = { kind: "remove", n: pick(n) };
+    } else if (roll < 79) {
+      op = { kind: "search", tag: ["a", "b", "c"][pick(3)] };
     } else {
       op = { kind: "advance", ms: 1 + 3 * pick(200) };
     }

@@ -43,3 +43,40 @@ Deno.test("RedisBackend keeps no per-key flow state once a key's windows are ove
   assert.equal(await stack.redis.zcard(space.key("parked")), 0);
   assert.equal(await stack.redis.zcard(space.key("dedupe")), 0);
 });
+
+Deno.test("RedisBackend: a debounce fold rewrites the job's record, labels and index entries, leaving none under its first tag, and none once it is removed", async () => {
+  await using stack = await startRedisStack();
+  const prefix = "ffold";
+  const clock = new FakeClock();
+  const queue = new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix }), clock });
+  const tagged = defineJob({
+    name: "tagged",
+    schema: v.object({ tenant: v.string() }),
+    tags: (payload) => [`tenant:${payload.tenant}`],
+    handle() {},
+  });
+  const space = new Keyspace("default", prefix);
+  const index = async () =>
+    (await stack.redis.zrange<string[]>(space.key("index"), 0, -1)).map((entry) =>
+      entry.split("\0").slice(0, 2).join(" ")
+    ).sort();
+  const debounce = { key: "doc", delay: 1_000 };
+  const { id } = await queue.dispatch(tagged, { tenant: "a" }, { debounce });
+  // (The SDK decodes the stored JSON.)
+  const record = (id: string) => stack.redis.hget<Record<string, unknown>>(space.key("jobs"), id);
+  const first = (await record(id))!;
+  clock.advance(10);
+  await queue.dispatch(tagged, { tenant: "b" }, { debounce });
+  assert.deepEqual(await index(), ["n tagged", "t tenant:b"]);
+  const folded = (await record(id))!;
+  assert.deepEqual([folded.id, folded.d, folded.createdAt, folded.runAt, folded.t], [
+    id,
+    first.d,
+    first.createdAt,
+    clock.now() + 1_000,
+    ["tenant:b"],
+  ]);
+  assert.equal(await queue.remove(id, "default"), true);
+  assert.deepEqual(await index(), []);
+  assert.equal(await stack.redis.hlen(space.key("labels")), 0);
+});

@@ -18,8 +18,9 @@
   A job under flow control (includes/flow.lua) that is due waits on its key's
   line instead of ready; a throttled one within its key's window is skipped and
   reported with the id that opened the window; a debounced one whose key has a
-  job still delayed folds into it (that job takes its record and run-at) and is
-  reported with that job's id.
+  job still delayed folds into it (that job takes its record, labels and run-at,
+  keeping its id, dispatch time and token: flowFold in flow.lua) and is reported
+  with that job's id.
 
   KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
 
@@ -150,7 +151,10 @@ for i = 0, n - 1 do
       holder = waiting
       -- With a longest wait (maxWait), no later than the first dispatch's deadline.
       local latest = tonumber(redis.call("HGET", q.flow, "e" .. string.sub(rules.d, 2)))
-      flowFolds[#flowFolds + 1] = { waiting, record, latest and math.min(runAt, latest) or runAt }
+      local tags = ARGV[base + 8] ~= "0" and (ARGV[base + 7] ~= "" and tagList(ARGV[base + 7]) or {})
+      flowFolds[#flowFolds + 1] = {
+        waiting, record, latest and math.min(runAt, latest) or runAt, ARGV[base + 5], tags,
+      }
     end
   end
   if holder then
@@ -229,7 +233,7 @@ for _, mark in ipairs(flowMarks) do
   end
 end
 for _, fold in ipairs(flowFolds) do
-  redis.call("HSET", q.jobs, fold[1], fold[2])
+  flowFold(fold[1], fold[2], fold[3], fold[4], fold[5])
   redis.call("ZADD", q.delayed, fold[3], fold[1])
   changed(fold[1], "delayed")
 end

@@ -231,3 +231,56 @@ local function flowForget(id, rules, now)
   for _, rule in ipairs(limitsOf(rules)) do advance(rule, now) end
   return member ~= false and member ~= nil
 end
+
+-- Where encodeRecord (redis_backend.ts) puts a record's identity: the dispatch token
+-- (between the quotes of "d"), the id's JSON text, and the createdAt and runAt numbers,
+-- as { from, to } pairs; nil for a record of another form. A key with its quotes
+-- (',"id":') cannot occur inside a JSON string, whose quotes are escaped, so plain
+-- finds from the start meet the keys, never a value's text.
+local function identityOf(record)
+  local _, tokenEnd = string.find(record, '^{"b":%d,"m":%d+,"s":%-?%d+,"d":"[^"]*"')
+  if not tokenEnd then return nil end
+  local idKey = string.find(record, ',"id":', tokenEnd, true)
+  local nameKey = idKey and string.find(record, ',"name":', idKey, true)
+  local createdKey = nameKey and string.find(record, ',"createdAt":', nameKey, true)
+  local runKey = createdKey and string.find(record, ',"runAt":', createdKey, true)
+  local runEnd = runKey and string.find(record, "[,}]", runKey + 9)
+  if not runEnd then return nil end
+  return {
+    token = { string.find(record, '"d":"', 1, true) + 5, tokenEnd - 1 },
+    id = { idKey + 6, nameKey - 1 },
+    created = { createdKey + 13, runKey - 1 },
+    run = { runKey + 9, runEnd - 1 },
+  }
+end
+
+-- A debounced dispatch folds into its key's delayed job `id`: the job takes the
+-- dispatch's record, so it looks like the last dispatch (payload, priority, tags,
+-- trace, retries, flow rules) and runs at `runAt`, and keeps what makes it the same
+-- job: its id, dispatch time and dispatch token (a replay of its first dispatch
+-- answers "created"). Its labels and index entries (jobs.lua) follow the record: the
+-- old ones go, and new ones, under its first dispatch time, when `tags` is not false
+-- (the dispatch is indexed; `tags` is its tag list, possibly empty). MemoryBackend's
+-- fold() does the same.
+local function flowFold(id, record, runAt, name, tags)
+  local old = redis.call("HGET", q.jobs, id)
+  local from, to = old and identityOf(old), identityOf(record)
+  if not (from and to) then return end -- no record of another form is written
+  local function part(text, span) return string.sub(text, span[1], span[2]) end
+  redis.call("HSET", q.jobs, id, table.concat({
+    string.sub(record, 1, to.token[1] - 1), part(old, from.token),
+    string.sub(record, to.token[2] + 1, to.id[1] - 1), part(old, from.id),
+    string.sub(record, to.id[2] + 1, to.created[1] - 1), part(old, from.created),
+    string.sub(record, to.created[2] + 1, to.run[1] - 1), string.format("%.0f", runAt),
+    string.sub(record, to.run[2] + 1),
+  }))
+  local labels = redis.call("HGET", q.labels, id)
+  if labels then indexWrite("ZREM", indexEntries(id, labels, {})) end
+  if tags then
+    labels = labelsOf(name, tonumber(part(old, from.created)), tags)
+    redis.call("HSET", q.labels, id, labels)
+    indexWrite("ZADD", indexEntries(id, labels, {}))
+  elseif labels then
+    redis.call("HDEL", q.labels, id)
+  end
+end
