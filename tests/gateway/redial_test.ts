@@ -140,3 +140,55 @@ Deno.test("a dial to a Redis that accepts but never answers fails within the han
     listener.close();
   }
 });
+
+Deno.test("Redis restarting mid-transaction and mid-stream fails those requests whole, and the next ones dial afresh", async () => {
+  await using stack = await startRedisStack();
+  const store = "for i = 1, 20 do redis.call('SET', 'big:' .. i, string.rep('x', 1000 * 1000)) end";
+  assert.equal((await post(stack, "/", ["EVAL", store, 0])).status, 200);
+  // Idle transaction connections exist before the restart, so a stale one could be reused.
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await post(stack, "/multi-exec", [["PING"]])).status, 200);
+  }
+
+  // A streamed pipeline whose Redis goes away after its first window.
+  const gets = Array.from({ length: 20 }, (_, i) => ["GET", `big:${i + 1}`]);
+  const streamed = await fetch(`${stack.gatewayUrl}/pipeline`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${stack.token}` },
+    body: JSON.stringify(gets),
+  });
+  assert.equal(streamed.status, 200);
+  const reader = streamed.body!.getReader();
+  assert.equal((await reader.read()).done, false);
+  // A transaction running a 300 ms script when Redis stops.
+  const busy = "local t = redis.call('TIME') local e = t[1] * 1e6 + t[2] + 300000 " +
+    "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= e return 1";
+  const transaction = post(stack, "/multi-exec", [["EVAL", busy, 0], ["INCR", "n"]]);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await stack.stopRedis();
+  // The stream ends in an error, never in a well-formed array missing replies.
+  let text = "";
+  const decoder = new TextDecoder();
+  const ended = await (async () => {
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        text += decoder.decode(r.value);
+      }
+      return "closed";
+    } catch {
+      return "errored";
+    }
+  })();
+  assert.equal(ended, "errored", `stream ${ended} after ${text.length} characters`);
+  // The transaction either finished before the stop or is a 503; never a partial answer.
+  const tx = await transaction;
+  if (tx.status === 200) assert.deepEqual(tx.body, [{ result: 1 }, { result: 1 }]);
+  else assert.equal(tx.status, 503, JSON.stringify(tx));
+
+  await stack.startRedis();
+  for (let i = 0; i < 5; i++) {
+    assert.deepEqual((await post(stack, "/multi-exec", [["INCR", "m"]])).body, [{ result: i + 1 }]);
+  }
+  assert.deepEqual((await post(stack, "/pipeline", [["GET", "m"]])).body, [{ result: "5" }]);
+  assert.deepEqual((await post(stack, "/", ["GET", "m"])).body, { result: "5" });
+});
