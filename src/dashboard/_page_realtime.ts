@@ -1,6 +1,6 @@
 /**
- * The realtime and uploads page: channels with their subscribers on this
- * instance, presence members, and uploads with their progress.
+ * The realtime and uploads page: channels with their subscribers on every
+ * instance of the hub, presence members, and uploads with their progress.
  *
  * @module
  */
@@ -18,13 +18,13 @@ async function channels(parts: DashboardParts): Promise<Html> {
   return html`<section class="card" data-live><h2>Channels</h2>
 <p class="note"><span data-total="connections">${
     parts.realtime!.connections
-  }</span> connections on this instance.</p>${
+  }</span> connections on this instance; subscribers are counted on every instance.</p>${
     list.length === 0 ? missing("No channel has a subscriber.") : html`
       <table>
         <thead>
           <tr>
             <th>Channel</th>
-            <th class="num">Subscribers here</th>
+            <th class="num">Subscribers</th>
             <th>Members</th>
           </tr>
         </thead>

@@ -1,8 +1,9 @@
 /**
- * What the realtime page shows: this instance's channels with their
- * subscriber counts, and presence members (from the hub's presence store, so
- * members on other instances count too). The hub has no list of channels, so
- * the dashboard adds connection middleware that keeps the live connections.
+ * What the realtime page shows: the channels with subscribers and how many
+ * each has on every instance (the hub's `channels()`, counted across instances
+ * behind a `RedisFanout`), presence members (from the hub's presence store, so
+ * members on other instances count too), and this instance's live
+ * connections, which the dashboard counts with connection middleware.
  *
  * @module
  */
@@ -14,13 +15,15 @@ export interface DashboardHub {
   use(middleware: ConnectionMiddleware): unknown;
   /** A presence channel's members. */
   members(channel: string): Promise<PresenceMember[]>;
+  /** Subscribers per channel with some, on every instance. */
+  channels(): Promise<Map<string, number>>;
 }
 
 /** One channel as the dashboard lists it. */
 export interface ChannelSummary {
   /** The channel's name. */
   name: string;
-  /** Connections on this instance subscribed to it. */
+  /** Connections subscribed to it, on every instance of the hub. */
   subscribers: number;
   /** Its members, for a presence channel. */
   members?: PresenceMember[];
@@ -40,7 +43,7 @@ export interface ChannelList {
   unlisted: number;
 }
 
-/** Keeps the hub's live connections to count subscribers per channel. */
+/** Reads the hub's channels and keeps count of this instance's live connections. */
 export class RealtimeActivity {
   #hub: DashboardHub;
   #connections = new Set<Connection>();
@@ -62,14 +65,9 @@ export class RealtimeActivity {
     return this.#connections.size;
   }
 
-  /** Channels with subscribers, busiest first; presence channels with their members. */
+  /** Channels with subscribers on any instance, busiest first; presence channels with their members. */
   async channels(): Promise<ChannelList> {
-    const counts = new Map<string, number>();
-    for (const connection of this.#connections) {
-      for (const channel of connection.channels) {
-        counts.set(channel, (counts.get(channel) ?? 0) + 1);
-      }
-    }
+    const counts = await this.#hub.channels();
     const names = [...counts.keys()].sort((a, b) =>
       counts.get(b)! - counts.get(a)! || a.localeCompare(b)
     );

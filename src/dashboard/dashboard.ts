@@ -34,9 +34,10 @@ export interface DashboardOptions {
   /** The scheduler to show, if any: a `Scheduler` of `@kiln/core/scheduler`. */
   scheduler?: DashboardScheduler;
   /**
-   * A realtime `Hub` whose channels and presence members to show. The
-   * dashboard adds connection middleware to it (`hub.use()`) to count
-   * subscribers; connections opened before are not counted.
+   * A realtime `Hub` whose channels and presence members to show, with
+   * subscribers counted on every instance (`hub.channels()`). The dashboard
+   * adds connection middleware to it (`hub.use()`) to count this instance's
+   * connections; connections opened before are not counted.
    */
   hub?: DashboardHub;
   /** Uploads to show: an {@linkcode UploadActivity} wired into `uploads()`. */
