@@ -8,6 +8,14 @@
 import type { JobState } from "./backend.ts";
 import type { JobFlow } from "./flow.ts";
 
+/**
+ * How long a folded debounce dispatch is remembered by its dispatch token, so a
+ * replay of it (the HTTP client retrying a request whose answer was lost) is
+ * answered with the job it folded into and changes nothing: flow.lua's
+ * FOLD_REPLAY_MS.
+ */
+export const FOLD_REPLAY_MS = 60_000;
+
 /** What the flow keeper reads and changes on a job. */
 export interface FlowEntry {
   readonly id: string;
@@ -63,6 +71,8 @@ export class MemoryFlow<E extends FlowEntry> {
   /** With `maxWait`: the latest run-at of a key's debounced job (its first dispatch + maxWait). */
   #debounceUntil = new Map<string, number>();
   #throttles = new Map<string, { until: number; id: string }>();
+  /** Folded dispatches' tokens: the job each folded into, until its replay window closes. */
+  #folds = new Map<string, { until: number; id: string }>();
   /** When each rate field's window is over (its newest start + per): then it is dropped. */
   #rateUntil = new Map<string, number>();
   /** How many windows may be open before the next sweep (doubles, so sweeps cost O(1) per job). */
@@ -82,6 +92,19 @@ export class MemoryFlow<E extends FlowEntry> {
     if (!flow?.throttle) return undefined;
     const open = this.#throttles.get(flow.throttle.key);
     return open !== undefined && open.until > now ? open.id : undefined;
+  }
+
+  /** The job a debounced dispatch folded into, when this is a replay of it (same token). */
+  foldedBy(flow: JobFlow | undefined, token: string | undefined, now: number): string | undefined {
+    if (!flow?.debounce || !token) return undefined;
+    const fold = this.#folds.get(token);
+    return fold !== undefined && fold.until > now ? fold.id : undefined;
+  }
+
+  /** A debounced dispatch folded into `id`: a replay of it within the window is told so. */
+  folded(token: string | undefined, id: string, now: number): void {
+    this.#sweep(now);
+    if (token) this.#folds.set(token, { until: now + FOLD_REPLAY_MS, id });
   }
 
   /** The debounced job still delayed for this dispatch's key, if any. */
@@ -116,16 +139,22 @@ export class MemoryFlow<E extends FlowEntry> {
   }
 
   #sweep(now: number): void {
-    if (this.#throttles.size + this.#rateUntil.size < this.#sweepAt) return;
-    for (const [key, open] of this.#throttles) {
-      if (open.until <= now) this.#throttles.delete(key);
+    const open = this.#throttles.size + this.#rateUntil.size + this.#folds.size;
+    if (open < this.#sweepAt) return;
+    for (const windows of [this.#throttles, this.#folds]) {
+      for (const [key, window] of windows) {
+        if (window.until <= now) windows.delete(key);
+      }
     }
     for (const [field, until] of this.#rateUntil) {
       if (until > now) continue;
       this.#rateUntil.delete(field);
       this.#starts.delete(field);
     }
-    this.#sweepAt = Math.max(1_000, 2 * (this.#throttles.size + this.#rateUntil.size));
+    this.#sweepAt = Math.max(
+      1_000,
+      2 * (this.#throttles.size + this.#rateUntil.size + this.#folds.size),
+    );
   }
 
   /**

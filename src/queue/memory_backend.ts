@@ -344,14 +344,17 @@ export class MemoryBackend implements QueueBackend {
         state.unique.set(job.uniqueKey, job.id);
       }
       // Flow control: a throttled job within its key's window is dropped, and a debounced
-      // one folds into its key's delayed job, which then looks like this dispatch.
-      const throttledBy = state.flow.throttledBy(job.flow, now);
+      // one folds into its key's delayed job, which then looks like this dispatch. A
+      // replay of a folded dispatch is answered with its job and changes nothing.
+      const replayOf = state.flow.foldedBy(job.flow, job.dispatchToken, now);
+      const throttledBy = replayOf ?? state.flow.throttledBy(job.flow, now);
       const folded = throttledBy === undefined ? state.flow.debouncing(job.flow) : undefined;
       if (throttledBy !== undefined || folded !== undefined) {
         if (job.uniqueKey !== undefined) state.unique.delete(job.uniqueKey);
         if (folded !== undefined) {
           const runAt = state.flow.foldRunAt(job.flow, job.runAt);
           fold(folded, job, runAt);
+          state.flow.folded(job.dispatchToken, folded.id, now);
           state.delay(folded, runAt);
           state.emit(folded.id, "delayed", now);
         }

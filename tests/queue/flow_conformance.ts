@@ -482,45 +482,48 @@ const cases: Case[] = [
     },
   ],
   [
-    "debounce: a replay of the first dispatch still answers `created`, and the folded job keeps its id",
-    async ({ backend, clock }) => {
-      const base = {
+    "debounce: replays of folded dispatches (the HTTP client retrying) change nothing: not after a later fold, nor once the job started; the first's still answers `created`",
+    async (setup) => {
+      const { backend, clock } = setup;
+      const job = (id: string, n: number, token: string) => ({
+        id,
         name: "plain",
         queue: "default",
         maxRetries: 3,
         flow: { debounce: { key: "plain:doc", delay: 1_000 } },
-      } as const;
-      const job = (id: string, n: number, token: string) => ({
-        ...base,
-        id,
         payload: JSON.stringify({ tenant: "a", n }),
         priority: "normal" as const,
         createdAt: clock.now(),
         runAt: clock.now() + 1_000,
         dispatchToken: token,
       });
+      const send = (...jobs: ReturnType<typeof job>[]) =>
+        backend.enqueue("default", jobs, clock.now());
+      const payload = async () => (await backend.getJob("default", "first"))?.payload;
       const first = job("first", 1, "t1");
-      assert.deepEqual(await backend.enqueue("default", [first], clock.now()), [
-        { id: "first", created: true },
-      ]);
+      assert.deepEqual(await send(first), [{ id: "first", created: true }]);
       clock.advance(10);
       const second = job("second", 2, "t2");
-      assert.deepEqual(await backend.enqueue("default", [second], clock.now()), [
-        { id: "first", created: false },
-      ]);
-      // The HTTP client retries both calls after their answers were lost.
-      assert.deepEqual(await backend.enqueue("default", [first], clock.now()), [
-        { id: "first", created: true },
-      ]);
-      assert.deepEqual(await backend.enqueue("default", [second], clock.now()), [
-        { id: "first", created: false },
-      ]);
-      const stored = await backend.getJob("default", "first");
-      assert.deepEqual([stored?.id, stored?.payload, await backend.getJob("default", "second")], [
-        "first",
-        { tenant: "a", n: 2 },
-        null,
-      ]);
+      assert.deepEqual(await send(second), [{ id: "first", created: false }]);
+      // Both calls again, as after lost answers.
+      assert.deepEqual(await send(first), [{ id: "first", created: true }]);
+      assert.deepEqual(await send(second), [{ id: "first", created: false }]);
+      assert.deepEqual(await payload(), { tenant: "a", n: 2 });
+      clock.advance(10);
+      assert.deepEqual(await send(job("third", 3, "t3")), [{ id: "first", created: false }]);
+      // The second's retry comes in after the third: the job keeps the third's payload and run-at.
+      clock.advance(10);
+      assert.deepEqual(await send(second), [{ id: "first", created: false }]);
+      assert.deepEqual(await payload(), { tenant: "a", n: 3 });
+      assert.equal((await backend.getJob("default", "first"))?.runAt, clock.now() - 10 + 1_000);
+      clock.advance(990);
+      const taken = await take(setup, 10);
+      assert.deepEqual([taken.jobs.map((j) => j.id), names(taken.jobs)], [["first"], ["a:3"]]);
+      // Once it started, a retry of a dispatch it folded is no new job either.
+      assert.deepEqual(await send(second), [{ id: "first", created: false }]);
+      const counts = await backend.counts("default");
+      assert.deepEqual([counts.ready, counts.delayed, counts.active], [0, 0, 1]);
+      assert.equal(await backend.getJob("default", "second"), null);
     },
   ],
   [

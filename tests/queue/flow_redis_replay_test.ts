@@ -69,6 +69,8 @@ Deno.test("every request delivered twice: limited jobs run once each, never over
   // Every slot was freed exactly once: nothing counted, parked or in line is left.
   const space = new Keyspace("default", "flowreplay");
   const flow = await stack.redis.hgetall<Record<string, string>>(space.key("flow")) ?? {};
-  assert.deepEqual(Object.keys(flow).filter((field) => !field.startsWith("t/")), []);
+  // (Less the windows still open, which later traffic sweeps: the throttle's and the fold's replay.)
+  const open = Object.keys(flow).filter((field) => !/^[tf]\//.test(field));
+  assert.deepEqual(open, []);
   assert.equal(await stack.redis.zcard(space.key("parked")), 0);
 });

@@ -13,7 +13,7 @@ Deno.test("RedisBackend over the HTTP gateway passes the flow control conformanc
   await runFlowConformance(t, () => new RedisBackend({ redis: stack.redis, prefix: `f${n++}` }));
 });
 
-Deno.test("RedisBackend keeps no per-key flow state once a key's windows are over: 500 one-off rate keys, a removed debounced job", async () => {
+Deno.test("RedisBackend keeps no per-key flow state once a key's windows are over: 500 one-off rate keys, a folded debounced job removed", async () => {
   await using stack = await startRedisStack();
   const prefix = "fleft";
   const clock = new FakeClock();
@@ -30,13 +30,16 @@ Deno.test("RedisBackend keeps no per-key flow state once a key's windows are ove
   await queue.dispatchMany(rated, Array.from({ length: 500 }, (_, n) => ({ tenant: `t${n}` })));
   const worker = quietWorker(queue, { jobs: [rated, plain], concurrency: 50 });
   assert.equal((await worker.drain()).completed, 500);
-  // A debounced job removed before it ran.
-  const { id } = await queue.dispatch(plain, 1, { debounce: { key: "d", delay: 60_000 } });
+  // A debounced job, folded into once (its replay window lasts a minute), removed before it ran.
+  const debounce = { key: "d", delay: 60_000 };
+  const { id } = await queue.dispatch(plain, 1, { debounce });
+  assert.equal((await queue.dispatch(plain, 2, { debounce })).id, id);
   assert.equal(await queue.remove(id, "default"), true);
   // Once the windows are over, later traffic sweeps what they kept.
-  clock.advance(1_000);
-  for (let n = 0; n < 5; n++) await queue.dispatch(plain, n);
-  assert.equal((await worker.drain()).completed, 5);
+  clock.advance(60_000);
+  // (Each dispatch sweeps 100 closed windows: 501 here.)
+  for (let n = 0; n < 6; n++) await queue.dispatch(plain, n);
+  assert.equal((await worker.drain()).completed, 6);
   const space = new Keyspace("default", prefix);
   const flow = await stack.redis.hgetall<Record<string, string>>(space.key("flow")) ?? {};
   assert.deepEqual(Object.keys(flow), []);

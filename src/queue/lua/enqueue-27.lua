@@ -20,7 +20,7 @@
   reported with the id that opened the window; a debounced one whose key has a
   job still delayed folds into it (that job takes its record, labels and run-at,
   keeping its id, dispatch time and token: flowFold in flow.lua) and is reported
-  with that job's id.
+  with that job's id, as is a replay of a dispatch that folded.
 
   KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
 
@@ -52,8 +52,8 @@ if windows then
   for _, member in ipairs(closed) do
     redis.call("ZREM", q.dedupe, member)
     local kind = string.sub(member, 1, 1)
-    if kind == "t" or kind == "r" then
-      -- A throttle window, or a rate window's last start, is over (flow.lua).
+    if kind == "t" or kind == "r" or kind == "f" then
+      -- A throttle window, a rate window's last start or a fold's replay window is over (flow.lua).
       redis.call("HDEL", q.flow, kind .. "/" .. string.sub(member, 3))
     elseif string.sub(member, 1, 1) == "u" then
       local uk = string.sub(member, 3)
@@ -139,9 +139,14 @@ for i = 0, n - 1 do
     end
   end
   -- Flow control (flow.lua): a throttled job within its key's window is dropped, and a
-  -- debounced one folds into its key's waiting job, which takes its record and run-at.
+  -- debounced one folds into its key's waiting job, which then looks like it (flowFold).
   local rules = not holder and not mine and flowOf(record)
-  if rules and rules.t then
+  if rules and rules.d and windows then
+    -- A replay of a dispatch that folded (flow.lua): answered with its job, nothing changes.
+    local token = string.match(record, '^{"b":%d,"m":%d+,"s":%-?%d+,"d":"([^"]+)"')
+    holder = token and foldedBy(token, now)
+  end
+  if rules and rules.t and not holder then
     local open = redis.call("ZSCORE", q.dedupe, "t" .. SEP .. rules.t.key)
     if open and tonumber(open) > now then holder = redis.call("HGET", q.flow, "t/" .. rules.t.key) or id end
   end
@@ -233,7 +238,7 @@ for _, mark in ipairs(flowMarks) do
   end
 end
 for _, fold in ipairs(flowFolds) do
-  flowFold(fold[1], fold[2], fold[3], fold[4], fold[5])
+  flowFold(fold[1], fold[2], fold[3], fold[4], fold[5], now)
   redis.call("ZADD", q.delayed, fold[3], fold[1])
   changed(fold[1], "delayed")
 end
