@@ -239,7 +239,6 @@ repeat
   for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
   local found = redis.call("HMGET", q.jobs, unpack(ids))
   local flowing = false
-  for _, id in ipairs(ids) do flowInHand[id] = true end
   for i, id in ipairs(ids) do
     if flowing then
       local best = redis.call("ZRANGE", q.ready, 0, 0, "WITHSCORES")[2]
@@ -254,9 +253,15 @@ repeat
         break
       end
     end
-    flowInHand[id] = nil
     local rules = flowOf(found[i])
-    flowing = flowing or rules ~= nil
+    if flowing then
+      flowInHand[id] = nil
+    elseif rules then
+      -- The first flow job of this pop: the ids after it are in hand while it is
+      -- admitted (a plain pop marks none, as a table write per job costs).
+      for j = i + 1, #ids do flowInHand[ids[j]] = true end
+      flowing = true
+    end
     if not rules or flowAdmit(id, rules, tonumber(popped[i * 2]), now) then
       reserved[#reserved + 1] = id
       records[#reserved] = found[i]
