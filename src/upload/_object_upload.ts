@@ -297,5 +297,9 @@ export async function discardUpload(
   uploadId: string | null,
 ): Promise<void> {
   if (uploadId !== null) await context.bucket.abortMultipart(key, uploadId);
-  await context.bucket.delete([tailKey(key), `${key}.info`]);
+  // The info object goes through `info`, so a request holding the lock reads it as gone too.
+  await Promise.all([
+    context.bucket.delete([tailKey(key)]),
+    context.info.write(key, { upload: null, record: null }),
+  ]);
 }
