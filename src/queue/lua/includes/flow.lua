@@ -19,6 +19,8 @@
 --   e/<key>      with a <max>: the latest run-at of that job (first dispatch + <max>)
 --   t/<key>      the id of the job that opened a throttle window (the window itself is
 --                a "t" entry of `dedupe`, which closes it on time)
+--   f/<token>    the id of the job a debounced dispatch (its dispatch token) folded into,
+--                while an "f" entry of `dedupe` keeps its replay window open
 -- and in `parked` (ZSET, score 0, ranged as text): "<field>\0<band and seq, 14
 -- digits>\0<id>", field "c/<key>" or "r/<key>": the jobs waiting on that field, in
 -- order. A key's jobs wait there, not in ready, so one busy key never fills ready:
@@ -260,15 +262,28 @@ local function identityOf(record)
   }
 end
 
+-- How long a folded dispatch is remembered by its dispatch token, so a replay of it
+-- (the HTTP client retrying a request whose answer was lost) is answered with the job
+-- it folded into and changes nothing, even after a later fold or once the job started
+-- (_memory_flow.ts's FOLD_REPLAY_MS).
+local FOLD_REPLAY_MS = 60000
+
+-- The job a debounced dispatch with this token folded into, while its window is open.
+local function foldedBy(token, now)
+  local open = redis.call("ZSCORE", q.dedupe, "f" .. SEP .. token)
+  if not open or tonumber(open) <= now then return nil end
+  return redis.call("HGET", q.flow, "f/" .. token) or nil
+end
+
 -- A debounced dispatch folds into its key's delayed job `id`: the job takes the
 -- dispatch's record, so it looks like the last dispatch (payload, priority, tags,
 -- trace, retries, flow rules) and runs at `runAt`, and keeps what makes it the same
 -- job: its id, dispatch time and dispatch token (a replay of its first dispatch
 -- answers "created"). Its labels and index entries (jobs.lua) follow the record: the
 -- old ones go, and new ones, under its first dispatch time, when `tags` is not false
--- (the dispatch is indexed; `tags` is its tag list, possibly empty). MemoryBackend's
--- fold() does the same.
-local function flowFold(id, record, runAt, name, tags)
+-- (the dispatch is indexed; `tags` is its tag list, possibly empty). Its token opens a
+-- replay window (foldedBy). MemoryBackend's fold() does the same.
+local function flowFold(id, record, runAt, name, tags, now)
   local old = redis.call("HGET", q.jobs, id)
   local from, to = old and identityOf(old), identityOf(record)
   if not (from and to) then return end -- no record of another form is written
@@ -280,6 +295,11 @@ local function flowFold(id, record, runAt, name, tags)
     string.sub(record, to.created[2] + 1, to.run[1] - 1), string.format("%.0f", runAt),
     string.sub(record, to.run[2] + 1),
   }))
+  local token = part(record, to.token)
+  if token ~= "" then
+    redis.call("ZADD", q.dedupe, now + FOLD_REPLAY_MS, "f" .. SEP .. token)
+    redis.call("HSET", q.flow, "f/" .. token, id)
+  end
   local labels = redis.call("HGET", q.labels, id)
   if labels then indexWrite("ZREM", indexEntries(id, labels, {})) end
   if tags then
