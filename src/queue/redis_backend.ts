@@ -253,16 +253,19 @@ export class RedisBackend implements QueueBackend {
     await this.#register(queue);
     const args: (string | number)[] = [now, jobs.length];
     for (const job of jobs) {
+      // Name, dispatch time and tags serve only the search labels: an unindexed job sends
+      // them empty, so the script is not handed text it never reads (each argument costs).
+      const indexed = job.indexed !== false;
       args.push(
         job.id,
         encodeRecord(job),
         BANDS[job.priority],
         job.runAt,
         job.uniqueKey ?? "",
-        job.name,
-        job.createdAt,
-        job.tags?.length ? JSON.stringify(job.tags) : "",
-        job.indexed === false ? "0" : "1",
+        indexed ? job.name : "",
+        indexed ? job.createdAt : "",
+        indexed && job.tags?.length ? JSON.stringify(job.tags) : "",
+        indexed ? "1" : "0",
       );
     }
     let reply: RedisReply;

@@ -174,7 +174,8 @@ for i = 0, n - 1 do
       uniques[#uniques + 1] = uk
       uniques[#uniques + 1] = id
     end
-    changed(id, runAt > now and "delayed" or "waiting")
+    -- Once a call knows nobody watches (listening false), no call per job is spent on it.
+    if listening ~= false then changed(id, runAt > now and "delayed" or "waiting") end
     if rules then flowMarks[#flowMarks + 1] = { id, rules } end
     if runAt > now then
       delayed[#delayed + 1] = runAt

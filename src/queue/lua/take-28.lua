@@ -124,23 +124,27 @@ if n > 0 then
     if holders[i + 1] == tok then
       done[#done + 1] = id
       outputs[#done] = ARGV[base + 4]
-      finished[#finished + 1] = nowText
-      finished[#finished + 1] = id
-      if ARGV[base + 4] ~= "" and keepCompleted.count >= 0 then
-        results[#results + 1] = id
-        results[#results + 1] = ARGV[base + 4]
+      if keepCompleted.count >= 0 then
+        finished[#finished + 1] = nowText
+        finished[#finished + 1] = id
+        if ARGV[base + 4] ~= "" then
+          results[#results + 1] = id
+          results[#results + 1] = ARGV[base + 4]
+        end
       end
       appendLogs(id, ARGV[base + 5])
       reserveOrRelease(id, uk, dd, now)
       if metricsOn then sample("r", tonumber(ARGV[base + 6])) end
-      changed(id, "completed")
+      if listening ~= false then changed(id, "completed") end -- no call once nobody watches
       if ARGV[base + 7] ~= "" then flowRelease(parseFlow(ARGV[base + 7]), now) end
     else
       lost[#lost + 1] = id
     end
   end
   if #done > 0 then
-    redis.call("HDEL", q.leases, unpack(done))
+    -- Without retention dropJobs deletes the leases with the rest of the jobs' data: one
+    -- HDEL, not a second one that looks for every id again in the leases still held.
+    if keepCompleted.count >= 0 then redis.call("HDEL", q.leases, unpack(done)) end
     redis.call("ZREM", q.active, unpack(done))
     redis.call("HINCRBY", q.stats, "completed", #done)
     count("completed", #done)
@@ -294,7 +298,7 @@ if #reserved > 0 then
       local due = at and tonumber(string.match(records[i], "^%d+", at + 8))
       if due then sample("w", math.max(0, now - due)) end
     end
-    changed(id, "active")
+    if listening ~= false then changed(id, "active") end
     leases[#leases + 1] = id
     leases[#leases + 1] = token
     active[#active + 1] = deadline

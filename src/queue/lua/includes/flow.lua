@@ -63,10 +63,11 @@ end
 -- dispatch token (nothing before it is quoted), so a plain job is told by the byte after
 -- it, not 'f' for "f":, with one plain find over its first few dozen bytes: the anchored
 -- match, whose [^"]* backtracks over the whole token, runs only for a job with rules.
+local find, byte = string.find, string.byte -- upvalues: no global lookup per job
 local function flowOf(record)
   if not record then return nil end
-  local at = string.find(record, '","', 1, true)
-  if not at or string.byte(record, at + 3) ~= 102 then return nil end
+  local at = find(record, '","', 1, true)
+  if not at or byte(record, at + 3) ~= 102 then return nil end
   local f = string.match(record, FLOW_PREFIX)
   if not f then return nil end
   return parseFlow(f)
