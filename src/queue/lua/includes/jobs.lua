@@ -1,5 +1,7 @@
 -- Shared by the scripts that take a queue's lifecycle keys as KEYS[1..27], in
 -- this order (redis_backend.ts builds the list in one place).
+-- Globals read for every job, as locals: a global is a table lookup at each use.
+local ARGV, tonumber = ARGV, tonumber
 local q = {
   jobs = KEYS[1], attempts = KEYS[2], errors = KEYS[3], ready = KEYS[4], delayed = KEYS[5],
   active = KEYS[6], leases = KEYS[7], failed = KEYS[8], unique = KEYS[9], stats = KEYS[10],
