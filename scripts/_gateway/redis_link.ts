@@ -188,6 +188,8 @@ export class RedisLink {
   #sent = 0;
   /** The command whose reply passed the hold limit, by its place in {@linkcode #sent}. */
   #oversized = -1;
+  /** Why the gateway closed the connection on purpose, said to the commands it cut off. */
+  #closedFor: string | undefined;
   #closeListeners: Array<() => void> = [];
   /** Settles once the connection is closed. */
   readonly done: Promise<void>;
@@ -204,6 +206,8 @@ export class RedisLink {
       // Installed once the handshake is answered: the count starts at this link's commands.
       guardReplySize(client, holdLimit, (decoded) => {
         this.#oversized = decoded;
+        this.#closedFor = "was closed to drop another command's oversized reply; " +
+          "the command may have run";
         console.warn(`redis_http: dropped a reply over ${holdLimit} bytes from ${label}`);
         this.close();
       });
@@ -338,7 +342,7 @@ export class RedisLink {
 
   #unavailable(cause: unknown): RedisUnavailableError {
     if (cause instanceof RedisUnavailableError) return cause;
-    const reason = this.#closed ? "was closed" : "was lost";
+    const reason = this.#closedFor ?? (this.#closed ? "was closed" : "was lost");
     this.close();
     return new RedisUnavailableError(`Redis connection to ${this.#label} ${reason}`, { cause });
   }

@@ -170,3 +170,31 @@ Deno.test("a reply past twice --max-reply-bytes is dropped as it arrives, never 
   assert.deepEqual((await post(stack, "/", ["STRLEN", "big:1"])).body, { result: 40 * MB });
   assert.deepEqual((await post(stack, "/", ["GET", "n"])).body, { result: "1" });
 });
+
+Deno.test("requests that lose their answer when another's oversized reply closes their connection are told their command may have run", async () => {
+  await using stack = await startRedisStack({ maxReplyBytes: 1024 * 1024 });
+  await storeBigValues(stack, 1, 20 * MB);
+  let victims = 0;
+  let answered = 0;
+  for (let round = 0; round < 20 && victims === 0; round++) {
+    const big = post(stack, "/", ["GET", "big:1"]);
+    const others = Array.from({ length: 8 }, () => post(stack, "/", ["INCR", "n"]));
+    assert.equal((await big).status, 400);
+    for (const other of await Promise.all(others)) {
+      if (other.status === 200) answered++;
+      else {
+        victims++;
+        assert.equal(other.status, 503);
+        // Sent behind the oversized reply, the INCR ran: a client must not take 503 for "not run".
+        assert.match(
+          (other.body as { error: string }).error,
+          /closed to drop another command's oversized reply; the command may have run/,
+        );
+      }
+    }
+  }
+  assert.ok(victims > 0, "no request shared the connection with the oversized reply");
+  assert.deepEqual((await post(stack, "/", ["GET", "n"])).body, {
+    result: String(answered + victims),
+  });
+});
