@@ -120,10 +120,10 @@ if n > 0 then
   for i = 0, n - 1 do
     local base = FIRST + i * PER
     local id, tok, uk, dd = ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
-    dd = dd == "0" and 0 or tonumber(dd)
     if holders[i + 1] == tok then
-      done[#done + 1] = id
-      outputs[#done] = ARGV[base + 4]
+      local d = #done + 1
+      done[d] = id
+      outputs[d] = ARGV[base + 4]
       if keepCompleted.count >= 0 then
         finished[#finished + 1] = nowText
         finished[#finished + 1] = id
@@ -132,8 +132,9 @@ if n > 0 then
           results[#results + 1] = ARGV[base + 4]
         end
       end
-      appendLogs(id, ARGV[base + 5])
-      reserveOrRelease(id, uk, dd, now)
+      -- A plain job (no logs, unique key nor dedupe window) makes neither call.
+      if ARGV[base + 5] ~= "" then appendLogs(id, ARGV[base + 5]) end
+      if uk ~= "" or dd ~= "0" then reserveOrRelease(id, uk, tonumber(dd), now) end
       if metricsOn then sample("r", tonumber(ARGV[base + 6])) end
       if listening ~= false then changed(id, "completed") end -- no call once nobody watches
       if ARGV[base + 7] ~= "" then flowRelease(parseFlow(ARGV[base + 7]), now) end
