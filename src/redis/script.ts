@@ -1,5 +1,6 @@
 /**
- * Runs Kiln's Lua scripts: EVALSHA first, EVAL when Redis answers `NOSCRIPT`.
+ * Runs Kiln's Lua scripts: EVALSHA first, EVAL when Redis answers `NOSCRIPT`,
+ * and SCRIPT LOAD then EVALSHA when that EVAL is too large for the endpoint.
  * A script's reply is returned as Redis sent it; each caller reads it strictly
  * (a reply of the wrong shape is a `REDIS_UNEXPECTED_REPLY`).
  *
@@ -131,9 +132,19 @@ export class ScriptRunner {
       return await this.redis.evalsha(await sha1, keys, args);
     } catch (error) {
       if (!(error instanceof RedisError) || !error.message.startsWith("NOSCRIPT")) throw error;
-      // A restarted or flushed Redis forgot the script: send the text, which caches it again.
-      return await this.redis.eval(text, keys, args);
     }
+    // A restarted or flushed Redis forgot the script: send the text, which caches it again.
+    try {
+      return await this.redis.eval(text, keys, args);
+    } catch (error) {
+      if (!(error instanceof RedisError) || error.code !== "REDIS_REQUEST_TOO_LARGE") throw error;
+    }
+    // The endpoint refused the text and the arguments together (nothing ran), though each
+    // fits alone: a 44 KB fail script beside a job's 25 KB error report is over a 64 KiB
+    // body limit, so the failure was never recorded. Load the text in a request of its own.
+    const [loaded] = await this.redis.pipeline([["SCRIPT", "LOAD", text]]);
+    if (!loaded.ok) throw new RedisError("REDIS_COMMAND_FAILED", loaded.error);
+    return await this.redis.evalsha(await sha1, keys, args);
   }
 
   #prepare(script: Script): { text: string; sha1: Promise<string> } {

@@ -20,7 +20,10 @@ function recording(redis: RedisLike, calls: string[]): RedisLike {
     del: (...keys) => redis.del(...keys),
     publish: (channel, message) => redis.publish(channel, message),
     subscribe: (channel, handlers) => redis.subscribe(channel, handlers),
-    pipeline: (commands) => redis.pipeline(commands),
+    pipeline(commands) {
+      calls.push(`pipeline ${commands.map((command) => command.slice(0, 2).join(" ")).join(",")}`);
+      return redis.pipeline(commands);
+    },
     eval(script: string, keys: readonly string[], args: readonly RedisArg[]): Promise<RedisReply> {
       calls.push("eval");
       return redis.eval(script, keys, args);
@@ -46,6 +49,31 @@ Deno.test("ScriptRunner sends the text once, then only the SHA-1, and again afte
   calls.length = 0;
   assert.equal(await runner.run(counter, ["c"], [1]), 6);
   assert.deepEqual(calls, ["evalsha", "eval"]);
+});
+
+Deno.test("ScriptRunner loads a script on its own when its text and arguments together are over the endpoint's body limit", async () => {
+  await using stack = await startRedisStack({ maxBodyBytes: 64 * 1024 });
+  const calls: string[] = [];
+  const runner = new ScriptRunner(recording(UpstashRedis.fromClient(stack.redis), calls));
+  // 40 KB of text and 30 KB of argument: each fits in 64 KiB, together they do not.
+  const long = defineScript({
+    name: "testLongLength",
+    numberOfKeys: 1,
+    source: `-- ${"x".repeat(40_000)}\nreturn redis.call('APPEND', KEYS[1], ARGV[1])`,
+  });
+  const value = "v".repeat(30_000);
+  assert.equal(await runner.run(long, ["s"], [value]), 30_000);
+  assert.deepEqual(calls, ["evalsha", "eval", "pipeline SCRIPT LOAD", "evalsha"]);
+  assert.equal(await stack.redis.get("s"), value, "the refused EVAL ran nothing");
+  calls.length = 0;
+  assert.equal(await runner.run(long, ["s"], ["w"]), 30_001);
+  assert.deepEqual(calls, ["evalsha"]);
+  // Arguments over the limit on their own are still refused, typed.
+  await assert.rejects(
+    runner.run(long, ["s"], ["z".repeat(70_000)]),
+    (error) => error instanceof RedisError && error.code === "REDIS_REQUEST_TOO_LARGE",
+  );
+  assert.equal(await stack.redis.strlen("s"), 30_001);
 });
 
 Deno.test("ScriptRunner returns a script's negative reply as data, not as an error", async () => {
