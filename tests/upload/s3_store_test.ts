@@ -19,6 +19,8 @@ import { startRedisStack } from "../support/redis_stack.ts";
 import { ManualClock } from "../support/manual_clock.ts";
 import { RedisUploadState } from "../../src/upload/mod.ts";
 import { UploadError } from "../../src/upload/errors.ts";
+import { S3Bucket } from "../../src/upload/s3/_s3_bucket.ts";
+import { AwsClient } from "aws4fetch";
 
 Deno.test("tus-js-client uploads 8 MiB in 2.3 MiB chunks into S3Store, aborted and resumed on a restarted server; the bytes' SHA-256 matches", async () => {
   await using bucket = await startR2Simulator();
@@ -115,16 +117,47 @@ Deno.test("a wrong secret fails with a typed store error, answered 500 with tus 
   assert.ok(seen[0] instanceof UploadError && seen[0].code === "UPLOAD_STORE_FAILED");
 });
 
-Deno.test("an unreachable store answers 503 with Retry-After", async () => {
+/**
+ * A store endpoint on a port this test holds for its whole run (so no other process can take
+ * it and answer), whose every connection reads the request's head, writes `answer` (nothing
+ * when null) and closes: with nothing written, the client sees its connection reset.
+ */
+function brokenEndpoint(answer: string | null) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  const store = s3Store({
-    s3Endpoint: `http://127.0.0.1:${port}/bucket/`,
-    accessKeyId: "a",
-    secretAccessKey: "b",
-  } as never);
-  await using server = await serveUploads({ store, maxSize: 1024, onError: () => {} });
+  const serving = (async () => {
+    for await (const conn of listener) {
+      try {
+        if (answer !== null) {
+          const head = new Uint8Array(65_536);
+          let seen = "";
+          while (!seen.includes("\r\n\r\n")) {
+            const n = await conn.read(head);
+            if (n === null) break;
+            seen += new TextDecoder().decode(head.subarray(0, n));
+          }
+          await conn.write(new TextEncoder().encode(answer));
+        }
+      } catch {
+        // The client went first; nothing to answer.
+      } finally {
+        conn.close();
+      }
+    }
+  })();
+  return {
+    endpoint: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/bucket/`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await serving;
+    },
+  };
+}
+
+/** Creates an upload on a tus server in front of `endpoint`, which must answer 503. */
+async function assertCreationUnavailable(endpoint: string) {
+  const seen: unknown[] = [];
+  const store = s3Store({ s3Endpoint: endpoint, accessKeyId: "a", secretAccessKey: "b" } as never);
+  await using server = await serveUploads({ store, maxSize: 1024, onError: (e) => seen.push(e) });
   const created = await fetch(server.endpoint, {
     method: "POST",
     headers: tus({ "Upload-Length": "5" }),
@@ -133,6 +166,48 @@ Deno.test("an unreachable store answers 503 with Retry-After", async () => {
   assert.equal(created.headers.get("Retry-After"), "5");
   assert.equal(created.headers.get("Tus-Resumable"), "1.0.0");
   await created.body?.cancel();
+  assert.ok(
+    seen[0] instanceof UploadError && seen[0].code === "UPLOAD_STORE_UNAVAILABLE",
+    String(seen[0]),
+  );
+}
+
+Deno.test("a store that resets every connection answers 503 with Retry-After", async () => {
+  await using store = brokenEndpoint(null);
+  await assertCreationUnavailable(store.endpoint);
+});
+
+Deno.test("a store whose host name does not resolve answers 503 with Retry-After", async () => {
+  // .invalid never resolves (RFC 6761), with or without a resolver.
+  await assertCreationUnavailable("http://kiln-store.invalid/bucket/");
+});
+
+Deno.test("a store that refuses connections answers 503 with Retry-After", async () => {
+  // Port 1 (tcpmux) is below the ephemeral range, so no test's or server's port 0 listen can
+  // be given it (as the closed listener's port once was, answering 500), and nothing here
+  // serves tcpmux: the connection is refused every time.
+  await assertCreationUnavailable("http://127.0.0.1:1/bucket/");
+});
+
+Deno.test("an answer that breaks off after its status line is UNAVAILABLE, not FAILED", async () => {
+  // 200 with a body promised and cut short: every read of an answer's body.
+  await using store = brokenEndpoint(
+    'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: "e"\r\n\r\n<InitiateMultipartUploadResult>',
+  );
+  const bucket = new S3Bucket(
+    new AwsClient({ accessKeyId: "a", secretAccessKey: "b" }),
+    store.endpoint,
+  );
+  const unavailable = (error: unknown) =>
+    error instanceof UploadError && error.code === "UPLOAD_STORE_UNAVAILABLE";
+  await assert.rejects(bucket.createMultipart("k"), unavailable);
+  await assert.rejects(bucket.get("k"), unavailable);
+  await assert.rejects(bucket.completeMultipart("k", "u", []), unavailable);
+  await assert.rejects(
+    bucket.copyPart({ key: "k", uploadId: "u", number: 1 }, "s", { offset: 0, length: 1 }),
+    unavailable,
+  );
+  await assert.rejects(Array.fromAsync(bucket.list("")), unavailable);
 });
 
 Deno.test("resuming with another part size is refused clearly, keeping every byte", async () => {
@@ -162,9 +237,21 @@ Deno.test("two servers sharing RedisUploadState: a PATCH while another server ho
   await using bucket = await startR2Simulator();
   await using stack = await startRedisStack();
   const state = () => new RedisUploadState({ redis: stack.newRedis(), prefix: "s3-423" });
-  await using a = await serveUploads({ store: s3Store(bucket), state: state(), maxSize: 1 << 30 });
+  // Server a's state tells the test when a takes a lock, so the test waits for the lock itself
+  // instead of probing with requests of its own: a probe takes the lock for a moment too, and a
+  // PATCH of a's arriving in that moment got 423 and never held it (1 run in 3).
+  const stateA = state();
+  const lockA = stateA.lock.bind(stateA);
+  let tookLock!: () => void;
+  const heldByA = new Promise<void>((resolve) => (tookLock = resolve));
+  stateA.lock = async (id) => {
+    const lock = await lockA(id);
+    if (lock) tookLock();
+    return lock;
+  };
+  await using a = await serveUploads({ store: s3Store(bucket), state: stateA, maxSize: 1 << 30 });
   await using b = await serveUploads({ store: s3Store(bucket), state: state(), maxSize: 1 << 30 });
-  const created = await fetch(a.endpoint, {
+  const created = await fetch(b.endpoint, {
     method: "POST",
     headers: tus({ "Upload-Length": "10" }),
   });
@@ -179,25 +266,11 @@ Deno.test("two servers sharing RedisUploadState: a PATCH while another server ho
     duplex: "half",
   } as RequestInit);
   try {
-    // Wait until server a holds the lock (its body read has begun). The probes state an offset
-    // the upload never has, so one that arrives before a takes the lock gets 409 and writes
-    // nothing (the lock is taken before the offset is compared): a probe at offset 0 could win
-    // the lock first and write, which is a race of the test, not a refusal that failed.
-    let held = false;
-    for (let tries = 0; tries < 200 && !held; tries++) {
-      const probe = await fetch(`${b.endpoint}/${id}`, {
-        method: "PATCH",
-        headers: patchHeaders(9),
-        body: "x",
-      });
-      await probe.body?.cancel();
-      held = probe.status === 423;
-      if (!held) {
-        assert.equal(probe.status, 409, "a probe before the lock is taken writes nothing");
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    }
-    assert.ok(held, "server a took the upload's lock");
+    // The only request that can take a lock before this point is a's PATCH; if it ends
+    // without one (an error), the test fails here instead of waiting for ever.
+    const ended = slow.then((response) => `a's PATCH ended with ${response.status}`, String);
+    const first = await Promise.race([heldByA.then(() => null), ended]);
+    assert.equal(first, null, "server a took the upload's lock");
     const locked = await fetch(`${b.endpoint}/${id}`, {
       method: "PATCH",
       headers: patchHeaders(0),

@@ -41,7 +41,8 @@ export class S3Bucket implements ObjectBucket {
       : {};
     const response = await this.#send("GET", key, {}, { headers }, true);
     if (response.status === 404) return null;
-    return { bytes: new Uint8Array(await response.arrayBuffer()), etag: etagOf(response) };
+    const body = await read(response.arrayBuffer(), `GET ${key}`);
+    return { bytes: new Uint8Array(body), etag: etagOf(response) };
   }
 
   async stream(key: string): Promise<ReadableStream<Uint8Array> | null> {
@@ -65,7 +66,7 @@ export class S3Bucket implements ObjectBucket {
     do {
       const query: Record<string, string> = { "list-type": "2", prefix };
       if (token) query["continuation-token"] = token;
-      const text = await (await this.#send("GET", "", query, {})).text();
+      const text = await read((await this.#send("GET", "", query, {})).text(), "GET (bucket)");
       for (const contents of elements(text, "Contents")) {
         yield { key: first(contents, "Key") ?? "", size: Number(first(contents, "Size") ?? "0") };
       }
@@ -74,7 +75,8 @@ export class S3Bucket implements ObjectBucket {
   }
 
   async createMultipart(key: string): Promise<string> {
-    const text = await (await this.#send("POST", key, { uploads: "" }, {})).text();
+    const response = await this.#send("POST", key, { uploads: "" }, {});
+    const text = await read(response.text(), `POST ${key}`);
     const uploadId = first(text, "UploadId");
     if (!uploadId) throw failed(`CreateMultipartUpload for ${key} answered no UploadId`);
     return uploadId;
@@ -97,7 +99,10 @@ export class S3Bucket implements ObjectBucket {
       "x-amz-copy-source-range": `bytes=${range.offset}-${range.offset + range.length - 1}`,
     };
     const query = { partNumber: String(number), uploadId };
-    const text = await (await this.#send("PUT", key, query, { headers })).text();
+    const text = await read(
+      (await this.#send("PUT", key, query, { headers })).text(),
+      `PUT ${key}`,
+    );
     const etag = first(text, "ETag");
     if (!etag) throw failed(`UploadPartCopy for ${key} answered no ETag`);
     return etag;
@@ -112,7 +117,7 @@ export class S3Bucket implements ObjectBucket {
       body: new TextEncoder().encode(body),
     });
     // S3 may answer 200 and put the error in the body.
-    const text = await response.text();
+    const text = await read(response.text(), `POST ${key}`);
     if (text.includes("<Error>")) throw refusal(200, text, `CompleteMultipartUpload ${key}`);
   }
 
@@ -153,6 +158,21 @@ export class S3Bucket implements ObjectBucket {
     }
     if (response.ok || (missingOk && response.status === 404)) return response;
     throw refusal(response.status, await response.text().catch(() => ""), what);
+  }
+}
+
+/**
+ * An answer's body, whose read fails like the request when the connection
+ * breaks after the status line (reset, closed): the store is unreachable, not
+ * refusing, so the client retries after Retry-After.
+ */
+async function read<T>(body: Promise<T>, what: string): Promise<T> {
+  try {
+    return await body;
+  } catch (error) {
+    throw new UploadError("UPLOAD_STORE_UNAVAILABLE", `${what}: the store's answer broke off`, {
+      cause: error,
+    });
   }
 }
 
