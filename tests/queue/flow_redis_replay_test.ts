@@ -1,22 +1,15 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { UpstashRedis } from "../../src/redis/mod.ts";
-import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { defineJob, Queue } from "../../src/queue/mod.ts";
 import { Keyspace } from "../../src/redis/keys.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { FakeClock, quietWorker } from "./_helpers.ts";
+import { replayedBackend } from "./_replay.ts";
 
 Deno.test("every request delivered twice: limited jobs run once each, never over their key's limit, and the keys' state empties", async () => {
   await using stack = await startRedisStack();
-  // Send each request, then again, answering with the replay's response (a retried HTTP call).
-  const twice: typeof fetch = async (input, init) => {
-    const first = await fetch(input, init);
-    await first.body?.cancel();
-    return await fetch(input, init);
-  };
-  const redis = new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: twice });
   const clock = new FakeClock();
-  const queue = new Queue({ backend: new RedisBackend({ redis, prefix: "flowreplay" }), clock });
+  const queue = new Queue({ backend: replayedBackend(stack, "flowreplay"), clock });
   const running = new Map<string, number>();
   const runs = new Map<string, number>();
   let most = 0;

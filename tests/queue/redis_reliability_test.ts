@@ -4,6 +4,7 @@ import { UpstashRedis } from "../../src/redis/mod.ts";
 import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { FakeClock, quietWorker, waitFor } from "./_helpers.ts";
+import { replayedBackend } from "./_replay.ts";
 import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 
 Deno.test("an idle worker polls with back-off: at most one request per maxPollInterval", async () => {
@@ -48,15 +49,7 @@ Deno.test("an idle worker polls with back-off: at most one request per maxPollIn
 
 Deno.test("every request delivered twice (a retried HTTP call) runs each job once and answers as the first call did", async () => {
   await using stack = await startRedisStack();
-  // Send each request, then send it again and answer with the replay's response,
-  // as when a client retries after the first response was lost.
-  const twice: typeof fetch = async (input, init) => {
-    const first = await fetch(input, init);
-    await first.body?.cancel();
-    return await fetch(input, init);
-  };
-  const redis = new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: twice });
-  const queue = new Queue({ backend: new RedisBackend({ redis, prefix: "replay" }) });
+  const queue = new Queue({ backend: replayedBackend(stack, "replay") });
   const runs = new Map<number, number>();
   let failures = 0;
   let released = false;

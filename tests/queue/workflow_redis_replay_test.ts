@@ -1,22 +1,14 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { UpstashRedis } from "../../src/redis/mod.ts";
 import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
 import { Keyspace } from "../../src/redis/keys.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { quietWorker } from "./_helpers.ts";
+import { replayedBackend } from "./_replay.ts";
 
 Deno.test("chains and batches with every request delivered twice (a retried HTTP call): each step, job and callback runs once, and a batch sent in parts still counts each job once", async () => {
   await using stack = await startRedisStack();
-  // Send each request, then send it again and answer with the replay's response,
-  // as when a client retries after the first response was lost.
-  const twice: typeof fetch = async (input, init) => {
-    const first = await fetch(input, init);
-    await first.body?.cancel();
-    return await fetch(input, init);
-  };
-  const redis = new UpstashRedis({ url: stack.gatewayUrl, token: stack.token, fetch: twice });
-  const queue = new Queue({ backend: new RedisBackend({ redis, prefix: "wfreplay" }) });
+  const queue = new Queue({ backend: replayedBackend(stack, "wfreplay") });
   const runs = new Map<string, number>();
   const count = (key: string) => runs.set(key, (runs.get(key) ?? 0) + 1);
   const step = defineJob({
