@@ -164,7 +164,7 @@ export async function startBatch(
   const mark = { batch: id };
   const callback = (pair: WorkflowJob | undefined, name: string) =>
     pair ? q.prepare(pair[0], pair[1], `${id}-${name}`, mark) : undefined;
-  const [then, caught, last] = await Promise.all([
+  const callbacks = await Promise.all([
     callback(options.then, "then"),
     callback(options.catch, "catch"),
     callback(options.finally, "finally"),
@@ -179,24 +179,11 @@ export async function startBatch(
         `batch: an id is only for a batch sent in one request (at most ${q.batchSize} jobs and ${q.maxPayloadBytes} bytes of payload), this one takes ${parts.length}`,
       );
     }
-    return await chosenBatch(q, queue, id, options, [then, caught, last], parts[0]);
+    return await chosenBatch(q, queue, id, options, callbacks, parts[0]);
   }
   const hold = parts.length > 1 ? crypto.randomUUID() : null;
   try {
-    await q.backend.workflow(queue, {
-      action: "batch",
-      id,
-      now,
-      retain: q.retain,
-      name: options.name ?? null,
-      allowFailures: options.allowFailures ?? false,
-      ...(then ? { then: then.job } : {}),
-      ...(caught ? { catch: caught.job } : {}),
-      ...(last ? { finally: last.job } : {}),
-      jobs: parts[0],
-      open: hold,
-      close: null,
-    });
+    await sendBatch(q, queue, id, now, options, callbacks, parts[0], hold);
     for (let i = 1; i < parts.length; i++) {
       await q.backend.workflow(queue, {
         action: "add",
@@ -220,6 +207,36 @@ export async function startBatch(
   return { id, queue, jobIds: prepared.map((p) => p.job.id) };
 }
 
+/** A batch's `then`, `catch` and `finally` jobs, each prepared if the caller gave it. */
+type Callbacks = readonly ({ job: NewJob } | undefined)[];
+
+/** Sends the request that starts batch `id` with its first `jobs`, held open by `open` if named. */
+function sendBatch(
+  q: WorkflowQueue,
+  queue: string,
+  id: string,
+  now: number,
+  options: BatchOptions,
+  [then, caught, last]: Callbacks,
+  jobs: readonly NewJob[],
+  open: string | null,
+): Promise<boolean> {
+  return q.backend.workflow(queue, {
+    action: "batch",
+    id,
+    now,
+    retain: q.retain,
+    name: options.name ?? null,
+    allowFailures: options.allowFailures ?? false,
+    ...(then ? { then: then.job } : {}),
+    ...(caught ? { catch: caught.job } : {}),
+    ...(last ? { finally: last.job } : {}),
+    jobs,
+    open,
+    close: null,
+  });
+}
+
 /**
  * Starts a batch under the caller's id, in one request: it gets in whole or not at all,
  * so a failure leaves nothing to cancel, and the caller may send it again.
@@ -229,23 +246,10 @@ async function chosenBatch(
   queue: string,
   id: string,
   options: BatchOptions,
-  [then, caught, last]: ({ job: NewJob } | undefined)[],
+  callbacks: Callbacks,
   jobs: NewJob[],
 ): Promise<Workflow> {
-  const started = await q.backend.workflow(queue, {
-    action: "batch",
-    id,
-    now: q.now(),
-    retain: q.retain,
-    name: options.name ?? null,
-    allowFailures: options.allowFailures ?? false,
-    ...(then ? { then: then.job } : {}),
-    ...(caught ? { catch: caught.job } : {}),
-    ...(last ? { finally: last.job } : {}),
-    jobs,
-    open: null,
-    close: null,
-  });
+  const started = await sendBatch(q, queue, id, q.now(), options, callbacks, jobs, null);
   // Refused: the batch exists (answered as dispatched: its jobs' ids follow from the id).
   if (!started && (await q.backend.batchInfo(queue, id)) === null) throw takenError("batch", id);
   return { id, queue, jobIds: jobs.map((job) => job.id) };
