@@ -97,7 +97,7 @@ local seen = {}
 local heldBy = {}
 local records, ready, delayed, uniques, entries, replaced, releases = {}, {}, {}, {}, {}, {}, {}
 local labels = {}
-local readyCount = 0
+local readyCount, recordCount = 0, 0
 local flowReady, flowFolds, flowMarks = {}, {}, {}
 local out = {}
 for i = 0, n - 1 do
@@ -162,13 +162,16 @@ for i = 0, n - 1 do
       }
     end
   end
+  -- Each job has its pair in out at 2i+1, 2i+2 (indexes, not #out + 1: the length operator
+  -- searches the table at every use); records and ready are counted the same way.
   if holder then
-    out[#out + 1] = holder
-    out[#out + 1] = mine and 1 or 0
+    out[i * 2 + 1] = holder
+    out[i * 2 + 2] = mine and 1 or 0
   else
     seen[id] = true
-    records[#records + 1] = id
-    records[#records + 1] = record
+    recordCount = recordCount + 2
+    records[recordCount - 1] = id
+    records[recordCount] = record
     if uk ~= "" then
       heldBy[uk] = id
       uniques[#uniques + 1] = uk
@@ -184,8 +187,8 @@ for i = 0, n - 1 do
       flowReady[#flowReady + 1] = { id, rules, band }
     else
       readyCount = readyCount + 1
-      ready[#ready + 1] = band
-      ready[#ready + 1] = id
+      ready[readyCount * 2 - 1] = band
+      ready[readyCount * 2] = id
     end
     if ARGV[base + 8] ~= "0" then
       local tags = ARGV[base + 7]
@@ -194,8 +197,8 @@ for i = 0, n - 1 do
       labels[#labels + 1] = label
       indexEntries(id, label, entries)
     end
-    out[#out + 1] = id
-    out[#out + 1] = 1
+    out[i * 2 + 1] = id
+    out[i * 2 + 2] = 1
   end
 end
 

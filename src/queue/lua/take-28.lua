@@ -74,13 +74,16 @@ local function jobsOf(ids, records, attempts)
   attempts = attempts or redis.call("HMGET", q.attempts, unpack(ids))
   local errors = redis.call("HMGET", q.errors, unpack(ids))
   local stalls = redis.call("HMGET", q.stalls, unpack(ids))
+  -- Counted, not appended with #out + 1: the length operator searches the table each time.
+  local o = 0
   for i, id in ipairs(ids) do
     if records[i] then
-      out[#out + 1] = id
-      out[#out + 1] = records[i]
-      out[#out + 1] = tonumber(attempts[i]) or 0
-      out[#out + 1] = errors[i] or ""
-      out[#out + 1] = tonumber(stalls[i]) or 0
+      out[o + 1] = id
+      out[o + 2] = records[i]
+      out[o + 3] = tonumber(attempts[i]) or 0
+      out[o + 4] = errors[i] or ""
+      out[o + 5] = tonumber(stalls[i]) or 0
+      o = o + 5
     end
   end
   return out
@@ -289,8 +292,9 @@ if #reserved > 0 then
   for i, id in ipairs(reserved) do
     local attempt = (tonumber(attempts[i]) or 0) + 1
     attempts[i] = attempt
-    bumped[#bumped + 1] = id
-    bumped[#bumped + 1] = attempt == 1 and "1" or tostring(attempt)
+    local pair = i * 2 -- pairs at 2i-1, 2i, without a length search per append
+    bumped[pair - 1] = id
+    bumped[pair] = attempt == 1 and "1" or tostring(attempt)
     -- Wait time: from when a job was due to its first start.
     local first = attempt == 1
     if first and metricsOn and records[i] then
@@ -300,13 +304,13 @@ if #reserved > 0 then
       if due then sample("w", math.max(0, now - due)) end
     end
     if listening ~= false then changed(id, "active") end
-    leases[#leases + 1] = id
-    leases[#leases + 1] = token
-    active[#active + 1] = deadline
-    active[#active + 1] = id
+    leases[pair - 1] = id
+    leases[pair] = token
+    active[pair - 1] = deadline
+    active[pair] = id
     if keepRuns then
-      runs[#runs + 1] = id
-      runs[#runs + 1] = run
+      runs[pair - 1] = id
+      runs[pair] = run
     end
   end
   redis.call("HSET", q.attempts, unpack(bumped))
