@@ -119,44 +119,57 @@ Deno.test("a wrong secret fails with a typed store error, answered 500 with tus 
 
 /**
  * A store endpoint on a port this test holds for its whole run (so no other process can take
- * it and answer), whose every connection reads the request's head, writes `answer` (nothing
- * when null) and closes: with nothing written, the client sees its connection reset.
+ * it and answer). Each connection gets `answer`: "reset" closes it at once, "silent" reads the
+ * request's head and then says nothing until the endpoint is disposed, and chunks of text are
+ * written after the head, `pause` ms apart, before it closes.
  */
-function brokenEndpoint(answer: string | null) {
+function storeEndpoint(answer: "reset" | "silent" | string[], pause = 0) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const serving = (async () => {
-    for await (const conn of listener) {
-      try {
-        if (answer !== null) {
-          const head = new Uint8Array(65_536);
-          let seen = "";
-          while (!seen.includes("\r\n\r\n")) {
-            const n = await conn.read(head);
-            if (n === null) break;
-            seen += new TextDecoder().decode(head.subarray(0, n));
-          }
-          await conn.write(new TextEncoder().encode(answer));
-        }
-      } catch {
-        // The client went first; nothing to answer.
-      } finally {
-        conn.close();
+  let dispose!: () => void;
+  const disposed = new Promise<void>((resolve) => (dispose = resolve));
+  const handle = async (conn: Deno.Conn) => {
+    try {
+      if (answer === "reset") return;
+      const head = new Uint8Array(65_536);
+      let seen = "";
+      while (!seen.includes("\r\n\r\n")) {
+        const n = await conn.read(head);
+        if (n === null) return;
+        seen += new TextDecoder().decode(head.subarray(0, n));
       }
+      if (answer === "silent") return await disposed;
+      for (const [n, chunk] of answer.entries()) {
+        if (n > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+        await conn.write(new TextEncoder().encode(chunk));
+      }
+    } catch {
+      // The client went first; nothing to answer.
+    } finally {
+      conn.close();
     }
+  };
+  const handling: Promise<void>[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) handling.push(handle(conn));
   })();
   return {
     endpoint: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/bucket/`,
     async [Symbol.asyncDispose]() {
       listener.close();
+      dispose();
       await serving;
+      await Promise.all(handling);
     },
   };
 }
 
 /** Creates an upload on a tus server in front of `endpoint`, which must answer 503. */
-async function assertCreationUnavailable(endpoint: string) {
+async function assertCreationUnavailable(endpoint: string, options: { timeout?: number } = {}) {
   const seen: unknown[] = [];
-  const store = s3Store({ s3Endpoint: endpoint, accessKeyId: "a", secretAccessKey: "b" } as never);
+  const store = s3Store(
+    { s3Endpoint: endpoint, accessKeyId: "a", secretAccessKey: "b" } as never,
+    options,
+  );
   await using server = await serveUploads({ store, maxSize: 1024, onError: (e) => seen.push(e) });
   const created = await fetch(server.endpoint, {
     method: "POST",
@@ -172,8 +185,11 @@ async function assertCreationUnavailable(endpoint: string) {
   );
 }
 
+const unavailable = (error: unknown) =>
+  error instanceof UploadError && error.code === "UPLOAD_STORE_UNAVAILABLE";
+
 Deno.test("a store that resets every connection answers 503 with Retry-After", async () => {
-  await using store = brokenEndpoint(null);
+  await using store = storeEndpoint("reset");
   await assertCreationUnavailable(store.endpoint);
 });
 
@@ -189,17 +205,49 @@ Deno.test("a store that refuses connections answers 503 with Retry-After", async
   await assertCreationUnavailable("http://127.0.0.1:1/bucket/");
 });
 
-Deno.test("an answer that breaks off after its status line is UNAVAILABLE, not FAILED", async () => {
-  // 200 with a body promised and cut short: every read of an answer's body.
-  await using store = brokenEndpoint(
-    'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: "e"\r\n\r\n<InitiateMultipartUploadResult>',
+Deno.test("a store that never answers answers 503 once its timeout passes", async () => {
+  await using store = storeEndpoint("silent");
+  await assertCreationUnavailable(store.endpoint, { timeout: 200 });
+  const bucket = new S3Bucket(
+    new AwsClient({ accessKeyId: "a", secretAccessKey: "b" }),
+    store.endpoint,
+    100,
+  );
+  await assert.rejects(bucket.stream("k"), unavailable);
+  await assert.rejects(bucket.put("k", new Uint8Array(10)), unavailable);
+  assert.throws(
+    () =>
+      s3Store({ s3Endpoint: store.endpoint, accessKeyId: "a", secretAccessKey: "b" } as never, {
+        timeout: 0,
+      }),
+    RangeError,
+  );
+});
+
+Deno.test("reading an upload back is timed only until the store starts answering", async () => {
+  // Headers at once, then the body in three pieces over 300 ms, three times the timeout.
+  await using store = storeEndpoint(
+    ["HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", "def", "ghi"],
+    150,
   );
   const bucket = new S3Bucket(
     new AwsClient({ accessKeyId: "a", secretAccessKey: "b" }),
     store.endpoint,
+    100,
   );
-  const unavailable = (error: unknown) =>
-    error instanceof UploadError && error.code === "UPLOAD_STORE_UNAVAILABLE";
+  const body = await bucket.stream("k");
+  assert.equal(await new Response(body).text(), "abcdefghi");
+});
+
+Deno.test("an answer that breaks off after its status line is UNAVAILABLE, not FAILED", async () => {
+  // 200 with a body promised and cut short: every read of an answer's body.
+  await using store = storeEndpoint([
+    'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: "e"\r\n\r\n<InitiateMultipartUploadResult>',
+  ]);
+  const bucket = new S3Bucket(
+    new AwsClient({ accessKeyId: "a", secretAccessKey: "b" }),
+    store.endpoint,
+  );
   await assert.rejects(bucket.createMultipart("k"), unavailable);
   await assert.rejects(bucket.get("k"), unavailable);
   await assert.rejects(bucket.completeMultipart("k", "u", []), unavailable);

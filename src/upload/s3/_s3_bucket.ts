@@ -20,14 +20,23 @@ import type {
   UploadedPart,
 } from "../object_bucket.ts";
 
+/** How long one request to the store may take by default: five minutes. */
+export const DEFAULT_TIMEOUT = 300_000;
+
 export class S3Bucket implements ObjectBucket {
   #client: AwsClient;
   #endpoint: string;
+  #timeout: number;
 
-  /** `endpoint` is the bucket's URL, path-style or virtual-host, ending in `/`. */
-  constructor(client: AwsClient, endpoint: string) {
+  /**
+   * `endpoint` is the bucket's URL, path-style or virtual-host, ending in `/`;
+   * `timeout` the milliseconds one request may take, its answer's body read
+   * included, before the store counts as unreachable.
+   */
+  constructor(client: AwsClient, endpoint: string, timeout = DEFAULT_TIMEOUT) {
     this.#client = client;
     this.#endpoint = endpoint;
+    this.#timeout = timeout;
   }
 
   async put(key: string, bytes: Uint8Array): Promise<string> {
@@ -46,8 +55,19 @@ export class S3Bucket implements ObjectBucket {
   }
 
   async stream(key: string): Promise<ReadableStream<Uint8Array> | null> {
-    const response = await this.#send("GET", key, {}, {}, true);
-    return response.status === 404 ? null : response.body ?? new Blob([]).stream();
+    // The timeout holds until the answer starts: the body then streams as fast as its
+    // reader takes it, which may be longer than any timeout.
+    const waiting = new AbortController();
+    const timer = setTimeout(
+      () => waiting.abort(new DOMException("The store did not answer in time", "TimeoutError")),
+      this.#timeout,
+    );
+    try {
+      const response = await this.#send("GET", key, {}, {}, true, waiting.signal);
+      return response.status === 404 ? null : response.body ?? new Blob([]).stream();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async size(key: string): Promise<number | null> {
@@ -140,6 +160,7 @@ export class S3Bucket implements ObjectBucket {
     query: Record<string, string>,
     init: { body?: Uint8Array; headers?: Record<string, string> },
     missingOk = false,
+    signal: AbortSignal = AbortSignal.timeout(this.#timeout),
   ): Promise<Response> {
     const url = new URL(key.split("/").map(encodeURIComponent).join("/"), this.#endpoint);
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
@@ -150,8 +171,10 @@ export class S3Bucket implements ObjectBucket {
         method,
         headers: init.headers,
         body: init.body as BodyInit | undefined,
+        signal,
       });
     } catch (error) {
+      // Refused, reset, a name that does not resolve, or no answer within the timeout.
       throw new UploadError("UPLOAD_STORE_UNAVAILABLE", `${what}: the store is unreachable`, {
         cause: error,
       });

@@ -34,7 +34,7 @@
  */
 import { AwsClient } from "aws4fetch";
 import { ObjectStore, type ObjectStoreOptions } from "../object_store.ts";
-import { S3Bucket } from "./_s3_bucket.ts";
+import { DEFAULT_TIMEOUT, S3Bucket } from "./_s3_bucket.ts";
 
 /** Options for {@linkcode S3Store}. */
 export interface S3StoreOptions extends ObjectStoreOptions {
@@ -57,6 +57,16 @@ export interface S3StoreOptions extends ObjectStoreOptions {
    * @default "auto" (what R2 expects; AWS needs the bucket's region)
    */
   region?: string;
+  /**
+   * The longest one request to the store may take, in milliseconds, before
+   * the store counts as unreachable (`UPLOAD_STORE_UNAVAILABLE`, 503 with
+   * `Retry-After`) and the upload's lock is let go. A part is sent in one
+   * request: leave time for `partSize` bytes on the slowest link. Reading an
+   * upload back is timed only until the store starts answering.
+   *
+   * @default 300_000 (five minutes)
+   */
+  timeout?: number;
 }
 
 /**
@@ -100,7 +110,8 @@ export class S3Store extends ObjectStore {
    *
    * @param options The bucket's URL, the credentials, and the part size and key prefix.
    * @throws {TypeError} When the endpoint is not an http(s) URL or a credential is missing.
-   * @throws {RangeError} When `partSize` is below 5 MiB or above 4 GiB.
+   * @throws {RangeError} When `partSize` is below 5 MiB or above 4 GiB, or `timeout` is not
+   * a positive whole number.
    */
   constructor(options: S3StoreOptions) {
     const endpoint = new URL(String(options?.endpoint));
@@ -126,6 +137,12 @@ export class S3Store extends ObjectStore {
       // would hold the upload's lock through aws4fetch's own back-off.
       retries: 0,
     });
-    super(new S3Bucket(client, endpoint.href), options);
+    const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    if (!Number.isSafeInteger(timeout) || timeout <= 0) {
+      throw new RangeError(
+        `timeout must be a positive whole number of milliseconds, got ${timeout}`,
+      );
+    }
+    super(new S3Bucket(client, endpoint.href, timeout), options);
   }
 }
