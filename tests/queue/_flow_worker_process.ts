@@ -13,7 +13,8 @@
  */
 import * as v from "valibot";
 import { UpstashRedis } from "../../src/redis/mod.ts";
-import { defineJob, Queue, RedisBackend, silentLogger, Worker } from "../../src/queue/mod.ts";
+import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { serveAs } from "./_processes.ts";
 
 const [url, token, prefix, mode] = Deno.args;
 const redis = new UpstashRedis({ url, token });
@@ -36,23 +37,6 @@ const job = defineJob({
   },
 });
 const queue = new Queue({ backend: new RedisBackend({ redis, prefix }) });
-const worker = new Worker(queue, {
-  jobs: [job],
-  concurrency: mode === "hang" ? 3 : 8,
-  leaseDuration: 60_000,
-  logger: silentLogger,
-});
-if (mode === "hang") {
-  await worker.start();
-  console.log("started");
-} else {
-  // Jobs parked behind another process's running ones stay "ready": drain again until
-  // none is left, pausing between rounds rather than spinning.
-  for (;;) {
-    await worker.drain();
-    const counts = await queue.counts();
-    if (counts.ready + counts.delayed === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  console.log("drained");
-}
+// Jobs parked behind another process's running ones stay "ready": drain again until
+// none is left, pausing between rounds rather than spinning.
+await serveAs(mode, queue, [job], { concurrency: 8, pause: 20 });

@@ -13,7 +13,8 @@
  */
 import * as v from "valibot";
 import { UpstashRedis } from "../../src/redis/mod.ts";
-import { defineJob, Queue, RedisBackend, silentLogger, Worker } from "../../src/queue/mod.ts";
+import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
+import { serveAs } from "./_processes.ts";
 
 const [url, token, prefix, mode] = Deno.args;
 const redis = new UpstashRedis({ url, token });
@@ -46,22 +47,6 @@ const job = defineJob({
   },
 });
 const queue = new Queue({ backend: new RedisBackend({ redis, prefix }) });
-const worker = new Worker(queue, {
-  jobs: [job],
-  concurrency: mode === "hang" ? 3 : 50,
-  leaseDuration: 60_000,
-  logger: silentLogger,
-});
-if (mode === "hang") {
-  await worker.start();
-  console.log("started");
-} else {
-  // No job here fails or is delayed, so once drain() finds nothing ready, nothing is
-  // left for this process: no polling, no timer.
-  for (;;) {
-    await worker.drain();
-    const counts = await queue.counts();
-    if (counts.ready + counts.delayed === 0) break;
-  }
-  console.log("drained");
-}
+// No job here fails or is delayed, so once drain() finds nothing ready, nothing is
+// left for this process: no polling, no timer.
+await serveAs(mode, queue, [job], { concurrency: 50 });

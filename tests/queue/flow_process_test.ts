@@ -2,20 +2,12 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { UpstashRedis } from "../../src/redis/mod.ts";
 import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
-import { Keyspace } from "../../src/redis/keys.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { quietWorker, waitFor } from "./_helpers.ts";
+import { endLeases, spawnWorker } from "./_processes.ts";
 import { FakeClock as ManualClock } from "../scheduler/_fake_clock.ts";
 
-const WORKER = new URL("./_flow_worker_process.ts", import.meta.url).pathname;
-
-function spawnWorker(gatewayUrl: string, token: string, prefix: string, mode: "hang" | "drain") {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WORKER, gatewayUrl, token, prefix, mode],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-}
+const WORKER = "./_flow_worker_process.ts";
 
 /** The same definition as the worker process's: at most 2 at once per tenant. */
 const tenantJob = defineJob({
@@ -38,7 +30,7 @@ Deno.test("concurrency per key holds across four worker processes: no tenant eve
   // Four processes of 8 slots each: 32 slots for 5 tenants of limit 2 (10 may run).
   const children = Array.from(
     { length: 4 },
-    () => spawnWorker(stack.gatewayUrl, stack.token, prefix, "drain"),
+    () => spawnWorker(WORKER, stack, prefix, "drain"),
   );
   const outputs = await Promise.all(children.map((child) => child.output()));
   for (const output of outputs) assert.equal(output.code, 0);
@@ -69,7 +61,7 @@ Deno.test("a worker process SIGKILLed while holding a key's slot: the key's next
     { tenant: "t", n: 3 },
     { tenant: "u", n: 1 },
   ]);
-  const child = spawnWorker(stack.gatewayUrl, stack.token, prefix, "hang");
+  const child = spawnWorker(WORKER, stack, prefix, "hang");
   await child.stdout.cancel();
   const runsKey = `${prefix}:runs`;
   const runs = async () => await stack.redis.hgetall<Record<string, number>>(runsKey) ?? {};
@@ -89,12 +81,7 @@ Deno.test("a worker process SIGKILLed while holding a key's slot: the key's next
   assert.deepEqual(probe.jobs, []);
   assert.equal((await queue.counts()).ready, 1);
   // Its leases end (as after their minute): ended by hand with its tokens, read from Redis.
-  const leases = await stack.redis.hgetall<Record<string, string>>(
-    new Keyspace("default", prefix).key("leases"),
-  ) ?? {};
-  const held = Object.entries(leases).map(([id, token]) => ({ id, token: String(token) }));
-  assert.equal(held.length, 3);
-  assert.deepEqual(await backend.extend("default", held, 0, 0), []);
+  assert.equal((await endLeases(stack, backend, prefix)).length, 3);
   const seen: string[] = [];
   const job = defineJob({
     ...tenantJob,

@@ -1,19 +1,11 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { defineJob, Queue, RedisBackend, systemClock } from "../../src/queue/mod.ts";
-import { Keyspace } from "../../src/redis/keys.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { quietWorker, waitFor } from "./_helpers.ts";
+import { endLeases, spawnWorker } from "./_processes.ts";
 
-const WORKER = new URL("./_worker_process.ts", import.meta.url).pathname;
-
-function spawnWorker(gatewayUrl: string, token: string, prefix: string, mode: "hang" | "drain") {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WORKER, gatewayUrl, token, prefix, mode],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-}
+const WORKER = "./_worker_process.ts";
 
 async function runCounts(
   redis: { hgetall(key: string): Promise<Record<string, unknown> | null> },
@@ -39,7 +31,7 @@ Deno.test("a worker process killed with SIGKILL mid-job loses nothing: its jobs 
   });
   await queue.dispatchMany(count, [1, 2, 3, 4, 5, 6]);
 
-  const child = spawnWorker(stack.gatewayUrl, stack.token, prefix, "hang");
+  const child = spawnWorker(WORKER, stack, prefix, "hang");
   await child.stdout.cancel();
   await waitFor(async () => (await runCounts(stack.redis, `${prefix}:runs`)).size === 3, 15_000);
   // Its heartbeat, which rode on its polls, lists it while it lives.
@@ -55,12 +47,7 @@ Deno.test("a worker process killed with SIGKILL mid-job loses nothing: its jobs 
   assert.equal((await queue.counts()).active, 3);
   // The dead process's leases run out now, as they would after their minute: ended by
   // hand with its tokens, read from Redis, so no real time has to pass.
-  const leases = await stack.redis.hgetall<Record<string, string>>(
-    new Keyspace("default", prefix).key("leases"),
-  ) ?? {};
-  const held = Object.entries(leases).map(([id, token]) => ({ id, token: String(token) }));
-  assert.equal(held.length, 3);
-  assert.deepEqual(await backend.extend("default", held, 0, 0), []);
+  assert.equal((await endLeases(stack, backend, prefix)).length, 3);
 
   const worker = quietWorker(queue, { jobs: [count], concurrency: 3, maxPollInterval: 100 });
   const stalled: boolean[] = [];
@@ -96,7 +83,7 @@ Deno.test("four worker processes on one Redis complete 20,000 jobs exactly once"
 
   const children = Array.from(
     { length: 4 },
-    () => spawnWorker(stack.gatewayUrl, stack.token, prefix, "drain"),
+    () => spawnWorker(WORKER, stack, prefix, "drain"),
   );
   const outputs = await Promise.all(children.map((child) => child.output()));
   for (const output of outputs) {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { defineJob, Queue, RedisBackend } from "../../src/queue/mod.ts";
-import { Keyspace } from "../../src/redis/keys.ts";
 import { startRedisStack } from "../support/redis_stack.ts";
 import { quietWorker, sleep, waitFor } from "./_helpers.ts";
+import { endLeases, spawnWorker } from "./_processes.ts";
 
-const WORKER = new URL("./_workflow_worker_process.ts", import.meta.url).pathname;
+const WORKER = "./_workflow_worker_process.ts";
 
 Deno.test("a batch's callbacks run exactly once when the worker process running its last job is SIGKILLed after the job's work and before reporting it", async () => {
   await using stack = await startRedisStack();
@@ -34,11 +34,7 @@ Deno.test("a batch's callbacks run exactly once when the worker process running 
     finally: [callback, "finally"],
   });
 
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WORKER, stack.gatewayUrl, stack.token, prefix, String(LAST)],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const child = spawnWorker(WORKER, stack, prefix, String(LAST), "null");
   // The worst moment: every other member completed, the last one's work is done, its
   // completion (which would enqueue the callbacks) not yet sent.
   await waitFor(async () => {
@@ -52,12 +48,7 @@ Deno.test("a batch's callbacks run exactly once when the worker process running 
   assert.equal(await stack.redis.hgetall(`${prefix}:callbacks`), null, "no callback yet");
 
   // Its lease runs out now, as it would after its minute: ended by hand with its token.
-  const leases = await stack.redis.hgetall<Record<string, string>>(
-    new Keyspace("default", prefix).key("leases"),
-  ) ?? {};
-  const held = Object.entries(leases).map(([id, token]) => ({ id, token: String(token) }));
-  assert.deepEqual(held.map(({ id }) => id), [batch.jobIds[LAST]]);
-  assert.deepEqual(await backend.extend("default", held, 0, 0), []);
+  assert.deepEqual(await endLeases(stack, backend, prefix), [batch.jobIds[LAST]]);
 
   // Two workers (two backend objects) take over; the last job runs again and completes once.
   const a = quietWorker(queue, { jobs: [member, callback], concurrency: 4, maxPollInterval: 100 });
@@ -95,11 +86,7 @@ Deno.test("a chain moves on exactly once when the worker process running a step 
   });
   const HANG = 3;
   const chain = await queue.chain([1, 2, 3, 4, 5].map((n) => [step, n] as const));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WORKER, stack.gatewayUrl, stack.token, prefix, String(HANG)],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const child = spawnWorker(WORKER, stack, prefix, String(HANG), "null");
   await waitFor(
     async () => Number(await stack.redis.hget(`${prefix}:runs`, `s${HANG}`)) === 1,
     20_000,
@@ -107,12 +94,7 @@ Deno.test("a chain moves on exactly once when the worker process running a step 
   child.kill("SIGKILL");
   assert.equal((await child.status).signal, "SIGKILL");
   assert.equal((await queue.chainInfo(chain.id))?.step, HANG, "step 4 not dispatched yet");
-  const leases = await stack.redis.hgetall<Record<string, string>>(
-    new Keyspace("default", prefix).key("leases"),
-  ) ?? {};
-  const held = Object.entries(leases).map(([id, token]) => ({ id, token: String(token) }));
-  assert.deepEqual(held.map(({ id }) => id), [chain.jobIds[HANG - 1]]);
-  assert.deepEqual(await backend.extend("default", held, 0, 0), []);
+  assert.deepEqual(await endLeases(stack, backend, prefix), [chain.jobIds[HANG - 1]]);
 
   const a = quietWorker(queue, { jobs: [step], concurrency: 4, maxPollInterval: 100 });
   const twin = new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix }) });
