@@ -72,8 +72,10 @@ local function jobsOf(ids, records, attempts)
   if #ids == 0 then return out end
   records = records or redis.call("HMGET", q.jobs, unpack(ids))
   attempts = attempts or redis.call("HMGET", q.attempts, unpack(ids))
-  local errors = redis.call("HMGET", q.errors, unpack(ids))
-  local stalls = redis.call("HMGET", q.stalls, unpack(ids))
+  -- A queue whose jobs have not failed or stalled has neither hash: one EXISTS each
+  -- instead of handing every id to an HMGET that finds nothing.
+  local errors = redis.call("EXISTS", q.errors) == 1 and redis.call("HMGET", q.errors, unpack(ids)) or {}
+  local stalls = redis.call("EXISTS", q.stalls) == 1 and redis.call("HMGET", q.stalls, unpack(ids)) or {}
   -- Counted, not appended with #out + 1: the length operator searches the table each time.
   local o = 0
   for i, id in ipairs(ids) do
