@@ -6,6 +6,13 @@
  * parts in memory, one of them in flight. What is left when the request ends
  * is the tail, kept as `<key>.part` and read back by the next request.
  *
+ * When the request's length says a whole part more is coming and nothing is
+ * buffered, the part is streamed instead, through the bucket's
+ * `uploadPartStream` (where the runtime can send a stream with its length),
+ * so no part's bytes are gathered at all. Its bytes cannot be read back: a
+ * request that ends inside a streamed part records nothing, and the upload
+ * stays where the last good request left it.
+ *
  * Nothing is recorded until `release()`: parts sent by this handle are listed
  * in `<key>.info` only then, so `rollback()` to where the handle started just
  * forgets them (a later part with the same number replaces them) and reads
@@ -46,8 +53,12 @@ export class ObjectChunkedUpload implements ChunkedUpload {
   #uploadId: string | null;
   /** The parts sent and answered, in order. */
   #parts: UploadedPart[];
-  /** The part being sent (at most one), and the buffer it is sent from. */
-  #flight: { buffer: Uint8Array<ArrayBuffer>; done: Promise<UploadedPart> } | null = null;
+  /** The part being sent (at most one), and the buffer it is sent from (none when streamed). */
+  #flight: { buffer: Uint8Array<ArrayBuffer> | null; done: Promise<UploadedPart> } | null = null;
+  /** The part being streamed, while its bytes are still arriving. */
+  #stream: StreamedPart | null = null;
+  /** Bytes the request body is known to hold after the ones appended so far. */
+  #expected: number | null = null;
   /** The buffer bytes gather in; `null` until the next byte after a part left in it. */
   #buffer: Uint8Array<ArrayBuffer> | null;
   /** A buffer whose part was answered, ready to fill again. */
@@ -81,13 +92,32 @@ export class ObjectChunkedUpload implements ChunkedUpload {
   }
 
   get offset(): number {
-    return (this.#parts.length + (this.#flight ? 1 : 0)) * this.#context.partSize + this.#filled;
+    return (this.#parts.length + (this.#flight ? 1 : 0)) * this.#context.partSize +
+      (this.#stream?.written ?? 0) + this.#filled;
+  }
+
+  expect(bytes: number): void {
+    this.#expected = bytes;
   }
 
   async append(chunk: Uint8Array): Promise<void> {
     this.#assertOpen();
     let from = 0;
+    const expected = this.#expected;
+    if (expected !== null) this.#expected = Math.max(0, expected - chunk.byteLength);
     while (from < chunk.byteLength) {
+      if (this.#stream) {
+        from += await this.#feed(chunk.subarray(from));
+        continue;
+      }
+      const { bucket, partSize } = this.#context;
+      if (
+        bucket.uploadPartStream && this.#filled === 0 && expected !== null &&
+        expected - from >= partSize
+      ) {
+        await this.#startStream();
+        continue;
+      }
       this.#buffer ??= this.#spare ?? this.#lend();
       if (this.#buffer === this.#spare) this.#spare = null;
       const take = Math.min(chunk.byteLength - from, this.#buffer.byteLength - this.#filled);
@@ -101,6 +131,14 @@ export class ObjectChunkedUpload implements ChunkedUpload {
 
   async rollback(offset: number): Promise<void> {
     this.#assertOpen();
+    if (this.#stream) {
+      if (offset !== this.#opened.offset) {
+        throw new RangeError(`Cannot roll back into a part being streamed, to ${offset}`);
+      }
+      // Its bytes are dropped anyway: the part is abandoned, and the handle is whole again.
+      await this.#cut();
+      this.#broken = false;
+    }
     await this.#settle();
     if (!Number.isInteger(offset) || offset < this.#opened.offset || offset > this.offset) {
       throw new RangeError(
@@ -131,8 +169,15 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     if (this.#closed) return;
     this.#closed = true;
     try {
+      const cut = await this.#cut();
       // A part that fails now is thrown, and nothing is recorded: the bytes after it are not kept.
       await this.#settle();
+      if (cut) {
+        throw new UploadError(
+          "UPLOAD_STORE_FAILED",
+          `The request for ${this.path} ended inside a streamed part; the upload stays at ${this.#opened.offset}`,
+        );
+      }
       if (!this.#broken) await this.#record();
     } finally {
       this.#giveBuffers();
@@ -168,6 +213,7 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     try {
       return await this.#complete();
     } finally {
+      await this.#cut();
       // A part that failed mid-way is awaited before its buffer goes back.
       await this.#settle().catch(() => {});
       this.#giveBuffers();
@@ -194,6 +240,7 @@ export class ObjectChunkedUpload implements ChunkedUpload {
 
   async abort(): Promise<void> {
     this.#closed = true;
+    await this.#cut();
     await this.#settle().catch(() => {});
     this.#giveBuffers();
     await discardUpload(this.#context, this.#key, this.#uploadId);
@@ -238,6 +285,73 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     this.#filled = 0;
   }
 
+  /**
+   * Starts streaming the next part to the bucket; `#feed()` writes its bytes.
+   * The queue between them holds at most `STREAM_QUEUE` bytes, so memory
+   * stays bounded by the store's pace, not the client's.
+   */
+  async #startStream(): Promise<void> {
+    await this.#settle();
+    const { bucket, partSize } = this.#context;
+    try {
+      this.#uploadId ??= await bucket.createMultipart(this.#key);
+    } catch (error) {
+      this.#broken = true;
+      throw error;
+    }
+    const number = this.#parts.length + 1;
+    const target = { key: this.#key, uploadId: this.#uploadId, number };
+    const pipe = new TransformStream<Uint8Array, Uint8Array>(
+      undefined,
+      new ByteLengthQueuingStrategy({ highWaterMark: STREAM_QUEUE }),
+    );
+    const done = bucket.uploadPartStream!(target, pipe.readable, partSize)
+      .then((etag) => ({ number, etag }));
+    done.catch(() => {});
+    // Settles only when the part fails, so waiting on the queue never outlives the upload.
+    const failed = done.then(() => new Promise<never>(() => {}));
+    failed.catch(() => {});
+    this.#stream = { writer: pipe.writable.getWriter(), written: 0, done, failed };
+  }
+
+  /** Writes bytes of the streamed part (a copy: the caller reuses its buffer); returns how many. */
+  async #feed(bytes: Uint8Array): Promise<number> {
+    const stream = this.#stream!;
+    const partSize = this.#context.partSize;
+    const take = Math.min(bytes.byteLength, partSize - stream.written);
+    stream.writer.write(bytes.slice(0, take)).catch(() => {});
+    stream.written += take;
+    this.#tailStored = false;
+    try {
+      await Promise.race([stream.writer.ready, stream.failed]);
+    } catch (error) {
+      this.#broken = true;
+      throw error;
+    }
+    if (stream.written === partSize) {
+      stream.writer.close().catch(() => {});
+      this.#stream = null;
+      this.#flight = { buffer: null, done: stream.done };
+    }
+    return take;
+  }
+
+  /**
+   * Abandons a part still streaming: its bytes are not all here and cannot be
+   * read back, so the handle is broken and records nothing.
+   *
+   * @returns Whether there was one.
+   */
+  async #cut(): Promise<boolean> {
+    const stream = this.#stream;
+    if (!stream) return false;
+    this.#stream = null;
+    this.#broken = true;
+    await stream.writer.abort(new Error("The request ended inside this part")).catch(() => {});
+    await stream.done.catch(() => {});
+    return true;
+  }
+
   /** Waits for the part in flight and lists it; a failure breaks the handle. */
   async #settle(): Promise<void> {
     const flight = this.#flight;
@@ -249,7 +363,7 @@ export class ObjectChunkedUpload implements ChunkedUpload {
       throw error;
     } finally {
       this.#flight = null;
-      this.#spare = flight.buffer;
+      if (flight.buffer) this.#spare = flight.buffer;
     }
   }
 
@@ -264,6 +378,19 @@ export class ObjectChunkedUpload implements ChunkedUpload {
       );
     }
   }
+}
+
+/** The most bytes queued between a request and the part it streams to the bucket. */
+const STREAM_QUEUE = 1 << 20;
+
+/** A part whose bytes are being streamed to the bucket. */
+interface StreamedPart {
+  readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** Bytes written so far, of `partSize`. */
+  written: number;
+  readonly done: Promise<UploadedPart>;
+  /** Rejects when the part fails; never resolves otherwise. */
+  readonly failed: Promise<never>;
 }
 
 /**

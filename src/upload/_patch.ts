@@ -80,6 +80,7 @@ export async function patch(
     const received = await receiver.receive(found, request.body, checksum, {
       length: declared,
       signal: lock.signal,
+      ...(typeof contentLength === "number" ? { contentLength } : {}),
     });
     if (!received.ok) return received.reply;
     return {

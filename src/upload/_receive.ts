@@ -35,6 +35,8 @@ export interface ReceiveOptions {
   length?: number | null;
   /** Aborted when another request for the upload asks this one to stop. */
   signal?: AbortSignal;
+  /** The request's Content-Length, when it sent one. */
+  contentLength?: number;
 }
 
 /** Large read buffers in use at once; more bodies read into small ones meanwhile. */
@@ -116,6 +118,14 @@ export class BodyReceiver {
     // Progress while bytes stream carries the length this request declares.
     const view = length === record.length ? record : { ...record, length };
     const upload = await config.store.resumeChunkedUpload(record.id, start);
+    // The body's length lets a store stream whole parts, but only once the type is
+    // decided: no byte leaves for the store before the first bytes were sniffed.
+    const expect = (received: number) => {
+      if (options.contentLength !== undefined) {
+        upload.expect?.(Math.max(0, options.contentLength - received));
+      }
+    };
+    if (head === null) expect(0);
     let offset = start;
     let ending: Ending = "done";
     const reader = body
@@ -158,6 +168,7 @@ export class BodyReceiver {
               return await this.#refuseType(record, upload, type.mime);
             }
             sniffed = { type: type.mime!, from: head.byteLength };
+            expect(offset - start);
           }
         }
         hasher?.update(value);

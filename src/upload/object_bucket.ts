@@ -89,6 +89,19 @@ export interface ObjectBucket {
    */
   uploadPart(target: PartTarget, bytes: Uint8Array): Promise<string>;
   /**
+   * Uploads one part from a stream of exactly `length` bytes, so a part never
+   * has to be gathered in memory. Optional: only where the runtime sends a
+   * stream with its length (R2 through `FixedLengthStream`; fetch on Node and
+   * Bun). Without it, or when a request's length is unknown, parts are buffered.
+   *
+   * @returns Its ETag.
+   */
+  uploadPartStream?(
+    target: PartTarget,
+    body: ReadableStream<Uint8Array>,
+    length: number,
+  ): Promise<string>;
+  /**
    * Makes a part from a range of another object, without the bytes passing
    * through here when the store can (`UploadPartCopy` on S3).
    *

@@ -42,6 +42,12 @@ export interface ChunkedUpload {
    */
   append(chunk: Uint8Array): Promise<void>;
   /**
+   * Says how many more bytes the request body is known to hold (its
+   * Content-Length), so a store may stream whole parts instead of buffering
+   * them. Optional, and only a hint: fewer bytes may arrive.
+   */
+  expect?(bytes: number): void;
+  /**
    * Drops every byte after `offset`.
    *
    * @param offset The new offset, no larger than the current one.

@@ -15,7 +15,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { bytes, tus } from "./_serve.ts";
+import { bytes, patchHeaders, tus } from "./_serve.ts";
+import { RawRequest } from "./_hostile.ts";
 import { type R2Simulator, startR2Simulator } from "./_r2_simulator.ts";
 import { bucketReader, runTusClient, sha256 } from "./_object_store_helpers.ts";
 import { SignJWT } from "jose";
@@ -47,8 +48,8 @@ async function bearer(user: string): Promise<Record<string, string>> {
   return { Authorization: `Bearer ${await token(user)}` };
 }
 
-/** Bundles the example worker for the browser platform, as wrangler does. */
-async function bundleWorker(): Promise<string> {
+/** Bundles a worker (the example by default) for the browser platform, as wrangler does. */
+async function bundleWorker(entry = "examples/workers-uploads/worker.ts"): Promise<string> {
   const folder = await Deno.makeTempDir({ prefix: "kiln-worker-" });
   try {
     const output = join(folder, "worker.js");
@@ -60,7 +61,7 @@ async function bundleWorker(): Promise<string> {
         "browser",
         "-o",
         output,
-        join(ROOT, "examples/workers-uploads/worker.ts"),
+        join(ROOT, entry),
       ],
       cwd: ROOT,
       stdout: "null",
@@ -205,4 +206,62 @@ Deno.test("the Workers example in workerd: tus requests need a token, and the up
   } finally {
     await Deno.remove(persist, { recursive: true });
   }
+});
+
+Deno.test("R2Store in workerd streams whole parts through FixedLengthStream when the PATCH's length is known; a request dropped mid-part keeps the last recorded offset", async () => {
+  const script = await bundleWorker("tests/upload/_r2_stream_worker.ts");
+  await using bucket = await startR2Simulator({ script });
+  const part = 8 * 1024 * 1024;
+  const data = bytes(3 * part + 4321, 13);
+  const endpoint = new URL("/files", bucket.origin).href;
+  const sent = async () => await (await fetch(new URL("/sent", bucket.origin))).json();
+  const created = await fetch(endpoint, {
+    method: "POST",
+    headers: tus({ "Upload-Length": String(data.byteLength) }),
+  });
+  assert.equal(created.status, 201);
+  const url = new URL(created.headers.get("Location")!, bucket.origin).href;
+  // A Uint8Array body goes with its Content-Length: part 1 is streamed.
+  const first = await fetch(url, {
+    method: "PATCH",
+    headers: patchHeaders(0),
+    body: data.subarray(0, part),
+  });
+  assert.equal(first.status, 204);
+  assert.deepEqual(await sent(), ["stream 1"]);
+  // Part 2 streams whole; the client vanishes halfway through part 3.
+  {
+    await using raw = await RawRequest.open("PATCH", url, {
+      ...patchHeaders(part),
+      "Content-Length": String(data.byteLength - part),
+    });
+    await raw.send(data.subarray(part, 2 * part + part / 2));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    raw.drop();
+  }
+  let offset = -1;
+  for (let tries = 0; tries < 60; tries++) {
+    const head = await fetch(url, { method: "HEAD", headers: tus() });
+    offset = Number(head.headers.get("Upload-Offset"));
+    if (head.status === 200 && (await sent()).length >= 3) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.deepEqual(await sent(), ["stream 1", "stream 2", "stream 3"]);
+  assert.equal(offset, part);
+  // Resumed: parts 2 and 3 streamed again, the last bytes buffered at the end.
+  const resumed = await fetch(url, {
+    method: "PATCH",
+    headers: patchHeaders(part),
+    body: data.subarray(part),
+  });
+  assert.equal(resumed.status, 204);
+  assert.deepEqual(await sent(), [
+    "stream 1",
+    "stream 2",
+    "stream 3",
+    "stream 2",
+    "stream 3",
+    "buffer 4",
+  ]);
+  assert.equal(await storedSha256(bucket, url), await sha256(data));
 });

@@ -7,6 +7,7 @@
 import { UploadError } from "../errors.ts";
 import type * as Port from "../object_bucket.ts";
 import type { R2BucketBinding } from "./binding.ts";
+import { fixedLengthStream } from "../_stream_bodies.ts";
 
 export class R2Bucket implements Port.ObjectBucket {
   #binding: R2BucketBinding;
@@ -69,6 +70,25 @@ export class R2Bucket implements Port.ObjectBucket {
     }
     return await this.uploadPart(target, found.bytes);
   }
+
+  /**
+   * Streams a part through a `FixedLengthStream`, which tells R2 its length
+   * up front (R2 refuses bodies of unknown length); unset outside workerd.
+   */
+  readonly uploadPartStream = fixedLengthStream()
+    ? (
+      { key, uploadId, number }: Port.PartTarget,
+      body: ReadableStream<Uint8Array>,
+      length: number,
+    ): Promise<string> =>
+      call(`uploadPart ${number} of ${key}`, async () => {
+        const fixed = new (fixedLengthStream()!)(length);
+        // A short or aborted body errors the fixed stream, and with it the part.
+        body.pipeTo(fixed.writable).catch(() => {});
+        const upload = this.#binding.resumeMultipartUpload(key, uploadId);
+        return (await upload.uploadPart(number, fixed.readable)).etag;
+      })
+    : undefined;
 
   completeMultipart(key: string, uploadId: string, parts: Port.UploadedPart[]): Promise<void> {
     return call(`completeMultipartUpload ${key}`, async () => {

@@ -29,7 +29,10 @@ export interface R2MultipartUploadLike {
   /** Its id. */
   readonly uploadId: string;
   /** Uploads part `number` (1 to 10 000). */
-  uploadPart(number: number, value: Uint8Array): Promise<{ partNumber: number; etag: string }>;
+  uploadPart(
+    number: number,
+    value: Uint8Array | ReadableStream<Uint8Array>,
+  ): Promise<{ partNumber: number; etag: string }>;
   /** Abandons the upload. */
   abort(): Promise<void>;
   /** Joins the parts into the object. */

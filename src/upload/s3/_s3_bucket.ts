@@ -19,6 +19,7 @@ import type {
   PartTarget,
   UploadedPart,
 } from "../object_bucket.ts";
+import { fetchKeepsStreamLength } from "../_stream_bodies.ts";
 
 /** How long one request to the store may take by default: five minutes. */
 export const DEFAULT_TIMEOUT = 300_000;
@@ -107,6 +108,26 @@ export class S3Bucket implements ObjectBucket {
     return etagOf(await this.#send("PUT", key, query, { body: bytes }));
   }
 
+  /**
+   * Streams a part with its Content-Length, where fetch keeps it (see
+   * `fetchKeepsStreamLength`); unset elsewhere, so parts are buffered there.
+   * The payload is not hashed (it is not here yet): signed as UNSIGNED-PAYLOAD.
+   */
+  readonly uploadPartStream = fetchKeepsStreamLength()
+    ? async (
+      { key, uploadId, number }: PartTarget,
+      body: ReadableStream<Uint8Array>,
+      length: number,
+    ): Promise<string> => {
+      const query = { partNumber: String(number), uploadId };
+      const headers = {
+        "Content-Length": String(length),
+        "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD",
+      };
+      return etagOf(await this.#send("PUT", key, query, { body, headers }));
+    }
+    : undefined;
+
   async copyPart(
     { key, uploadId, number }: PartTarget,
     source: string,
@@ -158,7 +179,7 @@ export class S3Bucket implements ObjectBucket {
     method: string,
     key: string,
     query: Record<string, string>,
-    init: { body?: Uint8Array; headers?: Record<string, string> },
+    init: { body?: Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string> },
     missingOk = false,
     signal: AbortSignal = AbortSignal.timeout(this.#timeout),
   ): Promise<Response> {
@@ -172,6 +193,8 @@ export class S3Bucket implements ObjectBucket {
         headers: init.headers,
         body: init.body as BodyInit | undefined,
         signal,
+        // Node wants this for a stream body; others ignore it.
+        ...(init.body instanceof ReadableStream ? { duplex: "half" } : {}),
       });
     } catch (error) {
       // Refused, reset, a name that does not resolve, or no answer within the timeout.

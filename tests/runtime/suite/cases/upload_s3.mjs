@@ -12,7 +12,14 @@
  */
 import { S3Store } from "@kiln/core/upload/s3";
 import * as assert from "./_assert.mjs";
-import { patterned, serveUploads, storedBytes } from "./_served_uploads.mjs";
+import {
+  patchHeaders,
+  patterned,
+  serveUploads,
+  stallingBody,
+  storedBytes,
+  tus,
+} from "./_served_uploads.mjs";
 
 /** The suite's name, printed by every runner. */
 export const name = "upload/s3";
@@ -148,6 +155,78 @@ export const cases = [
           await sha256(bytes),
         );
       } finally {
+        await server.close();
+      }
+    },
+  },
+  {
+    name: "S3Store streams a PATCH's whole parts with their Content-Length (the last bytes " +
+      "buffered); a PATCH dropped inside a streamed part keeps the last recorded offset",
+    runtimes: ["node", "bun"],
+    because: NODE_AND_BUN,
+    async run(ctx) {
+      const bytes = patterned(3 * PART + 999);
+      // How each part reached fetch: a stream carries the Content-Length set for it; bytes
+      // carry none until fetch sends them.
+      const sent = [];
+      const original = globalThis.fetch;
+      globalThis.fetch = (input, init) => {
+        const url = new URL(input instanceof Request ? input.url : String(input));
+        const headers = new Headers(input instanceof Request ? input.headers : init?.headers);
+        if (url.searchParams.has("partNumber")) {
+          const length = headers.get("content-length");
+          const streamed = length !== null && input.body instanceof ReadableStream;
+          if (streamed) assert.equal(length, String(PART));
+          sent.push(`${streamed ? "stream" : "buffer"} ${url.searchParams.get("partNumber")}`);
+        }
+        return original(input, init);
+      };
+      const server = await serveUploads(ctx, { store: s3Store(), maxSize: 1 << 30 });
+      try {
+        const created = await original(server.endpoint, {
+          method: "POST",
+          headers: tus({ "Upload-Length": String(bytes.byteLength) }),
+        });
+        assert.equal(created.status, 201);
+        const url = new URL(created.headers.get("Location"), server.endpoint).href;
+        const id = url.split("/").pop();
+        const first = await original(url, {
+          method: "PATCH",
+          headers: patchHeaders(0),
+          body: bytes.subarray(0, PART),
+        });
+        assert.equal(first.status, 204);
+        assert.deepEqual(sent, ["stream 1"]);
+        // Part 2 streams whole, then the client goes away halfway through part 3.
+        const stalled = stallingBody(bytes.slice(PART, 2 * PART + PART / 2));
+        const abort = new AbortController();
+        const dropped = original(url, {
+          method: "PATCH",
+          headers: { ...patchHeaders(PART), "Content-Length": String(bytes.byteLength - PART) },
+          body: stalled.body,
+          duplex: "half",
+          signal: abort.signal,
+        }).catch(() => null);
+        await server.received(id, 2 * PART + PART / 2);
+        abort.abort();
+        await dropped;
+        await server.idle();
+        assert.deepEqual(sent, ["stream 1", "stream 2", "stream 3"]);
+        const head = await original(url, { method: "HEAD", headers: tus() });
+        assert.equal(head.headers.get("Upload-Offset"), String(PART));
+        const resumed = await original(url, {
+          method: "PATCH",
+          headers: patchHeaders(PART),
+          body: bytes.subarray(PART),
+        });
+        assert.equal(resumed.status, 204);
+        assert.deepEqual(sent.slice(3), ["stream 2", "stream 3", "buffer 4"]);
+        assert.equal(
+          await sha256(await storedBytes(server.store, id)),
+          await sha256(bytes),
+        );
+      } finally {
+        globalThis.fetch = original;
         await server.close();
       }
     },
