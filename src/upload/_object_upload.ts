@@ -100,6 +100,11 @@ export class ObjectChunkedUpload implements ChunkedUpload {
     this.#expected = bytes;
   }
 
+  /** A part still streaming cannot be kept if the request ends now: its bytes are not counted. */
+  get keptOffset(): number {
+    return this.offset - (this.#stream?.written ?? 0);
+  }
+
   async append(chunk: Uint8Array): Promise<void> {
     this.#assertOpen();
     let from = 0;
@@ -132,7 +137,8 @@ export class ObjectChunkedUpload implements ChunkedUpload {
   async rollback(offset: number): Promise<void> {
     this.#assertOpen();
     if (this.#stream) {
-      if (offset !== this.#opened.offset) {
+      const partStart = this.offset - this.#stream.written;
+      if (offset !== this.#opened.offset && offset !== partStart) {
         throw new RangeError(`Cannot roll back into a part being streamed, to ${offset}`);
       }
       // Its bytes are dropped anyway: the part is abandoned, and the handle is whole again.

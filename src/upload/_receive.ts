@@ -190,6 +190,17 @@ export class BodyReceiver {
     }
 
     const early = ending === "aborted" || ending === "idle" || ending === "superseded";
+    const kept = upload.keptOffset ?? offset;
+    if (early && !hasher && kept < offset) {
+      // Cut off inside a part the store could not keep whole: keep what it can.
+      try {
+        await upload.rollback(kept);
+      } catch (error) {
+        await upload.release().catch(() => {});
+        throw error;
+      }
+      offset = kept;
+    }
     // When set, the chunk is dropped and this is the answer.
     let discard: Reply | null = null;
     if (ending === "too-long") {

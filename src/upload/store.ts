@@ -48,6 +48,12 @@ export interface ChunkedUpload {
    */
   expect?(bytes: number): void;
   /**
+   * Where the upload would stand if the request ended now, when the store
+   * cannot keep every byte appended (a part being streamed to object storage
+   * is all or nothing). Unset: every byte appended is kept.
+   */
+  readonly keptOffset?: number;
+  /**
    * Drops every byte after `offset`.
    *
    * @param offset The new offset, no larger than the current one.

@@ -173,7 +173,7 @@ Deno.test("a streamed part holds at most the stream's queue: appending waits for
   );
 });
 
-Deno.test("a request dropped inside a streamed part leaves the upload at its last recorded offset; the client resumes", async () => {
+Deno.test("a request dropped inside a streamed part keeps the whole parts before it; the client resumes", async () => {
   await using bucket = await startR2Simulator();
   const recorder: Recorder = { sent: [] };
   const store = streamingStore(bucket, recorder);
@@ -198,24 +198,53 @@ Deno.test("a request dropped inside a streamed part leaves the upload at its las
     await new Promise((resolve) => setTimeout(resolve, 200));
     raw.drop();
   }
-  // The server notices, abandons part 3 and records nothing of this request.
+  // The server notices, abandons part 3 and records part 2, the last whole one.
   let offset = -1;
   for (let tries = 0; tries < 50; tries++) {
     offset = await offsetOf(url);
-    if (recorder.sent.length >= 3) break;
+    if (offset === 2 * PART) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.deepEqual(recorder.sent, ["stream 1", "stream 2", "stream 3"]);
-  assert.equal(offset, PART);
+  assert.equal(offset, 2 * PART);
   const reader = bucketReader(bucket);
   const id = url.split("/").pop()!;
   assert.ok(!(await reader.keys()).includes(`${id}.part`), "no tail was written");
   const resumed = await fetch(url, {
     method: "PATCH",
-    headers: patchHeaders(PART),
-    body: data.subarray(PART),
+    headers: patchHeaders(2 * PART),
+    body: data.subarray(2 * PART),
   });
   assert.equal(resumed.status, 204);
+  assert.deepEqual(recorder.sent.slice(3), ["stream 3", "buffer 4"]);
+  assert.equal(await sha256(await collect(await store.read(id))), await sha256(data));
+});
+
+Deno.test("a request dropped inside its first streamed part keeps nothing of it and answers nothing kept", async () => {
+  await using bucket = await startR2Simulator();
+  const recorder: Recorder = { sent: [] };
+  const store = streamingStore(bucket, recorder);
+  await using server = await serveUploads({ store, maxSize: 1 << 30 });
+  const data = bytes(PART + 5, 26);
+  const url = await create(server.endpoint, data.byteLength);
+  {
+    await using raw = await RawRequest.open("PATCH", url, {
+      ...patchHeaders(0),
+      "Content-Length": String(data.byteLength),
+    });
+    await raw.send(data.subarray(0, PART / 2));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    raw.drop();
+  }
+  for (let tries = 0; tries < 50 && recorder.sent.length === 0; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(recorder.sent, ["stream 1"]);
+  assert.equal(await offsetOf(url), 0);
+  const resumed = await fetch(url, { method: "PATCH", headers: patchHeaders(0), body: data });
+  assert.equal(resumed.status, 204);
+  const id = url.split("/").pop()!;
   assert.equal(await sha256(await collect(await store.read(id))), await sha256(data));
 });
 
