@@ -32,6 +32,7 @@
 -- @include "jobs.lua"
 -- @include "workflows.lua"
 -- @include "flow.lua"
+-- @include "cancel.lua"
 
 local memo = redis.call("GET", KEYS[28])
 if memo then return tonumber(memo) end
@@ -75,18 +76,7 @@ for _, id in ipairs(ids) do
         done = done + 1
         changed(id, "removed")
       end
-    elseif redis.call("ZREM", q.active, id) == 1 then
-      -- Cancel: no worker's token holds the lease any more, so its outcome is refused.
-      redis.call("HSET", q.leases, id, CANCELLED)
-      appendError(id, cjson.encode({
-        attempt = tonumber(redis.call("HGET", q.attempts, id)) or 0,
-        name = "JobCancelledError",
-        message = "The job was cancelled while it ran",
-        at = now,
-      }))
-      local uk, dd = endingOf(record)
-      deadLetter(id, uk, dd, now, keepFailed)
-      flowRelease(flowOf(record), now)
+    elseif cancelActive(id, record, now, keepFailed) then
       done = done + 1
     else
       local removed = 0

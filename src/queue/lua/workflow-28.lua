@@ -42,6 +42,7 @@
 -- @include "jobs.lua"
 -- @include "workflows.lua"
 -- @include "flow.lua"
+-- @include "cancel.lua"
 
 local memo = redis.call("GET", KEYS[28])
 if memo then return tonumber(memo) end
@@ -137,18 +138,7 @@ local gone = {}
 for _, jobId in ipairs(ids) do
   local record = redis.call("HGET", q.jobs, jobId)
   if record then
-    if redis.call("ZREM", q.active, jobId) == 1 then
-      redis.call("HSET", q.leases, jobId, CANCELLED)
-      appendError(jobId, cjson.encode({
-        attempt = tonumber(redis.call("HGET", q.attempts, jobId)) or 0,
-        name = "JobCancelledError",
-        message = "The job was cancelled while it ran",
-        at = now,
-      }))
-      local uk, dd = endingOf(record)
-      deadLetter(jobId, uk, dd, now, keep)
-      flowRelease(flowOf(record), now) -- its key's slot frees (flow.lua)
-    else
+    if not cancelActive(jobId, record, now, keep) then
       local removed = redis.call("ZREM", q.ready, jobId) + redis.call("ZREM", q.delayed, jobId)
       -- A member waiting on its key (flow.lua) leaves its line and hands on its turn.
       local rules = flowOf(record)
