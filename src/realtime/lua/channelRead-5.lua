@@ -4,7 +4,8 @@
   reading instance's own). The reader adds its own subscribers, which are
   fresher than what it last stored.
 
-  KEYS     instances, held, mine, totals, answer (see includes/channels.lua)
+  KEYS     instances, held, mine, totals, answer (see includes/channels.lua;
+           the answer is kept for replays by includes/replay_memo.lua)
   ARGV[1]  now (ms)
   ARGV[2]  the reading instance's id
   ARGV[3]  how long a pruning answer is kept for replays (ms)
@@ -18,14 +19,15 @@
   when it changed something: a read that pruned nothing may simply run again.
 ]]
 -- @include "channels.lua"
+-- @include "replay_memo.lua"
 
 local now, instance, keep = ARGV[1], ARGV[2], ARGV[3]
 
-local pruned = replayedAnswer()
+local pruned = replayedAnswer(answerKey)
 if not pruned then
   pruneLapsed(now, instance)
   pruned = { change.occupied, change.vacated, change.counts }
-  if #change.counts > 0 then keepAnswer(pruned, keep) end
+  if #change.counts > 0 then keepAnswer(answerKey, pruned, keep) end
 end
 
 local others = {}

@@ -5,7 +5,8 @@
   a channel's total going from 0 up is reported as occupied, and down to 0 as
   vacated, by exactly one call, whichever instance makes it.
 
-  KEYS     instances, held, mine, totals, answer (see includes/channels.lua)
+  KEYS     instances, held, mine, totals, answer (see includes/channels.lua;
+           the answer is kept for replays by includes/replay_memo.lua)
   ARGV[1]  now (ms)
   ARGV[2]  this instance's new deadline (ms)
   ARGV[3]  instance id (no "|")
@@ -21,8 +22,9 @@
               lost them): the instance sends all its counts again
 ]]
 -- @include "channels.lua"
+-- @include "replay_memo.lua"
 
-local replayed = replayedAnswer()
+local replayed = replayedAnswer(answerKey)
 if replayed then return replayed end
 
 local now, deadline, instance, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -35,4 +37,4 @@ for i = 5, #ARGV, 2 do
 end
 local answer = { change.occupied, change.vacated, change.counts, fresh }
 expireAll(ttl)
-return keepAnswer(answer, ttl)
+return keepAnswer(answerKey, answer, ttl)

@@ -3,7 +3,8 @@
   instances whose heartbeat lapsed. A member counts once however many
   instances (and tabs) hold them.
 
-  KEYS     conns, counts, members, answer (see includes/presence.lua)
+  KEYS     conns, counts, members, answer (see includes/presence.lua;
+           the answer is kept for replays by includes/replay_memo.lua)
   ARGV[1]  now (ms)
   ARGV[2]  this instance's new deadline (ms)
   ARGV[3]  instance id (no "|")
@@ -23,8 +24,9 @@
   would keep the whole channel and N joins N² bytes.
 ]]
 -- @include "presence.lua"
+-- @include "replay_memo.lua"
 
-local kept = replayedAnswer()
+local kept = replayedAnswer(answerKey)
 if kept then return { kept[1], redis.call("HVALS", members), kept[2], kept[3] } end
 
 local now, deadline, instance, user, member, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -42,5 +44,5 @@ if added == 0 then
 end
 redis.call("HSET", members, user, member)
 expireAll(ttl)
-keepAnswer({ added, stale, updated }, ttl)
+keepAnswer(answerKey, { added, stale, updated }, ttl)
 return { added, redis.call("HVALS", members), stale, updated }

@@ -2,7 +2,8 @@
   Records that one server instance no longer holds a member, after pruning
   instances whose heartbeat lapsed.
 
-  KEYS     conns, counts, members, answer (see includes/presence.lua)
+  KEYS     conns, counts, members, answer (see includes/presence.lua;
+           the answer is kept for replays by includes/replay_memo.lua)
   ARGV[1]  now (ms)
   ARGV[2]  instance id
   ARGV[3]  user id
@@ -13,8 +14,9 @@
     stale    member JSONs pruned because their instances stopped heartbeating
 ]]
 -- @include "presence.lua"
+-- @include "replay_memo.lua"
 
-local replayed = replayedAnswer()
+local replayed = replayedAnswer(answerKey)
 if replayed then return replayed end
 
 local now, instance, user, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -25,4 +27,4 @@ local removed = ""
 if redis.call("ZREM", conns, instance .. "|" .. user) == 1 then
   removed = dropHolder(user) or ""
 end
-return keepAnswer({ removed, stale }, keep)
+return keepAnswer(answerKey, { removed, stale }, keep)

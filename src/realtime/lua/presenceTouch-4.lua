@@ -4,7 +4,8 @@
   or a deadline missed), and prunes instances whose heartbeat lapsed. It
   never overwrites member JSON the store has (see presenceUpdate).
 
-  KEYS     conns, counts, members, answer (see includes/presence.lua)
+  KEYS     conns, counts, members, answer (see includes/presence.lua;
+           the answer is kept for replays by includes/replay_memo.lua)
   ARGV[1]  now (ms)
   ARGV[2]  the new deadline (ms)
   ARGV[3]  instance id
@@ -19,8 +20,9 @@
   that changed nobody's presence may simply run again, and most do.
 ]]
 -- @include "presence.lua"
+-- @include "replay_memo.lua"
 
-local replayed = replayedAnswer()
+local replayed = replayedAnswer(answerKey)
 if replayed then return replayed end
 
 local now, deadline, instance, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -38,5 +40,5 @@ for i = 5, #ARGV, 2 do
   redis.call("HSETNX", members, user, member)
 end
 expireAll(ttl)
-if #readded > 0 or #stale > 0 then keepAnswer({ readded, stale }, ttl) end
+if #readded > 0 or #stale > 0 then keepAnswer(answerKey, { readded, stale }, ttl) end
 return { readded, stale }

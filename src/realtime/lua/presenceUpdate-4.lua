@@ -3,7 +3,8 @@
   refreshed with new claims), after pruning instances whose heartbeat lapsed.
   Every instance holding the user shares the one JSON; the latest update wins.
 
-  KEYS     conns, counts, members, answer (see includes/presence.lua)
+  KEYS     conns, counts, members, answer (see includes/presence.lua;
+           the answer is kept for replays by includes/replay_memo.lua)
   ARGV[1]  now (ms)
   ARGV[2]  instance id
   ARGV[3]  user id
@@ -16,8 +17,9 @@
     stale    member JSONs pruned because their instances stopped heartbeating
 ]]
 -- @include "presence.lua"
+-- @include "replay_memo.lua"
 
-local replayed = replayedAnswer()
+local replayed = replayedAnswer(answerKey)
 if replayed then return replayed end
 
 local now, instance, user, member, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -31,4 +33,4 @@ if redis.call("ZSCORE", conns, instance .. "|" .. user) then
     changed = 1
   end
 end
-return keepAnswer({ changed, stale }, keep)
+return keepAnswer(answerKey, { changed, stale }, keep)

@@ -8,21 +8,9 @@
 --   KEYS[4]  totals     HASH    channel -> subscribers on every live instance
 --   KEYS[5]  answer     STRING  this call's answer, kept so a replay of the call
 --                               (an HTTP retry after a lost reply) gets the
---                               same answer; unique per call
-local instances, held, mine, totals = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-
--- The answer a first run of this very call gave (decoded), or nil.
-local function replayedAnswer()
-  local replayed = redis.call("GET", KEYS[5])
-  if replayed then return cjson.decode(replayed) end
-  return nil
-end
-
--- Keeps `answer` for replays of this call for `keep` ms, and returns it.
-local function keepAnswer(answer, keep)
-  redis.call("SET", KEYS[5], cjson.encode(answer), "PX", keep)
-  return answer
-end
+--                               same answer; unique per call (read and written
+--                               through includes/replay_memo.lua)
+local instances, held, mine, totals, answerKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 -- What one call changed: channels that gained their first subscriber on any
 -- instance, channels that lost their last, and the new total of every

@@ -5,21 +5,9 @@
 --   KEYS[3]  members  HASH  user -> member JSON
 --   KEYS[4]  answer   STRING  this call's answer, kept so a replay of the call
 --                     (an HTTP retry after a lost reply) gets the same answer;
---                     unique per call
-local conns, counts, members = KEYS[1], KEYS[2], KEYS[3]
-
--- The answer a first run of this very call gave (decoded), or nil.
-local function replayedAnswer()
-  local replayed = redis.call("GET", KEYS[4])
-  if replayed then return cjson.decode(replayed) end
-  return nil
-end
-
--- Keeps `answer` for replays of this call for `keep` ms, and returns it.
-local function keepAnswer(answer, keep)
-  redis.call("SET", KEYS[4], cjson.encode(answer), "PX", keep)
-  return answer
-end
+--                     unique per call (read and written through
+--                     includes/replay_memo.lua)
+local conns, counts, members, answerKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 -- Counts one instance fewer for `user`; when none is left, forgets the user
 -- and returns their member JSON (false otherwise).
