@@ -34,6 +34,8 @@ type Mode = "idle" | "running" | "draining" | "stopping";
 
 /** The longest a busy worker goes between heartbeats riding on its takes, in ms. */
 const HEARTBEAT_EVERY = 1_000;
+/** From this many slots on, a worker keeps two round trips on their way (see #share). */
+const SPLIT_FROM = 8;
 
 /**
  * Runs jobs from a {@linkcode Queue}: long-running with `start()`/`stop()`,
@@ -77,6 +79,8 @@ export class Worker {
   #mode: Mode = "idle";
   /** Slots promised to reservations on their way. */
   #claimed = 0;
+  /** Round trips to the backend on their way. */
+  #inFlight = 0;
   /** How many more jobs this run may start. */
   #budget = Infinity;
   #nextDueAt: number | null = null;
@@ -115,7 +119,7 @@ export class Worker {
       count: (result) => this.#counts[result]++,
     });
     this.#completions = new CompletionBatcher({
-      send: (queue, batch) => this.#take(queue, this.#piggybacks(queue) ? this.#free() : 0, batch),
+      send: (queue, batch) => this.#take(queue, this.#piggybacks(queue) ? this.#share() : 0, batch),
       events,
       logger,
       clock: queue.clock,
@@ -397,7 +401,7 @@ export class Worker {
           break;
         }
         const free = this.#free();
-        if (free <= 0 || this.#completions.busy) {
+        if (!this.#mayReserve(free)) {
           await this.#signal.sleep(deadline - clock.now());
           continue;
         }
@@ -406,6 +410,8 @@ export class Worker {
         if (got > 0) continue;
         // A job that ended while the reserve was on its way may have been retried at
         // once, after the reserve looked: look again before calling the queue empty.
+        // (A report landing beside the reserve reserves for itself with the slots the
+        // reserve left free, so a job it starts, a workflow's next, is not missed.)
         if (this.#runs.settled !== settledBefore) continue;
         // The backend looks at a bounded number of jobs per call (jobs parked on a busy
         // key, a burst of due delayed ones): a job due now means "ask again", not empty.
@@ -490,13 +496,14 @@ export class Worker {
     const errorDelay = retryDelay(maxPoll);
     while (this.#mode === "running") {
       const free = this.#free();
-      if (free <= 0 || this.#completions.busy) {
+      if (!this.#mayReserve(free)) {
         await this.#signal.sleep(Infinity);
         continue;
       }
       let got: number;
+      const asked = this.#share();
       try {
-        got = await this.#reserve(free);
+        got = await this.#reserve(asked);
         errorDelay.reset();
       } catch (error) {
         const retryIn = errorDelay.next();
@@ -509,12 +516,38 @@ export class Worker {
         continue;
       }
       if (got > 0) idlePoll.reset();
-      if (got >= free) continue;
+      if (got >= asked) continue;
       const idle = got > 0 ? minPoll : idlePoll.next();
       const now = this.#queue.clock.now();
       const untilDue = this.#nextDueAt === null ? Infinity : this.#nextDueAt - now;
       await this.#signal.sleep(Math.max(0, Math.min(idle, untilDue)));
     }
+  }
+
+  /**
+   * What one round trip may reserve: half the slots (rounded up), at most what is
+   * free. Two round trips are then on their way at once, taking turns: while one
+   * half's completions and next reservation are with the backend, the other half
+   * runs, so the backend's time overlaps the handlers' instead of adding to it.
+   * Below SPLIT_FROM slots a half is too small a batch to be worth a request.
+   */
+  #share(): number {
+    const { concurrency } = this.#settings;
+    const half = concurrency < SPLIT_FROM ? concurrency : Math.ceil(concurrency / 2);
+    return Math.min(this.#free(), half);
+  }
+
+  /**
+   * Whether the loop may send a reservation now: with slots free, fewer than two
+   * round trips on their way, and no completions being reported, except on one
+   * queue with SPLIT_FROM slots or more, where a reservation may go beside a
+   * report (on several queues reports go on their own, and the loop waits for them
+   * so the queues' order holds).
+   */
+  #mayReserve(free: number): boolean {
+    if (free <= 0 || this.#inFlight >= 2) return false;
+    if (!this.#completions.busy) return true;
+    return this.#settings.concurrency >= SPLIT_FROM && this.#piggybacks(this.#settings.queues[0]);
   }
 
   /** How many more jobs may be reserved now. */
@@ -538,7 +571,7 @@ export class Worker {
     let got = 0;
     let nextDue: number | null = null;
     for (const queue of this.#settings.queues) {
-      const wanted = Math.min(count - got, this.#free());
+      const wanted = Math.min(count - got, this.#share());
       if (wanted <= 0) break;
       const result = await this.#take(queue, wanted, []);
       got += result.got;
@@ -556,6 +589,7 @@ export class Worker {
   ): Promise<{ got: number; nextDueAt: number | null }> {
     const { leaseDuration, maxStalls, logger } = this.#settings;
     wanted = Math.max(0, Math.min(wanted, this.#budget));
+    this.#inFlight++;
     this.#claimed += wanted;
     this.#budget -= wanted;
     let result;
@@ -588,8 +622,10 @@ export class Worker {
         sweep: this.#mode === "draining",
       });
     } finally {
+      this.#inFlight--;
       this.#claimed -= wanted;
       this.#budget += wanted;
+      this.#signal.wake();
     }
     if (heartbeat !== undefined) this.#beats.set(queue, now);
     const lost = new Set(result.lost);
