@@ -1,0 +1,117 @@
+/**
+ * A `/subscribe` stream writes the events that arrive close together in one write
+ * (`subscription_stream.ts`'s GATHER_MS), since each write wakes the client: a queue's
+ * live view gets dozens of messages a second. Gathering must not reorder, lose, split
+ * or hold events: every event is whole, in order, and written within GATHER_MS.
+ */
+import assert from "node:assert/strict";
+import { createClient } from "redis";
+import { type RedisStack, startRedisStack } from "../support/redis_stack.ts";
+import { post } from "./_http.ts";
+
+/** Opens a raw SSE stream and returns its reader, once the confirmation has arrived. */
+async function openStream(
+  stack: RedisStack,
+  channel: string,
+): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  const response = await fetch(`${stack.gatewayUrl}/subscribe/${channel}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${stack.token}` },
+  });
+  assert.equal(response.status, 200);
+  const reader = response.body!.getReader();
+  const { value } = await reader.read();
+  assert.equal(new TextDecoder().decode(value), `data: subscribe,${channel},1\n\n`);
+  return reader;
+}
+
+/** Reads until `last` has arrived; returns the text and how many reads it took. */
+async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  last: string,
+): Promise<{ text: string; reads: number }> {
+  const decoder = new TextDecoder();
+  let text = "";
+  let reads = 0;
+  while (!text.endsWith(last)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`The stream ended before ${JSON.stringify(last)}`);
+    text += decoder.decode(value, { stream: true });
+    reads++;
+  }
+  return { text, reads };
+}
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("messages published a millisecond apart reach a subscriber in fewer writes, all in order", async () => {
+  await using stack = await startRedisStack();
+  const reader = await openStream(stack, "steady");
+  // Straight to Redis, so the messages are a millisecond apart and their order is known.
+  const publisher = createClient({ url: stack.redisUrl });
+  await publisher.connect();
+  try {
+    const count = 60;
+    const expected: string[] = [];
+    for (let i = 0; i < count; i++) {
+      // Commas, quotes and a UTF-8 character: framing stays verbatim per event.
+      const message = `{"n":${i},"text":"é, \\"q\\""}`;
+      expected.push(`data: message,steady,${message}\n\n`);
+      await publisher.publish("steady", message);
+      await wait(1);
+    }
+    const { text, reads } = await readUntil(reader, expected[count - 1]);
+    assert.equal(text, expected.join(""));
+    // One write per message would take about one read each; gathered, a write carries
+    // every message of up to 10 ms.
+    assert.ok(reads <= count / 3, `${reads} reads for ${count} messages`);
+  } finally {
+    await publisher.close();
+    await reader.cancel();
+  }
+});
+
+Deno.test("a message after a quiet spell, and one right behind a write, are not held for the next event or the heartbeat", async () => {
+  await using stack = await startRedisStack();
+  const reader = await openStream(stack, "quiet");
+  try {
+    // Quiet since the confirmation: written at the end of the task that received it.
+    let sent = performance.now();
+    await post(stack, "/", ["PUBLISH", "quiet", "first"]);
+    await readUntil(reader, "data: message,quiet,first\n\n");
+    const first = performance.now() - sent;
+    // Right behind that write: gathered, then written when GATHER_MS is over.
+    sent = performance.now();
+    await post(stack, "/", ["PUBLISH", "quiet", "second"]);
+    await readUntil(reader, "data: message,quiet,second\n\n");
+    const second = performance.now() - sent;
+    // Generous bounds for a busy machine: what they catch is an event left waiting for
+    // the next one or for the heartbeat (15 s).
+    assert.ok(first < 1_000, `the first message took ${first} ms`);
+    assert.ok(second < 1_000, `the second message took ${second} ms`);
+  } finally {
+    await reader.cancel();
+  }
+});
+
+Deno.test("messages gathered when the gateway shuts down are written before the stream ends", async () => {
+  await using stack = await startRedisStack();
+  const reader = await openStream(stack, "closing");
+  // A pipeline's PUBLISHes reach the gateway in one read from Redis: the first write
+  // starts the gathering window, and the rest wait in it when SIGTERM arrives.
+  const publishes = Array.from({ length: 50 }, (_, i) => ["PUBLISH", "closing", `m${i}`]);
+  const { status } = await post(stack, "/pipeline", publishes);
+  assert.equal(status, 200);
+  await post(stack, "/pipeline", publishes.map(([c, ch, m]) => [c, ch, `${m}b`]));
+  stack.gatewayProcess.kill("SIGTERM");
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  const expected = [...publishes.map(([, , m]) => m), ...publishes.map(([, , m]) => `${m}b`)]
+    .map((m) => `data: message,closing,${m}\n\n`).join("");
+  assert.equal(text, expected);
+});
