@@ -49,3 +49,43 @@ Deno.test("no hash field or index entry outlives its job: trimming, removal and 
   }
   assert.deepEqual(await stack.redis.hkeys(key("unique")), []);
 });
+
+Deno.test("no lease outlives its job: a cancelled job's lease goes when the failed store drops it, a completed job holds none", async () => {
+  await using stack = await startRedisStack();
+  const prefix = "leases";
+  const queue = new Queue({
+    backend: new RedisBackend({ redis: stack.redis, prefix }),
+    retain: { completed: { count: 1, age: 0 }, failed: { count: 1, age: 0 } },
+  });
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const job = defineJob({
+    name: "hold",
+    schema: v.string(),
+    maxRetries: 0,
+    async handle(mode, ctx) {
+      if (mode === "fail") throw new Error("no");
+      if (mode !== "hold") return;
+      started();
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+    },
+  });
+  const held = (await queue.dispatch(job, "hold")).id;
+  // A short lease: the worker hears of the cancel when it renews, every third of it.
+  const draining = quietWorker(queue, { jobs: [job], leaseDuration: 300 }).drain();
+  await running;
+  assert.equal(await queue.remove(held), true); // cancelled while it runs: failed, lease CANCELLED
+  await draining;
+  const leases = `${prefix}:{default}:leases`;
+  assert.deepEqual(
+    await stack.redis.hkeys(leases),
+    [held],
+    "the cancelled job keeps its lease while kept",
+  );
+  // A later failure pushes it out of the failed store (count 1), and completions trim the
+  // completed store: neither leaves a lease behind.
+  await queue.dispatchMany(job, ["fail", "done", "done", "done"]);
+  await quietWorker(queue, { jobs: [job], concurrency: 8 }).drain();
+  assert.equal(await queue.job(held), null);
+  assert.deepEqual(await stack.redis.hkeys(leases), []);
+});

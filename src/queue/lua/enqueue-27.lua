@@ -204,7 +204,7 @@ end
 
 if #replaced > 0 then
   redis.call("ZREM", q.completed, unpack(replaced))
-  dropJobs(replaced)
+  dropJobs(replaced, true)
 end
 if #releases > 0 then redis.call("HDEL", q.unique, unpack(releases)) end
 if #records > 0 then

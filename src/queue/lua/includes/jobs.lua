@@ -13,11 +13,15 @@ local q = {
 }
 -- The queue's pub/sub channel for live views: the keys' common part, then "events".
 local channel = string.sub(q.jobs, 1, -5) .. "events"
--- The per-job hashes, emptied together when a job's data goes.
-local jobHashes = {
-  q.jobs, q.attempts, q.errors, q.stalls, q.progress, q.results, q.logs, q.runs, q.leases,
-  q.labels,
+-- The per-job hashes, emptied together when a job's data goes. A completed job holds no
+-- lease (a failed one may: a cancelled job keeps CANCELLED until it goes), so dropping
+-- completed jobs skips the leases hash, whose few entries Redis keeps as a list it would
+-- search through for every id.
+local completedJobHashes = {
+  q.jobs, q.attempts, q.errors, q.stalls, q.progress, q.results, q.logs, q.runs, q.labels,
 }
+local jobHashes = { q.leases }
+for i, key in ipairs(completedJobHashes) do jobHashes[i + 1] = key end
 -- Separates the parts of an index entry and a dedupe entry; names and tags may not hold it.
 local SEP = "\0"
 -- A job's log keeps its newest lines only (running_jobs.ts cuts each line).
@@ -188,10 +192,11 @@ local function indexWrite(command, members)
   end
 end
 
--- Deletes jobs' data and index entries (ids: already out of every state set).
+-- Deletes jobs' data and index entries (ids: already out of every state set;
+-- `completed`: all of them completed, so none holds a lease).
 -- A hash that does not exist is skipped with one EXISTS rather than handed every
 -- id: a queue without search, logs or results (the lean path) has most of them.
-local function dropJobs(ids)
+local function dropJobs(ids, completed)
   if #ids == 0 then return end
   if redis.call("EXISTS", q.labels) == 1 then
     local labels = redis.call("HMGET", q.labels, unpack(ids))
@@ -201,7 +206,7 @@ local function dropJobs(ids)
     end
     indexWrite("ZREM", entries)
   end
-  for _, key in ipairs(jobHashes) do
+  for _, key in ipairs(completed and completedJobHashes or jobHashes) do
     if redis.call("EXISTS", key) == 1 then redis.call("HDEL", key, unpack(ids)) end
   end
 end
@@ -238,7 +243,7 @@ local function trim(set, most, age, now)
     redis.call("ZREM", set, unpack(oldest))
     for _, id in ipairs(oldest) do victims[#victims + 1] = id end
   end
-  dropJobs(victims)
+  dropJobs(victims, set == q.completed)
 end
 
 -- Appends one attempt's error (a JSON object) to the job's JSON array of errors.
