@@ -307,14 +307,18 @@ export class RedisLink {
   ): Promise<RespValue[]> {
     const encoder = new TextEncoder();
     const bytes = (text: string) => encoder.encode(text);
+    // Encoded once: every push of the subscription starts with the same bytes.
+    const message = bytes("message");
+    const pmessage = bytes("pmessage");
+    const pattern = bytes(target);
     try {
       if (kind === "subscribe") {
-        await this.#client.subscribe(target, (message: Buffer, channel: Buffer) => {
-          onPush([bytes("message"), channel, message]);
+        await this.#client.subscribe(target, (payload: Buffer, channel: Buffer) => {
+          onPush([message, channel, payload]);
         }, true);
       } else {
-        await this.#client.pSubscribe(target, (message: Buffer, channel: Buffer) => {
-          onPush([bytes("pmessage"), bytes(target), channel, message]);
+        await this.#client.pSubscribe(target, (payload: Buffer, channel: Buffer) => {
+          onPush([pmessage, pattern, channel, payload]);
         }, true);
       }
     } catch (error) {

@@ -30,6 +30,7 @@
  * @module
  */
 
+import { isUtf8 } from "node:buffer";
 import type { RespValue } from "./redis_reply.ts";
 
 /** The SSE event type of a push whose parts had to be escaped. */
@@ -42,34 +43,65 @@ const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const LINE_BREAK = /[\r\n]/;
 const SEPARATOR_OR_BREAK = /[,\r\n]/;
 
+const DATA = encoder.encode("data: ");
+const COMMA = encoder.encode(",");
+const END = encoder.encode("\n\n");
+
 /**
- * @param reply a RESP push: `[kind, …names, message or count]`
- * @returns the SSE event for it, or `undefined` when it is not an array
+ * The SSE event for a push, as pieces to be written one after the other, so a stream
+ * that writes many events at once copies each message's bytes once, into its write. A
+ * plain event whose parts are valid UTF-8 is made of the parts' own bytes (decoding
+ * and encoding them again would give the same bytes); any other event is one piece.
  *
- * @example A message with a line break is escaped
+ * @param reply a RESP push: `[kind, …names, message or count]`
+ * @returns the pieces of its SSE event, or `undefined` when it is not an array
+ *
+ * @example The pieces of a plain message are its parts' bytes
  * ```ts
  * import assert from "node:assert/strict";
- * import { pushToEvent } from "./sse_event.ts";
+ * import { pushToPieces } from "./sse_event.ts";
  *
  * const bytes = (s: string) => new TextEncoder().encode(s);
- * const event = pushToEvent([bytes("message"), bytes("news"), bytes("a\nb")]);
+ * const text = (pieces: Uint8Array[]) => pieces.map((p) => new TextDecoder().decode(p)).join("");
+ * const message = bytes("a, b");
+ * const pieces = pushToPieces([bytes("message"), bytes("news"), message])!;
+ * assert.ok(pieces.includes(message));
+ * assert.equal(text(pieces), "data: message,news,a, b\n\n");
+ * ```
+ *
+ * @example A message with a line break is escaped, in one piece
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pushToPieces } from "./sse_event.ts";
+ *
+ * const bytes = (s: string) => new TextEncoder().encode(s);
+ * const [event] = pushToPieces([bytes("message"), bytes("news"), bytes("a\nb")])!;
  * assert.equal(new TextDecoder().decode(event), 'event: escaped\ndata: message,news,"a\\nb"\n\n');
  * ```
  */
-export function pushToEvent(reply: RespValue): Uint8Array | undefined {
+export function pushToPieces(reply: RespValue): Uint8Array[] | undefined {
   if (!Array.isArray(reply) || reply.length === 0) return undefined;
   const parts = reply.map(partText);
   const lastIndex = parts.length - 1;
   let plain = !LINE_BREAK.test(parts[lastIndex]);
   for (let i = 0; plain && i < lastIndex; i++) plain = !SEPARATOR_OR_BREAK.test(parts[i]);
-  if (plain) return encoder.encode("data: " + parts.join(",") + "\n\n");
+  if (plain && reply.every((part) => part instanceof Uint8Array && isUtf8(part))) {
+    const pieces: Uint8Array[] = [DATA];
+    for (let i = 0; i <= lastIndex; i++) {
+      if (i > 0) pieces.push(COMMA);
+      pieces.push(reply[i] as Uint8Array);
+    }
+    pieces.push(END);
+    return pieces;
+  }
+  if (plain) return [encoder.encode("data: " + parts.join(",") + "\n\n")];
 
   let line = "";
   for (let i = 0; i < lastIndex; i++) line += escapeName(parts[i]) + ",";
   const last = reply[lastIndex];
   const isCount = typeof last === "string"; // an integer's digits (see `redis_reply.ts`)
   line += isCount ? parts[lastIndex] : JSON.stringify(parts[lastIndex]);
-  return encoder.encode(`event: ${ESCAPED_EVENT}\ndata: ${line}\n\n`);
+  return [encoder.encode(`event: ${ESCAPED_EVENT}\ndata: ${line}\n\n`)];
 }
 
 function partText(part: RespValue): string {

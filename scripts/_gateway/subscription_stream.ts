@@ -13,7 +13,7 @@
 import { HttpError } from "./command_rules.ts";
 import type { RedisLink, SubscriptionKind } from "./redis_link.ts";
 import { RedisErrorReply, type RespValue } from "./redis_reply.ts";
-import { errorEvent, pushToEvent } from "./sse_event.ts";
+import { errorEvent, pushToPieces } from "./sse_event.ts";
 
 export type { SubscriptionKind };
 
@@ -87,7 +87,8 @@ export async function openSubscriptionStream(
   let end = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      // Events not yet written, in order (see GATHER_MS), and when the last write was.
+      // The pieces of the events not yet written, in order (see GATHER_MS; a piece may be
+      // a view of a read from Redis, which is never reused), and when the last write was.
       let gathered: Uint8Array[] = [];
       let gatheredBytes = 0;
       let writeDue = false;
@@ -132,10 +133,12 @@ export async function openSubscriptionStream(
         }
       };
       end = () => finish(false);
-      const send = (event: Uint8Array) => {
+      const send = (pieces: readonly Uint8Array[]) => {
         if (finished) return;
-        gathered.push(event);
-        gatheredBytes += event.byteLength;
+        for (const piece of pieces) {
+          gathered.push(piece);
+          gatheredBytes += piece.byteLength;
+        }
         // desiredSize is what is left of maxBufferedBytes once the queued events are
         // counted; the gathered ones count too. Below zero the client is that far behind:
         // drop it, as Redis drops a subscriber past `client-output-buffer-limit pubsub`,
@@ -160,14 +163,14 @@ export async function openSubscriptionStream(
       };
       completed.then(done, done);
       connection.onClose(end);
-      const first = pushToEvent(confirmation);
+      const first = pushToPieces(confirmation);
       if (first) send(first);
       onPush = (push) => {
-        const event = pushToEvent(push);
+        const event = pushToPieces(push);
         if (event) send(event);
       };
       for (const push of early) onPush(push);
-      timer = setInterval(() => send(HEARTBEAT), heartbeatMs);
+      timer = setInterval(() => send([HEARTBEAT]), heartbeatMs);
     },
     cancel() {
       clearTimeout(dropTimer);

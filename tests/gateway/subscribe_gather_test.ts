@@ -5,6 +5,7 @@
  * or hold events: every event is whole, in order, and written within GATHER_MS.
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { createClient } from "redis";
 import { type RedisStack, startRedisStack } from "../support/redis_stack.ts";
 import { post } from "./_http.ts";
@@ -60,7 +61,10 @@ Deno.test("messages published a millisecond apart reach a subscriber in fewer wr
       await publisher.publish("steady", message);
       await wait(1);
     }
-    const { text, reads } = await readUntil(reader, expected[count - 1]);
+    // Bytes that are not UTF-8, gathered among the others, still become U+FFFD.
+    await publisher.publish("steady", Buffer.from([0x61, 0xff, 0xed, 0xa0, 0x80, 0x62]));
+    expected.push("data: message,steady,a\uFFFD\uFFFD\uFFFD\uFFFDb\n\n");
+    const { text, reads } = await readUntil(reader, expected[count]);
     assert.equal(text, expected.join(""));
     // One write per message would take about one read each; gathered, a write carries
     // every message of up to 10 ms.
