@@ -27,17 +27,6 @@ const HEARTBEAT = new TextEncoder().encode(": keep-alive\n\n");
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-/**
- * How long events may wait to be written together, at most, once events are flowing: the
- * first event after a quiet spell is written at the end of the task that received it
- * (with any others Redis sent in the same read), and the events that follow within this
- * long of a write go out together when it is over. Each write wakes the client, and each
- * wake costs it (and the gateway's write) far more than the bytes do: a queue's live view
- * gets a message per script call, dozens a second per worker. A dashboard does not see
- * the wait; a subscriber that hears one message now and then never waits.
- */
-const GATHER_MS = 10;
-
 const SSE_HEADERS = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache",
@@ -82,25 +71,21 @@ export async function openSubscriptionStream(
 
   let timer: ReturnType<typeof setInterval> | undefined;
   let dropTimer: ReturnType<typeof setTimeout> | undefined;
-  let gatherTimer: ReturnType<typeof setTimeout> | undefined;
   let finished = false;
   let end = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      // The pieces of the events not yet written, in order (see GATHER_MS; a piece may be
-      // a view of a read from Redis, which is never reused), and when the last write was.
+      // The pieces of the events not yet written, in order (see send; a piece may be a
+      // view of a read from Redis, which is never reused).
       let gathered: Uint8Array[] = [];
       let gatheredBytes = 0;
       let writeDue = false;
-      let lastWrite = -Infinity;
       const write = () => {
         writeDue = false;
-        clearTimeout(gatherTimer);
         if (gathered.length === 0) return;
         const chunk = gathered.length === 1 ? gathered[0] : concat(gathered, gatheredBytes);
         gathered = [];
         gatheredBytes = 0;
-        lastWrite = performance.now();
         controller.enqueue(chunk);
       };
       const finish = (overflow: boolean) => {
@@ -150,11 +135,13 @@ export async function openSubscriptionStream(
           finish(true);
           return;
         }
+        // The pushes Redis sent in one read arrive in one task: written together at its end,
+        // since each write wakes the client and costs it far more than the bytes. None waits
+        // for a later read (a timed window cost realtime fan-out its latency, and measured
+        // no gain end to end for a queue's live view).
         if (writeDue) return;
         writeDue = true;
-        const wait = lastWrite + GATHER_MS - performance.now();
-        if (wait > 0) gatherTimer = setTimeout(write, wait);
-        else queueMicrotask(write);
+        queueMicrotask(write);
       };
       streams.add(end);
       const done = () => {

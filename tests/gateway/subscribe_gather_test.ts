@@ -1,8 +1,8 @@
 /**
- * A `/subscribe` stream writes the events that arrive close together in one write
- * (`subscription_stream.ts`'s GATHER_MS), since each write wakes the client: a queue's
- * live view gets dozens of messages a second. Gathering must not reorder, lose, split
- * or hold events: every event is whole, in order, and written within GATHER_MS.
+ * A `/subscribe` stream writes the events Redis sent in one read in one write
+ * (`subscription_stream.ts`), since each write wakes the client. Gathering must not
+ * reorder, lose, split or hold events: every event is whole, in order, and written at
+ * the end of the task that received it.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -43,34 +43,32 @@ async function readUntil(
   return { text, reads };
 }
 
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-Deno.test("messages published a millisecond apart reach a subscriber in fewer writes, all in order", async () => {
+Deno.test("messages Redis sends in one burst reach a subscriber in fewer writes, all in order", async () => {
   await using stack = await startRedisStack();
   const reader = await openStream(stack, "steady");
-  // Straight to Redis, so the messages are a millisecond apart and their order is known.
+  // Straight to Redis, in one pipeline: Redis runs them in one go, so their pushes reach
+  // the gateway together, in a known order.
   const publisher = createClient({ url: stack.redisUrl });
   await publisher.connect();
   try {
     const count = 60;
     const expected: string[] = [];
+    const burst = publisher.multi();
     for (let i = 0; i < count; i++) {
       // Commas, quotes and a UTF-8 character: framing stays verbatim per event.
       const message = `{"n":${i},"text":"é, \\"q\\""}`;
       expected.push(`data: message,steady,${message}\n\n`);
-      // Not awaited: one connection keeps the order, and a slow reply (a busy machine)
-      // does not spread the messages out.
-      void publisher.publish("steady", message);
-      await wait(1);
+      burst.publish("steady", message);
     }
     // Bytes that are not UTF-8, gathered among the others, still become U+FFFD.
-    await publisher.publish("steady", Buffer.from([0x61, 0xff, 0xed, 0xa0, 0x80, 0x62]));
+    burst.publish("steady", Buffer.from([0x61, 0xff, 0xed, 0xa0, 0x80, 0x62]));
     expected.push("data: message,steady,a\uFFFD\uFFFD\uFFFD\uFFFDb\n\n");
+    await burst.execAsPipeline();
     const { text, reads } = await readUntil(reader, expected[count]);
     assert.equal(text, expected.join(""));
-    // One write per message would take about one read each; gathered, a write carries
-    // every message of up to 10 ms.
-    assert.ok(reads <= count / 3, `${reads} reads for ${count} messages`);
+    // One write per message would take about one read each.
+    assert.ok(reads <= count / 3, `${reads} reads for ${count + 1} messages`);
   } finally {
     await publisher.close();
     await reader.cancel();
@@ -86,7 +84,7 @@ Deno.test("a message after a quiet spell, and one right behind a write, are not 
     await post(stack, "/", ["PUBLISH", "quiet", "first"]);
     await readUntil(reader, "data: message,quiet,first\n\n");
     const first = performance.now() - sent;
-    // Right behind that write: gathered, then written when GATHER_MS is over.
+    // Right behind that write: written at the end of its own task too, not held back.
     sent = performance.now();
     await post(stack, "/", ["PUBLISH", "quiet", "second"]);
     await readUntil(reader, "data: message,quiet,second\n\n");
@@ -100,11 +98,11 @@ Deno.test("a message after a quiet spell, and one right behind a write, are not 
   }
 });
 
-Deno.test("messages gathered when the gateway shuts down are written before the stream ends", async () => {
+Deno.test("messages on their way when the gateway shuts down are written before the stream ends", async () => {
   await using stack = await startRedisStack();
   const reader = await openStream(stack, "closing");
-  // A pipeline's PUBLISHes reach the gateway in one read from Redis: the first write
-  // starts the gathering window, and the rest wait in it when SIGTERM arrives.
+  // A pipeline's PUBLISHes reach the gateway in one read from Redis, gathered into one
+  // write; SIGTERM arrives while they, or the second pipeline's, are on their way.
   const publishes = Array.from({ length: 50 }, (_, i) => ["PUBLISH", "closing", `m${i}`]);
   const { status } = await post(stack, "/pipeline", publishes);
   assert.equal(status, 200);
