@@ -43,7 +43,6 @@ async function readUntil(
   return { text, reads };
 }
 
-
 Deno.test("messages Redis sends in one burst reach a subscriber in fewer writes, all in order", async () => {
   await using stack = await startRedisStack();
   const reader = await openStream(stack, "steady");
