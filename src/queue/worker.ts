@@ -406,13 +406,13 @@ export class Worker {
           continue;
         }
         const settledBefore = this.#runs.settled;
+        const reporting = this.#completions.busy;
         const got = await this.#reserve(free);
         if (got > 0) continue;
         // A job that ended while the reserve was on its way may have been retried at
         // once, after the reserve looked: look again before calling the queue empty.
-        // (A report landing beside the reserve reserves for itself with the slots the
-        // reserve left free, so a job it starts, a workflow's next, is not missed.)
         if (this.#runs.settled !== settledBefore) continue;
+        if (this.#reportLanded(reporting)) continue;
         // The backend looks at a bounded number of jobs per call (jobs parked on a busy
         // key, a burst of due delayed ones): a job due now means "ask again", not empty.
         if (this.#nextDueAt !== null && this.#nextDueAt <= clock.now()) continue;
@@ -502,6 +502,7 @@ export class Worker {
       }
       let got: number;
       const asked = this.#share();
+      const reporting = this.#completions.busy;
       try {
         got = await this.#reserve(asked);
         errorDelay.reset();
@@ -516,7 +517,7 @@ export class Worker {
         continue;
       }
       if (got > 0) idlePoll.reset();
-      if (got >= asked) continue;
+      if (got >= asked || this.#reportLanded(reporting)) continue;
       const idle = got > 0 ? minPoll : idlePoll.next();
       const now = this.#queue.clock.now();
       const untilDue = this.#nextDueAt === null ? Infinity : this.#nextDueAt - now;
@@ -548,6 +549,17 @@ export class Worker {
     if (free <= 0 || this.#inFlight >= 2) return false;
     if (!this.#completions.busy) return true;
     return this.#settings.concurrency >= SPLIT_FROM && this.#piggybacks(this.#settings.queues[0]);
+  }
+
+  /**
+   * Whether a report that was on its way when a reservation left (`reporting`)
+   * has landed since. It may have landed after the reservation looked, making a
+   * job due that the reservation did not see (a workflow's next step, a batch's
+   * callback) and reserving none of it itself when every slot was taken; its
+   * wake-up came while the loop was waiting for the reservation. Look again.
+   */
+  #reportLanded(reporting: boolean): boolean {
+    return reporting && !this.#completions.busy;
   }
 
   /** How many more jobs may be reserved now. */
