@@ -11,6 +11,7 @@ import * as v from "valibot";
 import { defineJob, MemoryBackend, Queue } from "../../src/queue/mod.ts";
 import type { TakeRequest, TakeResult } from "../../src/queue/backend.ts";
 import { quietWorker, sleep, waitFor } from "./_helpers.ts";
+import { SlowReports, soonAfterFirstStep, stubbornAndChain } from "./_slow_reports.ts";
 
 /** A MemoryBackend whose take() can be observed and held back. */
 class WatchedBackend extends MemoryBackend {
@@ -67,82 +68,17 @@ Deno.test("a worker with fewer than 8 slots keeps one round trip on its way", as
   assert.equal(backend.mostInFlight, 1);
 });
 
-/**
- * A MemoryBackend over a slow network: a take carrying completions spends
- * `reportDelay` ms on its way (and fails then, once, with `failNextReport`); once
- * `holdReplies` is set, the reply to a reservation that looked while a report
- * was on its way (or failed, not yet sent again) comes back only after the
- * report landed (two requests overtaking each other, as over HTTP).
- */
-class SlowReports extends MemoryBackend {
-  reportDelay = 0;
-  failNextReport = false;
-  holdReplies = false;
-  #reportsOnTheirWay = 0;
-  #undelivered = false;
-
-  override async take(request: TakeRequest): Promise<TakeResult> {
-    if (request.complete.length > 0) {
-      this.#reportsOnTheirWay++;
-      try {
-        await sleep(this.reportDelay);
-        if (this.failNextReport) {
-          this.failNextReport = false;
-          this.#undelivered = true;
-          throw new Error("connection reset");
-        }
-        const result = await super.take(request);
-        this.#undelivered = false;
-        return result;
-      } finally {
-        this.#reportsOnTheirWay--;
-      }
-    }
-    const reportPending = () => this.#reportsOnTheirWay > 0 || this.#undelivered;
-    const overtaken = this.holdReplies && reportPending();
-    const result = await super.take(request);
-    if (overtaken) {
-      while (reportPending()) await sleep(2);
-      await sleep(5);
-    }
-    return result;
-  }
-}
-
-/** Seven jobs that time out at once but keep their slots until `gate` resolves, and a two-step chain. */
-async function stubbornAndChain(queue: Queue, gate: Promise<void>, ran: string[]) {
-  // With them, the first step's report leaves with every slot taken and reserves nothing.
-  const stubborn = defineJob({
-    name: "stubborn",
-    schema: v.number(),
-    timeout: 5,
-    maxRetries: 0,
-    handle: () => gate,
-  });
-  const step = defineJob({
-    name: "step",
-    schema: v.string(),
-    async handle(name) {
-      if (name === "first") await sleep(10);
-      ran.push(name);
-    },
-  });
-  await queue.dispatchMany(stubborn, [1, 2, 3, 4, 5, 6, 7]);
-  await queue.chain([[step, "first"], [step, "second"]]);
-  return [stubborn, step];
-}
-
 Deno.test("drain() does not end while the next step of a chain, made by a report that landed after the last reservation looked, is due", async () => {
-  const backend = new SlowReports();
-  backend.reportDelay = 60;
-  const queue = new Queue({ backend });
+  const slow = new SlowReports(new MemoryBackend());
+  slow.reportDelay = 100;
+  const queue = new Queue({ backend: slow.backend });
   const ran: string[] = [];
   const { promise: gate, resolve: open } = Promise.withResolvers<void>();
   const jobs = await stubbornAndChain(queue, gate, ran);
-  const opened = sleep(30).then(() => {
+  const opened = soonAfterFirstStep(ran).then(() => {
     // The slots free while the report is on its way: the reservation sent then looks
     // before the report makes "second" due, and its reply comes back after it.
-    backend.holdReplies = true;
+    slow.holdReplies = true;
     open();
   });
   const summary = await quietWorker(queue, { jobs, concurrency: 8 }).drain();
@@ -153,9 +89,9 @@ Deno.test("drain() does not end while the next step of a chain, made by a report
 });
 
 Deno.test("a started worker runs the next step of a chain, made by a report that landed after its reservation looked, without waiting for its next poll", async () => {
-  const backend = new SlowReports();
-  backend.reportDelay = 60;
-  const queue = new Queue({ backend });
+  const slow = new SlowReports(new MemoryBackend());
+  slow.reportDelay = 100;
+  const queue = new Queue({ backend: slow.backend });
   const ran: string[] = [];
   const { promise: gate, resolve: open } = Promise.withResolvers<void>();
   const jobs = await stubbornAndChain(queue, gate, ran);
@@ -163,8 +99,8 @@ Deno.test("a started worker runs the next step of a chain, made by a report that
   const worker = quietWorker(queue, { jobs, concurrency: 8, minPollInterval: 2_000 });
   await worker.start();
   try {
-    await sleep(30);
-    backend.holdReplies = true;
+    await soonAfterFirstStep(ran);
+    slow.holdReplies = true;
     open();
     await waitFor(() => ran.length === 2, 1_000);
   } finally {
@@ -174,11 +110,11 @@ Deno.test("a started worker runs the next step of a chain, made by a report that
 });
 
 Deno.test("drain({ maxJobs }) runs a chain's next step when the report that made it failed once and landed, with no slot of the budget left to it, after the last reservation looked", async () => {
-  const backend = new SlowReports();
-  backend.reportDelay = 5;
-  backend.failNextReport = true;
-  backend.holdReplies = true;
-  const queue = new Queue({ backend });
+  const slow = new SlowReports(new MemoryBackend());
+  slow.reportDelay = 5;
+  slow.failNextReport = true;
+  slow.holdReplies = true;
+  const queue = new Queue({ backend: slow.backend });
   const ran: string[] = [];
   const step = defineJob({
     name: "step",
