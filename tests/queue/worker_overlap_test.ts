@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { defineJob, MemoryBackend, Queue } from "../../src/queue/mod.ts";
-import type { TakeRequest, TakeResult } from "../../src/queue/backend.ts";
+import type { FailRequest, FailResult, TakeRequest, TakeResult } from "../../src/queue/backend.ts";
 import { quietWorker, sleep, waitFor } from "./_helpers.ts";
 import { SlowReports, soonAfterFirstStep, stubbornAndChain } from "./_slow_reports.ts";
 
@@ -130,3 +130,115 @@ Deno.test("drain({ maxJobs }) runs a chain's next step when the report that made
   assert.equal(summary.stoppedBy, "maxJobs");
   assert.equal((await queue.counts()).ready, 0);
 });
+
+/**
+ * A MemoryBackend whose replies come late by a random 0-3 ms, where up to
+ * `failures` takes fail before they reach it (reports, and reservations too
+ * with `failReservations`), and that records the most jobs it had leased at
+ * once whose handlers had not returned (`returned()`): those hold a slot each.
+ */
+class Unsteady extends MemoryBackend {
+  mostHeld = 0;
+  failures = 4;
+  failReservations = false;
+  #held = new Set<string>();
+  #random: () => number;
+
+  constructor(random: () => number) {
+    super();
+    this.#random = random;
+  }
+
+  /** Called by a handler as it returns: its job no longer holds a slot. */
+  returned(id: string): void {
+    this.#held.delete(id);
+  }
+
+  override async take(request: TakeRequest): Promise<TakeResult> {
+    const mayFail = request.complete.length > 0 || this.failReservations;
+    if (mayFail && this.failures > 0 && this.#random() < 0.1) {
+      this.failures--;
+      throw new Error("connection refused");
+    }
+    const result = await super.take(request);
+    for (const job of result.jobs) this.#held.add(job.id);
+    this.mostHeld = Math.max(this.mostHeld, this.#held.size);
+    await sleep(Math.floor(this.#random() * 4));
+    return result;
+  }
+
+  override async fail(request: FailRequest): Promise<FailResult> {
+    // A job handed back before it started holds no slot once back in the queue.
+    this.#held.delete(request.id);
+    return await super.fail(request);
+  }
+}
+
+/** A seeded pseudo-random source (mulberry32), so a failing run can be replayed. */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A job whose handler takes 0-3 ms, and how many of it ran, and ran at once. */
+function countedJob(random: () => number, backend: Unsteady) {
+  const seen = { running: 0, most: 0, ran: 0 };
+  const job = defineJob({
+    name: "work",
+    schema: v.number(),
+    async handle(_n, ctx) {
+      seen.running++;
+      seen.ran++;
+      seen.most = Math.max(seen.most, seen.running);
+      await sleep(Math.floor(random() * 4));
+      seen.running--;
+      backend.returned(ctx.jobId);
+    },
+  });
+  return { job, seen };
+}
+
+for (const seed of [1, 2, 3]) {
+  Deno.test(`with late replies and failing reports (seed ${seed}), 8 slots never hold more than 8 jobs (leased and not returned) and drain({ maxJobs }) starts exactly that many`, async () => {
+    const random = seeded(seed);
+    const backend = new Unsteady(random);
+    const queue = new Queue({ backend });
+    const { job, seen } = countedJob(random, backend);
+    await queue.dispatchMany(job, Array.from({ length: 120 }, (_, n) => n));
+    const worker = quietWorker(queue, { jobs: [job], concurrency: 8 });
+    const first = await worker.drain({ maxJobs: 50 });
+    assert.equal(first.processed, 50);
+    assert.equal(seen.ran, 50);
+    assert.equal((await queue.counts()).ready, 70);
+    const rest = await worker.drain();
+    assert.equal(rest.processed, 70);
+    assert.ok(backend.failures < 4, "some reports failed");
+    assert.ok(seen.most <= 8, `at most 8 ran at once, saw ${seen.most}`);
+    assert.ok(backend.mostHeld <= 8, `at most 8 held at once, saw ${backend.mostHeld}`);
+    const counts = await queue.counts();
+    assert.deepEqual([counts.ready, counts.active, seen.ran], [0, 0, 120]);
+  });
+
+  Deno.test(`stop() with two round trips on their way and failing takes (seed ${seed}) hands back every job reserved and not started`, async () => {
+    const random = seeded(seed);
+    const backend = new Unsteady(random);
+    backend.failReservations = true;
+    const queue = new Queue({ backend });
+    const { job, seen } = countedJob(random, backend);
+    await queue.dispatchMany(job, Array.from({ length: 400 }, (_, n) => n));
+    const worker = quietWorker(queue, { jobs: [job], concurrency: 8, maxPollInterval: 20 });
+    await worker.start();
+    await waitFor(() => seen.ran >= 40 + seed * 10, 10_000);
+    await worker.stop();
+    const ranBeforeStop = seen.ran;
+    const counts = await queue.counts();
+    assert.ok(seen.most <= 8, `at most 8 ran at once, saw ${seen.most}`);
+    assert.ok(backend.mostHeld <= 8, `at most 8 held at once, saw ${backend.mostHeld}`);
+    assert.equal(counts.active, 0, "no job left leased");
+    assert.equal(counts.ready + ranBeforeStop, 400, "every job not run is back in the queue");
+  });
+}
