@@ -530,12 +530,14 @@ export class Worker {
    * free. Two round trips are then on their way at once, taking turns: while one
    * half's completions and next reservation are with the backend, the other half
    * runs, so the backend's time overlaps the handlers' instead of adding to it.
-   * Below SPLIT_FROM slots a half is too small a batch to be worth a request.
+   * Below SPLIT_FROM slots a half is too small a batch to be worth a request. On
+   * several queues round trips never overlap (see #mayReserve), and a half would
+   * let a reservation reach a later queue while an earlier one still had jobs due.
    */
   #share(): number {
-    const { concurrency } = this.#settings;
-    const half = concurrency < SPLIT_FROM ? concurrency : Math.ceil(concurrency / 2);
-    return Math.min(this.#free(), half);
+    const { concurrency, queues } = this.#settings;
+    const split = concurrency >= SPLIT_FROM && queues.length === 1;
+    return Math.min(this.#free(), split ? Math.ceil(concurrency / 2) : concurrency);
   }
 
   /**

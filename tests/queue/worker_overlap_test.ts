@@ -242,3 +242,26 @@ for (const seed of [1, 2, 3]) {
     assert.equal(counts.ready + ranBeforeStop, 400, "every job not run is back in the queue");
   });
 }
+
+Deno.test("drain() with 8 slots on two queues serves the second only once the first has nothing due", async () => {
+  const queue = new Queue({ backend: new MemoryBackend() });
+  const started: string[] = [];
+  const first = defineJob({
+    name: "first",
+    queue: "a",
+    schema: v.number(),
+    handle: () => void started.push("a"),
+  });
+  const second = defineJob({
+    name: "second",
+    queue: "b",
+    schema: v.number(),
+    handle: () => void started.push("b"),
+  });
+  await queue.dispatchMany(first, Array.from({ length: 20 }, (_, n) => n));
+  await queue.dispatchMany(second, Array.from({ length: 20 }, (_, n) => n));
+  const worker = quietWorker(queue, { jobs: [first, second], queues: ["a", "b"], concurrency: 8 });
+  const summary = await worker.drain();
+  assert.equal(summary.completed, 40);
+  assert.deepEqual(started, [...Array(20).fill("a"), ...Array(20).fill("b")]);
+});
