@@ -133,13 +133,15 @@ Deno.test("drain({ maxJobs }) runs a chain's next step when the report that made
 
 /**
  * A MemoryBackend whose replies come late by a random 0-3 ms, where up to
- * `failures` takes fail before they reach it (reports, and reservations too
- * with `failReservations`), and that records the most jobs it had leased at
- * once whose handlers had not returned (`returned()`): those hold a slot each.
+ * `failures` takes fail before they reach it (reports, unless `failReports`
+ * is unset, and reservations with `failReservations`), and that records the
+ * most jobs it had leased at once whose handlers had not returned
+ * (`returned()`): those hold a slot each.
  */
 class Unsteady extends MemoryBackend {
   mostHeld = 0;
   failures = 4;
+  failReports = true;
   failReservations = false;
   #held = new Set<string>();
   #random: () => number;
@@ -155,7 +157,7 @@ class Unsteady extends MemoryBackend {
   }
 
   override async take(request: TakeRequest): Promise<TakeResult> {
-    const mayFail = request.complete.length > 0 || this.failReservations;
+    const mayFail = request.complete.length > 0 ? this.failReports : this.failReservations;
     if (mayFail && this.failures > 0 && this.#random() < 0.1) {
       this.failures--;
       throw new Error("connection refused");
@@ -221,6 +223,23 @@ for (const seed of [1, 2, 3]) {
     assert.ok(backend.mostHeld <= 8, `at most 8 held at once, saw ${backend.mostHeld}`);
     const counts = await queue.counts();
     assert.deepEqual([counts.ready, counts.active, seen.ran], [0, 0, 120]);
+  });
+
+  Deno.test(`drain() that meets a failing reservation (seed ${seed}) rejects, leaving no job leased and none lost`, async () => {
+    const random = seeded(seed);
+    const backend = new Unsteady(random);
+    backend.failures = 1;
+    backend.failReports = false;
+    backend.failReservations = true;
+    const queue = new Queue({ backend });
+    const { job, seen } = countedJob(random, backend);
+    await queue.dispatchMany(job, Array.from({ length: 400 }, (_, n) => n));
+    const worker = quietWorker(queue, { jobs: [job], concurrency: 8 });
+    await assert.rejects(worker.drain(), /connection refused/);
+    const counts = await queue.counts();
+    assert.ok(seen.most <= 8, `at most 8 ran at once, saw ${seen.most}`);
+    assert.equal(counts.active, 0, "no job left leased");
+    assert.equal(counts.ready + seen.ran, 400, "every job not run is back in the queue");
   });
 
   Deno.test(`stop() with two round trips on their way and failing takes (seed ${seed}) hands back every job reserved and not started`, async () => {
