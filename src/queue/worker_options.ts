@@ -13,8 +13,8 @@ export interface WorkerOptions {
   /** The job definitions this worker can run; jobs with other names go to the failed store. */
   jobs: readonly AnyJob[];
   /**
-   * The most handlers running at once. From 8 on, the worker keeps two round trips
-   * to the backend on their way, each reporting and reserving for half the slots, so
+   * The most handlers running at once. From 8 on, a worker on a single queue keeps two
+   * round trips to the backend on their way, each reporting and reserving for half the slots, so
    * the backend's time overlaps the handlers' (about a third more commands per job
    * than one round trip at a time, for more jobs per second). @default 1
    */
