@@ -79,8 +79,6 @@ export class Worker {
   #mode: Mode = "idle";
   /** Slots promised to reservations on their way. */
   #claimed = 0;
-  /** Round trips to the backend on their way. */
-  #inFlight = 0;
   /** How many more jobs this run may start. */
   #budget = Infinity;
   #nextDueAt: number | null = null;
@@ -541,14 +539,14 @@ export class Worker {
   }
 
   /**
-   * Whether the loop may send a reservation now: with slots free, fewer than two
-   * round trips on their way, and no completions being reported, except on one
-   * queue with SPLIT_FROM slots or more, where a reservation may go beside a
-   * report (on several queues reports go on their own, and the loop waits for them
-   * so the queues' order holds).
+   * Whether the loop may send a reservation now: with slots free, and no
+   * completions being reported, except on one queue with SPLIT_FROM slots or more,
+   * where a reservation may go beside a report (at most two round trips then: the
+   * loop's own and the queue's one report; on several queues reports go on their
+   * own, and the loop waits for them so the queues' order holds).
    */
   #mayReserve(free: number): boolean {
-    if (free <= 0 || this.#inFlight >= 2) return false;
+    if (free <= 0) return false;
     if (!this.#completions.busy) return true;
     return this.#settings.concurrency >= SPLIT_FROM && this.#piggybacks(this.#settings.queues[0]);
   }
@@ -603,7 +601,6 @@ export class Worker {
   ): Promise<{ got: number; nextDueAt: number | null }> {
     const { leaseDuration, maxStalls, logger } = this.#settings;
     wanted = Math.max(0, Math.min(wanted, this.#budget));
-    this.#inFlight++;
     this.#claimed += wanted;
     this.#budget -= wanted;
     let result;
@@ -636,7 +633,6 @@ export class Worker {
         sweep: this.#mode === "draining",
       });
     } finally {
-      this.#inFlight--;
       this.#claimed -= wanted;
       this.#budget += wanted;
       this.#signal.wake();
