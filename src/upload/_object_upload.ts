@@ -20,7 +20,7 @@
  */
 import { UploadError } from "./errors.ts";
 import { type InfoObjects, type MultipartProgress, tailKey } from "./_object_info.ts";
-import type { ObjectBucket, UploadedPart } from "./object_bucket.ts";
+import type { ObjectBucket, PartTarget, UploadedPart } from "./object_bucket.ts";
 import type { ChunkedUpload, StoredFile } from "./store.ts";
 import type { BufferPool } from "./_body.ts";
 
@@ -266,22 +266,30 @@ export class ObjectChunkedUpload implements ChunkedUpload {
   }
 
   /**
+   * Waits for the part in flight, starts the multipart upload if this is its
+   * first part (a failure there breaks the upload), and names the next part.
+   */
+  async #nextPart(): Promise<PartTarget> {
+    await this.#settle();
+    try {
+      this.#uploadId ??= await this.#context.bucket.createMultipart(this.#key);
+    } catch (error) {
+      this.#broken = true;
+      throw error;
+    }
+    return { key: this.#key, uploadId: this.#uploadId, number: this.#parts.length + 1 };
+  }
+
+  /**
    * Starts sending the buffer as the next part, after the part before it was
    * answered, so bytes keep arriving into the other buffer while this one is
    * sent: at most one part in flight and one filling, per request.
    */
   async #sendPart(): Promise<void> {
-    await this.#settle();
+    const target = await this.#nextPart();
     const { bucket } = this.#context;
-    try {
-      this.#uploadId ??= await bucket.createMultipart(this.#key);
-    } catch (error) {
-      this.#broken = true;
-      throw error;
-    }
-    const number = this.#parts.length + 1;
+    const { number } = target;
     const buffer = this.#buffer!;
-    const target = { key: this.#key, uploadId: this.#uploadId, number };
     const done = bucket.uploadPart(target, buffer.subarray(0, this.#filled))
       .then((etag) => ({ number, etag }));
     // Its failure is taken up by the next #settle(); until then it is not unhandled.
@@ -297,16 +305,9 @@ export class ObjectChunkedUpload implements ChunkedUpload {
    * stays bounded by the store's pace, not the client's.
    */
   async #startStream(): Promise<void> {
-    await this.#settle();
+    const target = await this.#nextPart();
     const { bucket, partSize } = this.#context;
-    try {
-      this.#uploadId ??= await bucket.createMultipart(this.#key);
-    } catch (error) {
-      this.#broken = true;
-      throw error;
-    }
-    const number = this.#parts.length + 1;
-    const target = { key: this.#key, uploadId: this.#uploadId, number };
+    const { number } = target;
     const pipe = new TransformStream<Uint8Array, Uint8Array>(
       undefined,
       new ByteLengthQueuingStrategy({ highWaterMark: STREAM_QUEUE }),
