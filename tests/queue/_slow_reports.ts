@@ -5,10 +5,11 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import * as v from "valibot";
-import { type AnyJob, defineJob, type Queue } from "../../src/queue/mod.ts";
+import { type AnyJob, defineJob, Queue } from "../../src/queue/mod.ts";
 import type { QueueBackend, TakeRequest, TakeResult } from "../../src/queue/backend.ts";
-import { sleep, waitFor } from "./_helpers.ts";
+import { quietWorker, sleep, waitFor } from "./_helpers.ts";
 
 /**
  * Wraps a backend: a take carrying completions spends `reportDelay` ms on its
@@ -64,25 +65,9 @@ export class SlowReports {
   }
 }
 
-/**
- * Dispatches seven jobs that time out at once but keep their slots until
- * `gate` resolves, and a two-step chain whose steps push their names to `ran`:
- * with 8 slots, the first step's report then leaves with every slot taken and
- * reserves nothing. Returns the definitions, for the worker.
- */
-export async function stubbornAndChain(
-  queue: Queue,
-  gate: Promise<void>,
-  ran: string[],
-): Promise<AnyJob[]> {
-  const stubborn = defineJob({
-    name: "stubborn",
-    schema: v.number(),
-    timeout: 5,
-    maxRetries: 0,
-    handle: () => gate,
-  });
-  const step = defineJob({
+/** A chain step that pushes its name to `ran`, the first one 10 ms late. */
+export function chainStep(ran: string[]) {
+  return defineJob({
     name: "step",
     schema: v.string(),
     async handle(name) {
@@ -90,9 +75,58 @@ export async function stubbornAndChain(
       ran.push(name);
     },
   });
+}
+
+/**
+ * Over `inner` slowed by SlowReports (reports 100 ms on their way), a queue
+ * holding seven jobs that time out at once but keep their slots until
+ * `freeSlots()`, and a two-step chain whose steps push their names to `ran`:
+ * with 8 slots, the first step's report then leaves with every slot taken and
+ * reserves nothing. `freeSlots()` also holds back the replies of reservations
+ * that looked while a report was on its way, until it has landed.
+ */
+export async function lateReportScenario(inner: QueueBackend): Promise<{
+  queue: Queue;
+  jobs: AnyJob[];
+  ran: string[];
+  freeSlots: () => void;
+}> {
+  const slow = new SlowReports(inner);
+  slow.reportDelay = 100;
+  const queue = new Queue({ backend: slow.backend });
+  const ran: string[] = [];
+  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
+  const stubborn = defineJob({
+    name: "stubborn",
+    schema: v.number(),
+    timeout: 5,
+    maxRetries: 0,
+    handle: () => gate,
+  });
+  const step = chainStep(ran);
   await queue.dispatchMany(stubborn, [1, 2, 3, 4, 5, 6, 7]);
   await queue.chain([[step, "first"], [step, "second"]]);
-  return [stubborn, step];
+  const freeSlots = () => {
+    slow.holdReplies = true;
+    open();
+  };
+  return { queue, jobs: [stubborn, step], ran, freeSlots };
+}
+
+/**
+ * drain() over `inner` in the late-report scenario: the slots free while the
+ * first step's report is on its way, so the reservation sent then looks before
+ * the report makes "second" due, and its reply comes back after it. The drain
+ * must still run "second".
+ */
+export async function assertDrainRunsLateStep(inner: QueueBackend): Promise<void> {
+  const { queue, jobs, ran, freeSlots } = await lateReportScenario(inner);
+  const opened = soonAfterFirstStep(ran).then(freeSlots);
+  const summary = await quietWorker(queue, { jobs, concurrency: 8 }).drain();
+  await opened;
+  assert.deepEqual(ran, ["first", "second"]);
+  assert.equal(summary.completed, 2);
+  assert.equal((await queue.counts()).ready, 0);
 }
 
 /**

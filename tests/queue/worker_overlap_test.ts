@@ -11,7 +11,13 @@ import * as v from "valibot";
 import { defineJob, MemoryBackend, Queue } from "../../src/queue/mod.ts";
 import type { FailRequest, FailResult, TakeRequest, TakeResult } from "../../src/queue/backend.ts";
 import { quietWorker, sleep, waitFor } from "./_helpers.ts";
-import { SlowReports, soonAfterFirstStep, stubbornAndChain } from "./_slow_reports.ts";
+import {
+  assertDrainRunsLateStep,
+  chainStep,
+  lateReportScenario,
+  SlowReports,
+  soonAfterFirstStep,
+} from "./_slow_reports.ts";
 
 /** A MemoryBackend whose take() can be observed and held back. */
 class WatchedBackend extends MemoryBackend {
@@ -69,39 +75,17 @@ Deno.test("a worker with fewer than 8 slots keeps one round trip on its way", as
 });
 
 Deno.test("drain() does not end while the next step of a chain, made by a report that landed after the last reservation looked, is due", async () => {
-  const slow = new SlowReports(new MemoryBackend());
-  slow.reportDelay = 100;
-  const queue = new Queue({ backend: slow.backend });
-  const ran: string[] = [];
-  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
-  const jobs = await stubbornAndChain(queue, gate, ran);
-  const opened = soonAfterFirstStep(ran).then(() => {
-    // The slots free while the report is on its way: the reservation sent then looks
-    // before the report makes "second" due, and its reply comes back after it.
-    slow.holdReplies = true;
-    open();
-  });
-  const summary = await quietWorker(queue, { jobs, concurrency: 8 }).drain();
-  await opened;
-  assert.deepEqual(ran, ["first", "second"]);
-  assert.equal(summary.completed, 2);
-  assert.equal((await queue.counts()).ready, 0);
+  await assertDrainRunsLateStep(new MemoryBackend());
 });
 
 Deno.test("a started worker runs the next step of a chain, made by a report that landed after its reservation looked, without waiting for its next poll", async () => {
-  const slow = new SlowReports(new MemoryBackend());
-  slow.reportDelay = 100;
-  const queue = new Queue({ backend: slow.backend });
-  const ran: string[] = [];
-  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
-  const jobs = await stubbornAndChain(queue, gate, ran);
+  const { queue, jobs, ran, freeSlots } = await lateReportScenario(new MemoryBackend());
   // Polls that find nothing wait 2 s and more: "second" must not wait for one.
   const worker = quietWorker(queue, { jobs, concurrency: 8, minPollInterval: 2_000 });
   await worker.start();
   try {
     await soonAfterFirstStep(ran);
-    slow.holdReplies = true;
-    open();
+    freeSlots();
     await waitFor(() => ran.length === 2, 1_000);
   } finally {
     await worker.stop();
@@ -116,14 +100,7 @@ Deno.test("drain({ maxJobs }) runs a chain's next step when the report that made
   slow.holdReplies = true;
   const queue = new Queue({ backend: slow.backend });
   const ran: string[] = [];
-  const step = defineJob({
-    name: "step",
-    schema: v.string(),
-    async handle(name) {
-      if (name === "first") await sleep(10);
-      ran.push(name);
-    },
-  });
+  const step = chainStep(ran);
   await queue.chain([[step, "first"], [step, "second"]]);
   const summary = await quietWorker(queue, { jobs: [step], concurrency: 8 }).drain({ maxJobs: 2 });
   assert.deepEqual(ran, ["first", "second"]);
