@@ -77,6 +77,8 @@ export class Worker {
   #runs: RunningJobs;
 
   #mode: Mode = "idle";
+  /** Whether two round trips may be on their way: SPLIT_FROM slots or more, on one queue. */
+  readonly #overlaps: boolean;
   /** Slots promised to reservations on their way. */
   #claimed = 0;
   /** How many more jobs this run may start. */
@@ -102,6 +104,7 @@ export class Worker {
     this.#signal = new WakeSignal(queue.clock);
     const settings = resolveWorkerOptions(options);
     this.#settings = settings;
+    this.#overlaps = settings.concurrency >= SPLIT_FROM && settings.queues.length === 1;
     const { jobs, logger, maxPoll } = settings;
     const events = new WorkerEventEmitter(logger);
     const gaveUp = () => this.#abandon;
@@ -533,9 +536,8 @@ export class Worker {
    * let a reservation reach a later queue while an earlier one still had jobs due.
    */
   #share(): number {
-    const { concurrency, queues } = this.#settings;
-    const split = concurrency >= SPLIT_FROM && queues.length === 1;
-    return Math.min(this.#free(), split ? Math.ceil(concurrency / 2) : concurrency);
+    const { concurrency } = this.#settings;
+    return Math.min(this.#free(), this.#overlaps ? Math.ceil(concurrency / 2) : concurrency);
   }
 
   /**
@@ -547,8 +549,7 @@ export class Worker {
    */
   #mayReserve(free: number): boolean {
     if (free <= 0) return false;
-    if (!this.#completions.busy) return true;
-    return this.#settings.concurrency >= SPLIT_FROM && this.#piggybacks(this.#settings.queues[0]);
+    return !this.#completions.busy || this.#overlaps;
   }
 
   /**
@@ -635,7 +636,6 @@ export class Worker {
     } finally {
       this.#claimed -= wanted;
       this.#budget += wanted;
-      this.#signal.wake();
     }
     if (heartbeat !== undefined) this.#beats.set(queue, now);
     const lost = new Set(result.lost);
