@@ -13,11 +13,14 @@
  * search over 100,000 retained jobs, the memory a retained completed job
  * costs (200-byte payload), and the memory of one queue-day of metrics.
  *
- * With `--rounds N`, it also alternates N end-to-end runs (dispatchMany and
- * drain of `--jobs` no-op jobs) of Kiln off, Kiln on, BullMQ and, with
+ * With `--rounds N`, it instead alternates N runs (dispatchMany, then drain,
+ * of `--jobs` no-op jobs) of Kiln off, Kiln on, Kiln on without the events
+ * reader and on without search (what each part costs), BullMQ and, with
  * `--before <path to another checkout's src/queue/mod.ts>`, that version of
- * Kiln, measuring redis-server's CPU time per job (`INFO cpu`), steadier than
- * jobs/s on a loaded machine.
+ * Kiln, measuring each phase's jobs/s and redis-server's CPU time per job
+ * (`INFO cpu`, steadier than jobs/s on a loaded machine), with the medians and
+ * each setup's median drain jobs/s over before's in the same round: the
+ * issue's budget.
  *
  * With `--flow`, it runs instead `--jobs` jobs of 1 ms over 100 keys under
  * `concurrency: { limit: 5 }` (dispatched key after key, the worst order for
@@ -305,81 +308,158 @@ async function redisCpu(client: ReturnType<typeof createClient>): Promise<number
 
 type QueueModule = typeof import("../src/queue/mod.ts");
 
+/** What one alternating run of a contender measured. */
+interface RoundFigures {
+  /** Jobs/s of the drain alone (after `dispatchMany`): the issue's end-to-end figure. */
+  drainJobsPerSecond: number;
+  /** redis-server CPU (`INFO cpu`) per job over the drain. */
+  drainRedisCpuMicros: number;
+  /** Jobs/s of `dispatchMany` (BullMQ: `addBulk` in chunks). */
+  dispatchJobsPerSecond: number;
+  /** redis-server CPU per job over the dispatch. */
+  dispatchRedisCpuMicros: number;
+}
+
+/** A Kiln setup in the alternating rounds: `on` one part at a time off shows what each costs. */
+type RoundMode = Mode | "before" | "onWithoutEvents" | "onWithoutSearch";
+
 /**
- * Alternates end-to-end runs of each contender, `--rounds` times, on one
- * redis-server, and answers [jobs/s, Redis CPU µs per job] per run.
+ * Alternates runs of each contender (dispatch, then drain, of `--jobs` no-op
+ * jobs), `--rounds` times, on one redis-server, and answers each run's
+ * figures with the medians over the rounds.
  */
 async function redisCpuRounds(redisUrl: string, redisPort: number, redis: Redis) {
   const client = createClient({ url: redisUrl });
   await client.connect();
-  const measure = async (run: () => Promise<void>) => {
+  const phase = async (run: () => Promise<unknown>) => {
     const cpu = await redisCpu(client);
     const seconds = await timed(run);
-    const perJob = ((await redisCpu(client)) - cpu) / JOBS;
-    return [Math.round(JOBS / seconds), round(perJob, 1)];
+    return {
+      perSecond: Math.round(JOBS / seconds),
+      cpu: round(((await redisCpu(client)) - cpu) / JOBS, 1),
+    };
+  };
+  const figures = async (dispatch: () => Promise<unknown>, drain: () => Promise<unknown>) => {
+    const d = await phase(dispatch);
+    const e = await phase(drain);
+    return {
+      drainJobsPerSecond: e.perSecond,
+      drainRedisCpuMicros: e.cpu,
+      dispatchJobsPerSecond: d.perSecond,
+      dispatchRedisCpuMicros: d.cpu,
+    };
   };
   let n = 0;
-  const kiln = (m: QueueModule, mode: Mode | "before") => async () => {
+  const kiln = (m: QueueModule, mode: RoundMode) => async (): Promise<RoundFigures> => {
+    const on = mode === "on" || mode === "onWithoutEvents" || mode === "onWithoutSearch";
     const job = m.defineJob({
       name: "noop",
       schema,
       maxRetries: 0,
       handle() {},
-      ...(mode === "on" ? { tags: (payload: { n: number }) => [`user:${payload.n % 1_000}`] } : {}),
+      ...(on ? { tags: (payload: { n: number }) => [`user:${payload.n % 1_000}`] } : {}),
     });
     const queue = new m.Queue({
       backend: new m.RedisBackend({ redis, prefix: `bench-cpu-${n++}` }),
       ...(mode === "off" ? { retain: { completed: false }, search: false, metrics: false } : {}),
+      ...(mode === "onWithoutSearch" ? { search: false } : {}),
     });
-    const events = await readEvents(queue, mode === "on");
-    await queue.dispatchMany(job, payloads);
+    const events = await readEvents(queue, mode === "on" || mode === "onWithoutSearch");
     const worker = new m.Worker(queue, {
       jobs: [job],
       concurrency: CONCURRENCY,
       logger: m.silentLogger,
     });
-    const { completed } = await worker.drain();
+    let completed = 0;
+    const result = await figures(
+      () => queue.dispatchMany(job, payloads),
+      async () => ({ completed } = await worker.drain()),
+    );
     await events.stop();
     if (completed !== JOBS) throw new Error(`Kiln (${mode}) completed ${completed} of ${JOBS}`);
+    return result;
   };
-  const bullmq = async () => {
+  const bullmq = async (): Promise<RoundFigures> => {
     const connection = { host: "127.0.0.1", port: redisPort, maxRetriesPerRequest: null };
     const opts = { removeOnComplete: true, removeOnFail: true };
     const name = `bench-cpu-${n++}`;
     const queue = new BullQueue(name, { connection });
-    for (let i = 0; i < JOBS; i += BULK_CHUNK) {
-      await queue.addBulk(
-        payloads.slice(i, i + BULK_CHUNK).map((data) => ({ name: "noop", data, opts })),
-      );
-    }
     let worker: BullWorker | undefined;
-    await new Promise<void>((resolve) => {
-      let completed = 0;
-      worker = new BullWorker(name, async () => {}, { connection, concurrency: CONCURRENCY });
-      worker.on("completed", () => {
-        if (++completed === JOBS) resolve();
-      });
-    });
-    await worker?.close();
-    await queue.close();
+    try {
+      return await figures(
+        async () => {
+          for (let i = 0; i < JOBS; i += BULK_CHUNK) {
+            await queue.addBulk(
+              payloads.slice(i, i + BULK_CHUNK).map((data) => ({ name: "noop", data, opts })),
+            );
+          }
+        },
+        () =>
+          new Promise<void>((resolve) => {
+            let completed = 0;
+            worker = new BullWorker(name, async () => {}, { connection, concurrency: CONCURRENCY });
+            worker.on("completed", () => {
+              if (++completed === JOBS) resolve();
+            });
+          }),
+      );
+    } finally {
+      await worker?.close();
+      await queue.close();
+    }
   };
   const current = await import("../src/queue/mod.ts");
   const before = values.before ? await import(values.before) as QueueModule : undefined;
-  const contenders: [string, () => Promise<void>][] = [
-    ...(before ? [["kilnBefore", kiln(before, "before")] as [string, () => Promise<void>]] : []),
+  const contenders: [string, () => Promise<RoundFigures>][] = [
+    ...(before
+      ? [["kilnBefore", kiln(before, "before")] as [string, () => Promise<RoundFigures>]]
+      : []),
     ["kilnOff", kiln(current, "off")],
     ["kilnOn", kiln(current, "on")],
+    ["kilnOnWithoutEvents", kiln(current, "onWithoutEvents")],
+    ["kilnOnWithoutSearch", kiln(current, "onWithoutSearch")],
     ["bullmq", bullmq],
   ];
-  const runs: Record<string, number[][]> = {};
+  const runs: Record<string, RoundFigures[]> = {};
   try {
     for (let round = 0; round < Number(values.rounds); round++) {
-      for (const [name, run] of contenders) (runs[name] ??= []).push(await measure(run));
+      for (const [name, run] of contenders) (runs[name] ??= []).push(await run());
     }
   } finally {
     client.destroy();
   }
-  return { jobs: JOBS, "[jobsPerSecond, redisCpuMicrosecondsPerJob]": runs };
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  const medians = Object.fromEntries(
+    Object.entries(runs).map(([name, list]) => [
+      name,
+      Object.fromEntries(
+        (Object.keys(list[0]) as (keyof RoundFigures)[]).map((
+          k,
+        ) => [k, median(list.map((r) => r[k]))]),
+      ),
+    ]),
+  );
+  // The issue's budget, round by round: each Kiln setup's drain jobs/s over before's in the same round.
+  const ratios = before === undefined ? {} : Object.fromEntries(
+    Object.keys(runs).filter((name) => name !== "kilnBefore").map((name) => [
+      name,
+      median(
+        runs[name].map((r, i) => r.drainJobsPerSecond / runs.kilnBefore[i].drainJobsPerSecond),
+      ),
+    ]),
+  );
+  return {
+    jobs: JOBS,
+    rounds: Number(values.rounds),
+    loadAverage: (await Deno.readTextFile("/proc/loadavg").catch(() => "")).trim(),
+    medians,
+    medianDrainRatioToBefore: ratios,
+    runs,
+  };
 }
 
 /** Per-key concurrency: 100 keys, limit 5, jobs of 1 ms, beside the same jobs unlimited. */
