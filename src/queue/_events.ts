@@ -21,8 +21,11 @@ export type JobEventStream = ReadableStream<JobEvent> & AsyncIterable<JobEvent> 
   readonly ready: Promise<void>;
 };
 
-/** The most changes held for a reader that does not keep up; older ones are dropped. */
-const MAX_BUFFERED = 10_000;
+/**
+ * The most changes held for a reader that does not keep up; newer ones are
+ * dropped until it reads (docs/QUEUES.md says so: it loses the newest).
+ */
+export const MAX_BUFFERED_EVENTS = 10_000;
 
 /** Streams the changes of the given queues until cancelled or aborted. */
 export function watchJobs(backend: QueueBackend, options: EventsOptions): JobEventStream {
@@ -53,12 +56,15 @@ export function watchJobs(backend: QueueBackend, options: EventsOptions): JobEve
       }
     },
     cancel: stop,
-  });
+  }, { highWaterMark: 0 });
   async function listen(controller: ReadableStreamDefaultController<JobEvent>): Promise<void> {
     const names = options.queues ?? await backend.queues();
     const push = (event: JobEvent) => {
-      // A slow reader loses the oldest changes rather than growing memory without bound.
-      if (!closed && (controller.desiredSize ?? 1) > -MAX_BUFFERED) controller.enqueue(event);
+      // A slow reader loses the newest changes rather than growing memory without bound.
+      // With a high-water mark of 0, desiredSize is minus the number of changes held.
+      if (!closed && (controller.desiredSize ?? 0) > -MAX_BUFFERED_EVENTS) {
+        controller.enqueue(event);
+      }
     };
     for (const name of names) stops.push(await backend.watch(name, push));
     const onAbort = () => {
