@@ -73,7 +73,12 @@ async function limitsHold(backend: QueueBackend): Promise<void> {
     await worker.stop();
   }
   assert.equal(slow.mostInFlight(), 2, "two round trips were on their way at once");
-  assert.deepEqual([...most.values()], [2, 2, 2], "at most 2 of a key at once, and 2 were");
+  // Never more than 2 of a key; and the limit was reached, or this proved nothing. Not
+  // every key must reach it: on a loaded machine (test files run two at a time) a key's
+  // jobs may happen not to overlap in the ~60 that run before the pause.
+  const mosts = [...most.values()];
+  assert.ok(mosts.every((n) => n <= 2), `at most 2 of a key at once: ${mosts}`);
+  assert.ok(mosts.includes(2), `some key had 2 running at once: ${mosts}`);
   const counts = await queue.counts();
   assert.equal(counts.active, 0);
   assert.equal(counts.ready + started.length, 300);
