@@ -9,13 +9,17 @@
  * ```
  *
  * `--before` (or `REDIS_HTTP_BEFORE`, for `deno task bench redis_http`) names a checkout
- * of an earlier build to run beside this one (see `beforeComparison`).
+ * of an earlier build to run beside this one (see `beforeComparison`). It also measures
+ * a subscriber's CPU per message over TCP and over the gateway's SSE stream, with and
+ * without a gathering window (see `subscriberCpu`).
  *
  * @module
  */
 
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { createClient } from "redis";
+import { UpstashRedis } from "../src/redis/mod.ts";
 import {
   createRedisClient,
   launchGateway,
@@ -38,6 +42,7 @@ const LATENCY_SAMPLES = Number(values["latency-samples"]);
 const CONCURRENCY = [1, 16, 64];
 const PIPELINE_SIZE = 100;
 const PIPELINE_CONCURRENCY = 8;
+const SUBSCRIBER_MESSAGES = 2_000;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -332,6 +337,73 @@ async function beforeComparison(): Promise<Record<string, unknown> | null> {
 }
 const redisClients = await beforeComparison();
 
+/**
+ * A subscriber's CPU per message (this process's, in µs) while another process publishes
+ * `SUBSCRIBER_MESSAGES` messages of a queue's live-view size (50 changes), about two a
+ * millisecond: node-redis subscribed over TCP (the peer), the gateway's SSE stream
+ * through `UpstashRedis.subscribe`, and the same asking for a 10 ms gathering window
+ * (`gatherMs`, what `queue.events()` asks for). Alternated three times; medians.
+ */
+async function subscriberCpu(): Promise<Record<string, number>> {
+  const message = JSON.stringify({
+    at: Date.now(),
+    states: "ac".repeat(25),
+    ids: Array.from({ length: 50 }, (_, i) => `m${String(i).padStart(8, "0")}-c2c6c079-9b37-41ad`),
+  });
+  // The publisher speaks RESP itself, so it needs no package and costs this process nothing.
+  const publisher = `
+    const conn = await Deno.connect({ port: ${stack.redisPort} });
+    const enc = new TextEncoder(), buf = new Uint8Array(64), msg = ${JSON.stringify(message)};
+    const cmd = enc.encode("*3\\r\\n$7\\r\\nPUBLISH\\r\\n$5\\r\\nbench\\r\\n$" + enc.encode(msg).length + "\\r\\n" + msg + "\\r\\n");
+    for (let i = 0; i < ${SUBSCRIBER_MESSAGES}; i++) {
+      await conn.write(cmd); await conn.read(buf);
+      if (i % 2 === 1) await new Promise((r) => setTimeout(r, 1));
+    }
+    conn.close();`;
+  const cpu = () => {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  };
+  const rest = new UpstashRedis({ url: stack.gatewayUrl, token: stack.token });
+  const subscribers: Record<string, (onMessage: () => void) => Promise<() => Promise<void>>> = {
+    tcp_node_redis: async (onMessage) => {
+      const client = tcp.duplicate();
+      await client.connect();
+      await client.subscribe("bench", onMessage);
+      return async () => void await client.quit();
+    },
+    gateway_sse: async (onMessage) => {
+      const subscription = await rest.subscribe("bench", { onMessage });
+      return () => subscription.close();
+    },
+    gateway_sse_gather_10ms: async (onMessage) => {
+      const subscription = await rest.subscribe("bench", { onMessage, gatherMs: 10 });
+      return () => subscription.close();
+    },
+  };
+  const samples: Record<string, number[]> = {};
+  for (let round = 0; round < 3; round++) {
+    for (const [name, subscribe] of Object.entries(subscribers)) {
+      let heard = 0;
+      const stop = await subscribe(() => heard++);
+      const before = cpu();
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["eval", publisher],
+        stdout: "null",
+        stderr: "inherit",
+      }).spawn();
+      const { code } = await child.status;
+      if (code !== 0) throw new Error(`The publisher exited with code ${code}`);
+      while (heard < SUBSCRIBER_MESSAGES) await new Promise((r) => setTimeout(r, 5));
+      (samples[name] ??= []).push((cpu() - before) / SUBSCRIBER_MESSAGES);
+      await stop();
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, round(median(xs), 1)]));
+}
+const subscriberCpuPerMessage = await subscriberCpu();
+
 const overheadP50 = round(latency.gateway_fetch.p50 - latency.tcp_node_redis.p50);
 const fetch64 = throughput.clients_64.gateway_fetch;
 const raw64 = throughput.clients_64.gateway_raw_http1;
@@ -348,6 +420,7 @@ console.log(JSON.stringify(
     latency_ms: { ...latency, gateway_raw_http1: rawLatency },
     commands_per_second: throughput,
     pipelined_commands_per_second: pipelined,
+    subscriber_cpu_microseconds_per_message: subscriberCpuPerMessage,
     // C load generators on both sides, so neither figure is capped by a JavaScript client.
     independent_load_generators_64_clients: independent,
     // This build beside an earlier one (--before), same route, same load, alternating.

@@ -23,7 +23,11 @@ import {
 } from "./redis_reply.ts";
 import { errorJson, replyToEnvelope, ReplyTooLargeError, utf8ByteLength } from "./reply_json.ts";
 import { pipelineResponse, tooLargeEnvelope } from "./reply_stream.ts";
-import { openSubscriptionStream, type SubscriptionKind } from "./subscription_stream.ts";
+import {
+  MAX_GATHER_MS,
+  openSubscriptionStream,
+  type SubscriptionKind,
+} from "./subscription_stream.ts";
 import { type BodyLimits, readBodyText } from "./request_body.ts";
 import { pathCommand } from "./path_command.ts";
 
@@ -143,6 +147,22 @@ function pathOf(url: string): string {
 }
 
 /** Validates options the way the CLI and tests pass them. */
+/**
+ * The gathering window a subscription asked for with `Kiln-Gather-Ms` (Kiln's own
+ * header: Upstash ignores it), 0 when absent.
+ *
+ * @throws {HttpError} 400 unless it is a whole number of ms from 0 to {@linkcode MAX_GATHER_MS}
+ */
+function gatherWindow(header: string | null): number {
+  if (header === null) return 0;
+  // Digits only: no sign, fraction, exponent or list (a repeated header arrives joined by ", ").
+  if (/^[0-9]{1,4}$/.test(header) && Number(header) <= MAX_GATHER_MS) return Number(header);
+  throw new HttpError(
+    400,
+    `Kiln-Gather-Ms must be a whole number of milliseconds from 0 to ${MAX_GATHER_MS}`,
+  );
+}
+
 function validateOptions(options: GatewayOptions): void {
   if (typeof options.token !== "string" || options.token.length === 0) {
     throw new TypeError("A non-empty token is required");
@@ -366,6 +386,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
       throw new HttpError(400, "Channel name is not valid percent-encoding");
     }
     if (target.length === 0) throw new HttpError(400, "Channel name is empty");
+    const gatherMs = gatherWindow(request.headers.get("kiln-gather-ms"));
     await request.body?.cancel().catch(() => {});
     // Once open, the stream counts in `streams` until it ends.
     return await withDedicated(async () =>
@@ -377,6 +398,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
         heartbeatMs,
         streams,
         options.sseMaxBufferedBytes,
+        gatherMs,
       )
     );
   }

@@ -27,6 +27,12 @@ const HEARTBEAT = new TextEncoder().encode(": keep-alive\n\n");
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The longest gathering window a subscriber may ask for (the `Kiln-Gather-Ms` request
+ * header), in ms: long enough for any live view, short enough that nothing is held for long.
+ */
+export const MAX_GATHER_MS = 1_000;
+
 const SSE_HEADERS = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache",
@@ -44,6 +50,8 @@ const SSE_HEADERS = {
  * @param heartbeatMs how often an SSE comment is sent, so dead clients are noticed
  * @param streams the gateway's set of open streams, used to end them on shutdown
  * @param maxBufferedBytes how far the client may fall behind before it is dropped
+ * @param gatherMs how long events may wait to be written together once they are flowing
+ *   (0: each read from Redis is written at once); see the `send` step below
  * @throws {HttpError} 400 when Redis refuses the subscription
  * @throws {RedisUnavailableError} when Redis goes away before confirming it
  */
@@ -55,6 +63,7 @@ export async function openSubscriptionStream(
   heartbeatMs: number,
   streams: Set<() => void>,
   maxBufferedBytes: number = DEFAULT_MAX_BUFFERED_BYTES,
+  gatherMs = 0,
 ): Promise<Response> {
   // Pushes that arrive before the stream starts wait here, in order.
   let onPush: (push: RespValue[]) => void;
@@ -71,21 +80,25 @@ export async function openSubscriptionStream(
 
   let timer: ReturnType<typeof setInterval> | undefined;
   let dropTimer: ReturnType<typeof setTimeout> | undefined;
+  let gatherTimer: ReturnType<typeof setTimeout> | undefined;
   let finished = false;
   let end = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       // The pieces of the events not yet written, in order (see send; a piece may be a
-      // view of a read from Redis, which is never reused).
+      // view of a read from Redis, which is never reused), and when the last write was.
       let gathered: Uint8Array[] = [];
       let gatheredBytes = 0;
       let writeDue = false;
+      let lastWrite = -Infinity;
       const write = () => {
         writeDue = false;
+        clearTimeout(gatherTimer);
         if (gathered.length === 0) return;
         const chunk = gathered.length === 1 ? gathered[0] : concat(gathered, gatheredBytes);
         gathered = [];
         gatheredBytes = 0;
+        lastWrite = performance.now();
         controller.enqueue(chunk);
       };
       const finish = (overflow: boolean) => {
@@ -136,12 +149,16 @@ export async function openSubscriptionStream(
           return;
         }
         // The pushes Redis sent in one read arrive in one task: written together at its end,
-        // since each write wakes the client and costs it far more than the bytes. None waits
-        // for a later read (a timed window cost realtime fan-out its latency, and measured
-        // no gain end to end for a queue's live view).
+        // since each write wakes the client and costs it far more than the bytes. A
+        // subscriber that asked for a gathering window (a queue's live view, which hears a
+        // message per script call) also gets the events that follow a write within that
+        // long together when it is over; the first event after a quiet spell never waits.
+        // Without one (realtime fan-out) none waits for a later read.
         if (writeDue) return;
         writeDue = true;
-        queueMicrotask(write);
+        const wait = lastWrite + gatherMs - performance.now();
+        if (wait > 0) gatherTimer = setTimeout(write, wait);
+        else queueMicrotask(write);
       };
       streams.add(end);
       const done = () => {

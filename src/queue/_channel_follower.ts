@@ -11,7 +11,7 @@
  */
 import { Backoff } from "../_backoff.ts";
 import type { Clock } from "../clock.ts";
-import type { RedisLike, RedisSubscription } from "../redis/redis_like.ts";
+import type { RedisLike, RedisSubscription, SubscribeHandlers } from "../redis/redis_like.ts";
 
 /** The waits between attempts to subscribe again: 100 ms doubling to 5 s, spread. */
 const RESUBSCRIBE = { initial: 100, factor: 2, max: 5_000, jitter: "equal" } as const;
@@ -27,7 +27,7 @@ const RESUBSCRIBE = { initial: 100, factor: 2, max: 5_000, jitter: "equal" } as 
 export async function followChannel(
   redis: RedisLike,
   channel: string,
-  onMessage: (message: string) => void,
+  handlers: Pick<SubscribeHandlers, "onMessage" | "gatherMs">,
   clock: Clock,
   onReopened: () => void = () => {},
 ): Promise<() => Promise<void>> {
@@ -47,7 +47,7 @@ export async function followChannel(
       timer = undefined;
       if (stopped) return;
       try {
-        const subscription = await redis.subscribe(channel, { onMessage });
+        const subscription = await redis.subscribe(channel, handlers);
         if (stopped) return void await subscription.close().catch(() => {});
         backoff.reset();
         follow(subscription);
@@ -57,7 +57,7 @@ export async function followChannel(
       }
     }, backoff.next());
   };
-  follow(await redis.subscribe(channel, { onMessage }));
+  follow(await redis.subscribe(channel, handlers));
   return async () => {
     stopped = true;
     clock.clearTimeout(timer);

@@ -71,6 +71,16 @@ const workflowScript = defineScript(scripts.workflow);
  */
 const WATCH_MARK = 30_000;
 
+/**
+ * How long the gateway may hold a queue's change messages, once they are flowing, to
+ * deliver them together (`SubscribeHandlers.gatherMs`). A busy queue publishes once per
+ * script call, hundreds a second, and each delivery wakes the reader's process (often the
+ * one running a worker too): at two messages a millisecond a subscriber spent 141 µs of
+ * CPU per message without a window and 62 µs with this one (`bench/redis_http.ts`,
+ * node-redis over TCP 121 µs in the same run).
+ */
+const EVENTS_GATHER_MS = 10;
+
 /** The states of a published change by their letter (`STATE_CODES` in lua/includes/jobs.lua). */
 const STATE_CODES: Readonly<Record<string, JobEvent["state"]>> = {
   w: "waiting",
@@ -663,21 +673,27 @@ export class RedisBackend implements QueueBackend {
     const unfollow = await followChannel(
       this.redis,
       channel,
-      (message) => {
-        // One message per script call: a letter per change in `states`, its job in `ids`.
-        let batch: { at: number; states: string; ids: unknown[] };
-        try {
-          batch = JSON.parse(message);
-        } catch {
-          return; // not a message the scripts wrote: ignore it rather than guess
-        }
-        if (typeof batch?.states !== "string" || !Array.isArray(batch.ids)) return;
-        const at = Number(batch.at);
-        const { states, ids } = batch;
-        for (let i = 0; i < ids.length && i < states.length; i++) {
-          const state = STATE_CODES[states[i]];
-          if (state !== undefined) listener({ queue, id: String(ids[i]), state, at });
-        }
+      {
+        // Hundreds of messages a second while workers are busy: let the gateway deliver
+        // those that follow one another within EVENTS_GATHER_MS together (a live view does
+        // not see the wait; the first after a quiet spell is never held).
+        gatherMs: EVENTS_GATHER_MS,
+        onMessage: (message) => {
+          // One message per script call: a letter per change in `states`, its job in `ids`.
+          let batch: { at: number; states: string; ids: unknown[] };
+          try {
+            batch = JSON.parse(message);
+          } catch {
+            return; // not a message the scripts wrote: ignore it rather than guess
+          }
+          if (typeof batch?.states !== "string" || !Array.isArray(batch.ids)) return;
+          const at = Number(batch.at);
+          const { states, ids } = batch;
+          for (let i = 0; i < ids.length && i < states.length; i++) {
+            const state = STATE_CODES[states[i]];
+            if (state !== undefined) listener({ queue, id: String(ids[i]), state, at });
+          }
+        },
       },
       this.#clock,
       () => void mark().catch(() => {}),

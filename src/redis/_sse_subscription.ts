@@ -73,7 +73,14 @@ export async function openSubscription(request: SubscriptionRequest): Promise<Re
     try {
       response = await request.fetch(request.url, {
         method: "POST",
-        headers: { authorization: request.authorization, accept: "text/event-stream" },
+        headers: {
+          authorization: request.authorization,
+          accept: "text/event-stream",
+          // Kiln's gateway's gathering window (SubscribeHandlers.gatherMs); others ignore it.
+          ...(request.handlers.gatherMs
+            ? { "kiln-gather-ms": String(request.handlers.gatherMs) }
+            : {}),
+        },
         signal: controller.signal,
       });
     } catch (error) {

@@ -46,6 +46,16 @@ export interface SubscribeHandlers {
   onReady?(): void;
   /** Called when the connection is lost; the subscription is then closed. */
   onError?(error: Error): void;
+  /**
+   * A hint for a busy channel whose reader can wait: once messages are flowing, the
+   * server may hold those that follow a delivery for up to this many milliseconds and
+   * deliver them together; the first after a quiet spell is never held. Each delivery
+   * wakes the reader, which costs it far more than the bytes: a queue's live view hears a
+   * message per script call, hundreds a second. Kiln's gateway honours it (a whole
+   * number up to 1,000); Upstash delivers each message at once. Leave it out where every
+   * message is wanted at once (realtime fan-out).
+   */
+  gatherMs?: number;
 }
 
 /**

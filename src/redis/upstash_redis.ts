@@ -57,6 +57,9 @@ export interface UpstashRedisOptions {
 }
 
 /** The waits between retries of a request that got no reply. */
+/** The longest gathering window Kiln's gateway grants a subscription (`SubscribeHandlers.gatherMs`). */
+const MAX_GATHER_MS = 1_000;
+
 const RETRY_BACKOFF: BackoffShape = { initial: 50, factor: 3, jitter: "equal" };
 
 /**
@@ -171,6 +174,17 @@ export class UpstashRedis implements RedisLike {
 
   /** {@inheritDoc RedisLike.subscribe} */
   subscribe(channel: string, handlers: SubscribeHandlers): Promise<RedisSubscription> {
+    const { gatherMs } = handlers;
+    if (
+      gatherMs !== undefined &&
+      !(Number.isInteger(gatherMs) && gatherMs >= 0 && gatherMs <= MAX_GATHER_MS)
+    ) {
+      return Promise.reject(
+        new RangeError(
+          `gatherMs must be a whole number from 0 to ${MAX_GATHER_MS}, got ${gatherMs}`,
+        ),
+      );
+    }
     return openSubscription({
       url: `${this.#url}/subscribe/${encodeURIComponent(channel)}`,
       authorization: this.#authorization,

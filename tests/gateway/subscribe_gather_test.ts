@@ -2,7 +2,9 @@
  * A `/subscribe` stream writes the events Redis sent in one read in one write
  * (`subscription_stream.ts`), since each write wakes the client. Gathering must not
  * reorder, lose, split or hold events: every event is whole, in order, and written at
- * the end of the task that received it.
+ * the end of the task that received it. A subscriber that asks for a window
+ * (`Kiln-Gather-Ms`) also gets the events right behind a write together when the window
+ * is over, and only it: the first after a quiet spell still goes at once.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -10,14 +12,21 @@ import { createClient } from "redis";
 import { type RedisStack, startRedisStack } from "../support/redis_stack.ts";
 import { post } from "./_http.ts";
 
-/** Opens a raw SSE stream and returns its reader, once the confirmation has arrived. */
+/**
+ * Opens a raw SSE stream and returns its reader, once the confirmation has arrived;
+ * `gatherMs` asks for a gathering window (the `Kiln-Gather-Ms` header).
+ */
 async function openStream(
   stack: RedisStack,
   channel: string,
+  gatherMs?: number,
 ): Promise<ReadableStreamDefaultReader<Uint8Array>> {
   const response = await fetch(`${stack.gatewayUrl}/subscribe/${channel}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${stack.token}` },
+    headers: {
+      authorization: `Bearer ${stack.token}`,
+      ...(gatherMs === undefined ? {} : { "kiln-gather-ms": String(gatherMs) }),
+    },
   });
   assert.equal(response.status, 200);
   const reader = response.body!.getReader();
@@ -117,4 +126,75 @@ Deno.test("messages on their way when the gateway shuts down are written before 
   const expected = [...publishes.map(([, , m]) => m), ...publishes.map(([, , m]) => `${m}b`)]
     .map((m) => `data: message,closing,${m}\n\n`).join("");
   assert.equal(text, expected);
+});
+
+Deno.test("Kiln-Gather-Ms: the first message after a quiet spell goes at once, the ones right behind it together when the window is over", async () => {
+  await using stack = await startRedisStack();
+  // A long window, so that the bounds below hold on a busy machine.
+  const reader = await openStream(stack, "gathered", 1_000);
+  try {
+    // Quiet since the confirmation (written more than a window ago by the time we publish).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const sent = performance.now();
+    await post(stack, "/", ["PUBLISH", "gathered", "first"]);
+    const first = await readUntil(reader, "data: message,gathered,first\n\n");
+    const firstAt = performance.now();
+    assert.ok(firstAt - sent < 500, `the first message took ${firstAt - sent} ms`);
+    assert.equal(first.reads, 1);
+    // Right behind that write: held, then written together, in order.
+    await post(stack, "/", ["PUBLISH", "gathered", "second"]);
+    await post(stack, "/", ["PUBLISH", "gathered", "third"]);
+    const rest = await readUntil(reader, "data: message,gathered,third\n\n");
+    const restAt = performance.now();
+    assert.equal(rest.text, "data: message,gathered,second\n\ndata: message,gathered,third\n\n");
+    assert.equal(rest.reads, 1, "both in one write");
+    assert.ok(restAt - firstAt >= 500, `held ${restAt - firstAt} ms of a 1,000 ms window`);
+  } finally {
+    await reader.cancel();
+  }
+});
+
+Deno.test("Kiln-Gather-Ms: messages a window holds when the gateway shuts down are written before the stream ends", async () => {
+  await using stack = await startRedisStack();
+  const reader = await openStream(stack, "held", 1_000);
+  await post(stack, "/", ["PUBLISH", "held", "m0"]);
+  await readUntil(reader, "data: message,held,m0\n\n");
+  // Right behind that write: held for the window, when SIGTERM comes.
+  await post(stack, "/pipeline", [["PUBLISH", "held", "m1"], ["PUBLISH", "held", "m2"]]);
+  stack.gatewayProcess.kill("SIGTERM");
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  assert.equal(text, "data: message,held,m1\n\ndata: message,held,m2\n\n");
+});
+
+Deno.test("Kiln-Gather-Ms other than a whole number of ms from 0 to 1000 is refused with 400, and nothing stays subscribed", async () => {
+  await using stack = await startRedisStack();
+  const redis = createClient({ url: stack.redisUrl });
+  await redis.connect();
+  try {
+    for (const value of ["abc", "-1", "1001", "1.5", "1e3", "", "10, 10", "00001000", "0x10"]) {
+      const response = await fetch(`${stack.gatewayUrl}/subscribe/refused`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${stack.token}`, "kiln-gather-ms": value },
+      });
+      // A stream that opened by mistake would never end: read the status first.
+      if (response.status !== 400) await response.body?.cancel();
+      assert.equal(response.status, 400, `${JSON.stringify(value)} was accepted`);
+      const body = await response.text();
+      assert.match(JSON.parse(body).error, /Kiln-Gather-Ms must be a whole number/);
+    }
+    assert.equal((await redis.pubSubNumSub("refused")).refused, 0);
+    // The bounds themselves are accepted.
+    for (const value of [0, 1_000]) {
+      const reader = await openStream(stack, "accepted", value);
+      await reader.cancel();
+    }
+  } finally {
+    redis.destroy();
+  }
 });
