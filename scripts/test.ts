@@ -8,11 +8,6 @@
  * a private `redis-server` and gateway (never a Redis you run). Tests start
  * their own stacks as before.
  *
- * Test files run two at a time (`--parallel`, one per core here): most of a
- * file's time is spent starting its redis-server and gateway and waiting on
- * them, so one file at a time left a core idle and the suite took 7 minutes.
- * Every file starts its own stacks on free ports, so files do not share state.
- *
  * Usage: `deno task test [deno test arguments]`; with none, everything runs.
  *
  * @module
@@ -26,7 +21,7 @@ let code: number;
 try {
   const args = Deno.args.length > 0 ? Deno.args : DEFAULT_TARGETS;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["test", "-A", "--doc", "--parallel", ...args],
+    args: ["test", "-A", "--doc", ...args],
     env: {
       UPSTASH_REDIS_REST_URL: stack.gatewayUrl,
       UPSTASH_REDIS_REST_TOKEN: stack.token,
