@@ -38,8 +38,10 @@ export function watchJobs(backend: QueueBackend, options: EventsOptions): JobEve
   ready.catch(() => {}); // also reported through the stream
   let stops: (() => Promise<void>)[] = [];
   let closed = false;
+  let forgetAbort = () => {};
   const stop = async () => {
     closed = true;
+    forgetAbort(); // a long-lived signal must not keep this stream reachable
     const pending = stops;
     stops = [];
     await Promise.all(pending.map((off) => off().catch(() => {})));
@@ -66,7 +68,13 @@ export function watchJobs(backend: QueueBackend, options: EventsOptions): JobEve
         controller.enqueue(event);
       }
     };
-    for (const name of names) stops.push(await backend.watch(name, push));
+    for (const name of names) {
+      const unwatch = await backend.watch(name, push);
+      // Cancelled (or left with break) while this subscription was being opened: stop()
+      // has already run, so end this one here rather than leave it open for good.
+      if (closed) return void await unwatch().catch(() => {});
+      stops.push(unwatch);
+    }
     const onAbort = () => {
       stop().then(() => {
         try {
@@ -77,7 +85,11 @@ export function watchJobs(backend: QueueBackend, options: EventsOptions): JobEve
       });
     };
     if (options.signal?.aborted) onAbort();
-    else options.signal?.addEventListener("abort", onAbort, { once: true });
+    else if (options.signal) {
+      const signal = options.signal;
+      signal.addEventListener("abort", onAbort, { once: true });
+      forgetAbort = () => signal.removeEventListener("abort", onAbort);
+    }
   }
   return Object.assign(stream, { ready }) as JobEventStream;
 }

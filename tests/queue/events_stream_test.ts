@@ -145,3 +145,46 @@ Deno.test("events(): an abort before listening began ends the stream empty and s
   await events.ready;
   assert.equal(listeners.size, 0);
 });
+
+Deno.test("events(): cancelled while its subscriptions are still opening, it closes each one as it opens", async () => {
+  const backend = new MemoryBackend();
+  const open = new Set<string>();
+  const answers: (() => void)[] = [];
+  backend.watch = (queue) =>
+    new Promise((resolve) => {
+      // The subscription answers later, as one over HTTP does.
+      answers.push(() => {
+        open.add(queue);
+        resolve(() => Promise.resolve(void open.delete(queue)));
+      });
+    });
+  const events = watchJobs(backend, { queues: ["a", "b"] });
+  while (answers.length === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+  const cancelled = events.cancel();
+  answers.shift()!(); // "a" opens after the cancel
+  await cancelled;
+  await events.ready;
+  assert.deepEqual([...open], [], "nothing left listening");
+  assert.equal(answers.length, 0, "b was never asked for");
+});
+
+Deno.test("events(): a stream cancelled before its signal aborts lets go of the signal", async () => {
+  const { backend } = pushableBackend();
+  const controller = new AbortController();
+  let listening = 0;
+  const add = controller.signal.addEventListener.bind(controller.signal);
+  const remove = controller.signal.removeEventListener.bind(controller.signal);
+  controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+    listening++;
+    add(...args);
+  }) as typeof add;
+  controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+    listening--;
+    remove(...args);
+  }) as typeof remove;
+  const events = watchJobs(backend, { queues: ["q"], signal: controller.signal });
+  await events.ready;
+  assert.equal(listening, 1);
+  await events.cancel();
+  assert.equal(listening, 0);
+});
