@@ -146,7 +146,6 @@ function pathOf(url: string): string {
   return url.slice(start, end);
 }
 
-/** Validates options the way the CLI and tests pass them. */
 /**
  * The gathering window a subscription asked for with `Kiln-Gather-Ms` (Kiln's own
  * header: Upstash ignores it), 0 when absent.
@@ -163,6 +162,7 @@ function gatherWindow(header: string | null): number {
   );
 }
 
+/** Validates options the way the CLI and tests pass them. */
 function validateOptions(options: GatewayOptions): void {
   if (typeof options.token !== "string" || options.token.length === 0) {
     throw new TypeError("A non-empty token is required");

@@ -86,9 +86,11 @@ export async function openSubscriptionStream(
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       // The pieces of the events not yet written, in order (see send; a piece may be a
-      // view of a read from Redis, which is never reused), and when the last write was.
+      // view of a read from Redis, which is never reused), whether an event is among them
+      // (not only heartbeats), and when events were last written.
       let gathered: Uint8Array[] = [];
       let gatheredBytes = 0;
+      let gatheredEvent = false;
       let writeDue = false;
       let lastWrite = -Infinity;
       const write = () => {
@@ -98,7 +100,9 @@ export async function openSubscriptionStream(
         const chunk = gathered.length === 1 ? gathered[0] : concat(gathered, gatheredBytes);
         gathered = [];
         gatheredBytes = 0;
-        lastWrite = performance.now();
+        // A heartbeat alone does not start a window: the next event still goes at once.
+        if (gatheredEvent) lastWrite = performance.now();
+        gatheredEvent = false;
         controller.enqueue(chunk);
       };
       const finish = (overflow: boolean) => {
@@ -131,8 +135,9 @@ export async function openSubscriptionStream(
         }
       };
       end = () => finish(false);
-      const send = (pieces: readonly Uint8Array[]) => {
+      const send = (pieces: readonly Uint8Array[], event = true) => {
         if (finished) return;
+        gatheredEvent ||= event;
         for (const piece of pieces) {
           gathered.push(piece);
           gatheredBytes += piece.byteLength;
@@ -174,7 +179,8 @@ export async function openSubscriptionStream(
         if (event) send(event);
       };
       for (const push of early) onPush(push);
-      timer = setInterval(() => send([HEARTBEAT]), heartbeatMs);
+      // Not once the stream has ended already (an early push past the limit).
+      if (!finished) timer = setInterval(() => send([HEARTBEAT], false), heartbeatMs);
     },
     cancel() {
       clearTimeout(dropTimer);

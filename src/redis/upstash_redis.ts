@@ -56,10 +56,10 @@ export interface UpstashRedisOptions {
   random?: () => number;
 }
 
-/** The waits between retries of a request that got no reply. */
 /** The longest gathering window Kiln's gateway grants a subscription (`SubscribeHandlers.gatherMs`). */
 const MAX_GATHER_MS = 1_000;
 
+/** The waits between retries of a request that got no reply. */
 const RETRY_BACKOFF: BackoffShape = { initial: 50, factor: 3, jitter: "equal" };
 
 /**
