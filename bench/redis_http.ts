@@ -48,6 +48,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
+function median(xs: number[]): number {
+  return percentile([...xs].sort((a, b) => a - b), 0.5);
+}
+
 function round(n: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
@@ -321,7 +325,6 @@ async function beforeComparison(): Promise<Record<string, unknown> | null> {
       await stopProcess(gateway.process, "SIGTERM");
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const now = median(rates.now);
   const before = median(rates.before);
   return {
@@ -399,7 +402,6 @@ async function subscriberCpu(): Promise<Record<string, number>> {
       await stop();
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, round(median(xs), 1)]));
 }
 const subscriberCpuPerMessage = await subscriberCpu();

@@ -23,11 +23,8 @@ import {
 } from "./redis_reply.ts";
 import { errorJson, replyToEnvelope, ReplyTooLargeError, utf8ByteLength } from "./reply_json.ts";
 import { pipelineResponse, tooLargeEnvelope } from "./reply_stream.ts";
-import {
-  MAX_GATHER_MS,
-  openSubscriptionStream,
-  type SubscriptionKind,
-} from "./subscription_stream.ts";
+import { openSubscriptionStream, type SubscriptionKind } from "./subscription_stream.ts";
+import { GATHER_HEADER, MAX_GATHER_MS } from "../../src/redis/_gather.ts";
 import { type BodyLimits, readBodyText } from "./request_body.ts";
 import { pathCommand } from "./path_command.ts";
 
@@ -386,7 +383,7 @@ export function startGateway(options: GatewayOptions): Promise<Gateway> {
       throw new HttpError(400, "Channel name is not valid percent-encoding");
     }
     if (target.length === 0) throw new HttpError(400, "Channel name is empty");
-    const gatherMs = gatherWindow(request.headers.get("kiln-gather-ms"));
+    const gatherMs = gatherWindow(request.headers.get(GATHER_HEADER));
     await request.body?.cancel().catch(() => {});
     // Once open, the stream counts in `streams` until it ends.
     return await withDedicated(async () =>

@@ -27,12 +27,6 @@ const HEARTBEAT = new TextEncoder().encode(": keep-alive\n\n");
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-/**
- * The longest gathering window a subscriber may ask for (the `Kiln-Gather-Ms` request
- * header), in ms: long enough for any live view, short enough that nothing is held for long.
- */
-export const MAX_GATHER_MS = 1_000;
-
 const SSE_HEADERS = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache",

@@ -18,6 +18,7 @@ import { lineEndsToLf } from "./_sse_line_ends.ts";
 import { decodePush, ESCAPED_EVENT } from "./_sse_push.ts";
 import type { RedisSubscription, SubscribeHandlers } from "./redis_like.ts";
 import type { Clock } from "../clock.ts";
+import { GATHER_HEADER } from "./_gather.ts";
 
 /** How long an endpoint may take to answer a subscribe, by default. */
 const OPEN_TIMEOUT = 10_000;
@@ -78,7 +79,7 @@ export async function openSubscription(request: SubscriptionRequest): Promise<Re
           accept: "text/event-stream",
           // Kiln's gateway's gathering window (SubscribeHandlers.gatherMs); others ignore it.
           ...(request.handlers.gatherMs
-            ? { "kiln-gather-ms": String(request.handlers.gatherMs) }
+            ? { [GATHER_HEADER]: String(request.handlers.gatherMs) }
             : {}),
         },
         signal: controller.signal,

@@ -27,6 +27,7 @@ import type {
 import { errorCodeForStatus } from "./_http_status.ts";
 import { readUpstashEndpoint } from "./_upstash_endpoint.ts";
 import { openSubscription } from "./_sse_subscription.ts";
+import { MAX_GATHER_MS } from "./_gather.ts";
 
 /** Where and how to reach a Redis REST endpoint. */
 export interface UpstashRedisOptions {
@@ -55,9 +56,6 @@ export interface UpstashRedisOptions {
    */
   random?: () => number;
 }
-
-/** The longest gathering window Kiln's gateway grants a subscription (`SubscribeHandlers.gatherMs`). */
-const MAX_GATHER_MS = 1_000;
 
 /** The waits between retries of a request that got no reply. */
 const RETRY_BACKOFF: BackoffShape = { initial: 50, factor: 3, jitter: "equal" };
