@@ -679,19 +679,16 @@ export class RedisBackend implements QueueBackend {
         // not see the wait; the first after a quiet spell is never held).
         gatherMs: EVENTS_GATHER_MS,
         onMessage: (message) => {
-          // One message per script call: a letter per change in `states`, its job in `ids`.
-          let batch: { at: number; states: string; ids: unknown[] };
+          // A script call's changes are one object, a letter per change in `states` and its
+          // job in `ids`; changes a take held back come first in an array of such objects.
+          let batches: unknown;
           try {
-            batch = JSON.parse(message);
+            batches = JSON.parse(message);
           } catch {
             return; // not a message the scripts wrote: ignore it rather than guess
           }
-          if (typeof batch?.states !== "string" || !Array.isArray(batch.ids)) return;
-          const at = Number(batch.at);
-          const { states, ids } = batch;
-          for (let i = 0; i < ids.length && i < states.length; i++) {
-            const state = STATE_CODES[states[i]];
-            if (state !== undefined) listener({ queue, id: String(ids[i]), state, at });
+          for (const batch of Array.isArray(batches) ? batches : [batches]) {
+            hearBatch(queue, batch, listener);
           }
         },
       },
@@ -889,4 +886,15 @@ function decodeInfo(queue: string, row: RedisReply[]): JobInfo {
     runAt: status === "delayed" ? when : null,
     workerId: last?.workerId || null,
   };
+}
+
+/** Hands each change of one script call's published object to `listener`, in order. */
+function hearBatch(queue: string, batch: unknown, listener: (event: JobEvent) => void): void {
+  const { at, states, ids } = (batch ?? {}) as { at?: unknown; states?: unknown; ids?: unknown };
+  if (typeof states !== "string" || !Array.isArray(ids)) return; // not the scripts' shape
+  const time = Number(at);
+  for (let i = 0; i < ids.length && i < states.length; i++) {
+    const state = STATE_CODES[states[i]];
+    if (state !== undefined) listener({ queue, id: String(ids[i]), state, at: time });
+  }
 }

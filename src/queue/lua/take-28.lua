@@ -5,7 +5,8 @@
   past max stalls) and promoting due delayed jobs. Only the token holding a
   lease completes it. The outcome is remembered under the caller's unique
   reservation token, so a replay returns the same. Leases on Redis's clock.
-  Also beats the worker's heartbeat, counts metrics, publishes the changes.
+  Also beats the worker's heartbeat, counts metrics, publishes the changes (or holds
+  them back for the next call, see publish() in includes/jobs.lua).
 
   KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
   KEYS[28]     reservation  STRING  this call's remembered outcome
@@ -64,8 +65,7 @@ local nowText = tostring(now)
 -- replicates a script's effects, so reading TIME is allowed, and a replay stays
 -- deterministic through the caller's token, not its clock. Delayed jobs' run-at
 -- times stay on the caller's clock (ARGV[1]), as their dispatcher computed them.
-local time = redis.call("TIME")
-local leaseNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local leaseNow = redisNow()
 
 local function jobsOf(ids, records, attempts)
   local out = {}
@@ -173,7 +173,7 @@ if want <= 0 then
     redis.call("SET", memoKey, cjson.encode({ lost = lost, ids = {} }), "PX", leaseMs)
   end
   flushMetrics(now)
-  publish(now)
+  publish(now, true)
   return { lost, {}, {}, -1, {} }
 end
 
@@ -326,5 +326,5 @@ if #reserved > 0 or n > 0 then
   redis.call("SET", memoKey, cjson.encode({ lost = lost, ids = reserved }), "PX", leaseMs)
 end
 flushMetrics(now)
-publish(now)
+publish(now, true)
 return { lost, stalled, jobs, short and now or nextDue(), stalledOut }

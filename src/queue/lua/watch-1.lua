@@ -5,6 +5,10 @@
   watchers on machines with skewed clocks agree. A watcher renews it well
   before it runs out; one that stops just lets it run out.
 
+  It also publishes the changes takes held back (publish() in includes/jobs.lua):
+  the call that would carry them may never come (a worker that died with jobs
+  active and no other worker polling), and a watcher renews every few seconds.
+
   KEYS[1]  stats  HASH  the queue's counters, paused flag and watched deadline
 
   ARGV[1]  how long the mark lasts from now (ms)
@@ -15,7 +19,14 @@
 local time = redis.call("TIME")
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local deadline = now + tonumber(ARGV[1])
-local current = tonumber(redis.call("HGET", KEYS[1], "watched")) or 0
+local fields = redis.call("HMGET", KEYS[1], "watched", "events")
+local current = tonumber(fields[1]) or 0
+if fields[2] then
+  -- The queue's channel: the keys' common part, then "events" (as includes/jobs.lua names it).
+  redis.call("PUBLISH", string.sub(KEYS[1], 1, -6) .. "events", "[" .. fields[2] .. "]")
+  redis.call("HSET", KEYS[1], "eventsAt", string.format("%.0f", now))
+  redis.call("HDEL", KEYS[1], "events")
+end
 if deadline > current then
   redis.call("HSET", KEYS[1], "watched", string.format("%.0f", deadline))
   return deadline

@@ -29,26 +29,49 @@ local MAX_LOG_LINES = 100
 -- The lease value of a job an operator cancelled: no worker's token matches it.
 local CANCELLED = "!cancelled"
 
--- Job state changes of this call, published once at its end (see publish()), and only
+-- Redis's own clock (epoch ms), read once per call: leases (take-28.lua), watch marks and
+-- the gathering of published changes all go by it, never by a caller's clock.
+local redisMs = nil
+local function redisNow()
+  if redisMs == nil then
+    local time = redis.call("TIME")
+    redisMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  end
+  return redisMs
+end
+
+-- Job state changes of this call, published at its end (see publish()), and only
 -- gathered while someone watches: each watcher (queue.events()) keeps the "watched"
 -- field of the queue's stats at a deadline on Redis's clock, renewed while it listens
 -- (watch-1.lua). A field under the queue's hash tag reads the same on every node of a
 -- cluster, where PUBSUB NUMSUB would count only one node's subscribers. Read once per
--- call, at its first change.
+-- call, at its first change (or at publish() for a take).
 local changedIds, changedStates = {}, {}
 local listening = nil
+-- The changes earlier takes held back (see publish()): their messages' JSON objects,
+-- comma-separated, in the "events" field of stats, and when a message last went out
+-- ("eventsAt", Redis's clock).
+local held, lastPublished = nil, 0
 -- A change's state as one letter of the published message (redis_backend.ts reads them).
 local STATE_CODES = {
   waiting = "w", delayed = "d", active = "a", completed = "c", failed = "f", removed = "r",
 }
+-- Takes following a message within this many ms hold their changes back for the next;
+-- watch-1.lua publishes the same held changes once they are older than this.
+local GATHER_MS = 10
+-- Held changes past this many bytes go out with the next call, whenever it comes.
+local MAX_HELD_BYTES = 65536
 
 local function watched()
   if listening == nil then
-    local deadline = tonumber(redis.call("HGET", q.stats, "watched"))
-    listening = false
-    if deadline then
-      local time = redis.call("TIME")
-      listening = deadline > tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+    local fields = redis.call("HMGET", q.stats, "watched", "eventsAt", "events")
+    local deadline = tonumber(fields[1])
+    listening = deadline ~= nil and deadline > redisNow()
+    if listening then
+      lastPublished = tonumber(fields[2]) or 0
+      held = fields[3] or nil
+    elseif fields[3] then
+      redis.call("HDEL", q.stats, "events") -- held for a watcher that has gone
     end
   end
   return listening
@@ -62,13 +85,35 @@ local function changed(id, state)
   end
 end
 
--- Publishes this call's changes as one message, so a live view costs one PUBLISH per
--- call: {"at":now,"states":"<a letter per change>","ids":[<id per change>]}, no object
--- per change to build and encode here, nor to parse in every reader.
-local function publish(now)
-  if #changedIds == 0 then return end
-  redis.call("PUBLISH", channel, '{"at":' .. string.format("%.0f", now) .. ',"states":"' ..
-    table.concat(changedStates) .. '","ids":' .. cjson.encode(changedIds) .. "}")
+-- Publishes this call's changes, after any held back, as one message: a call's changes
+-- are {"at":now,"states":"<a letter per change>","ids":[<id per change>]} (no object per
+-- change to build and encode here, nor to parse in every reader), and a message with
+-- held changes is the JSON array of such objects, oldest first.
+--
+-- `gather` (a take, the hot path: a busy worker makes hundreds a second) holds this
+-- call's changes back while a message went out less than GATHER_MS ago and a job is
+-- still active, so the next call (that job's report, at the latest) carries them: each
+-- message wakes the gateway and every reader, which costs them far more than its bytes.
+-- The first change after a quiet spell goes out at once. Held changes of jobs whose
+-- worker died wait for the next call on the queue, or for a watcher's renewal.
+local function publish(now, gather)
+  if gather then watched() end
+  if not listening or (#changedIds == 0 and held == nil) then return end
+  local own = nil
+  if #changedIds > 0 then
+    own = '{"at":' .. string.format("%.0f", now) .. ',"states":"' ..
+      table.concat(changedStates) .. '","ids":' .. cjson.encode(changedIds) .. "}"
+  end
+  if gather and redisNow() - lastPublished < GATHER_MS and (held == nil or #held < MAX_HELD_BYTES)
+    and redis.call("ZCARD", q.active) > 0 then
+    if own then redis.call("HSET", q.stats, "events", held and held .. "," .. own or own) end
+    return
+  end
+  local message = own
+  if held then message = "[" .. held .. (own and "," .. own or "") .. "]" end
+  redis.call("PUBLISH", channel, message)
+  redis.call("HSET", q.stats, "eventsAt", string.format("%.0f", redisNow()))
+  if held then redis.call("HDEL", q.stats, "events") end
 end
 
 -- Metrics: per minute (kept 24 h) and per hour (kept 30 days), counters and a
@@ -239,9 +284,9 @@ local function trim(set, most, age, now)
   end
   local over = redis.call("ZCARD", set) - most
   if over > 0 then
-    local oldest = redis.call("ZRANGE", set, 0, math.min(over, 1000) - 1)
-    redis.call("ZREM", set, unpack(oldest))
-    for _, id in ipairs(oldest) do victims[#victims + 1] = id end
+    -- Taken out as they are read: a range read then a ZREM would look each up again.
+    local oldest = redis.call("ZPOPMIN", set, math.min(over, 1000))
+    for i = 1, #oldest, 2 do victims[#victims + 1] = oldest[i] end
   end
   dropJobs(victims, set == q.completed)
 end

@@ -1,0 +1,197 @@
+/**
+ * A take that follows a published message within 10 ms, while jobs are still
+ * active, holds its changes back for the next call (publish() in
+ * src/queue/lua/includes/jobs.lua): a busy worker's takes reach the gateway and
+ * every live view as a few messages, not one each. These check that nothing is
+ * lost or reordered on the way, that held changes never grow without bound,
+ * and that they still arrive when no later call comes (a worker that died
+ * with its jobs active).
+ *
+ * The window is opened on purpose by writing the stats' `eventsAt` (when a
+ * message last went out) into the future, so the holding does not depend on
+ * how fast this machine is.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import {
+  defineJob,
+  type JobEvent,
+  Queue,
+  RedisBackend,
+  silentLogger,
+  Worker,
+} from "../../src/queue/mod.ts";
+import type { Clock } from "../../src/clock.ts";
+import { startRedisStack } from "../support/redis_stack.ts";
+
+const job = defineJob({ name: "g", schema: v.number(), handle() {} });
+const FAR_FUTURE = "9999999999999";
+/** The cap on held changes (MAX_HELD_BYTES in includes/jobs.lua). */
+const MAX_HELD_BYTES = 65_536;
+
+/** Reads a live view into `seen` until aborted; `until(n)` waits for n changes. */
+function listen(queue: Queue) {
+  const controller = new AbortController();
+  const events = queue.events({ queues: ["default"], signal: controller.signal });
+  const seen: JobEvent[] = [];
+  const reading = (async () => {
+    for await (const event of events) seen.push(event);
+  })();
+  return {
+    ready: events.ready,
+    seen,
+    async until(count: number, timeoutMs = 15_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (seen.length < count && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(seen.length, count, `heard ${seen.length} of ${count} changes`);
+    },
+    async stop(): Promise<void> {
+      controller.abort();
+      await reading;
+    },
+  };
+}
+
+/** Each job's states in the order heard. */
+function statesById(seen: readonly JobEvent[]): Map<string, string[]> {
+  const byId = new Map<string, string[]>();
+  for (const event of seen) byId.set(event.id, [...(byId.get(event.id) ?? []), event.state]);
+  return byId;
+}
+
+Deno.test("takes while jobs are active share messages: one for four takes at most here, every change heard once, in order", async () => {
+  await using stack = await startRedisStack();
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "gather" });
+  let takes = 0;
+  let pinning = false;
+  const take = backend.take.bind(backend);
+  backend.take = async (request) => {
+    takes++;
+    const result = await take(request);
+    // Every take finds the window open: only a take that leaves no job active sends.
+    if (pinning) await stack.redis.hset("gather:{default}:stats", { eventsAt: FAR_FUTURE });
+    return result;
+  };
+  const queue = new Queue({ backend });
+  const view = listen(
+    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "gather" }) }),
+  );
+  await view.ready;
+  let messages = 0;
+  const bare = await backend.redis.subscribe("gather:{default}:events", {
+    onMessage: () => void messages++,
+  });
+  try {
+    const jobs = await queue.dispatchMany(job, Array.from({ length: 300 }, (_, n) => n));
+    await view.until(300); // each job's "waiting", from the dispatch
+    await stack.redis.hset("gather:{default}:stats", { eventsAt: FAR_FUTURE });
+    pinning = true;
+    const before = messages;
+    const drained = await new Worker(queue, { jobs: [job], concurrency: 20, logger: silentLogger })
+      .drain();
+    assert.equal(drained.completed, 300);
+    await view.until(900);
+    const published = messages - before;
+    assert.ok(published >= 1 && published * 4 <= takes, `${published} messages for ${takes} takes`);
+    const byId = statesById(view.seen);
+    assert.deepEqual([...byId.keys()].sort(), jobs.map((j) => j.id).sort());
+    for (const states of byId.values()) {
+      assert.deepEqual(states, ["waiting", "active", "completed"]);
+    }
+    assert.equal(
+      await stack.redis.hexists("gather:{default}:stats", "events"),
+      0,
+      "none left held",
+    );
+  } finally {
+    await bare.close();
+    await view.stop();
+  }
+});
+
+Deno.test("held changes never pass 64 KB: a long burst goes out in pieces, none lost", async () => {
+  await using stack = await startRedisStack();
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "cap" });
+  const stats = "cap:{default}:stats";
+  const probe = stack.newRedis();
+  let mostHeld = 0;
+  const take = backend.take.bind(backend);
+  backend.take = async (request) => {
+    const result = await take(request);
+    // Every take finds the window open: only the cap (or no job left active) sends them.
+    mostHeld = Math.max(mostHeld, await probe.hstrlen(stats, "events"));
+    await probe.hset(stats, { eventsAt: FAR_FUTURE });
+    return result;
+  };
+  const queue = new Queue({ backend, retain: { completed: false } });
+  await queue.dispatchMany(job, Array.from({ length: 1_500 }, (_, n) => n));
+  const view = listen(
+    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "cap" }) }),
+  );
+  await view.ready;
+  try {
+    await probe.hset(stats, { eventsAt: FAR_FUTURE });
+    await new Worker(queue, { jobs: [job], concurrency: 50, logger: silentLogger }).drain();
+    await view.until(3_000);
+    // One take's own changes (at most 50 jobs, two changes each) may join a full hold.
+    assert.ok(mostHeld < MAX_HELD_BYTES + 8_192, `held ${mostHeld} bytes`);
+    assert.ok(mostHeld > MAX_HELD_BYTES / 2, `held only ${mostHeld} bytes: nothing was gathered`);
+    for (const states of statesById(view.seen).values()) {
+      assert.deepEqual(states, ["active", "completed"]);
+    }
+  } finally {
+    await view.stop();
+  }
+});
+
+Deno.test("changes held by a take no later call carries (its worker died) reach the watcher at its next renewal", async () => {
+  await using stack = await startRedisStack();
+  // The watcher renews its mark every 10 s: this clock keeps that timer for the test to fire.
+  const renewals: (() => void)[] = [];
+  const manual: Clock = {
+    now: () => Date.now(),
+    setTimeout: (callback, ms) => {
+      if (ms < 10_000) return setTimeout(callback, ms);
+      renewals.push(callback);
+      return undefined;
+    },
+    clearTimeout: (handle) => clearTimeout(handle as number | undefined),
+  };
+  const watcher = new Queue({
+    backend: new RedisBackend({ redis: stack.redis, prefix: "dead", clock: manual }),
+  });
+  const view = listen(watcher);
+  await view.ready;
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "dead" });
+  const queue = new Queue({ backend });
+  try {
+    const { id } = await queue.dispatch(job, 1);
+    await view.until(1);
+    await stack.redis.hset("dead:{default}:stats", { eventsAt: FAR_FUTURE });
+    // A worker's take reserves the job, then the worker is gone: no call follows.
+    const token = crypto.randomUUID();
+    const taken = await backend.take({
+      queue: "default",
+      now: Date.now(),
+      complete: [],
+      reserve: 1,
+      leaseDuration: 60_000,
+      token,
+    });
+    assert.deepEqual(taken.jobs.map((j) => j.id), [id]);
+    assert.equal(await stack.redis.hexists("dead:{default}:stats", "events"), 1, "held");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(view.seen.length, 1, "nothing carries the held change yet");
+    assert.ok(renewals.length > 0);
+    for (const renew of renewals.splice(0)) renew();
+    await view.until(2, 5_000);
+    assert.deepEqual(view.seen.map((e) => [e.id, e.state]), [[id, "waiting"], [id, "active"]]);
+    assert.equal(await stack.redis.hexists("dead:{default}:stats", "events"), 0);
+  } finally {
+    await view.stop();
+  }
+});
