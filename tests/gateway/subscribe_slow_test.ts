@@ -90,3 +90,31 @@ Deno.test("a dropped subscriber that does not read again within two heartbeats l
   // The queue was dropped: reading now ends in an error, not in the queued events.
   await assert.rejects(stalled.body!.pipeTo(new WritableStream()));
 });
+
+Deno.test("with a gathering window, the events the window holds count against the limit too", async () => {
+  await using stack = await startRedisStack({ sseMaxBufferedBytes: MAX_BUFFERED });
+  // The longest window: after the first event, the rest wait in the gateway, not in a socket.
+  const stalled = await fetch(`${stack.gatewayUrl}/subscribe/slow`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${stack.token}`, "kiln-gather-ms": "1000" },
+  });
+  assert.equal(stalled.status, 200);
+  let receivers = 1;
+  let publishes = 0;
+  while (receivers === 1 && publishes < MAX_PUBLISHES) {
+    const { body } = await post(stack, "/", ["PUBLISH", "slow", CHUNK]);
+    receivers = (body as { result: number }).result;
+    publishes++;
+  }
+  assert.equal(receivers, 0, "the stalled subscriber was released in Redis");
+  // Dropped as soon as what it holds passes the limit: no socket buffer absorbed any of it.
+  const limit = MAX_BUFFERED / CHUNK.length;
+  assert.ok(
+    publishes <= limit + 2,
+    `dropped after ${publishes} publishes of 64 KiB, not ~${limit}`,
+  );
+  // What the window held is written before the error event that ends the stream.
+  const text = await stalled.text();
+  assert.equal(text.split(`data: message,slow,${CHUNK}\n\n`).length - 1, publishes - 1);
+  assert.ok(text.endsWith('subscription closed"\n\n'));
+});
