@@ -9,6 +9,7 @@ import { Keyspace } from "../redis/keys.ts";
 import { acquireLock, releaseLock } from "../redis/lock.ts";
 import type { RedisLike, RedisReply } from "../redis/redis_like.ts";
 import { defineScript, ScriptRunner } from "../redis/script.ts";
+import { HeldChanges } from "./_held_changes.ts";
 import { RedisError } from "../errors.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { followChannel } from "./_channel_follower.ts";
@@ -197,6 +198,7 @@ export class RedisBackend implements QueueBackend {
   #registry: string;
   #limits: Keyspace;
   #listeners = new Set<(queue: string) => void>();
+  #heldChanges: HeldChanges;
 
   /**
    * Creates a backend over a Redis handle.
@@ -213,6 +215,10 @@ export class RedisBackend implements QueueBackend {
     this.#clock = options.clock ?? systemClock;
     this.#registry = new Keyspace("registry", this.#prefix).key("queues");
     this.#limits = new Keyspace("limits", this.#prefix);
+    this.#heldChanges = new HeldChanges(
+      this.#clock,
+      (queue) => this.#runner.run(watchScript, [this.#k(queue).stats], [0]),
+    );
   }
 
   #k(queue: string): QueueKeys {
@@ -335,13 +341,15 @@ export class RedisBackend implements QueueBackend {
         completion.flow ? encodeFlow(completion.flow) : "",
       );
     }
+    const sent = this.#heldChanges.sending(request.queue);
     const reply = await this.#runner.run(
       takeScript,
       [...this.#lifecycle(k, request.now), k.space.key("reservation", request.token)],
       args,
     );
     const parts = asArray(reply, "take");
-    if (parts.length !== 5 || typeof parts[3] !== "number") throw unexpected("take", reply);
+    if (parts.length !== 6 || typeof parts[3] !== "number") throw unexpected("take", reply);
+    if (parts[5] === 1) this.#heldChanges.held(request.queue, sent);
     const lost = asArray(parts[0], "take (lost)");
     const stalled = asArray(parts[1], "take (stalled)");
     const flat = asArray(parts[2], "take (jobs)", 5);
@@ -895,6 +903,11 @@ function hearBatch(queue: string, batch: unknown, listener: (event: JobEvent) =>
   const time = Number(at);
   for (let i = 0; i < ids.length && i < states.length; i++) {
     const state = STATE_CODES[states[i]];
-    if (state !== undefined) listener({ queue, id: String(ids[i]), state, at: time });
+    const id = ids[i];
+    // A forged message's id may be anything: an object whose toString throws would end
+    // the subscription, losing every change after it in the message.
+    if (state !== undefined && (typeof id === "string" || typeof id === "number")) {
+      listener({ queue, id: String(id), state, at: time });
+    }
   }
 }

@@ -30,6 +30,12 @@ const job = defineJob({ name: "g", schema: v.number(), handle() {} });
 const FAR_FUTURE = "9999999999999";
 /** The cap on held changes (MAX_HELD_BYTES in includes/jobs.lua). */
 const MAX_HELD_BYTES = 65_536;
+/**
+ * A clock whose timers never fire, for the backend that takes: it never publishes held
+ * changes itself (src/queue/_held_changes.ts), as a process that died would not, so
+ * only the scripts' own rules decide what goes out when.
+ */
+const frozen: Clock = { now: () => Date.now(), setTimeout: () => undefined, clearTimeout() {} };
 
 /** Reads a live view into `seen` until aborted; `until(n)` waits for n changes. */
 function listen(queue: Queue) {
@@ -65,7 +71,7 @@ function statesById(seen: readonly JobEvent[]): Map<string, string[]> {
 
 Deno.test("takes while jobs are active share messages: one for four takes at most here, every change heard once, in order", async () => {
   await using stack = await startRedisStack();
-  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "gather" });
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "gather", clock: frozen });
   let takes = 0;
   let pinning = false;
   const take = backend.take.bind(backend);
@@ -115,7 +121,7 @@ Deno.test("takes while jobs are active share messages: one for four takes at mos
 
 Deno.test("held changes never pass 64 KB: a long burst goes out in pieces, none lost", async () => {
   await using stack = await startRedisStack();
-  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "cap" });
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "cap", clock: frozen });
   const stats = "cap:{default}:stats";
   const probe = stack.newRedis();
   let mostHeld = 0;
@@ -166,7 +172,7 @@ Deno.test("changes held by a take no later call carries (its worker died) reach 
   });
   const view = listen(watcher);
   await view.ready;
-  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "dead" });
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "dead", clock: frozen });
   const queue = new Queue({ backend });
   try {
     const { id } = await queue.dispatch(job, 1);
@@ -191,6 +197,154 @@ Deno.test("changes held by a take no later call carries (its worker died) reach 
     await view.until(2, 5_000);
     assert.deepEqual(view.seen.map((e) => [e.id, e.state]), [[id, "waiting"], [id, "active"]]);
     assert.equal(await stack.redis.hexists("dead:{default}:stats", "events"), 0);
+  } finally {
+    await view.stop();
+  }
+});
+
+/** A direct take of up to `reserve` jobs, as a worker's would be. */
+function takeOne(backend: RedisBackend, reserve = 1) {
+  return backend.take({
+    queue: "default",
+    now: Date.now(),
+    complete: [],
+    reserve,
+    leaseDuration: 60_000,
+    token: crypto.randomUUID(),
+  });
+}
+
+Deno.test("a live worker whose only slot runs a long job still gets its held changes out at once", async () => {
+  await using stack = await startRedisStack();
+  const view = listen(
+    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "busy" }) }),
+  );
+  await view.ready;
+  const queue = new Queue({
+    backend: new RedisBackend({ redis: stack.newRedis(), prefix: "busy" }),
+  });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  const long = defineJob({ name: "long", schema: v.number(), handle: () => released });
+  const worker = new Worker(queue, { jobs: [job, long], concurrency: 1, logger: silentLogger });
+  try {
+    const a = await queue.dispatch(job, 1);
+    const b = await queue.dispatch(long, 2);
+    await view.until(2);
+    // Every take holds: A's start, then A's end with B's start, wait in Redis while B runs.
+    await stack.redis.hset("busy:{default}:stats", { eventsAt: FAR_FUTURE });
+    worker.start();
+    await view.until(5, 3_000);
+    assert.deepEqual(view.seen.slice(2).map((e) => [e.id, e.state]), [
+      [a.id, "active"],
+      [a.id, "completed"],
+      [b.id, "active"],
+    ]);
+  } finally {
+    release();
+    await worker.stop();
+    await view.stop();
+  }
+});
+
+Deno.test("the first change after a quiet spell is published at once, not held", async () => {
+  await using stack = await startRedisStack();
+  const view = listen(
+    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "quiet" }) }),
+  );
+  await view.ready;
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "quiet", clock: frozen });
+  try {
+    const { id } = await new Queue({ backend }).dispatch(job, 1);
+    await view.until(1);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // five windows since it went out
+    await takeOne(backend);
+    assert.equal(await stack.redis.hexists("quiet:{default}:stats", "events"), 0);
+    await view.until(2, 3_000);
+    assert.deepEqual(view.seen.map((e) => [e.id, e.state]), [[id, "waiting"], [id, "active"]]);
+  } finally {
+    await view.stop();
+  }
+});
+
+Deno.test("a dispatch publishes the changes takes held before its own, in order", async () => {
+  await using stack = await startRedisStack();
+  const view = listen(
+    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "order" }) }),
+  );
+  await view.ready;
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "order", clock: frozen });
+  const queue = new Queue({ backend });
+  try {
+    const a = await queue.dispatch(job, 1);
+    await view.until(1);
+    await stack.redis.hset("order:{default}:stats", { eventsAt: FAR_FUTURE });
+    await takeOne(backend);
+    assert.equal(await stack.redis.hexists("order:{default}:stats", "events"), 1, "held");
+    const b = await queue.dispatch(job, 2);
+    await view.until(3, 3_000);
+    assert.deepEqual(view.seen.map((e) => [e.id, e.state]), [
+      [a.id, "waiting"],
+      [a.id, "active"],
+      [b.id, "waiting"],
+    ]);
+    assert.equal(await stack.redis.hexists("order:{default}:stats", "events"), 0);
+  } finally {
+    await view.stop();
+  }
+});
+
+Deno.test("changes held for a watcher that has gone are dropped by the next take, unpublished", async () => {
+  await using stack = await startRedisStack();
+  const stats = "gone:{default}:stats";
+  const view = listen(
+    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "gone" }) }),
+  );
+  await view.ready;
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "gone", clock: frozen });
+  let messages = 0;
+  const bare = await backend.redis.subscribe("gone:{default}:events", {
+    onMessage: () => void messages++,
+  });
+  try {
+    await new Queue({ backend }).dispatch(job, 1);
+    await view.until(1);
+    await stack.redis.hset(stats, { eventsAt: FAR_FUTURE });
+    await takeOne(backend);
+    assert.equal(await stack.redis.hexists(stats, "events"), 1, "held");
+    await view.stop();
+    await stack.redis.hset(stats, { watched: "1" }); // the mark ran out long ago
+    const heard = messages;
+    await takeOne(backend, 0);
+    assert.equal(await stack.redis.hexists(stats, "events"), 0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(messages, heard, "nothing published for nobody");
+  } finally {
+    await bare.close();
+  }
+});
+
+Deno.test("a message with ids no script writes is read around them, and the view keeps listening", async () => {
+  await using stack = await startRedisStack();
+  const view = listen(
+    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "forged" }) }),
+  );
+  await view.ready;
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "forged" });
+  try {
+    // Anyone holding the gateway's token may publish: an id whose toString throws must
+    // not end the subscription (it would lose the rest of the message, and all after).
+    await backend.redis.publish(
+      "forged:{default}:events",
+      '[{"at":1,"states":"www","ids":[{"toString":1},["x"],"plain"]},{"at":2,"states":"r","ids":[7]}]',
+    );
+    const { id } = await new Queue({ backend }).dispatch(job, 1);
+    await view.until(3, 3_000);
+    assert.deepEqual(view.seen.map((e) => [e.id, e.state]), [
+      ["plain", "waiting"],
+      ["7", "removed"],
+      [id, "waiting"],
+    ]);
   } finally {
     await view.stop();
   }

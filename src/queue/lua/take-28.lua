@@ -33,7 +33,8 @@
             JSON array ("" for none), run time (ms), flow rules ("" for none: flow.lua)
 
   Output:
-    { lost ids, stalled ids, jobs, next due, ids of stalled jobs moved to the failed store }
+    { lost ids, stalled ids, jobs, next due, ids of stalled jobs moved to the failed store,
+      1 when this call held its published changes back (includes/jobs.lua), else 0 }
     jobs is flat: id, record, attempts, errors JSON ("" for none), stalls, per job
     next due is the earliest delayed run-at or lease deadline, on the caller's clock, -1 for none
 ]]
@@ -112,7 +113,8 @@ if memo then
   for _, id in ipairs(saved.ids) do
     if redis.call("HGET", q.leases, id) == token then held[#held + 1] = id end
   end
-  return { saved.lost, {}, jobsOf(held), want > 0 and nextDue() or -1, {} }
+  -- Changes held back since go out now: this call has none of its own to hold.
+  return { saved.lost, {}, jobsOf(held), want > 0 and nextDue() or -1, {}, publish(now, true) and 1 or 0 }
 end
 
 -- Complete: kept with their result for viewing (within the retention limits), or dropped.
@@ -173,8 +175,7 @@ if want <= 0 then
     redis.call("SET", memoKey, cjson.encode({ lost = lost, ids = {} }), "PX", leaseMs)
   end
   flushMetrics(now)
-  publish(now, true)
-  return { lost, {}, {}, -1, {} }
+  return { lost, {}, {}, -1, {}, publish(now, true) and 1 or 0 }
 end
 
 -- Reclaim expired leases: a stall, not a failed attempt.
@@ -326,5 +327,5 @@ if #reserved > 0 or n > 0 then
   redis.call("SET", memoKey, cjson.encode({ lost = lost, ids = reserved }), "PX", leaseMs)
 end
 flushMetrics(now)
-publish(now, true)
-return { lost, stalled, jobs, short and now or nextDue(), stalledOut }
+local heldBack = publish(now, true) and 1 or 0
+return { lost, stalled, jobs, short and now or nextDue(), stalledOut, heldBack }

@@ -6,12 +6,13 @@
   before it runs out; one that stops just lets it run out.
 
   It also publishes the changes takes held back (publish() in includes/jobs.lua):
-  the call that would carry them may never come (a worker that died with jobs
-  active and no other worker polling), and a watcher renews every few seconds.
+  a worker's backend calls it with a duration of 0 for just that when it sends
+  no take soon after one that held changes, and a watcher's renewal (every 10 s)
+  publishes what a worker that died before doing so left.
 
   KEYS[1]  stats  HASH  the queue's counters, paused flag and watched deadline
 
-  ARGV[1]  how long the mark lasts from now (ms)
+  ARGV[1]  how long the mark lasts from now (ms); 0 publishes held changes only
 
   Output:
     the deadline now held (epoch ms, Redis's clock)
@@ -27,7 +28,7 @@ if fields[2] then
   redis.call("HSET", KEYS[1], "eventsAt", string.format("%.0f", now))
   redis.call("HDEL", KEYS[1], "events")
 end
-if deadline > current then
+if deadline > now and deadline > current then
   redis.call("HSET", KEYS[1], "watched", string.format("%.0f", deadline))
   return deadline
 end

@@ -51,15 +51,15 @@ local listening = nil
 -- The changes earlier takes held back (see publish()): their messages' JSON objects,
 -- comma-separated, in the "events" field of stats, and when a message last went out
 -- ("eventsAt", Redis's clock).
-local held, lastPublished = nil, 0
+local heldChanges, lastPublished = nil, 0
 -- A change's state as one letter of the published message (redis_backend.ts reads them).
 local STATE_CODES = {
   waiting = "w", delayed = "d", active = "a", completed = "c", failed = "f", removed = "r",
 }
--- Takes following a message within this many ms hold their changes back for the next;
--- watch-1.lua publishes the same held changes once they are older than this.
+-- Takes following a message within this many ms hold their changes back (see publish()).
 local GATHER_MS = 10
--- Held changes past this many bytes go out with the next call, whenever it comes.
+-- Held changes past this many bytes go out with the next change (one take's changes may
+-- join them first: the cap is checked before adding).
 local MAX_HELD_BYTES = 65536
 
 local function watched()
@@ -69,7 +69,7 @@ local function watched()
     listening = deadline ~= nil and deadline > redisNow()
     if listening then
       lastPublished = tonumber(fields[2]) or 0
-      held = fields[3] or nil
+      heldChanges = fields[3] or nil
     elseif fields[3] then
       redis.call("HDEL", q.stats, "events") -- held for a watcher that has gone
     end
@@ -92,28 +92,31 @@ end
 --
 -- `gather` (a take, the hot path: a busy worker makes hundreds a second) holds this
 -- call's changes back while a message went out less than GATHER_MS ago and a job is
--- still active, so the next call (that job's report, at the latest) carries them: each
--- message wakes the gateway and every reader, which costs them far more than its bytes.
--- The first change after a quiet spell goes out at once. Held changes of jobs whose
--- worker died wait for the next call on the queue, or for a watcher's renewal.
+-- still active, so a later call carries them: each message wakes the gateway and every
+-- reader, which costs them far more than its bytes. The first change after a quiet spell
+-- goes out at once, and a call with no change of its own publishes what is held. Answers
+-- whether it held changes back: the worker's backend then publishes them (watch-1.lua)
+-- if it sends no other take soon, since its slots may all be busy for minutes.
 local function publish(now, gather)
   if gather then watched() end
-  if not listening or (#changedIds == 0 and held == nil) then return end
+  if not listening or (#changedIds == 0 and heldChanges == nil) then return false end
   local own = nil
   if #changedIds > 0 then
     own = '{"at":' .. string.format("%.0f", now) .. ',"states":"' ..
       table.concat(changedStates) .. '","ids":' .. cjson.encode(changedIds) .. "}"
   end
-  if gather and redisNow() - lastPublished < GATHER_MS and (held == nil or #held < MAX_HELD_BYTES)
+  if gather and own and redisNow() - lastPublished < GATHER_MS
+    and (heldChanges == nil or #heldChanges < MAX_HELD_BYTES)
     and redis.call("ZCARD", q.active) > 0 then
-    if own then redis.call("HSET", q.stats, "events", held and held .. "," .. own or own) end
-    return
+    redis.call("HSET", q.stats, "events", heldChanges and heldChanges .. "," .. own or own)
+    return true
   end
   local message = own
-  if held then message = "[" .. held .. (own and "," .. own or "") .. "]" end
+  if heldChanges then message = "[" .. heldChanges .. (own and "," .. own or "") .. "]" end
   redis.call("PUBLISH", channel, message)
   redis.call("HSET", q.stats, "eventsAt", string.format("%.0f", redisNow()))
-  if held then redis.call("HDEL", q.stats, "events") end
+  if heldChanges then redis.call("HDEL", q.stats, "events") end
+  return false
 end
 
 -- Metrics: per minute (kept 24 h) and per hour (kept 30 days), counters and a
