@@ -58,6 +58,34 @@ export async function connectPusherJs(
   return client;
 }
 
+/**
+ * Signs a pusher-js client in and waits until it has nothing more to say:
+ * pusher-js subscribes to `#server-to-user-<id>` right after the sign-in, so
+ * this waits for that answer too. A test that has the server close the
+ * connection next needs the quiet: Deno's server WebSocket (1.45 and later)
+ * drops a connection whose `close()` is pending when it reads a frame from
+ * the client, and when that read wins the close frame is never written, so
+ * pusher-js sees 1006 instead of the code sent.
+ */
+export async function signIn(client: PusherJsClient): Promise<void> {
+  client.signin();
+  const user = client.user as unknown as {
+    signinDonePromise: Promise<void>;
+    serverToUserChannel: {
+      subscribed: boolean;
+      bind(event: string, callback: (data: unknown) => void): void;
+    } | null;
+  };
+  await user.signinDonePromise;
+  const channel = user.serverToUserChannel;
+  if (!channel) throw new Error("pusher-js did not sign in");
+  if (channel.subscribed) return;
+  await next(
+    (resolve) => channel.bind("pusher:subscription_succeeded", resolve),
+    "#server-to-user",
+  );
+}
+
 /** Disconnects a pusher-js client and waits until it reports it. */
 export async function disconnect(client: PusherJsClient): Promise<void> {
   if (client.connection.state === "disconnected") return;

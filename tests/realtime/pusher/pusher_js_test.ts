@@ -12,6 +12,7 @@ import {
   PusherJs,
   type PusherJsClient,
   serverSdk,
+  signIn,
 } from "./_clients.ts";
 import { TestClient as KilnTestClient } from "../_support/ws_client.ts";
 import { sign } from "../_support/server.ts";
@@ -235,8 +236,7 @@ Deno.test("a user signs in, and terminate_connections closes their connections w
   const client = await connectPusherJs(server, "dana");
   const other = await connectPusherJs(server, "erin");
   try {
-    client.signin();
-    await (client.user as unknown as { signinDonePromise: Promise<void> }).signinDonePromise;
+    await signIn(client);
     assert.equal((client.user as unknown as { user_data: { id: string } }).user_data.id, "dana");
     const closed = next<{ data: { code: number } }>((resolve) =>
       client.connection.bind("error", resolve)

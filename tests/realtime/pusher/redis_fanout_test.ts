@@ -8,7 +8,7 @@ import { RedisFanout } from "../../../src/realtime/redis_fanout.ts";
 import { UpstashRedis } from "../../../src/redis/upstash_redis.ts";
 import { type RedisStack, startRedisStack } from "../../support/redis_stack.ts";
 import { startPusherServer } from "./_server.ts";
-import { connectPusherJs, disconnect, next, serverSdk } from "./_clients.ts";
+import { connectPusherJs, disconnect, next, serverSdk, signIn } from "./_clients.ts";
 
 /** A hub joined to the others of `prefix` through the stack's Redis. */
 function joinedHub(stack: RedisStack, prefix: string): Hub {
@@ -61,8 +61,7 @@ Deno.test("terminate_connections sent to one instance closes the user's connecti
     // The subscription settles once B's hub listens to the fan-out.
     const channel = dana.subscribe("news");
     await next((resolve) => channel.bind("pusher:subscription_succeeded", resolve), "subscribed");
-    dana.signin();
-    await (dana.user as unknown as { signinDonePromise: Promise<void> }).signinDonePromise;
+    await signIn(dana);
     const closed = next<{ data: { code: number } }>(
       (resolve) => dana.connection.bind("error", resolve),
       "the close on B",
