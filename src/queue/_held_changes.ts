@@ -27,7 +27,8 @@ export class HeldChanges {
   #taken = 0;
   #lastSent = new Map<string, number>();
   #lastHeld = new Map<string, number>();
-  #timers = new Map<string, unknown>();
+  /** Queues whose publish is timed: at most one wait per queue. */
+  #waiting = new Set<string>();
 
   /**
    * @param clock times the wait
@@ -48,10 +49,11 @@ export class HeldChanges {
   /** Take number `take` answered that it held its changes back. */
   held(queue: string, take: number): void {
     this.#lastHeld.set(queue, take);
-    if (this.#timers.has(queue)) return;
-    const timer = this.#clock.setTimeout(
+    if (this.#waiting.has(queue)) return;
+    this.#waiting.add(queue);
+    this.#clock.setTimeout(
       () => {
-        this.#timers.delete(queue);
+        this.#waiting.delete(queue);
         // A take sent since carries them, or answers that it held them in turn.
         if (this.#lastSent.get(queue) !== this.#lastHeld.get(queue)) return;
         // Failing (an outage), they wait for the next call or a watcher's renewal.
@@ -60,6 +62,5 @@ export class HeldChanges {
       FLUSH_AFTER_MS,
       true,
     );
-    this.#timers.set(queue, timer);
   }
 }

@@ -24,7 +24,7 @@ import {
   Worker,
 } from "../../src/queue/mod.ts";
 import type { Clock } from "../../src/clock.ts";
-import { startRedisStack } from "../support/redis_stack.ts";
+import { type RedisStack, startRedisStack } from "../support/redis_stack.ts";
 
 const job = defineJob({ name: "g", schema: v.number(), handle() {} });
 const FAR_FUTURE = "9999999999999";
@@ -37,16 +37,20 @@ const MAX_HELD_BYTES = 65_536;
  */
 const frozen: Clock = { now: () => Date.now(), setTimeout: () => undefined, clearTimeout() {} };
 
-/** Reads a live view into `seen` until aborted; `until(n)` waits for n changes. */
-function listen(queue: Queue) {
+/**
+ * Opens a live view of `prefix`'s default queue on the stack's Redis and reads it into
+ * `seen` until stopped, once it is listening; `until(n)` waits for n changes.
+ */
+async function listen(stack: RedisStack, prefix: string, clock?: Clock) {
+  const queue = new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix, clock }) });
   const controller = new AbortController();
   const events = queue.events({ queues: ["default"], signal: controller.signal });
+  await events.ready;
   const seen: JobEvent[] = [];
   const reading = (async () => {
     for await (const event of events) seen.push(event);
   })();
   return {
-    ready: events.ready,
     seen,
     async until(count: number, timeoutMs = 15_000): Promise<void> {
       const deadline = Date.now() + timeoutMs;
@@ -83,10 +87,7 @@ Deno.test("takes while jobs are active share messages: one for four takes at mos
     return result;
   };
   const queue = new Queue({ backend });
-  const view = listen(
-    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "gather" }) }),
-  );
-  await view.ready;
+  const view = await listen(stack, "gather");
   let messages = 0;
   const bare = await backend.redis.subscribe("gather:{default}:events", {
     onMessage: () => void messages++,
@@ -135,10 +136,7 @@ Deno.test("held changes never pass 64 KB: a long burst goes out in pieces, none 
   };
   const queue = new Queue({ backend, retain: { completed: false } });
   await queue.dispatchMany(job, Array.from({ length: 1_500 }, (_, n) => n));
-  const view = listen(
-    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "cap" }) }),
-  );
-  await view.ready;
+  const view = await listen(stack, "cap");
   try {
     await probe.hset(stats, { eventsAt: FAR_FUTURE });
     await new Worker(queue, { jobs: [job], concurrency: 50, logger: silentLogger }).drain();
@@ -167,11 +165,7 @@ Deno.test("changes held by a take no later call carries (its worker died) reach 
     },
     clearTimeout: (handle) => clearTimeout(handle as number | undefined),
   };
-  const watcher = new Queue({
-    backend: new RedisBackend({ redis: stack.redis, prefix: "dead", clock: manual }),
-  });
-  const view = listen(watcher);
-  await view.ready;
+  const view = await listen(stack, "dead", manual);
   const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "dead", clock: frozen });
   const queue = new Queue({ backend });
   try {
@@ -216,10 +210,7 @@ function takeOne(backend: RedisBackend, reserve = 1) {
 
 Deno.test("a live worker whose only slot runs a long job still gets its held changes out at once", async () => {
   await using stack = await startRedisStack();
-  const view = listen(
-    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "busy" }) }),
-  );
-  await view.ready;
+  const view = await listen(stack, "busy");
   const queue = new Queue({
     backend: new RedisBackend({ redis: stack.newRedis(), prefix: "busy" }),
   });
@@ -249,10 +240,7 @@ Deno.test("a live worker whose only slot runs a long job still gets its held cha
 
 Deno.test("the first change after a quiet spell is published at once, not held", async () => {
   await using stack = await startRedisStack();
-  const view = listen(
-    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "quiet" }) }),
-  );
-  await view.ready;
+  const view = await listen(stack, "quiet");
   const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "quiet", clock: frozen });
   try {
     const { id } = await new Queue({ backend }).dispatch(job, 1);
@@ -269,10 +257,7 @@ Deno.test("the first change after a quiet spell is published at once, not held",
 
 Deno.test("a dispatch publishes the changes takes held before its own, in order", async () => {
   await using stack = await startRedisStack();
-  const view = listen(
-    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "order" }) }),
-  );
-  await view.ready;
+  const view = await listen(stack, "order");
   const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "order", clock: frozen });
   const queue = new Queue({ backend });
   try {
@@ -297,10 +282,7 @@ Deno.test("a dispatch publishes the changes takes held before its own, in order"
 Deno.test("changes held for a watcher that has gone are dropped by the next take, unpublished", async () => {
   await using stack = await startRedisStack();
   const stats = "gone:{default}:stats";
-  const view = listen(
-    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "gone" }) }),
-  );
-  await view.ready;
+  const view = await listen(stack, "gone");
   const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "gone", clock: frozen });
   let messages = 0;
   const bare = await backend.redis.subscribe("gone:{default}:events", {
@@ -326,10 +308,7 @@ Deno.test("changes held for a watcher that has gone are dropped by the next take
 
 Deno.test("a message with ids no script writes is read around them, and the view keeps listening", async () => {
   await using stack = await startRedisStack();
-  const view = listen(
-    new Queue({ backend: new RedisBackend({ redis: stack.redis, prefix: "forged" }) }),
-  );
-  await view.ready;
+  const view = await listen(stack, "forged");
   const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "forged" });
   try {
     // Anyone holding the gateway's token may publish: an id whose toString throws must
