@@ -197,14 +197,14 @@ Deno.test("changes held by a take no later call carries (its worker died) reach 
 });
 
 /** A direct take of up to `reserve` jobs, as a worker's would be. */
-function takeOne(backend: RedisBackend, reserve = 1) {
+function takeOne(backend: RedisBackend, reserve = 1, token: string = crypto.randomUUID()) {
   return backend.take({
     queue: "default",
     now: Date.now(),
     complete: [],
     reserve,
     leaseDuration: 60_000,
-    token: crypto.randomUUID(),
+    token,
   });
 }
 
@@ -324,6 +324,28 @@ Deno.test("a message with ids no script writes is read around them, and the view
       ["7", "removed"],
       [id, "waiting"],
     ]);
+  } finally {
+    await view.stop();
+  }
+});
+
+Deno.test("a replayed take (its answer was lost) publishes what is held, and reserves nothing twice", async () => {
+  await using stack = await startRedisStack();
+  const stats = "replay:{default}:stats";
+  const view = await listen(stack, "replay");
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "replay", clock: frozen });
+  try {
+    const { id } = await new Queue({ backend }).dispatch(job, 1);
+    await view.until(1);
+    await stack.redis.hset(stats, { eventsAt: FAR_FUTURE });
+    const token = crypto.randomUUID();
+    const first = await takeOne(backend, 1, token);
+    assert.equal(await stack.redis.hexists(stats, "events"), 1, "held");
+    const again = await takeOne(backend, 1, token);
+    assert.deepEqual(again.jobs.map((j) => j.id), first.jobs.map((j) => j.id));
+    await view.until(2, 3_000);
+    assert.deepEqual(view.seen.map((e) => [e.id, e.state]), [[id, "waiting"], [id, "active"]]);
+    assert.equal(await stack.redis.hexists(stats, "events"), 0);
   } finally {
     await view.stop();
   }
