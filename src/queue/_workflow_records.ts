@@ -141,7 +141,7 @@ export function batchInfo(counts: Omit<BatchInfo, "progress">): BatchInfo {
   };
 }
 
-/** The error kept for a step removed before it ran (manage-28.lua writes the same). */
+/** The error kept for a step removed before it ran (manage-29.lua writes the same). */
 export function removedError(now: number): AttemptError {
   return {
     attempt: 0,

@@ -805,7 +805,7 @@ function newEntry(queue: string, job: NewJob, extra: Omit<WorkflowFields, "w">):
  * dispatch says it is (payload, priority, tags, trace, retries, flow rules, whether
  * it is indexed) and runs at `runAt`, and keeps what makes it the same job: its
  * id, dispatch time and dispatch token (a replay of its first dispatch answers
- * `created`). enqueue-27.lua's foldRecord() does the same to a Redis record. Not
+ * `created`). enqueue-28.lua's foldRecord() does the same to a Redis record. Not
  * its unique key or dedupe window: debounce takes neither (Queue refuses them).
  */
 function fold(entry: Entry, job: NewJob, runAt: number): void {

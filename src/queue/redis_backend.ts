@@ -67,7 +67,7 @@ const watchScript = defineScript(scripts.watch);
 const workflowScript = defineScript(scripts.workflow);
 
 /**
- * How long a watcher's mark lasts (`watch-1.lua`); it is renewed every third of
+ * How long a watcher's mark lasts (`watch-2.lua`); it is renewed every third of
  * that, so a watcher that misses one renewal (a short outage) stays marked.
  */
 const WATCH_MARK = 30_000;
@@ -98,7 +98,7 @@ const FAILED_CHUNK = 500;
 /** The most jobs one search call reads (a page may come back short, with a cursor). */
 const SEARCH_BUDGET = 1_000;
 
-/** The parts of the lifecycle keys, KEYS[1..27] of most scripts (see lua/includes/jobs.lua). */
+/** The parts of the lifecycle keys, KEYS[1..28] of most scripts (see lua/includes/jobs.lua). */
 const LIFECYCLE = [
   "jobs",
   "attempts",
@@ -127,6 +127,7 @@ const LIFECYCLE = [
   "members", // batches' member jobs (issue 16)
   "flow", // per-key flow control: counts, limiter state, debounce (issue 16)
   "parked", // jobs waiting on a busy key or a rate limit (issue 16)
+  "held", // job state changes takes held back from the queue's live views (includes/jobs.lua)
 ] as const;
 
 /** Options for {@linkcode RedisBackend}. */
@@ -151,7 +152,7 @@ export interface RedisBackendOptions {
 }
 
 type QueueKeys = Record<typeof LIFECYCLE[number], string> & {
-  /** KEYS[1..27] of the scripts that include jobs.lua, in its order. */
+  /** KEYS[1..28] of the scripts that include jobs.lua, in its order. */
   lifecycle: readonly string[];
   space: Keyspace;
 };
@@ -217,7 +218,7 @@ export class RedisBackend implements QueueBackend {
     this.#limits = new Keyspace("limits", this.#prefix);
     this.#heldChanges = new HeldChanges(
       this.#clock,
-      (queue) => this.#runner.run(watchScript, [this.#k(queue).stats], [0]),
+      (queue) => this.#runner.run(watchScript, this.#watchKeys(queue), [0]),
     );
   }
 
@@ -239,6 +240,12 @@ export class RedisBackend implements QueueBackend {
     keys[LIFECYCLE.indexOf("minute")] = this.#bucket(k, "minute", now);
     keys[LIFECYCLE.indexOf("hour")] = this.#bucket(k, "hour", now);
     return keys;
+  }
+
+  /** The keys of watch-2.lua: the queue's stats and its held changes. */
+  #watchKeys(queue: string): string[] {
+    const k = this.#k(queue);
+    return [k.stats, k.held];
   }
 
   /** The key of the metric bucket holding `at`. */
@@ -421,7 +428,7 @@ export class RedisBackend implements QueueBackend {
     if (query.limit <= 0) return { jobs: [], next: null };
     const k = this.#k(queue);
     // The source a search reads: one job, an index range, or a state's set; the
-    // other filters are checked on each job read (see jobs-27.lua).
+    // other filters are checked on each job read (see jobs-28.lua).
     const plainState = query.state !== undefined && query.since === undefined &&
       query.until === undefined;
     const [source, key] = query.id !== undefined
@@ -676,7 +683,7 @@ export class RedisBackend implements QueueBackend {
     // The scripts publish only while the queue is marked watched: mark it once subscribed
     // (so every change after this resolves is heard), again after each resubscription (an
     // outage may have outlasted the mark), and renew it until unwatched.
-    const mark = () => this.#runner.run(watchScript, [this.#k(queue).stats], [WATCH_MARK]);
+    const mark = () => this.#runner.run(watchScript, this.#watchKeys(queue), [WATCH_MARK]);
     // Subscribed again after an outage, so a live view does not fall silent for good.
     const unfollow = await followChannel(
       this.redis,
@@ -875,7 +882,7 @@ function decodeJob(
   };
 }
 
-/** One row of jobs-27.lua: id, record, attempts, errors, stalls, progress, state, at, result, logs, run. */
+/** One row of jobs-28.lua: id, record, attempts, errors, stalls, progress, state, at, result, logs, run. */
 function decodeInfo(queue: string, row: RedisReply[]): JobInfo {
   const [id, record, attempts, errors, stalls, progress, state, at, result, logs, run] = row;
   const job = decodeJob(queue, id, record, attempts, errors, stalls);

@@ -25,11 +25,14 @@ import {
 } from "../../src/queue/mod.ts";
 import type { Clock } from "../../src/clock.ts";
 import { type RedisStack, startRedisStack } from "../support/redis_stack.ts";
+import { createClient } from "redis";
 
 const job = defineJob({ name: "g", schema: v.number(), handle() {} });
 const FAR_FUTURE = "9999999999999";
 /** The cap on held changes (MAX_HELD_BYTES in includes/jobs.lua). */
 const MAX_HELD_BYTES = 65_536;
+/** The key of the changes a queue's takes held back, beside its stats. */
+const heldOf = (stats: string) => stats.replace(/:stats$/, ":held");
 /**
  * A clock whose timers never fire, for the backend that takes: it never publishes held
  * changes itself (src/queue/_held_changes.ts), as a process that died would not, so
@@ -110,7 +113,7 @@ Deno.test("takes while jobs are active share messages: one for four takes at mos
       assert.deepEqual(states, ["waiting", "active", "completed"]);
     }
     assert.equal(
-      await stack.redis.hexists("gather:{default}:stats", "events"),
+      await stack.redis.exists("gather:{default}:held"),
       0,
       "none left held",
     );
@@ -130,7 +133,7 @@ Deno.test("held changes never pass 64 KB: a long burst goes out in pieces, none 
   backend.take = async (request) => {
     const result = await take(request);
     // Every take finds the window open: only the cap (or no job left active) sends them.
-    mostHeld = Math.max(mostHeld, await probe.hstrlen(stats, "events"));
+    mostHeld = Math.max(mostHeld, await probe.strlen(heldOf(stats)));
     await probe.hset(stats, { eventsAt: FAR_FUTURE });
     return result;
   };
@@ -149,6 +152,46 @@ Deno.test("held changes never pass 64 KB: a long burst goes out in pieces, none 
     }
   } finally {
     await view.stop();
+  }
+});
+
+Deno.test("a holding take writes only its own changes: the AOF grows by them, not by all held so far", async () => {
+  await using stack = await startRedisStack();
+  const direct = createClient({ url: stack.redisUrl });
+  await direct.connect();
+  const persistence = async (field: string) =>
+    Number(new RegExp(`${field}:(\\d+)`).exec(await direct.info("persistence"))?.[1]);
+  try {
+    // Replicas and the AOF get a script's writes as they are made: what a take writes
+    // there is what it costs every copy of the data.
+    await direct.configSet("appendonly", "yes");
+    while (
+      await persistence("aof_rewrite_in_progress") !== 0 ||
+      await persistence("aof_rewrite_scheduled") !== 0
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const stats = "aof:{default}:stats";
+    const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "aof", clock: frozen });
+    await new Queue({ backend }).dispatchMany(job, Array.from({ length: 1_010 }, (_, n) => n));
+    const view = await listen(stack, "aof");
+    try {
+      await stack.redis.hset(stats, { eventsAt: FAR_FUTURE });
+      for (let i = 0; i < 10; i++) await takeOne(backend, 100); // about 3 KB of changes each
+      const held = await stack.redis.strlen(heldOf(stats));
+      assert.ok(held > 20_000, `held only ${held} bytes`);
+      const before = await persistence("aof_current_size");
+      for (let i = 0; i < 10; i++) await takeOne(backend, 1);
+      const grew = await persistence("aof_current_size") - before;
+      // A one-job take writes about 1 KB (its lease, attempt, run, memo, metrics and
+      // change); rewriting all that is held would write more than `held` each time.
+      assert.ok(grew < held, `the AOF grew ${grew} bytes for ten one-job takes, ${held} held`);
+      assert.ok(await stack.redis.strlen(heldOf(stats)) > held, "the takes held their changes");
+    } finally {
+      await view.stop();
+    }
+  } finally {
+    direct.destroy();
   }
 });
 
@@ -183,14 +226,14 @@ Deno.test("changes held by a take no later call carries (its worker died) reach 
       token,
     });
     assert.deepEqual(taken.jobs.map((j) => j.id), [id]);
-    assert.equal(await stack.redis.hexists("dead:{default}:stats", "events"), 1, "held");
+    assert.equal(await stack.redis.exists("dead:{default}:held"), 1, "held");
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(view.seen.length, 1, "nothing carries the held change yet");
     assert.ok(renewals.length > 0);
     for (const renew of renewals.splice(0)) renew();
     await view.until(2, 5_000);
     assert.deepEqual(view.seen.map((e) => [e.id, e.state]), [[id, "waiting"], [id, "active"]]);
-    assert.equal(await stack.redis.hexists("dead:{default}:stats", "events"), 0);
+    assert.equal(await stack.redis.exists("dead:{default}:held"), 0);
   } finally {
     await view.stop();
   }
@@ -247,7 +290,7 @@ Deno.test("the first change after a quiet spell is published at once, not held",
     await view.until(1);
     await new Promise((resolve) => setTimeout(resolve, 50)); // five windows since it went out
     await takeOne(backend);
-    assert.equal(await stack.redis.hexists("quiet:{default}:stats", "events"), 0);
+    assert.equal(await stack.redis.exists("quiet:{default}:held"), 0);
     await view.until(2, 3_000);
     assert.deepEqual(view.seen.map((e) => [e.id, e.state]), [[id, "waiting"], [id, "active"]]);
   } finally {
@@ -265,7 +308,7 @@ Deno.test("a dispatch publishes the changes takes held before its own, in order"
     await view.until(1);
     await stack.redis.hset("order:{default}:stats", { eventsAt: FAR_FUTURE });
     await takeOne(backend);
-    assert.equal(await stack.redis.hexists("order:{default}:stats", "events"), 1, "held");
+    assert.equal(await stack.redis.exists("order:{default}:held"), 1, "held");
     const b = await queue.dispatch(job, 2);
     await view.until(3, 3_000);
     assert.deepEqual(view.seen.map((e) => [e.id, e.state]), [
@@ -273,7 +316,7 @@ Deno.test("a dispatch publishes the changes takes held before its own, in order"
       [a.id, "active"],
       [b.id, "waiting"],
     ]);
-    assert.equal(await stack.redis.hexists("order:{default}:stats", "events"), 0);
+    assert.equal(await stack.redis.exists("order:{default}:held"), 0);
   } finally {
     await view.stop();
   }
@@ -293,12 +336,12 @@ Deno.test("changes held for a watcher that has gone are dropped by the next take
     await view.until(1);
     await stack.redis.hset(stats, { eventsAt: FAR_FUTURE });
     await takeOne(backend);
-    assert.equal(await stack.redis.hexists(stats, "events"), 1, "held");
+    assert.equal(await stack.redis.exists(heldOf(stats)), 1, "held");
     await view.stop();
     await stack.redis.hset(stats, { watched: "1" }); // the mark ran out long ago
     const heard = messages;
     await takeOne(backend, 0);
-    assert.equal(await stack.redis.hexists(stats, "events"), 0);
+    assert.equal(await stack.redis.exists(heldOf(stats)), 0);
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(messages, heard, "nothing published for nobody");
   } finally {
@@ -340,12 +383,12 @@ Deno.test("a replayed take (its answer was lost) publishes what is held, and res
     await stack.redis.hset(stats, { eventsAt: FAR_FUTURE });
     const token = crypto.randomUUID();
     const first = await takeOne(backend, 1, token);
-    assert.equal(await stack.redis.hexists(stats, "events"), 1, "held");
+    assert.equal(await stack.redis.exists(heldOf(stats)), 1, "held");
     const again = await takeOne(backend, 1, token);
     assert.deepEqual(again.jobs.map((j) => j.id), first.jobs.map((j) => j.id));
     await view.until(2, 3_000);
     assert.deepEqual(view.seen.map((e) => [e.id, e.state]), [[id, "waiting"], [id, "active"]]);
-    assert.equal(await stack.redis.hexists(stats, "events"), 0);
+    assert.equal(await stack.redis.exists(heldOf(stats)), 0);
   } finally {
     await view.stop();
   }

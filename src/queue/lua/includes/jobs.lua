@@ -1,4 +1,4 @@
--- Shared by the scripts that take a queue's lifecycle keys as KEYS[1..27], in
+-- Shared by the scripts that take a queue's lifecycle keys as KEYS[1..28], in
 -- this order (redis_backend.ts builds the list in one place).
 -- Globals read for every job, as locals: a global is a table lookup at each use.
 local ARGV, tonumber = ARGV, tonumber
@@ -9,7 +9,7 @@ local q = {
   logs = KEYS[15], runs = KEYS[16], index = KEYS[17], dedupe = KEYS[18],
   workers = KEYS[19], seen = KEYS[20], minute = KEYS[21], hour = KEYS[22],
   labels = KEYS[23], workflows = KEYS[24], members = KEYS[25], flow = KEYS[26],
-  parked = KEYS[27],
+  parked = KEYS[27], held = KEYS[28],
 }
 -- The queue's pub/sub channel for live views: the keys' common part, then "events".
 local channel = string.sub(q.jobs, 1, -5) .. "events"
@@ -29,7 +29,7 @@ local MAX_LOG_LINES = 100
 -- The lease value of a job an operator cancelled: no worker's token matches it.
 local CANCELLED = "!cancelled"
 
--- Redis's own clock (epoch ms), read once per call: leases (take-28.lua), watch marks and
+-- Redis's own clock (epoch ms), read once per call: leases (take-29.lua), watch marks and
 -- the gathering of published changes all go by it, never by a caller's clock.
 local redisMs = nil
 local function redisNow()
@@ -43,15 +43,17 @@ end
 -- Job state changes of this call, published at its end (see publish()), and only
 -- gathered while someone watches: each watcher (queue.events()) keeps the "watched"
 -- field of the queue's stats at a deadline on Redis's clock, renewed while it listens
--- (watch-1.lua). A field under the queue's hash tag reads the same on every node of a
+-- (watch-2.lua). A field under the queue's hash tag reads the same on every node of a
 -- cluster, where PUBSUB NUMSUB would count only one node's subscribers. Read once per
 -- call, at its first change (or at publish() for a take).
 local changedIds, changedStates = {}, {}
 local listening = nil
--- The changes earlier takes held back (see publish()): their messages' JSON objects,
--- comma-separated, in the "events" field of stats, and when a message last went out
--- ("eventsAt", Redis's clock).
-local heldChanges, lastPublished = nil, 0
+-- The changes earlier takes held back (see publish()) are their messages' JSON objects,
+-- comma-separated, in the held STRING: each holding take APPENDs its own, so Redis
+-- copies, and sends to replicas and the AOF, only the new bytes, not all held so far.
+-- heldBytes is its length; lastPublished when a message last went out ("eventsAt" of
+-- stats, Redis's clock).
+local heldBytes, lastPublished = 0, 0
 -- A change's state as one letter of the published message (redis_backend.ts reads them).
 local STATE_CODES = {
   waiting = "w", delayed = "d", active = "a", completed = "c", failed = "f", removed = "r",
@@ -64,14 +66,16 @@ local MAX_HELD_BYTES = 65536
 
 local function watched()
   if listening == nil then
-    local fields = redis.call("HMGET", q.stats, "watched", "eventsAt", "events")
+    local fields = redis.call("HMGET", q.stats, "watched", "eventsAt")
     local deadline = tonumber(fields[1])
     listening = deadline ~= nil and deadline > redisNow()
     if listening then
       lastPublished = tonumber(fields[2]) or 0
-      heldChanges = fields[3] or nil
-    elseif fields[3] then
-      redis.call("HDEL", q.stats, "events") -- held for a watcher that has gone
+      heldBytes = redis.call("STRLEN", q.held)
+    else
+      -- Held for a watcher that has gone. A DEL that finds nothing writes nothing, so
+      -- it reaches neither replicas nor the AOF.
+      redis.call("DEL", q.held)
     end
   end
   return listening
@@ -95,27 +99,28 @@ end
 -- still active, so a later call carries them: each message wakes the gateway and every
 -- reader, which costs them far more than its bytes. The first change after a quiet spell
 -- goes out at once, and a call with no change of its own publishes what is held. Answers
--- whether it held changes back: the worker's backend then publishes them (watch-1.lua)
+-- whether it held changes back: the worker's backend then publishes them (watch-2.lua)
 -- if it sends no other take soon, since its slots may all be busy for minutes.
 local function publish(now, gather)
   if gather then watched() end
-  if not listening or (#changedIds == 0 and heldChanges == nil) then return false end
+  if not listening or (#changedIds == 0 and heldBytes == 0) then return false end
   local own = nil
   if #changedIds > 0 then
     own = '{"at":' .. string.format("%.0f", now) .. ',"states":"' ..
       table.concat(changedStates) .. '","ids":' .. cjson.encode(changedIds) .. "}"
   end
   if gather and own and redisNow() - lastPublished < GATHER_MS
-    and (heldChanges == nil or #heldChanges < MAX_HELD_BYTES)
-    and redis.call("ZCARD", q.active) > 0 then
-    redis.call("HSET", q.stats, "events", heldChanges and heldChanges .. "," .. own or own)
+    and heldBytes < MAX_HELD_BYTES and redis.call("ZCARD", q.active) > 0 then
+    redis.call("APPEND", q.held, heldBytes > 0 and "," .. own or own)
     return true
   end
   local message = own
-  if heldChanges then message = "[" .. heldChanges .. (own and "," .. own or "") .. "]" end
+  if heldBytes > 0 then
+    message = "[" .. redis.call("GET", q.held) .. (own and "," .. own or "") .. "]"
+    redis.call("DEL", q.held)
+  end
   redis.call("PUBLISH", channel, message)
   redis.call("HSET", q.stats, "eventsAt", string.format("%.0f", redisNow()))
-  if heldChanges then redis.call("HDEL", q.stats, "events") end
   return false
 end
 
@@ -216,7 +221,7 @@ end
 -- Appends the index entries of a job to `out`: by name and by each tag, each
 -- sorted by dispatch time, in one ZSET ranged by text, so a search reads a
 -- range instead of scanning jobs. Every job has exactly one name entry, so a
--- search over all jobs merges the names' ranges (jobs-27.lua) rather than each
+-- search over all jobs merges the names' ranges (jobs-28.lua) rather than each
 -- job paying for a third entry.
 local function indexEntries(id, labels, out)
   local name, ts, rest = splitLabels(labels)

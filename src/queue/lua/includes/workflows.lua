@@ -1,5 +1,5 @@
 -- Chains and batches (issue 16), included after jobs.lua by every script that
--- ends jobs (take, fail, manage) and by workflow-28.lua. All their state is in
+-- ends jobs (take, fail, manage) and by workflow-29.lua. All their state is in
 -- the queue's `workflows` HASH and `members` ZSET:
 --   j\0<job id>        the workflow a live step or member belongs to: "c\0<chain>" or "b\0<batch>"
 --   c\0<id>            a chain as its dispatcher built it: { steps = {template…}, catch = template? }
@@ -13,7 +13,7 @@
 -- A template is a job the dispatcher encoded in full ({ i = id, r = record, b = band,
 -- l = labels or "" }), so a script enqueues it without knowing the record's layout.
 -- `members` holds "<batch>\0<job id>" for each pending member (score 0, ranged as text)
--- and "<batch>\0\1<name>" for each hold keeping a batch open (workflow-28.lua),
+-- and "<batch>\0\1<name>" for each hold keeping a batch open (workflow-29.lua),
 -- and "\255<finish time, 13 digits>\0<c or b>\0<id>" for each finished workflow, so the
 -- oldest are trimmed within the failed jobs' retention.
 local FINISHED = "\255"
@@ -188,7 +188,7 @@ local function wfReopen(kind, wid, finishedAt)
   redis.call("ZREM", q.members, FINISHED .. stamp(tonumber(finishedAt)) .. SEP .. kind .. SEP .. wid)
 end
 
--- An operator retried the failed job `id` (manage-28.lua; `record` its stored JSON).
+-- An operator retried the failed job `id` (manage-29.lua; `record` its stored JSON).
 -- The step that failed its chain takes the chain up again from there; a failed member
 -- of a batch that was not cancelled is pending again (failed - 1, pending + 1), and
 -- reopens its batch if it had finished. Any other job (a callback, a step of a chain

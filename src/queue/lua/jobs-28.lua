@@ -12,7 +12,7 @@
   and the other filters are checked on each job read from it. At most
   `budget` jobs are read per call: a page may come back short, with a cursor.
 
-  KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[1..28]  the queue's lifecycle keys (see includes/jobs.lua)
 
   ARGV[1]   source: "id", "index" or "state"
   ARGV[2]   the job id, the index prefix ("a", "n" SEP name, "t" SEP tag), or the state

@@ -8,8 +8,8 @@
   Also beats the worker's heartbeat, counts metrics, publishes the changes (or holds
   them back for the next call, see publish() in includes/jobs.lua).
 
-  KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
-  KEYS[28]     reservation  STRING  this call's remembered outcome
+  KEYS[1..28]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[29]     reservation  STRING  this call's remembered outcome
 
   ARGV[1]   now (epoch ms, the caller's clock)
   ARGV[2]   how many jobs to reserve (0: only complete); nothing is reserved while
@@ -56,7 +56,7 @@ metricsOn = ARGV[14] ~= "0"
 local keepRuns = ARGV[15] ~= "0"
 local PER = 8
 local FIRST = 16
-local memoKey = KEYS[28]
+local memoKey = KEYS[29]
 -- Numbers handed to Redis for every job become text once (as Lua would, "%.14g"): a
 -- Lua number passed to redis.call goes through sprintf each time.
 local nowText = tostring(now)

@@ -22,7 +22,7 @@
   keeping its id, dispatch time and token: flowFold in flow.lua) and is reported
   with that job's id, as is a replay of a dispatch that folded.
 
-  KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[1..28]  the queue's lifecycle keys (see includes/jobs.lua)
 
   ARGV[1]  now (epoch ms)
   ARGV[2]  number of jobs, n

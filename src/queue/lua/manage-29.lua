@@ -14,8 +14,8 @@
     forget   deletes a failed job with its data
   The answer is remembered under the call's token, so a replay answers the same.
 
-  KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
-  KEYS[28]     memo  STRING  this call's answer, for a replay
+  KEYS[1..28]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[29]     memo  STRING  this call's answer, for a replay
 
   ARGV[1]  action: "remove", "promote", "retry" or "forget"
   ARGV[2]  "all" to take the oldest failed jobs (retry, forget), "ids" for the ids that follow
@@ -34,7 +34,7 @@
 -- @include "flow.lua"
 -- @include "cancel.lua"
 
-local memo = redis.call("GET", KEYS[28])
+local memo = redis.call("GET", KEYS[29])
 if memo then return tonumber(memo) end
 local action, now = ARGV[1], tonumber(ARGV[5])
 local keepFailed = { count = tonumber(ARGV[6]), age = tonumber(ARGV[7]) }
@@ -100,7 +100,7 @@ for _, id in ipairs(ids) do
     end
   end
 end
-redis.call("SET", KEYS[28], done, "PX", tonumber(ARGV[4]))
+redis.call("SET", KEYS[29], done, "PX", tonumber(ARGV[4]))
 flushMetrics(now)
 publish(now)
 return done

@@ -10,7 +10,8 @@
   no take soon after one that held changes, and a watcher's renewal (every 10 s)
   publishes what a worker that died before doing so left.
 
-  KEYS[1]  stats  HASH  the queue's counters, paused flag and watched deadline
+  KEYS[1]  stats  HASH    the queue's counters, paused flag and watched deadline
+  KEYS[2]  held   STRING  the changes takes held back, comma-separated JSON objects
 
   ARGV[1]  how long the mark lasts from now (ms); 0 publishes held changes only
 
@@ -20,13 +21,13 @@
 local time = redis.call("TIME")
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local deadline = now + tonumber(ARGV[1])
-local fields = redis.call("HMGET", KEYS[1], "watched", "events")
-local current = tonumber(fields[1]) or 0
-if fields[2] then
+local current = tonumber(redis.call("HGET", KEYS[1], "watched")) or 0
+local held = redis.call("GET", KEYS[2])
+if held then
   -- The queue's channel: the keys' common part, then "events" (as includes/jobs.lua names it).
-  redis.call("PUBLISH", string.sub(KEYS[1], 1, -6) .. "events", "[" .. fields[2] .. "]")
+  redis.call("PUBLISH", string.sub(KEYS[1], 1, -6) .. "events", "[" .. held .. "]")
   redis.call("HSET", KEYS[1], "eventsAt", string.format("%.0f", now))
-  redis.call("HDEL", KEYS[1], "events")
+  redis.call("DEL", KEYS[2])
 end
 if deadline > now and deadline > current then
   redis.call("HSET", KEYS[1], "watched", string.format("%.0f", deadline))

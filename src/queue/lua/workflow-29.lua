@@ -18,8 +18,8 @@
   with the members), so a hold is taken and released at most once: a caller
   whose last call's answer was lost can release it again safely.
 
-  KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
-  KEYS[28]     memo  STRING  this call's answer, for a replay
+  KEYS[1..28]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[29]     memo  STRING  this call's answer, for a replay
 
   ARGV[1]  action: "chain", "batch", "add" or "cancel"
   ARGV[2]  now (epoch ms)
@@ -44,13 +44,13 @@
 -- @include "flow.lua"
 -- @include "cancel.lua"
 
-local memo = redis.call("GET", KEYS[28])
+local memo = redis.call("GET", KEYS[29])
 if memo then return tonumber(memo) end
 local action, now, id = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local keep = { count = tonumber(ARGV[4]), age = tonumber(ARGV[5]) }
 
 local function answer(result)
-  redis.call("SET", KEYS[28], result, "PX", tonumber(ARGV[6]))
+  redis.call("SET", KEYS[29], result, "PX", tonumber(ARGV[6]))
   publish(now)
   return result
 end

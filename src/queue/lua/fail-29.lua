@@ -7,8 +7,8 @@
   (the HTTP client retrying) answers what the first call answered instead of
   "lost".
 
-  KEYS[1..27]  the queue's lifecycle keys (see includes/jobs.lua)
-  KEYS[28]     outcomes  HASH  id -> outcome, for the token's calls (the replay memo)
+  KEYS[1..28]  the queue's lifecycle keys (see includes/jobs.lua)
+  KEYS[29]     outcomes  HASH  id -> outcome, for the token's calls (the replay memo)
 
   ARGV[1]   now (epoch ms)
   ARGV[2]   job id
@@ -39,7 +39,7 @@
 local now, id, token, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local runAt, errorJson, undo, uk = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local keepFailed = { count = tonumber(ARGV[9]), age = tonumber(ARGV[10]) }
-local outcomes = KEYS[28]
+local outcomes = KEYS[29]
 metricsOn = ARGV[15] ~= "0"
 
 local replayed = redis.call("HGET", outcomes, id)
