@@ -48,7 +48,9 @@ export class HeldChanges {
 
   /** Take number `take` answered that it held its changes back. */
   held(queue: string, take: number): void {
-    this.#lastHeld.set(queue, take);
+    // The highest number: two takes on their way at once may answer in either order,
+    // and the later one's answer must not make the earlier look like the last.
+    this.#lastHeld.set(queue, Math.max(take, this.#lastHeld.get(queue) ?? 0));
     if (this.#waiting.has(queue)) return;
     this.#waiting.add(queue);
     this.#clock.setTimeout(

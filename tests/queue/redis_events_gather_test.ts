@@ -393,3 +393,29 @@ Deno.test("a replayed take (its answer was lost) publishes what is held, and res
     await view.stop();
   }
 });
+
+Deno.test("a held key someone overwrote with another type is dropped: takes lose no job, and a view still opens and hears them", async () => {
+  await using stack = await startRedisStack();
+  const stats = "foreign:{default}:stats";
+  const backend = new RedisBackend({ redis: stack.newRedis(), prefix: "foreign", clock: frozen });
+  const queue = new Queue({ backend });
+  await queue.dispatchMany(job, Array.from({ length: 10 }, (_, n) => n));
+  // Someone else's LPUSH while a view listens (its mark), then a take, then a view opening.
+  await stack.redis.hset(stats, { watched: FAR_FUTURE });
+  await stack.redis.lpush(heldOf(stats), "x");
+  const first = await takeOne(backend, 4);
+  assert.equal(first.jobs.length, 4);
+  assert.equal(await stack.redis.type(heldOf(stats)), "none", "the foreign value is gone");
+  await stack.redis.lpush(heldOf(stats), "x");
+  const view = await listen(stack, "foreign");
+  try {
+    const second = await takeOne(backend, 100);
+    assert.equal(second.jobs.length, 6, "every other job is reserved: none was stranded");
+    await view.until(6);
+    assert.deepEqual(new Set(view.seen.map((e) => e.state)), new Set(["active"]));
+    const counts = await queue.counts("default");
+    assert.deepEqual([counts.ready, counts.active], [0, 10]);
+  } finally {
+    await view.stop();
+  }
+});

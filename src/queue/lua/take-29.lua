@@ -67,6 +67,10 @@ local nowText = tostring(now)
 -- deterministic through the caller's token, not its clock. Delayed jobs' run-at
 -- times stay on the caller's clock (ARGV[1]), as their dispatcher computed them.
 local leaseNow = redisNow()
+-- Whether anyone watches, read before the first write: every take needs it (to publish
+-- or hold its changes), and a read that failed after the writes below would leave them
+-- half done (Redis does not roll a script back).
+watched()
 
 local function jobsOf(ids, records, attempts)
   local out = {}

@@ -22,7 +22,13 @@ local time = redis.call("TIME")
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local deadline = now + tonumber(ARGV[1])
 local current = tonumber(redis.call("HGET", KEYS[1], "watched")) or 0
-local held = redis.call("GET", KEYS[2])
+-- Read with pcall: a held key of another type (someone else's write) is dropped, not
+-- left to fail every renewal and every take while a watcher listens.
+local held = redis.pcall("GET", KEYS[2])
+if type(held) == "table" then
+  redis.call("DEL", KEYS[2])
+  held = false
+end
 if held then
   -- The queue's channel: the keys' common part, then "events" (as includes/jobs.lua names it).
   redis.call("PUBLISH", string.sub(KEYS[1], 1, -6) .. "events", "[" .. held .. "]")

@@ -71,7 +71,15 @@ local function watched()
     listening = deadline ~= nil and deadline > redisNow()
     if listening then
       lastPublished = tonumber(fields[2]) or 0
-      heldBytes = redis.call("STRLEN", q.held)
+      -- Read with pcall: a held key someone else overwrote with another type would
+      -- raise WRONGTYPE, and a script that stops midway keeps the writes it made
+      -- (jobs popped from ready but never leased). What it held is unreadable: drop it.
+      local bytes = redis.pcall("STRLEN", q.held)
+      if type(bytes) == "number" then
+        heldBytes = bytes
+      else
+        redis.call("DEL", q.held)
+      end
     else
       -- Held for a watcher that has gone. A DEL that finds nothing writes nothing, so
       -- it reaches neither replicas nor the AOF.
