@@ -33,16 +33,29 @@ export interface CompletionBatcherOptions {
   readonly gaveUp: () => boolean;
   /** Called after every flush, when the worker may have room to reserve again. */
   readonly flushed: () => void;
+  /**
+   * How many flushes of one queue may be under way at once, asked each time one
+   * could start. A worker that keeps two round trips going (two halves of its slots
+   * taking turns) lets each half's report go without waiting for the other's, and
+   * reserve the half's next jobs on the way; its own reservation on the way takes
+   * one of the two. Call {@linkcode CompletionBatcher.resume} when it may have grown.
+   * @default () => 1
+   */
+  readonly flushes?: () => number;
 }
 
 /** Collects completions by queue and flushes each queue's batch in the background. */
 export class CompletionBatcher {
   #options: CompletionBatcherOptions;
   #pending = new Map<string, PendingCompletion[]>();
-  #flushing = new Map<string, Promise<void>>();
+  /** How many flushes of each queue are under way (queues with none are absent). */
+  #flushing = new Map<string, number>();
+  /** The flushes under way, for flushAll() to wait on. */
+  #underWay = new Set<Promise<void>>();
   /** Running jobs whose outcome is not known yet. */
   #undecided = 0;
-  #onAllDecided: (() => void) | undefined;
+  /** Flushes waiting for the undecided jobs to join their batch. */
+  #onAllDecided = new Set<() => void>();
 
   constructor(options: CompletionBatcherOptions) {
     this.#options = options;
@@ -63,7 +76,7 @@ export class CompletionBatcher {
     return () => {
       if (decided) return;
       decided = true;
-      if (--this.#undecided === 0) this.#onAllDecided?.();
+      if (--this.#undecided === 0) { for (const resolve of this.#onAllDecided) resolve(); }
     };
   }
 
@@ -79,11 +92,26 @@ export class CompletionBatcher {
     this.#schedule(queue);
   }
 
+  /** Whether completions of `queue` wait that no flush has taken yet. */
+  pending(queue: string): boolean {
+    return (this.#pending.get(queue)?.length ?? 0) > 0;
+  }
+
+  /** How many flushes of `queue` are under way. */
+  flushing(queue: string): number {
+    return this.#flushing.get(queue) ?? 0;
+  }
+
+  /** Starts the flushes that pending completions wait for, where there is room now. */
+  resume(): void {
+    for (const [queue, list] of this.#pending) if (list.length > 0) this.#schedule(queue);
+  }
+
   /** Reports every pending completion, until none is left or the worker gives up. */
   async flushAll(): Promise<void> {
     while (this.busy) {
-      for (const queue of this.#pending.keys()) this.#schedule(queue);
-      await Promise.all(this.#flushing.values());
+      for (const queue of this.#pending.keys()) this.#schedule(queue, true);
+      await Promise.all(this.#underWay);
       if (this.#options.gaveUp()) break;
     }
   }
@@ -93,9 +121,15 @@ export class CompletionBatcher {
     return false;
   }
 
-  #schedule(queue: string): void {
-    if (this.#flushing.has(queue)) return;
-    this.#flushing.set(queue, this.#flush(queue));
+  /** Starts a flush of `queue` if there is room (`anyway`: if none is under way). */
+  #schedule(queue: string, anyway = false): void {
+    const under = this.#flushing.get(queue) ?? 0;
+    if (under >= (anyway ? 1 : (this.#options.flushes?.() ?? 1))) return;
+    this.#flushing.set(queue, under + 1);
+    const flush = this.#flush(queue);
+    this.#underWay.add(flush);
+    const forget = () => void this.#underWay.delete(flush);
+    flush.then(forget, forget);
   }
 
   async #flush(queue: string): Promise<void> {
@@ -105,12 +139,14 @@ export class CompletionBatcher {
     if (this.#undecided > 0) {
       const { clock } = this.#options;
       let timer: unknown;
+      let waiter!: () => void;
       await new Promise<void>((resolve) => {
-        this.#onAllDecided = resolve;
+        waiter = resolve;
+        this.#onAllDecided.add(resolve);
         timer = clock.setTimeout(resolve, 1);
       });
       clock.clearTimeout(timer);
-      this.#onAllDecided = undefined;
+      this.#onAllDecided.delete(waiter);
     }
     const delay = retryDelay(this.#options.maxDelay);
     try {
@@ -130,7 +166,11 @@ export class CompletionBatcher {
         }
       }
     } finally {
-      this.#flushing.delete(queue);
+      // Forgotten as the loop above finds nothing left, in the same turn: a completion
+      // added a turn later must not find this flush still counted, and wait for it.
+      const under = this.#flushing.get(queue)! - 1;
+      if (under === 0) this.#flushing.delete(queue);
+      else this.#flushing.set(queue, under);
       this.#options.flushed();
     }
   }

@@ -125,9 +125,11 @@ export class RunningJobs {
         error: describeError(error),
       });
     }).finally(() => {
-      run.decided();
       this.#settled++;
+      // The slot is free before the outcome counts as decided: a report leaving then
+      // reserves the slot on its way (the worker's #share counts running jobs).
       this.#runs.delete(key);
+      run.decided();
       this.#options.finished();
     });
   }
@@ -300,10 +302,14 @@ export class RunningJobs {
         run.controller.abort(error);
         return error;
       });
-    run.decided();
+    const held = !run.lost;
+    // A completion is decided once it is in the batch and its slot is free (start()'s
+    // finally): a flush waiting for it must not leave without it, to send it alone on
+    // a round trip of its own, nor before its slot can be reserved again on the way.
+    const completes = held && outcome.ok && releasedAfter === undefined;
+    if (!completes) run.decided();
     span?.end(outcome.ok ? undefined : outcome);
     const runTime = performance.now() - started;
-    const held = !run.lost;
     // From here on the outcome owns the lease: stop renewing it and storing progress
     // (a handler that ignored a timeout may run on, holding its slot, but not the job).
     run.lost = true;

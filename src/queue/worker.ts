@@ -81,6 +81,8 @@ export class Worker {
   readonly #overlaps: boolean;
   /** Slots promised to reservations on their way. */
   #claimed = 0;
+  /** Whether the loop's own reservation is on its way. */
+  #reserving = false;
   /** How many more jobs this run may start. */
   #budget = Infinity;
   #nextDueAt: number | null = null;
@@ -127,6 +129,9 @@ export class Worker {
       maxDelay: maxPoll,
       gaveUp,
       flushed: () => this.#signal.wake(),
+      // Round trips at most two (one below SPLIT_FROM slots), one of them maybe the
+      // loop's own reservation.
+      flushes: () => (this.#overlaps ? 2 : 1) - (this.#reserving ? 1 : 0),
     });
     this.#runs = new RunningJobs({
       queue,
@@ -543,13 +548,19 @@ export class Worker {
   /**
    * Whether the loop may send a reservation now: with slots free, and no
    * completions being reported, except on one queue with SPLIT_FROM slots or more,
-   * where a reservation may go beside a report (at most two round trips then: the
-   * loop's own and the queue's one report; on several queues reports go on their
-   * own, and the loop waits for them so the queues' order holds).
+   * where a reservation may go beside a report (at most two round trips then; on
+   * several queues reports go on their own, and the loop waits for them so the
+   * queues' order holds). Not while completions wait to be sent, though: their
+   * report reserves the slots they free on the same round trip, where a reservation
+   * of its own would cost one more (a busy worker's takes then carry both, half its
+   * slots each, in two round trips taking turns).
    */
   #mayReserve(free: number): boolean {
     if (free <= 0) return false;
-    return !this.#completions.busy || this.#overlaps;
+    if (!this.#completions.busy) return true;
+    if (!this.#overlaps) return false;
+    const queue = this.#settings.queues[0];
+    return !this.#completions.pending(queue) && this.#completions.flushing(queue) < 2;
   }
 
   /**
@@ -583,12 +594,19 @@ export class Worker {
   async #reserve(count: number): Promise<number> {
     let got = 0;
     let nextDue: number | null = null;
-    for (const queue of this.#settings.queues) {
-      const wanted = Math.min(count - got, this.#share());
-      if (wanted <= 0) break;
-      const result = await this.#take(queue, wanted, []);
-      got += result.got;
-      if (result.nextDueAt !== null) nextDue = Math.min(nextDue ?? Infinity, result.nextDueAt);
+    this.#reserving = true;
+    try {
+      for (const queue of this.#settings.queues) {
+        const wanted = Math.min(count - got, this.#share());
+        if (wanted <= 0) break;
+        const result = await this.#take(queue, wanted, []);
+        got += result.got;
+        if (result.nextDueAt !== null) nextDue = Math.min(nextDue ?? Infinity, result.nextDueAt);
+      }
+    } finally {
+      this.#reserving = false;
+      // A report held back while this reservation took one of the two round trips.
+      this.#completions.resume();
     }
     this.#nextDueAt = nextDue;
     return got;

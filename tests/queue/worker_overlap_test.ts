@@ -63,6 +63,29 @@ Deno.test("a worker with 8 slots keeps two round trips on their way and never ru
   assert.ok(most <= 8, `at most 8 jobs ran at once, saw ${most}`);
 });
 
+Deno.test("a busy worker's reports reserve the slots they free on the same round trip: 400 instant jobs at 8 slots take about 100, two at once", async () => {
+  const backend = new WatchedBackend();
+  backend.hold = () => sleep(2);
+  let takes = 0;
+  let carryingBoth = 0;
+  const take = backend.take.bind(backend);
+  backend.take = (request) => {
+    takes++;
+    if (request.complete.length > 0 && request.reserve > 0) carryingBoth++;
+    return take(request);
+  };
+  const queue = new Queue({ backend });
+  const job = defineJob({ name: "work", schema: v.number(), handle() {} });
+  await queue.dispatchMany(job, Array.from({ length: 400 }, (_, n) => n));
+  const summary = await quietWorker(queue, { jobs: [job], concurrency: 8 }).drain();
+  assert.equal(summary.completed, 400);
+  // Half the slots per round trip: 100 at best. A report and a reservation of their
+  // own for the same half would make it nearer 140.
+  assert.ok(takes <= 110, `${takes} round trips`);
+  assert.ok(carryingBoth >= 90, `${carryingBoth} of ${takes} carried reports and reserved`);
+  assert.equal(backend.mostInFlight, 2);
+});
+
 Deno.test("a worker with fewer than 8 slots keeps one round trip on its way", async () => {
   const backend = new WatchedBackend();
   backend.hold = () => sleep(2);
@@ -120,6 +143,8 @@ class Unsteady extends MemoryBackend {
   failures = 4;
   failReports = true;
   failReservations = false;
+  /** The chance that a take that may fail does. */
+  failChance = 0.1;
   #held = new Set<string>();
   #random: () => number;
 
@@ -135,7 +160,7 @@ class Unsteady extends MemoryBackend {
 
   override async take(request: TakeRequest): Promise<TakeResult> {
     const mayFail = request.complete.length > 0 ? this.failReports : this.failReservations;
-    if (mayFail && this.failures > 0 && this.#random() < 0.1) {
+    if (mayFail && this.failures > 0 && this.#random() < this.failChance) {
       this.failures--;
       throw new Error("connection refused");
     }
@@ -185,6 +210,8 @@ for (const seed of [1, 2, 3]) {
   Deno.test(`with late replies and failing reports (seed ${seed}), 8 slots never hold more than 8 jobs (leased and not returned) and drain({ maxJobs }) starts exactly that many`, async () => {
     const random = seeded(seed);
     const backend = new Unsteady(random);
+    // Some 36 takes carry reports in these 120 jobs: at 0.25 each, one fails all but surely.
+    backend.failChance = 0.25;
     const queue = new Queue({ backend });
     const { job, seen } = countedJob(random, backend);
     await queue.dispatchMany(job, Array.from({ length: 120 }, (_, n) => n));
@@ -208,6 +235,9 @@ for (const seed of [1, 2, 3]) {
     backend.failures = 1;
     backend.failReports = false;
     backend.failReservations = true;
+    // Most reservations ride on reports, which leaves a few dozen of their own in 400
+    // jobs: one of them fails all but surely.
+    backend.failChance = 0.3;
     const queue = new Queue({ backend });
     const { job, seen } = countedJob(random, backend);
     await queue.dispatchMany(job, Array.from({ length: 400 }, (_, n) => n));
