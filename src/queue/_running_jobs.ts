@@ -113,7 +113,7 @@ export class RunningJobs {
       lost: false,
       abandoned: false,
       done: Promise.resolve(),
-      decided: this.#options.completions.hold(),
+      decided: this.#options.completions.hold(token),
       progressWrite: undefined,
       progressNext: undefined,
       logs: [],

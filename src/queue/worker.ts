@@ -129,8 +129,9 @@ export class Worker {
       maxDelay: maxPoll,
       gaveUp,
       flushed: () => this.#signal.wake(),
-      // Round trips at most two (one below SPLIT_FROM slots), one of them maybe the
-      // loop's own reservation.
+      // Per queue, round trips at most two on one queue with SPLIT_FROM slots, else one
+      // (on several queues, one report per queue may be under way), the loop's own
+      // reservation counting as one while it is out.
       flushes: () => (this.#overlaps ? 2 : 1) - (this.#reserving ? 1 : 0),
     });
     this.#runs = new RunningJobs({
