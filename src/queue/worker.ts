@@ -36,6 +36,8 @@ type Mode = "idle" | "running" | "draining" | "stopping";
 const HEARTBEAT_EVERY = 1_000;
 /** From this many slots on, a worker keeps two round trips on their way (see #share). */
 const SPLIT_FROM = 8;
+/** The round trips such a worker keeps on their way, each for an equal share of its slots. */
+const OVERLAPPING_ROUND_TRIPS = 2;
 
 /**
  * Runs jobs from a {@linkcode Queue}: long-running with `start()`/`stop()`,
@@ -132,7 +134,7 @@ export class Worker {
       // Per queue, round trips at most two on one queue with SPLIT_FROM slots, else one
       // (on several queues, one report per queue may be under way), the loop's own
       // reservation counting as one while it is out.
-      flushes: () => (this.#overlaps ? 2 : 1) - (this.#reserving ? 1 : 0),
+      flushes: () => (this.#overlaps ? OVERLAPPING_ROUND_TRIPS : 1) - (this.#reserving ? 1 : 0),
     });
     this.#runs = new RunningJobs({
       queue,
@@ -543,7 +545,10 @@ export class Worker {
    */
   #share(): number {
     const { concurrency } = this.#settings;
-    return Math.min(this.#free(), this.#overlaps ? Math.ceil(concurrency / 2) : concurrency);
+    return Math.min(
+      this.#free(),
+      this.#overlaps ? Math.ceil(concurrency / OVERLAPPING_ROUND_TRIPS) : concurrency,
+    );
   }
 
   /**
@@ -561,7 +566,8 @@ export class Worker {
     if (!this.#completions.busy) return true;
     if (!this.#overlaps) return false;
     const queue = this.#settings.queues[0];
-    return !this.#completions.pending(queue) && this.#completions.flushing(queue) < 2;
+    return !this.#completions.pending(queue) &&
+      this.#completions.flushing(queue) < OVERLAPPING_ROUND_TRIPS;
   }
 
   /**
